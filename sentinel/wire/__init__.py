@@ -1,0 +1,36 @@
+"""sentinel.wire: bytes <-> messages.
+
+Message types are frozen, slotted dataclasses registered with `@message`; `encode` turns one
+into a checked frame and `decode` turns a frame back into a fresh copy, resolving only
+registered classes. Anything else is a `WireError`.
+"""
+
+from sentinel.wire.codec import FRAME_BYTES_MAX, HEADER_BYTES, decode, encode, frame_length
+from sentinel.wire.errors import RegistrationError, WireError, WireWarning
+from sentinel.wire.framing import (
+    FrameDecoder,
+    read_frame,
+    recv_message,
+    send_message,
+    write_frame,
+)
+from sentinel.wire.registry import AnyMessage, is_registered, message
+
+__all__ = [
+    "FRAME_BYTES_MAX",
+    "HEADER_BYTES",
+    "AnyMessage",
+    "FrameDecoder",
+    "RegistrationError",
+    "WireError",
+    "WireWarning",
+    "decode",
+    "encode",
+    "frame_length",
+    "is_registered",
+    "message",
+    "read_frame",
+    "recv_message",
+    "send_message",
+    "write_frame",
+]

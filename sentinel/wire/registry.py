@@ -1,0 +1,130 @@
+"""The registry of message types and the import-time checks on their fields.
+
+A message type is a frozen, slotted dataclass. `@message` checks every field's annotation
+once, when the module that defines the type is imported, so a type that cannot travel fails
+loudly at start-up rather than as a confusing error on the receiving side.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import io
+import types
+import typing
+import warnings
+from typing import Any, TypeVar
+
+from sentinel.wire.errors import RegistrationError, WireWarning
+
+T = TypeVar("T", bound=type)
+
+#: Annotation for a field that holds any registered message (checked when it is decoded).
+AnyMessage = typing.NewType("AnyMessage", object)
+
+_ATOMS: frozenset[Any] = frozenset({int, float, str, bytes, bool, type(None), complex, bytearray})
+_CONTAINERS: frozenset[Any] = frozenset({list, tuple, dict, set, frozenset})
+_UNION_ORIGINS: frozenset[Any] = frozenset({typing.Union, types.UnionType})
+
+# (module, qualname) -> class: the only names the restricted unpickler resolves.
+_registered: dict[tuple[str, str], type] = {}
+
+
+def registered(module: str, qualname: str) -> type | None:
+    """The registered class with this module and qualified name, or None."""
+    return _registered.get((module, qualname))
+
+
+def is_registered(cls: type) -> bool:
+    """Whether `cls` itself is a registered message or enum type."""
+    return _registered.get((cls.__module__, cls.__qualname__)) is cls
+
+
+def message(cls: T) -> T:
+    """Class decorator: make `cls` a frozen, slotted dataclass and register it with the codec.
+
+    Raises RegistrationError naming the class and the field when a field cannot travel.
+    Enum classes are registered as they are.
+    """
+    if isinstance(cls, type) and issubclass(cls, enum.Enum):
+        return _register(cls)
+    if not dataclasses.is_dataclass(cls):
+        cls = dataclasses.dataclass(frozen=True, slots=True)(cls)
+    params = cls.__dataclass_params__  # type: ignore[attr-defined]
+    if not params.frozen or "__slots__" not in cls.__dict__:
+        raise RegistrationError(
+            f"{cls.__qualname__}: a message must be a frozen, slotted dataclass "
+            "(use @message on a plain class, or @dataclass(frozen=True, slots=True))"
+        )
+    _register(cls)  # first, so a field may refer to its own class
+    try:
+        hints = typing.get_type_hints(cls, localns={cls.__name__: cls})
+    except NameError as exc:
+        _unregister(cls)
+        raise RegistrationError(f"{cls.__qualname__}: cannot resolve a field type: {exc}") from exc
+    for field in dataclasses.fields(cls):
+        if field.name.startswith("_"):
+            warnings.warn(
+                f"{cls.__qualname__}.{field.name}: a leading-underscore field travels like any "
+                "other; if it is meant to be private state, it should not be in a message",
+                WireWarning,
+                stacklevel=2,
+            )
+        problem = _problem(hints[field.name])
+        if problem is not None:
+            _unregister(cls)
+            raise RegistrationError(f"{cls.__qualname__}.{field.name}: {problem}")
+    return cls
+
+
+def _register(cls: T) -> T:
+    key = (cls.__module__, cls.__qualname__)
+    other = _registered.get(key)
+    if other is not None and other is not cls:
+        raise RegistrationError(f"{cls.__qualname__}: another class is registered as {key}")
+    _registered[key] = cls
+    return cls
+
+
+def _unregister(cls: type) -> None:
+    _registered.pop((cls.__module__, cls.__qualname__), None)
+
+
+def _problem(tp: Any) -> str | None:
+    """Why a value annotated `tp` cannot travel, or None when it can."""
+    if tp is AnyMessage or tp in _ATOMS:
+        return None
+    if tp is Any or tp is object:
+        return "type Any/object says nothing about what travels; use AnyMessage or a real type"
+    origin = typing.get_origin(tp)
+    if origin is typing.Literal:
+        return None
+    if origin in _UNION_ORIGINS or origin in _CONTAINERS:
+        for arg in typing.get_args(tp):
+            if arg is Ellipsis:
+                continue
+            inner = _problem(arg)
+            if inner is not None:
+                return inner
+        return None
+    if tp in _CONTAINERS:
+        return None
+    if origin is not None:
+        return f"type {tp!r} cannot travel (only list, tuple, dict, set, frozenset, unions)"
+    if not isinstance(tp, type):
+        return f"annotation {tp!r} is not a type"
+    return _class_problem(tp)
+
+
+def _class_problem(tp: type) -> str | None:
+    if is_registered(tp):
+        return None
+    if issubclass(tp, io.IOBase) or tp.__module__ in {"io", "_io"}:
+        return f"type {tp.__qualname__} is a file; files cannot travel"
+    if "lock" in tp.__name__.lower() or tp.__module__ in {"_thread", "threading"}:
+        return f"type {tp.__qualname__} is a lock or thread object; it cannot travel"
+    if issubclass(tp, (types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
+        return f"type {tp.__qualname__} is a function; functions cannot travel"
+    if tp.__module__ == "collections.abc" and tp.__name__ == "Callable":
+        return "a callable cannot travel"
+    return f"type {tp.__qualname__} is not a registered message (decorate it with @message)"

@@ -1,0 +1,90 @@
+"""Registration: a type that cannot travel fails at import time, naming class and field."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import io
+import threading
+from collections.abc import Callable
+
+import pytest
+
+from sentinel.wire import AnyMessage, RegistrationError, WireWarning, is_registered, message
+
+
+def test_plain_class_becomes_frozen_slotted_dataclass() -> None:
+    @message
+    class Ping:
+        seq: int
+        note: str = ""
+
+    ping = Ping(3)
+    assert dataclasses.is_dataclass(ping)
+    assert is_registered(Ping)
+    assert not hasattr(ping, "__dict__")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ping.seq = 4  # type: ignore[misc]
+
+
+@message
+class Kind(enum.IntEnum):
+    A = 1
+
+
+def test_nested_containers_unions_and_self_reference_are_accepted() -> None:
+    @message
+    class Node:
+        kind: Kind
+        children: tuple[Node, ...]
+        labels: dict[str, list[int]]
+        parent: Node | None
+        payload: AnyMessage
+
+    assert is_registered(Node)
+
+
+@pytest.mark.parametrize(
+    ("annotation", "words"),
+    [
+        (threading.Lock().__class__, "lock"),
+        (io.BufferedReader, "file"),
+        (Callable[[], None], "cannot travel"),
+        (object, "Any/object"),
+    ],
+)
+def test_field_that_cannot_travel_names_class_and_field(annotation: object, words: str) -> None:
+    namespace = {"__annotations__": {"good": int, "bad": annotation}}
+    cls = type("Carrier", (), namespace)
+    with pytest.raises(RegistrationError) as info:
+        message(cls)
+    text = str(info.value)
+    assert "Carrier.bad" in text
+    assert words in text
+    assert not is_registered(cls)
+
+
+def test_unregistered_class_field_is_refused() -> None:
+    class Loose:
+        pass
+
+    namespace = {"__annotations__": {"thing": Loose}}
+    with pytest.raises(RegistrationError, match=r"Holder\.thing: .*Loose is not a registered"):
+        message(type("Holder", (), namespace))
+
+
+def test_non_frozen_dataclass_is_refused() -> None:
+    @dataclasses.dataclass
+    class Mutable:
+        x: int
+
+    with pytest.raises(RegistrationError, match="frozen, slotted"):
+        message(Mutable)
+
+
+def test_leading_underscore_field_warns() -> None:
+    with pytest.warns(WireWarning, match=r"Secretive\._hidden"):
+
+        @message
+        class Secretive:
+            _hidden: int
