@@ -1,0 +1,40 @@
+"""`python -m sentinel.dashboard --sample`: print the sample dashboard once."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+
+from sentinel.dashboard.demo import sample_view
+from sentinel.dashboard.render import plain_event_line, plain_status_line, render
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and print the sample frame (or its plain-mode lines)."""
+    parser = argparse.ArgumentParser(prog="python -m sentinel.dashboard", description=__doc__)
+    parser.add_argument("--sample", action="store_true", help="print a sample dashboard frame")
+    parser.add_argument("-n", "--nodes", type=int, default=5, help="nodes in the sample (1-15)")
+    parser.add_argument("--width", type=int, default=None, help="columns (default: terminal)")
+    parser.add_argument("--plain", action="store_true", help="print plain-mode lines instead")
+    parser.add_argument("--no-color", action="store_true", help="no colours")
+    args = parser.parse_args(argv)
+    if not args.sample:
+        parser.print_help()
+        return 2
+    if not 1 <= args.nodes <= 15:
+        parser.error("--nodes must be between 1 and 15")
+    view = sample_view(args.nodes)
+    if args.plain:
+        for event in view.events:
+            print(plain_event_line(event))
+        print(plain_status_line(view))
+        return 0
+    console = Console(width=args.width, no_color=args.no_color, highlight=False)
+    console.print(render(view, width=console.width, notice="sample frame: keys do nothing here"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,387 @@
+"""Pure view functions: a ClusterView in, a rich renderable or a plain line out.
+
+Nothing here reads a clock, a process or a terminal; the same view renders the same frame, which
+is what the tests and the README rely on. Below WIDE_COLUMNS the node table folds related
+columns together (indices as `log/commit/applied/snap`, messages as `in/out`) and drops the pid
+and disk columns, so 80 columns still show every node on one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from sentinel.dashboard.events import describe_partition, partition_groups
+from sentinel.dashboard.keys import KEYMAP, KeyBinding, footer_keys
+from sentinel.dashboard.records import ClusterView, Event, EventKind, NodeView, ProcessState, Role
+
+UNKNOWN = "—"
+LEADER_MARK = "★"
+WIDE_COLUMNS = 120
+EVENT_LINES_DEFAULT = 8
+EVENT_LINES_MIN = 3
+# Lines the frame needs besides the node rows and event lines: header panel (5), table head and
+# rules (3), events panel borders (2), footer (2).
+FRAME_LINES_FIXED = 12
+
+ROLE_STYLES = {
+    Role.LEADER: "bold green",
+    Role.CANDIDATE: "bold yellow",
+    Role.PRE_CANDIDATE: "yellow",
+    Role.FOLLOWER: "cyan",
+}
+STATE_STYLES = {
+    ProcessState.RUNNING: "green",
+    ProcessState.PAUSED: "bold yellow",
+    ProcessState.KILLED: "bold red",
+    ProcessState.RESTARTING: "magenta",
+}
+ROW_STYLES = {ProcessState.KILLED: "red", ProcessState.PAUSED: "yellow"}
+EVENT_STYLES = {
+    EventKind.ELECTION: "yellow",
+    EventKind.LEADER: "bold green",
+    EventKind.KILL: "bold red",
+    EventKind.PAUSE: "yellow",
+    EventKind.RESUME: "green",
+    EventKind.RESTART: "magenta",
+    EventKind.PARTITION: "bold magenta",
+    EventKind.HEAL: "cyan",
+    EventKind.SNAPSHOT: "blue",
+    EventKind.NETWORK: "cyan",
+    EventKind.ACTION: "white",
+    EventKind.ERROR: "bold red",
+    EventKind.INFO: "dim",
+}
+
+
+def format_bytes(count: int | float | None) -> str:
+    """Binary units, three significant figures: `512 B`, `1.50 KiB`, `12.3 MiB`."""
+    if count is None:
+        return UNKNOWN
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            break
+        value /= 1024
+    if unit == "B":
+        return f"{int(value)} B"
+    if abs(value) >= 100:
+        return f"{value:.0f} {unit}"
+    return f"{value:.1f} {unit}" if abs(value) >= 10 else f"{value:.2f} {unit}"
+
+
+def format_count(count: int | float | None) -> str:
+    """Short decimal counts: `999`, `1.2k`, `34k`, `5.6M`."""
+    if count is None:
+        return UNKNOWN
+    value = float(count)
+    for suffix in ("", "k", "M", "G"):
+        if abs(value) < 1000 or suffix == "G":
+            break
+        value /= 1000
+    if suffix == "":
+        return f"{value:.0f}" if value == int(value) or abs(value) >= 10 else f"{value:.1f}"
+    return f"{value:.1f}{suffix}" if abs(value) < 10 else f"{value:.0f}{suffix}"
+
+
+def format_rate(per_s: float | None, unit: str = "") -> str:
+    """`1.2k/s`, or `340 KiB/s` when `unit` is `B`."""
+    if per_s is None:
+        return UNKNOWN
+    if unit == "B":
+        return f"{format_bytes(per_s)}/s"
+    return f"{format_count(per_s)}{unit}/s"
+
+
+def format_duration(seconds: float | None) -> str:
+    """`42s`, `3m05s`, `1h02m03s`, `2d03h`."""
+    if seconds is None:
+        return UNKNOWN
+    s = max(0, int(seconds))
+    days, s = divmod(s, 86400)
+    hours, s = divmod(s, 3600)
+    minutes, s = divmod(s, 60)
+    if days:
+        return f"{days}d{hours:02d}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m{s:02d}s"
+    if minutes:
+        return f"{minutes}m{s:02d}s"
+    return f"{s}s"
+
+
+def format_clock(seconds: float) -> str:
+    """An event's time since the cluster came up: `00:01:23`."""
+    s = max(0, int(seconds))
+    return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def format_percent(value: float | None) -> str:
+    """`12%`, `3.5%`."""
+    if value is None:
+        return UNKNOWN
+    return f"{value:.1f}%" if value < 10 else f"{value:.0f}%"
+
+
+def _num(value: int | None) -> str:
+    return UNKNOWN if value is None else str(value)
+
+
+def leader_text(view: ClusterView) -> str:
+    """`node 2` or `none`."""
+    return "none" if view.leader is None else f"node {view.leader}"
+
+
+def _preset_style(preset: str) -> str:
+    return "bold" if preset == "reliable" else "bold magenta"
+
+
+def render_header(view: ClusterView) -> Panel:
+    """The cluster line, the router line and the directory line, in a panel."""
+    leader = Text(f"{LEADER_MARK} {leader_text(view)}", style="bold green")
+    if view.leader is None:
+        leader = Text("none", style="bold red")
+    line1 = Text.assemble(
+        ("leader ", "dim"), leader, ("  term ", "dim"), (_num(view.term), "bold"),
+        ("  elections ", "dim"), (str(view.elections), "bold"),
+        ("  up ", "dim"), (format_duration(view.uptime_s), "bold"),
+        ("  network ", "dim"), (view.preset, _preset_style(view.preset)),
+    )  # fmt: skip
+    t = view.totals
+    line2 = Text.assemble(
+        ("router ", "dim"), (format_rate(t.msgs_per_s, " msg"), "bold"),
+        ("  ", ""), (format_rate(t.bytes_per_s, "B"), "bold"),
+        ("  dropped ", "dim"), (format_count(t.dropped), "red" if t.dropped else ""),
+        ("  delayed ", "dim"), (format_count(t.delayed), "yellow" if t.delayed else ""),
+        ("  in flight ", "dim"), (format_count(t.in_flight), ""),
+    )  # fmt: skip
+    partition = describe_partition(partition_groups(view))
+    line3 = Text.assemble(
+        ("partition ", "dim"), (partition, "bold magenta" if partition != "whole" else ""),
+        ("  dir ", "dim"), (view.cluster_dir or UNKNOWN, ""),
+    )  # fmt: skip
+    for line in (line1, line2, line3):
+        line.no_wrap, line.overflow = True, "ellipsis"
+    count = len(view.nodes)
+    title = Text(f"Sentinel · {count} node{'' if count == 1 else 's'}", style="bold")
+    return Panel(Group(line1, line2, line3), title=title, title_align="left", box=box.ROUNDED)
+
+
+def _role(role: str | None) -> Role | None:
+    try:
+        return Role(role) if role is not None else None
+    except ValueError:
+        return None
+
+
+_ROLE_SHORT = {Role.PRE_CANDIDATE: "precand", Role.CANDIDATE: "cand"}
+_STATE_SHORT = {ProcessState.RUNNING: "run", ProcessState.RESTARTING: "restart"}
+
+
+def _role_cell(node: NodeView, leader: int | None, *, short: bool = False) -> Text:
+    if node.role is None:
+        return Text(UNKNOWN, style="dim")
+    role = _role(node.role)
+    label = str(node.role)
+    if short and role in _ROLE_SHORT:
+        label = _ROLE_SHORT[role]
+    if node.node_id == leader:
+        label = label.upper()
+    return Text(label, style=ROLE_STYLES.get(role, "") if role is not None else "")
+
+
+def _state_cell(node: NodeView, *, short: bool = False) -> Text:
+    label = _STATE_SHORT.get(node.state, str(node.state)) if short else str(node.state)
+    if node.state in (ProcessState.KILLED, ProcessState.PAUSED):
+        label = label.upper()
+    return Text(label, style=STATE_STYLES.get(node.state, ""))
+
+
+def _id_cell(node: NodeView, leader: int | None) -> Text:
+    if node.node_id == leader:
+        return Text(f"{LEADER_MARK}{node.node_id}", style="bold green")
+    return Text(str(node.node_id))
+
+
+def _indices(node: NodeView) -> str:
+    parts = (node.log_length, node.commit_index, node.applied_index, node.snapshot_index)
+    if all(p is None for p in parts):
+        return UNKNOWN
+    return "/".join(_num(p) for p in parts)
+
+
+def _msgs(node: NodeView) -> str:
+    if node.msgs_in_per_s is None and node.msgs_out_per_s is None:
+        return UNKNOWN
+    return f"{format_count(node.msgs_in_per_s)}/{format_count(node.msgs_out_per_s)}"
+
+
+def format_bytes_short(count: int | float | None) -> str:
+    """`38.8M`: format_bytes without the space and the `iB`."""
+    text = format_bytes(count)
+    return text if text == UNKNOWN else text.replace(" ", "").replace("iB", "")
+
+
+Cell = Callable[[NodeView, "int | None"], "Text | str"]
+_L, _R, _C = "left", "right", "center"
+
+# (header, justify, cell): every per-node field, one column each.
+WIDE_COLUMNS_SPEC: tuple[tuple[str, str, Cell], ...] = (
+    ("id", _R, _id_cell),
+    ("pid", _R, lambda n, _: _num(n.pid)),
+    ("state", _L, lambda n, _: _state_cell(n)),
+    ("grp", _C, lambda n, _: n.group or UNKNOWN),
+    ("role", _L, lambda n, ld: _role_cell(n, ld)),
+    ("term", _R, lambda n, _: _num(n.term)),
+    ("ldr", _R, lambda n, _: _num(n.leader_id)),
+    ("log", _R, lambda n, _: _num(n.log_length)),
+    ("commit", _R, lambda n, _: _num(n.commit_index)),
+    ("applied", _R, lambda n, _: _num(n.applied_index)),
+    ("snap", _R, lambda n, _: _num(n.snapshot_index)),
+    ("disk", _R, lambda n, _: format_bytes(n.disk_bytes)),
+    ("cpu", _R, lambda n, _: format_percent(n.cpu_percent)),
+    ("rss", _R, lambda n, _: format_bytes(n.rss_bytes)),
+    ("in/s", _R, lambda n, _: format_count(n.msgs_in_per_s)),
+    ("out/s", _R, lambda n, _: format_count(n.msgs_out_per_s)),
+)
+# Below WIDE_COLUMNS: related fields folded together, pid and disk dropped, short labels.
+NARROW_COLUMNS_SPEC: tuple[tuple[str, str, Cell], ...] = (
+    ("id", _R, _id_cell),
+    ("state", _L, lambda n, _: _state_cell(n, short=True)),
+    ("grp", _C, lambda n, _: n.group or UNKNOWN),
+    ("role", _L, lambda n, ld: _role_cell(n, ld, short=True)),
+    ("term", _R, lambda n, _: _num(n.term)),
+    ("ldr", _R, lambda n, _: _num(n.leader_id)),
+    ("log/commit/appl/snap", _R, lambda n, _: _indices(n)),
+    ("cpu", _R, lambda n, _: format_percent(n.cpu_percent)),
+    ("rss", _R, lambda n, _: format_bytes_short(n.rss_bytes)),
+    ("msg in/out", _R, lambda n, _: _msgs(n)),
+)
+
+
+def render_nodes(view: ClusterView, *, width: int) -> Table:
+    """One row per node; the leader's row is bold, killed rows red and paused rows yellow.
+
+    At narrow widths the partition-group column shows only while the network is partitioned.
+    """
+    spec = WIDE_COLUMNS_SPEC if width >= WIDE_COLUMNS else NARROW_COLUMNS_SPEC
+    if width < WIDE_COLUMNS and not partition_groups(view):
+        spec = tuple(c for c in spec if c[0] != "grp")
+    table = Table(
+        box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True, pad_edge=False, expand=False
+    )
+    for header, justify, _ in spec:
+        table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for node in view.nodes:
+        cells = [cell(node, view.leader) for _, _, cell in spec]
+        table.add_row(*cells, style=_row_style(node, view.leader))
+    return table
+
+
+def _row_style(node: NodeView, leader: int | None) -> str:
+    if node.state in ROW_STYLES:
+        return ROW_STYLES[node.state]
+    return "bold" if node.node_id == leader else ""
+
+
+def render_events(events: Sequence[Event], *, lines: int = EVENT_LINES_DEFAULT) -> Panel:
+    """The newest `lines` events, oldest at the top, in a panel."""
+    assert lines >= 0, lines
+    shown = list(events)[-lines:] if lines else []
+    body = Text(no_wrap=True, overflow="ellipsis")
+    for i, event in enumerate(shown):
+        if i:
+            body.append("\n")
+        body.append(format_clock(event.time_s) + " ", style="dim")
+        body.append(f"{event.kind.value:<9} ", style=EVENT_STYLES.get(event.kind, ""))
+        body.append(event.text)
+    if not shown:
+        body.append("no events yet", style="dim")
+    title = f"events (last {len(shown)} of {len(events)})" if events else "events"
+    return Panel(body, title=title, title_align="left", box=box.ROUNDED)
+
+
+def render_footer(
+    notice: str | None = None,
+    prompt: str | None = None,
+    *,
+    width: int = WIDE_COLUMNS,
+    keymap: Sequence[KeyBinding] = KEYMAP,
+) -> Text:
+    """The keys (packed into lines of `width`, never split), then the prompt or last message."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    used = 0
+    for key, description in footer_keys(keymap):
+        item_len = len(key) + 1 + len(description)
+        if used and used + 2 + item_len > width:
+            text.append("\n")
+            used = 0
+        elif used:
+            text.append("  ")
+            used += 2
+        text.append(key, style="bold reverse")
+        text.append(" " + description, style="dim")
+        used += item_len
+    text.append("\n")
+    if prompt:
+        text.append("> " + prompt, style="bold cyan")
+    elif notice:
+        text.append(notice, style="italic")
+    return text
+
+
+def render(
+    view: ClusterView,
+    *,
+    width: int = WIDE_COLUMNS,
+    height: int | None = None,
+    notice: str | None = None,
+    prompt: str | None = None,
+) -> RenderableType:
+    """The whole frame: header, node table, events pane and footer.
+
+    With `height` the events pane shrinks (down to EVENT_LINES_MIN lines) so the frame fits.
+    """
+    lines = EVENT_LINES_DEFAULT
+    if height is not None:
+        lines = max(EVENT_LINES_MIN, height - FRAME_LINES_FIXED - len(view.nodes))
+    return Group(
+        render_header(view),
+        render_nodes(view, width=width),
+        render_events(view.events, lines=lines),
+        render_footer(notice, prompt, width=width),
+    )
+
+
+def plain_status_line(view: ClusterView) -> str:
+    """One greppable line: cluster figures, router figures, then `id:role/state` per node."""
+    t = view.totals
+    head = (
+        f"up={format_duration(view.uptime_s)} leader={_num(view.leader)} term={_num(view.term)} "
+        f"elections={view.elections} net={view.preset} "
+        f"partition={describe_partition(partition_groups(view)).replace(' ', '')} "
+        f"msgs/s={format_count(t.msgs_per_s)} bytes/s={format_bytes_short(t.bytes_per_s)} "
+        f"dropped={_num(t.dropped)} delayed={_num(t.delayed)} inflight={_num(t.in_flight)}"
+    )
+    return head + " |" + "".join(" " + _plain_node(n, view.leader) for n in view.nodes)
+
+
+def _plain_node(node: NodeView, leader: int | None) -> str:
+    mark = LEADER_MARK if node.node_id == leader else ""
+    if node.state != ProcessState.RUNNING:
+        return f"{mark}{node.node_id}:{node.state}"
+    role = _ROLE_LETTERS.get(_role(node.role), node.role or "?")
+    return f"{mark}{node.node_id}:{role}/t{_num(node.term)}/c{_num(node.commit_index)}"
+
+
+_ROLE_LETTERS = {Role.LEADER: "L", Role.FOLLOWER: "F", Role.CANDIDATE: "C", Role.PRE_CANDIDATE: "P"}
+
+
+def plain_event_line(event: Event) -> str:
+    """`[00:01:23] leader: node 2 is leader in term 7`."""
+    return f"[{format_clock(event.time_s)}] {event.kind.value}: {event.text}"
