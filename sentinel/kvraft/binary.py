@@ -1,0 +1,99 @@
+"""A tiny, deterministic binary format: unsigned varints, bytes and UTF-8 text.
+
+Used for raft log entries (`codec`) and snapshots (`snapshot`). Same values in, same bytes out;
+the reader refuses truncation, trailing bytes, non-canonical varints and bad UTF-8, raising
+the error class its owner chose, so a corrupt input never escapes as an IndexError.
+"""
+
+from __future__ import annotations
+
+VARINT_BYTES_MAX = 10  # enough for any value below 2**70; we never store more than 64 bits
+UINT_MAX = 2**64 - 1
+
+
+class Writer:
+    """Appends fields to a growing buffer."""
+
+    __slots__ = ("_buf",)
+
+    def __init__(self, prefix: bytes = b"") -> None:
+        self._buf = bytearray(prefix)
+
+    def byte(self, value: int) -> None:
+        assert 0 <= value <= 255, value
+        self._buf.append(value)
+
+    def uint(self, value: int) -> None:
+        """An unsigned LEB128 varint."""
+        assert 0 <= value <= UINT_MAX, value
+        while value >= 0x80:
+            self._buf.append((value & 0x7F) | 0x80)
+            value >>= 7
+        self._buf.append(value)
+
+    def blob(self, data: bytes) -> None:
+        self.uint(len(data))
+        self._buf += data
+
+    def text(self, value: str) -> None:
+        self.blob(value.encode("utf-8"))
+
+    def getvalue(self) -> bytes:
+        return bytes(self._buf)
+
+
+class Reader:
+    """Reads fields in order from `data`; any problem raises `error(message)`."""
+
+    __slots__ = ("_data", "_error", "_pos")
+
+    def __init__(self, data: bytes, error: type[Exception], start: int = 0) -> None:
+        self._data = data
+        self._error = error
+        self._pos = start
+
+    def fail(self, problem: str) -> Exception:
+        return self._error(f"{problem} at byte {self._pos}")
+
+    def byte(self) -> int:
+        if self._pos >= len(self._data):
+            raise self.fail("truncated: expected a byte")
+        value = self._data[self._pos]
+        self._pos += 1
+        return value
+
+    def uint(self, high: int = UINT_MAX) -> int:
+        """A canonical unsigned varint no larger than `high`."""
+        value = 0
+        for shift in range(0, 7 * VARINT_BYTES_MAX, 7):
+            part = self.byte()
+            value |= (part & 0x7F) << shift
+            if part < 0x80:
+                if part == 0 and shift > 0:
+                    raise self.fail("non-canonical varint")
+                if value > high:
+                    raise self.fail(f"number {value} is over its limit {high}")
+                return value
+        raise self.fail("varint too long")
+
+    def blob(self, size_max: int) -> bytes:
+        size = self.uint(size_max)
+        end = self._pos + size
+        if end > len(self._data):
+            left = len(self._data) - self._pos
+            raise self.fail(f"truncated: {size} bytes announced, {left} left")
+        data = self._data[self._pos : end]
+        self._pos = end
+        return bytes(data)
+
+    def text(self, size_max: int) -> str:
+        data = self.blob(size_max)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise self.fail(f"invalid UTF-8 text: {exc.reason}") from None
+
+    def finish(self) -> None:
+        """Insist that every byte was read."""
+        if self._pos != len(self._data):
+            raise self.fail(f"{len(self._data) - self._pos} trailing bytes")

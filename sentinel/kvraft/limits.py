@@ -1,0 +1,88 @@
+"""Limits on what a key/value request may carry, and the checks that enforce them.
+
+Every request is checked **before** it reaches the raft log, by the clerk and again by the
+server, so an oversize or ill-typed request costs one clear `InvalidRequest` and nothing else.
+The state machine checks again when it decodes a log entry (a log entry that breaks a limit
+becomes a BAD_COMMAND result on every replica alike; it never stops a replica).
+
+The limits:
+
+- **Keys** are non-empty `str` of at most `KEY_BYTES_MAX` = 1 KiB (1024 bytes) once encoded
+  as UTF-8. Strings that cannot be encoded as UTF-8 (lone surrogates) are refused.
+- **Values** are `str` of at most `VALUE_BYTES_MAX` = 1 MiB (1,048,576 bytes) as UTF-8; the
+  empty string is a valid value. An Append that would grow a value past this limit is not
+  applied and answers VALUE_TOO_LARGE.
+- **Client ids** are `int` in [1, 2**62): the log index of the client's Register entry.
+- **Sequence numbers** are `int` in [1, 2**63), increasing per client.
+- **Sessions**: the state machine keeps at most `sessions_max` client sessions
+  (`SESSIONS_MAX_DEFAULT` = 10,000); the least recently used in log order is expired first.
+
+`bool` is refused wherever an `int` is expected (it is an int subclass in Python, but a
+True client id is a bug, not a request).
+"""
+
+from __future__ import annotations
+
+KEY_BYTES_MAX = 1024
+VALUE_BYTES_MAX = 1024 * 1024
+CLIENT_ID_MAX = 2**62 - 1
+SEQ_MAX = 2**63 - 1
+SESSIONS_MAX_DEFAULT = 10_000
+
+
+class InvalidRequest(ValueError):
+    """A request breaks a limit or carries the wrong type; the message names the problem."""
+
+
+def text_bytes(text: str, what: str) -> int:
+    """The UTF-8 length of `text`; InvalidRequest if it cannot be encoded."""
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise InvalidRequest(f"{what} is not valid UTF-8 text: {exc.reason}") from None
+
+
+def validate_key(key: object) -> str:
+    """Check one key: a non-empty str of at most KEY_BYTES_MAX UTF-8 bytes."""
+    if not isinstance(key, str):
+        raise InvalidRequest(f"key must be a str, not {type(key).__name__}")
+    if not key:
+        raise InvalidRequest("key must not be empty")
+    size = text_bytes(key, "key")
+    if size > KEY_BYTES_MAX:
+        raise InvalidRequest(f"key is {size} bytes; the limit is {KEY_BYTES_MAX} bytes")
+    return key
+
+
+def validate_value(value: object, what: str = "value") -> str:
+    """Check one value: a str of at most VALUE_BYTES_MAX UTF-8 bytes (may be empty)."""
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{what} must be a str, not {type(value).__name__}")
+    size = text_bytes(value, what)
+    if size > VALUE_BYTES_MAX:
+        raise InvalidRequest(f"{what} is {size} bytes; the limit is {VALUE_BYTES_MAX} bytes")
+    return value
+
+
+def validate_int(number: object, what: str, low: int, high: int) -> int:
+    """Check an int (not a bool) in [low, high]."""
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise InvalidRequest(f"{what} must be an int, not {type(number).__name__}")
+    if not low <= number <= high:
+        raise InvalidRequest(f"{what} {number} is out of range [{low}, {high}]")
+    return number
+
+
+def validate_client_id(client_id: object) -> int:
+    """Check a client id: an int in [1, CLIENT_ID_MAX]."""
+    return validate_int(client_id, "client_id", 1, CLIENT_ID_MAX)
+
+
+def validate_seq(seq: object) -> int:
+    """Check a sequence number: an int in [1, SEQ_MAX]."""
+    return validate_int(seq, "seq", 1, SEQ_MAX)
+
+
+def validate_sessions_max(sessions_max: object) -> int:
+    """Check the session table bound: an int of at least 1."""
+    return validate_int(sessions_max, "sessions_max", 1, 2**31)
