@@ -1,0 +1,70 @@
+"""The core's configuration: times in ticks, sizes in bytes, counts as `_max` limits."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from sentinel.wire import FRAME_BYTES_MAX
+
+#: Room left in a frame for the message around a snapshot's data.
+_FRAME_SLACK_BYTES = 64 * 1024
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Config:
+    """How one raft core behaves. The node process maps a tick to ~10 ms.
+
+    Defaults: heartbeat every 5 ticks (50 ms); election timeout randomised in
+    [election_ticks, 2 * election_ticks) = [15, 30) ticks (150-300 ms).
+    """
+
+    node_id: int
+    #: Every voter, this node included. Ids are ints 1..N.
+    peer_ids: tuple[int, ...]
+    election_ticks: int = 15
+    heartbeat_ticks: int = 5
+    pre_vote: bool = True
+    check_quorum: bool = True
+    #: Entry bytes in one APPEND message (at least one entry is always sent).
+    max_msg_bytes: int = 1024 * 1024
+    max_msg_entries: int = 4096
+    #: APPEND messages in flight to one follower in the replicate state, by count and bytes.
+    max_inflight_msgs: int = 64
+    max_inflight_bytes: int = 16 * 1024 * 1024
+    #: Committed entries handed to the application in one Ready.
+    max_committed_bytes_per_ready: int = 4 * 1024 * 1024
+    max_committed_entries_per_ready: int = 4096
+    #: Proposed but not yet committed bytes the leader accepts before dropping proposals.
+    max_uncommitted_bytes: int = 64 * 1024 * 1024
+    #: One proposal's data.
+    max_entry_bytes: int = 1024 * 1024
+    #: ReadIndex requests waiting for a quorum (or for the leader's first commit).
+    max_pending_reads: int = 4096
+    #: A snapshot travels whole in one message, so it must fit in one wire frame.
+    max_snapshot_bytes: int = FRAME_BYTES_MAX - _FRAME_SLACK_BYTES
+    #: A follower that has not answered a snapshot in this many ticks gets it again.
+    snapshot_timeout_ticks: int = 100
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.node_id not in self.peer_ids:
+            problems.append(f"node_id {self.node_id} is not in peer_ids {self.peer_ids}")
+        if len(set(self.peer_ids)) != len(self.peer_ids) or any(p < 1 for p in self.peer_ids):
+            problems.append(f"peer_ids must be distinct ints >= 1, got {self.peer_ids}")
+        if self.heartbeat_ticks < 1 or self.election_ticks <= self.heartbeat_ticks:
+            problems.append("need 1 <= heartbeat_ticks < election_ticks")
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name.startswith("max_") and (not isinstance(value, int) or value < 1):
+                problems.append(f"{field.name} must be a positive int, got {value!r}")
+        if self.max_entry_bytes > self.max_msg_bytes:
+            problems.append("max_entry_bytes must be <= max_msg_bytes")
+        if self.max_snapshot_bytes > FRAME_BYTES_MAX - _FRAME_SLACK_BYTES:
+            problems.append("max_snapshot_bytes must leave room in a wire frame")
+        if problems:
+            raise ValueError("invalid raft Config: " + "; ".join(problems))
+
+    @property
+    def quorum(self) -> int:
+        """Votes (or acks) that make a majority of the voters."""
+        return len(self.peer_ids) // 2 + 1

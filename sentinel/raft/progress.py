@@ -1,0 +1,135 @@
+"""The leader's view of one follower: match/next indexes, state, and the in-flight window.
+
+States (etcd-io/raft tracker): PROBE sends one APPEND at a time until the follower's log
+position is known; REPLICATE streams APPENDs optimistically within the in-flight window;
+SNAPSHOT waits for the answer to an InstallSnapshot.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+
+
+class ProgressState(enum.Enum):
+    """How the leader currently sends to a follower."""
+
+    PROBE = "probe"
+    REPLICATE = "replicate"
+    SNAPSHOT = "snapshot"
+
+
+class Inflights:
+    """APPEND messages sent but not acknowledged, bounded by count and by bytes."""
+
+    def __init__(self, max_msgs: int, max_bytes: int) -> None:
+        self.max_msgs = max_msgs
+        self.max_bytes = max_bytes
+        self._window: deque[tuple[int, int]] = deque()  # (last index, bytes), ascending
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._window)
+
+    def add(self, last_index: int, size_bytes: int) -> None:
+        """Record a message whose last entry is `last_index`."""
+        if self._window and last_index <= self._window[-1][0]:
+            raise ValueError(f"inflight {last_index} is not after {self._window[-1][0]}")
+        self._window.append((last_index, size_bytes))
+        self.bytes += size_bytes
+
+    def free_le(self, index: int) -> None:
+        """The follower acknowledged everything up to `index`."""
+        while self._window and self._window[0][0] <= index:
+            self.bytes -= self._window.popleft()[1]
+
+    def full(self) -> bool:
+        """Whether no more messages may be sent."""
+        return len(self._window) >= self.max_msgs or self.bytes >= self.max_bytes
+
+    def reset(self) -> None:
+        """Forget every message (after a state change)."""
+        self._window.clear()
+        self.bytes = 0
+
+
+class Progress:
+    """Replication state of one follower, kept by the leader."""
+
+    def __init__(self, next_index: int, max_inflight_msgs: int, max_inflight_bytes: int) -> None:
+        self.match = 0
+        self.next = next_index
+        self.state = ProgressState.PROBE
+        #: PROBE: an APPEND is out; wait for its answer or a heartbeat answer.
+        self.probe_sent = False
+        #: Heard from this follower since the last check-quorum round.
+        self.recent_active = False
+        #: SNAPSHOT: the index of the snapshot sent, and ticks since it was sent.
+        self.pending_snapshot = 0
+        self.snapshot_elapsed_ticks = 0
+        #: REPLICATE: next - 1 when the last heartbeat went out (to detect a lost tail).
+        self.sent_before_heartbeat = 0
+        self.inflights = Inflights(max_inflight_msgs, max_inflight_bytes)
+
+    def _reset_state(self, state: ProgressState) -> None:
+        self.state = state
+        self.probe_sent = False
+        self.pending_snapshot = 0
+        self.snapshot_elapsed_ticks = 0
+        self.inflights.reset()
+
+    def become_probe(self, snapshot_applied: bool = True) -> None:
+        """Probe from match + 1 (or after the snapshot the follower presumably applied)."""
+        after = self.pending_snapshot if self.state is ProgressState.SNAPSHOT else 0
+        self._reset_state(ProgressState.PROBE)
+        self.next = max(self.match + 1, after + 1 if snapshot_applied else 0)
+
+    def become_replicate(self) -> None:
+        """Stream from match + 1."""
+        self._reset_state(ProgressState.REPLICATE)
+        self.next = self.match + 1
+
+    def become_snapshot(self, snapshot_index: int) -> None:
+        """A snapshot at `snapshot_index` was sent; pause until it is answered."""
+        self._reset_state(ProgressState.SNAPSHOT)
+        self.pending_snapshot = snapshot_index
+        self.next = snapshot_index + 1
+
+    def maybe_update(self, index: int) -> bool:
+        """The follower's log matches up to `index`; True when that is news."""
+        updated = index > self.match
+        if updated:
+            self.match = index
+            self.probe_sent = False
+        self.next = max(self.next, index + 1)
+        return updated
+
+    def maybe_decr_to(self, rejected: int, match_hint: int) -> bool:
+        """The follower rejected an APPEND at prev index `rejected`; False if stale."""
+        if self.state is ProgressState.REPLICATE:
+            if rejected <= self.match:
+                return False  # an old message, overtaken by a later acknowledgement
+            self.next = self.match + 1
+            return True
+        if self.state is ProgressState.SNAPSHOT or self.next - 1 != rejected:
+            return False  # answers an APPEND that is no longer the current probe
+        self.next = max(min(rejected, match_hint + 1), self.match + 1)
+        self.probe_sent = False
+        return True
+
+    def is_paused(self) -> bool:
+        """Whether the leader must not send another APPEND now."""
+        if self.state is ProgressState.PROBE:
+            return self.probe_sent
+        if self.state is ProgressState.REPLICATE:
+            return self.inflights.full()
+        return True
+
+    def sent_entries(self, last_index: int, size_bytes: int, count: int) -> None:
+        """An APPEND went out with `count` entries ending at `last_index`."""
+        if self.state is ProgressState.REPLICATE:
+            if count:
+                self.next = last_index + 1
+                self.inflights.add(last_index, size_bytes)
+        elif self.state is ProgressState.PROBE:
+            self.probe_sent = True

@@ -1,0 +1,191 @@
+"""The leader's side of replication: APPEND/SNAPSHOT/heartbeat sending, commitment, answers.
+
+A mixin of `Raft` (core.py); it works on the core's state.
+"""
+
+from __future__ import annotations
+
+from sentinel.raft.messages import Entry, Message, MessageType, ReadState, Role
+from sentinel.raft.progress import Progress, ProgressState
+
+T = MessageType
+
+
+class Replication:
+    """Log replication (Raft §5.3), commitment (§5.4.2, Figure 8), ReadIndex acks."""
+
+    def send(self, m: Message) -> None:
+        """Queue a message for the next Ready."""
+        self.msgs.append(m)
+
+    def append_entry(self, entry: Entry) -> None:
+        """Leader: append our own entry; it is broadcast with the next Ready (one batch)."""
+        self.log.append([entry])
+        self.uncommitted_bytes += entry.size_bytes
+        self.prs[self.id].maybe_update(entry.index)
+        self.pending_append = True
+        self.maybe_commit()  # a one-node cluster commits at once
+
+    def flush_broadcasts(self) -> None:
+        """Send what proposals, commit changes and reads queued since the last Ready."""
+        if self.role is not Role.LEADER:
+            self.pending_append = self.pending_heartbeat = False
+            return
+        if self.pending_append:
+            self.pending_append = False
+            for peer in self.peers:
+                if peer != self.id:
+                    self.send_append(peer)
+        if self.pending_heartbeat:
+            self.pending_heartbeat = False
+            self.broadcast_heartbeat(self.read_only.last_pending_context())
+
+    def send_append(self, to: int) -> None:
+        """Send as much as the follower's window allows (at least an empty APPEND, which
+        carries the commit index, unless paused)."""
+        if not self.maybe_send_append(to, send_if_empty=True):
+            return
+        pr = self.prs[to]
+        for _ in range(self.config.max_inflight_msgs):
+            if pr.state is not ProgressState.REPLICATE:
+                break
+            if not self.maybe_send_append(to, send_if_empty=False):
+                break
+
+    def maybe_send_append(self, to: int, send_if_empty: bool) -> bool:
+        """One APPEND (or the snapshot, when the follower is behind our log start)."""
+        pr = self.prs[to]
+        if pr.is_paused():
+            return False
+        prev_index = pr.next - 1
+        prev_term = self.log.term(prev_index)
+        if prev_term is None:
+            return self.send_snapshot(to, pr)
+        entries: tuple[Entry, ...] = ()
+        if pr.next <= self.log.last_index:
+            entries = self.log.slice(
+                pr.next,
+                self.log.last_index + 1,
+                self.config.max_msg_bytes,
+                self.config.max_msg_entries,
+            )
+        if not entries and not send_if_empty:
+            return False
+        self.send(
+            Message(
+                T.APPEND,
+                self.id,
+                to,
+                self.term,
+                log_term=prev_term,
+                index=prev_index,
+                entries=entries,
+                commit=self.log.committed,
+            )
+        )
+        size = sum(e.size_bytes for e in entries)
+        pr.sent_entries(prev_index + len(entries), size, len(entries))
+        return True
+
+    def send_snapshot(self, to: int, pr: Progress) -> bool:
+        """InstallSnapshot (Raft §7), the whole snapshot in one message."""
+        snap = self.snapshot
+        if snap is None:
+            return False
+        self.send(Message(T.SNAPSHOT, self.id, to, self.term, snapshot=snap))
+        pr.become_snapshot(snap.meta.index)
+        return True
+
+    def broadcast_heartbeat(self, context: bytes) -> None:
+        """Heartbeats; `context` tags a ReadIndex round (b"" for none)."""
+        for peer in self.peers:
+            if peer == self.id:
+                continue
+            pr = self.prs[peer]
+            pr.sent_before_heartbeat = pr.next - 1
+            commit = min(pr.match, self.log.committed)  # never past what the follower has
+            self.send(
+                Message(T.HEARTBEAT, self.id, peer, self.term, commit=commit, context=context)
+            )
+
+    def send_timeout_now(self, to: int) -> None:
+        """Tell an up-to-date follower to campaign at once (leadership transfer)."""
+        self.send(Message(T.TIMEOUT_NOW, self.id, to, self.term))
+
+    def maybe_commit(self) -> bool:
+        """Raft §5.4.2 / Figure 8: commit the quorum's match index only if it is an entry of
+        our term (earlier-term entries commit with it, never by counting alone)."""
+        matches = sorted((self.prs[p].match for p in self.peers), reverse=True)
+        candidate = matches[self.config.quorum - 1]
+        if candidate <= self.log.committed or self.log.term(candidate) != self.term:
+            return False
+        first_in_term = not self.committed_in_current_term()
+        old = self.log.committed
+        self.log.commit_to(candidate)
+        for index in range(old + 1, candidate + 1):
+            entry = self.log.entry(index)
+            if entry.term == self.term:
+                self.uncommitted_bytes = max(0, self.uncommitted_bytes - entry.size_bytes)
+        self.pending_append = True  # followers learn the new commit index
+        if first_in_term:
+            self.release_deferred_reads()
+        return True
+
+    def release_deferred_reads(self) -> None:
+        """Reads that waited for this term's first commit start their heartbeat round."""
+        for context in self.deferred_reads:
+            self.read_only.add_request(self.log.committed, context, self.id)
+        if self.deferred_reads:
+            self.pending_heartbeat = True
+        self.deferred_reads = []
+
+    def handle_append_response(self, m: Message, pr: Progress) -> None:
+        """Follow a follower's answer: back up on a reject (with the hints), advance on an
+        accept, commit what a quorum holds, finish a leadership transfer."""
+        if m.reject:
+            match_hint = m.reject_hint
+            if m.log_term > 0:
+                match_hint, _ = self.log.find_conflict_by_term(m.reject_hint, m.log_term)
+            if pr.maybe_decr_to(m.index, match_hint):
+                if pr.state is ProgressState.REPLICATE:
+                    pr.become_probe()
+                self.send_append(m.src)
+            return
+        if not pr.maybe_update(m.index):
+            if pr.state is ProgressState.PROBE and pr.match >= pr.next - 1:
+                pr.probe_sent = False  # a late answer to our probe: not paused any more
+            return
+        if pr.state is ProgressState.PROBE:
+            pr.become_replicate()
+        elif pr.state is ProgressState.SNAPSHOT and pr.match >= pr.pending_snapshot:
+            pr.become_probe()
+            pr.become_replicate()
+        elif pr.state is ProgressState.REPLICATE:
+            pr.inflights.free_le(m.index)
+        if not self.maybe_commit():
+            self.send_append_if_any(m.src)
+        if m.src == self.lead_transferee and pr.match == self.log.last_index:
+            self.send_timeout_now(m.src)
+
+    def send_append_if_any(self, to: int) -> None:
+        """Keep the follower's window full (no empty APPENDs)."""
+        for _ in range(self.config.max_inflight_msgs):
+            if not self.maybe_send_append(to, send_if_empty=False):
+                break
+
+    def handle_heartbeat_response(self, m: Message, pr: Progress) -> None:
+        """Resume a paused probe, resend a tail that was presumably lost, count read acks."""
+        if pr.state is ProgressState.PROBE:
+            pr.probe_sent = False
+        elif pr.state is ProgressState.REPLICATE and pr.match < pr.sent_before_heartbeat:
+            # Entries sent before the heartbeat are still unacknowledged although its answer
+            # is here: presume them lost, and probe again from match.
+            pr.become_probe()
+        if pr.match < self.log.last_index:
+            self.send_append(m.src)
+        if not m.context:
+            return
+        if self.read_only.recv_ack(m.src, m.context) < self.config.quorum:
+            return
+        for request in self.read_only.advance(m.context):
+            self.read_states.append(ReadState(request.index, request.context))
