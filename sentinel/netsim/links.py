@@ -1,0 +1,134 @@
+"""The router's side of one endpoint connection: non-blocking, batched, bounded.
+
+The router never blocks on an endpoint: a paused (SIGSTOPped) or slow endpoint must not
+stall the network. So each link owns a raw non-blocking file descriptor (a socketpair end or
+an accepted Unix socket), reads big chunks and splits them into messages itself, and keeps a
+bounded output queue that is written with one `os.writev` per loop turn. The byte format is
+the one `multiprocessing.connection.Connection.send_bytes/recv_bytes` use (a 4-byte signed
+big-endian length, then the bytes), so endpoints use ordinary Connection objects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import struct
+from collections import deque
+
+from sentinel.netsim.stats import Counters
+
+LENGTH = struct.Struct("!i")
+READ_BYTES = 256 * 1024
+IOV_MAX = 1024
+OUT_MSGS_MAX = 20_000
+OUT_BYTES_MAX = 192 * 1024 * 1024
+
+
+class ProtocolError(Exception):
+    """The peer broke the framing (negative or oversize length); the link must close."""
+
+
+class Link:
+    """One endpoint connection as the router sees it."""
+
+    __slots__ = (
+        "counters",
+        "endpoint_id",
+        "fd",
+        "msg_bytes_max",
+        "out",
+        "out_bytes",
+        "partial",
+        "want_write",
+    )
+
+    def __init__(self, fd: int, endpoint_id: int, counters: Counters, msg_bytes_max: int) -> None:
+        os.set_blocking(fd, False)
+        self.fd = fd
+        self.endpoint_id = endpoint_id
+        self.counters = counters
+        self.msg_bytes_max = msg_bytes_max
+        self.partial = bytearray()  # bytes of an incomplete message (with its length prefix)
+        self.out: deque[bytes | memoryview] = deque()  # length prefixes and messages, in order
+        self.out_bytes = 0
+        self.want_write = False  # registered for EVENT_WRITE
+
+    def read_messages(self) -> list[bytes] | None:
+        """Read what is available; the complete messages, in order; None at end of file.
+
+        Raises ProtocolError when the peer announces an impossible length.
+        """
+        try:
+            data: bytes | bytearray = os.read(self.fd, READ_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return []
+        except OSError:
+            return None
+        if not data:
+            return None
+        if self.partial:
+            self.partial += data
+            data = self.partial
+        messages: list[bytes] = []
+        offset, end = 0, len(data)
+        unpack = LENGTH.unpack_from
+        while end - offset >= 4:
+            (size,) = unpack(data, offset)
+            if size < 0 or size > self.msg_bytes_max:
+                raise ProtocolError(f"message length {size} from endpoint {self.endpoint_id}")
+            stop = offset + 4 + size
+            if stop > end:
+                break
+            messages.append(bytes(data[offset + 4 : stop]))
+            offset = stop
+        if offset == 0 and data is self.partial:
+            return messages  # still incomplete: keep accumulating without copying
+        self.partial = bytearray(data[offset:]) if offset < end else bytearray()
+        return messages
+
+    def queue_room(self, size: int) -> bool:
+        """Whether a message of `size` bytes fits the bounded output queue."""
+        return len(self.out) < 2 * OUT_MSGS_MAX and self.out_bytes + size <= OUT_BYTES_MAX
+
+    def queue(self, msg: bytes) -> None:
+        """Append one message to the output queue (the caller checked `queue_room`)."""
+        self.out.append(LENGTH.pack(len(msg)))
+        self.out.append(msg)
+        self.out_bytes += len(msg) + 4
+
+    def flush(self) -> bool | None:
+        """Write as much queued output as the kernel takes. True when everything is written,
+        False when some is left (wait for EVENT_WRITE), None when the peer is gone."""
+        out = self.out
+        while out:
+            batch = list(out) if len(out) <= IOV_MAX else [out[i] for i in range(IOV_MAX)]
+            try:
+                written = os.writev(self.fd, batch)
+            except (BlockingIOError, InterruptedError):
+                return False
+            except OSError:
+                return None
+            self.out_bytes -= written
+            while written:
+                head = out[0]
+                if len(head) <= written:
+                    written -= len(head)
+                    out.popleft()
+                else:
+                    out[0] = memoryview(head)[written:]
+                    written = 0
+                    return False
+        return True
+
+    def drop_output(self) -> None:
+        """Forget queued output (the peer is gone)."""
+        self.out.clear()
+        self.out_bytes = 0
+
+    def close(self) -> None:
+        """Close the file descriptor (idempotent)."""
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+        self.drop_output()

@@ -1,0 +1,351 @@
+"""The router process: the network between every endpoint of a cluster.
+
+One loop, one thread (plus short handshake threads, see `listener`). It waits with a
+selector on every endpoint connection, the control pipe and the client socket, with a timeout
+to the next timed delivery; reads every ready connection in big chunks; routes each message on
+its 17-byte header (never unpickling the payload); and writes each destination's batch with
+one writev. On a reliable, uncut network the fault policy is not even consulted (fast path).
+
+Node connections arrive over the control pipe as passed file descriptors (`RegisterNode`
+followed by `multiprocessing.reduction.send_handle`): the supervisor makes a fresh Pipe for
+every (re)start, so a restarted node never shares a connection with its zombie, and the
+router closes the zombie's old link when the new one registers. Clients connect on
+`<dir>/router.sock` with the auth key and get ids from CLIENT_ID_FIRST upwards.
+Selectors rather than `multiprocessing.connection.wait` because the router also needs
+writability: it must never block writing to a paused endpoint.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import os
+import random
+import selectors
+import signal
+import time
+from multiprocessing.connection import Connection
+from multiprocessing.reduction import recv_handle
+from pathlib import Path
+
+from sentinel.netsim import protocol as p
+from sentinel.netsim.faults import Fate, FaultPolicy, make_topology
+from sentinel.netsim.links import Link, ProtocolError
+from sentinel.netsim.listener import ClientListener
+from sentinel.netsim.stats import Counters, totals
+from sentinel.wire import WireError, decode, encode
+
+log = logging.getLogger(__name__)
+
+ENDPOINTS_MAX = 4096
+IN_FLIGHT_MAX = 200_000
+_CONTROL, _LISTENER, _WAKE = "control", "listener", "wake"
+_DELIVER, _NOTICE = 0, 1
+
+
+class Router:
+    """Routing state and the loop. Built inside the router process by `router_main`."""
+
+    def __init__(
+        self, control: Connection, cluster_dir: Path, seed: int, msg_bytes_max: int
+    ) -> None:
+        self.control = control
+        self.policy = FaultPolicy()
+        self.rng = random.Random(seed)
+        self.msg_bytes_max = msg_bytes_max
+        self.links: dict[int, Link] = {}
+        self.counters: dict[int, Counters] = {}
+        self.statuses: dict[int, bytes] = {}
+        self.timers: list[tuple[float, int, int, int, bytes]] = []
+        self.timer_seq = 0
+        self.next_client_id = p.CLIENT_ID_FIRST
+        self.dirty: set[Link] = set()
+        self.running = True
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(control.fileno(), selectors.EVENT_READ, _CONTROL)
+        self.listener = ClientListener(p.socket_path(cluster_dir), p.read_authkey(cluster_dir))
+        self.selector.register(self.listener.sock.fileno(), selectors.EVENT_READ, _LISTENER)
+        self.selector.register(self.listener.wake_fd, selectors.EVENT_READ, _WAKE)
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Serve until Shutdown or until the supervisor's control pipe closes."""
+        select, timers = self.selector.select, self.timers
+        while self.running:
+            timeout = max(0.0, timers[0][0] - time.monotonic()) if timers else None
+            for key, mask in select(timeout):
+                data = key.data
+                if type(data) is Link:
+                    if mask & selectors.EVENT_READ:
+                        self.on_readable(data)
+                    if mask & selectors.EVENT_WRITE and data.fd >= 0:
+                        self.dirty.add(data)
+                elif data == _CONTROL:
+                    self.on_control()
+                elif data == _LISTENER:
+                    self.listener.accept_pending()
+                else:
+                    self.add_clients(self.listener.take_ready())
+            if timers:
+                self.run_timers(time.monotonic())
+            if self.dirty:
+                self.flush_dirty()
+
+    def on_readable(self, link: Link) -> None:
+        try:
+            messages = link.read_messages()
+        except ProtocolError as exc:
+            log.warning("closing endpoint %d: %s", link.endpoint_id, exc)
+            link.counters.bad_frames += 1
+            messages = None
+        if messages is None:
+            self.close_link(link)
+            return
+        route = self.route
+        for msg in messages:
+            route(link, msg)
+
+    def route(self, link: Link, msg: bytes) -> None:
+        """One message from `link`: check its header, then deliver, delay, drop or answer."""
+        counters = link.counters
+        if len(msg) < p.ROUTE_BYTES:
+            counters.bad_frames += 1
+            return
+        src, dst, request_id, flags = p.ROUTE.unpack_from(msg)
+        if src != link.endpoint_id or flags & ~p.ENDPOINT_FLAGS:
+            counters.bad_frames += 1
+            return
+        if dst == p.ROUTER_ID:  # status posts and queries are not network traffic
+            self.on_router_message(link, msg, request_id, flags)
+            return
+        size = len(msg) - p.ROUTE_BYTES
+        counters.sent_msgs += 1
+        counters.sent_bytes += size
+        target = self.links.get(dst)
+        if target is not None and self.policy.trivial:
+            self.hand_over(target, msg, counters, request_id, flags)  # the fast path
+            return
+        is_reply = bool(flags & p.F_REPLY)
+        verdict = self.policy.decide(src, dst, is_reply, size, self.rng, target is not None)
+        if verdict.fate is Fate.DELIVER:
+            now = time.monotonic()
+            self.schedule(now, verdict.delay_ms, _DELIVER, dst, msg, counters)
+            if verdict.duplicate_delay_ms is not None:
+                counters.duplicated_msgs += 1
+                self.schedule(now, verdict.duplicate_delay_ms, _DELIVER, dst, msg, counters)
+            return
+        if verdict.fate is Fate.DROP:
+            counters.dropped_msgs += 1
+        else:
+            counters.unreachable_msgs += 1
+        if request_id:
+            self.schedule_notice(time.monotonic(), verdict.delay_ms, src, dst, request_id, flags)
+
+    def hand_over(
+        self, target: Link, msg: bytes, sender: Counters, request_id: int, flags: int
+    ) -> None:
+        """Queue `msg` on its destination's link, or count an overflow (and notify)."""
+        if not target.queue_room(len(msg)):
+            sender.overflow_msgs += 1
+            if request_id:
+                src = p.ROUTE.unpack_from(msg)[0]
+                self.schedule_notice(
+                    time.monotonic(), 0, src, target.endpoint_id, request_id, flags
+                )
+            return
+        target.queue(msg)
+        received = target.counters
+        received.received_msgs += 1
+        received.received_bytes += len(msg) - p.ROUTE_BYTES
+        self.dirty.add(target)
+
+    # -- timers ----------------------------------------------------------------------------
+
+    def schedule(
+        self, now: float, delay_ms: int, kind: int, dst: int, msg: bytes, sender: Counters
+    ) -> None:
+        if delay_ms <= 0 and kind == _DELIVER:
+            target = self.links.get(dst)
+            if target is not None:
+                request_id, flags = p.ROUTE.unpack_from(msg)[2:]
+                self.hand_over(target, msg, sender, request_id, flags)
+                return
+        if len(self.timers) >= IN_FLIGHT_MAX:
+            sender.overflow_msgs += 1
+            return
+        if kind == _DELIVER:
+            sender.delayed_msgs += delay_ms > 0
+            sender.in_flight_msgs += 1
+        self.timer_seq += 1
+        heapq.heappush(self.timers, (now + delay_ms / 1000.0, self.timer_seq, kind, dst, msg))
+
+    def schedule_notice(
+        self, now: float, delay_ms: int, src: int, dst: int, request_id: int, flags: int
+    ) -> None:
+        """Tell the caller of RPC `request_id` (src of a request, dst of a reply) it failed."""
+        is_reply = flags & p.F_REPLY
+        peer, caller = (src, dst) if is_reply else (dst, src)
+        notice = p.ROUTE.pack(peer, caller, request_id, p.F_FAILED | is_reply)
+        counters = self.counters_of(caller)
+        self.schedule(now, max(delay_ms, 0), _NOTICE, caller, notice, counters)
+
+    def run_timers(self, now: float) -> None:
+        timers = self.timers
+        while timers and timers[0][0] <= now:
+            _due, _seq, kind, dst, msg = heapq.heappop(timers)
+            target = self.links.get(dst)
+            if kind == _NOTICE:
+                if target is not None and target.queue_room(len(msg)):
+                    target.queue(msg)
+                    self.dirty.add(target)
+                continue
+            src, _dst, request_id, flags = p.ROUTE.unpack_from(msg)
+            sender = self.counters_of(src)
+            sender.in_flight_msgs -= 1
+            if target is None or not self.policy.topology.can_talk(src, dst):
+                sender.unreachable_msgs += 1  # cut or dead while the message was in flight
+                if request_id:
+                    self.schedule_notice(now, 0, src, dst, request_id, flags)
+                continue
+            self.hand_over(target, msg, sender, request_id, flags)
+
+    def flush_dirty(self) -> None:
+        dirty, self.dirty = self.dirty, set()
+        for link in dirty:
+            if link.fd < 0:
+                continue
+            done = link.flush()
+            if done is None:
+                self.close_link(link)
+            elif done == link.want_write:  # registration must change
+                link.want_write = not done
+                events = selectors.EVENT_READ | (0 if done else selectors.EVENT_WRITE)
+                self.selector.modify(link.fd, events, link)
+
+    # -- endpoints ---------------------------------------------------------------------------
+
+    def counters_of(self, endpoint: int) -> Counters:
+        counters = self.counters.get(endpoint)
+        if counters is None:
+            assert len(self.counters) < 4 * ENDPOINTS_MAX, "too many endpoint ids"
+            counters = self.counters[endpoint] = Counters()
+        return counters
+
+    def add_link(self, fd: int, endpoint: int) -> Link | None:
+        if len(self.links) >= ENDPOINTS_MAX:
+            log.warning("refusing endpoint %d: %d endpoints connected", endpoint, ENDPOINTS_MAX)
+            os.close(fd)
+            return None
+        old = self.links.get(endpoint)
+        if old is not None:
+            self.close_link(old)  # the zombie of a restarted node
+        link = Link(fd, endpoint, self.counters_of(endpoint), self.msg_bytes_max)
+        self.links[endpoint] = link
+        self.selector.register(fd, selectors.EVENT_READ, link)
+        return link
+
+    def add_clients(self, fds: list[int]) -> None:
+        for fd in fds:
+            endpoint = self.next_client_id
+            self.next_client_id += 1
+            link = self.add_link(fd, endpoint)
+            if link is not None:
+                link.queue(p.ROUTE.pack(p.ROUTER_ID, endpoint, 0, p.F_HELLO))
+                self.dirty.add(link)
+
+    def close_link(self, link: Link) -> None:
+        if link.fd >= 0:
+            self.selector.unregister(link.fd)
+            link.close()
+        if self.links.get(link.endpoint_id) is link:
+            del self.links[link.endpoint_id]
+        self.dirty.discard(link)
+
+    def on_router_message(self, link: Link, msg: bytes, request_id: int, flags: int) -> None:
+        if flags & p.F_STATUS:
+            if len(msg) - p.ROUTE_BYTES > p.STATUS_BYTES_MAX:
+                link.counters.bad_frames += 1
+                return
+            if link.endpoint_id in self.statuses or len(self.statuses) < ENDPOINTS_MAX:
+                self.statuses[link.endpoint_id] = msg[p.ROUTE_BYTES :]
+        elif flags & p.F_QUERY:
+            answer = p.ROUTE.pack(p.ROUTER_ID, link.endpoint_id, request_id, p.F_REPLY)
+            answer += encode(self.report())
+            if link.queue_room(len(answer)):
+                link.queue(answer)
+                self.dirty.add(link)
+        else:
+            link.counters.bad_frames += 1
+
+    # -- control -----------------------------------------------------------------------------
+
+    def report(self) -> p.RouterReport:
+        stats = tuple(
+            self.counters[endpoint].snapshot(endpoint, endpoint in self.links)
+            for endpoint in sorted(self.counters)
+        )
+        return p.RouterReport(
+            stats, totals(stats), dict(self.statuses), self.policy.config,
+            self.policy.topology, len(self.timers),
+        )  # fmt: skip
+
+    def on_control(self) -> None:
+        try:
+            request = decode(self.control.recv_bytes(p.MSG_BYTES_MAX))
+        except (EOFError, OSError):
+            log.info("control pipe closed: the supervisor is gone; stopping")
+            self.running = False
+            return
+        except WireError as exc:
+            self.control.send_bytes(encode(p.Ack(False, f"bad control message: {exc}")))
+            return
+        try:
+            answer = self.apply_control(request)
+        except (AssertionError, ValueError, OSError, TypeError) as exc:
+            answer = p.Ack(False, f"{type(exc).__name__}: {exc}")
+        self.control.send_bytes(encode(answer))
+
+    def apply_control(self, request: object) -> p.Ack | p.RouterReport:
+        policy = self.policy
+        if isinstance(request, p.GetReport):
+            return self.report()
+        if isinstance(request, p.SetFaults):
+            policy.set_config(request.config)
+        elif isinstance(request, p.Partition):
+            policy.topology = make_topology(request.groups, policy.topology.disconnected)
+        elif isinstance(request, p.Heal):
+            policy.heal()
+        elif isinstance(request, p.SetConnected):
+            (policy.connect if request.connected else policy.disconnect)(request.endpoint)
+        elif isinstance(request, p.SetLinkDelay):
+            policy.set_link_delay(request.src, request.dst, request.delay_ms)
+        elif isinstance(request, p.RegisterNode):
+            fd = recv_handle(self.control)  # sent right after the message, same pipe
+            assert 1 <= request.endpoint <= p.NODE_ID_MAX, "node ids are 1..NODE_ID_MAX"
+            self.add_link(fd, request.endpoint)
+        elif isinstance(request, p.Shutdown):
+            self.running = False
+        else:
+            return p.Ack(False, f"unknown control message {type(request).__qualname__}")
+        return p.Ack(True)
+
+    def close(self) -> None:
+        for link in list(self.links.values()):
+            self.close_link(link)
+        self.listener.close()
+        self.selector.close()
+
+
+def router_main(
+    control: Connection, cluster_dir: str, seed: int = 0, msg_bytes_max: int = p.MSG_BYTES_MAX
+) -> None:
+    """Entry point of the router process (spawned by `control.RouterHandle.start`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's to handle
+    router = Router(control, Path(cluster_dir), seed, msg_bytes_max)
+    try:
+        control.send_bytes(encode(p.Ack(True, "ready")))
+        router.run()
+    finally:
+        router.close()
+        control.close()
