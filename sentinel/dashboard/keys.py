@@ -109,6 +109,8 @@ class KeyParser:
             return self._fail(f"unsupported key {key!r}")
         if self._pending is not None:
             return self._feed_number(key)
+        if key in ENTER_KEYS or key in CANCEL_KEYS:
+            return KeyResult()  # harmless: e.g. Enter after `k3`, which completed by itself
         if key.isdigit():
             return KeyResult(message=f"a node number follows k, p, r or s (got {key})")
         binding = self._bindings.get(key.lower())

@@ -25,9 +25,9 @@ LEADER_MARK = "★"
 WIDE_COLUMNS = 120
 EVENT_LINES_DEFAULT = 8
 EVENT_LINES_MIN = 3
-# Lines the frame needs besides the node rows and event lines: header panel (5), table head and
-# rules (3), events panel borders (2), footer (2).
-FRAME_LINES_FIXED = 12
+# Lines the frame needs besides node rows, event lines and footer: header panel (5), the table's
+# blank top, head, rule and blank bottom (4), the events panel's borders (2).
+FRAME_LINES_FIXED = 11
 
 ROLE_STYLES = {
     Role.LEADER: "bold green",
@@ -268,19 +268,28 @@ def render_nodes(view: ClusterView, *, width: int) -> Table:
     """One row per node; the leader's row is bold, killed rows red and paused rows yellow.
 
     At narrow widths the partition-group column shows only while the network is partitioned.
+    Columns get one space of padding when the widest cells leave room for it, none otherwise.
     """
     spec = WIDE_COLUMNS_SPEC if width >= WIDE_COLUMNS else NARROW_COLUMNS_SPEC
     if width < WIDE_COLUMNS and not partition_groups(view):
         spec = tuple(c for c in spec if c[0] != "grp")
-    table = Table(
-        box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True, pad_edge=False, expand=False
-    )
+    rows = [[cell(node, view.leader) for _, _, cell in spec] for node in view.nodes]
+    widths = [
+        max([len(header), *(_cell_len(r[i]) for r in rows)])
+        for i, (header, _, _) in enumerate(spec)
+    ]
+    natural = sum(widths) + len(widths) - 1  # the box puts one space between columns
+    padding = (0, 1, 0, 0) if natural + len(widths) <= width else 0
+    table = Table(box=box.SIMPLE_HEAD, padding=padding, pad_edge=False, expand=False)
     for header, justify, _ in spec:
         table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    for node in view.nodes:
-        cells = [cell(node, view.leader) for _, _, cell in spec]
+    for node, cells in zip(view.nodes, rows, strict=True):
         table.add_row(*cells, style=_row_style(node, view.leader))
     return table
+
+
+def _cell_len(cell: Text | str) -> int:
+    return cell.cell_len if isinstance(cell, Text) else len(cell)
 
 
 def _row_style(node: NodeView, leader: int | None) -> str:
@@ -347,14 +356,17 @@ def render(
 
     With `height` the events pane shrinks (down to EVENT_LINES_MIN lines) so the frame fits.
     """
+    footer = render_footer(notice, prompt, width=width)
     lines = EVENT_LINES_DEFAULT
     if height is not None:
-        lines = max(EVENT_LINES_MIN, height - FRAME_LINES_FIXED - len(view.nodes))
+        footer_lines = footer.plain.count("\n") + 1
+        spare = height - FRAME_LINES_FIXED - len(view.nodes) - footer_lines
+        lines = max(EVENT_LINES_MIN, spare)
     return Group(
         render_header(view),
         render_nodes(view, width=width),
         render_events(view.events, lines=lines),
-        render_footer(notice, prompt, width=width),
+        footer,
     )
 
 
