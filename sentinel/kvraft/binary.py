@@ -62,8 +62,15 @@ class Reader:
         self._pos += 1
         return value
 
-    def uint(self, high: int = UINT_MAX) -> int:
-        """A canonical unsigned varint no larger than `high`."""
+    def uint(self, high: int = UINT_MAX, low: int = 0) -> int:
+        """A canonical unsigned varint in [low, high]."""
+        data, pos = self._data, self._pos
+        if pos < len(data) and data[pos] < 0x80:  # fast path: one byte
+            value = data[pos]
+            if not low <= value <= high:
+                raise self.fail(f"number {value} is out of range [{low}, {high}]")
+            self._pos = pos + 1
+            return value
         value = 0
         for shift in range(0, 7 * VARINT_BYTES_MAX, 7):
             part = self.byte()
@@ -71,13 +78,15 @@ class Reader:
             if part < 0x80:
                 if part == 0 and shift > 0:
                     raise self.fail("non-canonical varint")
-                if value > high:
-                    raise self.fail(f"number {value} is over its limit {high}")
+                if not low <= value <= high:
+                    raise self.fail(f"number {value} is out of range [{low}, {high}]")
                 return value
         raise self.fail("varint too long")
 
-    def blob(self, size_max: int) -> bytes:
-        size = self.uint(size_max)
+    def blob(self, size_max: int, size_min: int = 0) -> bytes:
+        size = self.uint()
+        if not size_min <= size <= size_max:
+            raise self.fail(f"{size}-byte field is out of range [{size_min}, {size_max}]")
         end = self._pos + size
         if end > len(self._data):
             left = len(self._data) - self._pos
@@ -86,8 +95,8 @@ class Reader:
         self._pos = end
         return bytes(data)
 
-    def text(self, size_max: int) -> str:
-        data = self.blob(size_max)
+    def text(self, size_max: int, size_min: int = 0) -> str:
+        data = self.blob(size_max, size_min)
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:

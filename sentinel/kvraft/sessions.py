@@ -23,14 +23,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sentinel.kvraft.limits import SESSIONS_MAX_DEFAULT, validate_sessions_max
 from sentinel.kvraft.results import ResultCode
 
 
-@dataclass(frozen=True, slots=True)
-class Session:
+class Session(NamedTuple):
     """One client's session: highest applied seq (0 before the first write), its reply code,
     and the log index of the client's last entry (for least-recently-used expiry)."""
 
@@ -71,9 +70,10 @@ class SessionTable:
 
     def record(self, client_id: int, seq: int, code: ResultCode, index: int) -> None:
         """Note a write at `index` from a live session; `seq` is its new highest."""
-        old = self._sessions.pop(client_id)
+        old = self._sessions[client_id]
         assert seq >= old.seq and index > old.last_index, (old, seq, index)
         self._sessions[client_id] = Session(client_id, seq, code, index)
+        self._sessions.move_to_end(client_id)
 
     def touch(self, client_id: int, index: int) -> Session:
         """Mark a live session used at `index` without changing its reply; return it."""

@@ -32,6 +32,7 @@ from sentinel.wire import message
 log = logging.getLogger(__name__)
 
 _OK = Result(ResultCode.OK)
+_DUPLICATES = {code: Result(code, duplicate=True) for code in ResultCode}
 
 
 @message
@@ -137,7 +138,7 @@ class KVStateMachine:
         if command.seq <= session.seq:
             self._sessions.touch(command.client_id, index)
             if command.seq == session.seq:
-                return Result(session.code, duplicate=True)
+                return _DUPLICATES[session.code]
             return Result(
                 ResultCode.STALE_REQUEST,
                 detail=f"seq {command.seq} is below {session.seq}, the highest applied for "
