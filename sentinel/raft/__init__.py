@@ -46,6 +46,7 @@ from sentinel.raft.errors import (
     RaftError,
     StorageError,
 )
+from sentinel.raft.fs import FileSystem, MemFileSystem, OsFileSystem
 from sentinel.raft.messages import (
     NONE,
     Entry,
@@ -60,6 +61,7 @@ from sentinel.raft.messages import (
     Status,
 )
 from sentinel.raft.ready import PersistentState, Ready
+from sentinel.raft.storage import Storage
 
 __all__ = [
     "NONE",
@@ -70,13 +72,16 @@ __all__ = [
     "CorruptStateError",
     "Entry",
     "EntryKind",
+    "FileSystem",
     "HardState",
     "InvalidMessage",
     "InvariantError",
+    "MemFileSystem",
     "Message",
     "MessageType",
     "MissingSnapshotError",
     "NotLeader",
+    "OsFileSystem",
     "PersistentState",
     "ProposalDropped",
     "Raft",
@@ -87,5 +92,6 @@ __all__ = [
     "Snapshot",
     "SnapshotMeta",
     "Status",
+    "Storage",
     "StorageError",
 ]

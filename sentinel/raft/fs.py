@@ -1,0 +1,208 @@
+"""A tiny file-system interface for storage: the real disk, or memory that can "crash".
+
+Storage needs only a flat directory of files with these operations, so the simulator can
+give each node a `MemFileSystem` and call `crash()` on it: everything not yet synced is lost
+(or, with a random source, torn: a random prefix of the unsynced tail survives, maybe with
+garbage in its last bytes), exactly what a power cut does to a real disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from typing import Protocol
+
+
+class FileSystem(Protocol):
+    """A flat directory. `write_atomic` and `truncate` are durable when they return;
+    `append` is durable only after `sync` of that file."""
+
+    def names(self) -> list[str]: ...
+    def read(self, name: str) -> bytes: ...
+    def size(self, name: str) -> int: ...
+    def append(self, name: str, data: bytes) -> None: ...
+    def sync(self, name: str) -> None: ...
+    def write_atomic(self, name: str, data: bytes) -> None: ...
+    def truncate(self, name: str, size: int) -> None: ...
+    def remove(self, name: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class OsFileSystem:
+    """One real directory. Counts fsyncs (`fsyncs`) so tests can check group commit."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = os.fspath(directory)
+        os.makedirs(self.directory, exist_ok=True)
+        self._fds: dict[str, int] = {}
+        self.fsyncs = 0
+
+    def _path(self, name: str) -> str:
+        if "/" in name or name in ("", ".", ".."):
+            raise ValueError(f"bad file name {name!r}")
+        return os.path.join(self.directory, name)
+
+    def names(self) -> list[str]:
+        """Files in the directory, sorted."""
+        return sorted(os.listdir(self.directory))
+
+    def read(self, name: str) -> bytes:
+        """The whole file."""
+        with open(self._path(name), "rb") as f:
+            return f.read()
+
+    def size(self, name: str) -> int:
+        """Bytes in the file (0 when missing)."""
+        try:
+            return os.path.getsize(self._path(name))
+        except FileNotFoundError:
+            return 0
+
+    def append(self, name: str, data: bytes) -> None:
+        """Append bytes (durable after `sync`)."""
+        fd = self._fds.get(name)
+        if fd is None:
+            fd = os.open(self._path(name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._fds[name] = fd
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+
+    def sync(self, name: str) -> None:
+        """fsync the file (and the directory, in case the append created it)."""
+        fd = self._fds.get(name)
+        if fd is not None:
+            os.fsync(fd)
+            self.fsyncs += 1
+
+    def write_atomic(self, name: str, data: bytes) -> None:
+        """Temp file, fsync, rename over `name`, fsync the directory."""
+        self._close_fd(name)
+        tmp = self._path(name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self._path(name))
+        self._sync_dir()
+        self.fsyncs += 2
+
+    def truncate(self, name: str, size: int) -> None:
+        """Cut the file to `size` bytes, durably."""
+        self._close_fd(name)
+        fd = os.open(self._path(name), os.O_WRONLY)
+        try:
+            os.ftruncate(fd, size)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.fsyncs += 1
+
+    def remove(self, name: str) -> None:
+        """Delete the file if it exists."""
+        self._close_fd(name)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._path(name))
+
+    def close(self) -> None:
+        """Close every open file."""
+        for name in list(self._fds):
+            self._close_fd(name)
+
+    def _close_fd(self, name: str) -> None:
+        fd = self._fds.pop(name, None)
+        if fd is not None:
+            os.close(fd)
+
+    def _sync_dir(self) -> None:
+        fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class MemFileSystem:
+    """Files in memory with a durable and a current version each; `crash()` loses the rest.
+
+    Usage in the simulator: keep one MemFileSystem per node for the whole run; open storage
+    with `Storage.open_fs(fs, cluster_id, node_id)`; at a crash call `fs.crash(rng)` (drop
+    the old core and storage objects) and open again to recover.
+    """
+
+    def __init__(self) -> None:
+        self._current: dict[str, bytearray] = {}
+        self._durable: dict[str, bytes] = {}
+        self.fsyncs = 0
+
+    def names(self) -> list[str]:
+        """Files that exist now, sorted."""
+        return sorted(self._current)
+
+    def read(self, name: str) -> bytes:
+        """The file as the process sees it."""
+        if name not in self._current:
+            raise FileNotFoundError(name)
+        return bytes(self._current[name])
+
+    def size(self, name: str) -> int:
+        """Bytes in the file (0 when missing)."""
+        return len(self._current.get(name, b""))
+
+    def append(self, name: str, data: bytes) -> None:
+        """Append bytes; they survive a crash only after `sync`."""
+        self._current.setdefault(name, bytearray()).extend(data)
+
+    def sync(self, name: str) -> None:
+        """Make the file's current content durable."""
+        if name in self._current:
+            self._durable[name] = bytes(self._current[name])
+            self.fsyncs += 1
+
+    def write_atomic(self, name: str, data: bytes) -> None:
+        """Replace the file, durably and atomically."""
+        self._current[name] = bytearray(data)
+        self._durable[name] = bytes(data)
+        self.fsyncs += 2
+
+    def truncate(self, name: str, size: int) -> None:
+        """Cut the file, durably."""
+        self._current[name] = self._current[name][:size]
+        self._durable[name] = bytes(self._current[name])
+        self.fsyncs += 1
+
+    def remove(self, name: str) -> None:
+        """Delete the file (durably)."""
+        self._current.pop(name, None)
+        self._durable.pop(name, None)
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+    def crash(self, rng: random.Random | None = None) -> None:
+        """Lose every unsynced write. With `rng`, keep a random prefix of each unsynced
+        appended tail and maybe garble its last bytes (a torn write)."""
+        for name in list(self._current):
+            durable = self._durable.get(name)
+            current = bytes(self._current[name])
+            if durable is None:
+                survivor = b""
+                if rng is None or not current:
+                    del self._current[name]
+                    continue
+            else:
+                survivor = durable
+            tail = current[len(survivor) :] if current.startswith(survivor) else b""
+            if rng is not None and tail:
+                keep = tail[: rng.randrange(len(tail) + 1)]
+                if keep and rng.random() < 0.5:
+                    cut = rng.randrange(len(keep))
+                    keep = keep[:cut] + bytes(rng.randrange(256) for _ in keep[cut:])
+                survivor += keep
+            self._current[name] = bytearray(survivor)
+            self._durable[name] = survivor

@@ -1,0 +1,275 @@
+"""A node's durable state in one directory: metadata, hard state, write-ahead log, snapshot.
+
+Files (all written as checked records, see wal.py):
+- `meta`: cluster id and node id, written once at creation;
+- `hardstate`: (term, vote, commit), replaced atomically whenever term or vote change and
+  at each compaction (commit is only a hint and is persisted lazily);
+- `wal`: one BATCH record per `save` (group commit: one fsync per Ready), starting with a
+  MARK of the snapshot it follows; rewritten atomically after each snapshot, so its size
+  stays bounded by the retained log;
+- `snap-<index>-<term>`: the latest snapshot, written to a temporary file, fsynced, renamed.
+
+`save` writes the snapshot, then the hard state, then the log, so a crash at any point leaves
+files that `open` can reconcile (a snapshot newer than the log's MARK finishes the interrupted
+compaction). Anything else that does not add up raises a StorageError and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import struct
+
+from sentinel.raft import wal
+from sentinel.raft.errors import (
+    ClusterMismatchError,
+    CorruptSnapshotError,
+    CorruptStateError,
+    MissingSnapshotError,
+    StorageError,
+)
+from sentinel.raft.fs import FileSystem, OsFileSystem
+from sentinel.raft.messages import Entry, HardState, Snapshot, SnapshotMeta
+from sentinel.raft.ready import PersistentState, Ready
+
+log = logging.getLogger(__name__)
+
+META, HARDSTATE, WAL = "meta", "hardstate", "wal"
+_SNAP_NAME = re.compile(r"^snap-(\d{20})-(\d{20})$")
+_HS = struct.Struct(">QQQ")
+_SNAP_HEADER = struct.Struct(">QQ")
+_FORMAT = 1
+
+
+def _snap_name(meta: SnapshotMeta) -> str:
+    return f"snap-{meta.index:020d}-{meta.term:020d}"
+
+
+class Storage:
+    """Durable raft state of one node. Use `open` (a real directory) or `open_fs`."""
+
+    def __init__(self, fs: FileSystem, cluster_id: str, node_id: int) -> None:
+        self.fs = fs
+        self.cluster_id = cluster_id
+        self.node_id = node_id
+        self._hard_state = HardState()
+        self._snapshot: Snapshot | None = None
+        self._entries: list[Entry] = []  # retained entries, right after the snapshot
+        #: What the node recovered (see PersistentState); read it once at start.
+        self.recovered = PersistentState()
+
+    @classmethod
+    def open(cls, directory: str | os.PathLike[str], cluster_id: str, node_id: int) -> Storage:
+        """Open (or create) a node directory on the real disk and recover its state."""
+        return cls.open_fs(OsFileSystem(directory), cluster_id, node_id)
+
+    @classmethod
+    def open_fs(cls, fs: FileSystem, cluster_id: str, node_id: int) -> Storage:
+        """Open storage on any FileSystem (the simulator passes a MemFileSystem)."""
+        storage = cls(fs, cluster_id, node_id)
+        try:
+            storage._recover()
+        except BaseException:
+            fs.close()
+            raise
+        return storage
+
+    # ------------------------------------------------------------------ saving
+
+    def save(self, rd: Ready) -> None:
+        """Persist a Ready: snapshot, hard state, entries; at most one fsync for the log."""
+        rewrite = False
+        if rd.snapshot is not None:
+            self._write_snapshot(rd.snapshot)
+            rewrite = True
+        if rd.hard_state is not None:
+            old = self._hard_state
+            self._hard_state = rd.hard_state
+            if (old.term, old.vote) != (rd.hard_state.term, rd.hard_state.vote) or rewrite:
+                self._write_hard_state()
+        elif rewrite:
+            self._write_hard_state()
+        self._put_entries(rd.entries)
+        if rewrite:
+            self._rewrite_wal()
+            self._remove_old_snapshots()
+        elif rd.entries:
+            self.fs.append(WAL, wal.frame(wal.encode_batch(rd.entries)))
+            self.fs.sync(WAL)
+
+    def _write_snapshot(self, snap: Snapshot) -> None:
+        meta = snap.meta
+        payload = _SNAP_HEADER.pack(meta.index, meta.term) + snap.data
+        self.fs.write_atomic(_snap_name(meta), wal.frame(payload))
+        self._keep_after(snap)
+
+    def _write_hard_state(self) -> None:
+        hs = self._hard_state
+        self.fs.write_atomic(HARDSTATE, wal.frame(_HS.pack(hs.term, hs.vote, hs.commit)))
+
+    def _put_entries(self, entries: tuple[Entry, ...]) -> None:
+        for entry in entries:
+            first = self._snapshot.meta.index + 1 if self._snapshot else 1
+            if not first <= entry.index <= first + len(self._entries):
+                raise StorageError(f"entry {entry.index} does not follow the stored log")
+            del self._entries[entry.index - first :]
+            self._entries.append(entry)
+
+    def _rewrite_wal(self) -> None:
+        meta = self._snapshot.meta if self._snapshot else SnapshotMeta()
+        data = wal.frame(wal.encode_mark(meta))
+        if self._entries:
+            data += wal.frame(wal.encode_batch(self._entries))
+        self.fs.write_atomic(WAL, data)
+
+    def _remove_old_snapshots(self) -> None:
+        keep = _snap_name(self._snapshot.meta) if self._snapshot else None
+        for name in self.fs.names():
+            if _SNAP_NAME.match(name) and name != keep:
+                self.fs.remove(name)
+
+    # ------------------------------------------------------------------ sizes
+
+    def raft_state_bytes(self) -> int:
+        """Bytes of raft state on disk (log + hard state): 6.824's RaftStateSize."""
+        return self.fs.size(WAL) + self.fs.size(HARDSTATE)
+
+    def snapshot_bytes(self) -> int:
+        """Bytes of the snapshot file (0 when there is none)."""
+        return self.fs.size(_snap_name(self._snapshot.meta)) if self._snapshot else 0
+
+    def disk_bytes(self) -> int:
+        """Bytes of every file in the directory."""
+        return sum(self.fs.size(name) for name in self.fs.names())
+
+    def close(self) -> None:
+        """Close open files."""
+        self.fs.close()
+
+    # ---------------------------------------------------------------- recovery
+
+    def _recover(self) -> None:
+        """Read and check everything first; change files only once all of it adds up."""
+        names = self.fs.names()
+        self._check_meta(names)
+        if HARDSTATE in names:
+            payload = wal.unframe_one(self.fs.read(HARDSTATE))
+            if payload is None or len(payload) != _HS.size:
+                raise CorruptStateError(f"{HARDSTATE}: damaged hard state file")
+            self._hard_state = HardState(*_HS.unpack(payload))
+        mark, entries, torn = self._read_wal() if WAL in names else (SnapshotMeta(), [], None)
+        snap = self._read_newest_snapshot(names)
+        interrupted = self._reconcile(mark, entries, snap)
+        if self._entries and self._entries[-1].term > self._hard_state.term:
+            raise CorruptStateError(
+                f"log holds term {self._entries[-1].term} but the hard state is at term "
+                f"{self._hard_state.term}"
+            )
+        if torn is not None:
+            end, size = torn
+            log.warning(
+                "node %d: cutting a torn tail of %d bytes off the write-ahead log at byte %d",
+                self.node_id,
+                size - end,
+                end,
+            )
+            self.fs.truncate(WAL, end)
+        if interrupted:
+            log.warning(
+                "node %d: finishing a compaction interrupted by a crash (snapshot %d, mark %d)",
+                self.node_id,
+                self._snapshot.meta.index if self._snapshot else 0,
+                mark.index,
+            )
+            self._rewrite_wal()
+            self._remove_old_snapshots()
+        for name in names:
+            if name.endswith(".tmp"):
+                self.fs.remove(name)  # leftovers of an interrupted atomic write
+        self.recovered = PersistentState(self._hard_state, self._snapshot, tuple(self._entries))
+
+    def _check_meta(self, names: list[str]) -> None:
+        if META not in names:
+            raft_files = [n for n in names if n in (HARDSTATE, WAL) or _SNAP_NAME.match(n)]
+            if raft_files:
+                raise CorruptStateError(f"raft files {raft_files} without a {META} file")
+            doc = {"format": _FORMAT, "cluster_id": self.cluster_id, "node_id": self.node_id}
+            self.fs.write_atomic(META, wal.frame(json.dumps(doc).encode()))
+            return
+        payload = wal.unframe_one(self.fs.read(META))
+        try:
+            doc = json.loads(payload) if payload is not None else None
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
+            raise CorruptStateError(f"{META}: damaged or unknown metadata file")
+        if doc.get("cluster_id") != self.cluster_id or doc.get("node_id") != self.node_id:
+            raise ClusterMismatchError(
+                f"directory belongs to cluster {doc.get('cluster_id')!r} node "
+                f"{doc.get('node_id')}, not cluster {self.cluster_id!r} node {self.node_id}"
+            )
+
+    def _read_wal(self) -> tuple[SnapshotMeta, list[Entry], tuple[int, int] | None]:
+        """The log's MARK, its entries, and (end, size) when it has a torn tail."""
+        data = self.fs.read(WAL)
+        payloads, end = wal.scan(data, WAL)
+        mark = SnapshotMeta()
+        entries: list[Entry] = []
+        for k, payload in enumerate(payloads):
+            record = wal.decode_record(payload, WAL)
+            if isinstance(record, SnapshotMeta):
+                if k != 0:
+                    raise CorruptStateError(f"{WAL}: snapshot mark in record {k}")
+                mark = record
+                continue
+            for entry in record:
+                first = mark.index + 1
+                if not first <= entry.index <= first + len(entries):
+                    raise CorruptStateError(f"{WAL}: entry {entry.index} leaves a gap")
+                del entries[entry.index - first :]
+                entries.append(entry)
+        return mark, entries, (end, len(data)) if end < len(data) else None
+
+    def _read_newest_snapshot(self, names: list[str]) -> Snapshot | None:
+        found = [(int(m[1]), int(m[2]), n) for n in names if (m := _SNAP_NAME.match(n))]
+        if not found:
+            return None
+        index, term, name = max(found)
+        payload = wal.unframe_one(self.fs.read(name))
+        if payload is None or len(payload) < _SNAP_HEADER.size:
+            raise CorruptSnapshotError(f"{name}: damaged snapshot file")
+        if _SNAP_HEADER.unpack_from(payload) != (index, term):
+            raise CorruptSnapshotError(f"{name}: contents do not match the file name")
+        return Snapshot(SnapshotMeta(index, term), payload[_SNAP_HEADER.size :])
+
+    def _reconcile(self, mark: SnapshotMeta, entries: list[Entry], snap: Snapshot | None) -> bool:
+        """Match the log's MARK with the newest snapshot. True when a compaction was
+        interrupted (snapshot written, log not yet rewritten) and must be finished."""
+        snap_meta = snap.meta if snap else SnapshotMeta()
+        if snap_meta.index < mark.index:
+            raise MissingSnapshotError(
+                f"the log starts after index {mark.index} (term {mark.term}) but the newest "
+                f"snapshot is at index {snap_meta.index}"
+            )
+        self._entries = entries
+        if snap_meta.index == mark.index:
+            if snap_meta.term != mark.term:
+                raise CorruptSnapshotError(
+                    f"snapshot term {snap_meta.term} != log mark term {mark.term} at {mark.index}"
+                )
+            self._snapshot = snap
+            return False
+        assert snap is not None
+        self._keep_after(snap)
+        return True
+
+    def _keep_after(self, snap: Snapshot) -> None:
+        """Make `snap` the snapshot; keep only the entries that continue from it."""
+        meta = snap.meta
+        kept = self._entries
+        if not any(e.index == meta.index and e.term == meta.term for e in kept):
+            kept = []  # a snapshot from the leader that our log does not lead to
+        self._entries = [e for e in kept if e.index > meta.index]
+        self._snapshot = snap
