@@ -99,7 +99,8 @@ class _LiveLoop:
         self.live, self.console, self.frame_s = live, console, frame_s
         self.parser = KeyParser(())
         self.view: ClusterView | None = None
-        self.notice: str | None = None
+        self.notice: str | None = None  # the last action's outcome or key error
+        self.view_error: str | None = None  # shown instead while the view source fails
 
     def run(self, stop: threading.Event, guard: SignalGuard) -> str:
         next_frame_at = time.monotonic()
@@ -125,17 +126,20 @@ class _LiveLoop:
         try:
             self.view = self.get_view()
             self.parser.node_ids = self.view.node_ids
+            self.view_error = None
         except Exception as e:  # keep showing the last good view
-            log.exception("dashboard: reading the cluster view failed")
-            self.notice = f"status unavailable: {e}"
+            if self.view_error is None:  # log once per outage, not once per frame
+                log.exception("dashboard: reading the cluster view failed")
+            self.view_error = f"status unavailable: {e}"
         self.live.update(self.frame(), refresh=True)
 
     def frame(self) -> RenderableType:
+        notice = self.view_error or self.notice
         if self.view is None:
-            return Text(self.notice or "waiting for cluster status...", style="dim")
+            return Text(notice or "waiting for cluster status...", style="dim")
         width, height = self.console.size
         return render(
-            self.view, width=width, height=height, notice=self.notice, prompt=self.parser.prompt
+            self.view, width=width, height=height, notice=notice, prompt=self.parser.prompt
         )
 
     def handle_key(self, key: str) -> str | None:
