@@ -9,6 +9,7 @@ whatever handler was there before; a second identical signal interrupts at once.
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import signal
@@ -19,6 +20,8 @@ import tty
 from collections import deque
 from types import FrameType, TracebackType
 from typing import Protocol
+
+log = logging.getLogger(__name__)
 
 READ_BYTES_MAX = 64  # one read; a human types far fewer keys between two frames
 PENDING_KEYS_MAX = 256  # keys decoded but not yet consumed; beyond this, input is dropped
@@ -90,8 +93,12 @@ class StdinKeys:
     def restore(self) -> None:
         """Put back the terminal attributes saved on entry (idempotent)."""
         saved, self._saved = self._saved, None
-        if saved is not None:
+        if saved is None:
+            return
+        try:
             termios.tcsetattr(self.fd, termios.TCSADRAIN, saved)
+        except termios.error:  # the terminal is gone (hung up): nothing left to restore
+            log.debug("terminal fd %d gone before its attributes were restored", self.fd)
 
     def read_key(self, timeout_s: float) -> str | None:
         """The next key, waiting at most `timeout_s`."""
@@ -103,7 +110,10 @@ class StdinKeys:
         ready, _, _ = select.select([self.fd], [], [], max(0.0, timeout_s))
         if not ready:
             return None
-        data = os.read(self.fd, READ_BYTES_MAX)
+        try:
+            data = os.read(self.fd, READ_BYTES_MAX)
+        except OSError:  # EIO: the terminal went away (a pty whose master closed)
+            data = b""
         if not data:
             self._eof = True
             return None
