@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 from multiprocessing.connection import Connection
 
-from sentinel.netsim.endpoint import Endpoint, Message
-from sentinel.netsim.rpc import Deferred, RpcServer
-from sentinel.wire import message
+from sentinel.netsim.endpoint import Endpoint, Failure, Message, Reply
+from sentinel.netsim.rpc import Deferred, RpcCall, RpcReply, RpcServer
+from sentinel.wire import encode, message
 
 TICK_S = 0.05
+RELAYS_MAX = 1000
 
 
 @message
@@ -24,14 +25,19 @@ class EchoStatus:
     pid: int
     handled: int
     pending_deferred: int
+    bad_frames: int
 
 
 class Echo:
-    """The echo service: `Echo.echo` answers at once, `Echo.later` one tick later."""
+    """The echo service: `Echo.echo` answers at once, `Echo.later` one tick later,
+    `Echo.relay((dst, value))` asks endpoint `dst` to echo `value` and answers with its reply
+    (or "unreachable"): node-to-node traffic and a deferred reply in one."""
 
-    def __init__(self) -> None:
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
         self.handled = 0
         self.deferred: list[tuple[Deferred, object]] = []
+        self.relayed: dict[int, Deferred] = {}
 
     def echo(self, args: object) -> object:
         """Return the arguments."""
@@ -45,12 +51,31 @@ class Echo:
         self.deferred.append((deferred, args))
         return deferred
 
+    def relay(self, args: tuple[int, object]) -> Deferred:
+        """Ask `args[0]` to echo `args[1]`; answer with what it said."""
+        self.handled += 1
+        dst, value = args
+        deferred = Deferred()
+        if len(self.relayed) >= RELAYS_MAX:
+            deferred.resolve("busy")
+            return deferred
+        request_id = self.endpoint.request(dst, RpcCall("Echo.echo", value))
+        self.relayed[request_id] = deferred
+        return deferred
+
+    def _on_answer(self, item: Reply | Failure) -> None:
+        """A relayed request finished."""
+        deferred = self.relayed.pop(item.request_id, None)
+        if deferred is not None:
+            ok = isinstance(item, Reply) and isinstance(item.obj, RpcReply)
+            deferred.resolve(item.obj.value if ok else "unreachable")  # type: ignore[union-attr]
+
     def pid(self, args: object) -> int:
         """This process's pid."""
         return os.getpid()
 
-    def tick(self) -> None:
-        """Resolve the deferred replies of the previous tick."""
+    def _tick(self) -> None:
+        """Resolve the deferred replies of the previous tick (private: not an RPC method)."""
         ready, self.deferred = self.deferred, []
         for deferred, args in ready:
             deferred.resolve(args)
@@ -60,7 +85,7 @@ def echo_node_main(conn: Connection, endpoint_id: int) -> None:
     """Serve Echo on `conn` until the router goes away. One-way messages are echoed back
     to their sender as one-way replies."""
     endpoint = Endpoint(conn, endpoint_id)
-    service = Echo()
+    service = Echo(endpoint)
     server = RpcServer(endpoint)
     server.add_service(service, "Echo")
     try:
@@ -68,15 +93,13 @@ def echo_node_main(conn: Connection, endpoint_id: int) -> None:
             for item in server.handle(endpoint.poll(TICK_S)):
                 if isinstance(item, Message) and not item.is_reply:
                     endpoint.send(item.src, item.obj, reply=True)
-            service.tick()
-            status = EchoStatus(endpoint_id, os.getpid(), service.handled, len(service.deferred))
-            endpoint.post_status(encode_status(status))
+                elif isinstance(item, Reply | Failure):
+                    service._on_answer(item)
+            service._tick()
+            status = EchoStatus(
+                endpoint_id, os.getpid(), service.handled, len(service.deferred),
+                endpoint.bad_frames,
+            )  # fmt: skip
+            endpoint.post_status(encode(status))
     except (EOFError, OSError):
         return  # the router is gone: so is the network
-
-
-def encode_status(status: EchoStatus) -> bytes:
-    """The status blob (a wire frame) for the router to keep."""
-    from sentinel.wire import encode
-
-    return encode(status)
