@@ -2,8 +2,9 @@
 
 The supervisor fills `ClusterView` snapshots (its own record types: this package imports no
 other sentinel package); `derive_events` turns two successive snapshots into `Event`s for an
-`EventLog`; `render` draws one frame; `run_live` / `run_plain` (or `run_dashboard`, which picks)
-show frames until stopped and hand key presses back as `Action`s.
+`EventLog`; `ProcessSampler` reads CPU % and RSS with psutil; `render` draws one frame;
+`run_live` / `run_plain` (or `run_dashboard`, which picks) show frames until stopped and hand
+key presses back as `Action`s.
 """
 
 from sentinel.dashboard.events import derive_events, describe_partition, partition_groups
@@ -17,6 +18,7 @@ from sentinel.dashboard.keys import (
     parse_keys,
 )
 from sentinel.dashboard.live import run_dashboard, run_live, run_plain
+from sentinel.dashboard.procstats import ProcessSample, ProcessSampler
 from sentinel.dashboard.records import (
     ClusterView,
     Event,
@@ -53,6 +55,8 @@ __all__ = [
     "KeySource",
     "NoKeys",
     "NodeView",
+    "ProcessSample",
+    "ProcessSampler",
     "ProcessState",
     "Role",
     "RouterTotals",
