@@ -8,6 +8,13 @@ key presses back as `Action`s.
 """
 
 from sentinel.dashboard.events import derive_events, describe_partition, partition_groups
+from sentinel.dashboard.formatting import (
+    format_bytes,
+    format_count,
+    format_duration,
+    format_percent,
+    format_rate,
+)
 from sentinel.dashboard.keys import (
     KEYMAP,
     Action,
@@ -30,11 +37,6 @@ from sentinel.dashboard.records import (
     RouterTotals,
 )
 from sentinel.dashboard.render import (
-    format_bytes,
-    format_count,
-    format_duration,
-    format_percent,
-    format_rate,
     plain_event_line,
     plain_status_line,
     render,

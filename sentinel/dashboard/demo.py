@@ -1,11 +1,24 @@
-"""A realistic, fixed sample ClusterView: for the README, `--sample` and the tests."""
+"""A realistic, fixed sample ClusterView (README, `--sample`, tests) and a toy live cluster.
+
+`DemoCluster` plays the supervisor's part with no processes at all: actions change the sample's
+fields, and `derive_events` + an `EventLog` turn the changes into events, the way the real
+supervisor is meant to. It is for trying the keys (`python -m sentinel.dashboard --demo`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import random
+import threading
+import time
+
+from sentinel.dashboard.events import derive_events
+from sentinel.dashboard.keys import Action, ActionName
 from sentinel.dashboard.records import (
     ClusterView,
     Event,
     EventKind,
+    EventLog,
     NodeView,
     ProcessState,
     Role,
@@ -42,7 +55,7 @@ def sample_view(node_count: int = 5) -> ClusterView:
         elections=3,
         uptime_s=205.3,
         preset="unreliable",
-        cluster_dir="/tmp/sentinel-5n-a1b2",
+        cluster_dir=f"/tmp/sentinel-{node_count}n-a1b2",
         events=events,
     )
 
@@ -70,3 +83,77 @@ def _sample_node(node_id: int, leader: int) -> NodeView:
         msgs_in_per_s=180.0 if is_leader else 95.0,
         msgs_out_per_s=410.0 if is_leader else 92.0,
     )
+
+
+class DemoCluster:
+    """A fake cluster driven by dashboard actions; thread-safe view() and act()."""
+
+    def __init__(self, node_count: int = 5, seed: int = 0) -> None:
+        self._lock = threading.Lock()
+        self._rng = random.Random(seed)
+        self._log = EventLog()
+        self._log.extend(sample_view(node_count).events)
+        self._view = dataclasses.replace(sample_view(node_count), events=())
+        self._started_at = time.monotonic()
+        self._pid_next = 50_000
+
+    def view(self) -> ClusterView:
+        """The current snapshot, uptime running."""
+        with self._lock:
+            uptime_s = self._view.uptime_s + time.monotonic() - self._started_at
+            return dataclasses.replace(self._view, uptime_s=uptime_s, events=self._log.recent())
+
+    def act(self, action: Action) -> str:
+        """Apply one action to the fake cluster; a message for the footer."""
+        with self._lock:
+            before = self._view_now()
+            self._view, message = self._apply(action)
+            self._log.extend(derive_events(before, self._view_now()))
+            return message
+
+    def _view_now(self) -> ClusterView:
+        uptime_s = self._view.uptime_s + time.monotonic() - self._started_at
+        return dataclasses.replace(self._view, uptime_s=uptime_s)
+
+    def _apply(self, action: Action) -> tuple[ClusterView, str]:
+        v = self._view
+        name, nid = action.name, action.node_id
+        if name in (ActionName.KILL, ActionName.PAUSE, ActionName.RESUME, ActionName.RESTART):
+            assert nid is not None
+            nodes = tuple(self._node_after(n, name) if n.node_id == nid else n for n in v.nodes)
+            leader = None if nid == v.leader and name == ActionName.KILL else v.leader
+            return dataclasses.replace(v, nodes=nodes, leader=leader), f"{action.describe()}: ok"
+        if name == ActionName.TOGGLE_UNRELIABLE:
+            preset = "reliable" if v.preset != "reliable" else "unreliable"
+            return dataclasses.replace(v, preset=preset), f"network {preset}"
+        if name == ActionName.HEAL:
+            return self._grouped(v, {}), "healed"
+        if name == ActionName.ISOLATE_LEADER:
+            if v.leader is None:
+                return v, "no leader to isolate"
+            return self._grouped(v, {v.leader: "B"}), f"node {v.leader} isolated"
+        if name == ActionName.PARTITION_RANDOM:
+            ids = list(v.node_ids)
+            self._rng.shuffle(ids)
+            minority = set(ids[: max(1, len(ids) // 2)])
+            return self._grouped(v, dict.fromkeys(minority, "B")), "random partition"
+        return v, f"{action.describe()}: not in the demo"
+
+    def _grouped(self, v: ClusterView, groups: dict[int, str]) -> ClusterView:
+        labels = {n.node_id: (groups.get(n.node_id, "A") if groups else None) for n in v.nodes}
+        nodes = tuple(dataclasses.replace(n, group=labels[n.node_id]) for n in v.nodes)
+        return dataclasses.replace(v, nodes=nodes)
+
+    def _node_after(self, n: NodeView, name: ActionName) -> NodeView:
+        if name == ActionName.KILL:
+            return NodeView(n.node_id, ProcessState.KILLED, group=n.group, disk_bytes=n.disk_bytes)
+        if name == ActionName.PAUSE and n.state == ProcessState.RUNNING:
+            return dataclasses.replace(n, state=ProcessState.PAUSED, cpu_percent=0.0)
+        if name == ActionName.RESUME and n.state == ProcessState.PAUSED:
+            return dataclasses.replace(n, state=ProcessState.RUNNING)
+        if name == ActionName.RESTART:
+            self._pid_next += 1
+            return dataclasses.replace(
+                _sample_node(n.node_id, leader=0), pid=self._pid_next, group=n.group
+            )
+        return n

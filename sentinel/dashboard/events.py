@@ -2,8 +2,8 @@
 
 The supervisor only hands over snapshots; comparing the previous one with the current one tells
 what happened in between: a new leader or term, a process killed, paused, resumed or restarted,
-a snapshot taken, the network partitioned or healed. Events carry `time_s = current.uptime_s`
-and `seq = 0`; an `EventLog` numbers them.
+a snapshot taken, the network partitioned or healed, the fault preset switched. Events carry
+`time_s = current.uptime_s` and `seq = 0`; an `EventLog` numbers them.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ def derive_events(previous: ClusterView | None, current: ClusterView) -> list[Ev
     texts: list[tuple[EventKind, str]] = []
     texts += _leadership_changes(previous, current)
     texts += _partition_changes(previous, current)
+    if current.preset != previous.preset:
+        texts.append((EventKind.NETWORK, f"network {current.preset} (was {previous.preset})"))
     for node in current.nodes:
         before = previous.node(node.node_id)
         if before is None:
@@ -84,7 +86,7 @@ def _partition_changes(prev: ClusterView, cur: ClusterView) -> list[tuple[EventK
         return []
     if not after:
         return [(EventKind.HEAL, f"network healed (was {describe_partition(before)})")]
-    return [(EventKind.PARTITION, f"partition {describe_partition(after)}")]
+    return [(EventKind.PARTITION, f"split {describe_partition(after)}")]
 
 
 def _process_changes(before: NodeView, after: NodeView) -> list[tuple[EventKind, str]]:

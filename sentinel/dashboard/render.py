@@ -17,10 +17,19 @@ from rich.table import Table
 from rich.text import Text
 
 from sentinel.dashboard.events import describe_partition, partition_groups
+from sentinel.dashboard.formatting import (
+    UNKNOWN,
+    format_bytes,
+    format_bytes_short,
+    format_clock,
+    format_count,
+    format_duration,
+    format_percent,
+    format_rate,
+)
 from sentinel.dashboard.keys import KEYMAP, KeyBinding, footer_keys
 from sentinel.dashboard.records import ClusterView, Event, EventKind, NodeView, ProcessState, Role
 
-UNKNOWN = "—"
 LEADER_MARK = "★"
 WIDE_COLUMNS = 120
 EVENT_LINES_DEFAULT = 8
@@ -57,75 +66,6 @@ EVENT_STYLES = {
     EventKind.ERROR: "bold red",
     EventKind.INFO: "dim",
 }
-
-
-def format_bytes(count: int | float | None) -> str:
-    """Binary units, three significant figures: `512 B`, `1.50 KiB`, `12.3 MiB`."""
-    if count is None:
-        return UNKNOWN
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            break
-        value /= 1024
-    if unit == "B":
-        return f"{int(value)} B"
-    if abs(value) >= 100:
-        return f"{value:.0f} {unit}"
-    return f"{value:.1f} {unit}" if abs(value) >= 10 else f"{value:.2f} {unit}"
-
-
-def format_count(count: int | float | None) -> str:
-    """Short decimal counts: `999`, `1.2k`, `34k`, `5.6M`."""
-    if count is None:
-        return UNKNOWN
-    value = float(count)
-    for suffix in ("", "k", "M", "G"):
-        if abs(value) < 1000 or suffix == "G":
-            break
-        value /= 1000
-    if suffix == "":
-        return f"{value:.0f}" if value == int(value) or abs(value) >= 10 else f"{value:.1f}"
-    return f"{value:.1f}{suffix}" if abs(value) < 10 else f"{value:.0f}{suffix}"
-
-
-def format_rate(per_s: float | None, unit: str = "") -> str:
-    """`1.2k/s`, or `340 KiB/s` when `unit` is `B`."""
-    if per_s is None:
-        return UNKNOWN
-    if unit == "B":
-        return f"{format_bytes(per_s)}/s"
-    return f"{format_count(per_s)}{unit}/s"
-
-
-def format_duration(seconds: float | None) -> str:
-    """`42s`, `3m05s`, `1h02m03s`, `2d03h`."""
-    if seconds is None:
-        return UNKNOWN
-    s = max(0, int(seconds))
-    days, s = divmod(s, 86400)
-    hours, s = divmod(s, 3600)
-    minutes, s = divmod(s, 60)
-    if days:
-        return f"{days}d{hours:02d}h"
-    if hours:
-        return f"{hours}h{minutes:02d}m{s:02d}s"
-    if minutes:
-        return f"{minutes}m{s:02d}s"
-    return f"{s}s"
-
-
-def format_clock(seconds: float) -> str:
-    """An event's time since the cluster came up: `00:01:23`."""
-    s = max(0, int(seconds))
-    return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
-
-
-def format_percent(value: float | None) -> str:
-    """`12%`, `3.5%`."""
-    if value is None:
-        return UNKNOWN
-    return f"{value:.1f}%" if value < 10 else f"{value:.0f}%"
 
 
 def _num(value: int | None) -> str:
@@ -219,12 +159,6 @@ def _msgs(node: NodeView) -> str:
     if node.msgs_in_per_s is None and node.msgs_out_per_s is None:
         return UNKNOWN
     return f"{format_count(node.msgs_in_per_s)}/{format_count(node.msgs_out_per_s)}"
-
-
-def format_bytes_short(count: int | float | None) -> str:
-    """`38.8M`: format_bytes without the space and the `iB`."""
-    text = format_bytes(count)
-    return text if text == UNKNOWN else text.replace(" ", "").replace("iB", "")
 
 
 Cell = Callable[[NodeView, "int | None"], "Text | str"]

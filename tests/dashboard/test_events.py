@@ -83,11 +83,11 @@ def test_partition_and_heal(make_node, make_view) -> None:
     assert partition_groups(whole) == ()
     assert partition_groups(split) == ((1, 2), (3, 4, 5))
     assert kinds_texts(derive_events(whole, split)) == [
-        (EventKind.PARTITION, "partition {1,2} | {3,4,5}")
+        (EventKind.PARTITION, "split {1,2} | {3,4,5}")
     ]
     isolated = make_view(*(make_node(i, group="A" if i == 1 else "B") for i in range(1, 6)))
     assert kinds_texts(derive_events(split, isolated)) == [
-        (EventKind.PARTITION, "partition {1} | {2,3,4,5}")
+        (EventKind.PARTITION, "split {1} | {2,3,4,5}")
     ]
     assert kinds_texts(derive_events(isolated, whole)) == [
         (EventKind.HEAL, "network healed (was {1} | {2,3,4,5})")
@@ -113,3 +113,11 @@ def test_event_log_numbers_derived_events(make_node, make_view) -> None:
     after = make_view(make_node(1, state=ProcessState.KILLED), leader=None, term=3)
     numbered = log.extend(derive_events(before, after))
     assert [e.seq for e in numbered] == [1, 2]
+
+
+def test_preset_switch(make_node, make_view) -> None:
+    before = make_view(make_node(1), preset="reliable")
+    after = make_view(make_node(1), preset="unreliable")
+    assert kinds_texts(derive_events(before, after)) == [
+        (EventKind.NETWORK, "network unreliable (was reliable)")
+    ]
