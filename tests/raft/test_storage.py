@@ -1,0 +1,311 @@
+"""Storage on a real disk: round trips, group commit, torn tails, corruption, size bounds."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from pathlib import Path
+
+import pytest
+from raft_harness import Cluster
+
+from sentinel.raft import (
+    ClusterMismatchError,
+    Config,
+    CorruptLogError,
+    CorruptSnapshotError,
+    CorruptStateError,
+    Entry,
+    HardState,
+    MemFileSystem,
+    MissingSnapshotError,
+    Raft,
+    Ready,
+    Snapshot,
+    SnapshotMeta,
+    Storage,
+    wal,
+)
+
+CLUSTER = "test-cluster"
+
+
+def ready(entries=(), hard_state=None, snapshot=None, apply_snapshot=None, must_sync=True) -> Ready:
+    return Ready(hard_state, tuple(entries), snapshot, (), apply_snapshot, (), (), must_sync)
+
+
+def ents(lo: int, hi: int, term: int = 1, size: int = 8) -> list[Entry]:
+    return [Entry(term, i, b"%0*d" % (size, i)) for i in range(lo, hi + 1)]
+
+
+def digest(directory: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir())}
+
+
+def test_round_trip_across_reopen(tmp_path: Path) -> None:
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    assert st.recovered.entries == () and st.recovered.snapshot is None
+    st.save(ready(ents(1, 5), HardState(1, 1, 0)))
+    st.save(ready(ents(6, 8), HardState(1, 1, 5)))
+    st.close()
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    rec = st.recovered
+    assert [e.index for e in rec.entries] == list(range(1, 9))
+    assert rec.entries[4] == Entry(1, 5, b"00000005")
+    assert (rec.hard_state.term, rec.hard_state.vote) == (1, 1)
+    st.close()
+
+
+def test_an_entry_at_an_existing_index_replaces_the_suffix(tmp_path: Path) -> None:
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    st.save(ready(ents(1, 6), HardState(1, 1, 0)))
+    st.save(ready(ents(4, 5, term=2), HardState(2, 0, 0)))
+    st.close()
+    rec = Storage.open(tmp_path, CLUSTER, 1).recovered
+    assert [(e.index, e.term) for e in rec.entries] == [(1, 1), (2, 1), (3, 1), (4, 2), (5, 2)]
+
+
+def test_group_commit_one_fsync_per_ready_and_none_for_a_commit_only_change(
+    tmp_path: Path,
+) -> None:
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    st.save(ready(ents(1, 1), HardState(1, 1, 0)))  # new term: hard state + log
+    before = st.fs.fsyncs
+    st.save(ready(ents(2, 50), HardState(1, 1, 1)))  # 49 entries, commit moved
+    assert st.fs.fsyncs - before == 1
+    before = st.fs.fsyncs
+    st.save(ready((), HardState(1, 1, 50), must_sync=False))
+    assert st.fs.fsyncs == before
+    st.close()
+
+
+def test_snapshot_compaction_rewrites_the_log_and_bounds_raft_state_size(tmp_path: Path) -> None:
+    """6.824 3D: raft state (log + hard state) stays < 2000 bytes with small commands."""
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    st.save(ready(ents(1, 200), HardState(1, 1, 0)))
+    assert st.raft_state_bytes() > 2000
+    snap = Snapshot(SnapshotMeta(195, 1), b"state machine at 195")
+    st.save(ready((), HardState(1, 1, 200), snapshot=snap))
+    assert st.raft_state_bytes() < 2000
+    assert st.snapshot_bytes() > len(snap.data)
+    assert st.disk_bytes() >= st.raft_state_bytes() + st.snapshot_bytes()
+    st.save(ready(ents(201, 210), None))
+    st.close()
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    rec = st.recovered
+    assert rec.snapshot == snap
+    assert [e.index for e in rec.entries] == list(range(196, 211))
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("snap-")) == [
+        "snap-00000000000000000195-00000000000000000001"
+    ]
+
+
+def test_snapshot_survives_later_saves_and_restarts(tmp_path: Path) -> None:
+    """6.824 TestSnapshotInit: later persists must not wipe the snapshot."""
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    st.save(ready(ents(1, 12), HardState(1, 1, 12)))
+    st.save(ready((), None, snapshot=Snapshot(SnapshotMeta(9, 1), b"nine")))
+    for round_ in range(3):
+        st.close()
+        st = Storage.open(tmp_path, CLUSTER, 1)
+        assert st.recovered.snapshot == Snapshot(SnapshotMeta(9, 1), b"nine")
+        term = 2 + round_
+        st.save(ready(ents(13 + round_, 13 + round_, term=term), HardState(term, 0, 12)))
+    st.close()
+
+
+def test_a_received_snapshot_that_our_log_does_not_lead_to_replaces_the_log(
+    tmp_path: Path,
+) -> None:
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    st.save(ready(ents(1, 10), HardState(1, 1, 3)))
+    snap = Snapshot(SnapshotMeta(20, 3), b"leader state")
+    st.save(ready(ents(21, 22, term=3), HardState(3, 0, 20), snapshot=snap, apply_snapshot=snap))
+    st.close()
+    rec = Storage.open(tmp_path, CLUSTER, 1).recovered
+    assert rec.snapshot == snap and [e.index for e in rec.entries] == [21, 22]
+
+
+@pytest.mark.parametrize("cut", [1, 5, 12, 30])
+def test_torn_tail_is_cut_off_with_a_warning(
+    tmp_path: Path, cut: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    st.save(ready(ents(1, 3), HardState(1, 1, 0)))
+    st.save(ready(ents(4, 6), None))
+    st.close()
+    wal = tmp_path / "wal"
+    data = wal.read_bytes()
+    wal.write_bytes(data[:-cut])
+    with caplog.at_level(logging.WARNING):
+        rec = Storage.open(tmp_path, CLUSTER, 1).recovered
+    assert [e.index for e in rec.entries] == [1, 2, 3]  # never a partly written batch
+    assert "torn tail" in caplog.text
+    assert len(wal.read_bytes()) < len(data) - cut  # cut back to the last whole record
+    assert [e.index for e in Storage.open(tmp_path, CLUSTER, 1).recovered.entries] == [1, 2, 3]
+
+
+def test_bit_flip_in_the_last_record_is_a_torn_tail(tmp_path: Path) -> None:
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    st.save(ready(ents(1, 3), HardState(1, 1, 0)))
+    st.save(ready(ents(4, 6), None))
+    st.close()
+    wal = tmp_path / "wal"
+    data = bytearray(wal.read_bytes())
+    data[-3] ^= 0x10
+    wal.write_bytes(bytes(data))
+    assert [e.index for e in Storage.open(tmp_path, CLUSTER, 1).recovered.entries] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("where", ["payload", "length", "magic"])
+def test_corrupt_record_in_the_middle_stops_the_node_and_leaves_files_alone(
+    tmp_path: Path, where: str
+) -> None:
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    st.save(ready(ents(1, 3), HardState(1, 1, 0)))
+    st.save(ready(ents(4, 6), None))
+    st.save(ready(ents(7, 9), None))
+    st.close()
+    wal = tmp_path / "wal"
+    data = bytearray(wal.read_bytes())
+    offset = {"payload": 40, "length": 5, "magic": 0}[where]
+    data[offset] ^= 0x41
+    wal.write_bytes(bytes(data))
+    before = digest(tmp_path)
+    with pytest.raises(CorruptLogError, match="middle"):
+        Storage.open(tmp_path, CLUSTER, 1)
+    assert digest(tmp_path) == before
+
+
+def test_corrupt_hard_state_file_stops_the_node(tmp_path: Path) -> None:
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    st.save(ready(ents(1, 3), HardState(4, 2, 0)))
+    st.close()
+    hs = tmp_path / "hardstate"
+    data = bytearray(hs.read_bytes())
+    data[-1] ^= 1
+    hs.write_bytes(bytes(data))
+    before = digest(tmp_path)
+    with pytest.raises(CorruptStateError, match="hard state"):
+        Storage.open(tmp_path, CLUSTER, 1)
+    assert digest(tmp_path) == before
+
+
+def test_corrupt_or_missing_snapshot_stops_the_node(tmp_path: Path) -> None:
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    st.save(ready(ents(1, 20), HardState(1, 1, 20)))
+    st.save(ready((), None, snapshot=Snapshot(SnapshotMeta(15, 1), b"x" * 100)))
+    st.close()
+    (snap,) = [p for p in tmp_path.iterdir() if p.name.startswith("snap-")]
+    good = snap.read_bytes()
+    bad = bytearray(good)
+    bad[50] ^= 0xFF
+    snap.write_bytes(bytes(bad))
+    before = digest(tmp_path)
+    with pytest.raises(CorruptSnapshotError):
+        Storage.open(tmp_path, CLUSTER, 1)
+    assert digest(tmp_path) == before
+    snap.unlink()
+    with pytest.raises(MissingSnapshotError):
+        Storage.open(tmp_path, CLUSTER, 1)
+    snap.write_bytes(good)
+    assert Storage.open(tmp_path, CLUSTER, 1).recovered.snapshot.meta.index == 15
+
+
+def test_foreign_directory_is_refused(tmp_path: Path) -> None:
+    Storage.open(tmp_path, CLUSTER, 1).close()
+    before = digest(tmp_path)
+    with pytest.raises(ClusterMismatchError):
+        Storage.open(tmp_path, "another-cluster", 1)
+    with pytest.raises(ClusterMismatchError):
+        Storage.open(tmp_path, CLUSTER, 2)
+    assert digest(tmp_path) == before
+    (tmp_path / "meta").write_bytes(b"garbage")
+    with pytest.raises(CorruptStateError):
+        Storage.open(tmp_path, CLUSTER, 1)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "wal").write_bytes(b"")
+    with pytest.raises(CorruptStateError, match="without"):
+        Storage.open(other, CLUSTER, 1)
+
+
+def test_crash_between_snapshot_and_log_rewrite_is_finished_on_open() -> None:
+    fs = MemFileSystem()
+    st = Storage.open_fs(fs, CLUSTER, 1)
+    st.save(ready(ents(1, 12), HardState(1, 1, 12)))
+    wal_before = fs.read("wal")
+    st.save(ready((), None, snapshot=Snapshot(SnapshotMeta(9, 1), b"nine")))
+    fs.write_atomic("wal", wal_before)  # as if the crash came before the rewrite
+    rec = Storage.open_fs(fs, CLUSTER, 1).recovered
+    assert rec.snapshot.meta.index == 9 and [e.index for e in rec.entries] == [10, 11, 12]
+
+
+def test_mem_file_system_crash_loses_unsynced_writes() -> None:
+    fs = MemFileSystem()
+    fs.append("f", b"durable")
+    fs.sync("f")
+    fs.append("f", b"-lost")
+    fs.append("g", b"never synced")
+    fs.crash()
+    assert fs.read("f") == b"durable" and fs.names() == ["f"]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_simulated_crashes_with_torn_writes_recover_whole_batches_only(seed: int) -> None:
+    print("seed", seed)
+    rng = random.Random(seed)
+    fs = MemFileSystem()
+    st = Storage.open_fs(fs, CLUSTER, 1)
+    saved: list[Entry] = []
+    term = 1
+    for _ in range(60):
+        if rng.random() < 0.2 and saved:  # overwrite a suffix in a new term
+            term += 1
+            start = rng.randrange(max(1, len(saved) - 3), len(saved) + 1)
+        else:
+            start = len(saved) + 1
+        new = ents(start, start + rng.randrange(1, 4), term=term, size=rng.randrange(1, 30))
+        candidate = saved[: start - 1] + new
+        if rng.random() < 0.25:
+            # The process wrote this batch (after its hard state, as save does) but the crash
+            # came before the log's fsync returned.
+            st.save(ready((), HardState(term, 0, 0)))
+            fs.append("wal", wal.frame(wal.encode_batch(new)))
+            fs.crash(rng)
+            st = Storage.open_fs(fs, CLUSTER, 1)
+            got = list(st.recovered.entries)
+            assert got in (saved, candidate), "recovered a partial batch"
+            saved = got
+            term = max(term, st.recovered.hard_state.term)
+            continue
+        st.save(ready(new, HardState(term, 0, 0)))
+        saved = candidate
+    st.close()
+
+
+def test_storage_drives_a_core_through_restarts(tmp_path: Path) -> None:
+    c = Cluster(3, seed=11)
+    stores = {i: Storage.open(tmp_path / str(i), CLUSTER, i) for i in c.ids}
+    for i in c.ids:
+        harness_save = c.disks[i].save
+
+        def save(rd, i=i, harness_save=harness_save):
+            stores[i].save(rd)
+            harness_save(rd)
+
+        c.disks[i].save = save
+    c.elect(1)
+    for k in range(25):
+        c.propose(1, b"c%d" % k)
+        c.deliver_all()
+        if (c.nodes[1].log.applied + 1) % 10 == 0:
+            c.compact(1)
+    c.process_all()
+    stores[1].close()
+    rec = Storage.open(tmp_path / "1", CLUSTER, 1).recovered
+    core = Raft(Config(node_id=1, peer_ids=(1, 2, 3)), random.Random(1), rec)
+    st = core.status()
+    assert st.snapshot_index == 19 and st.last_index == c.nodes[1].log.last_index
+    assert st.term == c.nodes[1].term
