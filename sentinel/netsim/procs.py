@@ -61,7 +61,10 @@ def _child_main(
 ) -> None:
     _die_with_parent(parent_pid, use_pdeathsig)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    target(*args, **kwargs)
+    try:
+        target(*args, **kwargs)
+    finally:
+        _stop_every_group()  # a child's own children go first (multiprocessing would join them)
 
 
 class ProcessGroup:
@@ -96,7 +99,7 @@ class ProcessGroup:
                 target=_child_main,
                 args=(os.getpid(), on_main, target, args, kwargs),
                 name=f"sentinel-{name}",
-                daemon=True,
+                daemon=False,  # a child may start children of its own; we stop them all anyway
             )
             proc.start()
             assert proc.pid is not None
