@@ -309,3 +309,41 @@ def test_storage_drives_a_core_through_restarts(tmp_path: Path) -> None:
     st = core.status()
     assert st.snapshot_index == 19 and st.last_index == c.nodes[1].log.last_index
     assert st.term == c.nodes[1].term
+
+
+def test_6824_snapcommon_raft_state_stays_under_2000_bytes_across_crashes(tmp_path: Path) -> None:
+    """6.824 3D snapcommon: snapshot at 9, 19, ...; crash and restart a follower from its
+    directory; the raft state on disk stays < 2000 bytes (MAXLOGSIZE)."""
+    c = Cluster(3, seed=12)
+    stores: dict[int, Storage] = {}
+
+    def attach(i: int) -> None:
+        stores[i] = Storage.open(tmp_path / str(i), CLUSTER, i)
+        c.disks[i].save = stores[i].save
+        c.disks[i].state = lambda i=i: stores[i].recovered
+
+    for i in c.ids:
+        attach(i)
+        c.nodes[i] = c._make(i)
+    c.elect(1)
+    rng = random.Random(12)
+    for iteration in range(8):
+        leader = c.leader()
+        victim = leader % 3 + 1
+        c.crash(victim)
+        stores[victim].close()
+        for _ in range(5 + rng.randrange(10)):
+            c.propose(leader, b"%d" % rng.randrange(10**9))
+            c.deliver_all()
+            for i in c.ids:
+                if i not in c.down and (c.nodes[i].log.applied + 1) % 10 == 0:
+                    c.compact(i)
+            c.process_all()
+        assert max(stores[i].raft_state_bytes() for i in c.ids) < 2000, iteration
+        attach(victim)
+        c.disks[victim].snapshot = stores[victim].recovered.snapshot
+        c.restart(victim)
+        c.tick_all(20)
+        assert c.nodes[victim].log.applied == c.nodes[leader].log.applied
+    for store in stores.values():
+        store.close()

@@ -1,0 +1,367 @@
+"""The node process: one raft core, its disk storage and an application, over the router.
+
+One thread, one loop (the design's process main loop):
+
+    wait on the endpoint connection until the next tick deadline
+    for each arrival: a client RPC -> the application's services (RpcServer);
+                      a raft message from a peer -> core.step (invalid ones are logged)
+    for each elapsed tick: core.tick(), app.on_tick()
+    while the core has a Ready: persist (one fsync per batch), send, apply, advance
+    a few times a second: post a NodeStatus blob to the router
+
+Raft messages are one-way router messages flagged REQUEST or REPLY (`Message.is_response`), so
+the router's fault policy treats them like 6.824 requests and replies. The process exits when
+the router connection closes; it dies with its parent (ProcessGroup's die-with-parent guard).
+SIGKILL at any moment is safe: nothing is sent before the state it depends on is on disk.
+
+Start nodes with `spawn_node(spec, router, group)`; `python -m sentinel.raft.node --help` runs
+a small cluster by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import logging.handlers
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from sentinel.netsim import protocol as p
+from sentinel.netsim.endpoint import Endpoint, Message, Request
+from sentinel.netsim.rpc import RpcCall, RpcServer
+from sentinel.raft.app import Application
+from sentinel.raft.config import Config
+from sentinel.raft.core import Raft
+from sentinel.raft.errors import InvalidMessage, StorageError
+from sentinel.raft.messages import Entry, Role, Status
+from sentinel.raft.messages import Message as RaftMessage
+from sentinel.raft.nodestatus import NodeStatus
+from sentinel.raft.ready import Ready
+from sentinel.raft.storage import Storage
+from sentinel.wire import WireError, encode
+
+log = logging.getLogger(__name__)
+
+#: Ticks run at once after the loop fell behind (a paused or starved process must not fire
+#: a burst of elections on waking; messages that queued meanwhile are stepped first).
+TICK_CATCHUP_MAX = 3
+#: Ready batches handled per loop iteration before polling again.
+READY_BATCHES_MAX = 64
+#: Arrivals handled per poll.
+ARRIVALS_MAX = 1024
+NODE_LOG_BYTES_MAX = 8 * 1024 * 1024
+DEFAULT_APP = "sentinel.raft.recorder:Recorder"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NodeSpec:
+    """Everything a node process needs; picklable (it crosses the spawn boundary).
+
+    `app` names the application factory as "module:attribute"; it is called with no arguments
+    and must return an `Application`. `app_options` reaches it as `ctx.options`.
+    Timing: one tick is `tick_ms`; the leader sends heartbeats every `heartbeat_ticks` (100 ms
+    by default: 6.824's limit of 10 heartbeats per second) and followers time out after a
+    random [election_ticks, 2 * election_ticks) ticks (300-600 ms by default).
+    """
+
+    cluster_dir: str
+    node_id: int
+    peer_ids: tuple[int, ...]
+    cluster_id: str = "sentinel"
+    app: str = DEFAULT_APP
+    app_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    tick_ms: int = 10
+    heartbeat_ticks: int = 10
+    election_ticks: int = 30
+    status_interval_ms: int = 200
+    seed: int | None = None
+    log_level: str = "INFO"
+
+    @property
+    def directory(self) -> Path:
+        """The node's own directory: `<cluster_dir>/node-<id>`."""
+        return Path(self.cluster_dir) / f"node-{self.node_id}"
+
+    def raft_config(self) -> Config:
+        """The core's configuration for this node."""
+        return Config(
+            self.node_id,
+            tuple(self.peer_ids),
+            election_ticks=self.election_ticks,
+            heartbeat_ticks=self.heartbeat_ticks,
+        )
+
+
+def node_name(node_id: int) -> str:
+    """The ProcessGroup name of node `node_id`."""
+    return f"node-{node_id}"
+
+
+def spawn_node(spec: NodeSpec, router: Any, group: Any) -> int:
+    """Start (or restart, on a fresh pipe) the node of `spec` in `group` (a netsim
+    ProcessGroup), connected to `router` (a netsim RouterHandle); its pid. A running process
+    of the same node is SIGKILLed first (a restart is a crash and a fresh start)."""
+    spec.raft_config()  # fail here, not in the child, on a bad configuration
+    name = node_name(spec.node_id)
+    group.kill(name)
+    conn = router.add_node(spec.node_id)
+    try:
+        if name in group.names():
+            return group.restart(name, (conn, spec))
+        return group.start(name, node_main, (conn, spec))
+    finally:
+        conn.close()
+
+
+def load_app(path: str) -> Application:
+    """Build the application named "module:attribute"."""
+    module_name, _, attr = path.partition(":")
+    factory: Callable[[], Application] = getattr(importlib.import_module(module_name), attr)
+    return factory()
+
+
+class NodeRuntime:
+    """The loop's state; also the application's `NodeContext`."""
+
+    def __init__(self, spec: NodeSpec, endpoint: Endpoint, storage: Storage) -> None:
+        self.spec = spec
+        self.node_id = spec.node_id
+        self.peer_ids = tuple(spec.peer_ids)
+        self.directory = str(spec.directory)
+        self.options = dict(spec.app_options)
+        self.endpoint = endpoint
+        self.storage = storage
+        self.rpc = RpcServer(endpoint)
+        self.app = load_app(spec.app)
+        seed = spec.seed if spec.seed is not None else int.from_bytes(os.urandom(8), "little")
+        log.info("node %d starting, pid %d, seed %d", spec.node_id, os.getpid(), seed)
+        state = storage.recovered
+        self.app.start(self)
+        if state.snapshot is not None:
+            self.app.restore(state.snapshot.meta.index, state.snapshot.data)
+        self.core = Raft(spec.raft_config(), random.Random(seed), state)
+        self.started = time.monotonic()
+        self.counts = dict.fromkeys(
+            ("raft_msgs_received", "raft_bytes_received", "raft_requests_received",
+             "raft_msgs_sent", "raft_bytes_sent", "invalid_msgs"), 0,
+        )  # fmt: skip
+        self.compact_wish: tuple[int, bytes] | None = None
+        self.reads_asked: set[bytes] = set()
+        self.reads_waiting: list[tuple[int, bytes]] = []  # (index, context) until applied
+        self.last_role = (self.core.role, self.core.term, self.core.lead)
+
+    # -- NodeContext ---------------------------------------------------------------------
+
+    def propose(self, data: bytes) -> tuple[int, int]:
+        return self.core.propose(data)
+
+    def read_index(self, context: bytes) -> None:
+        self.core.read_index(context)
+        self.reads_asked.add(bytes(context))
+
+    def compact(self, index: int, data: bytes) -> None:
+        if self.compact_wish is None or index > self.compact_wish[0]:
+            self.compact_wish = (index, bytes(data))
+
+    def raft_status(self) -> Status:
+        return self.core.status()
+
+    def entry(self, index: int) -> Entry | None:
+        lg = self.core.log
+        return lg.entry(index) if lg.snapshot_index < index <= lg.last_index else None
+
+    def raft_state_bytes(self) -> int:
+        return self.storage.raft_state_bytes()
+
+    def snapshot_bytes(self) -> int:
+        return self.storage.snapshot_bytes()
+
+    def counters(self) -> Mapping[str, int]:
+        return dict(self.counts, bad_frames=self.endpoint.bad_frames, rpc_calls=self.rpc.calls)
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Serve until the router connection closes (EOFError / OSError)."""
+        tick_s = self.spec.tick_ms / 1000.0
+        status_s = self.spec.status_interval_ms / 1000.0
+        next_tick = time.monotonic() + tick_s
+        next_status = time.monotonic()
+        conn = self.endpoint.connection
+        while True:
+            if conn.poll(max(0.0, next_tick - time.monotonic())):
+                self.receive(conn)
+            now = time.monotonic()
+            if now >= next_tick:
+                due = min(TICK_CATCHUP_MAX, int((now - next_tick) / tick_s) + 1)
+                for _ in range(due):
+                    self.core.tick()
+                    self.app.on_tick()
+                next_tick = max(next_tick + due * tick_s, now)
+            self.handle_ready()
+            if now >= next_status:
+                self.post_status()
+                next_status = now + status_s
+
+    def receive(self, conn: Connection) -> None:
+        """Handle everything that is ready on the connection (up to ARRIVALS_MAX)."""
+        for _ in range(ARRIVALS_MAX):
+            raw = conn.recv_bytes(p.MSG_BYTES_MAX)
+            item = self.endpoint.parse(raw)
+            if isinstance(item, Request) and isinstance(item.obj, RpcCall):
+                self.rpc.dispatch(item)
+            elif isinstance(item, Message) and isinstance(item.obj, RaftMessage):
+                self.step(item, len(raw) - p.ROUTE_BYTES)
+            elif item is not None:
+                self.app.on_message(item.src, item)
+            self.check_role()
+            if not conn.poll(0):
+                return
+
+    def step(self, item: Message, size: int) -> None:
+        """One raft message from the network; garbage is logged and counted, never fatal."""
+        m: RaftMessage = item.obj
+        if item.src != m.src or item.is_reply != m.is_response:
+            self.counts["invalid_msgs"] += 1
+            log.warning("refused %s claiming src %d from endpoint %d", m.type, m.src, item.src)
+            return
+        self.counts["raft_msgs_received"] += 1
+        self.counts["raft_bytes_received"] += size
+        self.counts["raft_requests_received"] += not m.is_response
+        try:
+            self.core.step(m)
+        except InvalidMessage as exc:
+            self.counts["invalid_msgs"] += 1
+            log.warning("invalid raft message from %d refused: %s", item.src, exc)
+
+    def check_role(self) -> None:
+        """Tell the application about role, term or leader changes; fail lost reads."""
+        now = (self.core.role, self.core.term, self.core.lead)
+        if now == self.last_role:
+            return
+        before, self.last_role = self.last_role, now
+        if before[0] is Role.LEADER and (now[0] is not Role.LEADER or now[1] != before[1]):
+            lost, self.reads_asked = self.reads_asked, set()
+            for context in lost:
+                self.app.read_failed(context)
+        log.info("node %d: %s term %d leader %d", self.node_id, now[0].name, now[1], now[2])
+        self.app.role_changed(*now)
+
+    def handle_ready(self) -> None:
+        """Persist, send, apply, advance, for every Ready; then compact if asked."""
+        for _ in range(READY_BATCHES_MAX):
+            if not self.core.has_ready():
+                break
+            rd = self.core.ready()
+            self.storage.save(rd)  # 1. persist: one fsync for the batch (when needed)
+            self.send_all(rd)  # 2. send
+            self.apply(rd)  # 3. apply
+            self.core.advance(rd)  # 4. advance
+            self.serve_reads()
+            self.check_role()
+            if self.compact_wish is not None:
+                index, data = self.compact_wish
+                self.compact_wish = None
+                if self.core.compact(index, data):
+                    log.debug("node %d compacted to %d", self.node_id, index)
+
+    def send_all(self, rd: Ready) -> None:
+        for m in rd.messages:
+            try:
+                frame = encode(m)
+            except WireError as exc:
+                log.error("cannot send %s to %d: %s", m.type, m.dst, exc)
+                continue
+            flags = p.F_REPLY if m.is_response else p.F_REQUEST
+            self.endpoint.send_frame(m.dst, frame, flags)
+            self.counts["raft_msgs_sent"] += 1
+            self.counts["raft_bytes_sent"] += len(frame)
+
+    def apply(self, rd: Ready) -> None:
+        if rd.apply_snapshot is not None:
+            snap = rd.apply_snapshot
+            self.app.restore(snap.meta.index, snap.data)
+        for entry in rd.committed_entries:
+            self.app.apply(entry)
+        for rs in rd.read_states:
+            self.reads_waiting.append((rs.index, rs.context))
+        if rd.committed_entries or rd.apply_snapshot is not None:
+            self.app.after_apply()
+
+    def serve_reads(self) -> None:
+        if not self.reads_waiting:
+            return
+        applied = self.core.log.applied
+        still = []
+        for index, context in self.reads_waiting:
+            if index <= applied:
+                self.reads_asked.discard(context)
+                self.app.read_ready(context)
+            else:
+                still.append((index, context))
+        self.reads_waiting = still
+
+    def post_status(self) -> None:
+        st = self.core.status()
+        c = self.counts
+        self.endpoint.post_status(
+            encode(
+                NodeStatus(
+                    self.node_id, os.getpid(), st.role.name, st.term, st.leader, st.commit,
+                    st.applied, st.last_index, st.last_index - st.snapshot_index,
+                    st.snapshot_index, self.storage.disk_bytes(),
+                    self.storage.raft_state_bytes(), self.storage.snapshot_bytes(),
+                    c["raft_msgs_received"], c["raft_bytes_received"],
+                    c["raft_requests_received"], c["raft_msgs_sent"], c["raft_bytes_sent"],
+                    self.endpoint.bad_frames, c["invalid_msgs"], self.rpc.calls,
+                    int((time.monotonic() - self.started) * 1000), self.app.status(),
+                )
+            )
+        )  # fmt: skip
+
+
+def setup_logging(spec: NodeSpec) -> None:
+    """Node logs go to `<node dir>/node.log` (bounded by rotation)."""
+    spec.directory.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(
+        spec.directory / "node.log", maxBytes=NODE_LOG_BYTES_MAX, backupCount=1
+    )
+    handler.setFormatter(
+        logging.Formatter(f"%(asctime)s node-{spec.node_id} %(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(spec.log_level)
+
+
+def node_main(conn: Connection, spec: NodeSpec) -> None:
+    """Entry point of a node process (see `spawn_node`)."""
+    setup_logging(spec)
+    endpoint = Endpoint(conn, spec.node_id)
+    try:
+        storage = Storage.open(spec.directory, spec.cluster_id, spec.node_id)
+    except StorageError:
+        log.exception("node %d: cannot recover its directory; stopping", spec.node_id)
+        raise SystemExit(2) from None
+    try:
+        NodeRuntime(spec, endpoint, storage).run()
+    except (EOFError, OSError) as exc:
+        log.info("node %d: router connection closed (%s); exiting", spec.node_id, exc)
+    except BaseException:
+        log.exception("node %d: fatal error", spec.node_id)
+        raise
+    finally:
+        storage.close()
+        endpoint.close()
+
+
+if __name__ == "__main__":
+    from sentinel.raft.nodecli import main
+
+    raise SystemExit(main())

@@ -1,0 +1,50 @@
+"""The status record a node process posts to the router a few times a second.
+
+The router stores the blob without decoding it; the supervisor, the dashboard and the tests
+read it back with `RouterHandle.statuses()` (or `Network.report()`) and `decode_status`.
+"""
+
+from __future__ import annotations
+
+from sentinel.wire import WireError, decode, message
+
+
+@message
+class NodeStatus:
+    """One node's state and counters (`role` is a Role name: FOLLOWER, LEADER, ...)."""
+
+    node_id: int
+    pid: int
+    role: str
+    term: int
+    leader: int
+    commit: int
+    applied: int
+    last_index: int
+    #: Entries held in the log (last_index - snapshot_index).
+    log_length: int
+    snapshot_index: int
+    disk_bytes: int
+    raft_state_bytes: int
+    snapshot_bytes: int
+    #: Raft messages (requests and replies) and their payload bytes received from peers.
+    raft_msgs_received: int
+    raft_bytes_received: int
+    #: Raft requests only (labrpc's per-server incoming RPC count).
+    raft_requests_received: int
+    raft_msgs_sent: int
+    raft_bytes_sent: int
+    #: Messages refused: undecodable frames, invalid raft messages, unknown payloads.
+    bad_frames: int
+    invalid_msgs: int
+    rpc_calls: int
+    uptime_ms: int
+    app: dict[str, int]
+
+
+def decode_status(blob: bytes) -> NodeStatus | None:
+    """A NodeStatus from a status blob, or None if the blob is something else."""
+    try:
+        return decode(blob, NodeStatus)
+    except WireError:
+        return None
