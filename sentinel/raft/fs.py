@@ -36,6 +36,7 @@ class OsFileSystem:
         self.directory = os.fspath(directory)
         os.makedirs(self.directory, exist_ok=True)
         self._fds: dict[str, int] = {}
+        self._new: set[str] = set()
         self.fsyncs = 0
 
     def _path(self, name: str) -> str:
@@ -63,6 +64,8 @@ class OsFileSystem:
         """Append bytes (durable after `sync`)."""
         fd = self._fds.get(name)
         if fd is None:
+            if not os.path.exists(self._path(name)):
+                self._new.add(name)  # its directory entry needs an fsync too
             fd = os.open(self._path(name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             self._fds[name] = fd
         view = memoryview(data)
@@ -75,6 +78,9 @@ class OsFileSystem:
         if fd is not None:
             os.fsync(fd)
             self.fsyncs += 1
+        if name in self._new:
+            self._new.discard(name)
+            self._sync_dir()
 
     def write_atomic(self, name: str, data: bytes) -> None:
         """Temp file, fsync, rename over `name`, fsync the directory."""
