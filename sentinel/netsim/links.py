@@ -53,19 +53,19 @@ class Link:
         self.out_bytes = 0
         self.want_write = False  # registered for EVENT_WRITE
 
-    def read_messages(self) -> list[bytes] | None:
-        """Read what is available; the complete messages, in order; None at end of file.
-
-        Raises ProtocolError when the peer announces an impossible length.
-        """
+    def read_messages(self, buffer: bytearray) -> list[bytes] | None:
+        """Read what is available into `buffer` (scratch space shared by every link, so no
+        big allocation per read); return the complete messages, in order; None at end of
+        file. Raises ProtocolError when the peer announces an impossible length."""
         try:
-            data: bytes | bytearray = os.read(self.fd, READ_BYTES)
+            count = os.readv(self.fd, (buffer,))
         except (BlockingIOError, InterruptedError):
             return []
         except OSError:
             return None
-        if not data:
+        if not count:
             return None
+        data: memoryview | bytearray = memoryview(buffer)[:count]
         if self.partial:
             self.partial += data
             data = self.partial

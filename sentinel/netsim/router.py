@@ -1,7 +1,7 @@
 """The router process: the network between every endpoint of a cluster.
 
 One loop, one thread (plus short handshake threads, see `listener`). It waits with a
-selector on every endpoint connection, the control pipe and the client socket, with a timeout
+epoll on every endpoint connection, the control pipe and the client socket, with a timeout
 to the next timed delivery; reads every ready connection in big chunks; routes each message on
 its 17-byte header (never unpickling the payload); and writes each destination's batch with
 one writev. On a reliable, uncut network the fault policy is not even consulted (fast path).
@@ -11,8 +11,8 @@ followed by `multiprocessing.reduction.send_handle`): the supervisor makes a fre
 every (re)start, so a restarted node never shares a connection with its zombie, and the
 router closes the zombie's old link when the new one registers. Clients connect on
 `<dir>/router.sock` with the auth key and get ids from CLIENT_ID_FIRST upwards.
-Selectors rather than `multiprocessing.connection.wait` because the router also needs
-writability: it must never block writing to a paused endpoint.
+epoll rather than `multiprocessing.connection.wait` because the router also needs
+writability (it must never block writing to a paused endpoint), and it is cheaper per turn.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import heapq
 import logging
 import os
 import random
-import selectors
+import select
 import signal
 import time
 from multiprocessing.connection import Connection
@@ -30,7 +30,7 @@ from pathlib import Path
 
 from sentinel.netsim import protocol as p
 from sentinel.netsim.faults import Fate, FaultPolicy, make_topology
-from sentinel.netsim.links import Link, ProtocolError
+from sentinel.netsim.links import READ_BYTES, Link, ProtocolError
 from sentinel.netsim.listener import ClientListener
 from sentinel.netsim.stats import Counters, totals
 from sentinel.wire import WireError, decode, encode
@@ -40,7 +40,9 @@ log = logging.getLogger(__name__)
 ENDPOINTS_MAX = 4096
 IN_FLIGHT_MAX = 200_000
 _CONTROL, _LISTENER, _WAKE = "control", "listener", "wake"
+EVENTS_MAX = 1024
 _DELIVER, _NOTICE = 0, 1
+_READABLE = select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR
 
 
 class Router:
@@ -60,26 +62,31 @@ class Router:
         self.timer_seq = 0
         self.next_client_id = p.CLIENT_ID_FIRST
         self.dirty: set[Link] = set()
+        self.read_buffer = bytearray(READ_BYTES)  # scratch for every read: no per-read malloc
         self.running = True
-        self.selector = selectors.DefaultSelector()
-        self.selector.register(control.fileno(), selectors.EVENT_READ, _CONTROL)
+        self.epoll = select.epoll()
+        self.handlers: dict[int, Link | str] = {}  # fd -> what its readiness means
+        self.watch(control.fileno(), _CONTROL)
         self.listener = ClientListener(p.socket_path(cluster_dir), p.read_authkey(cluster_dir))
-        self.selector.register(self.listener.sock.fileno(), selectors.EVENT_READ, _LISTENER)
-        self.selector.register(self.listener.wake_fd, selectors.EVENT_READ, _WAKE)
+        self.watch(self.listener.sock.fileno(), _LISTENER)
+        self.watch(self.listener.wake_fd, _WAKE)
+        self.fast = True  # policy.trivial, cached: recomputed after every control change
 
     # -- the loop --------------------------------------------------------------------------
 
     def run(self) -> None:
         """Serve until Shutdown or until the supervisor's control pipe closes."""
-        select, timers = self.selector.select, self.timers
+        poll, handlers, timers = self.epoll.poll, self.handlers, self.timers
         while self.running:
-            timeout = max(0.0, timers[0][0] - time.monotonic()) if timers else None
-            for key, mask in select(timeout):
-                data = key.data
+            timeout = max(0.0, timers[0][0] - time.monotonic()) if timers else -1
+            for fd, mask in poll(timeout, EVENTS_MAX):
+                data = handlers.get(fd)
+                if data is None:
+                    continue  # closed earlier in this same turn
                 if type(data) is Link:
-                    if mask & selectors.EVENT_READ:
+                    if mask & _READABLE:
                         self.on_readable(data)
-                    if mask & selectors.EVENT_WRITE and data.fd >= 0:
+                    if mask & select.EPOLLOUT and data.fd >= 0:
                         self.dirty.add(data)
                 elif data == _CONTROL:
                     self.on_control()
@@ -94,7 +101,7 @@ class Router:
 
     def on_readable(self, link: Link) -> None:
         try:
-            messages = link.read_messages()
+            messages = link.read_messages(self.read_buffer)
         except ProtocolError as exc:
             log.warning("closing endpoint %d: %s", link.endpoint_id, exc)
             link.counters.bad_frames += 1
@@ -123,7 +130,7 @@ class Router:
         counters.sent_msgs += 1
         counters.sent_bytes += size
         target = self.links.get(dst)
-        if target is not None and self.policy.trivial:
+        if target is not None and self.fast:
             self.hand_over(target, msg, counters, request_id, flags)  # the fast path
             return
         is_reply = bool(flags & p.F_REPLY)
@@ -220,10 +227,14 @@ class Router:
                 self.close_link(link)
             elif done == link.want_write:  # registration must change
                 link.want_write = not done
-                events = selectors.EVENT_READ | (0 if done else selectors.EVENT_WRITE)
-                self.selector.modify(link.fd, events, link)
+                self.epoll.modify(link.fd, select.EPOLLIN | (0 if done else select.EPOLLOUT))
 
     # -- endpoints ---------------------------------------------------------------------------
+
+    def watch(self, fd: int, what: Link | str) -> None:
+        """Wake the loop when `fd` is readable."""
+        self.epoll.register(fd, select.EPOLLIN)
+        self.handlers[fd] = what
 
     def counters_of(self, endpoint: int) -> Counters:
         counters = self.counters.get(endpoint)
@@ -242,7 +253,7 @@ class Router:
             self.close_link(old)  # the zombie of a restarted node
         link = Link(fd, endpoint, self.counters_of(endpoint), self.msg_bytes_max)
         self.links[endpoint] = link
-        self.selector.register(fd, selectors.EVENT_READ, link)
+        self.watch(fd, link)
         return link
 
     def add_clients(self, fds: list[int]) -> None:
@@ -256,7 +267,8 @@ class Router:
 
     def close_link(self, link: Link) -> None:
         if link.fd >= 0:
-            self.selector.unregister(link.fd)
+            self.epoll.unregister(link.fd)
+            del self.handlers[link.fd]
             link.close()
         if self.links.get(link.endpoint_id) is link:
             del self.links[link.endpoint_id]
@@ -304,6 +316,7 @@ class Router:
             answer = self.apply_control(request)
         except (AssertionError, ValueError, OSError, TypeError) as exc:
             answer = p.Ack(False, f"{type(exc).__name__}: {exc}")
+        self.fast = self.policy.trivial
         self.control.send_bytes(encode(answer))
 
     def apply_control(self, request: object) -> p.Ack | p.RouterReport:
@@ -334,7 +347,7 @@ class Router:
         for link in list(self.links.values()):
             self.close_link(link)
         self.listener.close()
-        self.selector.close()
+        self.epoll.close()
 
 
 def router_main(
