@@ -94,6 +94,10 @@ class RouterHandle:
         """Switch preset (a FaultConfig or a name from `faults.PRESETS`)."""
         self._ask(p.SetFaults(PRESETS[config] if isinstance(config, str) else config))
 
+    def set_long_delays(self, on: bool) -> None:
+        """Turn long delays for unreachable peers on or off, keeping the rest of the preset."""
+        self.set_faults(self.report().config.with_(long_delays=on))
+
     def partition(self, groups: Iterable[Iterable[int]]) -> None:
         """Cut the network into groups of endpoint ids."""
         self._ask(p.Partition(tuple(tuple(group) for group in groups)))

@@ -14,6 +14,7 @@ import contextlib
 import os
 import struct
 from collections import deque
+from itertools import islice
 
 from sentinel.netsim.stats import Counters
 
@@ -101,7 +102,7 @@ class Link:
         False when some is left (wait for EVENT_WRITE), None when the peer is gone."""
         out = self.out
         while out:
-            batch = list(out) if len(out) <= IOV_MAX else [out[i] for i in range(IOV_MAX)]
+            batch = list(out) if len(out) <= IOV_MAX else list(islice(out, IOV_MAX))
             try:
                 written = os.writev(self.fd, batch)
             except (BlockingIOError, InterruptedError):

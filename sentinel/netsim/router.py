@@ -165,7 +165,8 @@ class Router:
         received = target.counters
         received.received_msgs += 1
         received.received_bytes += len(msg) - p.ROUTE_BYTES
-        self.dirty.add(target)
+        if not target.want_write:  # else the kernel buffer is full: wait for EPOLLOUT
+            self.dirty.add(target)
 
     # -- timers ----------------------------------------------------------------------------
 
@@ -205,7 +206,8 @@ class Router:
             if kind == _NOTICE:
                 if target is not None and target.queue_room(len(msg)):
                     target.queue(msg)
-                    self.dirty.add(target)
+                    if not target.want_write:  # else the kernel buffer is full: wait for EPOLLOUT
+                        self.dirty.add(target)
                 continue
             src, _dst, request_id, flags = p.ROUTE.unpack_from(msg)
             sender = self.counters_of(src)
@@ -263,7 +265,8 @@ class Router:
             link = self.add_link(fd, endpoint)
             if link is not None:
                 link.queue(p.ROUTE.pack(p.ROUTER_ID, endpoint, 0, p.F_HELLO))
-                self.dirty.add(link)
+                if not link.want_write:  # else the kernel buffer is full: wait for EPOLLOUT
+                    self.dirty.add(link)
 
     def close_link(self, link: Link) -> None:
         if link.fd >= 0:
@@ -286,7 +289,8 @@ class Router:
             answer += encode(self.report())
             if link.queue_room(len(answer)):
                 link.queue(answer)
-                self.dirty.add(link)
+                if not link.want_write:  # else the kernel buffer is full: wait for EPOLLOUT
+                    self.dirty.add(link)
         else:
             link.counters.bad_frames += 1
 

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from sentinel.netsim.echo import EchoStatus
+from sentinel.netsim.faults import RELIABLE
 from sentinel.netsim.rpc import RpcCall, RpcError, RpcReply
 from sentinel.netsim.testing import EchoCluster, wait_for
 from sentinel.wire import decode, encode
@@ -115,6 +116,10 @@ def test_partition_disconnect_and_heal(cluster_factory) -> None:
     assert time.monotonic() - start < CALL_S  # the unreachable notice, not the timeout
     cluster.router.connect(1)
     assert one.call("Echo.echo", "f", CALL_S) == "f"
+    cluster.router.set_long_delays(True)
+    assert cluster.router.report().config.long_delays
+    cluster.router.set_long_delays(False)
+    assert cluster.router.report().config == RELIABLE
 
 
 def test_kill_pause_resume_restart(cluster_factory) -> None:
