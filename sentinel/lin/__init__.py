@@ -15,7 +15,13 @@ from sentinel.lin.checker import (
     check_operations,
     check_operations_verbose,
 )
-from sentinel.lin.formats import LoadedHistory, detect_format, load_history, parse_history, read_history
+from sentinel.lin.formats import (
+    LoadedHistory,
+    detect_format,
+    load_history,
+    parse_history,
+    read_history,
+)
 from sentinel.lin.history import (
     PENDING,
     UNKNOWN,

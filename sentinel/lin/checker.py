@@ -102,7 +102,7 @@ def _search(
     stamped += [(op.return_time, 1, i) for i, op in enumerate(ops)]
     stamped.sort()
     head, tail = 0, 2 * n + 1
-    nxt = list(range(1, 2 * n + 2)) + [tail]
+    nxt = [*range(1, 2 * n + 2), tail]
     prv = [0, *range(0, 2 * n + 1)]
     op_of = [-1] * (2 * n + 2)
     match = [0] * (2 * n + 2)  # call node -> its return node; 0 marks a return
@@ -245,7 +245,11 @@ def _record_longest(
 
 
 def _run(
-    model: Any, history: Sequence[Operation], timeout_s: float | None, verbose: bool
+    model: Any,
+    history: Sequence[Operation],
+    timeout_s: float | None,
+    verbose: bool,
+    grace_s: float | None = None,
 ) -> tuple[CheckResult, LinearizationInfo]:
     validate_operations(history)
     deadline = _Deadline(timeout_s)
@@ -266,9 +270,14 @@ def _run(
                     results[k] = done.value
                     del active[k]
                     log.debug("partition %d (%d ops): %s", k, len(partitions[k]), done.value)
-                    if done.value is CheckResult.ILLEGAL and not verbose:
-                        active.clear()
-                        break
+                    if done.value is CheckResult.ILLEGAL:
+                        if not verbose:
+                            active.clear()
+                            break
+                        # The verdict is settled; the rest only add detail.
+                        grace = _Deadline(grace_s)
+                        if grace.at is not None and (deadline.at is None or grace.at < deadline.at):
+                            deadline = grace
     finally:
         for search in active.values():
             search.close()
@@ -300,20 +309,34 @@ def check_operations(
 
 
 def check_operations_verbose(
-    model: Any, history: Sequence[Operation], timeout_s: float | None = None
+    model: Any,
+    history: Sequence[Operation],
+    timeout_s: float | None = None,
+    grace_s: float | None = 2.0,
 ) -> tuple[CheckResult, LinearizationInfo]:
     """Like :func:`check_operations`, also keeping for each operation the longest
-    partial linearisation containing it (every partition is checked)."""
-    return _run(model, history, timeout_s, verbose=True)
+    partial linearisation containing it.
+
+    Every partition is searched, but once one is found illegal the verdict is
+    settled, so the others get at most ``grace_s`` more seconds (``None``: no
+    limit but ``timeout_s``); any still unfinished are reported ``UNKNOWN`` in
+    the info.
+    """
+    return _run(model, history, timeout_s, verbose=True, grace_s=grace_s)
 
 
-def check_events(model: Any, events: Sequence[Event], timeout_s: float | None = None) -> CheckResult:
+def check_events(
+    model: Any, events: Sequence[Event], timeout_s: float | None = None
+) -> CheckResult:
     """:func:`check_operations` for a list of call/return events (list order is time)."""
     return check_operations(model, operations_from_events(events), timeout_s)
 
 
 def check_events_verbose(
-    model: Any, events: Sequence[Event], timeout_s: float | None = None
+    model: Any,
+    events: Sequence[Event],
+    timeout_s: float | None = None,
+    grace_s: float | None = 2.0,
 ) -> tuple[CheckResult, LinearizationInfo]:
     """:func:`check_operations_verbose` for a list of call/return events."""
-    return check_operations_verbose(model, operations_from_events(events), timeout_s)
+    return check_operations_verbose(model, operations_from_events(events), timeout_s, grace_s)

@@ -55,7 +55,7 @@ class HistoryError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Operation:
-    """One completed (or pending) call: ``input`` at ``call_time``, ``output`` at ``return_time``."""
+    """One call: ``input`` at ``call_time``, ``output`` at ``return_time`` (closed interval)."""
 
     client_id: int
     input: Any
@@ -123,7 +123,8 @@ def events_from_operations(operations: Iterable[Operation]) -> list[Event]:
     """
     stamped: list[tuple[float, int, int, Event]] = []
     for op_id, op in enumerate(operations):
-        stamped.append((op.call_time, 0, op_id, Event(EventKind.CALL, op.client_id, op.input, op_id)))
+        call = Event(EventKind.CALL, op.client_id, op.input, op_id)
+        stamped.append((op.call_time, 0, op_id, call))
         stamped.append(
             (op.return_time, 1, op_id, Event(EventKind.RETURN, op.client_id, op.output, op_id))
         )

@@ -77,7 +77,9 @@ def parse_kv_line(line: str, path: str | None = None, lineno: int | None = None)
     return KvRecord(int(m["process"]), kind, f, _unquote(m["key"]), value)
 
 
-def iter_kv_records(lines: Iterable[str], path: str | None = None) -> Iterator[tuple[int, KvRecord]]:
+def iter_kv_records(
+    lines: Iterable[str], path: str | None = None
+) -> Iterator[tuple[int, KvRecord]]:
     """Yield ``(line number, record)``, skipping blank lines and ``;`` comments."""
     for lineno, line in enumerate(lines, start=1):
         stripped = line.strip()

@@ -66,6 +66,10 @@ class KvModel(Model):
             by_key.setdefault(op.input[1], []).append(op)
         return list(by_key.values())
 
+    def describe_partition(self, history: Sequence[Operation]) -> str:
+        """Title of a per-key sub-history in the picture."""
+        return f"key {history[0].input[1]!r}"
+
     def describe_operation(self, input: KvInput, output: Any) -> str:
         f, key, value = input
         if f == "get":

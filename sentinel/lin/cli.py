@@ -1,0 +1,88 @@
+"""``python -m sentinel.lin check FILE...``: check history files from the shell.
+
+Exit status: 3 if any file could not be read, else 1 if any history is not
+linearizable, else 2 if any check timed out, else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from sentinel.lin.checker import CheckResult, check_operations, check_operations_verbose
+from sentinel.lin.formats import load_history
+from sentinel.lin.history import HistoryError
+from sentinel.lin.models import MODELS
+from sentinel.lin.visualize import visualize
+
+EXIT_OK, EXIT_ILLEGAL, EXIT_UNKNOWN, EXIT_UNREADABLE = 0, 1, 2, 3
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m sentinel.lin", description="Linearizability checker for Sentinel."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="check history files (kv EDN or Jepsen register logs)")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    check.add_argument("--model", choices=sorted(MODELS),
+                       help="model to check against (default: from the file's format)")
+    check.add_argument("--timeout", type=float, default=None, metavar="S",
+                       help="give up on a file after S seconds (verdict: unknown)")
+    check.add_argument("--html", metavar="OUT.html",
+                       help="write a picture of each non-linearizable history")
+    return parser
+
+
+def _html_path(base: str, source: str, many: bool) -> str:
+    if not many:
+        return base
+    root, ext = os.path.splitext(base)
+    stem = os.path.splitext(os.path.basename(source))[0]
+    return f"{root}.{stem}{ext or '.html'}"
+
+
+def _check_file(path: str, args: argparse.Namespace, many: bool) -> int:
+    try:
+        loaded = load_history(path)
+    except HistoryError as exc:
+        print(f"{path}: unreadable: {exc}", file=sys.stderr)
+        print(f"{path}\terror\t-")
+        return EXIT_UNREADABLE
+    model_name = args.model or loaded.model_name
+    if model_name != loaded.model_name:
+        print(f"{path}: a {loaded.format} history needs --model {loaded.model_name}, "
+              f"not {model_name}", file=sys.stderr)
+        print(f"{path}\terror\t-")
+        return EXIT_UNREADABLE
+    model = MODELS[model_name]
+    start = time.perf_counter()
+    if args.html:
+        result, info = check_operations_verbose(model, loaded.operations, args.timeout)
+    else:
+        result, info = check_operations(model, loaded.operations, args.timeout), None
+    elapsed = time.perf_counter() - start
+    print(f"{path}\t{result.value}\t{elapsed:.3f}s\t({len(loaded.operations)} ops, "
+          f"model {model_name})")
+    if info is not None and result is CheckResult.ILLEGAL:
+        out = _html_path(args.html, path, many)
+        visualize(info, out, title=os.path.basename(path))
+        print(f"{path}: picture written to {out}", file=sys.stderr)
+    return {CheckResult.OK: EXIT_OK, CheckResult.ILLEGAL: EXIT_ILLEGAL,
+            CheckResult.UNKNOWN: EXIT_UNKNOWN}[result]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _build_parser().parse_args(argv)
+    if args.timeout is not None and args.timeout < 0:
+        print("--timeout must not be negative", file=sys.stderr)
+        return EXIT_UNREADABLE
+    codes = {_check_file(path, args, len(args.files) > 1) for path in args.files}
+    for code in (EXIT_UNREADABLE, EXIT_ILLEGAL, EXIT_UNKNOWN):
+        if code in codes:
+            return code
+    return EXIT_OK
