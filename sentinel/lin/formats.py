@@ -25,7 +25,7 @@ class LoadedHistory:
 
 def detect_format(text: str, path: str | None = None) -> str:
     """``"kv"`` for EDN map lines, ``"jepsen"`` for ``jepsen.util`` log lines."""
-    for lineno, line in enumerate(text.splitlines()[:_SNIFF_LINES], start=1):
+    for lineno, line in enumerate(text.split("\n", _SNIFF_LINES)[:_SNIFF_LINES], start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith(";"):
             continue

@@ -82,7 +82,7 @@ def _ok_output(f: str, value: Any, path: str | None, lineno: int) -> Any:
 
 def read_jepsen_history(source: str | IO[str], path: str | None = None) -> list[Operation]:
     """Read a Jepsen register log from text or an open file into register operations."""
-    lines: Iterable[str] = source.splitlines() if isinstance(source, str) else source
+    lines: Iterable[str] = source.split("\n") if isinstance(source, str) else source
     open_calls: dict[int, tuple[int, RegisterInput]] = {}
     started: list[tuple[int, int, RegisterInput]] = []
     finished: dict[int, Operation | None] = {}  # call line -> op, None when dropped

@@ -30,6 +30,9 @@ _LINE = re.compile(
     r"\s+:value\s+(?P<value>nil|:timed-out|" + _STRING + r")\s*\}"
 )
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
+_UNESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
+_NEEDS_ESCAPE = re.compile(r'[\\"\x00-\x1f\x7f-\x9f\u2028\u2029]')
+_SHORT = {"\n": "\\n", "\t": "\\t", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
 TYPES = ("invoke", "ok", "fail", "info")
 
 
@@ -51,12 +54,22 @@ def _unquote(text: str) -> str:
     body = text[1:-1]
     if "\\" not in body:
         return body
-    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
+    def unescape(m: re.Match[str]) -> str:
+        code = m.group(1)
+        if len(code) == 5:
+            return chr(int(code[1:], 16))
+        return _ESCAPES.get(code, code)
+
+    return _UNESCAPE.sub(unescape, body)
 
 
 def _quote(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + escaped.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r") + '"'
+    # Control and line-separator characters are escaped so one record stays one line.
+    def escape(m: re.Match[str]) -> str:
+        c = m.group(0)
+        return _SHORT.get(c) or f"\\u{ord(c):04x}"
+
+    return '"' + _NEEDS_ESCAPE.sub(escape, text) + '"'
 
 
 def parse_kv_line(line: str, path: str | None = None, lineno: int | None = None) -> KvRecord:
@@ -144,7 +157,8 @@ def operations_from_kv_records(
 
 def read_kv_history(source: str | IO[str], path: str | None = None) -> list[Operation]:
     """Read a kv history from text or an open file."""
-    lines = source.splitlines() if isinstance(source, str) else source
+    # Only newlines end a line: str.splitlines would also split inside values.
+    lines = source.split("\n") if isinstance(source, str) else source
     return operations_from_kv_records(iter_kv_records(lines, path), path)
 
 
