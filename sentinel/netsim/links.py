@@ -25,6 +25,11 @@ OUT_MSGS_MAX = 20_000
 OUT_BYTES_MAX = 192 * 1024 * 1024
 
 
+def framed(msg: bytes) -> bytes:
+    """`msg` with its 4-byte length prefix, as the router keeps and writes messages."""
+    return LENGTH.pack(len(msg)) + msg
+
+
 class ProtocolError(Exception):
     """The peer broke the framing (negative or oversize length); the link must close."""
 
@@ -50,14 +55,15 @@ class Link:
         self.counters = counters
         self.msg_bytes_max = msg_bytes_max
         self.partial = bytearray()  # bytes of an incomplete message (with its length prefix)
-        self.out: deque[bytes | memoryview] = deque()  # length prefixes and messages, in order
+        self.out: deque[bytes | memoryview] = deque()  # framed messages, in order
         self.out_bytes = 0
         self.want_write = False  # registered for EVENT_WRITE
 
     def read_messages(self, buffer: bytearray) -> list[bytes] | None:
         """Read what is available into `buffer` (scratch space shared by every link, so no
-        big allocation per read); return the complete messages, in order; None at end of
-        file. Raises ProtocolError when the peer announces an impossible length."""
+        big allocation per read); return the complete messages, in order, each still FRAMED
+        (with its 4-byte length prefix, so it is forwarded as is); None at end of file.
+        Raises ProtocolError when the peer announces an impossible length."""
         try:
             count = os.readv(self.fd, (buffer,))
         except (BlockingIOError, InterruptedError):
@@ -80,7 +86,7 @@ class Link:
             stop = offset + 4 + size
             if stop > end:
                 break
-            messages.append(bytes(data[offset + 4 : stop]))
+            messages.append(bytes(data[offset:stop]))
             offset = stop
         if offset == 0 and data is self.partial:
             return messages  # still incomplete: keep accumulating without copying
@@ -89,13 +95,12 @@ class Link:
 
     def queue_room(self, size: int) -> bool:
         """Whether a message of `size` bytes fits the bounded output queue."""
-        return len(self.out) < 2 * OUT_MSGS_MAX and self.out_bytes + size <= OUT_BYTES_MAX
+        return len(self.out) < OUT_MSGS_MAX and self.out_bytes + size <= OUT_BYTES_MAX
 
     def queue(self, msg: bytes) -> None:
-        """Append one message to the output queue (the caller checked `queue_room`)."""
-        self.out.append(LENGTH.pack(len(msg)))
+        """Append one framed message to the output queue (the caller checked `queue_room`)."""
         self.out.append(msg)
-        self.out_bytes += len(msg) + 4
+        self.out_bytes += len(msg)
 
     def flush(self) -> bool | None:
         """Write as much queued output as the kernel takes. True when everything is written,

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from sentinel.netsim import protocol as p
 from sentinel.netsim.faults import Fate, FaultPolicy, make_topology
-from sentinel.netsim.links import READ_BYTES, Link, ProtocolError
+from sentinel.netsim.links import READ_BYTES, Link, ProtocolError, framed
 from sentinel.netsim.listener import ClientListener
 from sentinel.netsim.stats import Counters, totals
 from sentinel.wire import WireError, decode, encode
@@ -42,6 +42,9 @@ IN_FLIGHT_MAX = 200_000
 _CONTROL, _LISTENER, _WAKE = "control", "listener", "wake"
 EVENTS_MAX = 1024
 _DELIVER, _NOTICE = 0, 1
+unpack_route = p.ROUTE.unpack_from
+#: Every message inside the router is kept framed: 4-byte length prefix, route header, payload.
+_OVERHEAD = 4 + p.ROUTE_BYTES
 _READABLE = select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR
 
 
@@ -116,17 +119,17 @@ class Router:
     def route(self, link: Link, msg: bytes) -> None:
         """One message from `link`: check its header, then deliver, delay, drop or answer."""
         counters = link.counters
-        if len(msg) < p.ROUTE_BYTES:
+        if len(msg) < _OVERHEAD:
             counters.bad_frames += 1
             return
-        src, dst, request_id, flags = p.ROUTE.unpack_from(msg)
+        src, dst, request_id, flags = unpack_route(msg, 4)
         if src != link.endpoint_id or flags & ~p.ENDPOINT_FLAGS:
             counters.bad_frames += 1
             return
         if dst == p.ROUTER_ID:  # status posts and queries are not network traffic
             self.on_router_message(link, msg, request_id, flags)
             return
-        size = len(msg) - p.ROUTE_BYTES
+        size = len(msg) - _OVERHEAD
         counters.sent_msgs += 1
         counters.sent_bytes += size
         target = self.links.get(dst)
@@ -156,7 +159,7 @@ class Router:
         if not target.queue_room(len(msg)):
             sender.overflow_msgs += 1
             if request_id:
-                src = p.ROUTE.unpack_from(msg)[0]
+                src = unpack_route(msg, 4)[0]
                 self.schedule_notice(
                     time.monotonic(), 0, src, target.endpoint_id, request_id, flags
                 )
@@ -164,7 +167,7 @@ class Router:
         target.queue(msg)
         received = target.counters
         received.received_msgs += 1
-        received.received_bytes += len(msg) - p.ROUTE_BYTES
+        received.received_bytes += len(msg) - _OVERHEAD
         if not target.want_write:  # else the kernel buffer is full: wait for EPOLLOUT
             self.dirty.add(target)
 
@@ -176,7 +179,7 @@ class Router:
         if delay_ms <= 0 and kind == _DELIVER:
             target = self.links.get(dst)
             if target is not None:
-                request_id, flags = p.ROUTE.unpack_from(msg)[2:]
+                request_id, flags = unpack_route(msg, 4)[2:]
                 self.hand_over(target, msg, sender, request_id, flags)
                 return
         if len(self.timers) >= IN_FLIGHT_MAX:
@@ -194,7 +197,7 @@ class Router:
         """Tell the caller of RPC `request_id` (src of a request, dst of a reply) it failed."""
         is_reply = flags & p.F_REPLY
         peer, caller = (src, dst) if is_reply else (dst, src)
-        notice = p.ROUTE.pack(peer, caller, request_id, p.F_FAILED | is_reply)
+        notice = framed(p.ROUTE.pack(peer, caller, request_id, p.F_FAILED | is_reply))
         counters = self.counters_of(caller)
         self.schedule(now, max(delay_ms, 0), _NOTICE, caller, notice, counters)
 
@@ -209,7 +212,7 @@ class Router:
                     if not target.want_write:  # else the kernel buffer is full: wait for EPOLLOUT
                         self.dirty.add(target)
                 continue
-            src, _dst, request_id, flags = p.ROUTE.unpack_from(msg)
+            src, _dst, request_id, flags = unpack_route(msg, 4)
             sender = self.counters_of(src)
             sender.in_flight_msgs -= 1
             if target is None or not self.policy.topology.can_talk(src, dst):
@@ -264,7 +267,7 @@ class Router:
             self.next_client_id += 1
             link = self.add_link(fd, endpoint)
             if link is not None:
-                link.queue(p.ROUTE.pack(p.ROUTER_ID, endpoint, 0, p.F_HELLO))
+                link.queue(framed(p.ROUTE.pack(p.ROUTER_ID, endpoint, 0, p.F_HELLO)))
                 if not link.want_write:  # else the kernel buffer is full: wait for EPOLLOUT
                     self.dirty.add(link)
 
@@ -279,14 +282,14 @@ class Router:
 
     def on_router_message(self, link: Link, msg: bytes, request_id: int, flags: int) -> None:
         if flags & p.F_STATUS:
-            if len(msg) - p.ROUTE_BYTES > p.STATUS_BYTES_MAX:
+            if len(msg) - _OVERHEAD > p.STATUS_BYTES_MAX:
                 link.counters.bad_frames += 1
                 return
             if link.endpoint_id in self.statuses or len(self.statuses) < ENDPOINTS_MAX:
-                self.statuses[link.endpoint_id] = msg[p.ROUTE_BYTES :]
+                self.statuses[link.endpoint_id] = msg[_OVERHEAD:]
         elif flags & p.F_QUERY:
             answer = p.ROUTE.pack(p.ROUTER_ID, link.endpoint_id, request_id, p.F_REPLY)
-            answer += encode(self.report())
+            answer = framed(answer + encode(self.report()))
             if link.queue_room(len(answer)):
                 link.queue(answer)
                 if not link.want_write:  # else the kernel buffer is full: wait for EPOLLOUT

@@ -11,7 +11,7 @@ import pytest
 
 from sentinel.netsim import protocol as p
 from sentinel.netsim.endpoint import Endpoint, Failure, Message, Reply, Request
-from sentinel.netsim.links import OUT_MSGS_MAX, Link, ProtocolError
+from sentinel.netsim.links import OUT_MSGS_MAX, Link, ProtocolError, framed
 from sentinel.netsim.rpc import Deferred, RpcCall, RpcReply, RpcServer
 from sentinel.netsim.stats import Counters
 from sentinel.wire import decode, encode
@@ -124,7 +124,7 @@ def test_link_output_is_bounded_and_never_blocks() -> None:
         msg = b"m" * 1000
         queued = 0
         while link.queue_room(len(msg)) and queued < 10 * OUT_MSGS_MAX:
-            link.queue(msg)
+            link.queue(framed(msg))
             queued += 1
             link.flush()  # the peer never reads: this must return, not block
         assert not link.queue_room(len(msg))
@@ -140,9 +140,9 @@ def test_link_splits_messages_and_refuses_impossible_lengths() -> None:
     buffer = bytearray(64)
     try:
         theirs.sendall(b"\x00\x00\x00\x03abc\x00\x00\x00\x05hel")
-        assert link.read_messages(buffer) == [b"abc"]
+        assert link.read_messages(buffer) == [b"\x00\x00\x00\x03abc"]
         theirs.sendall(b"lo")
-        assert link.read_messages(buffer) == [b"hello"]
+        assert link.read_messages(buffer) == [b"\x00\x00\x00\x05hello"]
         theirs.sendall(b"\x00\x00\x01\x00")  # 256 bytes: over this link's limit
         with pytest.raises(ProtocolError):
             link.read_messages(buffer)
