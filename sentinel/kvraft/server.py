@@ -1,0 +1,270 @@
+"""The kv server: the `Application` a node process hosts to serve the key/value store.
+
+    python: NodeSpec(app="sentinel.kvraft.server:KVServerApp",
+                     app_options={"maxraftstate": 1000})
+
+It registers the "KVServer" RPC service (protocol.py) and glues it to raft and the pure
+`KVStateMachine`:
+
+- **Writes** (Put, Append, Delete, Cas, Register) are validated, encoded and proposed; the
+  reply is deferred until the entry at the proposal's index is applied. If the entry applied
+  there carries the proposal's term, it is ours (Log Matching) and the state machine's result
+  is the answer; otherwise another leader overwrote it: WRONG_LEADER, and the clerk retries
+  the same (client_id, seq) elsewhere, which the sessions make exactly-once.
+- **Gets** never enter the log: they take a ReadIndex read point (Raft dissertation §6.4) and
+  are answered from the state machine once it has applied up to that point.
+- Every deferred reply has a deadline (`reply_timeout_ms`, default 1000 ms): a deposed
+  leader that does not know it yet answers RETRY instead of holding the clerk forever. When
+  this node stops leading, all its pending writes are answered WRONG_LEADER at once.
+- **Snapshots**: after each applied batch, when the raft state on disk has reached
+  `maxraftstate` bytes (option; -1, the default, means never), the state machine's snapshot
+  is handed to raft, which persists it and trims the log. At start the node restores the
+  snapshot on disk before replaying the log after it.
+
+Bad input (a wrong type, a field over its limit, a command too large for one log entry)
+gets an INVALID reply naming the problem and changes nothing. Everything here runs on the
+node's single loop thread (see raft/app.py), so there are no locks.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import time
+from typing import Any
+
+from sentinel.kvraft.codec import encode_command
+from sentinel.kvraft.commands import Append, Cas, Delete, Get, Put, Register, validate_command
+from sentinel.kvraft.limits import InvalidRequest
+from sentinel.kvraft.protocol import (
+    INVALID,
+    OK,
+    RETRY,
+    SERVICE,
+    WRONG_LEADER,
+    KVReply,
+    ServerState,
+    check_entry_size,
+)
+from sentinel.kvraft.statemachine import KVStateMachine
+from sentinel.netsim.rpc import Deferred
+from sentinel.raft.app import Application, NodeContext
+from sentinel.raft.errors import NotLeader, ProposalDropped
+from sentinel.raft.messages import Entry, EntryKind, Role
+
+log = logging.getLogger(__name__)
+
+REPLY_TIMEOUT_MS_DEFAULT = 1000
+#: Deferred replies held at once; past this a request is answered RETRY (back-pressure).
+WRITES_PENDING_MAX = 10_000
+READS_PENDING_MAX = 4_096
+
+_WRONG_LEADER = KVReply(WRONG_LEADER)
+_RETRY = KVReply(RETRY, detail="not answered in time; the request may or may not be applied")
+
+
+def _resolve(deferred: Deferred, reply: KVReply) -> None:
+    if not deferred.resolved:
+        deferred.resolve(reply)
+
+
+class KVServerApp(Application):
+    """The key/value service on one node (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.sm = KVStateMachine()
+        self.maxraftstate = -1
+        self.reply_timeout_s = REPLY_TIMEOUT_MS_DEFAULT / 1000.0
+        #: raft index -> [(term, deferred)]: writes waiting for their entry to apply.
+        self.writes: dict[int, list[tuple[int, Deferred]]] = {}
+        #: (deadline, index, deferred) in deadline order (all waits are equally long).
+        self.write_deadlines: collections.deque[tuple[float, int, Deferred]] = collections.deque()
+        self.writes_pending = 0
+        #: read context -> (key, deferred); (deadline, context) in deadline order.
+        self.reads: dict[bytes, tuple[str, Deferred]] = {}
+        self.read_deadlines: collections.deque[tuple[float, bytes]] = collections.deque()
+        self.next_read = 0
+        self.leader = 0
+        self.snapshots_taken = 0
+
+    def start(self, ctx: NodeContext) -> None:
+        self.ctx = ctx
+        self.maxraftstate = int(ctx.options.get("maxraftstate", -1))  # type: ignore[call-overload]
+        timeout_ms = int(ctx.options.get("reply_timeout_ms", REPLY_TIMEOUT_MS_DEFAULT))  # type: ignore[call-overload]
+        assert timeout_ms > 0, "reply_timeout_ms must be positive"
+        self.reply_timeout_s = timeout_ms / 1000.0
+        ctx.rpc.add_service(KVService(self), SERVICE)
+
+    # -- raft -> state machine -----------------------------------------------------------
+
+    def restore(self, index: int, data: bytes) -> None:
+        self.sm.restore(data)  # a SnapshotError here is a corrupt raft snapshot: stop
+        assert self.sm.applied_index == index, f"snapshot at {index} says {self.sm.applied_index}"
+        for waiting in [i for i in self.writes if i <= index]:
+            for _term, deferred in self.writes.pop(waiting):
+                _resolve(deferred, _WRONG_LEADER)  # a retry learns the outcome (duplicate)
+
+    def apply(self, entry: Entry) -> None:
+        if entry.index <= self.sm.applied_index:
+            log.warning("entry %d already applied (at %d)", entry.index, self.sm.applied_index)
+            return
+        data = entry.data if entry.kind is EntryKind.NORMAL else b""
+        result = self.sm.apply(entry.index, data)
+        waiters = self.writes.pop(entry.index, None)
+        if waiters:
+            for term, deferred in waiters:
+                ours = term == entry.term
+                _resolve(deferred, KVReply(OK, result) if ours else _WRONG_LEADER)
+
+    def after_apply(self) -> None:
+        if self.maxraftstate < 0:
+            return
+        if self.ctx.raft_state_bytes() >= self.maxraftstate:
+            self.ctx.compact(self.sm.applied_index, self.sm.snapshot())
+            self.snapshots_taken += 1
+
+    def read_ready(self, context: bytes) -> None:
+        waiting = self.reads.pop(context, None)
+        if waiting is not None:
+            key, deferred = waiting
+            _resolve(deferred, KVReply(OK, self.sm.read(key)))
+
+    def read_failed(self, context: bytes) -> None:
+        waiting = self.reads.pop(context, None)
+        if waiting is not None:
+            _resolve(waiting[1], _WRONG_LEADER)
+
+    def role_changed(self, role: Role, term: int, leader: int) -> None:
+        self.leader = leader
+        if role is not Role.LEADER:
+            self.fail_writes()
+
+    def fail_writes(self) -> None:
+        """Answer every pending write WRONG_LEADER (they may still commit: a retry with
+        the same seq learns the outcome from the session table)."""
+        writes, self.writes = self.writes, {}
+        self.write_deadlines.clear()
+        self.writes_pending = 0
+        for waiters in writes.values():
+            for _term, deferred in waiters:
+                _resolve(deferred, KVReply(WRONG_LEADER, leader=self.leader))
+
+    def on_tick(self) -> None:
+        now = time.monotonic()
+        while self.write_deadlines and self.write_deadlines[0][0] <= now:
+            _deadline, index, deferred = self.write_deadlines.popleft()
+            self.writes_pending -= 1
+            waiters = self.writes.get(index)
+            if waiters is not None:
+                waiters[:] = [w for w in waiters if w[1] is not deferred]
+                if not waiters:
+                    del self.writes[index]
+            _resolve(deferred, _RETRY)
+        while self.read_deadlines and self.read_deadlines[0][0] <= now:
+            _deadline, context = self.read_deadlines.popleft()
+            waiting = self.reads.pop(context, None)
+            if waiting is not None:
+                _resolve(waiting[1], _RETRY)
+
+    def status(self) -> dict[str, int]:
+        stats = self.sm.stats()
+        return {
+            "keys": stats.keys,
+            "sessions": stats.sessions,
+            "writes_pending": self.writes_pending,
+            "reads_pending": len(self.reads),
+            "snapshots_taken": self.snapshots_taken,
+        }
+
+    # -- requests ------------------------------------------------------------------------
+
+    def write(self, command: object) -> KVReply | Deferred:
+        """Propose a validated write (or Register); the reply waits for its entry."""
+        try:
+            data = check_entry_size(encode_command(validate_command(command)))  # type: ignore[arg-type]
+        except InvalidRequest as exc:
+            return KVReply(INVALID, detail=str(exc))
+        if self.writes_pending >= WRITES_PENDING_MAX:
+            return KVReply(RETRY, detail="too many writes pending")
+        try:
+            index, term = self.ctx.propose(data)
+        except NotLeader as exc:
+            return KVReply(WRONG_LEADER, leader=exc.leader_hint or 0)
+        except ProposalDropped as exc:
+            return KVReply(RETRY, detail=str(exc))
+        deferred = Deferred()
+        self.writes.setdefault(index, []).append((term, deferred))
+        self.write_deadlines.append((time.monotonic() + self.reply_timeout_s, index, deferred))
+        self.writes_pending += 1
+        return deferred
+
+    def read(self, command: object) -> KVReply | Deferred:
+        """A linearizable Get through ReadIndex."""
+        try:
+            get = validate_command(command)
+        except InvalidRequest as exc:
+            return KVReply(INVALID, detail=str(exc))
+        assert isinstance(get, Get)
+        if len(self.reads) >= READS_PENDING_MAX:
+            return KVReply(RETRY, detail="too many reads pending")
+        self.next_read += 1
+        context = self.next_read.to_bytes(8, "little")
+        try:
+            self.ctx.read_index(context)
+        except NotLeader as exc:
+            return KVReply(WRONG_LEADER, leader=exc.leader_hint or 0)
+        except ProposalDropped as exc:
+            return KVReply(RETRY, detail=str(exc))
+        deferred = Deferred()
+        self.reads[context] = (get.key, deferred)
+        self.read_deadlines.append((time.monotonic() + self.reply_timeout_s, context))
+        return deferred
+
+    def state(self) -> ServerState:
+        st = self.ctx.raft_status()
+        return ServerState(
+            node_id=self.ctx.node_id,
+            term=st.term,
+            is_leader=st.role is Role.LEADER,
+            leader=st.leader,
+            applied=self.sm.applied_index,
+            raft_state_bytes=self.ctx.raft_state_bytes(),
+            snapshot_bytes=self.ctx.snapshot_bytes(),
+        )
+
+
+def _expect(args: object, cls: type) -> KVReply | None:
+    if type(args) is cls:
+        return None
+    return KVReply(INVALID, detail=f"{cls.__name__} takes a {cls.__name__} command, "
+                   f"not {type(args).__name__}")  # fmt: skip
+
+
+class KVService:
+    """The RPC face of a KVServerApp, registered as "KVServer" (see protocol.py). The
+    method names are 6.824's RPC names ("KVServer.Get", ...), hence the capitals."""
+
+    def __init__(self, app: KVServerApp) -> None:
+        self._app = app
+
+    def Get(self, args: Any) -> KVReply | Deferred:
+        return _expect(args, Get) or self._app.read(args)
+
+    def Put(self, args: Any) -> KVReply | Deferred:
+        return _expect(args, Put) or self._app.write(args)
+
+    def Append(self, args: Any) -> KVReply | Deferred:
+        return _expect(args, Append) or self._app.write(args)
+
+    def Delete(self, args: Any) -> KVReply | Deferred:
+        return _expect(args, Delete) or self._app.write(args)
+
+    def Cas(self, args: Any) -> KVReply | Deferred:
+        return _expect(args, Cas) or self._app.write(args)
+
+    def Register(self, args: Any) -> KVReply | Deferred:
+        return _expect(args, Register) or self._app.write(args)
+
+    def State(self, args: Any = None) -> ServerState:
+        """This server's term, role, applied index and sizes on disk."""
+        return self._app.state()

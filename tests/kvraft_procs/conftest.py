@@ -1,0 +1,82 @@
+"""Fixtures for the 6.824 kvraft tests on real processes: `make_cluster` and a no-leak check.
+
+harness.py and scenarios.py are loaded under the unique names `harness_kv` and
+`scenarios_kv` (test folders may hold modules with the same basename; --import-mode=importlib
+does not make them packages).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from collections.abc import Callable, Iterator
+from multiprocessing import resource_tracker
+from pathlib import Path
+
+import psutil
+import pytest
+
+
+def _load(name: str, filename: str) -> None:
+    if name in sys.modules:
+        return
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(filename))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+
+
+_load("harness_kv", "harness.py")
+_load("scenarios_kv", "scenarios.py")
+
+from harness_kv import TEST_LIMIT_S, KVCluster  # noqa: E402
+
+LEAK_DEADLINE_S = 15.0
+
+
+@pytest.fixture
+def no_leaks() -> Iterator[None]:
+    """Fail the test if any process started during it outlives it."""
+    resource_tracker.ensure_running()  # lives as long as this interpreter, by design
+    me = psutil.Process()
+    before = {child.pid for child in me.children(recursive=True)}
+    yield
+    deadline = time.monotonic() + LEAK_DEADLINE_S
+    while True:
+        alive = []
+        for child in me.children(recursive=True):
+            try:
+                if child.pid not in before and child.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(child)
+            except psutil.NoSuchProcess:
+                pass
+        if not alive:
+            return
+        if time.monotonic() > deadline:
+            for child in alive:
+                child.kill()
+            pytest.fail(f"processes outlived the test: {[c.pid for c in alive]}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def make_cluster(tmp_path: Path, no_leaks: None) -> Iterator[Callable[..., KVCluster]]:
+    """`make_cluster(n, unreliable=False, maxraftstate=-1)`: a KVCluster, always cleaned
+    up; the test fails if it took longer than 6.824's 120 s limit."""
+    made: list[KVCluster] = []
+
+    def make(n: int, unreliable: bool = False, maxraftstate: int = -1) -> KVCluster:
+        cluster = KVCluster(tmp_path / f"c{len(made)}", n, unreliable, maxraftstate)
+        made.append(cluster)
+        return cluster
+
+    try:
+        yield make
+    finally:
+        for cluster in made:
+            cluster.cleanup()
+    for cluster in made:
+        took = cluster.elapsed()
+        assert took <= TEST_LIMIT_S, f"test took longer than {TEST_LIMIT_S} s ({took:.1f} s)"
