@@ -1,0 +1,12 @@
+"""Which application the nodes run: the key/value server (`--app` chooses another)."""
+
+from __future__ import annotations
+
+RECORDER_APP = "sentinel.raft.recorder:Recorder"
+KV_SERVER_APP = "sentinel.kvraft.server:KVServerApp"
+DEFAULT_APP = RECORDER_APP
+
+
+def default_app() -> str:
+    """The application nodes run unless `--app` says otherwise."""
+    return DEFAULT_APP

@@ -1,0 +1,226 @@
+"""The command line: `python -m sentinel.cluster <command> [--dir DIR] ...`.
+
+`up` runs the supervisor in this terminal (see `up`); every other command talks to it over the
+control socket of the cluster directory, except `logs` (reads files) and `put`/`get` (a
+key/value client through the router). Exit status: 0 done, 1 refused or failed (the message
+says why; nothing in the cluster changed), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sentinel.cluster import kv
+from sentinel.cluster.ctlsock import ControlError, request
+from sentinel.cluster.lock import DirectoryBusy, is_locked
+from sentinel.cluster.settings import (
+    ELECTION_MS_DEFAULT,
+    HEARTBEAT_MS_DEFAULT,
+    RunOptions,
+    SettingsError,
+    load_identity,
+)
+from sentinel.cluster.table import status_table
+
+DEFAULT_DIR = ".sentinel"
+DOWN_WAIT_S = 60.0
+LOG_LINES_DEFAULT = 40
+LOG_TAIL_BYTES_MAX = 1024 * 1024
+
+
+class CliError(RuntimeError):
+    """A failure to report as `error: ...` with exit status 1."""
+
+
+def _node_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a node number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"node numbers start at 1, not {value}")
+    return value
+
+
+def _group(text: str) -> list[int]:
+    try:
+        ids = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"a group is node numbers separated by commas (like 1,2), not {text!r}"
+        ) from None
+    return ids
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--dir", default=os.environ.get("SENTINEL_DIR", DEFAULT_DIR),
+        help="the cluster directory (default ./.sentinel or $SENTINEL_DIR)",
+    )  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m sentinel.cluster", description="Run and control a local Sentinel cluster."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    up = sub.add_parser("up", parents=[common], help="start (or recover) the cluster here")
+    up.add_argument("-n", "--nodes", type=int, default=None, help="nodes (1-99, default 5)")
+    up.add_argument("--unreliable", action="store_true", help="drop and delay messages")
+    up.add_argument("--long-reordering", action="store_true", help="hold back some replies")
+    up.add_argument("--election-ms", type=int, default=ELECTION_MS_DEFAULT)
+    up.add_argument("--heartbeat-ms", type=int, default=HEARTBEAT_MS_DEFAULT)
+    up.add_argument("--maxraftstate", type=int, default=-1, help="snapshot above these bytes")
+    up.add_argument("--no-dashboard", action="store_true", help="plain status lines")
+    up.add_argument("--app", default=None, help="node application (module:attribute)")
+    up.add_argument("--seed", type=int, default=None, help="router and partition seed")
+    status = sub.add_parser("status", parents=[common], help="show the cluster's state")
+    status.add_argument("--json", action="store_true", help="one JSON object")
+    for name, what in (
+        ("kill", "SIGKILL a node"),
+        ("pause", "SIGSTOP a node"),
+        ("resume", "SIGCONT a paused node"),
+        ("restart", "start a fresh process on a node's directory"),
+    ):
+        sub.add_parser(name, parents=[common], help=what).add_argument("node", type=_node_number)
+    partition = sub.add_parser("partition", parents=[common], help="split the network")
+    partition.add_argument("groups", nargs="+", type=_group, metavar="GROUP", help="e.g. 1,2")
+    sub.add_parser("heal", parents=[common], help="remove every partition")
+    net = sub.add_parser("net", parents=[common], help="reliable or unreliable network")
+    net.add_argument("preset", choices=("reliable", "unreliable"))
+    put = sub.add_parser("put", parents=[common], help="store a value")
+    put.add_argument("key")
+    put.add_argument("value")
+    get = sub.add_parser("get", parents=[common], help="read a value")
+    get.add_argument("key")
+    logs = sub.add_parser("logs", parents=[common], help="the tail of a node's log file")
+    logs.add_argument("node", type=_node_number)
+    logs.add_argument("--lines", type=int, default=LOG_LINES_DEFAULT)
+    sub.add_parser("down", parents=[common], help="stop the cluster (data stays on disk)")
+    return parser
+
+
+def _ask(directory: Path, payload: dict[str, Any]) -> dict[str, Any]:
+    try:
+        reply = request(directory, payload)
+    except ControlError as e:
+        raise CliError(str(e)) from None
+    if not reply.get("ok"):
+        raise CliError(str(reply.get("error", "refused")))
+    return reply
+
+
+def cmd_up(args: argparse.Namespace, directory: Path) -> int:
+    from sentinel.cluster.up import run_up  # imports the dashboard and raft only when needed
+
+    try:
+        options = RunOptions(
+            unreliable=args.unreliable,
+            long_reordering=args.long_reordering,
+            election_ms=args.election_ms,
+            heartbeat_ms=args.heartbeat_ms,
+            maxraftstate=args.maxraftstate,
+            app=args.app,
+            seed=args.seed,
+        )
+        if args.nodes is not None and not 1 <= args.nodes <= 99:
+            raise SettingsError(f"-n must be 1 to 99, not {args.nodes}")
+        return run_up(directory, args.nodes, options, False if args.no_dashboard else None)
+    except (SettingsError, DirectoryBusy) as e:
+        raise CliError(str(e)) from None
+
+
+def cmd_status(args: argparse.Namespace, directory: Path) -> int:
+    status = _ask(directory, {"cmd": "status"})["status"]
+    if args.json:
+        print(json.dumps(status))
+    else:
+        print(status_table(status))
+    return 0
+
+
+def cmd_down(args: argparse.Namespace, directory: Path) -> int:
+    reply = _ask(directory, {"cmd": "down"})
+    deadline = time.monotonic() + DOWN_WAIT_S
+    while is_locked(directory):  # the supervisor drops its lock as its very last act
+        if time.monotonic() > deadline:
+            raise CliError(f"the supervisor (pid {reply.get('supervisor_pid')}) is still stopping")
+        time.sleep(0.05)
+    print(f"cluster in {directory} stopped; data kept")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace, directory: Path) -> int:
+    try:
+        identity = load_identity(directory)
+    except SettingsError as e:
+        raise CliError(str(e)) from None
+    if identity is None:
+        raise CliError(f"no cluster in {directory}")
+    if args.node not in identity.node_ids:
+        raise CliError(f"no node {args.node}: nodes are 1-{identity.nodes}")
+    if args.lines < 1:
+        raise CliError("--lines must be positive")
+    path = directory / f"node-{args.node}" / "node.log"
+    try:
+        with path.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - LOG_TAIL_BYTES_MAX))
+            lines = f.read().decode(errors="replace").splitlines()
+    except FileNotFoundError:
+        raise CliError(f"node {args.node} has no log yet ({path})") from None
+    print("\n".join(lines[-args.lines :]))
+    return 0
+
+
+def cmd_simple(args: argparse.Namespace, directory: Path) -> int:
+    payload: dict[str, Any] = {"cmd": args.command}
+    if args.command in ("kill", "pause", "resume", "restart"):
+        payload["node"] = args.node
+    elif args.command == "partition":
+        payload["groups"] = args.groups
+    elif args.command == "net":
+        payload["preset"] = args.preset
+    print(_ask(directory, payload).get("message", "ok"))
+    return 0
+
+
+def cmd_kv(args: argparse.Namespace, directory: Path) -> int:
+    if not is_locked(directory):
+        raise CliError(f"no cluster is running in {directory}")
+    try:
+        if args.command == "put":
+            kv.put(directory, args.key, args.value)
+            print("OK")
+        else:
+            value = kv.get(directory, args.key)
+            if value is None:
+                raise CliError(f"no key {args.key!r}")
+            print(value)
+    except kv.KVError as e:
+        raise CliError(str(e)) from None
+    return 0
+
+
+COMMANDS = {"up": cmd_up, "status": cmd_status, "down": cmd_down, "logs": cmd_logs}
+COMMANDS.update({"put": cmd_kv, "get": cmd_kv})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit status."""
+    args = build_parser().parse_args(argv)
+    directory = Path(args.dir).absolute()
+    try:
+        return COMMANDS.get(args.command, cmd_simple)(args, directory)
+    except CliError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # e.g. `status --json | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

@@ -1,0 +1,118 @@
+"""The supervisor's side of the control protocol: validate a request, run it, answer.
+
+Requests are JSON objects with a "cmd" and its arguments:
+
+    {"cmd": "status"}                       -> {"ok": true, "status": {...}}
+    {"cmd": "kill" | "pause" | "resume" | "restart", "node": 3}
+    {"cmd": "partition", "groups": [[1, 2], [3, 4, 5]]}
+    {"cmd": "heal"} | {"cmd": "isolate-leader"} | {"cmd": "partition-random"}
+    {"cmd": "net", "preset": "unreliable"}  (a name from netsim's PRESETS)
+    {"cmd": "down"}
+
+Every answer has "ok"; a refused request has "error" with the reason and changes nothing.
+Actions run on the main thread (see `jobs`); "status" and "down" do not need it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from sentinel.cluster.jobs import JobTimeout
+from sentinel.cluster.supervisor import ActionError, Supervisor
+from sentinel.cluster.views import view_to_json
+from sentinel.dashboard import Action, ActionName
+from sentinel.netsim.faults import PRESETS
+
+log = logging.getLogger(__name__)
+
+ACTION_TIMEOUT_S = 30.0
+NODE_COMMANDS = ("kill", "pause", "resume", "restart")
+GROUPS_MAX = 64
+
+
+class BadRequest(ValueError):
+    """A request that does not follow the protocol."""
+
+
+def _node_arg(request: dict[str, Any]) -> int:
+    node = request.get("node")
+    if isinstance(node, bool) or not isinstance(node, int):
+        raise BadRequest(f"'node' must be a node number, not {node!r}")
+    return node
+
+
+def _groups_arg(request: dict[str, Any]) -> list[list[int]]:
+    groups = request.get("groups")
+    if not isinstance(groups, list) or not 1 <= len(groups) <= GROUPS_MAX:
+        raise BadRequest("'groups' must be a list of lists of node numbers")
+    for group in groups:
+        if not isinstance(group, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in group
+        ):
+            raise BadRequest("'groups' must be a list of lists of node numbers")
+    return groups
+
+
+def _action(sup: Supervisor, request: dict[str, Any]) -> Callable[[], str]:
+    cmd = request.get("cmd")
+    if cmd in NODE_COMMANDS:
+        node = _node_arg(request)
+        return lambda: getattr(sup, cmd)(node)
+    if cmd == "partition":
+        groups = _groups_arg(request)
+        return lambda: sup.partition(groups)
+    if cmd == "net":
+        preset = request.get("preset")
+        if preset not in PRESETS:
+            raise BadRequest(f"unknown network preset {preset!r}; one of {', '.join(PRESETS)}")
+        return lambda: sup.set_net(PRESETS[preset])
+    simple = {
+        "heal": sup.heal,
+        "isolate-leader": sup.isolate_leader,
+        "partition-random": sup.partition_random,
+    }
+    if cmd in simple:
+        return simple[cmd]
+    raise BadRequest(f"unknown command {cmd!r}")
+
+
+def handle_request(sup: Supervisor, request: dict[str, Any]) -> dict[str, Any]:
+    """Answer one control request (any thread)."""
+    cmd = request.get("cmd")
+    if cmd == "status":
+        extra = {"cluster_id": sup.identity.cluster_id, "supervisor_pid": os.getpid()}
+        return {"ok": True, "status": view_to_json(sup.view(), extra)}
+    if cmd == "down":
+        log.info("down requested over the control socket")
+        return {"ok": True, "message": sup.down(), "supervisor_pid": os.getpid()}
+    try:
+        action = _action(sup, request)
+        message = sup.jobs.call(action, ACTION_TIMEOUT_S)
+    except (BadRequest, ActionError, JobTimeout) as e:
+        log.info("control request %s refused: %s", cmd, e)
+        return {"ok": False, "error": str(e)}
+    log.info("control request %s: %s", cmd, message)
+    return {"ok": True, "message": message}
+
+
+def on_key_action(sup: Supervisor, action: Action) -> str:
+    """The dashboard's key actions (main thread); the footer's message."""
+    name = action.name
+    try:
+        if name in (ActionName.KILL, ActionName.PAUSE, ActionName.RESUME, ActionName.RESTART):
+            assert action.node_id is not None
+            return getattr(sup, str(name))(action.node_id)
+        if name == ActionName.ISOLATE_LEADER:
+            return sup.isolate_leader()
+        if name == ActionName.PARTITION_RANDOM:
+            return sup.partition_random()
+        if name == ActionName.HEAL:
+            return sup.heal()
+        if name == ActionName.TOGGLE_UNRELIABLE:
+            return sup.toggle_unreliable()
+    except ActionError as e:
+        return str(e)
+    return f"{action.describe()}: not supported"

@@ -1,0 +1,44 @@
+"""`put` and `get` from the command line: one key/value client call through the router."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+KV_TIMEOUT_S = 10.0
+
+
+class KVError(RuntimeError):
+    """The call failed; the message says why."""
+
+
+def _client(directory: Path):  # type: ignore[no-untyped-def]
+    try:
+        import sentinel
+
+        return sentinel.connect(directory)
+    except ImportError as e:
+        raise KVError(f"the key/value client is not available: {e}") from None
+    except (OSError, EOFError, ValueError) as e:
+        raise KVError(f"cannot connect to the cluster in {directory}: {e}") from None
+
+
+def _call(directory: Path, op: str, *args: str) -> str | None:
+    from sentinel.kvraft.errors import KVError as ClientError  # after _client's import check
+
+    with _client(directory) as client:
+        try:
+            return getattr(client, op)(*args, timeout_s=KV_TIMEOUT_S)
+        except ValueError as e:  # InvalidRequest: refused before sending
+            raise KVError(f"invalid request: {e}") from None
+        except ClientError as e:
+            raise KVError(f"{op} failed: {type(e).__name__}: {e}") from None
+
+
+def put(directory: Path, key: str, value: str) -> None:
+    """Store `value` under `key`."""
+    _call(directory, "put", key, value)
+
+
+def get(directory: Path, key: str) -> str | None:
+    """The value of `key`, None if there is none."""
+    return _call(directory, "get", key)

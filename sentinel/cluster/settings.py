@@ -1,0 +1,146 @@
+"""What a cluster directory holds, and the options `up` takes.
+
+`<dir>/cluster.json` is written once, when a directory is first used: the cluster id (the
+nodes' disks are stamped with it, so a node never opens another cluster's data) and the number
+of nodes. A later `up` on the same directory recovers that cluster from its disks. Timing,
+the fault preset and maxraftstate are per run (they change no data on disk).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import uuid
+from pathlib import Path
+
+from sentinel.netsim.faults import PRESETS, FaultConfig
+
+SETTINGS_NAME = "cluster.json"
+SUPERVISOR_LOG_NAME = "supervisor.log"
+NODES_MAX = 99
+TICK_MS = 10
+ELECTION_MS_DEFAULT = 300
+HEARTBEAT_MS_DEFAULT = 100
+SETTINGS_BYTES_MAX = 64 * 1024
+
+
+class SettingsError(ValueError):
+    """A bad option or an unreadable cluster directory; the message says which."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Identity:
+    """The part of a cluster that lives on disk: its id and its size."""
+
+    cluster_id: str
+    nodes: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.nodes <= NODES_MAX:
+            raise SettingsError(f"a cluster has 1 to {NODES_MAX} nodes, not {self.nodes}")
+
+    @property
+    def node_ids(self) -> tuple[int, ...]:
+        """1..nodes."""
+        return tuple(range(1, self.nodes + 1))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RunOptions:
+    """Per-run options of `up`."""
+
+    unreliable: bool = False
+    long_reordering: bool = False
+    election_ms: int = ELECTION_MS_DEFAULT
+    heartbeat_ms: int = HEARTBEAT_MS_DEFAULT
+    maxraftstate: int = -1  # -1: never snapshot (6.824's convention)
+    app: str | None = None  # "module:attribute"; None: the default application
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not TICK_MS <= self.heartbeat_ms <= 10_000:
+            raise SettingsError(f"--heartbeat-ms must be 10..10000, not {self.heartbeat_ms}")
+        if not 2 * self.heartbeat_ms <= self.election_ms <= 60_000:
+            raise SettingsError(
+                f"--election-ms must be at least twice --heartbeat-ms ({2 * self.heartbeat_ms})"
+                f" and at most 60000, not {self.election_ms}"
+            )
+        if self.maxraftstate < -1 or self.maxraftstate == 0:
+            raise SettingsError(
+                f"--maxraftstate must be -1 (off) or positive, not {self.maxraftstate}"
+            )
+
+    @property
+    def faults(self) -> FaultConfig:
+        """The fault configuration of this preset."""
+        return FaultConfig(reliable=not self.unreliable, long_reordering=self.long_reordering)
+
+    @property
+    def election_ticks(self) -> int:
+        return max(2, self.election_ms // TICK_MS)
+
+    @property
+    def heartbeat_ticks(self) -> int:
+        return max(1, self.heartbeat_ms // TICK_MS)
+
+
+def preset_name(config: FaultConfig) -> str:
+    """The PRESETS name of `config`, or a description of its flags."""
+    for name, preset in PRESETS.items():
+        if preset == config:
+            return name
+    words = ["reliable" if config.reliable else "unreliable"]
+    words += [flag for flag in ("long_reordering", "long_delays") if getattr(config, flag)]
+    return "_".join(words)
+
+
+def load_identity(directory: Path) -> Identity | None:
+    """The identity stored in `directory`, or None if it holds no cluster yet."""
+    path = directory / SETTINGS_NAME
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise SettingsError(f"cannot read {path}: {e.strerror}") from None
+    try:
+        if len(raw) > SETTINGS_BYTES_MAX:
+            raise ValueError("too large")
+        data = json.loads(raw)
+        identity = Identity(str(data["cluster_id"]), int(data["nodes"]))
+    except (ValueError, KeyError, TypeError) as e:
+        raise SettingsError(f"{path} is not a cluster settings file ({e})") from None
+    return identity
+
+
+def create_identity(directory: Path, nodes: int) -> Identity:
+    """A fresh identity for a new cluster, written atomically to `directory`."""
+    identity = Identity(f"sentinel-{uuid.uuid4().hex[:12]}", nodes)
+    path = directory / SETTINGS_NAME
+    tmp = path.with_suffix(".tmp")
+    data = json.dumps(dataclasses.asdict(identity), indent=2).encode() + b"\n"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    return identity
+
+
+def open_identity(directory: Path, nodes: int | None) -> tuple[Identity, bool]:
+    """The cluster in `directory` (recovered: True) or a new one of `nodes` nodes (False).
+
+    Asking for a different size than the stored cluster's is an error: membership changes are
+    not supported, and silently ignoring `-n` would surprise."""
+    identity = load_identity(directory)
+    if identity is not None:
+        if nodes is not None and nodes != identity.nodes:
+            raise SettingsError(
+                f"{directory} holds a {identity.nodes}-node cluster; "
+                f"-n {nodes} does not match (use another --dir for a new cluster)"
+            )
+        return identity, True
+    return create_identity(directory, nodes if nodes is not None else 5), False

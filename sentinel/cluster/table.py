@@ -1,0 +1,47 @@
+"""`status` as a plain text table (from the same JSON object `status --json` prints)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sentinel.dashboard import format_bytes, format_duration
+
+COLUMNS = (
+    ("node", "id"),
+    ("pid", "pid"),
+    ("state", "state"),
+    ("group", "group"),
+    ("role", "role"),
+    ("term", "term"),
+    ("leader", "leader"),
+    ("log", "log_len"),
+    ("commit", "commit"),
+    ("applied", "applied"),
+    ("snap", "snapshot_index"),
+    ("disk", "disk_bytes"),
+)
+
+
+def _cell(key: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if key == "disk_bytes":
+        return format_bytes(value)
+    return str(value)
+
+
+def status_table(status: dict[str, Any]) -> str:
+    """A header line and one aligned row per node."""
+    leader = status.get("leader")
+    head = (
+        f"cluster {status.get('cluster_id', '?')} in {status.get('cluster_dir', '?')}: "
+        f"leader {leader if leader is not None else 'none'}, term {status.get('term')}, "
+        f"{status.get('elections', 0)} elections, up {format_duration(status.get('uptime_s', 0))}"
+        f", network {status.get('preset')}"
+    )
+    rows = [[title for title, _ in COLUMNS]]
+    for node in status.get("nodes", []):
+        rows.append([_cell(key, node.get(key)) for _, key in COLUMNS])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join([head, *lines])
