@@ -70,6 +70,11 @@ class Echo:
             ok = isinstance(item, Reply) and isinstance(item.obj, RpcReply)
             deferred.resolve(item.obj.value if ok else "unreachable")  # type: ignore[union-attr]
 
+    def hang(self, args: object) -> Deferred:
+        """Never answer (a call that is in flight when this node dies)."""
+        self.handled += 1
+        return Deferred()
+
     def pid(self, args: object) -> int:
         """This process's pid."""
         return os.getpid()

@@ -44,6 +44,7 @@ class Link:
         "msg_bytes_max",
         "out",
         "out_bytes",
+        "outstanding",
         "partial",
         "want_write",
     )
@@ -58,6 +59,7 @@ class Link:
         self.out: deque[bytes | memoryview] = deque()  # framed messages, in order
         self.out_bytes = 0
         self.want_write = False  # registered for EVENT_WRITE
+        self.outstanding: set[tuple[int, int]] = set()  # (caller, request id) handed to us
 
     def read_messages(self, buffer: bytearray) -> list[bytes] | None:
         """Read what is available into `buffer` (scratch space shared by every link, so no

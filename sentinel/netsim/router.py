@@ -41,6 +41,7 @@ ENDPOINTS_MAX = 4096
 IN_FLIGHT_MAX = 200_000
 _CONTROL, _LISTENER, _WAKE = "control", "listener", "wake"
 EVENTS_MAX = 1024
+OUTSTANDING_MAX = 100_000  # remembered requests per endpoint; beyond, calls just time out
 _DELIVER, _NOTICE = 0, 1
 unpack_route = p.ROUTE.unpack_from
 #: Every message inside the router is kept framed: 4-byte length prefix, route header, payload.
@@ -126,6 +127,8 @@ class Router:
         if src != link.endpoint_id or flags & ~p.ENDPOINT_FLAGS:
             counters.bad_frames += 1
             return
+        if request_id and flags & p.F_REPLY and link.outstanding:
+            link.outstanding.discard((dst, request_id))  # answered (even if the reply is lost)
         if dst == p.ROUTER_ID:  # status posts and queries are not network traffic
             self.on_router_message(link, msg, request_id, flags)
             return
@@ -134,7 +137,7 @@ class Router:
         counters.sent_bytes += size
         target = self.links.get(dst)
         if target is not None and self.fast:
-            self.hand_over(target, msg, counters, request_id, flags)  # the fast path
+            self.hand_over(target, msg, counters, src, request_id, flags)  # the fast path
             return
         is_reply = bool(flags & p.F_REPLY)
         verdict = self.policy.decide(src, dst, is_reply, size, self.rng, target is not None)
@@ -153,17 +156,19 @@ class Router:
             self.schedule_notice(time.monotonic(), verdict.delay_ms, src, dst, request_id, flags)
 
     def hand_over(
-        self, target: Link, msg: bytes, sender: Counters, request_id: int, flags: int
+        self, target: Link, msg: bytes, sender: Counters, src: int, request_id: int, flags: int
     ) -> None:
-        """Queue `msg` on its destination's link, or count an overflow (and notify)."""
+        """Queue `msg` on its destination's link, or count an overflow (and notify). An RPC
+        request is remembered as outstanding at the target until its reply passes, so that
+        the caller is told at once if the target dies first (labrpc fails such calls too)."""
         if not target.queue_room(len(msg)):
             sender.overflow_msgs += 1
             if request_id:
-                src = unpack_route(msg, 4)[0]
-                self.schedule_notice(
-                    time.monotonic(), 0, src, target.endpoint_id, request_id, flags
-                )
+                now = time.monotonic()
+                self.schedule_notice(now, 0, src, target.endpoint_id, request_id, flags)
             return
+        if request_id and not flags & p.F_REPLY and len(target.outstanding) < OUTSTANDING_MAX:
+            target.outstanding.add((src, request_id))
         target.queue(msg)
         received = target.counters
         received.received_msgs += 1
@@ -179,8 +184,8 @@ class Router:
         if delay_ms <= 0 and kind == _DELIVER:
             target = self.links.get(dst)
             if target is not None:
-                request_id, flags = unpack_route(msg, 4)[2:]
-                self.hand_over(target, msg, sender, request_id, flags)
+                src, _dst, request_id, flags = unpack_route(msg, 4)
+                self.hand_over(target, msg, sender, src, request_id, flags)
                 return
         if len(self.timers) >= IN_FLIGHT_MAX:
             sender.overflow_msgs += 1
@@ -220,7 +225,7 @@ class Router:
                 if request_id:
                     self.schedule_notice(now, 0, src, dst, request_id, flags)
                 continue
-            self.hand_over(target, msg, sender, request_id, flags)
+            self.hand_over(target, msg, sender, src, request_id, flags)
 
     def flush_dirty(self) -> None:
         dirty, self.dirty = self.dirty, set()
@@ -272,6 +277,12 @@ class Router:
                     self.dirty.add(link)
 
     def close_link(self, link: Link) -> None:
+        """Forget a connection (end of file, protocol error, replaced by a restart): its
+        outstanding requests fail at once."""
+        now = time.monotonic()
+        for caller, request_id in link.outstanding:
+            self.schedule_notice(now, 0, caller, link.endpoint_id, request_id, p.F_REQUEST)
+        link.outstanding.clear()
         if link.fd >= 0:
             self.epoll.unregister(link.fd)
             del self.handlers[link.fd]

@@ -127,7 +127,22 @@ def test_kill_pause_resume_restart(cluster_factory) -> None:
     network = cluster.client()
     _wait_ready(cluster, network)
     old_pid = cluster.group.pid("node1")
+    hanging: list = []
+    caller = threading.Thread(
+        target=lambda: hanging.append(network.end(1).call("Echo.hang", None, 60.0))
+    )
+    caller.start()
+
+    def handled() -> int:
+        blob = cluster.router.statuses().get(1)
+        return decode(blob, EchoStatus).handled if blob else 0
+
+    wait_for(lambda: handled() >= 2)  # the echo of wait_ready, then the hanging call
+    start = time.monotonic()
     cluster.group.kill("node1")
+    caller.join(60)
+    assert hanging == [None]
+    assert time.monotonic() - start < 30  # told by the router, not by the 60 s timeout
     wait_for(lambda: not cluster.router.stats()[1].connected)
     start = time.monotonic()
     assert network.end(1).call("Echo.echo", "dead?", 2.0) is None
