@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +31,8 @@ log = logging.getLogger(__name__)
 
 PARENT_WATCH_S = 0.2
 STOP_JOIN_S = 5.0
-PROCESSES_MAX = 1024
+PROCESSES_MAX = 1024  # distinct names in one group
+PIDS_KEPT = 4096
 _PR_SET_PDEATHSIG = 1
 
 _groups: weakref.WeakSet[ProcessGroup] = weakref.WeakSet()
@@ -76,7 +78,7 @@ class ProcessGroup:
         self._procs: dict[str, multiprocessing.process.BaseProcess] = {}
         self._specs: dict[str, tuple[Callable[..., Any], tuple, dict]] = {}
         self._paused: set[str] = set()
-        self.started_pids: list[int] = []
+        self.started_pids: deque[int] = deque(maxlen=PIDS_KEPT)  # the most recent starts
         self._lock = threading.RLock()
         _groups.add(self)
 
@@ -92,7 +94,7 @@ class ProcessGroup:
         """Start `target(*args, **kwargs)` in a fresh process called `name`; return its pid."""
         with self._lock:
             assert not self.is_alive(name), f"process {name!r} is already running"
-            assert len(self.started_pids) < PROCESSES_MAX, "too many processes started"
+            assert len(self._procs) < PROCESSES_MAX or name in self._procs, "too many names"
             kwargs = kwargs or {}
             on_main = threading.current_thread() is threading.main_thread()
             proc = self.context.Process(

@@ -32,12 +32,13 @@ from sentinel.netsim import protocol as p
 from sentinel.netsim.faults import Fate, FaultPolicy, make_topology
 from sentinel.netsim.links import READ_BYTES, Link, ProtocolError, framed
 from sentinel.netsim.listener import ClientListener
-from sentinel.netsim.stats import Counters, totals
+from sentinel.netsim.stats import COUNTER_FIELDS, Counters, totals
 from sentinel.wire import WireError, decode, encode
 
 log = logging.getLogger(__name__)
 
 ENDPOINTS_MAX = 4096
+COUNTERS_MAX = 2 * ENDPOINTS_MAX
 IN_FLIGHT_MAX = 200_000
 _CONTROL, _LISTENER, _WAKE = "control", "listener", "wake"
 EVENTS_MAX = 1024
@@ -62,6 +63,7 @@ class Router:
         self.links: dict[int, Link] = {}
         self.counters: dict[int, Counters] = {}
         self.statuses: dict[int, bytes] = {}
+        self.retired = Counters()  # the sum of departed clients' counters (retire_departed)
         self.timers: list[tuple[float, int, int, int, bytes]] = []
         self.timer_seq = 0
         self.next_client_id = p.CLIENT_ID_FIRST
@@ -249,9 +251,24 @@ class Router:
     def counters_of(self, endpoint: int) -> Counters:
         counters = self.counters.get(endpoint)
         if counters is None:
-            assert len(self.counters) < 4 * ENDPOINTS_MAX, "too many endpoint ids"
             counters = self.counters[endpoint] = Counters()
         return counters
+
+    def retire_departed(self) -> None:
+        """Keep the counters table bounded over a long run of short-lived clients: fold the
+        counters of departed clients (oldest first) into `retired`, which totals include."""
+        if len(self.counters) <= COUNTERS_MAX:
+            return
+        for endpoint in sorted(self.counters):
+            if len(self.counters) <= COUNTERS_MAX // 2:
+                break
+            counters = self.counters[endpoint]
+            if endpoint < p.CLIENT_ID_FIRST or endpoint in self.links or counters.in_flight_msgs:
+                continue
+            for name in COUNTER_FIELDS:
+                setattr(self.retired, name, getattr(self.retired, name) + getattr(counters, name))
+            del self.counters[endpoint]
+            self.statuses.pop(endpoint, None)
 
     def add_link(self, fd: int, endpoint: int) -> Link | None:
         if len(self.links) >= ENDPOINTS_MAX:
@@ -290,6 +307,7 @@ class Router:
         if self.links.get(link.endpoint_id) is link:
             del self.links[link.endpoint_id]
         self.dirty.discard(link)
+        self.retire_departed()
 
     def on_router_message(self, link: Link, msg: bytes, request_id: int, flags: int) -> None:
         if flags & p.F_STATUS:
@@ -316,7 +334,8 @@ class Router:
             for endpoint in sorted(self.counters)
         )
         return p.RouterReport(
-            stats, totals(stats), dict(self.statuses), self.policy.config,
+            stats, totals((*stats, self.retired.snapshot(0, False))), dict(self.statuses),
+            self.policy.config,
             self.policy.topology, len(self.timers),
         )  # fmt: skip
 
