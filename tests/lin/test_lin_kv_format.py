@@ -6,7 +6,7 @@ import io
 import threading
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sentinel.lin import (
@@ -127,7 +127,7 @@ def kv_operations(draw: st.DrawFn) -> list[Operation]:
     return ops
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(kv_operations())
 def test_written_histories_read_back_the_same(ops: list[Operation]) -> None:
     buf = io.StringIO()
