@@ -48,8 +48,9 @@ def cluster_factory(tmp_path: Path, no_leaks: None) -> Iterator[Callable[..., Ec
     """Start echo clusters: `cluster_factory(nodes=2, **router_options)`; all stopped after."""
     made: list[EchoCluster] = []
 
-    def make(nodes: int = 2, **options: object) -> EchoCluster:
-        cluster = start_echo_cluster(tmp_path / f"c{len(made)}", nodes, **options)
+    def make(nodes: int = 2, subdir: str = "", **options: object) -> EchoCluster:
+        directory = tmp_path / f"c{len(made)}" / subdir
+        cluster = start_echo_cluster(directory, nodes, **options)
         made.append(cluster)
         return cluster
 

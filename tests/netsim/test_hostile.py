@@ -117,3 +117,11 @@ def test_wrong_key_silent_and_garbage_peers_are_refused(cluster_factory) -> None
     finally:
         silent.close()
         noisy.close()
+
+
+def test_a_cluster_directory_too_long_for_a_unix_socket_still_works(cluster_factory) -> None:
+    cluster = cluster_factory(nodes=1, subdir="d" * 80 + "/" + "e" * 40)
+    assert len(str(p.socket_path(cluster.directory))) > 108  # over the AF_UNIX limit
+    network = cluster.client()  # connects through /proc/self/fd/<dir fd>/router.sock
+    cluster.wait_ready(network)
+    assert network.end(1).call("Echo.echo", "far away", CALL_S) == "far away"
