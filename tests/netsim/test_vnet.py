@@ -127,3 +127,38 @@ def test_duplicates_are_counted() -> None:
     assert [d.payload for d in deliveries] == [b"twice", b"twice"]
     assert net.stats(1).duplicated_msgs == 1
     assert net.stats(2).received_msgs == 2
+
+
+def test_every_rpc_message_is_delivered_or_reported_exactly_once() -> None:
+    """Conservation under random faults: each request either arrives or its caller hears
+    of its failure, once; and the counters add up."""
+    seed = SEED + 99
+    print(f"seed={seed}")
+    rng = random.Random(seed)
+    net = _net(UNRELIABLE.with_(long_reordering=True), seed=seed, endpoints=(1, 2, 3, 4))
+    outcomes: dict[int, int] = {}
+    now_us = 0
+    sent = 0
+    for request_id in range(1, 4001):
+        now_us += rng.randint(0, 2000)
+        roll = rng.random()
+        if roll < 0.01:
+            net.partition([rng.sample([1, 2, 3, 4], 2)])
+        elif roll < 0.02:
+            net.disconnect(rng.randint(1, 4))
+        elif roll < 0.04:
+            net.heal()
+        src, dst = rng.sample([1, 2, 3, 4], 2)
+        net.send(now_us, src, dst, b"p", is_reply=rng.random() < 0.5, request_id=request_id)
+        sent += 1
+        for delivery in net.pop_due(now_us):
+            outcomes[delivery.request_id] = outcomes.get(delivery.request_id, 0) + 1
+    while (due := net.next_delivery_time()) is not None:
+        for delivery in net.pop_due(due):
+            outcomes[delivery.request_id] = outcomes.get(delivery.request_id, 0) + 1
+    assert len(outcomes) == sent and set(outcomes.values()) == {1}
+    total = net.totals()
+    assert total.sent_msgs == sent
+    lost = total.dropped_msgs + total.unreachable_msgs + total.overflow_msgs
+    assert total.received_msgs + lost == sent
+    assert total.in_flight_msgs == 0
