@@ -25,7 +25,7 @@ from sentinel.netsim.control import RouterHandle
 from sentinel.netsim.procs import ProcessGroup
 
 WINDOW = 256
-REPEATS = 3
+REPEATS = 5
 
 
 def sink(conn: Connection, ack: bytes, window: int) -> None:
@@ -120,7 +120,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--size", type=int, default=100)
-    parser.add_argument("--trips", type=int, default=3_000)
+    parser.add_argument("--trips", type=int, default=2_000)
     args = parser.parse_args()
     out = measure(args.messages, args.size, args.trips)
     if args.json:
