@@ -3,28 +3,38 @@
 `python -m sentinel.cluster up -n 5` runs a `Supervisor` (router + node processes, a live
 dashboard, a control socket); `status`, `kill`, `pause`, `resume`, `restart`, `partition`,
 `heal`, `net`, `put`, `get`, `logs` and `down` act on it from another terminal.
+
+Names are imported on first use, so that the small commands do not pay for raft, netsim and
+rich at start-up.
 """
 
-from sentinel.cluster.cli import main
-from sentinel.cluster.ctlsock import ControlError, ControlServer, request
-from sentinel.cluster.lock import DirectoryBusy, DirectoryLock, is_locked
-from sentinel.cluster.settings import Identity, RunOptions, SettingsError
-from sentinel.cluster.supervisor import ActionError, Supervisor
-from sentinel.cluster.views import ViewBuilder, view_to_json
+from __future__ import annotations
 
-__all__ = [
-    "ActionError",
-    "ControlError",
-    "ControlServer",
-    "DirectoryBusy",
-    "DirectoryLock",
-    "Identity",
-    "RunOptions",
-    "SettingsError",
-    "Supervisor",
-    "ViewBuilder",
-    "is_locked",
-    "main",
-    "request",
-    "view_to_json",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "main": "sentinel.cluster.cli",
+    "ControlError": "sentinel.cluster.ctlsock",
+    "ControlServer": "sentinel.cluster.ctlsock",
+    "request": "sentinel.cluster.ctlsock",
+    "DirectoryBusy": "sentinel.cluster.lock",
+    "DirectoryLock": "sentinel.cluster.lock",
+    "is_locked": "sentinel.cluster.lock",
+    "Identity": "sentinel.cluster.settings",
+    "RunOptions": "sentinel.cluster.settings",
+    "SettingsError": "sentinel.cluster.settings",
+    "ActionError": "sentinel.cluster.supervisor",
+    "Supervisor": "sentinel.cluster.supervisor",
+    "ViewBuilder": "sentinel.cluster.views",
+    "view_to_json": "sentinel.cluster.views",
+    "handle_request": "sentinel.cluster.commands",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'sentinel.cluster' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -27,7 +27,6 @@ from sentinel.cluster.settings import (
     SettingsError,
     load_identity,
 )
-from sentinel.cluster.table import status_table
 
 DEFAULT_DIR = ".sentinel"
 DOWN_WAIT_S = 60.0
@@ -141,6 +140,8 @@ def cmd_status(args: argparse.Namespace, directory: Path) -> int:
     if args.json:
         print(json.dumps(status))
     else:
+        from sentinel.cluster.table import status_table  # rich: only when needed
+
         print(status_table(status))
     return 0
 

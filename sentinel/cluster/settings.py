@@ -13,8 +13,10 @@ import json
 import os
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sentinel.netsim.faults import PRESETS, FaultConfig
+if TYPE_CHECKING:  # netsim is imported only by `up`: the other commands start faster
+    from sentinel.netsim.faults import FaultConfig
 
 SETTINGS_NAME = "cluster.json"
 SUPERVISOR_LOG_NAME = "supervisor.log"
@@ -74,6 +76,8 @@ class RunOptions:
     @property
     def faults(self) -> FaultConfig:
         """The fault configuration of this preset."""
+        from sentinel.netsim.faults import FaultConfig
+
         return FaultConfig(reliable=not self.unreliable, long_reordering=self.long_reordering)
 
     @property
@@ -87,6 +91,8 @@ class RunOptions:
 
 def preset_name(config: FaultConfig) -> str:
     """The PRESETS name of `config`, or a description of its flags."""
+    from sentinel.netsim.faults import PRESETS
+
     for name, preset in PRESETS.items():
         if preset == config:
             return name
