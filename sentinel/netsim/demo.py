@@ -141,6 +141,10 @@ def _table(rows: list[Row]) -> Table:
 def main() -> int:
     """Entry point of the demo command."""
     install_sigterm_handler()
-    width = Console().width
-    run_demo(Console(width=max(width, 112)))  # the table needs the room even in a pipe
+    console = Console(width=max(Console().width, 112))  # the table needs the room in a pipe
+    try:
+        run_demo(console)
+    except KeyboardInterrupt:  # every child is already stopped by the finally clauses
+        console.print("interrupted; all processes stopped")
+        return 130
     return 0
