@@ -1,0 +1,345 @@
+"""A whole cluster on a virtual clock: nodes, the seeded virtual network, the driver loop.
+
+Each node is driven exactly like the node process: feed the core (ticks, messages,
+proposals), then for each Ready: persist, send, apply, advance; then maybe compact. Every
+message crosses the wire codec (`encode` at the sender, `decode` at the receiver), so no
+Python object is shared between nodes and the codec's checks run on every message.
+
+Time is an int count of microseconds. Each node ticks every 10 ms with its own phase, so
+ticks of different nodes interleave. All randomness comes from generators derived from the
+seed; nodes and timers are visited in a fixed order.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from sentinel.netsim import FaultConfig, FaultPolicy, VirtualNetwork
+from sentinel.raft import InvalidMessage, Message, MessageType, Raft, Role
+from sentinel.sim.app import Application, LogRecorder
+from sentinel.sim.disk import DiskCrash
+from sentinel.sim.invariants import DurableLog, InvariantChecker
+from sentinel.sim.node import SimNode
+from sentinel.sim.trace import Trace
+from sentinel.wire import decode, encode
+
+log = logging.getLogger(__name__)
+
+TICK_US = 10_000
+NEVER = 1 << 62
+#: Events handled at one virtual instant before we call it a livelock.
+EVENTS_PER_INSTANT_MAX = 200_000
+#: Ready batches handled in one go for one node.
+READY_ROUNDS_MAX = 1000
+_LEADER_TYPES = (MessageType.APPEND, MessageType.HEARTBEAT, MessageType.SNAPSHOT)
+
+
+class Timer(Protocol):
+    """Something that acts at virtual times: a fault schedule, a workload, a probe."""
+
+    def next_us(self) -> int:
+        """When it next wants to act (NEVER for never)."""
+        ...
+
+    def fire(self, cluster: SimCluster) -> None:
+        """Act at `cluster.now_us` (must move next_us forward)."""
+        ...
+
+
+class ApplyListener(Protocol):
+    """Told about every entry applied on every node (clients learn their results here)."""
+
+    def on_apply(self, node: SimNode, entry: Any, result: Any) -> None: ...
+
+    def on_crash(self, node: SimNode) -> None: ...
+
+
+class SimCluster:
+    """N nodes of the same raft core on a `VirtualNetwork`, checked after every step."""
+
+    def __init__(
+        self,
+        seed: int,
+        nodes: int = 5,
+        app_factory: Callable[[], Application] = LogRecorder,
+        raft_config: dict[str, Any] | None = None,
+        compact_every: int = 50,
+        net_config: FaultConfig | None = None,
+        trace: Trace | None = None,
+        full_check_us: int = 10 * TICK_US,
+    ) -> None:
+        assert 1 <= nodes <= 99, "between 1 and 99 nodes"
+        assert compact_every >= 1, "compact_every must be positive"
+        self.seed = seed
+        self.ids = tuple(range(1, nodes + 1))
+        self.now_us = 0
+        self.compact_every = compact_every
+        self.full_check_us = full_check_us
+        self.rng = random.Random(f"{seed}/cluster")
+        self.disk_rng = random.Random(f"{seed}/disk")
+        policy = FaultPolicy(net_config) if net_config is not None else FaultPolicy()
+        self.net = VirtualNetwork(policy, random.Random(f"{seed}/net"))
+        self.trace = trace if trace is not None else Trace()
+        self.checker = InvariantChecker(self.ids)
+        self.listeners: list[ApplyListener] = []
+        self.counts: dict[str, int] = dict.fromkeys(
+            ("delivered", "dropped", "invalid", "crashes", "restarts", "pauses", "compactions",
+             "disk_crashes", "snapshots_installed", "elections"), 0
+        )
+        cluster_id = f"sim-{seed}"
+        config_kw = dict(raft_config or {})
+        self.nodes = {
+            i: SimNode(i, self.ids, seed, cluster_id, app_factory, config_kw) for i in self.ids
+        }
+        self._next_tick = {i: self.rng.randrange(1, TICK_US + 1) for i in self.ids}
+        self._next_full_check = 0
+        self._durability_key = (-1, -1)
+        for i in self.ids:
+            self.net.add_endpoint(i)
+            self.start(i)
+
+    # ------------------------------------------------------------------ views
+
+    def leader(self) -> SimNode | None:
+        """The active node that leads the highest term, if any."""
+        best: SimNode | None = None
+        for node in self.nodes.values():
+            core = node.core
+            if node.active and core is not None and core.role is Role.LEADER:
+                if best is None or core.term > best.core.term:  # type: ignore[union-attr]
+                    best = node
+        return best
+
+    def cores(self) -> dict[int, Raft]:
+        """Cores of running nodes (paused ones included), by id."""
+        return {i: n.core for i, n in self.nodes.items() if n.core is not None}
+
+    # ------------------------------------------------------------ the run loop
+
+    def run_until(self, end_us: int, timers: Sequence[Timer] = ()) -> None:
+        """Advance virtual time to `end_us`, handling every event in time order."""
+        same_instant = 0
+        while True:
+            t = min(self._next_tick.values())
+            due = self.net.next_delivery_time()
+            if due is not None and due < t:
+                t = due
+            for timer in timers:
+                t = min(t, timer.next_us())
+            if t > end_us:
+                self.now_us = max(self.now_us, end_us)
+                return
+            same_instant = same_instant + 1 if t == self.now_us else 0
+            assert same_instant < EVENTS_PER_INSTANT_MAX, f"livelock at {t} us"
+            self.now_us = t
+            for timer in timers:
+                for _ in range(EVENTS_PER_INSTANT_MAX):
+                    if timer.next_us() > t:
+                        break
+                    timer.fire(self)
+            if due is not None and due <= t:
+                for delivery in self.net.pop_due(t):
+                    self._deliver(delivery.src, delivery.dst, delivery.payload)
+            for i in self.ids:
+                if self._next_tick[i] <= t:
+                    self._next_tick[i] += TICK_US
+                    self._tick(i)
+            if t >= self._next_full_check:
+                self._next_full_check = t + self.full_check_us
+                self.check_cluster()
+            elif self._durability_due():
+                self.checker.check_durability(self.cores(), self._durable())
+
+    def _tick(self, i: int) -> None:
+        node = self.nodes[i]
+        if node.active:
+            node.core.tick()  # type: ignore[union-attr]
+            self.process(node)
+
+    def _deliver(self, src: int, dst: int, payload: bytes) -> None:
+        node = self.nodes[dst]
+        if node.core is None:
+            return
+        m = decode(payload, Message)
+        assert isinstance(m, Message)
+        if node.paused:
+            node.queue(m)
+            return
+        self._step(node, m)
+
+    def _step(self, node: SimNode, m: Message) -> None:
+        self.counts["delivered"] += 1
+        self.trace.add(
+            (self.now_us, "deliver", m.src, m.dst, m.type.value, m.term, m.index,
+             len(m.entries), m.commit, m.reject)
+        )
+        try:
+            node.core.step(m)  # type: ignore[union-attr]
+        except InvalidMessage as exc:
+            self.counts["invalid"] += 1
+            log.warning("node %d: invalid message: %s", node.id, exc)
+        self.process(node)
+
+    # ----------------------------------------------------- the node's driver
+
+    def process(self, node: SimNode) -> None:
+        """Handle every Ready of one node (persist, send, apply, advance), then check it."""
+        core, storage, app = node.core, node.storage, node.app
+        assert core is not None and storage is not None and app is not None
+        checker = self.checker
+        for _ in range(READY_ROUNDS_MAX):
+            if not core.has_ready():
+                break
+            rd = core.ready()
+            try:  # 1. persist
+                storage.save(rd)
+            except DiskCrash:
+                self.counts["disk_crashes"] += 1
+                self.trace.add((self.now_us, "crash", node.id, "(power cut while persisting)"))
+                self._crash(node)
+                return
+            if rd.snapshot is not None:
+                checker.observe_snapshot(node.id, rd.snapshot)
+            if rd.entries:
+                first = rd.entries[0].index
+                prev = core.log.term(first - 1)
+                checker.observe_persist(node.id, prev if prev is not None else -1, rd.entries)
+            for m in rd.messages:  # 2. send
+                self._send(m)
+            if rd.apply_snapshot is not None:  # 3. apply
+                app.restore(rd.apply_snapshot.data)
+                checker.observe_restore(node.id, rd.apply_snapshot)
+                self.counts["snapshots_installed"] += 1
+                self.trace.add((self.now_us, "restore", node.id, rd.apply_snapshot.meta.index))
+            for entry in rd.committed_entries:
+                result = app.apply(entry)
+                checker.observe_apply(node.id, entry)
+                for listener in self.listeners:
+                    listener.on_apply(node, entry, result)
+            core.advance(rd)  # 4. advance
+            # Check before compacting: the commits this batch made must be seen while the
+            # entries are still in the log.
+            checker.check_node(node.id, core)
+            self._maybe_compact(node)
+        else:
+            raise AssertionError(f"node {node.id} never ran out of Ready batches")
+        self._trace_role(node)
+        checker.check_node(node.id, core)
+
+    def _send(self, m: Message) -> None:
+        if m.type in _LEADER_TYPES:
+            self.checker.observe_leader(m.src, m.term)
+        verdict = self.net.send(self.now_us, m.src, m.dst, encode(m), m.is_response)
+        if not verdict.delivered:
+            self.counts["dropped"] += 1
+            kind = "drop" if verdict.fate.value == "drop" else "cut"
+            self.trace.add(
+                (self.now_us, kind, m.src, m.dst, m.type.value, m.term, m.index,
+                 len(m.entries), m.commit, m.reject)
+            )
+
+    def _maybe_compact(self, node: SimNode) -> None:
+        core, app = node.core, node.app
+        assert core is not None and app is not None
+        applied = core.log.applied
+        if applied - core.log.snapshot_index >= self.compact_every:
+            if core.compact(applied, app.snapshot()):
+                self.counts["compactions"] += 1
+                self.trace.add((self.now_us, "compact", node.id, applied))
+
+    def _trace_role(self, node: SimNode) -> None:
+        core = node.core
+        assert core is not None
+        now = (core.role.value, core.term, core.lead)
+        if now != node.last_role:
+            if core.role is Role.LEADER and node.last_role[0] != Role.LEADER.value:
+                self.counts["elections"] += 1
+            node.last_role = now
+            self.trace.add((self.now_us, "role", node.id, *now))
+
+    # ------------------------------------------------------------ whole cluster
+
+    def check_cluster(self) -> None:
+        """The whole-cluster invariants (log matching over live logs, durability)."""
+        self.checker.check_cluster(self.cores(), self._durable())
+
+    def _durability_due(self) -> bool:
+        # Who holds the top committed entry changes only with a new commit or a crash.
+        key = (self.checker.commit_max, self.counts["crashes"])
+        if key == self._durability_key:
+            return False
+        self._durability_key = key
+        return True
+
+    def _durable(self) -> dict[int, DurableLog]:
+        return {i: n.durable for i, n in self.nodes.items() if n.core is None and n.durable}
+
+    # -------------------------------------------------------------- faults
+
+    def start(self, i: int) -> None:
+        """Start (or restart) node i from its disk."""
+        node = self.nodes[i]
+        state = node.start()
+        self.net.set_up(i, True)
+        self.checker.node_started(i, state.snapshot, state.entries)
+        self._trace_role(node)
+        self.process(node)
+
+    def crash(self, i: int) -> bool:
+        """Crash node i (False when it is already down)."""
+        node = self.nodes[i]
+        if node.core is None:
+            return False
+        self.trace.add((self.now_us, "crash", i))
+        self._crash(node)
+        return True
+
+    def _crash(self, node: SimNode) -> None:
+        self.counts["crashes"] += 1
+        for listener in self.listeners:
+            listener.on_crash(node)
+        node.crash(self.disk_rng)
+        self.net.set_up(node.id, False)
+
+    def restart(self, i: int) -> bool:
+        """Restart a crashed node i (False when it is running)."""
+        node = self.nodes[i]
+        if node.core is not None:
+            return False
+        self.counts["restarts"] += 1
+        self.trace.add((self.now_us, "restart", i))
+        self.start(i)
+        return True
+
+    def crash_while_persisting(self, i: int, ops: int) -> bool:
+        """Arm node i's disk to lose power on its `ops`-th next write or sync."""
+        node = self.nodes[i]
+        if node.core is None or node.disk.armed:
+            return False
+        node.disk.arm(ops)
+        self.trace.add((self.now_us, "arm-crash", i, ops))
+        return True
+
+    def pause(self, i: int) -> bool:
+        """Stop node i's ticks and deliveries (they queue) until `resume`."""
+        node = self.nodes[i]
+        if not node.active:
+            return False
+        node.paused = True
+        self.counts["pauses"] += 1
+        self.trace.add((self.now_us, "pause", i))
+        return True
+
+    def resume(self, i: int) -> bool:
+        """Resume a paused node; it handles its queued messages first."""
+        node = self.nodes[i]
+        if node.core is None or not node.paused:
+            return False
+        node.paused = False
+        self.trace.add((self.now_us, "resume", i, len(node.inbox)))
+        while node.inbox and node.active:
+            self._step(node, node.inbox.popleft())
+        return True

@@ -1,0 +1,206 @@
+"""Run one seed (or a sweep of seeds): cluster + schedule + workload + invariants.
+
+`run_seed` never raises for a violation: it returns a `RunResult` whose `failure` carries
+the seed, what broke and the tail of the trace. `check_seed` raises it instead.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sentinel.raft import InvariantError
+from sentinel.sim.app import Application, LogRecorder
+from sentinel.sim.cluster import SimCluster
+from sentinel.sim.invariants import InvariantViolation
+from sentinel.sim.schedule import generate
+from sentinel.sim.trace import Trace
+from sentinel.sim.workload import LivenessProbe, ProposalWorkload
+
+US_PER_S = 1_000_000
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    """How one run goes. `raft_config=None` lets each seed pick flow-control limits."""
+
+    nodes: int = 5
+    sim_seconds: float = 10.0
+    profile: str = "mixed"
+    liveness_seconds: float = 3.0
+    compact_every: int = 40
+    proposal_gap_ms_max: int = 100
+    raft_config: dict[str, Any] | None = None
+    app_factory: Callable[[], Application] = LogRecorder
+    keep_trace: bool = False
+    ring_events: int = 200
+
+
+class SimulationFailure(AssertionError):
+    """A seed broke an invariant (or the core broke its own); replay it with `--seed`."""
+
+    def __init__(self, seed: int, what: str, trace_tail: list[str], options: SimOptions) -> None:
+        self.seed = seed
+        self.what = what
+        self.trace_tail = trace_tail
+        self.options = options
+        tail = "\n".join(trace_tail[-40:])
+        super().__init__(
+            f"seed {seed}: {what}\nreplay: python -m sentinel.sim --seed {seed} "
+            f"--nodes {options.nodes} --sim-seconds {options.sim_seconds:g} "
+            f"--profile {options.profile}\nlast events:\n{tail}"
+        )
+
+
+@dataclass
+class RunResult:
+    """What one seed did."""
+
+    seed: int
+    failure: SimulationFailure | None
+    digest: str
+    sim_seconds: float
+    wall_seconds: float
+    counts: dict[str, int]
+    commits: int
+    acked: int
+    trace: Trace = field(repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every invariant held."""
+        return self.failure is None
+
+
+def seed_raft_config(seed: int, profile: str = "mixed") -> dict[str, Any]:
+    """Flow-control limits picked per seed: tiny batches make partial replication (and so
+    Figure 8 situations) common, big ones exercise the fast paths. The figure8 profile
+    always replicates one entry per round trip."""
+    if profile == "figure8":
+        return {"max_msg_entries": 1, "max_inflight_msgs": 1}
+    rng = random.Random(f"{seed}/config")
+    return {
+        "max_msg_entries": rng.choice([1, 1, 2, 3, 64, 4096]),
+        "max_inflight_msgs": rng.choice([1, 2, 4, 64]),
+    }
+
+
+def build(seed: int, options: SimOptions) -> tuple[SimCluster, list[Any], ProposalWorkload]:
+    """The cluster and its timers (schedule, workload, liveness probe) for one seed."""
+    duration_us = int(options.sim_seconds * US_PER_S)
+    live_us = min(int(options.liveness_seconds * US_PER_S), duration_us // 2)
+    heal_us = duration_us - live_us
+    raft_config = options.raft_config
+    if raft_config is None:
+        raft_config = seed_raft_config(seed, options.profile)
+    trace = Trace(options.ring_events, keep_all=options.keep_trace)
+    cluster = SimCluster(
+        seed,
+        options.nodes,
+        app_factory=options.app_factory,
+        raft_config=raft_config,
+        compact_every=options.compact_every,
+        trace=trace,
+    )
+    schedule = generate(seed, options.nodes, duration_us, heal_us, options.profile)
+    gap_ms_max = options.proposal_gap_ms_max
+    if options.profile == "figure8":
+        gap_ms_max = min(gap_ms_max, 10)  # leaders live ~10 ms: propose to each of them
+    workload = ProposalWorkload(random.Random(f"{seed}/workload"), gap_ms_max, stop_us=duration_us)
+    cluster.listeners.append(workload)
+    # The probe needs a full liveness window; shorter runs only check safety after the heal.
+    probe = LivenessProbe(heal_us, live_us - 10_000)
+    return cluster, [schedule, workload, probe], workload
+
+
+def run_seed(seed: int, options: SimOptions | None = None) -> RunResult:
+    """Run one seed to the end (or to the first violation)."""
+    options = options or SimOptions()
+    started = time.perf_counter()
+    cluster, timers, workload = build(seed, options)
+    failure = None
+    try:
+        cluster.run_until(int(options.sim_seconds * US_PER_S), timers)
+        cluster.check_cluster()
+        workload.check(cluster)
+    except (InvariantViolation, InvariantError) as exc:
+        what = str(exc)
+        if isinstance(exc, InvariantError):
+            what = f"the raft core's own invariant: {exc}"
+        failure = SimulationFailure(seed, what, cluster.trace.tail(), options)
+    wall = time.perf_counter() - started
+    return RunResult(
+        seed=seed,
+        failure=failure,
+        digest=cluster.trace.digest(),
+        sim_seconds=cluster.now_us / US_PER_S,
+        wall_seconds=wall,
+        counts=dict(cluster.counts),
+        commits=cluster.checker.commit_max,
+        acked=workload.acked,
+        trace=cluster.trace,
+    )
+
+
+def check_seed(seed: int, options: SimOptions | None = None) -> RunResult:
+    """Run one seed; raise its SimulationFailure if it broke an invariant."""
+    result = run_seed(seed, options)
+    if result.failure is not None:
+        raise result.failure
+    return result
+
+
+@dataclass
+class SweepSummary:
+    """Totals over a sweep of seeds."""
+
+    runs: int = 0
+    failures: list[SimulationFailure] = field(default_factory=list)
+    elections: int = 0
+    commits: int = 0
+    acked: int = 0
+    crashes: int = 0
+    sim_seconds: float = 0.0
+    wall_seconds: float = 0.0
+
+    @property
+    def violations(self) -> int:
+        """How many seeds broke an invariant."""
+        return len(self.failures)
+
+    @property
+    def speed(self) -> float:
+        """Simulated seconds per wall second."""
+        return self.sim_seconds / self.wall_seconds if self.wall_seconds else 0.0
+
+    def add(self, result: RunResult) -> None:
+        """Fold one run in."""
+        self.runs += 1
+        if result.failure is not None:
+            self.failures.append(result.failure)
+        self.elections += result.counts["elections"]
+        self.commits += result.commits
+        self.acked += result.acked
+        self.crashes += result.counts["crashes"]
+        self.sim_seconds += result.sim_seconds
+        self.wall_seconds += result.wall_seconds
+
+    def line(self) -> str:
+        """One summary line."""
+        return (
+            f"runs={self.runs} violations={self.violations} elections={self.elections} "
+            f"commits={self.commits} acked={self.acked} crashes={self.crashes} "
+            f"simulated={self.sim_seconds:.1f}s wall={self.wall_seconds:.1f}s "
+            f"speed={self.speed:.1f} sim-s/wall-s"
+        )
+
+
+def sweep(seeds: Iterable[int], options: SimOptions | None = None) -> SweepSummary:
+    """Run many seeds; collect every failure."""
+    summary = SweepSummary()
+    for seed in seeds:
+        summary.add(run_seed(seed, options))
+    return summary
