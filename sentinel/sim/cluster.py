@@ -86,8 +86,19 @@ class SimCluster:
         self.checker = InvariantChecker(self.ids)
         self.listeners: list[ApplyListener] = []
         self.counts: dict[str, int] = dict.fromkeys(
-            ("delivered", "dropped", "invalid", "crashes", "restarts", "pauses", "compactions",
-             "disk_crashes", "snapshots_installed", "elections"), 0
+            (
+                "delivered",
+                "dropped",
+                "invalid",
+                "crashes",
+                "restarts",
+                "pauses",
+                "compactions",
+                "disk_crashes",
+                "snapshots_installed",
+                "elections",
+            ),
+            0,
         )
         cluster_id = f"sim-{seed}"
         config_kw = dict(raft_config or {})
@@ -108,9 +119,10 @@ class SimCluster:
         best: SimNode | None = None
         for node in self.nodes.values():
             core = node.core
-            if node.active and core is not None and core.role is Role.LEADER:
-                if best is None or core.term > best.core.term:  # type: ignore[union-attr]
-                    best = node
+            if not node.active or core is None or core.role is not Role.LEADER:
+                continue
+            if best is None or core.term > best.core.term:  # type: ignore[union-attr]
+                best = node
         return best
 
     def cores(self) -> dict[int, Raft]:
@@ -173,8 +185,18 @@ class SimCluster:
     def _step(self, node: SimNode, m: Message) -> None:
         self.counts["delivered"] += 1
         self.trace.add(
-            (self.now_us, "deliver", m.src, m.dst, m.type.value, m.term, m.index,
-             len(m.entries), m.commit, m.reject)
+            (
+                self.now_us,
+                "deliver",
+                m.src,
+                m.dst,
+                m.type.value,
+                m.term,
+                m.index,
+                len(m.entries),
+                m.commit,
+                m.reject,
+            )
         )
         try:
             node.core.step(m)  # type: ignore[union-attr]
@@ -237,18 +259,29 @@ class SimCluster:
             self.counts["dropped"] += 1
             kind = "drop" if verdict.fate.value == "drop" else "cut"
             self.trace.add(
-                (self.now_us, kind, m.src, m.dst, m.type.value, m.term, m.index,
-                 len(m.entries), m.commit, m.reject)
+                (
+                    self.now_us,
+                    kind,
+                    m.src,
+                    m.dst,
+                    m.type.value,
+                    m.term,
+                    m.index,
+                    len(m.entries),
+                    m.commit,
+                    m.reject,
+                )
             )
 
     def _maybe_compact(self, node: SimNode) -> None:
         core, app = node.core, node.app
         assert core is not None and app is not None
         applied = core.log.applied
-        if applied - core.log.snapshot_index >= self.compact_every:
-            if core.compact(applied, app.snapshot()):
-                self.counts["compactions"] += 1
-                self.trace.add((self.now_us, "compact", node.id, applied))
+        if applied - core.log.snapshot_index < self.compact_every:
+            return
+        if core.compact(applied, app.snapshot()):
+            self.counts["compactions"] += 1
+            self.trace.add((self.now_us, "compact", node.id, applied))
 
     def _trace_role(self, node: SimNode) -> None:
         core = node.core

@@ -88,7 +88,9 @@ class InvariantChecker:
 
     # --------------------------------------------------------------- observations
 
-    def node_started(self, node_id: int, snapshot: Snapshot | None, entries: Iterable[Entry]) -> None:
+    def node_started(
+        self, node_id: int, snapshot: Snapshot | None, entries: Iterable[Entry]
+    ) -> None:
         """A node (re)started from what its disk recovered."""
         meta = snapshot.meta if snapshot else SnapshotMeta()
         if snapshot is not None:

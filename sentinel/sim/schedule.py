@@ -39,7 +39,9 @@ WEATHER: dict[str, FaultConfig] = {
     "unreliable_reordering": FaultConfig(reliable=False, long_reordering=True),
     "slow": FaultConfig(link_delay_ms=15, reliable=False, request_delay_ms_max=60),
     "lossy_duplicating": FaultConfig(
-        reliable=False, request_drop_per_mille=250, reply_drop_per_mille=250,
+        reliable=False,
+        request_drop_per_mille=250,
+        reply_drop_per_mille=250,
         duplicate_per_mille=150,
     ),
 }
@@ -232,8 +234,16 @@ class _Generator:
 
     def mixed(self) -> None:
         rng = self.rng
-        kinds = ["crash", "crash-leader", "disk-crash", "pause", "isolate", "split", "bridge",
-                 "weather"]
+        kinds = [
+            "crash",
+            "crash-leader",
+            "disk-crash",
+            "pause",
+            "isolate",
+            "split",
+            "bridge",
+            "weather",
+        ]
         weights = [3, 3, 2, 2, 1, 2, 1, 2]
         t = self.ms(100, 500)
         while t < self.heal_us:
