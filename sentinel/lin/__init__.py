@@ -45,6 +45,7 @@ from sentinel.lin.models import (
     register_model,
 )
 from sentinel.lin.recorder import HistoryRecorder
+from sentinel.lin.visualize import render_html, visualize
 
 __all__ = [
     "MODELS",
@@ -79,5 +80,7 @@ __all__ = [
     "read_jepsen_history",
     "read_kv_history",
     "register_model",
+    "render_html",
+    "visualize",
     "write_kv_history",
 ]

@@ -1,7 +1,8 @@
 """``python -m sentinel.lin check FILE...``: check history files from the shell.
 
 Exit status: 3 if any file could not be read, else 1 if any history is not
-linearizable, else 2 if any check timed out, else 0.
+linearizable, else 2 if any check timed out, else 0.  Usage errors also exit
+with 3, so that 2 always means "unknown".
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import NoReturn
 
 from sentinel.lin.checker import CheckResult, check_operations, check_operations_verbose
 from sentinel.lin.formats import load_history
@@ -21,8 +23,14 @@ from sentinel.lin.visualize import visualize
 EXIT_OK, EXIT_ILLEGAL, EXIT_UNKNOWN, EXIT_UNREADABLE = 0, 1, 2, 3
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_UNREADABLE, f"{self.prog}: error: {message}\n")
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m sentinel.lin", description="Linearizability checker for Sentinel."
     )
     sub = parser.add_subparsers(dest="command", required=True)
