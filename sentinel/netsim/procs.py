@@ -38,22 +38,40 @@ _PR_SET_PDEATHSIG = 1
 _groups: weakref.WeakSet[ProcessGroup] = weakref.WeakSet()
 
 
-def _die_with_parent(parent_pid: int, use_pdeathsig: bool) -> None:
-    """In the child: exit as soon as the parent is gone."""
-    if use_pdeathsig and sys.platform.startswith("linux"):
+def _die_with_parent(owner_pid: int, use_pdeathsig: bool) -> None:
+    """In the child: exit as soon as the process that started it (`owner_pid`) is gone.
+
+    With spawn the owner is our parent: the kernel's parent-death signal covers it, and the
+    watch sees the parent pid change. With forkserver our parent is the fork server, so the
+    watch also checks that the owner still exists."""
+    parent_pid = os.getppid()
+    owner_is_parent = parent_pid == owner_pid
+    if use_pdeathsig and owner_is_parent and sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError):
             log.debug("prctl(PR_SET_PDEATHSIG) unavailable; relying on the parent watch")
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        os._exit(1)
+        if os.getppid() != owner_pid:  # the owner died before prctl took effect
+            os._exit(1)
+
+    def owner_gone() -> bool:
+        if os.getppid() != parent_pid:
+            return True
+        if owner_is_parent:
+            return False
+        try:
+            os.kill(owner_pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
 
     def watch() -> None:
-        while True:
+        while not owner_gone():
             time.sleep(PARENT_WATCH_S)
-            if os.getppid() != parent_pid:
-                os._exit(1)
+        os._exit(1)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 
 import psutil
@@ -99,3 +100,14 @@ def test_sigterm_stops_every_child(tmp_path, no_leaks) -> None:
         proc.kill()
         proc.wait(30)
         proc.stdout.close()
+
+
+def test_forkserver_children_are_controlled_too() -> None:
+    forkserver.ensure_running()  # the fork server itself lives as long as this process
+    with ProcessGroup("forkserver") as group:
+        pid = group.start("s", sleeper, (60.0,))
+        time.sleep(0.5)  # long enough for a wrongly-armed parent watch to fire
+        assert group.is_alive("s")
+        group.pause("s")
+        wait_for(lambda: psutil.Process(pid).status() == psutil.STATUS_STOPPED)
+    wait_for(lambda: _gone(pid))
