@@ -372,7 +372,9 @@ class Router:
             policy.set_link_delay(request.src, request.dst, request.delay_ms)
         elif isinstance(request, p.RegisterNode):
             fd = recv_handle(self.control)  # sent right after the message, same pipe
-            assert 1 <= request.endpoint <= p.NODE_ID_MAX, "node ids are 1..NODE_ID_MAX"
+            if not 1 <= request.endpoint <= p.NODE_ID_MAX:
+                os.close(fd)
+                return p.Ack(False, f"node ids are 1..{p.NODE_ID_MAX}, not {request.endpoint}")
             self.add_link(fd, request.endpoint)
         elif isinstance(request, p.Shutdown):
             self.running = False
