@@ -86,6 +86,9 @@ class RouterHandle:
         router_end, node_end = self.group.context.Pipe(duplex=True)
         try:
             self._ask(p.RegisterNode(endpoint), fd=router_end.fileno())
+        except BaseException:
+            node_end.close()
+            raise
         finally:
             router_end.close()  # the router holds its own duplicate now
         return node_end

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from sentinel.netsim.control import RouterError
 from sentinel.netsim.echo import EchoStatus
 from sentinel.netsim.faults import RELIABLE
 from sentinel.netsim.rpc import RpcCall, RpcError, RpcReply
@@ -116,6 +117,11 @@ def test_partition_disconnect_and_heal(cluster_factory) -> None:
     assert time.monotonic() - start < CALL_S  # the unreachable notice, not the timeout
     cluster.router.connect(1)
     assert one.call("Echo.echo", "f", CALL_S) == "f"
+    with pytest.raises(RouterError, match="two groups"):
+        cluster.router.partition([[1, 2], [2, 3]])
+    with pytest.raises(RouterError, match="node ids"):
+        cluster.router.add_node(0)
+    assert one.call("Echo.echo", "g", CALL_S) == "g"  # refused requests harm nothing
     cluster.router.set_long_delays(True)
     assert cluster.router.report().config.long_delays
     cluster.router.set_long_delays(False)
