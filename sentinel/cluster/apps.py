@@ -4,7 +4,7 @@ from __future__ import annotations
 
 RECORDER_APP = "sentinel.raft.recorder:Recorder"
 KV_SERVER_APP = "sentinel.kvraft.server:KVServerApp"
-DEFAULT_APP = RECORDER_APP
+DEFAULT_APP = KV_SERVER_APP
 
 
 def default_app() -> str:

@@ -12,10 +12,18 @@ class KVError(RuntimeError):
 
 
 def _client(directory: Path):  # type: ignore[no-untyped-def]
+    from sentinel.cluster.settings import SettingsError, load_identity
+
+    try:
+        identity = load_identity(directory)
+    except SettingsError as e:
+        raise KVError(str(e)) from None
+    if identity is None:
+        raise KVError(f"no cluster in {directory}")
     try:
         import sentinel
 
-        return sentinel.connect(directory)
+        return sentinel.connect(directory, servers=identity.node_ids)
     except ImportError as e:
         raise KVError(f"the key/value client is not available: {e}") from None
     except (OSError, EOFError, ValueError) as e:

@@ -12,7 +12,16 @@ import pytest
 
 @pytest.mark.parametrize(
     "args",
-    [("status",), ("status", "--json"), ("kill", "1"), ("heal",), ("down",), ("net", "reliable")],
+    [
+        ("status",),
+        ("status", "--json"),
+        ("kill", "1"),
+        ("heal",),
+        ("down",),
+        ("net", "reliable"),
+        ("put", "k", "v"),
+        ("get", "k"),
+    ],
 )
 def test_no_cluster_running(cli, cluster_dir, args):
     result = cli.run(*args)
@@ -62,6 +71,8 @@ def test_refused_requests_change_nothing(start_plain, cli, cluster_dir, procs, h
         (("partition", "1,4"), "no node 4"),
         (("partition", "1,2,3"), "at least two groups"),
         (("logs", "7"), "no node 7"),
+        (("put", "", "v"), "key must not be empty"),
+        (("get", "missing"), "no key 'missing'"),
     ]
     for args, words in refused:
         result = cli.run(*args)

@@ -18,6 +18,7 @@ def test_down_recover_sigkill_sigterm(start_plain, cli, cluster_dir, procs, help
     assert busy.returncode == 1
     assert "already running" in busy.stderr and str(up.pid) in busy.stderr
 
+    assert cli.ok("put", "color", "blue").strip() == "OK"
     assert "stopped" in cli.ok("down")
     assert up.wait(60) == 0
     helpers.no_process_left(procs)
@@ -34,6 +35,8 @@ def test_down_recover_sigkill_sigterm(start_plain, cli, cluster_dir, procs, help
     assert second["term"] > first["term"]
     for old, new in zip(first["nodes"], second["nodes"], strict=True):
         assert new["commit"] >= old["commit"]
+    assert cli.ok("get", "color").strip() == "blue"
+    assert cli.ok("put", "shape", "round").strip() == "OK"
 
     # SIGKILL of the supervisor: the router and the nodes (a paused one too) exit by themselves.
     assert "paused" in cli.ok("pause", "2")
@@ -45,6 +48,7 @@ def test_down_recover_sigkill_sigterm(start_plain, cli, cluster_dir, procs, help
     # The kernel dropped the dead supervisor's lock: a third `up` runs; SIGTERM stops it.
     third = start_plain()
     cli.stable_leader(3)
+    assert cli.ok("get", "shape").strip() == "round"
     procs.track(third.pid)
     paused = cli.ok("pause", "1")  # a paused node must be stopped too
     assert "paused" in paused

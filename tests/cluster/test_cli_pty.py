@@ -35,6 +35,11 @@ def test_dashboard_kill_restart_partition_keys_quit(start_pty, cli, procs, helpe
             f"no row for node {node_id}"
         )
 
+    # put/get round trip through the router (the nodes run the key/value server).
+    for i in range(5):
+        assert cli.ok("put", f"key{i}", f"value {i}").strip() == "OK"
+    assert cli.ok("get", "key3").strip() == "value 3"
+
     # Kill the leader from another command: a new leader, shown in the table and the dashboard.
     assert "killed" in cli.ok("kill", str(leader))
     second = cli.stable_leader(4, exclude=leader)
@@ -67,6 +72,8 @@ def test_dashboard_kill_restart_partition_keys_quit(start_pty, cli, procs, helpe
         )
 
     wait_for(back, f"node {leader} to reach applied index {applied} again")
+    assert applied >= 6  # the leader's empty entry and the five puts
+    assert cli.ok("get", "key4").strip() == "value 4"
     up.track()
 
     # partition / heal from the command line show in `status --json` and on the dashboard.
