@@ -76,7 +76,8 @@ Incoming = Message | Request | Reply | Failure
 
 
 class Endpoint:
-    """One endpoint's connection to the router. `send*` methods are thread-safe."""
+    """One endpoint's connection to the router. `send*` methods are thread-safe. When the
+    router is gone, `poll` raises EOFError and `send*` raise OSError: a node should exit."""
 
     def __init__(self, conn: Connection, endpoint_id: int) -> None:
         assert endpoint_id > 0, "endpoint 0 is the router"
