@@ -127,6 +127,7 @@ def _search(
     # (see _read_only_flags), so its siblings need no trying.
     calls: list[tuple[int, Any, bool]] = []
     longest_len = [0] * n
+    prefix = floor = 0  # see the verbose bookkeeping at the dead end below
     state = model.init()
     linearized = 0
     node = nxt[head]
@@ -178,7 +179,11 @@ def _search(
             # that subtree is already known to fail: so does this one.
         # Dead end (a return reached before its operation was linearised): backtrack.
         if verbose and calls:
-            _record_longest(calls, op_of, longest, longest_len)
+            depth = len(calls)
+            # Operations low in the stack that were there at the last record
+            # already have a partial at least `floor` long: skip them if that is enough.
+            _record_longest(calls, prefix if depth <= floor else 0, op_of, longest, longest_len)
+            prefix = floor = depth
         while True:
             if not calls:
                 return CheckResult.ILLEGAL
@@ -193,6 +198,8 @@ def _search(
             prv[nxt[node]] = node
             if not forced:
                 break
+        if prefix > len(calls):
+            prefix = len(calls)
         node = nxt[node]
 
     full = tuple(op_of[call] for call, _, _ in calls)
@@ -228,6 +235,7 @@ def _compile(model: Any, ops: Sequence[Operation]) -> tuple[list[str], list[Any]
 
 def _record_longest(
     calls: list[tuple[int, Any, bool]],
+    start: int,
     op_of: list[int],
     longest: list[tuple[int, ...] | None],
     longest_len: list[int],
@@ -235,8 +243,8 @@ def _record_longest(
     """Remember the current prefix for every operation in it that had only shorter ones."""
     depth = len(calls)
     seq: tuple[int, ...] | None = None
-    for call, _, _ in calls:
-        i = op_of[call]
+    for k in range(start, depth):
+        i = op_of[calls[k][0]]
         if depth > longest_len[i]:
             if seq is None:
                 seq = tuple(op_of[c] for c, _, _ in calls)
