@@ -55,8 +55,19 @@ def test_cli_verbose_prints_the_whole_trace() -> None:
 
 def test_cli_sweep_prints_a_summary() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "sentinel.sim", "--seeds", "2", "--first-seed", "40",
-         "--nodes", "3", "--sim-seconds", "2"],
+        [
+            sys.executable,
+            "-m",
+            "sentinel.sim",
+            "--seeds",
+            "2",
+            "--first-seed",
+            "40",
+            "--nodes",
+            "3",
+            "--sim-seconds",
+            "2",
+        ],
         capture_output=True,
         text=True,
         timeout=300,

@@ -15,7 +15,9 @@ OPTIONS = SimOptions(nodes=5, sim_seconds=10.0, profile="mixed")
 @pytest.mark.parametrize("first", range(0, SEEDS, CHUNK))
 def test_mixed_faults_keep_every_invariant(first: int) -> None:
     seeds = range(first, first + CHUNK)
-    print(f"sweeping seeds {seeds.start}..{seeds.stop - 1} (replay: python -m sentinel.sim --seed S)")
+    print(
+        f"sweeping seeds {seeds.start}..{seeds.stop - 1} (replay: python -m sentinel.sim --seed S)"
+    )
     summary = sweep(seeds, OPTIONS)
     print(summary.line())
     assert summary.runs == CHUNK
