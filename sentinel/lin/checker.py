@@ -25,14 +25,17 @@ from sentinel.lin.model import partition_of
 
 log = logging.getLogger(__name__)
 
-# Search steps a partition runs before the next one gets its turn and the
-# clock is read: long enough to make switching cheap, short enough that a
-# violation in any partition is found about as soon as the fastest search ends.
-_SLICE = 2000
+# Lifts and backtracks a partition makes before the next one gets its turn
+# and the clock is read (each costs at most one scan of the list): long enough
+# to make switching cheap, short enough that a violation in any partition is
+# found about as soon as the fastest search ends.
+_SLICE = 300
 
 # Operation shapes the search handles without calling the model.
-_STEP, _READ, _READ_ANY, _SET = "step", "read", "read_any", "set"
-_KINDS = {"read": _READ, "read_any": _READ_ANY, "set": _SET}
+_STEP, _READ, _READ_ANY, _SET, _CONCAT = "step", "read", "read_any", "set", "concat"
+_RETURN = "return"  # the kind of a return node
+_DEAD_END = object()
+_KINDS = {"read": _READ, "read_any": _READ_ANY, "set": _SET, "concat": _CONCAT}
 
 
 class CheckResult(enum.Enum):
@@ -88,7 +91,7 @@ class _Deadline:
 def _search(
     model: Any, ops: Sequence[Operation], verbose: bool, longest: list[tuple[int, ...] | None]
 ) -> Generator[None, None, CheckResult]:
-    """Search one partition, yielding every ``_SLICE`` steps so partitions can take turns.
+    """Search one partition, yielding every ``_SLICE`` moves so partitions can take turns.
 
     Fills ``longest`` when ``verbose`` and returns the partition's verdict.
     """
@@ -97,35 +100,42 @@ def _search(
         return CheckResult.OK
 
     # Node 0 is the head sentinel, nodes 1..2n the entries, 2n+1 the tail
-    # sentinel, so lifting never has to test for a missing neighbour.
+    # sentinel, so lifting never has to test for a missing neighbour.  Per-node
+    # arrays (rather than per-operation ones) save an indirection in the scan.
     stamped = [(op.call_time, 0, i) for i, op in enumerate(ops)]
     stamped += [(op.return_time, 1, i) for i, op in enumerate(ops)]
     stamped.sort()
     head, tail = 0, 2 * n + 1
     nxt = [*range(1, 2 * n + 2), tail]
     prv = [0, *range(0, 2 * n + 1)]
-    op_of = [-1] * (2 * n + 2)
-    match = [0] * (2 * n + 2)  # call node -> its return node; 0 marks a return
+    size = 2 * n + 2
+    op_of = [-1] * size
+    match = [0] * size  # call node -> its return node
+    kind_of: list[str] = [_RETURN] * size
+    arg_of: list[Any] = [None] * size
+    kinds, args, read_only = _compile(model, ops)
     return_node = [0] * n
-    for node, (_, kind, i) in enumerate(stamped, start=1):
+    for node, (_, is_return, i) in enumerate(stamped, start=1):
         op_of[node] = i
-        if kind:
+        if is_return:
             return_node[i] = node
-    for node, (_, kind, i) in enumerate(stamped, start=1):
-        if not kind:
+    for node, (_, is_return, i) in enumerate(stamped, start=1):
+        if not is_return:
             match[node] = return_node[i]
+            kind_of[node] = kinds[i]
+            arg_of[node] = args[i]
 
     inputs = [op.input for op in ops]
     outputs = [op.output for op in ops]
-    kinds, args, read_only = _compile(model, ops)
     bits = [1 << i for i in range(n)]
     step = model.step
     seen: set[tuple[int, Any]] = set()
     seen_add = seen.add
     # (call node, state before it, forced): a forced entry linearised a
     # read-only operation that was legal on the spot, which loses nothing
-    # (see _read_only_flags), so its siblings need no trying.
+    # (see _compile), so its siblings need no trying.
     calls: list[tuple[int, Any, bool]] = []
+    push = calls.append
     longest_len = [0] * n
     prefix = floor = 0  # see the verbose bookkeeping at the dead end below
     state = model.init()
@@ -133,51 +143,59 @@ def _search(
     node = nxt[head]
     budget = _SLICE
 
-    while nxt[head] != tail:
-        budget -= 1
-        if not budget:
-            yield
-            budget = _SLICE
-        ret = match[node]
-        if ret:
+    while True:
+        kind = kind_of[node]
+        # Inline the common shapes: failing reads are most of all steps.
+        if kind is _READ:
+            if arg_of[node] != state:
+                node = nxt[node]
+                continue
+            new_state = state
+        elif kind is _STEP:
             i = op_of[node]
-            kind = kinds[i]
-            # Inline the common shapes: failing reads are most of all steps.
-            if kind is _READ:
-                if args[i] != state:
-                    node = nxt[node]
-                    continue
-                new_state = state
-            elif kind is _STEP:
-                legal, new_state = step(state, inputs[i], outputs[i])
-                if not legal:
-                    node = nxt[node]
-                    continue
-            elif kind is _SET:
-                new_state = args[i]
-            else:  # _READ_ANY
-                new_state = state
+            legal, new_state = step(state, inputs[i], outputs[i])
+            if not legal:
+                node = nxt[node]
+                continue
+        elif kind is _CONCAT:
+            new_state = state + arg_of[node]
+        elif kind is _SET:
+            new_state = arg_of[node]
+        elif kind is _READ_ANY:
+            new_state = state
+        else:  # a return: its operation was not linearised in time
+            new_state = _DEAD_END
+        if new_state is not _DEAD_END:
+            i = op_of[node]
             key = (linearized | bits[i], new_state)
             if key not in seen:
                 seen_add(key)
-                calls.append((node, state, read_only[i]))
+                push((node, state, read_only[i]))
                 state = new_state
                 linearized = key[0]
                 # lift the call and its return out of the list
                 p, q = prv[node], nxt[node]
                 nxt[p] = q
                 prv[q] = p
+                ret = match[node]
                 p, q = prv[ret], nxt[ret]
                 nxt[p] = q
                 prv[q] = p
                 node = nxt[head]
+                if node == tail:
+                    break
+                budget -= 1
+                if not budget:
+                    yield
+                    budget = _SLICE
                 continue
             if not read_only[i]:
                 node = nxt[node]
                 continue
             # Read-only and legal here, so trying it first is no loss, and
             # that subtree is already known to fail: so does this one.
-        # Dead end (a return reached before its operation was linearised): backtrack.
+
+        # Dead end: backtrack.
         if verbose and calls:
             depth = len(calls)
             # Operations low in the stack that were there at the last record
@@ -188,8 +206,7 @@ def _search(
             if not calls:
                 return CheckResult.ILLEGAL
             node, state, forced = calls.pop()
-            i = op_of[node]
-            linearized &= ~bits[i]
+            linearized &= ~bits[op_of[node]]
             ret = match[node]
             # unlift, in reverse order of lifting
             nxt[prv[ret]] = ret
@@ -201,6 +218,10 @@ def _search(
         if prefix > len(calls):
             prefix = len(calls)
         node = nxt[node]
+        budget -= 1
+        if not budget:
+            yield
+            budget = _SLICE
 
     full = tuple(op_of[call] for call, _, _ in calls)
     longest[:] = [full] * n

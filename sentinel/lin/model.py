@@ -40,8 +40,9 @@ class Model:
 
         Return ``("read", v)`` (legal iff the state equals ``v``; state
         unchanged), ``("read_any", None)`` (always legal; unchanged),
-        ``("set", v)`` (always legal; the state becomes ``v``) or ``None``
-        (call :meth:`step`).  It must agree with :meth:`step`.
+        ``("set", v)`` (always legal; the state becomes ``v``),
+        ``("concat", v)`` (always legal; the state becomes ``state + v``) or
+        ``None`` (call :meth:`step`).  It must agree with :meth:`step`.
         """
         return None
 

@@ -57,6 +57,8 @@ class KvModel(Model):
             return "set", input[2]
         if f == "delete":
             return "set", ""
+        if f == "append":
+            return "concat", input[2]
         return None
 
     def partition(self, history: Sequence[Operation]) -> list[list[Operation]]:

@@ -151,8 +151,15 @@ def _agrees(model: Any, state: Any, op_input: Any, output: Any) -> None:
     shape = model.compile_operation(op_input, output)
     if shape is not None:
         kind, arg = shape
-        expected = {"read": (arg == state, state), "read_any": (True, state),
-                    "set": (True, arg)}[kind]
+        if kind == "read":
+            expected = (arg == state, state)
+        elif kind == "read_any":
+            expected = (True, state)
+        elif kind == "set":
+            expected = (True, arg)
+        else:
+            assert kind == "concat"
+            expected = (True, state + arg)
         assert expected[0] == legal
         if legal:
             assert expected[1] == new_state
