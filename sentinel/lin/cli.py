@@ -77,7 +77,11 @@ def _check_file(path: str, args: argparse.Namespace, many: bool) -> int:
           f"model {model_name})")
     if info is not None and result is CheckResult.ILLEGAL:
         out = _html_path(args.html, path, many)
-        visualize(info, out, title=os.path.basename(path))
+        try:
+            visualize(info, out, title=os.path.basename(path))
+        except OSError as exc:
+            print(f"{path}: cannot write picture {out}: {exc}", file=sys.stderr)
+            return EXIT_UNREADABLE
         print(f"{path}: picture written to {out}", file=sys.stderr)
     return {CheckResult.OK: EXIT_OK, CheckResult.ILLEGAL: EXIT_ILLEGAL,
             CheckResult.UNKNOWN: EXIT_UNKNOWN}[result]

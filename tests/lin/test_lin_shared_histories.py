@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,12 @@ from sentinel.lin import (
     read_history,
 )
 
-from .conftest import shared_histories
+
+def shared_histories() -> Path:
+    """The shared lin-histories directory ($SENTINEL_SHARED or <repo>/../shared)."""
+    base = os.environ.get("SENTINEL_SHARED")
+    repo = Path(__file__).resolve().parents[2]
+    return (Path(base) if base else repo.parent / "shared") / "lin-histories"
 
 ROOT = shared_histories()
 

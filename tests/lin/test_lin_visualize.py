@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -19,7 +20,12 @@ from sentinel.lin import (
     visualize,
 )
 
-from .conftest import shared_histories
+
+def shared_histories() -> Path:
+    """The shared lin-histories directory ($SENTINEL_SHARED or <repo>/../shared)."""
+    base = os.environ.get("SENTINEL_SHARED")
+    repo = Path(__file__).resolve().parents[2]
+    return (Path(base) if base else repo.parent / "shared") / "lin-histories"
 
 
 class _Collect(HTMLParser):
