@@ -116,7 +116,7 @@ def _ask(directory: Path, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def cmd_up(args: argparse.Namespace, directory: Path) -> int:
-    from sentinel.cluster.up import run_up  # imports the dashboard and raft only when needed
+    from sentinel.cluster.up import StartupError, run_up  # dashboard and raft: only for `up`
 
     try:
         options = RunOptions(
@@ -128,10 +128,11 @@ def cmd_up(args: argparse.Namespace, directory: Path) -> int:
             app=args.app,
             seed=args.seed,
         )
+        options.check_app()
         if args.nodes is not None and not 1 <= args.nodes <= 99:
             raise SettingsError(f"-n must be 1 to 99, not {args.nodes}")
         return run_up(directory, args.nodes, options, False if args.no_dashboard else None)
-    except (SettingsError, DirectoryBusy) as e:
+    except (SettingsError, DirectoryBusy, StartupError) as e:
         raise CliError(str(e)) from None
 
 

@@ -20,6 +20,8 @@ if TYPE_CHECKING:  # netsim is imported only by `up`: the other commands start f
 
 SETTINGS_NAME = "cluster.json"
 SUPERVISOR_LOG_NAME = "supervisor.log"
+#: Where the processes' stray stderr goes while the cluster runs (crash tracebacks).
+STDERR_LOG_NAME = "stderr.log"
 NODES_MAX = 99
 TICK_MS = 10
 ELECTION_MS_DEFAULT = 300
@@ -72,6 +74,21 @@ class RunOptions:
             raise SettingsError(
                 f"--maxraftstate must be -1 (off) or positive, not {self.maxraftstate}"
             )
+
+    def check_app(self) -> None:
+        """Fail now, not in every node process, when `app` does not name an attribute of an
+        importable module."""
+        if self.app is None:
+            return
+        import importlib
+
+        module, _, attr = self.app.partition(":")
+        try:
+            found = hasattr(importlib.import_module(module), attr) if module and attr else False
+        except ImportError as e:
+            raise SettingsError(f"--app {self.app}: {e}") from None
+        if not found:
+            raise SettingsError(f"--app {self.app}: expected module:attribute of an application")
 
     @property
     def faults(self) -> FaultConfig:

@@ -7,15 +7,23 @@ status lines) is written to the terminal while the cluster runs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from sentinel.cluster.commands import handle_request, on_key_action
 from sentinel.cluster.ctlsock import ControlServer
 from sentinel.cluster.lock import DirectoryLock
-from sentinel.cluster.settings import SUPERVISOR_LOG_NAME, RunOptions, open_identity
+from sentinel.cluster.settings import (
+    STDERR_LOG_NAME,
+    SUPERVISOR_LOG_NAME,
+    RunOptions,
+    open_identity,
+)
 from sentinel.cluster.supervisor import Supervisor
 from sentinel.dashboard import run_dashboard
 
@@ -31,6 +39,29 @@ def setup_logging(directory: Path) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
+    logging.captureWarnings(True)  # a warning on stderr would tear the live dashboard
+
+
+@contextlib.contextmanager
+def stderr_to(path: Path) -> Iterator[None]:
+    """Point file descriptor 2 at `path` while the cluster runs. Children inherit it, so a
+    node's dying traceback (printed by multiprocessing) lands in the file, not on top of the
+    live dashboard; the terminal's stderr comes back afterwards."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    os.dup2(fd, 2)
+    os.close(fd)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class StartupError(RuntimeError):
+    """The router or a node did not start; the message says why."""
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:
@@ -47,7 +78,9 @@ def run_up(directory: Path, nodes: int | None, options: RunOptions, dashboard: b
         setup_logging(directory)
         for signum in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, _exit_on_signal)
-        return _serve(directory, Supervisor(directory, identity, options), recovered, dashboard)
+        with stderr_to(directory / STDERR_LOG_NAME):
+            sup = Supervisor(directory, identity, options)
+            return _serve(directory, sup, recovered, dashboard)
     finally:
         lock.release()
 
@@ -60,7 +93,13 @@ def _serve(directory: Path, sup: Supervisor, recovered: bool, dashboard: bool | 
         log.info("%s cluster %s (%d nodes)", what, sup.identity.cluster_id, len(sup.node_ids))
         if plain or (plain is None and not sys.stdout.isatty()):
             print(f"{what} {len(sup.node_ids)}-node cluster in {directory}", flush=True)
-        sup.start()
+        try:
+            sup.start()
+        except Exception as e:  # the router or a node could not start: say where to look
+            log.exception("start-up failed")
+            raise StartupError(
+                f"the cluster did not start: {e} (see {directory}/supervisor.log)"
+            ) from None
         server = ControlServer(directory, lambda request: handle_request(sup, request))
         reason = run_dashboard(
             sup.dashboard_view,
