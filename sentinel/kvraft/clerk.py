@@ -76,13 +76,14 @@ class Clerk:
         self._lock = threading.Lock()
 
     def set_servers(self, servers: Sequence[int]) -> None:
-        """Change the servers this clerk may talk to (tests: a clerk's reachable set)."""
+        """Change the servers this clerk may talk to (tests: a clerk's reachable set). Safe
+        while an operation is in flight: it uses the new set from its next attempt."""
         assert servers, "a clerk needs at least one server"
-        with self._lock:
-            known = self.servers[self.leader] if self.servers else None
-            self.servers = list(servers)
-            self.ends = [ClientEnd(self.caller, s) for s in self.servers]
-            self.leader = self.servers.index(known) if known in self.servers else 0
+        servers = list(servers)
+        ends = [ClientEnd(self.caller, s) for s in servers]
+        known = self.servers[self.leader % len(self.servers)]
+        self.leader = servers.index(known) if known in servers else 0
+        self.servers, self.ends = servers, ends  # one reference each: readers see old or new
 
     # -- operations ----------------------------------------------------------------------
 
@@ -174,10 +175,11 @@ class Clerk:
                                          "the write may or may not have been applied")  # fmt: skip
                 raise Unavailable(f"{method}: no server answered before the deadline")
             self.rpcs += 1
-            reply: Any = self.ends[self.leader].call(
-                name, command, min(self.rpc_timeout_s, remaining)
-            )
+            servers, ends = self.servers, self.ends
+            at = self.leader % len(servers)
+            reply: Any = ends[at].call(name, command, min(self.rpc_timeout_s, remaining))
             if isinstance(reply, KVReply) and reply.err == OK and reply.result is not None:
+                self.leader = at
                 return reply.result, maybe
             if isinstance(reply, KVReply) and reply.err == INVALID:
                 raise InvalidRequest(reply.detail or f"{method} refused by the server")
@@ -186,13 +188,13 @@ class Clerk:
             if reply is None or reply.err == RETRY:
                 maybe = True
             hint = reply.leader if reply is not None and reply.err == WRONG_LEADER else 0
-            if hint in self.servers and not followed_hint:
-                self.leader, followed_hint = self.servers.index(hint), True
+            if hint in servers and not followed_hint:
+                self.leader, followed_hint = servers.index(hint), True
                 continue  # one hop to the named leader; a wrong hint falls back to the round
             followed_hint = False
-            self.leader = (self.leader + 1) % len(self.servers)
+            self.leader = (at + 1) % len(servers)
             misses += 1
-            if misses >= len(self.servers):
+            if misses >= len(servers):
                 misses = 0
                 time.sleep(min(ROUND_PAUSE_S, max(0.0, _remaining(deadline))))
 

@@ -114,7 +114,7 @@ class Client:
 
     def _checkin(self, clerk: Clerk) -> None:
         with self._cond:
-            self._leader = clerk.servers[clerk.leader]
+            self._leader = clerk.servers[clerk.leader % len(clerk.servers)]
             self._idle.append(clerk)
             self._cond.notify()
 
