@@ -8,6 +8,13 @@ lifts the call and its return out of the list and restarts from the head.
 Reaching a return means the operation that returns there must already have
 been linearised, so the search backtracks.  The history is linearizable when
 the list empties, and not when backtracking runs out of choices.
+
+Beyond porcupine: operations the model declares read-only (a get, a failed
+cas) that are legal where they are met are linearised without trying
+alternatives, which is sound because moving such an operation earlier changes
+no state (tests compare the verdicts with a brute-force oracle).  Partitions
+take turns in slices, standing in for porcupine's goroutines, so a violation
+in any partition ends a quick check as soon as it is found.
 """
 
 from __future__ import annotations
