@@ -68,6 +68,8 @@ def _action(sup: Supervisor, request: dict[str, Any]) -> Callable[[], str]:
         preset = request.get("preset")
         if preset not in PRESETS:
             raise BadRequest(f"unknown network preset {preset!r}; one of {', '.join(PRESETS)}")
+        if preset in ("reliable", "unreliable"):  # keep the other flags (long reordering)
+            return lambda: sup.set_net(sup.faults.with_(reliable=preset == "reliable"))
         return lambda: sup.set_net(PRESETS[preset])
     simple = {
         "heal": sup.heal,

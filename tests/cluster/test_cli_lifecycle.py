@@ -40,6 +40,8 @@ def test_down_recover_sigkill_sigterm(start_plain, cli, cluster_dir, procs, help
 
     # SIGKILL of the supervisor: the router and the nodes (a paused one too) exit by themselves.
     assert "paused" in cli.ok("pause", "2")
+    assert "restarted" in cli.ok("restart", "3")  # spawned later, on a control request
+    procs.track(again.pid)
     os.kill(again.pid, signal.SIGKILL)
     again.wait(30)
     helpers.no_process_left(procs)
