@@ -32,7 +32,7 @@ CLI = [sys.executable, "-m", "sentinel.cluster"]
 COMMAND_TIMEOUT_S = 90.0
 DEADLINE_S = 60.0
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]")
-OUTPUT_BYTES_MAX = 4 * 1024 * 1024
+OUTPUT_BYTES_MAX = 512 * 1024  # the newest few frames; older output is dropped
 
 
 def env() -> dict[str, str]:
@@ -43,7 +43,7 @@ def env() -> dict[str, str]:
 
 
 def wait_for(
-    check: Callable[[], Any], what: str, timeout_s: float = DEADLINE_S, every_s: float = 0.1
+    check: Callable[[], Any], what: str, timeout_s: float = DEADLINE_S, every_s: float = 0.25
 ) -> Any:
     """Poll `check` until it returns something truthy; that value. Fails after the deadline."""
     deadline = time.monotonic() + timeout_s
