@@ -31,7 +31,7 @@ def _load(name: str, filename: str) -> None:
 _load("harness_kv", "harness.py")
 _load("scenarios_kv", "scenarios.py")
 
-from harness_kv import TEST_LIMIT_S, KVCluster  # noqa: E402
+from harness_kv import TEST_LIMIT_S, KVCluster, start_forkserver  # noqa: E402
 
 LEAK_DEADLINE_S = 15.0
 
@@ -40,6 +40,7 @@ LEAK_DEADLINE_S = 15.0
 def no_leaks() -> Iterator[None]:
     """Fail the test if any process started during it outlives it."""
     resource_tracker.ensure_running()  # lives as long as this interpreter, by design
+    start_forkserver()  # likewise
     me = psutil.Process()
     before = {child.pid for child in me.children(recursive=True)}
     yield
