@@ -110,8 +110,9 @@ class WholeMapKv(KvModel):
 
 @pytest.mark.parametrize(
     ("rel", "linearizable"),
-    # c10-bad needs an exhaustive whole-map search (~5 s): left to the per-key test.
-    [(r, lin) for r, lin in EXPECTED if Path(r).name.startswith("c01") or r.endswith("c10-ok.txt")],
+    # Whole-map c10 takes 2-5 s of CPU each (c10-bad needs an exhaustive search), too
+    # slow for this suite; c01 still shows the partitioning changes no verdict.
+    [(r, lin) for r, lin in EXPECTED if Path(r).name.startswith("c01")],
 )
 def test_verdict_without_partitioning(rel: str, linearizable: bool) -> None:
     ops = read_history(ROOT / rel)
