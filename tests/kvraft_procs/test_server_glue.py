@@ -1,0 +1,185 @@
+"""KVServerApp's glue rules on a fake node context (no processes): which reply a write or
+read gets for every way its entry or read point can end, bad input, and snapshots."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from sentinel.kvraft import Append, Cas, Get, Put, Register, encode_command
+from sentinel.kvraft.protocol import INVALID, OK, RETRY, WRONG_LEADER, KVReply
+from sentinel.kvraft.results import ResultCode
+from sentinel.kvraft.server import KVServerApp
+from sentinel.netsim.rpc import Deferred
+from sentinel.raft.errors import NotLeader
+from sentinel.raft.messages import Entry, EntryKind, Role
+
+
+class FakeContext:
+    """Just enough of NodeContext: a log the test appends to by hand."""
+
+    def __init__(self, maxraftstate: int = -1, reply_timeout_ms: int = 1000) -> None:
+        self.node_id = 1
+        self.options = {"maxraftstate": maxraftstate, "reply_timeout_ms": reply_timeout_ms}
+        self.services: dict[str, object] = {}
+        self.rpc = SimpleNamespace(add_service=lambda obj, name: self.services.update({name: obj}))
+        self.leader = True
+        self.term = 1
+        self.proposed: list[tuple[int, int, bytes]] = []
+        self.last_index = 0
+        self.reads: list[bytes] = []
+        self.compactions: list[tuple[int, bytes]] = []
+        self.state_bytes = 0
+
+    def propose(self, data: bytes) -> tuple[int, int]:
+        if not self.leader:
+            raise NotLeader(2)
+        self.last_index += 1
+        self.proposed.append((self.last_index, self.term, data))
+        return self.last_index, self.term
+
+    def read_index(self, context: bytes) -> None:
+        if not self.leader:
+            raise NotLeader(2)
+        self.reads.append(context)
+
+    def compact(self, index: int, data: bytes) -> None:
+        self.compactions.append((index, data))
+
+    def raft_state_bytes(self) -> int:
+        return self.state_bytes
+
+
+def make(**options: int) -> tuple[KVServerApp, FakeContext, object]:
+    app, ctx = KVServerApp(), FakeContext(**options)
+    app.start(ctx)  # type: ignore[arg-type]
+    return app, ctx, ctx.services["KVServer"]
+
+
+def reply_of(deferred: KVReply | Deferred) -> KVReply:
+    assert isinstance(deferred, Deferred) and deferred.resolved
+    got: list[KVReply] = []
+    deferred.on_resolve(got.append)
+    return got[0]
+
+
+def commit(app: KVServerApp, ctx: FakeContext, index: int, term: int | None = None) -> None:
+    """Apply the entry the fake log holds at `index` (with another term: overwritten)."""
+    _i, t, data = ctx.proposed[index - 1]
+    app.apply(Entry(term if term is not None else t, index, data, EntryKind.NORMAL))
+
+
+def test_write_answers_when_its_entry_applies_with_its_term():
+    app, ctx, svc = make()
+    reg = svc.Register(Register())
+    commit(app, ctx, 1)
+    client_id = reply_of(reg).result.client_id
+    assert client_id == 1  # the Register entry's index
+    put = svc.Put(Put("k", "v", client_id, 1))
+    assert isinstance(put, Deferred) and not put.resolved
+    commit(app, ctx, 2)
+    assert reply_of(put).err == OK and reply_of(put).result.code is ResultCode.OK
+
+
+def test_entry_overwritten_by_another_term_is_wrong_leader_and_retry_is_exactly_once():
+    app, ctx, svc = make()
+    svc.Register(Register())
+    commit(app, ctx, 1)  # client 1
+    first = svc.Append(Append("k", "x", 1, 1))
+    commit(app, ctx, 2, term=5)  # another leader's entry landed at our index
+    assert reply_of(first).err == WRONG_LEADER
+    # The same (client, seq) retried twice and committed twice: applied once.
+    a, b = svc.Append(Append("k", "x", 1, 1)), svc.Append(Append("k", "x", 1, 1))
+    commit(app, ctx, 3)
+    commit(app, ctx, 4)
+    assert reply_of(a).result.ok and reply_of(b).result.duplicate
+    assert app.sm.read("k").value == "x"
+
+
+def test_losing_leadership_answers_pending_writes_at_once():
+    app, _ctx, svc = make()
+    pending = svc.Register(Register())
+    app.role_changed(Role.FOLLOWER, 2, 3)
+    assert reply_of(pending).err == WRONG_LEADER and reply_of(pending).leader == 3
+
+
+def test_deferred_replies_time_out_with_retry():
+    app, ctx, svc = make(reply_timeout_ms=1)
+    write, read = svc.Register(Register()), svc.Get(Get("k"))
+    time.sleep(0.01)
+    app.on_tick()
+    assert reply_of(write).err == RETRY and reply_of(read).err == RETRY
+    commit(app, ctx, 1)  # the late commit changes nothing for the answered call
+    app.read_ready(ctx.reads[0])
+
+
+def test_get_goes_through_read_index_not_the_log():
+    app, ctx, svc = make()
+    got = svc.Get(Get("k"))
+    assert ctx.proposed == [] and len(ctx.reads) == 1
+    app.read_ready(ctx.reads[0])
+    assert reply_of(got).result.code is ResultCode.NO_KEY
+    failed = svc.Get(Get("k"))
+    app.read_failed(ctx.reads[1])
+    assert reply_of(failed).err == WRONG_LEADER
+
+
+def test_not_leader_is_wrong_leader_with_hint():
+    _app, ctx, svc = make()
+    ctx.leader = False
+    assert svc.Put(Put("k", "v", 1, 1)) == KVReply(WRONG_LEADER, leader=2)
+    assert svc.Get(Get("k")) == KVReply(WRONG_LEADER, leader=2)
+
+
+@pytest.mark.parametrize(
+    ("method", "args", "says"),
+    [
+        ("Put", Get("k"), "Put takes a Put command, not Get"),
+        ("Put", Put("", "v", 1, 1), "key must not be empty"),
+        ("Put", Put(b"k", "v", 1, 1), "key must be a str"),  # type: ignore[arg-type]
+        ("Append", Append("k", 5, 1, 1), "value must be a str"),  # type: ignore[arg-type]
+        ("Cas", Cas("k", None, "v", True, 1), "client_id must be an int"),  # type: ignore[arg-type]
+        ("Put", Put("k", "v" * (1024 * 1024 + 1), 1, 1), "the limit is 1048576"),
+        ("Put", Put("k" * 1024, "v" * (1024 * 1024 - 10), 1, 1), "one log entry holds"),
+        ("Get", "k", "Get takes a Get command, not str"),
+        ("Register", None, "Register takes a Register command"),
+    ],
+)
+def test_bad_input_is_refused_clearly_and_changes_nothing(method, args, says):
+    app, ctx, svc = make()
+    reply = getattr(svc, method)(args)
+    assert isinstance(reply, KVReply) and reply.err == INVALID and says in reply.detail
+    assert ctx.proposed == [] and ctx.reads == [] and app.sm.applied_index == 0
+
+
+def test_snapshot_when_raft_state_reaches_maxraftstate_and_never_with_minus_one():
+    app, ctx, svc = make(maxraftstate=100)
+    svc.Register(Register())
+    commit(app, ctx, 1)
+    app.after_apply()
+    assert ctx.compactions == []
+    ctx.state_bytes = 100
+    app.after_apply()
+    index, data = ctx.compactions[0]
+    assert index == 1
+    restored = KVServerApp()
+    restored.start(FakeContext())  # type: ignore[arg-type]
+    restored.restore(index, data)
+    assert restored.sm.snapshot() == app.sm.snapshot()
+
+    never, ctx2, _svc = make()
+    ctx2.state_bytes = 10**9
+    never.after_apply()
+    assert ctx2.compactions == []
+
+
+def test_restore_answers_writes_it_covers_so_a_retry_learns_the_outcome():
+    app, _ctx, svc = make()
+    pending = svc.Register(Register())
+    donor = KVServerApp()
+    donor.start(FakeContext())  # type: ignore[arg-type]
+    donor.apply(Entry(1, 1, encode_command(Register()), EntryKind.NORMAL))
+    app.restore(1, donor.sm.snapshot())
+    assert reply_of(pending).err == WRONG_LEADER
