@@ -28,6 +28,7 @@ from pathlib import Path
 from sentinel.kvraft.clerk import RPC_TIMEOUT_S, Clerk
 from sentinel.netsim.client import Network
 from sentinel.netsim.client import connect as connect_network
+from sentinel.netsim.protocol import NODE_ID_MAX
 
 TIMEOUT_S_DEFAULT = 10.0
 #: Clerks (sessions) one Client keeps; calls beyond this many at once wait for one.
@@ -148,10 +149,23 @@ def connect(
     servers: Sequence[int] | None = None,
     clerks_max: int = CLERKS_MAX_DEFAULT,
 ) -> Client:
-    """A thread-safe client of the cluster in `cluster_dir` (its router socket and auth key);
-    `servers` are the node ids to use (default: every `node-<id>` directory there)."""
-    ids = list(servers) if servers is not None else node_ids(cluster_dir)
-    if not ids:
-        raise ValueError(f"no servers: {cluster_dir} has no node-<id> directories")
+    """A thread-safe client of the cluster in `cluster_dir` (its router socket and auth key).
+    `servers` are the node ids to use; by default every node the router knows of or that
+    has a `node-<id>` directory there."""
     network = connect_network(cluster_dir)
-    return Client(network, ids, clerks_max=clerks_max)
+    try:
+        ids = list(servers) if servers is not None else _discover(network, cluster_dir)
+        if not ids:
+            raise ValueError(f"no servers: the cluster in {cluster_dir} has no nodes")
+        return Client(network, ids, clerks_max=clerks_max)
+    except BaseException:
+        network.close()
+        raise
+
+
+def _discover(network: Network, cluster_dir: str | os.PathLike[str]) -> list[int]:
+    ids = set(node_ids(cluster_dir))
+    report = network.report()
+    if report is not None:
+        ids.update(s.endpoint_id for s in report.stats if 0 < s.endpoint_id <= NODE_ID_MAX)
+    return sorted(ids)

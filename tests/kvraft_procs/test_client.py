@@ -1,0 +1,112 @@
+"""The public client (`sentinel.connect`) against real processes: semantics, thread safety,
+refusal of bad input before the log, deadlines that say "outcome unknown", and a cluster
+restarted from its snapshots serving the same data."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from harness_kv import OP_DEADLINE_S
+
+import sentinel
+from sentinel.kvraft import InvalidRequest
+from sentinel.kvraft.clerk import Clerk
+from sentinel.kvraft.errors import OutcomeUnknown, Unavailable
+
+pytestmark = pytest.mark.processes
+
+
+def test_connect_operations_and_threads(make_cluster):
+    cfg = make_cluster(3)
+    with sentinel.connect(cfg.directory) as kv:
+        assert kv.servers == (1, 2, 3)
+        assert kv.get("k") is None
+        kv.put("k", "v")
+        kv.append("k", "w")
+        assert kv.get("k") == "vw"
+        assert kv.cas("k", "nope", "x") is False
+        assert kv.cas("k", "vw", "x") is True
+        assert kv.cas("new", None, "1") is True
+        assert kv.delete("k") is True and kv.delete("k") is False
+        assert kv.get("k") is None and kv.get("new") == "1"
+
+        def appender(me: int) -> None:
+            for j in range(10):
+                kv.append("shared", f"<{me}.{j}>", timeout_s=OP_DEADLINE_S)
+
+        threads = [threading.Thread(target=appender, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(OP_DEADLINE_S)
+        value = kv.get("shared")
+        for me in range(8):  # every append once, each thread's in order
+            offsets = [value.index(f"<{me}.{j}>") for j in range(10)]
+            assert offsets == sorted(offsets)
+            assert all(value.count(f"<{me}.{j}>") == 1 for j in range(10))
+
+
+def test_bad_input_is_refused_before_anything_is_sent(make_cluster):
+    cfg = make_cluster(3)
+    assert cfg.net is not None
+    ck = Clerk(cfg.net, [1, 2, 3])
+    bad = [
+        lambda: ck.put("", "v"),
+        lambda: ck.put(7, "v"),  # type: ignore[arg-type]
+        lambda: ck.append("k", b"bytes"),  # type: ignore[arg-type]
+        lambda: ck.put("k", "v" * (1024 * 1024 + 1)),
+        lambda: ck.put("k" * 1024, "v" * (1024 * 1024 - 10)),  # fits the fields, not an entry
+        lambda: ck.cas("k", 1, "v"),  # type: ignore[arg-type]
+        lambda: ck.get("k" * 1025),
+    ]
+    for call in bad:
+        with pytest.raises(InvalidRequest):
+            call()
+    assert ck.rpcs == 0 and ck.client_id == 0  # nothing reached a server, not even Register
+    with sentinel.connect(cfg.directory) as kv, pytest.raises(ValueError):
+        kv.put("k", "v", timeout_s=0)
+
+
+def test_deadline_raises_outcome_unknown_never_silent_loss(make_cluster):
+    cfg = make_cluster(3)
+    with sentinel.connect(cfg.directory) as kv:
+        kv.put("k", "before")  # registers the session
+        for i in range(3):
+            cfg.shutdown_server(i)
+        t0 = time.monotonic()
+        with pytest.raises(OutcomeUnknown, match="may or may not have been applied"):
+            kv.put("k", "during", timeout_s=0.5)
+        with pytest.raises(Unavailable):
+            kv.get("k", timeout_s=0.5)
+        assert time.monotonic() - t0 < 5.0
+        for i in range(3):
+            cfg.start_server(i)
+        assert kv.get("k", timeout_s=OP_DEADLINE_S) in ("before", "during")
+        kv.put("k", "after", timeout_s=OP_DEADLINE_S)  # the next seq: the session goes on
+        assert kv.get("k", timeout_s=OP_DEADLINE_S) == "after"
+
+
+def test_restart_from_snapshots_serves_the_same_data(make_cluster):
+    cfg = make_cluster(3, maxraftstate=1000)
+    with sentinel.connect(cfg.directory) as kv:
+        want = {f"key{i}": f"value {i} " * 3 for i in range(60)}
+        for key, value in want.items():
+            kv.put(key, value, timeout_s=OP_DEADLINE_S)
+        kv.append("key0", "+", timeout_s=OP_DEADLINE_S)
+        want["key0"] += "+"
+        deadline = time.monotonic() + OP_DEADLINE_S
+        while not all(st is not None and st.snapshot_bytes > 0 for st in cfg.states()):
+            assert time.monotonic() < deadline, "not every server took a snapshot"
+            time.sleep(0.05)
+        for i in range(3):
+            cfg.shutdown_server(i)
+        for i in range(3):
+            cfg.start_server(i)
+        for st in cfg.states():  # the snapshot is restored before anything is served
+            assert st is not None and st.applied > 0
+        got = {key: kv.get(key, timeout_s=OP_DEADLINE_S) for key in want}
+        assert got == want
+        kv.append("key0", "!", timeout_s=OP_DEADLINE_S)  # sessions survived the restart
+        assert kv.get("key0", timeout_s=OP_DEADLINE_S) == want["key0"] + "!"
