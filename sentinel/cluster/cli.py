@@ -73,8 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("-n", "--nodes", type=int, default=None, help="nodes (1-99, default 5)")
     up.add_argument("--unreliable", action="store_true", help="drop and delay messages")
     up.add_argument("--long-reordering", action="store_true", help="hold back some replies")
-    up.add_argument("--election-ms", type=int, default=ELECTION_MS_DEFAULT)
-    up.add_argument("--heartbeat-ms", type=int, default=HEARTBEAT_MS_DEFAULT)
+    up.add_argument(
+        "--election-ms", type=int, default=ELECTION_MS_DEFAULT,
+        help="election timeout: a random value in [this, 2 x this) (default 300)",
+    )  # fmt: skip
+    up.add_argument(
+        "--heartbeat-ms", type=int, default=HEARTBEAT_MS_DEFAULT,
+        help="leader heartbeat interval (default 100)",
+    )  # fmt: skip
     up.add_argument("--maxraftstate", type=int, default=-1, help="snapshot above these bytes")
     up.add_argument("--no-dashboard", action="store_true", help="plain status lines")
     up.add_argument("--app", default=None, help="node application (module:attribute)")
