@@ -83,11 +83,20 @@ def test_dashboard_kill_restart_partition_keys_quit(start_pty, cli, procs, helpe
     cli.ok("heal")
     wait_for(lambda: _groups(cli.status()) == (), "the heal in status")
 
-    # Keys: random partition, heal, pause and resume node 2.
+    # Keys: random partition, heal, isolate the leader, unreliable on/off, pause and resume.
     up.send("x")
     wait_for(lambda: len(_groups(cli.status())) == 2, "a random partition from the x key")
     up.send("h")
     wait_for(lambda: _groups(cli.status()) == (), "the heal from the h key")
+    current = cli.stable_leader(5)["leader"]
+    up.send("i")
+    wait_for(lambda: (current,) in _groups(cli.status()), "the i key to isolate the leader")
+    up.send("h")
+    wait_for(lambda: _groups(cli.status()) == (), "the heal from the h key")
+    up.send("u")
+    wait_for(lambda: cli.status()["preset"] == "unreliable", "the u key: unreliable")
+    up.send("u")
+    wait_for(lambda: cli.status()["preset"] == "reliable", "the u key again: reliable")
     up.send("p2")
     wait_for(lambda: _node(cli.status(), 2)["state"] == "paused", "node 2 paused by keys")
     up.send("r2")
