@@ -72,6 +72,11 @@ def run_case(client: Client, op: str, threads: int, seconds: float) -> dict[str,
     }
 
 
+def _fill(client: Client, first: int, step: int) -> None:
+    for i in range(first, KEYS, step):
+        client.put(f"k{i}", VALUE, timeout_s=30)
+
+
 def bench_cluster(n: int, seconds: float, directory: Path) -> dict[str, dict[str, float]]:
     """Start a router and n kv nodes in `directory`, run every case, stop everything."""
     group = ProcessGroup()
@@ -87,8 +92,12 @@ def bench_cluster(n: int, seconds: float, directory: Path) -> dict[str, dict[str
         network = connect(directory)
         client = Client(network, list(range(1, n + 1)), clerks_max=32)
         try:
-            for i in range(KEYS):  # warm-up: a leader, sessions, every key present
-                client.put(f"k{i}", VALUE, timeout_s=30)
+            client.put("k0", VALUE, timeout_s=30)  # warm-up: a leader exists
+            warm = [threading.Thread(target=_fill, args=(client, i, 32)) for i in range(32)]
+            for t in warm:  # every key present, 32 sessions registered
+                t.start()
+            for t in warm:
+                t.join()
             return {name: run_case(client, op, threads, seconds)
                     for name, op, threads in CASES}  # fmt: skip
         finally:

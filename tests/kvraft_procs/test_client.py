@@ -11,9 +11,11 @@ import pytest
 from harness_kv import OP_DEADLINE_S
 
 import sentinel
-from sentinel.kvraft import InvalidRequest
+from sentinel.kvraft import Append, Get, InvalidRequest, Put, ResultCode
 from sentinel.kvraft.clerk import Clerk
 from sentinel.kvraft.errors import OutcomeUnknown, Unavailable
+from sentinel.kvraft.protocol import INVALID, KVReply
+from sentinel.netsim.rpc import RpcError
 
 pytestmark = pytest.mark.processes
 
@@ -110,3 +112,29 @@ def test_restart_from_snapshots_serves_the_same_data(make_cluster):
         assert got == want
         kv.append("key0", "!", timeout_s=OP_DEADLINE_S)  # sessions survived the restart
         assert kv.get("key0", timeout_s=OP_DEADLINE_S) == want["key0"] + "!"
+
+
+def test_garbage_rpcs_get_clear_errors_and_the_server_keeps_serving(make_cluster):
+    cfg = make_cluster(3)
+    assert cfg.net is not None
+    leader = cfg.wait_leader()
+    end = cfg.net.end(leader + 1)
+    with pytest.raises(RpcError, match="unknown method"):
+        end.call("KVServer.Frobnicate", Put("k", "v", 1, 1), 5.0)
+    for method, args, says in [
+        ("KVServer.Put", Get("k"), "Put takes a Put command, not Get"),
+        ("KVServer.Put", Put("k", 3, 1, 1), "value must be a str"),
+        ("KVServer.Append", Append("k", "v", -1, 1), "client_id -1 is out of range"),
+        ("KVServer.Get", {"key": "k"}, "Get takes a Get command, not dict"),
+        ("KVServer.Put", Put("k", "v", 10**6, 1), ""),  # no such session: not applied
+    ]:
+        reply = end.call(method, args, 5.0)
+        assert isinstance(reply, KVReply), reply
+        if says:
+            assert reply.err == INVALID and says in reply.detail, reply
+        else:
+            assert reply.result is not None and reply.result.code is ResultCode.SESSION_EXPIRED
+    with sentinel.connect(cfg.directory) as kv:
+        assert kv.get("k", timeout_s=OP_DEADLINE_S) is None  # nothing above changed a thing
+        kv.put("k", "v", timeout_s=OP_DEADLINE_S)
+        assert kv.get("k", timeout_s=OP_DEADLINE_S) == "v"
