@@ -9,9 +9,12 @@ and raft's safety invariants checked after every step. One seed = one reproducib
 Command line: `python -m sentinel.sim --seeds 200 --nodes 5` (a sweep), or
 `python -m sentinel.sim --seed 17 --verbose` (replay one seed with its whole trace).
 
-Plugging an application in: `SimOptions(app_factory=KVApplication)` (or any class with
-apply(entry) / snapshot() -> bytes / restore(bytes)); clients are `Timer`s (next_us/fire)
-that propose through `cluster.leader()` and `ApplyListener`s that learn results in on_apply.
+Key/value runs: `SimOptions(workload="kv")` (or `--workload kv`) runs `KVApplication` (the
+pure `KVStateMachine`) with `KVWorkload` clients (sessions, retries with the same sequence
+number) and checks their history with `sentinel.lin`. Any other application plugs in with
+`SimOptions(app_factory=...)` (a class with apply(entry) / snapshot() -> bytes /
+restore(bytes)); clients are `Timer`s (next_us/fire) that propose through a leader and
+`ApplyListener`s that learn results in on_apply.
 """
 
 from sentinel.sim.app import Application, KVApplication, LogRecorder
@@ -23,6 +26,7 @@ from sentinel.sim.invariants import (
     InvariantViolation,
     check_log_matching,
 )
+from sentinel.sim.kv import KVWorkload
 from sentinel.sim.node import SimNode
 from sentinel.sim.runner import (
     RunResult,
@@ -51,6 +55,7 @@ __all__ = [
     "InvariantChecker",
     "InvariantViolation",
     "KVApplication",
+    "KVWorkload",
     "LivenessProbe",
     "LogRecorder",
     "ProposalWorkload",

@@ -21,6 +21,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--nodes", type=int, default=5, help="cluster size")
     p.add_argument("--sim-seconds", type=float, default=10.0, help="virtual seconds per run")
     p.add_argument("--profile", choices=PROFILES, default="mixed", help="fault schedule kind")
+    p.add_argument(
+        "--workload",
+        choices=("raft", "kv"),
+        default="raft",
+        help="raft proposals, or key/value clients whose history is checked by sentinel.lin",
+    )
     p.add_argument("--verbose", action="store_true", help="print every event (with --seed)")
     args = p.parse_args(argv)
     if args.seeds < 1 or not 1 <= args.nodes <= 99 or args.sim_seconds <= 0:
@@ -63,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         nodes=args.nodes,
         sim_seconds=args.sim_seconds,
         profile=args.profile,
+        workload=args.workload,
         keep_trace=args.verbose and args.seed is not None,
     )
     if args.seed is not None:
@@ -83,4 +90,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # `... --verbose | head`: the reader left; that is fine
+        sys.stdout = None  # type: ignore[assignment]
+        sys.exit(0)

@@ -211,7 +211,7 @@ class SimCluster:
         """Handle every Ready of one node (persist, send, apply, advance), then check it."""
         core, storage, app = node.core, node.storage, node.app
         assert core is not None and storage is not None and app is not None
-        checker = self.checker
+        checker, trace = self.checker, self.trace
         for _ in range(READY_ROUNDS_MAX):
             if not core.has_ready():
                 break
@@ -239,12 +239,10 @@ class SimCluster:
             for entry in rd.committed_entries:
                 result = app.apply(entry)
                 checker.observe_apply(node.id, entry)
+                trace.add((self.now_us, "apply", node.id, entry.index, entry.term))
                 for listener in self.listeners:
                     listener.on_apply(node, entry, result)
             core.advance(rd)  # 4. advance
-            # Check before compacting: the commits this batch made must be seen while the
-            # entries are still in the log.
-            checker.check_node(node.id, core)
             self._maybe_compact(node)
         else:
             raise AssertionError(f"node {node.id} never ran out of Ready batches")
@@ -279,6 +277,8 @@ class SimCluster:
         applied = core.log.applied
         if applied - core.log.snapshot_index < self.compact_every:
             return
+        # Check first: the commits up to here must be seen while their entries are in the log.
+        self.checker.check_node(node.id, core)
         if core.compact(applied, app.snapshot()):
             self.counts["compactions"] += 1
             self.trace.add((self.now_us, "compact", node.id, applied))

@@ -78,6 +78,9 @@ class InvariantChecker:
         self.entries: dict[tuple[int, int], tuple[int, bytes, EntryKind]] = {}
         #: index -> the entry known committed there.
         self.committed: dict[int, Entry] = {}
+        #: index -> the lowest current term of a node that saw it committed: it was
+        #: committed in that term or earlier, so every leader of a later term must hold it.
+        self.committed_term: dict[int, int] = {}
         self.commit_max = 0
         #: index -> the entry applied there (by whichever node applied it first).
         self.applied: dict[int, Entry] = {}
@@ -169,8 +172,12 @@ class InvariantChecker:
                 f"node applied {_describe(seen)}",
             )
 
-    def observe_commit(self, node_id: int, entry: Entry) -> None:
-        """`node_id`'s commit index covers `entry`."""
+    def observe_commit(self, node_id: int, entry: Entry, term: int | None = None) -> None:
+        """`node_id`, now in `term` (default: the entry's term), sees `entry` committed."""
+        term = entry.term if term is None else term
+        known = self.committed_term.get(entry.index)
+        if known is None or term < known:
+            self.committed_term[entry.index] = term
         seen = self.committed.setdefault(entry.index, entry)
         if seen != entry:
             raise InvariantViolation(
@@ -203,7 +210,7 @@ class InvariantChecker:
                         f"{log.snapshot_term}, committed there: term {known.term}",
                     )
             for index in range(max(seen, log.snapshot_index) + 1, log.committed + 1):
-                self.observe_commit(node_id, log.entry(index))
+                self.observe_commit(node_id, log.entry(index), core.term)
             self.node_commit[node_id] = log.committed
         elif log.committed < seen:
             self.node_commit[node_id] = log.committed  # a restart may forget the lazy commit
@@ -214,16 +221,22 @@ class InvariantChecker:
                 self.check_leader_completeness(node_id, core)
 
     def check_leader_completeness(self, node_id: int, core: Raft) -> None:
-        """A new leader holds every entry known committed (Raft §5.4.1)."""
+        """A new leader of term T holds every entry committed in a term before T (Raft
+        §5.4.1). A leader of an old term may appear late (a candidate paused with its votes
+        in flight); entries committed in later terms are not its business."""
         log = core.log
-        if log.last_index < self.commit_max:
-            raise InvariantViolation(
-                "leader completeness",
-                f"node {node_id} leads term {core.term} with last index {log.last_index}, "
-                f"but index {self.commit_max} is committed",
-            )
-        for index in range(log.first_index, self.commit_max + 1):
+        committed_term = self.committed_term
+        for index in range(self.commit_max, log.last_index, -1):
+            if committed_term.get(index, core.term) < core.term:
+                raise InvariantViolation(
+                    "leader completeness",
+                    f"node {node_id} leads term {core.term} with last index {log.last_index}, "
+                    f"but index {index} was committed in term {committed_term[index]}",
+                )
+        for index in range(log.first_index, min(self.commit_max, log.last_index) + 1):
             want = self.committed.get(index)
+            if want is not None and committed_term[index] >= core.term:
+                continue
             if want is not None and log.term(index) != want.term:
                 raise InvariantViolation(
                     "leader completeness",

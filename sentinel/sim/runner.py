@@ -12,10 +12,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sentinel.kvraft import Get, encode_command
 from sentinel.raft import InvariantError
-from sentinel.sim.app import Application, LogRecorder
+from sentinel.sim.app import Application, KVApplication, LogRecorder
 from sentinel.sim.cluster import SimCluster
 from sentinel.sim.invariants import InvariantViolation
+from sentinel.sim.kv import KVWorkload
 from sentinel.sim.schedule import generate
 from sentinel.sim.trace import Trace
 from sentinel.sim.workload import LivenessProbe, ProposalWorkload
@@ -34,7 +36,11 @@ class SimOptions:
     compact_every: int = 40
     proposal_gap_ms_max: int = 100
     raft_config: dict[str, Any] | None = None
-    app_factory: Callable[[], Application] = LogRecorder
+    #: None: LogRecorder for the raft workload, KVApplication for the kv one.
+    app_factory: Callable[[], Application] | None = None
+    #: "raft": proposals acknowledged when applied; "kv": key/value clients checked by lin.
+    workload: str = "raft"
+    kv_clients: int = 3
     keep_trace: bool = False
     ring_events: int = 200
 
@@ -51,7 +57,7 @@ class SimulationFailure(AssertionError):
         super().__init__(
             f"seed {seed}: {what}\nreplay: python -m sentinel.sim --seed {seed} "
             f"--nodes {options.nodes} --sim-seconds {options.sim_seconds:g} "
-            f"--profile {options.profile}\nlast events:\n{tail}"
+            f"--profile {options.profile} --workload {options.workload}\nlast events:\n{tail}"
         )
 
 
@@ -88,7 +94,7 @@ def seed_raft_config(seed: int, profile: str = "mixed") -> dict[str, Any]:
     }
 
 
-def build(seed: int, options: SimOptions) -> tuple[SimCluster, list[Any], ProposalWorkload]:
+def build(seed: int, options: SimOptions) -> tuple[SimCluster, list[Any], Any]:
     """The cluster and its timers (schedule, workload, liveness probe) for one seed."""
     duration_us = int(options.sim_seconds * US_PER_S)
     live_us = min(int(options.liveness_seconds * US_PER_S), duration_us // 2)
@@ -96,11 +102,15 @@ def build(seed: int, options: SimOptions) -> tuple[SimCluster, list[Any], Propos
     raft_config = options.raft_config
     if raft_config is None:
         raft_config = seed_raft_config(seed, options.profile)
+    if options.workload not in ("raft", "kv"):
+        raise ValueError(f"unknown workload {options.workload!r}: raft or kv")
+    kv = options.workload == "kv"
+    app_factory = options.app_factory or (KVApplication if kv else LogRecorder)
     trace = Trace(options.ring_events, keep_all=options.keep_trace)
     cluster = SimCluster(
         seed,
         options.nodes,
-        app_factory=options.app_factory,
+        app_factory=app_factory,
         raft_config=raft_config,
         compact_every=options.compact_every,
         trace=trace,
@@ -109,10 +119,15 @@ def build(seed: int, options: SimOptions) -> tuple[SimCluster, list[Any], Propos
     gap_ms_max = options.proposal_gap_ms_max
     if options.profile == "figure8":
         gap_ms_max = min(gap_ms_max, 10)  # leaders live ~10 ms: propose to each of them
-    workload = ProposalWorkload(random.Random(f"{seed}/workload"), gap_ms_max, stop_us=duration_us)
+    workload_rng = random.Random(f"{seed}/workload")
+    workload: ProposalWorkload | KVWorkload
+    if kv:
+        workload = KVWorkload(workload_rng, options.kv_clients, stop_us=duration_us)
+    else:
+        workload = ProposalWorkload(workload_rng, gap_ms_max, stop_us=duration_us)
     cluster.listeners.append(workload)
-    # The probe needs a full liveness window; shorter runs only check safety after the heal.
-    probe = LivenessProbe(heal_us, live_us - 10_000)
+    probe_data = encode_command(Get("liveness")) if kv else b"liveness"
+    probe = LivenessProbe(heal_us, live_us - 10_000, data=probe_data)
     return cluster, [schedule, workload, probe], workload
 
 

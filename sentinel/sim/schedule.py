@@ -152,7 +152,7 @@ def perform(cluster: SimCluster, action: Action, picked: dict[int, int]) -> None
         cluster.trace.add((cluster.now_us, "heal-net"))
     elif kind == "weather":
         cluster.net.set_config(WEATHER.get(action.weather, BASE_WEATHER))
-        cluster.trace.add((cluster.now_us, "weather", action.weather or "reliable"))
+        cluster.trace.add((cluster.now_us, "weather", action.weather or "base"))
     elif kind == "heal-all":
         heal_all(cluster)
     else:

@@ -76,4 +76,11 @@ def format_event(event: Event) -> str:
     if kind == "role" and len(rest) == 4:
         node, role, term, leader = rest
         return f"{head} node {node} {_ROLE_NAMES.get(role, role)} term {term} leader {leader}"
+    if kind in ("apply", "propose") and len(rest) >= 3:
+        node, index, term, *more = rest
+        extra = f" {more[0]}" if more else ""
+        return f"{head} node {node} index {index} term {term}{extra}"
+    if kind in ("crash", "restart", "pause", "resume", "compact", "restore", "arm-crash"):
+        node, *more = rest
+        return f"{head} node {node}" + "".join(f" {x}" for x in more)
     return head + " " + " ".join(str(x) for x in rest)

@@ -105,6 +105,8 @@ class LivenessProbe:
     done_us: int = -1
     proposal: tuple[int, int] | None = None  # (index, term)
     attempts: int = 0
+    #: What the probe proposes (a valid command for the application).
+    data: bytes = b"liveness"
     _next_us: int = 0
 
     def __post_init__(self) -> None:
@@ -139,7 +141,7 @@ class LivenessProbe:
         if self.proposal is not None and self.proposal[1] == leader.core.term:
             return  # still waiting on this leader's copy
         try:
-            self.proposal = leader.core.propose(b"liveness")
+            self.proposal = leader.core.propose(self.data)
         except (NotLeader, ProposalDropped):
             return
         self.attempts += 1
