@@ -15,7 +15,15 @@ import random
 from dataclasses import dataclass, field
 
 from sentinel.kvraft import Append, Get, Put, Register, Result, ResultCode, encode_command
-from sentinel.lin import UNKNOWN, CheckResult, KvInput, Operation, check_operations, kv_model
+from sentinel.lin import (
+    PENDING,
+    UNKNOWN,
+    CheckResult,
+    KvInput,
+    Operation,
+    check_operations,
+    kv_model,
+)
 from sentinel.raft import Entry, NotLeader, ProposalDropped
 from sentinel.sim.cluster import NEVER, SimCluster
 from sentinel.sim.invariants import InvariantViolation
@@ -182,7 +190,7 @@ class KVWorkload:
             if call is None or call.input is None or not call.attempts:
                 continue
             if call.input.f != "get":  # an unanswered read constrains nothing
-                ops.append(Operation(client.id, call.input, call.call_us, UNKNOWN, NEVER))
+                ops.append(Operation(client.id, call.input, call.call_us, UNKNOWN, PENDING))
         return ops
 
     def check(self, cluster: SimCluster, timeout_s: float = 10.0) -> CheckResult:

@@ -11,9 +11,8 @@ from sentinel.sim import InvariantViolation, SimOptions, build, sweep
 KV = SimOptions(nodes=5, sim_seconds=10.0, workload="kv")
 
 
-@pytest.mark.parametrize("first", [0, 5])
-def test_kv_histories_are_linearizable_under_faults(first: int) -> None:
-    seeds = range(first, first + 5)
+def test_kv_histories_are_linearizable_under_faults() -> None:
+    seeds = range(0, 4)
     print(f"kv seeds {seeds.start}..{seeds.stop - 1}")
     summary = sweep(seeds, KV)
     print(summary.line())
@@ -47,7 +46,7 @@ def test_a_lost_write_is_caught_by_the_linearizability_check(
         return real_apply(self, index, data)
 
     monkeypatch.setattr(KVStateMachine, "apply", lossy_apply)
-    summary = sweep(range(0, 4), KV)
+    summary = sweep(range(0, 2), KV)
     print(summary.line())
     assert summary.failures, "the lost write went unnoticed"
     assert all(f.what.startswith("linearizability") for f in summary.failures)

@@ -19,7 +19,8 @@ from sentinel.sim import SimOptions, sweep
 
 FIGURE8 = SimOptions(nodes=5, sim_seconds=10.0, profile="figure8")
 MIXED = SimOptions(nodes=5, sim_seconds=10.0, profile="mixed")
-SEEDS = range(0, 20)
+FIGURE8_SEEDS = range(0, 12)  # seeds 3, 4 and 11 find it today
+DOUBLE_VOTE_SEEDS = range(0, 10)  # seeds 2, 6 and 9 find it today
 
 
 def commit_by_counting(self: Raft) -> bool:
@@ -50,12 +51,13 @@ def vote_for_anyone(self: Raft, m: Message) -> None:
 
 def test_sweep_finds_the_figure8_bug(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Raft, "maybe_commit", commit_by_counting)
-    print(f"figure8 seeds {SEEDS.start}..{SEEDS.stop - 1} with commit-by-counting planted")
-    summary = sweep(SEEDS, FIGURE8)
+    seeds = FIGURE8_SEEDS
+    print(f"figure8 seeds {seeds.start}..{seeds.stop - 1} with commit-by-counting planted")
+    summary = sweep(seeds, FIGURE8)
     print(summary.line())
     assert summary.failures, "the simulator missed the Figure 8 bug"
     for failure in summary.failures:
-        assert failure.seed in SEEDS
+        assert failure.seed in seeds
         assert failure.what.startswith(("leader completeness", "committed entry changed")), (
             failure.what
         )
@@ -65,7 +67,9 @@ def test_sweep_finds_the_figure8_bug(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_sweep_finds_a_double_vote(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Raft, "handle_vote_request", vote_for_anyone)
-    summary = sweep(SEEDS, MIXED)
+    seeds = DOUBLE_VOTE_SEEDS
+    print(f"mixed seeds {seeds.start}..{seeds.stop - 1} with one-vote-per-term forgotten")
+    summary = sweep(seeds, MIXED)
     print(summary.line())
     assert summary.failures, "the simulator missed two votes in one term"
     assert all("election safety" in f.what for f in summary.failures), [
