@@ -134,36 +134,45 @@ class SimCluster:
     def run_until(self, end_us: int, timers: Sequence[Timer] = ()) -> None:
         """Advance virtual time to `end_us`, handling every event in time order."""
         same_instant = 0
+        net, next_tick = self.net, self._next_tick
+        tick_min = min(next_tick.values())
         while True:
-            t = min(self._next_tick.values())
-            due = self.net.next_delivery_time()
+            t = tick_min
+            due = net.next_delivery_time()
             if due is not None and due < t:
                 t = due
-            for timer in timers:
-                t = min(t, timer.next_us())
+            timer_min = min([timer.next_us() for timer in timers], default=NEVER)
+            if timer_min < t:
+                t = timer_min
             if t > end_us:
                 self.now_us = max(self.now_us, end_us)
                 return
             same_instant = same_instant + 1 if t == self.now_us else 0
             assert same_instant < EVENTS_PER_INSTANT_MAX, f"livelock at {t} us"
             self.now_us = t
-            for timer in timers:
-                for _ in range(EVENTS_PER_INSTANT_MAX):
-                    if timer.next_us() > t:
-                        break
-                    timer.fire(self)
+            if timer_min <= t:
+                self._fire_timers(timers, t)
             if due is not None and due <= t:
-                for delivery in self.net.pop_due(t):
+                for delivery in net.pop_due(t):
                     self._deliver(delivery.src, delivery.dst, delivery.payload)
-            for i in self.ids:
-                if self._next_tick[i] <= t:
-                    self._next_tick[i] += TICK_US
-                    self._tick(i)
+            if tick_min <= t:
+                for i in self.ids:
+                    if next_tick[i] <= t:
+                        next_tick[i] += TICK_US
+                        self._tick(i)
+                tick_min = min(next_tick.values())
             if t >= self._next_full_check:
                 self._next_full_check = t + self.full_check_us
                 self.check_cluster()
             elif self._durability_due():
                 self.checker.check_durability(self.cores(), self._durable())
+
+    def _fire_timers(self, timers: Sequence[Timer], t: int) -> None:
+        for timer in timers:
+            for _ in range(EVENTS_PER_INSTANT_MAX):
+                if timer.next_us() > t:
+                    break
+                timer.fire(self)
 
     def _tick(self, i: int) -> None:
         node = self.nodes[i]

@@ -193,7 +193,7 @@ class KVWorkload:
                 ops.append(Operation(client.id, call.input, call.call_us, UNKNOWN, PENDING))
         return ops
 
-    def check(self, cluster: SimCluster, timeout_s: float = 10.0) -> CheckResult:
+    def check(self, cluster: SimCluster, timeout_s: float = 60.0) -> CheckResult:
         """Linearizability of the history; raises InvariantViolation when it is illegal."""
         verdict = check_operations(kv_model, self.operations(), timeout_s=timeout_s)
         if verdict is CheckResult.ILLEGAL:
