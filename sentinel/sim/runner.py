@@ -178,6 +178,8 @@ class SweepSummary:
     commits: int = 0
     acked: int = 0
     crashes: int = 0
+    #: Snapshots received by followers from a leader (InstallSnapshot).
+    installs: int = 0
     sim_seconds: float = 0.0
     wall_seconds: float = 0.0
 
@@ -200,6 +202,7 @@ class SweepSummary:
         self.commits += result.commits
         self.acked += result.acked
         self.crashes += result.counts["crashes"]
+        self.installs += result.counts["snapshots_installed"]
         self.sim_seconds += result.sim_seconds
         self.wall_seconds += result.wall_seconds
 
@@ -208,6 +211,7 @@ class SweepSummary:
         return (
             f"runs={self.runs} violations={self.violations} elections={self.elections} "
             f"commits={self.commits} acked={self.acked} crashes={self.crashes} "
+            f"installs={self.installs} "
             f"simulated={self.sim_seconds:.1f}s wall={self.wall_seconds:.1f}s "
             f"speed={self.speed:.1f} sim-s/wall-s"
         )

@@ -168,6 +168,7 @@ def test_a_snapshot_contradicting_a_commit_is_caught() -> None:
 
 
 def test_liveness_probe_fails_without_a_quorum() -> None:
+    print("seed 1")
     cluster = SimCluster(seed=1, nodes=3)
     probe = LivenessProbe(start_us=500_000, bound_us=1_000_000)
     cluster.run_until(400_000, [probe])
@@ -178,6 +179,7 @@ def test_liveness_probe_fails_without_a_quorum() -> None:
 
 
 def test_liveness_probe_succeeds_on_a_healthy_cluster() -> None:
+    print("seed 2")
     cluster = SimCluster(seed=2, nodes=3)
     probe = LivenessProbe(start_us=0, bound_us=2_000_000)
     cluster.run_until(2_500_000, [probe])

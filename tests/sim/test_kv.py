@@ -21,6 +21,7 @@ def test_kv_histories_are_linearizable_under_faults() -> None:
 
 
 def test_the_kv_history_records_calls_and_retries() -> None:
+    print("seed 3 (replay: python -m sentinel.sim --seed 3 --workload kv)")
     cluster, timers, workload = build(3, KV)
     cluster.run_until(10_000_000, timers)
     ops = workload.operations()
@@ -46,6 +47,7 @@ def test_a_lost_write_is_caught_by_the_linearizability_check(
         return real_apply(self, index, data)
 
     monkeypatch.setattr(KVStateMachine, "apply", lossy_apply)
+    print("kv seeds 0..1 with a lossy Put planted")
     summary = sweep(range(0, 2), KV)
     print(summary.line())
     assert summary.failures, "the lost write went unnoticed"
