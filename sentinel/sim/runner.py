@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import random
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sentinel.kvraft import Get, encode_command
-from sentinel.raft import InvariantError
+from sentinel.raft import InvariantError, StorageError
 from sentinel.sim.app import Application, KVApplication, LogRecorder
 from sentinel.sim.cluster import SimCluster
 from sentinel.sim.invariants import InvariantViolation
@@ -141,10 +142,17 @@ def run_seed(seed: int, options: SimOptions | None = None) -> RunResult:
         cluster.run_until(int(options.sim_seconds * US_PER_S), timers)
         cluster.check_cluster()
         workload.check(cluster)
-    except (InvariantViolation, InvariantError) as exc:
-        what = str(exc)
-        if isinstance(exc, InvariantError):
-            what = f"the raft core's own invariant: {exc}"
+    except InvariantViolation as exc:
+        failure = SimulationFailure(seed, str(exc), cluster.trace.tail(), options)
+    except InvariantError as exc:
+        what = f"the raft core's own invariant: {exc}"
+        failure = SimulationFailure(seed, what, cluster.trace.tail(), options)
+    except StorageError as exc:
+        what = f"a node cannot recover from its disk: {type(exc).__name__}: {exc}"
+        failure = SimulationFailure(seed, what, cluster.trace.tail(), options)
+    except Exception as exc:  # a crash anywhere is a finding too: keep its seed and trace
+        where = "".join(traceback.format_exception(exc)[-6:])
+        what = f"unexpected {type(exc).__name__}: {exc}\n{where}"
         failure = SimulationFailure(seed, what, cluster.trace.tail(), options)
     wall = time.perf_counter() - started
     return RunResult(

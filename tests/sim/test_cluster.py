@@ -148,3 +148,20 @@ def test_the_kv_state_machine_plugs_in() -> None:
         assert result.code is ResultCode.OK and result.value == "v10"
     assert cluster.counts["compactions"] >= 3
     assert encode_command(Get("k"))  # reads may also go through the log
+
+
+def test_an_unexpected_error_is_reported_with_its_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sentinel.sim import SimOptions, run_seed
+
+    real_tick = SimCluster._tick
+
+    def broken_tick(self: SimCluster, i: int) -> None:
+        if self.now_us > 500 * MS:
+            raise KeyError("boom")
+        real_tick(self, i)
+
+    monkeypatch.setattr(SimCluster, "_tick", broken_tick)
+    result = run_seed(21, SimOptions(sim_seconds=1.0))
+    assert result.failure is not None and result.failure.seed == 21
+    assert "unexpected KeyError" in result.failure.what
+    assert "--seed 21" in str(result.failure)
