@@ -15,6 +15,13 @@ states. It remembers the whole run, crashed nodes included:
 * state machine safety: every node applies, in order and without gaps, a prefix of one
   global sequence; snapshots taken at the same index are byte-identical;
 * applied <= committed <= last index on every node.
+
+When (in the simulator): everything but the whole-log scan runs after every step of every
+node (each delivered message, tick, proposal, restart), incrementally: each persisted entry,
+each commit advance, each applied entry, each new leader is checked as it happens. The
+whole-log scan of `check_cluster` (every retained entry of every live log against the
+registry) runs every 100 virtual ms and at the end of a run; the durability count runs at
+every instant when the highest commit or the crash count changed.
 """
 
 from __future__ import annotations
