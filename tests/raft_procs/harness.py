@@ -77,6 +77,7 @@ class RaftCluster:
         self._incarnation: list[int | None] = [None] * n
         self._retired = {"raft_requests_received": 0, "raft_bytes_received": 0}
         self._lock = threading.RLock()
+        self._pull_lock = threading.Lock()
         self._last_pull = 0.0
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=n)
         self._faults = FaultConfig(reliable=not unreliable)
@@ -193,6 +194,21 @@ class RaftCluster:
         reply = self._call(i, "Raft.start", (token, cmd))
         return tuple(reply) if reply is not None else (0, 0, False)  # type: ignore[return-value]
 
+    def start_all(self, cmd: Any, deadline_s: float) -> list[bool]:
+        """Start(cmd) on every live server at once, one try each within `deadline_s`:
+        whether each accepted as leader (False for a dead server or an unanswered call)."""
+        assert self.net is not None
+        net = self.net
+
+        def one_try(i: int) -> bool:
+            if not self.alive[i]:
+                return False
+            token = self.rng.randrange(1 << 62)
+            reply = net.end(i + 1).call("Raft.start", (token, cmd), deadline_s)
+            return bool(reply and reply[2])
+
+        return self._map(one_try, list(range(self.n)))
+
     def get_state(self, i: int) -> tuple[int, bool] | None:
         """6.824 GetState: (term, is_leader), None for a dead server."""
         reply = self._call(i, "Raft.state", None)
@@ -269,7 +285,7 @@ class RaftCluster:
         """Pull every live server's applied log (at most one pull at a time; a caller that
         waited for another caller's pull reuses it)."""
         asked = time.monotonic()
-        with self._lock:
+        with self._pull_lock:  # not self._lock: the pool's _pull threads take that one
             if self._last_pull >= asked:
                 return
             began = time.monotonic()
