@@ -164,7 +164,9 @@ class SimCluster:
             if t >= self._next_full_check:
                 self._next_full_check = t + self.full_check_us
                 self.check_cluster()
-            elif self._durability_due():
+            elif (self.checker.commit_max, self.counts["crashes"]) != self._durability_key:
+                # Who holds the top committed entry changes only with a commit or a crash.
+                self._durability_key = (self.checker.commit_max, self.counts["crashes"])
                 self.checker.check_durability(self.cores(), self._durable())
 
     def _fire_timers(self, timers: Sequence[Timer], t: int) -> None:
@@ -307,14 +309,6 @@ class SimCluster:
     def check_cluster(self) -> None:
         """The whole-cluster invariants (log matching over live logs, durability)."""
         self.checker.check_cluster(self.cores(), self._durable())
-
-    def _durability_due(self) -> bool:
-        # Who holds the top committed entry changes only with a new commit or a crash.
-        key = (self.checker.commit_max, self.counts["crashes"])
-        if key == self._durability_key:
-            return False
-        self._durability_key = key
-        return True
 
     def _durable(self) -> dict[int, DurableLog]:
         return {i: n.durable for i, n in self.nodes.items() if n.core is None and n.durable}
