@@ -142,10 +142,10 @@ class NodeRuntime:
         seed = spec.seed if spec.seed is not None else int.from_bytes(os.urandom(8), "little")
         log.info("node %d starting, pid %d, seed %d", spec.node_id, os.getpid(), seed)
         state = storage.recovered
-        self.app.start(self)
+        self.core = Raft(spec.raft_config(), random.Random(seed), state)
+        self.app.start(self)  # the core exists: the application may ask for its status
         if state.snapshot is not None:
             self.app.restore(state.snapshot.meta.index, state.snapshot.data)
-        self.core = Raft(spec.raft_config(), random.Random(seed), state)
         self.started = time.monotonic()
         self.counts = dict.fromkeys(
             ("raft_msgs_received", "raft_bytes_received", "raft_requests_received",

@@ -1,0 +1,69 @@
+"""The node process itself: status blobs, hostile input, exit when the router goes away."""
+
+from __future__ import annotations
+
+import pytest
+
+from sentinel.netsim import protocol as p
+from sentinel.netsim.testing import wait_for
+from sentinel.raft.messages import Message, MessageType
+from sentinel.raft.node import node_name
+from sentinel.raft.nodestatus import decode_status
+from sentinel.wire import encode
+
+pytestmark = pytest.mark.processes
+
+
+def _statuses(cfg):
+    return {k: decode_status(v) for k, v in cfg.router.statuses().items()}
+
+
+def test_status_blobs_report_the_cluster(make_cluster):
+    cfg = make_cluster(3)
+    leader = cfg.check_one_leader()
+    cfg.one(7, 3, False)
+
+    def settled():
+        st = _statuses(cfg)
+        return len(st) == 3 and all(s is not None and s.applied >= 2 for s in st.values()) and st
+
+    st = wait_for(settled, 20.0)
+    assert st[leader + 1].role == "LEADER"
+    assert {s.leader for s in st.values()} == {leader + 1}
+    for node_id, s in st.items():
+        assert s.node_id == node_id and s.pid == cfg.group.pid(node_name(node_id))
+        assert s.disk_bytes > 0 and s.raft_state_bytes > 0 and s.log_length == s.last_index
+        assert s.raft_msgs_received > 0 and s.raft_bytes_received > 0
+        assert s.app["commands"] == 1 and s.app["errors"] == 0
+
+
+def test_garbage_and_forged_messages_are_refused(make_cluster):
+    cfg = make_cluster(3)
+    cfg.check_one_leader()
+    endpoint = cfg.net.endpoint
+    endpoint.send_frame(1, b"not a frame at all", p.F_REQUEST)
+    endpoint.send_frame(1, b"", p.F_REPLY)
+    # a raft message from a client that claims to come from node 2
+    forged = Message(MessageType.APPEND, 2, 1, 10**6, commit=10**6)
+    endpoint.send_frame(1, encode(forged), p.F_REQUEST)
+    # a raft message whose own src is the client: not a peer
+    stranger = Message(MessageType.HEARTBEAT, endpoint.endpoint_id, 1, 1)
+    endpoint.send_frame(1, encode(stranger), p.F_REQUEST)
+    endpoint.send_frame(1, encode({"what": "not raft"}), p.F_REQUEST)
+
+    def refused():
+        s = _statuses(cfg).get(1)
+        return s is not None and s.bad_frames >= 2 and s.invalid_msgs >= 2 and s
+
+    s = wait_for(refused, 20.0)
+    assert s.term < 10**6, "a forged message changed the term"
+    cfg.one(5, 3, False)  # node 1 still serves, and the cluster still agrees
+
+
+def test_nodes_exit_when_the_router_goes(make_cluster):
+    cfg = make_cluster(3)
+    cfg.check_one_leader()
+    cfg.router.shutdown()
+    for i in range(3):
+        assert cfg.group.wait(node_name(i + 1), 20.0), f"node {i + 1} outlived its router"
+        assert cfg.group.exitcode(node_name(i + 1)) == 0
