@@ -43,6 +43,7 @@ def test_rpc_bytes_3b(make_cluster):
         sent += len(cmd)
     got = cfg.bytes_total() - bytes0
     expected = 3 * sent  # each command to each peer about once
+    print(f"RPC bytes: {got} for {sent} command bytes (limit {expected + 50000})")
     assert got <= expected + 50000, f"too many RPC bytes; got {got}, expected {expected}"
 
 
@@ -228,6 +229,7 @@ def test_count_3b(make_cluster):
     leader = cfg.check_one_leader()
     total1 = cfg.rpc_total()
     assert 1 <= total1 <= 30, f"too many or few RPCs ({total1}) to elect initial leader"
+    print(f"RPCs to elect the first leader: {total1}")
 
     for attempt in range(5):
         if attempt > 0:
@@ -261,6 +263,7 @@ def test_count_3b(make_cluster):
         if any(st is not None and st[0] != term for st in map(cfg.get_state, range(servers))):
             continue  # term changed: can't expect low RPC counts
         total2 = cfg.rpc_total()
+        print(f"RPCs for {iters + 2} agreements: {total2 - total1}")
         assert total2 - total1 <= (iters + 1 + 3) * 3, (
             f"too many RPCs ({total2 - total1}) for {iters} entries"
         )
@@ -271,4 +274,5 @@ def test_count_3b(make_cluster):
     total2 = cfg.rpc_total()
     time.sleep(1.0)  # 6.824: one RaftElectionTimeout (1 s) of idleness
     total3 = cfg.rpc_total()
+    print(f"RPCs in 1 s of idleness: {total3 - total2}")
     assert total3 - total2 <= 3 * 20, f"too many RPCs ({total3 - total2}) for 1 second of idleness"

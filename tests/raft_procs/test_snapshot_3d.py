@@ -46,6 +46,7 @@ def _snapcommon(cfg, disconnect: bool, reliable: bool, crash: bool) -> None:
             cfg.one(rng.randrange(1 << 30), servers - 1, True)
         size = cfg.log_size()
         assert size < MAXLOGSIZE, f"log size too large: {size} bytes"
+        cfg.largest_log_size = max(getattr(cfg, "largest_log_size", 0), size)
         if disconnect:
             # reconnect a follower, who maybe behind and needs to receive a snapshot
             cfg.connect(victim)
@@ -56,6 +57,7 @@ def _snapcommon(cfg, disconnect: bool, reliable: bool, crash: bool) -> None:
             cfg.connect(victim)
             cfg.one(rng.randrange(1 << 30), servers, True)
             leader1 = cfg.check_one_leader()
+    print(f"largest raft state on disk: {cfg.largest_log_size} bytes (limit {MAXLOGSIZE})")
 
 
 def test_snapshot_basic_3d(make_cluster):
