@@ -188,7 +188,7 @@ class NodeRuntime:
     # -- the loop ------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Serve until the router connection closes (EOFError / OSError)."""
+        """Serve until the router connection closes (EOFError / ConnectionError)."""
         tick_s = self.spec.tick_ms / 1000.0
         status_s = self.spec.status_interval_ms / 1000.0
         next_tick = time.monotonic() + tick_s
@@ -289,7 +289,8 @@ class NodeRuntime:
             self.app.restore(snap.meta.index, snap.data)
         for entry in rd.committed_entries:
             self.app.apply(entry)
-        for rs in rd.read_states:
+        for rs in rd.read_states:  # confirmed: served once applied, even if leadership goes
+            self.reads_asked.discard(rs.context)
             self.reads_waiting.append((rs.index, rs.context))
         if rd.committed_entries or rd.apply_snapshot is not None:
             self.app.after_apply()
@@ -301,7 +302,6 @@ class NodeRuntime:
         still = []
         for index, context in self.reads_waiting:
             if index <= applied:
-                self.reads_asked.discard(context)
                 self.app.read_ready(context)
             else:
                 still.append((index, context))
@@ -351,7 +351,7 @@ def node_main(conn: Connection, spec: NodeSpec) -> None:
         raise SystemExit(2) from None
     try:
         NodeRuntime(spec, endpoint, storage).run()
-    except (EOFError, OSError) as exc:
+    except (EOFError, ConnectionError) as exc:
         log.info("node %d: router connection closed (%s); exiting", spec.node_id, exc)
     except BaseException:
         log.exception("node %d: fatal error", spec.node_id)
