@@ -12,10 +12,14 @@ import time
 from collections.abc import Callable, Iterator
 from multiprocessing import resource_tracker
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
+_HERE = str(Path(__file__).parent)
+if _HERE not in sys.path:  # node processes (spawned: they inherit sys.path) load test apps
+    sys.path.insert(0, _HERE)
 _NAME = "raft_procs_harness"
 if _NAME not in sys.modules:
     _spec = importlib.util.spec_from_file_location(_NAME, Path(__file__).with_name("harness.py"))
@@ -60,8 +64,8 @@ def make_cluster(tmp_path: Path, no_leaks: None) -> Iterator[Callable[..., RaftC
     up; the test fails if it took longer than 6.824's 120 s limit."""
     made: list[RaftCluster] = []
 
-    def make(n: int, unreliable: bool = False, snapshot: bool = False) -> RaftCluster:
-        cluster = RaftCluster(tmp_path / f"c{len(made)}", n, unreliable, snapshot)
+    def make(n: int, unreliable: bool = False, snapshot: bool = False, **kw: Any) -> RaftCluster:
+        cluster = RaftCluster(tmp_path / f"c{len(made)}", n, unreliable, snapshot, **kw)
         made.append(cluster)
         return cluster
 

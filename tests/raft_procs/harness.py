@@ -33,7 +33,7 @@ from sentinel.netsim.client import Network, connect
 from sentinel.netsim.control import RouterHandle
 from sentinel.netsim.faults import FaultConfig
 from sentinel.netsim.procs import ProcessGroup
-from sentinel.raft.node import NodeSpec, node_name, spawn_node
+from sentinel.raft.node import DEFAULT_APP, NodeSpec, node_name, spawn_node
 from sentinel.raft.storage import HARDSTATE, WAL
 
 #: Our election timeout is 300-600 ms (30-60 ticks of 10 ms), against 6.824's ~1 s; the
@@ -59,6 +59,7 @@ class RaftCluster:
         unreliable: bool = False,
         snapshot: bool = False,
         seed: int | None = None,
+        app: str = DEFAULT_APP,
     ) -> None:
         self.seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little")
         print(f"RaftCluster seed={self.seed} n={n} unreliable={unreliable} snapshot={snapshot}")
@@ -66,6 +67,7 @@ class RaftCluster:
         self.directory = directory
         self.n = n
         self.snapshot = snapshot
+        self.app = app
         self.started = time.monotonic()
         self.group = ProcessGroup()
         self.alive = [False] * n
@@ -89,7 +91,7 @@ class RaftCluster:
             self.net = connect(directory)
             for i in range(n):
                 self.start1(i, wait=False)
-            self._map(self.get_state, list(range(n)))  # every process serves calls
+            self._map(self._wait_serving, list(range(n)))
             for i in range(n):
                 self.connect(i)
         except BaseException:
@@ -104,6 +106,7 @@ class RaftCluster:
             node_id=i + 1,
             peer_ids=tuple(range(1, self.n + 1)),
             cluster_id=f"raft-procs-{self.seed}",
+            app=self.app,
             app_options={"snapshots": self.snapshot},
             seed=self.rng.randrange(1 << 62),
         )
@@ -115,7 +118,15 @@ class RaftCluster:
         spawn_node(self.spec(i), self.router, self.group)
         self.alive[i] = True
         if wait:
-            assert self.get_state(i) is not None
+            self._wait_serving(i)
+
+    def _wait_serving(self, i: int) -> None:
+        """Wait until server i's process answers a call (any answer, even an error)."""
+        assert self.net is not None
+        deadline = time.monotonic() + CALL_DEADLINE_S
+        while self.net.call(i + 1, "Raft.state", None, CALL_TIMEOUT_S) is None:
+            assert time.monotonic() < deadline, f"server {i} does not serve calls"
+            time.sleep(0.01)
 
     def crash1(self, i: int) -> None:
         """6.824 crash1: disconnect and SIGKILL server i (its disk survives)."""

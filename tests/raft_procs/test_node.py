@@ -67,3 +67,28 @@ def test_nodes_exit_when_the_router_goes(make_cluster):
     for i in range(3):
         assert cfg.group.wait(node_name(i + 1), 20.0), f"node {i + 1} outlived its router"
         assert cfg.group.exitcode(node_name(i + 1)) == 0
+
+
+def test_application_interface_deferred_writes_and_read_index(make_cluster):
+    """An Application on the node: a write is answered once applied, a ReadIndex read once
+    ready; followers refuse both; a cut-off leader's read never succeeds."""
+    cfg = make_cluster(3, app="raft_procs_regapp:Register")
+
+    def find_leader():
+        for i in range(3):
+            if cfg.net.end(i + 1).call("Reg.put", "v1", 2.0) == "ok":
+                return i + 1
+        return None
+
+    leader = wait_for(find_leader, 20.0)
+    reg = cfg.net.end(leader)
+    assert reg.call("Reg.get", None, 5.0) == ("ok", "v1")
+    assert reg.call("Reg.put", "v2", 5.0) == "ok"
+    assert reg.call("Reg.get", None, 5.0) == ("ok", "v2")
+    follower = cfg.net.end(leader % 3 + 1)
+    assert follower.call("Reg.get", None, 5.0) == ("wrong leader", "")
+    assert follower.call("Reg.put", "x", 5.0) == "wrong leader"
+    assert "LEADER" in reg.call("Reg.roles", None, 5.0)
+    cfg.disconnect(leader - 1)  # cut off: its read cannot be confirmed by a quorum
+    answer = reg.call("Reg.get", None, 5.0)
+    assert answer in (("retry", ""), ("wrong leader", "")), answer
