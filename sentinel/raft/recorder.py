@@ -96,6 +96,7 @@ class Recorder(Application):
             return
         self.commands = commands
         self.raft_applied = index
+        log.info("recorder: restored a snapshot at raft index %d (%d commands)", index, cmd_index)
 
     # -- 6.824 Start and friends -------------------------------------------------------------
 
