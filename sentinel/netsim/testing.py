@@ -3,11 +3,14 @@ other packages' process tests): condition waits with deadlines and an echo clust
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
+
+import psutil
 
 from sentinel.netsim.client import Network, connect
 from sentinel.netsim.control import RouterHandle
@@ -28,6 +31,34 @@ def wait_for(condition: Callable[[], T], timeout_s: float = 20.0, step_s: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout_s} s")
         time.sleep(step_s)
+
+
+@contextlib.contextmanager
+def no_leaked_children(deadline_s: float = 15.0) -> Iterator[None]:
+    """Fail (AssertionError) if a child process started inside the block outlives it.
+
+    Children that existed before the block (multiprocessing's resource tracker, a fork
+    server a test session keeps) are not counted: start those before entering. Survivors
+    are killed before the failure is raised, so one leak cannot spoil later tests.
+    """
+    me = psutil.Process()
+    before = {child.pid for child in me.children(recursive=True)}
+    yield
+    deadline = time.monotonic() + deadline_s
+    while True:
+        alive = []
+        for child in me.children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if child.pid not in before and child.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(child)
+        if not alive:
+            return
+        if time.monotonic() > deadline:
+            for child in alive:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    child.kill()
+            raise AssertionError(f"processes outlived the test: {[c.pid for c in alive]}")
+        time.sleep(0.05)
 
 
 @dataclass

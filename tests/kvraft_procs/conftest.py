@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import time
 from collections.abc import Callable, Iterator
 from multiprocessing import resource_tracker
 from pathlib import Path
 
-import psutil
 import pytest
+
+from sentinel.netsim.testing import no_leaked_children
 
 
 def _load(name: str, filename: str) -> None:
@@ -33,33 +33,14 @@ _load("scenarios_kv", "scenarios.py")
 
 from harness_kv import TEST_LIMIT_S, KVCluster, start_forkserver  # noqa: E402
 
-LEAK_DEADLINE_S = 15.0
-
 
 @pytest.fixture
 def no_leaks() -> Iterator[None]:
     """Fail the test if any process started during it outlives it."""
     resource_tracker.ensure_running()  # lives as long as this interpreter, by design
     start_forkserver()  # likewise
-    me = psutil.Process()
-    before = {child.pid for child in me.children(recursive=True)}
-    yield
-    deadline = time.monotonic() + LEAK_DEADLINE_S
-    while True:
-        alive = []
-        for child in me.children(recursive=True):
-            try:
-                if child.pid not in before and child.status() != psutil.STATUS_ZOMBIE:
-                    alive.append(child)
-            except psutil.NoSuchProcess:
-                pass
-        if not alive:
-            return
-        if time.monotonic() > deadline:
-            for child in alive:
-                child.kill()
-            pytest.fail(f"processes outlived the test: {[c.pid for c in alive]}")
-        time.sleep(0.05)
+    with no_leaked_children():
+        yield
 
 
 @pytest.fixture

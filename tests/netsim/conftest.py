@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from multiprocessing import resource_tracker
 from pathlib import Path
 
-import psutil
 import pytest
 
-from sentinel.netsim.testing import EchoCluster, start_echo_cluster
-
-LEAK_DEADLINE_S = 15.0
+from sentinel.netsim.testing import EchoCluster, no_leaked_children, start_echo_cluster
 
 
 @pytest.fixture
@@ -21,26 +17,8 @@ def no_leaks() -> Iterator[None]:
     # spawn starts multiprocessing's resource tracker once per interpreter; it lives as long
     # as this process by design, so start it before taking the snapshot.
     resource_tracker.ensure_running()
-    me = psutil.Process()
-    before = {child.pid for child in me.children(recursive=True)}
-    yield
-    deadline = time.monotonic() + LEAK_DEADLINE_S
-    while True:
-        extra = [c for c in me.children(recursive=True) if c.pid not in before]
-        alive = []
-        for child in extra:
-            try:
-                if child.status() != psutil.STATUS_ZOMBIE:
-                    alive.append(child)
-            except psutil.NoSuchProcess:
-                pass
-        if not alive:
-            return
-        if time.monotonic() > deadline:
-            for child in alive:
-                child.kill()
-            pytest.fail(f"processes outlived the test: {[c.pid for c in alive]}")
-        time.sleep(0.05)
+    with no_leaked_children():
+        yield
 
 
 @pytest.fixture

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import time
 from collections.abc import Callable, Iterator
 from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
+
+from sentinel.netsim.testing import no_leaked_children
 
 _HERE = str(Path(__file__).parent)
 if _HERE not in sys.path:  # node processes (spawned: they inherit sys.path) load test apps
@@ -30,32 +30,13 @@ if _NAME not in sys.modules:
 
 from raft_procs_harness import TEST_LIMIT_S, RaftCluster  # noqa: E402
 
-LEAK_DEADLINE_S = 15.0
-
 
 @pytest.fixture
 def no_leaks() -> Iterator[None]:
     """Fail the test if any process started during it outlives it."""
     resource_tracker.ensure_running()  # lives as long as this interpreter, by design
-    me = psutil.Process()
-    before = {child.pid for child in me.children(recursive=True)}
-    yield
-    deadline = time.monotonic() + LEAK_DEADLINE_S
-    while True:
-        alive = []
-        for child in me.children(recursive=True):
-            try:
-                if child.pid not in before and child.status() != psutil.STATUS_ZOMBIE:
-                    alive.append(child)
-            except psutil.NoSuchProcess:
-                pass
-        if not alive:
-            return
-        if time.monotonic() > deadline:
-            for child in alive:
-                child.kill()
-            pytest.fail(f"processes outlived the test: {[c.pid for c in alive]}")
-        time.sleep(0.05)
+    with no_leaked_children():
+        yield
 
 
 @pytest.fixture
