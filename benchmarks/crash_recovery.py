@@ -31,7 +31,15 @@ from crash.cluster import BenchCluster
 from crash.evidence import check_round, keep_evidence
 from crash.load import Load, verify_writes
 from crash.preload import preload
-from crash.report import latency_p99_ms, longest_gap_ms, percentile, plot, summarize, table
+from crash.report import (
+    latency_p99_ms,
+    longest_gap,
+    longest_gap_ms,
+    percentile,
+    plot,
+    summarize,
+    table,
+)
 from crash.scenarios import SCENARIOS, Ctx, Knobs
 
 log = logging.getLogger("crash_recovery")
@@ -114,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(threadName)s %(name)s %(message)s",
     )
     console = Console(stderr=True)
+    console.width = max(console.width, 132)  # the table is unreadable at 80 columns
     console.print(f"crash recovery: seed {seed}, output {out}, load avg {_load()}")
     signal.signal(signal.SIGTERM, _sigterm)
     cluster = BenchCluster(out / "cluster", args.nodes, args.maxraftstate, seed, args.start_method)
@@ -219,7 +228,8 @@ def _rounds(cluster, load, args, seed, result, progress, task, phase, out) -> in
                 t_end = time.monotonic()
                 load.stop_round()
             m.update(scenario=name, round=round_id, load_avg=_load())
-            m["unavailable_ms"] = longest_gap_ms(load.samples, m["t_fault"], t_end)
+            gap = longest_gap(load.samples, m["t_fault"], t_end)
+            m["unavailable_ms"], m["unavailable_from_fault_ms"] = gap
             base = result["baseline"].get("p99_ms")
             m["gap_over_base_p99"] = round(m["unavailable_ms"] / base, 2) if base else None
             phase(f"{name} #{r + 1}: checking")

@@ -26,9 +26,15 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 def longest_gap_ms(samples: Sequence[Sample], t_from: float, t_to: float) -> float:
     """The longest time without a successful call between `t_from` (the fault) and `t_to`
     (the end of the round): what a client sees as unavailability."""
+    return longest_gap(samples, t_from, t_to)[0]
+
+
+def longest_gap(samples: Sequence[Sample], t_from: float, t_to: float) -> tuple[float, float]:
+    """(the longest gap, when it began after `t_from`), both in ms."""
     times = sorted(s.t_end for s in samples if s.ok and t_from <= s.t_end <= t_to)
     points = [t_from, *times, t_to]
-    return round(max(b - a for a, b in itertools.pairwise(points)) * 1000.0, 1)
+    gap, start = max((b - a, a) for a, b in itertools.pairwise(points))
+    return round(gap * 1000.0, 1), round((start - t_from) * 1000.0, 1)
 
 
 def latency_p99_ms(samples: Sequence[Sample], t_from: float, t_to: float) -> float | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,6 +97,7 @@ def _kill_restart(ctx: Ctx, victims: list[int], leader: int, term: int, hold_s: 
     out["t_restart"] = t_restart
     for n in victims:
         ctx.cluster.sup.restart(n)
+    out["restart_call_ms"] = ms(time.monotonic() - t_restart)
     ctx.on_phase(f"restarted {victims}")
     if not survivors_majority:  # no quorum until the restart: the leader comes after it
         _st, t1 = ctx.cluster.wait_leader(LEADER_DEADLINE_S)
@@ -149,6 +151,7 @@ def kill_all(ctx: Ctx) -> dict:
     t_restart = time.monotonic()
     for n in nodes:
         ctx.cluster.sup.restart(n)
+    restart_call_ms = ms(time.monotonic() - t_restart)
     ctx.on_phase("cold restart")
     _st, t1 = ctx.cluster.wait_leader(LEADER_DEADLINE_S)
     first = _first_write(ctx, t_restart)
@@ -158,6 +161,7 @@ def kill_all(ctx: Ctx) -> dict:
         "t_restart": t_restart,
         "new_leader_ms": ms(t1 - t_restart),
         "cold_restart_ms": ms(first - t_restart),
+        "restart_call_ms": restart_call_ms,
     }
 
 
@@ -190,7 +194,9 @@ def pause_leader(ctx: Ctx) -> dict:
     t_resume = time.monotonic()
     ctx.cluster.sup.resume(leader)
     ctx.on_phase(f"resumed {leader}")
-    probe_reads = _probe_old_leader(ctx, leader)
+    probe_reads: list[int] = []
+    prober = threading.Thread(target=lambda: probe_reads.append(_probe_old_leader(ctx, leader)))
+    prober.start()  # the stale-read probe runs while this thread watches the step-down
     step_down = None
     deadline = time.monotonic() + LEADER_DEADLINE_S
     while step_down is None and time.monotonic() < deadline:
@@ -198,12 +204,13 @@ def pause_leader(ctx: Ctx) -> dict:
         if st is not None and not (st.is_leader and st.term == term):
             step_down = time.monotonic()
         time.sleep(0.005)
+    prober.join()
     out = {
         "victims": [leader],
         "t_fault": t0,
         "t_restart": t_resume,
         "new_leader_ms": ms(t1 - t0),
-        "probe_reads_served": probe_reads,
+        "probe_reads_served": probe_reads[0] if probe_reads else None,
         "step_down_ms": ms(step_down - t_resume) if step_down else None,
     }
     _catch_up(ctx, [leader], t_resume, out)
