@@ -75,11 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--long-reordering", action="store_true", help="hold back some replies")
     up.add_argument(
         "--election-ms", type=int, default=ELECTION_MS_DEFAULT,
-        help="election timeout: a random value in [this, 2 x this) (default 300)",
+        help="election timeout: a random value in [this, 2 x this) (default %(default)s)",
     )  # fmt: skip
     up.add_argument(
         "--heartbeat-ms", type=int, default=HEARTBEAT_MS_DEFAULT,
-        help="leader heartbeat interval (default 100)",
+        help="leader heartbeat interval (default %(default)s)",
     )  # fmt: skip
     up.add_argument("--maxraftstate", type=int, default=-1, help="snapshot above these bytes")
     up.add_argument("--no-dashboard", action="store_true", help="plain status lines")
