@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     console.width = max(console.width, 132)  # the table is unreadable at 80 columns
     console.print(f"crash recovery: seed {seed}, output {out}, load avg {_load()}")
     signal.signal(signal.SIGTERM, _sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
     cluster = BenchCluster(out / "cluster", args.nodes, args.maxraftstate, seed, args.start_method)
     result: dict = {
         "config": {
