@@ -6,7 +6,7 @@ One thread, one loop (the design's process main loop):
     for each arrival: a client RPC -> the application's services (RpcServer);
                       a raft message from a peer -> core.step (invalid ones are logged)
     for each elapsed tick: core.tick(), app.on_tick()
-    while the core has a Ready: persist (one fsync per batch), send, apply, advance
+    while the core has a Ready: persist (one fsync per batch), apply, send, advance
     a few times a second: post a NodeStatus blob to the router
 
 Raft messages are one-way router messages flagged REQUEST or REPLY (`Message.is_response`), so
@@ -26,6 +26,7 @@ import logging
 import logging.handlers
 import os
 import random
+import select
 import time
 from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
@@ -158,6 +159,10 @@ class NodeRuntime:
         self.reads_asked: set[bytes] = set()
         self.reads_waiting: list[tuple[int, bytes]] = []  # (index, context) until applied
         self.last_role = (self.core.role, self.core.term, self.core.lead)
+        # One poll object for the life of the loop: Connection.poll builds a selector on
+        # every call, which costs more than the message it waits for.
+        self.poller = select.poll()
+        self.poller.register(endpoint.fileno(), select.POLLIN)
 
     # -- NodeContext ---------------------------------------------------------------------
 
@@ -197,8 +202,11 @@ class NodeRuntime:
         next_tick = time.monotonic() + tick_s
         next_status = time.monotonic()
         conn = self.endpoint.connection
+        # One poll object for the life of the loop: Connection.poll builds a selector on
+        # every call, which costs more than the message it waits for.
+        poller = self.poller
         while True:
-            if conn.poll(max(0.0, next_tick - time.monotonic())):
+            if poller.poll(max(0.0, (next_tick - time.monotonic()) * 1000.0)):
                 self.receive(conn)
             now = time.monotonic()
             if now >= next_tick:
@@ -224,7 +232,7 @@ class NodeRuntime:
             elif item is not None:
                 self.app.on_message(item.src, item)
             self.check_role()
-            if not conn.poll(0):
+            if not self.poller.poll(0):
                 return
 
     def step(self, item: Message, size: int) -> None:
@@ -257,16 +265,19 @@ class NodeRuntime:
         self.app.role_changed(*now)
 
     def handle_ready(self) -> None:
-        """Persist, send, apply, advance, for every Ready; then compact if asked."""
+        """Persist, apply, send, advance, for every Ready; then compact if asked."""
         for _ in range(READY_BATCHES_MAX):
             if not self.core.has_ready():
                 break
             rd = self.core.ready()
             self.storage.save(rd)  # 1. persist: one fsync for the batch (when needed)
-            self.send_all(rd)  # 2. send
-            self.apply(rd)  # 3. apply
+            # 2. apply before sending: committed entries and confirmed reads depend on
+            # nothing in this batch's messages, and the clients' replies then leave ahead
+            # of the commit news to the followers (they are what someone is waiting for).
+            self.apply(rd)
+            self.serve_reads(_applied_after(rd, self.core.log.applied))
+            self.send_all(rd)  # 3. send
             self.core.advance(rd)  # 4. advance
-            self.serve_reads()
             self.check_role()
             if self.compact_wish is not None:
                 index, data = self.compact_wish
@@ -298,10 +309,10 @@ class NodeRuntime:
         if rd.committed_entries or rd.apply_snapshot is not None:
             self.app.after_apply()
 
-    def serve_reads(self) -> None:
+    def serve_reads(self, applied: int) -> None:
+        """Answer the confirmed reads whose read index is applied (`applied`)."""
         if not self.reads_waiting:
             return
-        applied = self.core.log.applied
         still = []
         for index, context in self.reads_waiting:
             if index <= applied:
@@ -327,6 +338,15 @@ class NodeRuntime:
                 )
             )
         )  # fmt: skip
+
+
+def _applied_after(rd: Ready, applied: int) -> int:
+    """The applied index once `rd`'s snapshot and committed entries are applied."""
+    if rd.apply_snapshot is not None:
+        applied = max(applied, rd.apply_snapshot.meta.index)
+    if rd.committed_entries:
+        applied = max(applied, rd.committed_entries[-1].index)
+    return applied
 
 
 def setup_logging(spec: NodeSpec) -> None:
