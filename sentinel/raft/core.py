@@ -241,6 +241,8 @@ class Raft(Stepping, Replication):
             self.prev_hard_state = rd.hard_state
         if rd.entries:
             self.log.stable_to(rd.entries[-1].index, rd.entries[-1].term)
+            if self.role is Role.LEADER:
+                self.maybe_commit()  # our own copy is durable now: it counts
         if rd.snapshot is not None and rd.snapshot is self.snapshot_to_persist:
             self.snapshot_to_persist = None
         if rd.apply_snapshot is not None:

@@ -159,6 +159,8 @@ class NodeRuntime:
         self.reads_asked: set[bytes] = set()
         self.reads_waiting: list[tuple[int, bytes]] = []  # (index, context) until applied
         self.last_role = (self.core.role, self.core.term, self.core.lead)
+        #: (term, vote) as last written to disk: what a message sent before a save may rely on.
+        self.durable_term_vote = (state.hard_state.term, state.hard_state.vote)
         # One poll object for the life of the loop: Connection.poll builds a selector on
         # every call, which costs more than the message it waits for.
         self.poller = select.poll()
@@ -265,18 +267,25 @@ class NodeRuntime:
         self.app.role_changed(*now)
 
     def handle_ready(self) -> None:
-        """Persist, apply, send, advance, for every Ready; then compact if asked."""
+        """Persist, apply, send, advance, for every Ready (a leader sends first when that is
+        safe, see `may_send_before_persist`); then compact if asked."""
         for _ in range(READY_BATCHES_MAX):
             if not self.core.has_ready():
                 break
             rd = self.core.ready()
+            early = self.may_send_before_persist(rd)
+            if early:  # a leader's APPENDs go out before its own fsync (thesis §10.2.1)
+                self.send_all(rd)
             self.storage.save(rd)  # 1. persist: one fsync for the batch (when needed)
+            if rd.hard_state is not None:
+                self.durable_term_vote = (rd.hard_state.term, rd.hard_state.vote)
             # 2. apply before sending: committed entries and confirmed reads depend on
             # nothing in this batch's messages, and the clients' replies then leave ahead
             # of the commit news to the followers (they are what someone is waiting for).
             self.apply(rd)
             self.serve_reads(_applied_after(rd, self.core.log.applied))
-            self.send_all(rd)  # 3. send
+            if not early:
+                self.send_all(rd)  # 3. send
             self.core.advance(rd)  # 4. advance
             self.check_role()
             if self.compact_wish is not None:
@@ -284,6 +293,17 @@ class NodeRuntime:
                 self.compact_wish = None
                 if self.core.compact(index, data):
                     log.debug("node %d compacted to %d", self.node_id, index)
+
+    def may_send_before_persist(self, rd: Ready) -> bool:
+        """Whether `rd`'s messages may leave before `rd` is on disk: a leader's batch that
+        changes neither term nor vote and holds no snapshot. Its messages then depend only
+        on the durable term and on its own new entries, which followers may store first
+        (the core counts the leader toward commit only once its copy is durable); replies
+        that acknowledge entries come from followers, which always persist first."""
+        if self.core.role is not Role.LEADER or rd.snapshot is not None:
+            return False
+        hs = rd.hard_state
+        return hs is None or (hs.term, hs.vote) == self.durable_term_vote
 
     def send_all(self, rd: Ready) -> None:
         for m in rd.messages:

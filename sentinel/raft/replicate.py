@@ -19,12 +19,12 @@ class Replication:
         self.msgs.append(m)
 
     def append_entry(self, entry: Entry) -> None:
-        """Leader: append our own entry; it is broadcast with the next Ready (one batch)."""
+        """Leader: append our own entry; it is broadcast with the next Ready (one batch) and
+        counts toward commit once that Ready is persisted (see `maybe_commit`)."""
         self.log.append([entry])
         self.uncommitted_bytes += entry.size_bytes
         self.prs[self.id].maybe_update(entry.index)
         self.pending_append = True
-        self.maybe_commit()  # a one-node cluster commits at once
 
     def flush_broadcasts(self) -> None:
         """Send what proposals, commit changes and reads queued since the last Ready."""
@@ -114,8 +114,15 @@ class Replication:
 
     def maybe_commit(self) -> bool:
         """Raft §5.4.2 / Figure 8: commit the quorum's match index only if it is an entry of
-        our term (earlier-term entries commit with it, never by counting alone)."""
-        matches = sorted((self.prs[p].match for p in self.peers), reverse=True)
+        our term (earlier-term entries commit with it, never by counting alone).
+
+        The leader counts itself only up to its durable log (`log.stable`), so a driver may
+        send a batch's APPENDs before its own fsync (thesis §10.2.1): an entry is never
+        committed on the strength of a copy that a crash could still take back."""
+        own = min(self.prs[self.id].match, self.log.stable)
+        matches = sorted(
+            (own if p == self.id else self.prs[p].match for p in self.peers), reverse=True
+        )
         candidate = matches[self.config.quorum - 1]
         if candidate <= self.log.committed or self.log.term(candidate) != self.term:
             return False
