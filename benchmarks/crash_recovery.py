@@ -39,6 +39,7 @@ from crash.report import (
     plot,
     summarize,
     table,
+    targets,
 )
 from crash.scenarios import SCENARIOS, Ctx, Knobs
 
@@ -255,6 +256,7 @@ def _finish(args, result, load, t_zero, out, console, code) -> int:
         "load_avg_end": _load(),
         "output": str(out),
     }
+    summary["targets"] = targets(summary["scenarios"], result.get("baseline") or {})
     result["summary"] = summary
     if load is not None:
         rounds = [
@@ -272,6 +274,9 @@ def _finish(args, result, load, t_zero, out, console, code) -> int:
         print(json.dumps(summary, default=str))
     else:
         console.print(table(summary["scenarios"], result.get("baseline") or {}))
+        for name, t in summary["targets"].items():
+            mark = "[green]met[/green]" if t["met"] else "[red]MISSED[/red]"
+            console.print(f"target {name}: {t['value']} (limit {t['limit']}) {mark}")
     console.print(f"{summary.get('picture', '')}\nmeasurements: {out / 'crash_recovery.json'}")
     if result["violation"]:
         console.print(f"[red]stopped: {result['violation']}[/red]; evidence in {out}")

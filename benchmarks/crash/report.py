@@ -170,3 +170,28 @@ def plot(samples: Sequence[Sample], rounds: list[dict], t_zero: float, path: Pat
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return f"timeline: {path}"
+
+
+def targets(summary: dict[str, dict], baseline: dict) -> dict[str, dict]:
+    """The issue's targets that this run measured: value, limit and whether it was met."""
+    out: dict[str, dict] = {}
+
+    def add(name: str, value: float | None, limit: float | None) -> None:
+        if value is not None and limit is not None:
+            out[name] = {"value": value, "limit": round(limit, 1), "met": value <= limit}
+
+    leader = summary.get("kill-leader", {})
+    add("kill-leader new_leader_ms_p50", leader.get("new_leader_ms_p50"), 350)
+    add("kill-leader new_leader_ms_p99", leader.get("new_leader_ms_p99"), 800)
+    p99 = baseline.get("p99_ms")
+    follower = summary.get("kill-follower", {})
+    add("kill-follower unavailable_ms_p99", follower.get("unavailable_ms_p99"),
+        3 * p99 if p99 else None)  # fmt: skip
+    add("lagging-follower catchup_ms_p99", summary.get("lagging-follower", {}).get(
+        "catchup_ms_p99"), 2000)  # fmt: skip
+    add("kill-all cold_restart_ms_p50", summary.get("kill-all", {}).get("cold_restart_ms_p50"),
+        3000)  # fmt: skip
+    for name, s in summary.items():
+        out[f"{name} lost_writes"] = {"value": s["lost_writes"], "limit": 0,
+                                      "met": s["lost_writes"] == 0}  # fmt: skip
+    return out
