@@ -156,11 +156,11 @@ def main(argv: list[str] | None = None) -> int:
                 progress.update(task, description=text)
 
             cluster.start(args.clients)
-            t_zero = time.monotonic()
             cluster.wait_leader(30.0)
             assert cluster.client is not None
             result["data"] = preload(cluster.client, args.snapshot_mb, args.cold_keys, phase)
             load = Load(cluster.client, args.clients, seed, args.op_timeout_s)
+            t_zero = time.monotonic()  # the timeline starts with the load, after the data
             result["baseline"] = _baseline(cluster, load, args, phase)
             code = _rounds(cluster, load, args, seed, result, progress, task, phase, out)
     except KeyboardInterrupt:
