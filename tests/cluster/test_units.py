@@ -41,7 +41,7 @@ def test_identity_is_kept_and_size_checked(tmp_path):
     ("kwargs", "words"),
     [
         ({"heartbeat_ms": 5}, "--heartbeat-ms"),
-        ({"election_ms": 150}, "--election-ms"),
+        ({"heartbeat_ms": 100, "election_ms": 150}, "--election-ms"),
         ({"maxraftstate": 0}, "--maxraftstate"),
     ],
 )
