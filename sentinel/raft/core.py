@@ -83,6 +83,12 @@ class Raft(Stepping, Replication):
         #: Leader: proposals or commit news not yet broadcast; a read round not yet sent.
         self.pending_append = False
         self.pending_heartbeat = False
+        #: Leader: a commit advance followers have not been told of. With
+        #: `commit_news_on_tick` (set by a driver with a real clock) it rides on the next
+        #: APPEND, or goes out at the next tick, instead of costing an APPEND round of its
+        #: own right away; either way a follower learns it within one tick.
+        self.commit_news_on_tick = False
+        self.pending_commit_news = False
         self.prev_hard_state = HardState(self.term, self.vote, self.log.committed)
         self._outstanding: Ready | None = None
         self.become_follower(self.term, NONE)
@@ -299,6 +305,7 @@ class Raft(Stepping, Replication):
         self.uncommitted_bytes = 0
         self.pending_append = False
         self.pending_heartbeat = False
+        self.pending_commit_news = False
 
     def become_follower(self, term: int, lead: int) -> None:
         """Follow `lead` (or nobody yet) in `term`."""
@@ -354,6 +361,8 @@ class Raft(Stepping, Replication):
         """Leader: heartbeats, check-quorum rounds, transfer and snapshot timeouts."""
         self.heartbeat_elapsed += 1
         self.election_elapsed += 1
+        if self.pending_commit_news:
+            self.pending_append = True  # broadcast with the next Ready
         for peer, pr in self.prs.items():
             if peer != self.id and pr.pending_snapshot:
                 pr.snapshot_elapsed_ticks += 1

@@ -32,7 +32,7 @@ class Replication:
             self.pending_append = self.pending_heartbeat = False
             return
         if self.pending_append:
-            self.pending_append = False
+            self.pending_append = self.pending_commit_news = False
             for peer in self.peers:
                 if peer != self.id:
                     self.send_append(peer)
@@ -133,7 +133,10 @@ class Replication:
             entry = self.log.entry(index)
             if entry.term == self.term:
                 self.uncommitted_bytes = max(0, self.uncommitted_bytes - entry.size_bytes)
-        self.pending_append = True  # followers learn the new commit index
+        if self.commit_news_on_tick:
+            self.pending_commit_news = True  # see core.commit_news_on_tick
+        else:
+            self.pending_append = True  # followers learn the new commit index
         if first_in_term:
             self.release_deferred_reads()
         return True
