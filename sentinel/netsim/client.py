@@ -28,12 +28,24 @@ PENDING_CALLS_MAX = 10_000
 
 
 class _Slot:
-    __slots__ = ("dst", "event", "result")
+    """One waiting call: a bare lock, taken at birth and released once by the reader (an
+    Event costs a Condition, a waiter lock and a notify on every call)."""
+
+    __slots__ = ("done", "dst", "result")
 
     def __init__(self, dst: int) -> None:
         self.dst = dst
-        self.event = threading.Event()
+        self.done = threading.Lock()
+        self.done.acquire()
         self.result: Any = None
+
+    def wait(self, timeout_s: float) -> None:
+        if self.done.acquire(True, min(max(0.0, timeout_s), threading.TIMEOUT_MAX)):
+            self.done.release()
+
+    def wake(self) -> None:
+        """Called once per slot: whoever removes the slot from `_pending` wakes it."""
+        self.done.release()
 
 
 class Network:
@@ -88,7 +100,7 @@ class Network:
             self._pending[request_id] = slot
         try:
             send(request_id)
-            slot.event.wait(timeout_s)
+            slot.wait(timeout_s)
         except (OSError, EOFError):
             return None
         finally:
@@ -105,10 +117,11 @@ class Network:
                 if isinstance(item, Reply | Failure):
                     with self._lock:
                         slot = self._pending.get(item.request_id)
-                    if slot is None or slot.dst != item.src:
-                        continue  # late (timed out) or not ours
+                        if slot is None or slot.dst != item.src:
+                            continue  # late (timed out) or not ours
+                        del self._pending[item.request_id]
                     slot.result = item.obj if isinstance(item, Reply) else None
-                    slot.event.set()
+                    slot.wake()
                 elif item is not None:
                     log.debug("client %d ignores %s", endpoint.endpoint_id, type(item).__name__)
         except (EOFError, OSError):
@@ -117,8 +130,9 @@ class Network:
             self._closed = True
             with self._lock:
                 slots = list(self._pending.values())
+                self._pending.clear()
             for slot in slots:
-                slot.event.set()  # fail every waiting call at once
+                slot.wake()  # fail every waiting call at once
 
     def close(self) -> None:
         """Close the connection; waiting calls return None."""
