@@ -115,7 +115,8 @@ class Cli:
         return json.loads(result.stdout)
 
     def stable_leader(self, n: int, exclude: int | None = None) -> dict[str, Any]:
-        """Wait for a status where all `n` nodes run and exactly one (not `exclude`) leads."""
+        """Wait for a status where all `n` nodes run and report, and exactly one (not `exclude`)
+        leads."""
 
         def check() -> dict[str, Any] | None:
             st = self.status()
@@ -125,6 +126,8 @@ class Cli:
             leaders = [x for x in running if x["role"] == "leader" and x["term"] == st["term"]]
             if len(running) != n or len(leaders) != 1 or leaders[0]["id"] != st["leader"]:
                 return None
+            if any(x["commit"] is None for x in running):
+                return None  # a node has not posted its first status yet (a fast election)
             return st
 
         return wait_for(check, f"one leader among {n} running nodes")
