@@ -23,6 +23,7 @@ from sentinel.cluster.lock import DirectoryBusy, is_locked
 from sentinel.cluster.settings import (
     ELECTION_MS_DEFAULT,
     HEARTBEAT_MS_DEFAULT,
+    MAXRAFTSTATE_DEFAULT,
     RunOptions,
     SettingsError,
     load_identity,
@@ -81,7 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--heartbeat-ms", type=int, default=HEARTBEAT_MS_DEFAULT,
         help="leader heartbeat interval (default %(default)s)",
     )  # fmt: skip
-    up.add_argument("--maxraftstate", type=int, default=-1, help="snapshot above these bytes")
+    up.add_argument(
+        "--maxraftstate",
+        type=int,
+        default=MAXRAFTSTATE_DEFAULT,
+        help="snapshot when a node's raft log passes these bytes; -1: never (default 8 MiB)",
+    )
     up.add_argument("--no-dashboard", action="store_true", help="plain status lines")
     up.add_argument("--app", default=None, help="node application (module:attribute)")
     up.add_argument("--seed", type=int, default=None, help="router and partition seed")

@@ -27,6 +27,8 @@ TICK_MS = 10
 #: The node's defaults (NodeSpec: 5 and 15 ticks of 10 ms).
 ELECTION_MS_DEFAULT = 150
 HEARTBEAT_MS_DEFAULT = 50
+#: Snapshot when a node's raft state on disk passes this; a long-running demo stays bounded.
+MAXRAFTSTATE_DEFAULT = 8 * 1024 * 1024
 SETTINGS_BYTES_MAX = 64 * 1024
 
 
@@ -59,7 +61,7 @@ class RunOptions:
     long_reordering: bool = False
     election_ms: int = ELECTION_MS_DEFAULT
     heartbeat_ms: int = HEARTBEAT_MS_DEFAULT
-    maxraftstate: int = -1  # -1: never snapshot (6.824's convention)
+    maxraftstate: int = MAXRAFTSTATE_DEFAULT  # -1: never snapshot (6.824's convention)
     app: str | None = None  # "module:attribute"; None: the default application
     seed: int | None = None
 

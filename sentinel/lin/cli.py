@@ -36,12 +36,21 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="check history files (kv EDN or Jepsen register logs)")
     check.add_argument("files", nargs="+", metavar="FILE")
-    check.add_argument("--model", choices=sorted(MODELS),
-                       help="model to check against (default: from the file's format)")
-    check.add_argument("--timeout", type=float, default=None, metavar="S",
-                       help="give up on a file after S seconds (verdict: unknown)")
-    check.add_argument("--html", metavar="OUT.html",
-                       help="write a picture of each non-linearizable history")
+    check.add_argument(
+        "--model",
+        choices=sorted(MODELS),
+        help="model to check against (default: from the file's format)",
+    )
+    check.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="give up on a file after S seconds (verdict: unknown)",
+    )
+    check.add_argument(
+        "--html", metavar="OUT.html", help="write a picture of each non-linearizable history"
+    )
     return parser
 
 
@@ -62,8 +71,11 @@ def _check_file(path: str, args: argparse.Namespace, many: bool) -> int:
         return EXIT_UNREADABLE
     model_name = args.model or loaded.model_name
     if model_name != loaded.model_name:
-        print(f"{path}: a {loaded.format} history needs --model {loaded.model_name}, "
-              f"not {model_name}", file=sys.stderr)
+        print(
+            f"{path}: a {loaded.format} history needs --model {loaded.model_name}, "
+            f"not {model_name}",
+            file=sys.stderr,
+        )
         print(f"{path}\terror\t-")
         return EXIT_UNREADABLE
     model = MODELS[model_name]
@@ -73,8 +85,10 @@ def _check_file(path: str, args: argparse.Namespace, many: bool) -> int:
     else:
         result, info = check_operations(model, loaded.operations, args.timeout), None
     elapsed = time.perf_counter() - start
-    print(f"{path}\t{result.value}\t{elapsed:.3f}s\t({len(loaded.operations)} ops, "
-          f"model {model_name})")
+    print(
+        f"{path}\t{result.value}\t{elapsed:.3f}s\t({len(loaded.operations)} ops, "
+        f"model {model_name})"
+    )
     if info is not None and result is CheckResult.ILLEGAL:
         out = _html_path(args.html, path, many)
         try:
@@ -83,8 +97,11 @@ def _check_file(path: str, args: argparse.Namespace, many: bool) -> int:
             print(f"{path}: cannot write picture {out}: {exc}", file=sys.stderr)
             return EXIT_UNREADABLE
         print(f"{path}: picture written to {out}", file=sys.stderr)
-    return {CheckResult.OK: EXIT_OK, CheckResult.ILLEGAL: EXIT_ILLEGAL,
-            CheckResult.UNKNOWN: EXIT_UNKNOWN}[result]
+    return {
+        CheckResult.OK: EXIT_OK,
+        CheckResult.ILLEGAL: EXIT_ILLEGAL,
+        CheckResult.UNKNOWN: EXIT_UNKNOWN,
+    }[result]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -49,8 +49,9 @@ def _parse_value(text: str, path: str | None, lineno: int) -> Any:
     pair = _PAIR.fullmatch(text)
     if pair:
         return int(pair[1]), int(pair[2])
-    raise HistoryError(f"bad value {text!r} (want nil, an integer, [from to] or :timed-out)",
-                       path, lineno)
+    raise HistoryError(
+        f"bad value {text!r} (want nil, an integer, [from to] or :timed-out)", path, lineno
+    )
 
 
 def _invoke_input(f: str, value: Any, path: str | None, lineno: int) -> RegisterInput:
@@ -72,8 +73,7 @@ def _ok_output(f: str, value: Any, path: str | None, lineno: int) -> Any:
         raise HistoryError(":ok with :timed-out value", path, lineno)
     if f == "read":
         if value is not None and not isinstance(value, int):
-            raise HistoryError(f":ok :read returns nil or an integer, not {value!r}",
-                               path, lineno)
+            raise HistoryError(f":ok :read returns nil or an integer, not {value!r}", path, lineno)
         return value
     if f == "cas":
         return True
@@ -109,7 +109,10 @@ def read_jepsen_history(source: str | IO[str], path: str | None = None) -> list[
             if process in open_calls:
                 raise HistoryError(
                     f"process {process} invokes again while its call on line "
-                    f"{open_calls[process][0]} is still open", path, lineno)
+                    f"{open_calls[process][0]} is still open",
+                    path,
+                    lineno,
+                )
             op_input = _invoke_input(f, value, path, lineno)
             open_calls[process] = (lineno, op_input)
             started.append((lineno, process, op_input))
@@ -118,8 +121,11 @@ def read_jepsen_history(source: str | IO[str], path: str | None = None) -> list[
             raise HistoryError(f":{kind} for process {process} with no open invoke", path, lineno)
         call_line, op_input = open_calls.pop(process)
         if op_input.f != f:
-            raise HistoryError(f":{kind} :{f} does not match :invoke :{op_input.f} on line "
-                               f"{call_line}", path, lineno)
+            raise HistoryError(
+                f":{kind} :{f} does not match :invoke :{op_input.f} on line {call_line}",
+                path,
+                lineno,
+            )
         if kind == "ok":
             output = _ok_output(f, value, path, lineno)
             finished[call_line] = Operation(process, op_input, call_line, output, lineno)

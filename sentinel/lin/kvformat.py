@@ -54,6 +54,7 @@ def _unquote(text: str) -> str:
     body = text[1:-1]
     if "\\" not in body:
         return body
+
     def unescape(m: re.Match[str]) -> str:
         code = m.group(1)
         if len(code) == 5:
@@ -121,8 +122,9 @@ def operations_from_kv_records(
             started.append((lineno, rec))
             continue
         if rec.process not in open_calls:
-            raise HistoryError(f":{rec.type} for process {rec.process} with no open invoke",
-                               path, lineno)
+            raise HistoryError(
+                f":{rec.type} for process {rec.process} with no open invoke", path, lineno
+            )
         call_line, call = open_calls.pop(rec.process)
         if (rec.f, rec.key) != (call.f, call.key):
             raise HistoryError(
@@ -205,8 +207,7 @@ def write_kv_history(
     """Write operations (or ready-made records) to a path or open file in kv format."""
     items = list(operations)
     records = (
-        items if all(isinstance(r, KvRecord) for r in items)
-        else kv_records_from_operations(items)  # type: ignore[arg-type]
+        items if all(isinstance(r, KvRecord) for r in items) else kv_records_from_operations(items)  # type: ignore[arg-type]
     )
     text = "".join(format_kv_record(rec) + "\n" for rec in records)
     if isinstance(dest, str):

@@ -154,7 +154,8 @@ def _render_partition(model: Any, part: PartitionInfo, index: int) -> str:
         f"<tr><td>{steps[i].order}</td><td>{i}</td><td>{_esc(ops[i].client_id)}</td>"
         f"<td>{_esc(describe_operation(model, ops[i].input, ops[i].output))}</td>"
         f"<td>{_esc(steps[i].before)}</td><td>{_esc(steps[i].after)}</td></tr>"
-        for i in seq if i in steps
+        for i in seq
+        if i in steps
     ]
     if blocker is not None:
         tried = ", ".join(
@@ -193,8 +194,11 @@ def render_html(info: LinearizationInfo, title: str = "Linearizability check") -
     indexed = sorted(enumerate(info.partitions), key=lambda kp: (order[kp[1].result], kp[0]))
     results = {p.result for p in info.partitions}
     overall = (
-        CheckResult.ILLEGAL if CheckResult.ILLEGAL in results
-        else CheckResult.UNKNOWN if CheckResult.UNKNOWN in results else CheckResult.OK
+        CheckResult.ILLEGAL
+        if CheckResult.ILLEGAL in results
+        else CheckResult.UNKNOWN
+        if CheckResult.UNKNOWN in results
+        else CheckResult.OK
     )
     sections = "".join(_render_partition(model, part, k) for k, part in indexed)
     legend = (
@@ -205,10 +209,10 @@ def render_html(info: LinearizationInfo, title: str = "Linearizability check") -
         " Hover over an operation for the states before and after it.</p>"
     )
     return (
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html><html><head><meta charset="utf-8">'
         f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>"
         f'<h1>{_esc(title)}: <span class="verdict-{overall.value}">{overall.value}</span></h1>'
-        f"{legend}{sections}<div id=\"hover\"></div><script>{_JS}</script></body></html>"
+        f'{legend}{sections}<div id="hover"></div><script>{_JS}</script></body></html>'
     )
 
 

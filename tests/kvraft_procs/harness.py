@@ -37,8 +37,8 @@ from sentinel.raft.storage import HARDSTATE, WAL
 APP = "sentinel.kvraft.server:KVServerApp"
 #: What the fork server imports once, so forked nodes start warm (see `start_forkserver`).
 PRELOAD = ["sentinel.raft.node", "sentinel.kvraft.server", "sentinel.netsim.router"]
-#: 6.824's electionTimeout (1 s) is used as a sleep unit; ours is 300-600 ms, so 1 s is
-#: always at least one full election timeout.
+#: 6.824's electionTimeout (1 s) is used as a sleep unit; ours is 150-300 ms, so 1 s is
+#: always several full election timeouts.
 ELECTION_TIMEOUT_S = 1.0
 #: 6.824's per-test limit.
 TEST_LIMIT_S = 120.0

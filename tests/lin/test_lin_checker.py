@@ -119,17 +119,29 @@ def test_model_without_optional_methods() -> None:
 
 
 def test_events_api_matches_operations() -> None:
-    history = [op(0, "write", 1, 0, None, 10), op(1, "read", None, 5, 1, 30),
-               op(2, "read", None, 40, UNKNOWN, PENDING)]
+    history = [
+        op(0, "write", 1, 0, None, 10),
+        op(1, "read", None, 5, 1, 30),
+        op(2, "read", None, 40, UNKNOWN, PENDING),
+    ]
     events = events_from_operations(history)
-    assert [e.kind for e in events] == [EventKind.CALL, EventKind.CALL, EventKind.RETURN,
-                                         EventKind.RETURN, EventKind.CALL, EventKind.RETURN]
+    assert [e.kind for e in events] == [
+        EventKind.CALL,
+        EventKind.CALL,
+        EventKind.RETURN,
+        EventKind.RETURN,
+        EventKind.CALL,
+        EventKind.RETURN,
+    ]
     assert check_events(register_model, events) is CheckResult.OK
     back = operations_from_events(events)
     assert [(o.input, o.output) for o in back] == [(o.input, o.output) for o in history]
     # A call with no return is pending.
-    events = [Event(EventKind.CALL, 0, W, 0), Event(EventKind.CALL, 1, RegisterInput("read"), 1),
-              Event(EventKind.RETURN, 1, 1, 1)]
+    events = [
+        Event(EventKind.CALL, 0, W, 0),
+        Event(EventKind.CALL, 1, RegisterInput("read"), 1),
+        Event(EventKind.RETURN, 1, 1, 1),
+    ]
     assert operations_from_events(events)[0].pending
     assert check_events(register_model, events) is CheckResult.OK
     result, info = check_events_verbose(register_model, events)
@@ -177,8 +189,10 @@ def test_tiny_timeout_stops_a_hard_search_quickly() -> None:
 def test_violation_in_an_easy_partition_beats_a_hard_one() -> None:
     hard = _pathological(30)[:-1]  # linearizable, but a long search if misled
     hard.append(Operation(99, KvInput("get", "k"), 200, "impossible", 210))
-    easy = [Operation(50, KvInput("put", "e", "v"), 0, None, 1),
-            Operation(50, KvInput("get", "e"), 2, "w", 3)]
+    easy = [
+        Operation(50, KvInput("put", "e", "v"), 0, None, 1),
+        Operation(50, KvInput("get", "e"), 2, "w", 3),
+    ]
     assert check_operations(kv_model, hard + easy, timeout_s=30) is CheckResult.ILLEGAL
 
 

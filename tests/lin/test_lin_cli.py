@@ -14,7 +14,10 @@ REPO = Path(__file__).resolve().parents[2]
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "sentinel.lin", *args],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -22,8 +25,12 @@ def kv_line(process: int, kind: str, f: str, value: str) -> str:
     return f'{{:process {process}, :type :{kind}, :f :{f}, :key "k", :value {value}}}\n'
 
 
-OK_KV = kv_line(0, "invoke", "put", '"a"') + kv_line(0, "ok", "put", '"a"') + \
-    kv_line(1, "invoke", "get", "nil") + kv_line(1, "ok", "get", '"a"')
+OK_KV = (
+    kv_line(0, "invoke", "put", '"a"')
+    + kv_line(0, "ok", "put", '"a"')
+    + kv_line(1, "invoke", "get", "nil")
+    + kv_line(1, "ok", "get", '"a"')
+)
 BAD_KV = OK_KV + kv_line(2, "invoke", "get", "nil") + kv_line(2, "ok", "get", '"b"')
 OK_JEPSEN = (
     "INFO  jepsen.util - 0\t:invoke\t:write\t3\n"
@@ -34,8 +41,7 @@ OK_JEPSEN = (
     "INFO  jepsen.util - 2\t:ok\t:read\t4\n"
 )
 BAD_JEPSEN = OK_JEPSEN + (
-    "INFO  jepsen.util - 3\t:invoke\t:read\tnil\n"
-    "INFO  jepsen.util - 3\t:ok\t:read\t3\n"
+    "INFO  jepsen.util - 3\t:invoke\t:read\tnil\nINFO  jepsen.util - 3\t:ok\t:read\t3\n"
 )
 
 
@@ -48,11 +54,16 @@ def hard_kv(n: int = 40) -> str:
 
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
-    texts = {"ok.txt": OK_KV, "bad.txt": BAD_KV, "ok.log": OK_JEPSEN, "bad.log": BAD_JEPSEN,
-             "hard.txt": hard_kv(),
-             "broken.txt": OK_KV + "{:process 1, :type :ok, :f :get}\n",
-             "broken.log": OK_JEPSEN + "INFO  jepsen.util - 5\t:invoke\t:write\tseven\n",
-             "empty.txt": "nothing to see here\n"}
+    texts = {
+        "ok.txt": OK_KV,
+        "bad.txt": BAD_KV,
+        "ok.log": OK_JEPSEN,
+        "bad.log": BAD_JEPSEN,
+        "hard.txt": hard_kv(),
+        "broken.txt": OK_KV + "{:process 1, :type :ok, :f :get}\n",
+        "broken.log": OK_JEPSEN + "INFO  jepsen.util - 5\t:invoke\t:write\tseven\n",
+        "empty.txt": "nothing to see here\n",
+    }
     for name, text in texts.items():
         (tmp_path / name).write_text(text)
     return {name: tmp_path / name for name in texts}
@@ -80,8 +91,7 @@ def test_timeout_exits_2(files: dict[str, Path]) -> None:
     assert "unknown" in proc.stdout
 
 
-@pytest.mark.parametrize(("name", "line"), [("broken.txt", 5), ("broken.log", 7),
-                                            ("empty.txt", 1)])
+@pytest.mark.parametrize(("name", "line"), [("broken.txt", 5), ("broken.log", 7), ("empty.txt", 1)])
 def test_unreadable_input_exits_3_naming_file_and_line(
     files: dict[str, Path], name: str, line: int
 ) -> None:

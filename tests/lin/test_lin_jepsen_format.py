@@ -28,27 +28,27 @@ def log(*events: str) -> str:
 
 def test_every_line_kind_is_understood() -> None:
     text = log(
-        "0 invoke read nil",      # 1
-        "0 ok read nil",          # 2  read saw the empty register
-        "1 invoke write 4",       # 3
-        "1 ok write 4",           # 4
-        "2 invoke cas [4 7]",     # 5
-        "2 ok cas [4 7]",         # 6  applied
-        "3 invoke cas [1 2]",     # 7
-        "3 fail cas [1 2]",       # 8  did not apply
-        "4 invoke read nil",      # 9
-        "4 fail read :timed-out", # 10 completed, result unknown
-        "5 invoke write 9",       # 11
+        "0 invoke read nil",  # 1
+        "0 ok read nil",  # 2  read saw the empty register
+        "1 invoke write 4",  # 3
+        "1 ok write 4",  # 4
+        "2 invoke cas [4 7]",  # 5
+        "2 ok cas [4 7]",  # 6  applied
+        "3 invoke cas [1 2]",  # 7
+        "3 fail cas [1 2]",  # 8  did not apply
+        "4 invoke read nil",  # 9
+        "4 fail read :timed-out",  # 10 completed, result unknown
+        "5 invoke write 9",  # 11
         "5 info write :timed-out",  # 12 may or may not have happened
-        "6 invoke cas [7 8]",     # 13
+        "6 invoke cas [7 8]",  # 13
         "6 info cas :timed-out",  # 14
-        "7 invoke read nil",      # 15
-        "7 info read :timed-out", # 16
-        "8 invoke write 1",       # 17
-        "8 fail write 1",         # 18 certainly did not happen: dropped
-        "9 invoke read nil",      # 19
-        "9 ok read 7",            # 20
-        "10 invoke write 3",      # 21 never completed: open to the end
+        "7 invoke read nil",  # 15
+        "7 info read :timed-out",  # 16
+        "8 invoke write 1",  # 17
+        "8 fail write 1",  # 18 certainly did not happen: dropped
+        "9 invoke read nil",  # 19
+        "9 ok read 7",  # 20
+        "10 invoke write 3",  # 21 never completed: open to the end
     )
     ops = read_jepsen_history(text, "t.log")
     got = [(op.client_id, op.input, op.output, op.call_time, op.return_time) for op in ops]

@@ -31,12 +31,14 @@ def line(process: int, kind: str, f: str, key: str, value: str) -> str:
 
 
 def test_pairs_by_process_and_uses_line_numbers_as_times() -> None:
-    text = "\n".join([
-        line(0, "invoke", "put", "k", '"a"'),
-        line(1, "invoke", "get", "k", "nil"),
-        line(0, "ok", "put", "k", '"a"'),
-        line(1, "ok", "get", "k", '"a"'),
-    ])
+    text = "\n".join(
+        [
+            line(0, "invoke", "put", "k", '"a"'),
+            line(1, "invoke", "get", "k", "nil"),
+            line(0, "ok", "put", "k", '"a"'),
+            line(1, "ok", "get", "k", '"a"'),
+        ]
+    )
     ops = read_kv_history(text)
     assert ops == [
         Operation(0, KvInput("put", "k", "a"), 1, None, 3),
@@ -45,19 +47,24 @@ def test_pairs_by_process_and_uses_line_numbers_as_times() -> None:
 
 
 def test_info_stays_open_and_fail_is_dropped() -> None:
-    text = "\n".join([
-        line(0, "invoke", "append", "k", '"x"'),
-        line(0, "info", "append", "k", ":timed-out"),
-        line(1, "invoke", "append", "k", '"y"'),
-        line(1, "fail", "append", "k", ":timed-out"),
-        line(2, "invoke", "get", "k", "nil"),
-        line(2, "info", "get", "k", ":timed-out"),
-        line(3, "invoke", "get", "k", "nil"),
-        line(3, "ok", "get", "k", '"x"'),
-    ])
+    text = "\n".join(
+        [
+            line(0, "invoke", "append", "k", '"x"'),
+            line(0, "info", "append", "k", ":timed-out"),
+            line(1, "invoke", "append", "k", '"y"'),
+            line(1, "fail", "append", "k", ":timed-out"),
+            line(2, "invoke", "get", "k", "nil"),
+            line(2, "info", "get", "k", ":timed-out"),
+            line(3, "invoke", "get", "k", "nil"),
+            line(3, "ok", "get", "k", '"x"'),
+        ]
+    )
     ops = read_kv_history(text)
     assert [(op.client_id, op.output, op.return_time) for op in ops] == [
-        (0, UNKNOWN, PENDING), (2, UNKNOWN, PENDING), (3, "x", 8)]
+        (0, UNKNOWN, PENDING),
+        (2, UNKNOWN, PENDING),
+        (3, "x", 8),
+    ]
     assert check_operations(kv_model, ops) is CheckResult.OK
     # The failed append of "y" certainly did not happen.
     bad = text.replace(line(3, "ok", "get", "k", '"x"'), line(3, "ok", "get", "k", '"xy"'))
@@ -80,15 +87,24 @@ def test_unknown_get_constrains_nothing_and_delete_resets() -> None:
         (["{:process 0, :type :invoke}"], 1, "not a kv history line"),
         ([line(0, "invoke", "get", "k", "nil"), "garbage"], 2, "not a kv history line"),
         ([line(0, "ok", "get", "k", '"a"')], 1, "no open invoke"),
-        ([line(0, "invoke", "get", "k", "nil"), line(0, "invoke", "get", "k", "nil")], 2,
-         "still open"),
-        ([line(0, "invoke", "get", "k", "nil"), line(0, "ok", "put", "k", '"a"')], 2,
-         "does not match"),
+        (
+            [line(0, "invoke", "get", "k", "nil"), line(0, "invoke", "get", "k", "nil")],
+            2,
+            "still open",
+        ),
+        (
+            [line(0, "invoke", "get", "k", "nil"), line(0, "ok", "put", "k", '"a"')],
+            2,
+            "does not match",
+        ),
         ([line(0, "invoke", "put", "k", "nil")], 1, "needs a string"),
         ([line(0, "invoke", "cas", "k", "nil")], 1, "unknown :f"),
         ([line(0, "started", "get", "k", "nil")], 1, "unknown :type"),
-        ([line(0, "invoke", "get", "k", "nil"), line(0, "ok", "get", "k", ":timed-out")], 2,
-         ":timed-out"),
+        (
+            [line(0, "invoke", "get", "k", "nil"), line(0, "ok", "get", "k", ":timed-out")],
+            2,
+            ":timed-out",
+        ),
     ],
 )
 def test_malformed_input_names_the_line(lines: list[str], bad_line: int, words: str) -> None:
@@ -105,8 +121,7 @@ def test_unrecognised_format_and_missing_file(tmp_path) -> None:
         load_history(tmp_path / "missing.txt")
 
 
-kv_values = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)),
-                    max_size=6)
+kv_values = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=6)
 
 
 @st.composite
@@ -136,8 +151,10 @@ def test_written_histories_read_back_the_same(ops: list[Operation]) -> None:
     # Times become line numbers; what must survive is each operation and the
     # real-time order between every pair of them.
     assert sorted(map(repr, (o.input for o in back))) == sorted(map(repr, (o.input for o in ops)))
+
     def key(o: Operation) -> tuple:
         return (o.client_id, o.input, repr(o.output), o.pending)
+
     assert sorted(map(key, back)) == sorted(map(key, ops))
     by_key = {key(o): o for o in back}
     for a in ops:

@@ -56,13 +56,15 @@ def kv_runs(draw: st.DrawFn) -> list[Operation]:
             timed_out = False
         current = store.get(key, "")
         if f == "get":
-            ops.append(Operation(client, KvInput("get", key), call,
-                                 UNKNOWN if timed_out else current, ret))
+            ops.append(
+                Operation(client, KvInput("get", key), call, UNKNOWN if timed_out else current, ret)
+            )
             continue
         store[key] = {"put": value, "append": current + value, "delete": ""}[f]
         kv_value = value if f in ("put", "append") else None
-        ops.append(Operation(client, KvInput(f, key, kv_value), call,
-                             UNKNOWN if timed_out else None, ret))
+        ops.append(
+            Operation(client, KvInput(f, key, kv_value), call, UNKNOWN if timed_out else None, ret)
+        )
     return ops
 
 
@@ -138,7 +140,9 @@ register_inputs = st.one_of(
 )
 register_outputs = st.one_of(st.none(), st.integers(0, 3), st.booleans(), st.just(UNKNOWN))
 kv_inputs = st.builds(
-    KvInput, st.sampled_from(["get", "put", "append", "delete"]), st.just("k"),
+    KvInput,
+    st.sampled_from(["get", "put", "append", "delete"]),
+    st.just("k"),
     st.text(alphabet="ab", max_size=2),
 )
 kv_outputs = st.one_of(st.none(), st.just(UNKNOWN), st.text(alphabet="ab", max_size=3))
@@ -234,8 +238,9 @@ def random_kv_histories(draw: st.DrawFn) -> list[Operation]:
     ops = []
     for _ in range(draw(st.integers(0, 7))):
         f = draw(st.sampled_from(["get", "get", "put", "append", "delete"]))
-        kv_input = KvInput(f, "k", draw(st.sampled_from(["a", "b"])) if f in ("put", "append")
-                           else None)
+        kv_input = KvInput(
+            f, "k", draw(st.sampled_from(["a", "b"])) if f in ("put", "append") else None
+        )
         call = draw(st.integers(0, 40))
         if draw(st.integers(0, 5)) == 0:
             ops.append(Operation(0, kv_input, call, UNKNOWN, PENDING))

@@ -25,6 +25,7 @@ def shared_histories() -> Path:
     repo = Path(__file__).resolve().parents[2]
     return (Path(base) if base else repo.parent / "shared") / "lin-histories"
 
+
 ROOT = shared_histories()
 
 

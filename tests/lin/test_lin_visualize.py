@@ -65,7 +65,7 @@ def test_picture_of_an_illegal_history(tmp_path: Path) -> None:
     assert len(ops) == 5
     classes = {a["data-op"]: a["class"] for a in ops}
     # Partition "k" is first; its longest linearisation has the first three ops.
-    section = text[text.index("<section"):text.index("</section>")]
+    section = text[text.index("<section") : text.index("</section>")]
     assert "key &#x27;k&#x27;" in section and "verdict-illegal" in section
     assert len(re.findall(r'class="op linearized', section)) == 3
     assert "blocker" in classes["3"]

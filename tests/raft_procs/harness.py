@@ -36,8 +36,8 @@ from sentinel.netsim.procs import ProcessGroup
 from sentinel.raft.node import DEFAULT_APP, NodeSpec, node_name, spawn_node
 from sentinel.raft.storage import HARDSTATE, WAL
 
-#: Our election timeout is 300-600 ms (30-60 ticks of 10 ms), against 6.824's ~1 s; the
-#: tests' sleeps in units of 6.824's RaftElectionTimeout use this instead.
+#: Our election timeout is 150-300 ms (15-30 ticks of 10 ms), against 6.824's ~1 s; the
+#: tests' sleeps in units of 6.824's RaftElectionTimeout use this (twice our top) instead.
 ELECTION_TIMEOUT_S = 0.6
 #: 6.824 checkOneLeader gives up after ~5 s.
 LEADER_DEADLINE_S = 5.0

@@ -1,7 +1,7 @@
 """6.824 part 3B (log agreement) against real node processes through the router.
 
-Sleeps measured in 6.824's RaftElectionTimeout (1 s) use ELECTION_TIMEOUT_S (0.6 s, the top
-of our 300-600 ms election timeout); 6.824's "sleep 2 s" waits for a cut-off leader to
+Sleeps measured in 6.824's RaftElectionTimeout (1 s) use ELECTION_TIMEOUT_S (0.6 s, twice
+the top of our 150-300 ms election timeout); 6.824's "sleep 2 s" waits for a cut-off leader to
 fail become 2 * ELECTION_TIMEOUT_S for the same reason.
 """
 

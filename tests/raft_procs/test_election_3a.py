@@ -1,6 +1,6 @@
 """6.824 part 3A (leader election) against real node processes through the router.
 
-Timing: our election timeout is 300-600 ms against 6.824's ~1 s, so sleeps measured in
+Timing: our election timeout is 150-300 ms against 6.824's ~1 s, so sleeps measured in
 6.824's RaftElectionTimeout use ELECTION_TIMEOUT_S (0.6 s); the 5 s leader deadline is kept.
 """
 
