@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from sentinel.netsim import protocol as p
-from sentinel.netsim.endpoint import Endpoint, Message, Request
+from sentinel.netsim.endpoint import READ_BYTES, Endpoint, Message, Request
 from sentinel.netsim.rpc import RpcCall, RpcServer
 from sentinel.raft.app import Application
 from sentinel.raft.config import Config
@@ -54,8 +54,8 @@ log = logging.getLogger(__name__)
 TICK_CATCHUP_MAX = 3
 #: Ready batches handled per loop iteration before polling again.
 READY_BATCHES_MAX = 64
-#: Arrivals handled per poll.
-ARRIVALS_MAX = 1024
+#: Arrivals handled per read: no message is shorter than its route header.
+ARRIVALS_MAX = READ_BYTES // p.ROUTE_BYTES
 NODE_LOG_BYTES_MAX = 8 * 1024 * 1024
 DEFAULT_APP = "sentinel.raft.recorder:Recorder"
 
@@ -206,13 +206,15 @@ class NodeRuntime:
         status_s = self.spec.status_interval_ms / 1000.0
         next_tick = time.monotonic() + tick_s
         next_status = time.monotonic()
-        conn = self.endpoint.connection
-        # One poll object for the life of the loop: Connection.poll builds a selector on
-        # every call, which costs more than the message it waits for.
+        endpoint = self.endpoint
+        # Everything a loop turn sends leaves in one write, just before the loop waits
+        # (and a leader's early APPENDs before its fsync, see handle_ready).
+        endpoint.cork()
         poller = self.poller
         while True:
+            endpoint.flush()
             if poller.poll(max(0.0, (next_tick - time.monotonic()) * 1000.0)):
-                self.receive(conn)
+                self.receive(endpoint.read_available())
             now = time.monotonic()
             if now >= next_tick:
                 due = min(TICK_CATCHUP_MAX, int((now - next_tick) / tick_s) + 1)
@@ -225,10 +227,11 @@ class NodeRuntime:
                 self.post_status()
                 next_status = now + status_s
 
-    def receive(self, conn: Connection) -> None:
-        """Handle everything that is ready on the connection (up to ARRIVALS_MAX)."""
-        for _ in range(ARRIVALS_MAX):
-            raw = conn.recv_bytes(p.MSG_BYTES_MAX)
+    def receive(self, arrivals: list[bytes]) -> None:
+        """Handle the messages of one read (as many as the kernel held, up to
+        endpoint.READ_BYTES of them): client RPCs to the services, raft messages to the core."""
+        assert len(arrivals) <= ARRIVALS_MAX, "a read returns fewer messages than its bytes"
+        for raw in arrivals:
             item = self.endpoint.parse(raw)
             if isinstance(item, Request) and isinstance(item.obj, RpcCall):
                 self.rpc.dispatch(item)
@@ -237,8 +240,6 @@ class NodeRuntime:
             elif item is not None:
                 self.app.on_message(item.src, item)
             self.check_role()
-            if not self.poller.poll(0):
-                return
 
     def step(self, item: Message, size: int) -> None:
         """One raft message from the network; garbage is logged and counted, never fatal."""
@@ -279,6 +280,7 @@ class NodeRuntime:
             early = self.may_send_before_persist(rd)
             if early:  # a leader's APPENDs go out before its own fsync (thesis §10.2.1)
                 self.send_all(rd)
+                self.endpoint.flush()
             self.storage.save(rd)  # 1. persist: one fsync for the batch (when needed)
             if rd.hard_state is not None:
                 self.durable_term_vote = (rd.hard_state.term, rd.hard_state.vote)
