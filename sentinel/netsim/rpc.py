@@ -19,12 +19,15 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+from sentinel.netsim import protocol as p
 from sentinel.netsim.endpoint import Endpoint, Incoming, Request
-from sentinel.wire import AnyMessage, message
+from sentinel.wire import AnyMessage, encode, message
 
 log = logging.getLogger(__name__)
 
 SERVICES_MAX = 64
+#: Replies whose frame is encoded once (see `constant_reply`).
+CONSTANT_REPLIES_MAX = 64
 
 
 @message
@@ -41,6 +44,20 @@ class RpcReply:
 
     value: AnyMessage
     error: str | None = None
+
+
+#: id(value) -> (value, the frame of RpcReply(value)); the value is kept so its id stays its own.
+_constant_frames: dict[int, tuple[Any, bytes]] = {}
+
+
+def constant_reply(value: Any) -> Any:
+    """Declare `value` (an immutable message a server answers often, such as "OK") a
+    constant reply: its reply frame is encoded once, here, and reused whenever a handler
+    returns or resolves with this very object. Returns `value`."""
+    if id(value) not in _constant_frames:
+        assert len(_constant_frames) < CONSTANT_REPLIES_MAX, "too many constant replies"
+        _constant_frames[id(value)] = (value, encode(RpcReply(value)))
+    return value
 
 
 class RpcError(RuntimeError):
@@ -139,7 +156,11 @@ class RpcServer:
 
 def _respond_quietly(request: Request, value: Any) -> None:
     try:
-        request.respond(RpcReply(value))
+        constant = _constant_frames.get(id(value))
+        if constant is not None and constant[0] is value:
+            request.endpoint.send_frame(request.src, constant[1], p.F_REPLY, request.request_id)
+        else:
+            request.respond(RpcReply(value))
     except (OSError, EOFError) as exc:  # the router is gone: nobody to answer
         log.warning("reply to %d not sent: %s", request.src, exc)
 
