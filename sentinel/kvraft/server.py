@@ -34,7 +34,16 @@ import time
 from typing import Any
 
 from sentinel.kvraft.codec import encode_command
-from sentinel.kvraft.commands import Append, Cas, Delete, Get, Put, Register, validate_command
+from sentinel.kvraft.commands import (
+    Append,
+    Cas,
+    Command,
+    Delete,
+    Get,
+    Put,
+    Register,
+    validate_command,
+)
 from sentinel.kvraft.limits import InvalidRequest
 from sentinel.kvraft.protocol import (
     INVALID,
@@ -46,8 +55,9 @@ from sentinel.kvraft.protocol import (
     ServerState,
     check_entry_size,
 )
+from sentinel.kvraft.results import Result, ResultCode
 from sentinel.kvraft.statemachine import KVStateMachine
-from sentinel.netsim.rpc import Deferred
+from sentinel.netsim.rpc import Deferred, constant_reply
 from sentinel.raft.app import Application, NodeContext
 from sentinel.raft.errors import NotLeader, ProposalDropped
 from sentinel.raft.messages import Entry, EntryKind, Role
@@ -59,8 +69,13 @@ REPLY_TIMEOUT_MS_DEFAULT = 1000
 WRITES_PENDING_MAX = 10_000
 READS_PENDING_MAX = 4_096
 
-_WRONG_LEADER = KVReply(WRONG_LEADER)
-_RETRY = KVReply(RETRY, detail="not answered in time; the request may or may not be applied")
+# Answers that are the same every time are encoded once (rpc.constant_reply).
+_WRONG_LEADER = constant_reply(KVReply(WRONG_LEADER))
+_RETRY = constant_reply(
+    KVReply(RETRY, detail="not answered in time; the request may or may not be applied")
+)
+_OK_RESULT = Result(ResultCode.OK)
+_OK_REPLY = constant_reply(KVReply(OK, _OK_RESULT))
 
 
 def _resolve(deferred: Deferred, reply: KVReply) -> None:
@@ -75,8 +90,8 @@ class KVServerApp(Application):
         self.sm = KVStateMachine()
         self.maxraftstate = -1
         self.reply_timeout_s = REPLY_TIMEOUT_MS_DEFAULT / 1000.0
-        #: raft index -> [(term, deferred)]: writes waiting for their entry to apply.
-        self.writes: dict[int, list[tuple[int, Deferred]]] = {}
+        #: raft index -> [(term, deferred, command)]: writes waiting for their entry to apply.
+        self.writes: dict[int, list[tuple[int, Deferred, Command]]] = {}
         #: (deadline, index, deferred) in deadline order (all waits are equally long).
         self.write_deadlines: collections.deque[tuple[float, int, Deferred]] = collections.deque()
         self.writes_pending = 0
@@ -101,20 +116,26 @@ class KVServerApp(Application):
         self.sm.restore(data)  # a SnapshotError here is a corrupt raft snapshot: stop
         assert self.sm.applied_index == index, f"snapshot at {index} says {self.sm.applied_index}"
         for waiting in [i for i in self.writes if i <= index]:
-            for _term, deferred in self.writes.pop(waiting):
+            for _term, deferred, _command in self.writes.pop(waiting):
                 _resolve(deferred, _WRONG_LEADER)  # a retry learns the outcome (duplicate)
 
     def apply(self, entry: Entry) -> None:
         if entry.index <= self.sm.applied_index:
             log.warning("entry %d already applied (at %d)", entry.index, self.sm.applied_index)
             return
-        data = entry.data if entry.kind is EntryKind.NORMAL else b""
-        result = self.sm.apply(entry.index, data)
         waiters = self.writes.pop(entry.index, None)
+        # Our own proposal (same index, same term: Log Matching) is applied from the
+        # command we decoded and checked when it arrived, not decoded again.
+        mine = [w for w in waiters if w[0] == entry.term] if waiters else None
+        if mine:
+            result = self.sm.apply_command(entry.index, mine[0][2])
+        else:
+            data = entry.data if entry.kind is EntryKind.NORMAL else b""
+            result = self.sm.apply(entry.index, data)
         if waiters:
-            for term, deferred in waiters:
-                ours = term == entry.term
-                _resolve(deferred, KVReply(OK, result) if ours else _WRONG_LEADER)
+            ok = _reply_ok(result)
+            for term, deferred, _command in waiters:
+                _resolve(deferred, ok if term == entry.term else _WRONG_LEADER)
 
     def after_apply(self) -> None:
         if self.maxraftstate < 0:
@@ -146,7 +167,7 @@ class KVServerApp(Application):
         self.write_deadlines.clear()
         self.writes_pending = 0
         for waiters in writes.values():
-            for _term, deferred in waiters:
+            for _term, deferred, _command in waiters:
                 _resolve(deferred, KVReply(WRONG_LEADER, leader=self.leader))
 
     def on_tick(self) -> None:
@@ -181,8 +202,8 @@ class KVServerApp(Application):
     def write(self, command: object) -> KVReply | Deferred:
         """Propose a validated write (or Register); the reply waits for its entry."""
         try:
-            data = check_entry_size(encode_command(validate_command(command)))  # type: ignore[arg-type]
-        except InvalidRequest as exc:
+            data = check_entry_size(encode_command(command))  # type: ignore[arg-type]
+        except InvalidRequest as exc:  # encode_command validates every field first
             return KVReply(INVALID, detail=str(exc))
         if self.writes_pending >= WRITES_PENDING_MAX:
             return KVReply(RETRY, detail="too many writes pending")
@@ -193,7 +214,7 @@ class KVServerApp(Application):
         except ProposalDropped as exc:
             return KVReply(RETRY, detail=str(exc))
         deferred = Deferred()
-        self.writes.setdefault(index, []).append((term, deferred))
+        self.writes.setdefault(index, []).append((term, deferred, command))  # type: ignore[arg-type]
         self.write_deadlines.append((time.monotonic() + self.reply_timeout_s, index, deferred))
         self.writes_pending += 1
         return deferred
@@ -231,6 +252,11 @@ class KVServerApp(Application):
             raft_state_bytes=self.ctx.raft_state_bytes(),
             snapshot_bytes=self.ctx.snapshot_bytes(),
         )
+
+
+def _reply_ok(result: Result) -> KVReply:
+    """The OK answer carrying `result` (the shared, pre-encoded one for a plain OK)."""
+    return _OK_REPLY if result == _OK_RESULT else KVReply(OK, result)
 
 
 def _expect(args: object, cls: type) -> KVReply | None:

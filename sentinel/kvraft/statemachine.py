@@ -83,6 +83,16 @@ class KVStateMachine:
             return Result(ResultCode.BAD_COMMAND, detail=str(exc))
         return self._apply_command(index, command)
 
+    def apply_command(self, index: int, command: Command) -> Result:
+        """`apply(index, data)` for a command already decoded from the entry's bytes: a
+        leader keeps the commands it proposed, and decoding its own proposal again would
+        cost every write a second decode. The caller vouches that `command` is
+        `decode_command(data)` of the entry at `index` (same index and term: Log Matching)."""
+        if isinstance(index, bool) or not isinstance(index, int) or index <= self._applied_index:
+            raise ValueError(f"apply at index {index!r}, but {self._applied_index} is applied")
+        self._applied_index = index
+        return self._apply_command(index, command)
+
     def read(self, key: str) -> Result:
         """The value of `key` now (OK or NO_KEY); BAD_COMMAND for a bad key. Changes nothing."""
         try:
