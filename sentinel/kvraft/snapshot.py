@@ -10,12 +10,22 @@ A store of one small key and one session is about 25 bytes (6.824 wants <= 500).
 
 `decode_snapshot` checks the checksum first, then every field, and raises SnapshotError for
 anything else; it builds new objects and never touches a live state machine.
+
+Speed: a node restores a snapshot when it restarts and when a leader sends it one, and a
+leader encodes one at every compaction, all on its only loop thread: a 13 MB store of 100,000
+keys took ~1 s to decode field by field through `Reader` (a method call per varint), long
+enough to miss heartbeats. The items are therefore read and written by flat loops
+(`_read_items_fast`, `_write_items`) that accept only the plain case: one-byte key lengths,
+canonical varints, sorted non-empty keys, valid UTF-8. Anything else is decoded again by the
+careful `Reader` path, which either accepts it (same result) or names the problem, so the fast
+path never accepts what the careful one refuses.
 """
 
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from operator import lt
 
 from sentinel.kvraft.binary import UINT_MAX, Reader, Writer
 from sentinel.kvraft.limits import (
@@ -54,9 +64,8 @@ def encode_snapshot(state: SnapshotState) -> bytes:
     out.uint(state.applied_index)
     items = sorted(state.items)
     out.uint(len(items))
-    for key, value in items:
-        out.text(key)
-        out.text(value)
+    head = out.getvalue()
+    out = Writer()
     sessions = sorted(state.sessions, key=lambda s: (s.last_index, s.client_id))
     out.uint(len(sessions))
     for session in sessions:
@@ -64,7 +73,7 @@ def encode_snapshot(state: SnapshotState) -> bytes:
         out.uint(session.seq)
         out.byte(session.code.value)
         out.uint(session.last_index)
-    body = out.getvalue()
+    body = b"".join((head, _write_items(items), out.getvalue()))
     return body + zlib.crc32(body).to_bytes(_CRC_BYTES, "big")
 
 
@@ -80,12 +89,108 @@ def decode_snapshot(data: bytes | bytearray | memoryview) -> SnapshotState:
     body, crc = data[:-_CRC_BYTES], int.from_bytes(data[-_CRC_BYTES:], "big")
     if zlib.crc32(body) != crc:
         raise SnapshotError("corrupt snapshot: checksum mismatch")
+    return decode_body(body)
+
+
+def decode_body(body: bytes, fast: bool = True) -> SnapshotState:
+    """The fields of a checked snapshot body (no checksum). `fast=False` reads every field
+    through `Reader` (the reference the fast path is tested against)."""
     reader = Reader(body, SnapshotError, start=len(_HEAD))
     applied_index = reader.uint(UINT_MAX)
-    items = _read_items(reader)
+    # Where the items start: the varint just read was canonical, so its length is that of
+    # its canonical form.
+    start = len(_HEAD) + len(_varint(applied_index))
+    fast_items = _read_items_fast(body, start) if fast else None
+    if fast_items is not None:
+        items, end = fast_items
+        reader = Reader(body, SnapshotError, start=end)
+    else:  # something unusual: the careful reader accepts it or says what is wrong
+        items = _read_items(reader)
     sessions = _read_sessions(reader, applied_index)
     reader.finish()
     return SnapshotState(applied_index, items, sessions)
+
+
+#: Varint bytes of every value below this (a 4 KB value's length takes two bytes).
+_VARINT_TABLE_MAX = 1 << 14
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+_VARINTS = [_varint(n) for n in range(_VARINT_TABLE_MAX)]
+
+
+def _write_items(items: list[tuple[str, str]]) -> bytes:
+    """(key, value) pairs as `Writer.text` would write them, in one join."""
+    table, table_max = _VARINTS, _VARINT_TABLE_MAX
+    parts: list[bytes] = []
+    extend = parts.extend
+    for key, value in items:
+        kb = key.encode("utf-8")
+        vb = value.encode("utf-8")
+        kn, vn = len(kb), len(vb)
+        extend(
+            (
+                table[kn] if kn < table_max else _varint(kn),
+                kb,
+                table[vn] if vn < table_max else _varint(vn),
+                vb,
+            )
+        )
+    return b"".join(parts)
+
+
+def _read_items_fast(body: bytes, pos: int) -> tuple[tuple[tuple[str, str], ...], int] | None:
+    """The item count and items starting at `pos` and where they end, or None when anything
+    is not the plain case (see the module docstring). Accepts only what `_read_items` does."""
+    try:
+        count = Reader(body, SnapshotError, start=pos).uint()
+    except SnapshotError:
+        return None
+    pos += len(_varint(count))
+    if 2 * count > len(body) - pos:
+        return None  # every item takes at least two bytes: truncated or garbage
+    keys: list[str] = []
+    values: list[str] = []
+    key_bytes_max, value_bytes_max = KEY_BYTES_MAX, VALUE_BYTES_MAX
+    try:
+        for _ in range(count):
+            kn = body[pos]
+            if not 0 < kn < 0x80 or kn > key_bytes_max:
+                return None
+            end = pos + 1 + kn
+            if end >= len(body):
+                return None
+            key = body[pos + 1 : end].decode("utf-8")
+            vn = body[end]
+            if vn < 0x80:
+                pos = end + 1
+            else:
+                vn2 = body[end + 1]
+                if not 0 < vn2 < 0x80:
+                    return None  # three or more bytes, or not canonical
+                vn = (vn & 0x7F) | (vn2 << 7)
+                pos = end + 2
+            if vn > value_bytes_max:
+                return None
+            end = pos + vn
+            if end > len(body):
+                return None
+            values.append(body[pos:end].decode("utf-8"))
+            keys.append(key)
+            pos = end
+    except (IndexError, UnicodeDecodeError):
+        return None
+    if len(keys) > 1 and not all(map(lt, keys, keys[1:])):
+        return None  # out of order or repeated
+    return tuple(zip(keys, values, strict=True)), pos
 
 
 def _read_items(reader: Reader) -> tuple[tuple[str, str], ...]:
