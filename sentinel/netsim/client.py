@@ -2,16 +2,42 @@
 
 `connect(cluster_dir)` opens `<dir>/router.sock` with the auth key in `<dir>/authkey`, learns
 this client's endpoint id from the router's HELLO, and starts one reader thread that matches
-replies to waiting calls by request id. Any number of threads may call concurrently on one
-`Network`; each call waits on its own slot with its own timeout.
+replies to calls by request id. Any number of threads may use one `Network`:
+
+- `call(dst, method, args, timeout_s)` blocks the calling thread until the reply, a router
+  Failure or the timeout (each call waits on its own slot with its own timeout);
+- `call_async(dst, method, args, timeout_s, callback)` returns at once; `callback(reply)`
+  (the RpcReply, or None for loss, unreachable peer, timeout or close) runs exactly once,
+  on the reader thread, which also keeps the timeouts: a heap of deadlines it checks while
+  it waits for traffic (`select.poll` until the nearest deadline). Callbacks must be quick
+  and must not block (they hold up every other reply); an exception in one is logged and
+  does not stop the reader. A callback may call `call_async` / `call_later` again.
+- `call_later(delay_s, callback)`: `callback()` on the reader thread after `delay_s`.
+
+The reader reads every whole message that has arrived with one system call
+(`Endpoint.read_available`), and the endpoint is corked: what callbacks send during a batch
+goes out in one write before the reader waits again (other threads flush their own sends
+at once). Small replies that repeat byte for byte (a write's OK) are decoded once.
+
+Closing (or losing the router) completes every waiting call at once: blocking calls return
+None, async callbacks get None, and pending `call_later` callbacks run early. After that,
+`call_async` and `call_later` raise `NetworkClosed`. Both are bounded (PENDING_CALLS_MAX,
+TIMERS_MAX): past the bound they raise RuntimeError, before sending anything.
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import itertools
 import logging
+import math
 import os
+import select
 import socket
 import threading
+import time
+from collections.abc import Callable
 from multiprocessing.connection import Client
 from pathlib import Path
 from typing import Any
@@ -25,11 +51,25 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 10.0
 PENDING_CALLS_MAX = 10_000
+TIMERS_MAX = 10_000
+#: Replies up to this size (route header included) are remembered by their bytes ...
+REPLY_CACHE_MSG_BYTES_MAX = 512
+#: ... this many of them (the oldest is forgotten first).
+REPLY_CACHE_ENTRIES_MAX = 64
+_FLAGS_AT = p.ROUTE_BYTES - 1  # the flags byte of the route header
+#: The deadline heap drops entries of finished calls when it grows past this.
+_HEAP_COMPACT_SIZE = 4 * (PENDING_CALLS_MAX + TIMERS_MAX)
+
+ReplyCallback = Callable[[RpcReply | None], None]
+
+
+class NetworkClosed(ConnectionError):
+    """The network is closed: no more calls can be made on it."""
 
 
 class _Slot:
-    """One waiting call: a bare lock, taken at birth and released once by the reader (an
-    Event costs a Condition, a waiter lock and a notify on every call)."""
+    """One blocking call: a bare lock, taken at birth and released once by whoever removes
+    the slot from `_pending` (an Event costs a Condition and a notify on every call)."""
 
     __slots__ = ("done", "dst", "result")
 
@@ -43,9 +83,29 @@ class _Slot:
         if self.done.acquire(True, min(max(0.0, timeout_s), threading.TIMEOUT_MAX)):
             self.done.release()
 
-    def wake(self) -> None:
-        """Called once per slot: whoever removes the slot from `_pending` wakes it."""
+    def finish(self, obj: Any) -> None:
+        self.result = obj
         self.done.release()
+
+
+class _AsyncCall:
+    """One asynchronous call: its callback, run once by whoever removes it from `_pending`."""
+
+    __slots__ = ("callback", "dst")
+
+    def __init__(self, dst: int, callback: ReplyCallback) -> None:
+        self.dst = dst
+        self.callback = callback
+
+    def finish(self, obj: Any) -> None:
+        _run_quietly(self.callback, obj if isinstance(obj, RpcReply) else None)
+
+
+def _run_quietly(callback: Callable[..., None], *args: Any) -> None:
+    try:
+        callback(*args)
+    except Exception:  # a callback bug must not stop the reader (or the close sweep)
+        log.exception("netsim client callback %r failed", callback)
 
 
 class Network:
@@ -53,9 +113,22 @@ class Network:
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
-        self._pending: dict[int, _Slot] = {}
+        self._pending: dict[int, _Slot | _AsyncCall] = {}
+        # (deadline, tie, request_id, timer callback): a call's timeout (request_id > 0;
+        # stale once the call left _pending) or a call_later timer (request_id 0).
+        self._heap: list[tuple[float, int, int, Callable[[], None] | None]] = []
+        self._ties = itertools.count()
+        self._timers = 0  # call_later entries in the heap
         self._lock = threading.Lock()
         self._closed = False
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        self._sleeps_until = math.inf  # the deadline the reader's poll waits for
+        self._reply_cache: dict[bytes, Any] = {}  # reader thread only
+        self._reader_ident = 0
+        # Sends are corked: the reader writes what its callbacks sent once per batch of
+        # replies (one system call, one router wake-up); other threads flush their own.
+        endpoint.cork()
         self._reader = threading.Thread(target=self._read_loop, name="netsim-reader", daemon=True)
         self._reader.start()
 
@@ -64,13 +137,25 @@ class Network:
         """This client's endpoint id (assigned by the router)."""
         return self.endpoint.endpoint_id
 
+    @property
+    def closed(self) -> bool:
+        """Whether the connection is closed (or lost)."""
+        return self._closed
+
     def end(self, dst: int) -> ClientEnd:
         """A ClientEnd for calling endpoint `dst`."""
         return ClientEnd(self, dst)
 
     def send(self, dst: int, obj: Any, reply: bool = False) -> None:
         """Send a one-way message."""
-        self.endpoint.send(dst, obj, reply)
+        self._send_frame(dst, encode(obj), p.F_REPLY if reply else p.F_REQUEST, 0)
+
+    def _send_frame(self, dst: int, frame: bytes, flags: int, request_id: int) -> None:
+        self.endpoint.send_frame(dst, frame, flags, request_id)
+        if threading.get_ident() != self._reader_ident:
+            self.endpoint.flush()  # the reader flushes its own before it waits
+
+    # -- blocking calls ---------------------------------------------------------------------
 
     def call(self, dst: int, method: str, args: Any, timeout_s: float) -> RpcReply | None:
         """One RPC; the RpcReply, or None on loss, unreachable peer or timeout."""
@@ -81,20 +166,20 @@ class Network:
         """The router's counters and status blobs, asked over this connection."""
         answer = self._request(
             p.ROUTER_ID,
-            lambda rid: self.endpoint.send_frame(p.ROUTER_ID, b"", p.F_QUERY, rid),
+            lambda rid: self._send_frame(p.ROUTER_ID, b"", p.F_QUERY, rid),
             timeout_s,
         )
         return answer if isinstance(answer, p.RouterReport) else None
 
     def _send_call(self, dst: int, request_id: int, method: str, args: Any) -> None:
-        self.endpoint.send_frame(dst, encode(RpcCall(method, args)), p.F_REQUEST, request_id)
+        self._send_frame(dst, encode(RpcCall(method, args)), p.F_REQUEST, request_id)
 
     def _request(self, dst: int, send: Any, timeout_s: float) -> Any:
-        if self._closed:
-            return None
         request_id = self.endpoint.new_request_id()
         slot = _Slot(dst)
         with self._lock:
+            if self._closed:
+                return None
             if len(self._pending) >= PENDING_CALLS_MAX:
                 raise RuntimeError(f"more than {PENDING_CALLS_MAX} calls pending")
             self._pending[request_id] = slot
@@ -108,34 +193,156 @@ class Network:
                 self._pending.pop(request_id, None)
         return slot.result
 
+    # -- asynchronous calls -----------------------------------------------------------------
+
+    def call_async(
+        self, dst: int, method: str, args: Any, timeout_s: float, callback: ReplyCallback
+    ) -> None:
+        """Send one RPC and return; `callback(RpcReply | None)` runs exactly once on the
+        reader thread (see the module docstring). Raises NetworkClosed once closed and
+        RuntimeError past PENDING_CALLS_MAX (the callback is then never called)."""
+        frame = encode(RpcCall(method, args))  # a bad argument raises here, before any state
+        request_id = self.endpoint.new_request_id()
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        with self._lock:
+            if self._closed:
+                raise NetworkClosed("the network is closed")
+            if len(self._pending) >= PENDING_CALLS_MAX:
+                raise RuntimeError(f"more than {PENDING_CALLS_MAX} calls pending")
+            self._pending[request_id] = _AsyncCall(dst, callback)
+            self._push(deadline, request_id, None)
+        # If the router is gone, the reader's end-of-file sweep answers None.
+        with contextlib.suppress(OSError, EOFError):
+            self._send_frame(dst, frame, p.F_REQUEST, request_id)
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> None:
+        """Run `callback()` on the reader thread after `delay_s` (early, at close). Raises
+        NetworkClosed once closed and RuntimeError past TIMERS_MAX."""
+        deadline = time.monotonic() + max(0.0, delay_s)
+        with self._lock:
+            if self._closed:
+                raise NetworkClosed("the network is closed")
+            if self._timers >= TIMERS_MAX:
+                raise RuntimeError(f"more than {TIMERS_MAX} timers pending")
+            self._timers += 1
+            self._push(deadline, 0, callback)
+
+    def _push(self, deadline: float, request_id: int, timer: Callable[[], None] | None) -> None:
+        """Add a deadline (lock held); wake the reader if it sleeps past it."""
+        heap = self._heap
+        if len(heap) >= _HEAP_COMPACT_SIZE:
+            pending = self._pending
+            heap[:] = [e for e in heap if e[2] == 0 or e[2] in pending]
+            heapq.heapify(heap)
+        heapq.heappush(heap, (deadline, next(self._ties), request_id, timer))
+        if deadline < self._sleeps_until:
+            self._sleeps_until = deadline
+            with contextlib.suppress(BlockingIOError):  # full of wake-ups already
+                os.write(self._wake_w, b"!")
+
+    # -- the reader thread ------------------------------------------------------------------
+
     def _read_loop(self) -> None:
+        self._reader_ident = threading.get_ident()
         endpoint = self.endpoint
-        conn = endpoint.connection
+        poller = select.poll()  # one poll object for the thread's life (Connection.poll
+        poller.register(endpoint.fileno(), select.POLLIN)  # makes a selector per call)
+        poller.register(self._wake_r, select.POLLIN)
         try:
             while True:
-                item = endpoint.parse(conn.recv_bytes(p.MSG_BYTES_MAX))
-                if isinstance(item, Reply | Failure):
-                    with self._lock:
-                        slot = self._pending.get(item.request_id)
-                        if slot is None or slot.dst != item.src:
-                            continue  # late (timed out) or not ours
-                        del self._pending[item.request_id]
-                    slot.result = item.obj if isinstance(item, Reply) else None
-                    slot.wake()
-                elif item is not None:
-                    log.debug("client %d ignores %s", endpoint.endpoint_id, type(item).__name__)
-        except (EOFError, OSError):
-            pass
+                endpoint.flush()  # what the callbacks sent, in one write
+                ready = poller.poll(self._wait_ms())
+                self._sleeps_until = -math.inf  # awake: a new deadline needs no wake-up
+                for fd, _events in ready:
+                    if fd == self._wake_r:
+                        os.read(self._wake_r, 4096)
+                        continue
+                    for msg in endpoint.read_available():  # every whole message, one read
+                        self._deliver(self._parse(msg))
+                self._expire(time.monotonic())
+        except (EOFError, OSError, ValueError):
+            pass  # end of file, or the connection was closed under us
         finally:
-            self._closed = True
+            self._sweep()
+
+    def _parse(self, msg: bytes) -> Any:
+        """`endpoint.parse(msg)`, but a small reply whose very bytes came before reuses the
+        decoded object (decoding is most of a reply's cost; the objects are immutable and
+        many replies are alike, e.g. a write's OK)."""
+        size = len(msg)
+        if not p.ROUTE_BYTES <= size <= REPLY_CACHE_MSG_BYTES_MAX or msg[_FLAGS_AT] != p.F_REPLY:
+            return self.endpoint.parse(msg)
+        payload = msg[p.ROUTE_BYTES :]
+        cache = self._reply_cache
+        obj = cache.get(payload)
+        if obj is not None:
+            src, _dst, request_id, _flags = p.ROUTE.unpack_from(msg)
+            return Reply(src, request_id, obj)
+        item = self.endpoint.parse(msg)
+        if isinstance(item, Reply) and item.request_id:
+            if len(cache) >= REPLY_CACHE_ENTRIES_MAX:
+                del cache[next(iter(cache))]  # the oldest entry
+            cache[payload] = item.obj
+        return item
+
+    def _wait_ms(self) -> int:
+        """How long the reader may sleep: until the nearest deadline (-1: no deadline)."""
+        with self._lock:
+            deadline = self._heap[0][0] if self._heap else math.inf
+            self._sleeps_until = deadline
+        if deadline == math.inf:
+            return -1
+        return max(0, math.ceil((deadline - time.monotonic()) * 1000.0))
+
+    def _deliver(self, item: Any) -> None:
+        if isinstance(item, Reply | Failure):
             with self._lock:
-                slots = list(self._pending.values())
-                self._pending.clear()
-            for slot in slots:
-                slot.wake()  # fail every waiting call at once
+                entry = self._pending.get(item.request_id)
+                if entry is None or entry.dst != item.src:
+                    return  # late (timed out) or not ours
+                del self._pending[item.request_id]
+            entry.finish(item.obj if isinstance(item, Reply) else None)
+        elif item is not None:
+            log.debug("client %d ignores %s", self.endpoint.endpoint_id, type(item).__name__)
+
+    def _expire(self, now: float) -> None:
+        """Time out the calls and fire the timers whose deadline has come."""
+        due: list[_Slot | _AsyncCall | Callable[[], None]] = []
+        with self._lock:
+            heap = self._heap
+            while heap and heap[0][0] <= now:
+                _deadline, _tie, request_id, timer = heapq.heappop(heap)
+                if timer is not None:
+                    self._timers -= 1
+                    due.append(timer)
+                else:
+                    entry = self._pending.pop(request_id, None)
+                    if isinstance(entry, _AsyncCall):
+                        due.append(entry)
+        for item in due:
+            if isinstance(item, _AsyncCall):
+                item.finish(None)
+            else:
+                _run_quietly(item)  # type: ignore[arg-type]
+
+    def _sweep(self) -> None:
+        """The connection is gone: complete every waiting call and timer, once."""
+        with self._lock:
+            self._closed = True
+            entries = list(self._pending.values())
+            self._pending.clear()
+            timers = [e[3] for e in self._heap if e[3] is not None]
+            self._heap.clear()
+            self._timers = 0
+            os.close(self._wake_w)  # under the lock: no _push writes to a reused fd
+            os.close(self._wake_r)
+        for entry in entries:
+            entry.finish(None)
+        for timer in timers:
+            _run_quietly(timer)
 
     def close(self) -> None:
-        """Close the connection; waiting calls return None."""
+        """Close the connection; waiting calls complete with None (see the module docstring)."""
         self._closed = True
         try:  # wake the reader: closing an fd does not interrupt a blocked read
             with socket.socket(fileno=os.dup(self.endpoint.fileno())) as view:
