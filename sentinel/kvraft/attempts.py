@@ -53,7 +53,13 @@ from sentinel.kvraft.commands import (
     validate_command,
 )
 from sentinel.kvraft.errors import OutcomeUnknown, Unavailable, ValueTooLarge
-from sentinel.kvraft.limits import CLIENT_ID_MAX, SEQ_MAX, InvalidRequest
+from sentinel.kvraft.limits import (
+    CLIENT_ID_MAX,
+    KEY_BYTES_MAX,
+    SEQ_MAX,
+    VALUE_BYTES_MAX,
+    InvalidRequest,
+)
 from sentinel.kvraft.protocol import (
     ENTRY_BYTES_MAX,
     INVALID,
@@ -77,7 +83,8 @@ REREGISTER_MAX = 3
 #: lengths, flag): a command whose text cannot pass the entry limit skips the encode.
 _ENCODING_OVERHEAD_BYTES_MAX = 64
 _UTF8_BYTES_PER_CHAR_MAX = 4
-_KINDS = (Get, Put, Append, Delete, Cas)
+#: The calls and how many fields each takes (a write's without client_id and seq).
+_ARITY: dict[type, int] = {Get: 1, Put: 2, Append: 2, Delete: 1, Cas: 3}
 
 
 # -- what the driver is told to do ---------------------------------------------------------
@@ -137,14 +144,36 @@ def prepare(kind: type, *fields: Any) -> Request:
     """A Request for `kind(*fields)` (a write: without client_id and seq). Raises
     InvalidRequest if a field breaks its type or limit, or if the command might not fit one
     log entry (checked with the largest ids, so no later session can push it over)."""
-    if kind not in _KINDS:
+    if _plainly_valid(kind, fields):
+        return Request(kind, fields)
+    if kind not in _ARITY:
         raise InvalidRequest(f"unknown operation: {getattr(kind, '__name__', kind)!r}")
+    if len(fields) != _ARITY[kind]:
+        raise InvalidRequest(f"{kind.__name__} takes {_ARITY[kind]} fields, not {len(fields)}")
     command = kind(*fields) if kind is Get else kind(*fields, CLIENT_ID_MAX, SEQ_MAX)
-    validate_command(command)
+    validate_command(command)  # the exact error, or it is valid after all (non-ASCII text)
     chars = sum(len(f) for f in fields if isinstance(f, str))
     if chars * _UTF8_BYTES_PER_CHAR_MAX + _ENCODING_OVERHEAD_BYTES_MAX > ENTRY_BYTES_MAX:
         check_entry_size(encode_command(command))  # it might not fit: measure exactly
     return Request(kind, fields)
+
+
+def _plainly_valid(kind: type, fields: tuple) -> bool:
+    """The common case, cheaply: ASCII text (bytes = characters) well inside every limit.
+    False sends the call through the full validation, which names the problem if any."""
+    if _ARITY.get(kind) != len(fields):
+        return False
+    key = fields[0]
+    if type(key) is not str or not key or len(key) > KEY_BYTES_MAX or not key.isascii():
+        return False
+    total = len(key)
+    for i, text in enumerate(fields[1:]):
+        if text is None and kind is Cas and i == 0:
+            continue  # Cas expecting the key to be absent
+        if type(text) is not str or len(text) > VALUE_BYTES_MAX or not text.isascii():
+            return False
+        total += len(text)
+    return total + _ENCODING_OVERHEAD_BYTES_MAX <= ENTRY_BYTES_MAX
 
 
 # -- a session ----------------------------------------------------------------------------
@@ -310,7 +339,8 @@ class Operation:
         if isinstance(self._command, Register):
             if result.code is not ResultCode.OK:
                 return Fail(_unexpected(result))
-            assert result.client_id > 0, "Register answered without a client id"
+            if result.client_id <= 0:
+                return Fail(RuntimeError("Register answered without a client id"))
             self.session.client_id, self.session.seq = result.client_id, 0
             return self._send_write(now)
         if result.code is ResultCode.SESSION_EXPIRED and self.request.is_write:
