@@ -62,6 +62,11 @@ class Progress:
         self.state = ProgressState.PROBE
         #: PROBE: an APPEND is out; wait for its answer or a heartbeat answer.
         self.probe_sent = False
+        #: PROBE: a tick heartbeat went out after the probe, so a heartbeat answer may
+        #: presume the probe lost. Answers to heartbeats older than the probe say nothing
+        #: about it: a follower back from a crash answers its whole backlog of them at once
+        #: (one per ReadIndex round it missed), and each must not send the probe again.
+        self.probe_retry_ok = False
         #: Heard from this follower since the last check-quorum round.
         self.recent_active = False
         #: SNAPSHOT: the index of the snapshot sent, and ticks since it was sent.
@@ -74,6 +79,7 @@ class Progress:
     def _reset_state(self, state: ProgressState) -> None:
         self.state = state
         self.probe_sent = False
+        self.probe_retry_ok = False
         self.pending_snapshot = 0
         self.snapshot_elapsed_ticks = 0
         self.inflights.reset()
@@ -133,3 +139,4 @@ class Progress:
                 self.inflights.add(last_index, size_bytes)
         elif self.state is ProgressState.PROBE:
             self.probe_sent = True
+            self.probe_retry_ok = False

@@ -38,7 +38,7 @@ class Replication:
                     self.send_append(peer)
         if self.pending_heartbeat:
             self.pending_heartbeat = False
-            self.broadcast_heartbeat(self.read_only.last_pending_context())
+            self.broadcast_heartbeat(self.read_only.last_pending_context(), read_round=True)
 
     def send_append(self, to: int) -> None:
         """Send as much as the follower's window allows (at least an empty APPEND, which
@@ -96,13 +96,17 @@ class Replication:
         pr.become_snapshot(snap.meta.index)
         return True
 
-    def broadcast_heartbeat(self, context: bytes) -> None:
-        """Heartbeats; `context` tags a ReadIndex round (b"" for none)."""
+    def broadcast_heartbeat(self, context: bytes, read_round: bool = False) -> None:
+        """Heartbeats; `context` tags a ReadIndex round (b"" for none). Only the tick's
+        heartbeats (not `read_round` ones, sent as often as reads come) let a paused probe
+        be retried (see `handle_heartbeat_response`)."""
         for peer in self.peers:
             if peer == self.id:
                 continue
             pr = self.prs[peer]
             pr.sent_before_heartbeat = pr.next - 1
+            if not read_round and pr.state is ProgressState.PROBE and pr.probe_sent:
+                pr.probe_retry_ok = True
             commit = min(pr.match, self.log.committed)  # never past what the follower has
             self.send(
                 Message(T.HEARTBEAT, self.id, peer, self.term, commit=commit, context=context)
@@ -184,15 +188,24 @@ class Replication:
                 break
 
     def handle_heartbeat_response(self, m: Message, pr: Progress) -> None:
-        """Resume a paused probe, resend a tail that was presumably lost, count read acks."""
+        """Retry a probe presumed lost, resend a tail presumed lost, count read acks.
+
+        At most one probe per tick heartbeat: a follower back from a crash answers every
+        heartbeat that queued for it while it recovered (hundreds under a read load), and a
+        probe per answer, each carrying up to max_msg_bytes of entries, once kept the leader
+        encoding for over a second (long enough for an election)."""
         if pr.state is ProgressState.PROBE:
-            pr.probe_sent = False
+            if pr.probe_retry_ok:
+                pr.probe_sent = pr.probe_retry_ok = False
         elif pr.state is ProgressState.REPLICATE and pr.match < pr.sent_before_heartbeat:
             # Entries sent before the heartbeat are still unacknowledged although its answer
             # is here: presume them lost, and probe again from match.
             pr.become_probe()
         if pr.match < self.log.last_index:
-            self.send_append(m.src)
+            if pr.state is ProgressState.PROBE:
+                self.send_append(m.src)  # nothing unless the probe may go (again)
+            else:
+                self.send_append_if_any(m.src)  # fill the window; no empty APPEND
         if not m.context:
             return
         if self.read_only.recv_ack(m.src, m.context) < self.config.quorum:
