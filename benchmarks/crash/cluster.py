@@ -21,7 +21,6 @@ from sentinel.dashboard import ProcessState
 from sentinel.kvraft.client import Client
 from sentinel.kvraft.protocol import ServerState
 from sentinel.netsim.client import Network, connect
-from sentinel.netsim.procs import ProcessGroup
 from sentinel.netsim.rpc import RpcError
 from sentinel.raft.node import node_name
 from sentinel.raft.nodestatus import NodeStatus, decode_status
@@ -42,12 +41,11 @@ class BenchCluster:
         identity = create_identity(directory, nodes)
         options = RunOptions(maxraftstate=maxraftstate, seed=seed)
         self.directory = directory
-        self.sup = Supervisor(directory, identity, options)
         if start_method == "forkserver":
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(PRELOAD)
             multiprocessing.forkserver.ensure_running()
-            self.sup.group = ProcessGroup(start_method="forkserver")
+        self.sup = Supervisor(directory, identity, options, start_method=start_method)
         self.node_ids = self.sup.node_ids
         self.net: Network | None = None
         self.client: Client | None = None

@@ -40,12 +40,23 @@ class ActionError(RuntimeError):
 class Supervisor:
     """One running cluster (see the module docstring). Create, `start`, then `shutdown`."""
 
-    def __init__(self, directory: Path, identity: Identity, options: RunOptions) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        identity: Identity,
+        options: RunOptions,
+        start_method: str = "spawn",
+    ) -> None:
+        """`start_method` ("spawn" or "forkserver") starts the router and the nodes; a fork
+        server with the node modules preloaded (`multiprocessing.set_forkserver_preload`)
+        restarts a node without importing them again."""
+        if start_method not in ("spawn", "forkserver"):
+            raise ValueError(f"start_method must be spawn or forkserver, not {start_method!r}")
         self.directory = directory
         self.identity = identity
         self.options = options
         self.node_ids = identity.node_ids
-        self.group = ProcessGroup()
+        self.group = ProcessGroup(start_method=start_method)
         self.router: RouterHandle | None = None
         self.faults = options.faults
         self.states = dict.fromkeys(self.node_ids, ProcessState.KILLED)
