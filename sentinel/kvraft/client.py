@@ -8,12 +8,32 @@
         kv.cas("k", "vw", "x")      # True if it swapped
         kv.delete("k")              # True if the key was there
 
+        future = kv.put_async("k", "v", timeout_s=5)   # a concurrent.futures.Future
+        future.add_done_callback(lambda f: ...)        # or future.result()
+
 A `Client` is thread-safe: it keeps a pool of clerks (each its own exactly-once session,
-registered on its first write) and lends one to each call, so concurrent calls run
-concurrently over one router connection. Every call has a deadline (`timeout_s`, default
-`TIMEOUT_S_DEFAULT`); when it passes, a write raises `OutcomeUnknown` (it may have been
-applied) and a read raises `Unavailable`. Bad input raises `InvalidRequest` before anything
-is sent. See clerk.py for the retry rules and errors.py for the errors.
+registered on its first write) and lends one to each call for the call's duration, so
+concurrent calls run concurrently over one router connection. Every call has a deadline
+(`timeout_s`, default `TIMEOUT_S_DEFAULT`); when it passes, a write raises `OutcomeUnknown`
+(it may have been applied) and a read raises `Unavailable`. Bad input raises
+`InvalidRequest` before anything is sent. See attempts.py for the retry rules and errors.py
+for the errors.
+
+Asynchronous calls: `get_async`, `put_async`, `append_async`, `delete_async` and
+`cas_async` take the same arguments and return a `concurrent.futures.Future` whose result
+(or exception: OutcomeUnknown, Unavailable, InvalidRequest, ValueTooLarge, ...) is what
+the blocking call would return (or raise). Bad input and a bad `timeout_s` raise at once
+(nothing is sent); so do a closed client (`ClientClosed`) and a full queue (`QueueFull`).
+No thread is used per call: the attempts run on the router connection's reader thread,
+driven by RPC completions and timers, so many calls in flight cost little CPU. Future
+callbacks (`add_done_callback`) run on that thread too: keep them short and never block
+in them (calling `*_async` from one is fine; a blocking call there would deadlock).
+A future may be cancelled only while it waits in the queue (nothing sent yet).
+
+The pool: at most `clerks_max` clerks (sessions). A call, blocking or not, takes an idle
+clerk or makes a new one; when all `clerks_max` are busy it waits in one FIFO queue (at
+most `queue_max` calls; past that the call raises QueueFull) and starts when a clerk frees
+up. A call's deadline counts from its submission, time in the queue included.
 """
 
 from __future__ import annotations
@@ -22,18 +42,43 @@ import os
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
-from sentinel.kvraft.clerk import RPC_TIMEOUT_S, Clerk
+from sentinel.kvraft.attempts import (
+    RPC_TIMEOUT_S,
+    Done,
+    Fail,
+    Operation,
+    Pause,
+    Request,
+    Send,
+    prepare,
+)
+from sentinel.kvraft.clerk import Clerk
+from sentinel.kvraft.commands import Append, Cas, Delete, Get, Put
 from sentinel.netsim.client import Network
 from sentinel.netsim.client import connect as connect_network
 from sentinel.netsim.protocol import NODE_ID_MAX
+from sentinel.netsim.rpc import RpcReply
 
 TIMEOUT_S_DEFAULT = 10.0
 #: Clerks (sessions) one Client keeps; calls beyond this many at once wait for one.
 CLERKS_MAX_DEFAULT = 64
+#: Calls that may wait for a clerk at once; past that a call raises QueueFull.
+QUEUE_MAX_DEFAULT = 10_000
 _NODE_DIR = re.compile(r"^node-(\d+)$")
+
+
+class ClientClosed(RuntimeError):
+    """The client is closed."""
+
+
+class QueueFull(RuntimeError):
+    """Every clerk is busy and `queue_max` calls already wait for one; nothing was sent."""
 
 
 class Client:
@@ -46,84 +91,160 @@ class Client:
         clerks_max: int = CLERKS_MAX_DEFAULT,
         rpc_timeout_s: float = RPC_TIMEOUT_S,
         owns_network: bool = True,
+        queue_max: int = QUEUE_MAX_DEFAULT,
     ) -> None:
         assert servers, "a client needs at least one server"
         assert clerks_max >= 1, "clerks_max must be at least 1"
+        assert queue_max >= 0, "queue_max must not be negative"
         self.network = network
         self.servers = tuple(servers)
         self.clerks_max = clerks_max
+        self.queue_max = queue_max
         self.rpc_timeout_s = rpc_timeout_s
         self._owns_network = owns_network
         self._idle: list[Clerk] = []
         self._made = 0
+        self._waiting: deque[_Waiter | _Job] = deque()  # FIFO of calls waiting for a clerk
         self._leader = self.servers[0]  # the last leader any clerk found
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._closed = False
 
-    # -- the operations --------------------------------------------------------------------
+    # -- blocking calls --------------------------------------------------------------------
 
     def get(self, key: str, timeout_s: float = TIMEOUT_S_DEFAULT) -> str | None:
         """The value of `key`, or None when it is absent."""
-        return self._run(lambda ck, dl: ck.get(key, dl), timeout_s)
+        return self._run(prepare(Get, key), timeout_s)
 
     def put(self, key: str, value: str, timeout_s: float = TIMEOUT_S_DEFAULT) -> None:
         """Set `key` to `value`."""
-        self._run(lambda ck, dl: ck.put(key, value, dl), timeout_s)
+        self._run(prepare(Put, key, value), timeout_s)
 
     def append(self, key: str, value: str, timeout_s: float = TIMEOUT_S_DEFAULT) -> None:
         """Append `value` to the value of `key` (a missing key counts as "")."""
-        self._run(lambda ck, dl: ck.append(key, value, dl), timeout_s)
+        self._run(prepare(Append, key, value), timeout_s)
 
     def delete(self, key: str, timeout_s: float = TIMEOUT_S_DEFAULT) -> bool:
         """Remove `key`; True if it was there."""
-        return self._run(lambda ck, dl: ck.delete(key, dl), timeout_s)
+        return self._run(prepare(Delete, key), timeout_s)
 
     def cas(
         self, key: str, expected: str | None, new: str, timeout_s: float = TIMEOUT_S_DEFAULT
     ) -> bool:
         """Set `key` to `new` if its value is `expected` (None: absent); True if it did."""
-        return self._run(lambda ck, dl: ck.cas(key, expected, new, dl), timeout_s)
+        return self._run(prepare(Cas, key, expected, new), timeout_s)
+
+    # -- asynchronous calls ----------------------------------------------------------------
+
+    def get_async(self, key: str, timeout_s: float = TIMEOUT_S_DEFAULT) -> Future:
+        """`get` without blocking: a Future of the value (None when absent)."""
+        return self._submit(prepare(Get, key), timeout_s)
+
+    def put_async(self, key: str, value: str, timeout_s: float = TIMEOUT_S_DEFAULT) -> Future:
+        """`put` without blocking: a Future of None."""
+        return self._submit(prepare(Put, key, value), timeout_s)
+
+    def append_async(self, key: str, value: str, timeout_s: float = TIMEOUT_S_DEFAULT) -> Future:
+        """`append` without blocking: a Future of None."""
+        return self._submit(prepare(Append, key, value), timeout_s)
+
+    def delete_async(self, key: str, timeout_s: float = TIMEOUT_S_DEFAULT) -> Future:
+        """`delete` without blocking: a Future of whether the key was there."""
+        return self._submit(prepare(Delete, key), timeout_s)
+
+    def cas_async(
+        self, key: str, expected: str | None, new: str, timeout_s: float = TIMEOUT_S_DEFAULT
+    ) -> Future:
+        """`cas` without blocking: a Future of whether it swapped."""
+        return self._submit(prepare(Cas, key, expected, new), timeout_s)
 
     # -- the pool --------------------------------------------------------------------------
 
-    def _run(self, op, timeout_s: float):  # type: ignore[no-untyped-def]
-        if not timeout_s > 0:
-            raise ValueError(f"timeout_s must be positive, not {timeout_s!r}")
-        deadline = time.monotonic() + timeout_s
-        clerk = self._checkout()
+    def _run(self, request: Request, timeout_s: float) -> Any:
+        deadline = _deadline(timeout_s)
+        with self._lock:
+            clerk = self._take()
+            if clerk is None:
+                waiter = _Waiter()
+                self._wait_in_line(waiter)
+        if clerk is None:
+            clerk = waiter.wait()
         try:
-            return op(clerk, deadline)
+            return clerk.run(request, deadline)
         finally:
-            self._checkin(clerk)
+            self._launch(clerk, self._release(clerk))
 
-    def _checkout(self) -> Clerk:
-        with self._cond:
-            while True:
-                if self._closed:
-                    raise RuntimeError("the client is closed")
-                if self._idle:
-                    clerk = self._idle.pop()
-                    break
-                if self._made < self.clerks_max:
-                    self._made += 1
-                    clerk = Clerk(self.network, self.servers, self.rpc_timeout_s)
-                    break
-                self._cond.wait()
-            leader = self._leader
-        clerk.leader = self.servers.index(leader)
+    def _submit(self, request: Request, timeout_s: float) -> Future:
+        job = _Job(self, request, _deadline(timeout_s))
+        with self._lock:
+            clerk = self._take()
+            if clerk is None:
+                self._wait_in_line(job)
+                return job.future
+        self._launch(clerk, job)
+        return job.future
+
+    def _take(self) -> Clerk | None:
+        """An idle or new clerk (lock held), lent with the last known leader; None if every
+        clerk is busy."""
+        if self._closed:
+            raise ClientClosed("the client is closed")
+        if self._idle:
+            clerk = self._idle.pop()
+        elif self._made < self.clerks_max:
+            self._made += 1
+            clerk = Clerk(self.network, self.servers, self.rpc_timeout_s)
+        else:
+            return None
+        clerk.leader = self.servers.index(self._leader)
         return clerk
 
-    def _checkin(self, clerk: Clerk) -> None:
-        with self._cond:
-            self._leader = clerk.servers[clerk.leader % len(clerk.servers)]
+    def _wait_in_line(self, call: _Waiter | _Job) -> None:
+        if len(self._waiting) >= self.queue_max:
+            raise QueueFull(f"{self.clerks_max} clerks busy and {self.queue_max} calls waiting")
+        self._waiting.append(call)
+
+    def _release(self, clerk: Clerk) -> _Job | None:
+        """Take `clerk` back: give it to the first waiting call (a queued async call is
+        returned, for the caller to launch outside any callback chain) or make it idle."""
+        with self._lock:
+            servers = clerk.servers
+            self._leader = servers[clerk.leader % len(servers)]
+            if self._waiting and not self._closed:
+                clerk.leader = self.servers.index(self._leader)
+                nxt = self._waiting.popleft()
+                if isinstance(nxt, _Job):
+                    return nxt
+                nxt.give(clerk)
+                return None
             self._idle.append(clerk)
-            self._cond.notify()
+            return None
+
+    def _launch(self, clerk: Clerk, job: _Job | None) -> None:
+        """Start `job` on `clerk`, and the next queued ones while they end at once."""
+        while job is not None:
+            if job.begin(clerk):
+                return  # in flight: `_job_done` takes over
+            nxt = self._release(clerk)
+            job.settle()
+            job = nxt
+
+    def _job_done(self, job: _Job) -> None:
+        clerk = job.clerk
+        assert clerk is not None, "a finished job had a clerk"
+        nxt = self._release(clerk)  # first, so the future's callbacks find a free clerk
+        job.settle()
+        self._launch(clerk, nxt)
 
     def close(self) -> None:
-        """Close the router connection (if this client opened it)."""
-        with self._cond:
+        """Close the client: waiting calls fail with ClientClosed, calls in flight end
+        (OutcomeUnknown or Unavailable) when the router connection closes (if this client
+        opened it)."""
+        with self._lock:
             self._closed = True
-            self._cond.notify_all()
+            waiting = list(self._waiting)
+            self._waiting.clear()
+        for call in waiting:
+            call.abandon()
         if self._owns_network:
             self.network.close()
 
@@ -132,6 +253,112 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _deadline(timeout_s: float) -> float:
+    if not timeout_s > 0:
+        raise ValueError(f"timeout_s must be positive, not {timeout_s!r}")
+    return time.monotonic() + timeout_s
+
+
+class _Waiter:
+    """A blocking call waiting for a clerk: a bare lock released once by `give`/`abandon`."""
+
+    __slots__ = ("_clerk", "_done")
+
+    def __init__(self) -> None:
+        self._done = threading.Lock()
+        self._done.acquire()
+        self._clerk: Clerk | None = None
+
+    def give(self, clerk: Clerk) -> None:
+        self._clerk = clerk
+        self._done.release()
+
+    def abandon(self) -> None:
+        self._done.release()
+
+    def wait(self) -> Clerk:
+        self._done.acquire()
+        if self._clerk is None:
+            raise ClientClosed("the client is closed")
+        return self._clerk
+
+
+class _Job:
+    """One asynchronous call: its Operation driven by RPC completions and timers on the
+    network's reader thread. Only one thread touches a job at a time: the submitter until
+    its first send, then whichever thread runs its callback."""
+
+    __slots__ = ("clerk", "client", "deadline", "future", "op", "outcome", "request")
+
+    def __init__(self, client: Client, request: Request, deadline: float) -> None:
+        self.client = client
+        self.request = request
+        self.deadline = deadline
+        self.future: Future = Future()
+        self.clerk: Clerk | None = None
+        self.op: Operation | None = None
+        self.outcome: Done | Fail | None = None
+
+    def begin(self, clerk: Clerk) -> bool:
+        """Start on `clerk`; whether the call is now in flight (else it is over)."""
+        if not self.future.set_running_or_notify_cancel():
+            return False  # cancelled while it waited in the queue
+        self.clerk = clerk
+        self.op = Operation(clerk.session, self.request, self.deadline, clerk.rpc_timeout_s)
+        return self._act(self.op.start(time.monotonic()))
+
+    def _act(self, action: Any) -> bool:
+        """Do what the Operation says; whether the call is still in flight."""
+        op = self.op
+        assert op is not None
+        network = self.client.network
+        while True:
+            try:
+                if isinstance(action, Send):
+                    network.call_async(
+                        action.server, action.method, action.command, action.timeout_s,
+                        self._on_reply,
+                    )  # fmt: skip
+                    return True  # the reply may already be handled on the reader thread
+                if isinstance(action, Pause):
+                    network.call_later(action.pause_s, self._on_resume)
+                    return True
+            except Exception as exc:  # closed, or over a bound: end as at the deadline
+                action = op.cancel(f"could not send ({type(exc).__name__}: {exc})")
+                continue
+            assert isinstance(action, Done | Fail), action
+            self.outcome = action
+            return False
+
+    def _on_reply(self, reply: RpcReply | None) -> None:
+        try:
+            action = self.op.on_reply(reply, time.monotonic())  # type: ignore[union-attr]
+        except Exception as exc:  # a bug must still end the call, not leave it hanging
+            action = Fail(exc)
+        if not self._act(action):
+            self.client._job_done(self)
+
+    def _on_resume(self) -> None:
+        try:
+            action = self.op.resume(time.monotonic())  # type: ignore[union-attr]
+        except Exception as exc:
+            action = Fail(exc)
+        if not self._act(action):
+            self.client._job_done(self)
+
+    def settle(self) -> None:
+        """Hand the outcome to the future (after the clerk went back to the pool)."""
+        if isinstance(self.outcome, Done):
+            self.future.set_result(self.outcome.value)
+        elif isinstance(self.outcome, Fail):
+            self.future.set_exception(self.outcome.error)
+
+    def abandon(self) -> None:
+        """The client closed while this call waited for a clerk: nothing was sent."""
+        if self.future.set_running_or_notify_cancel():
+            self.future.set_exception(ClientClosed("the client closed before the call started"))
 
 
 def node_ids(cluster_dir: str | os.PathLike[str]) -> list[int]:
