@@ -85,6 +85,7 @@ _ENCODING_OVERHEAD_BYTES_MAX = 64
 _UTF8_BYTES_PER_CHAR_MAX = 4
 #: The calls and how many fields each takes (a write's without client_id and seq).
 _ARITY: dict[type, int] = {Get: 1, Put: 2, Append: 2, Delete: 1, Cas: 3}
+_METHODS: dict[type, str] = {k: f"{SERVICE}.{k.__name__}" for k in (*_ARITY, Register)}
 
 
 # -- what the driver is told to do ---------------------------------------------------------
@@ -299,7 +300,7 @@ class Operation:
         servers = session.servers
         self._sent_to = servers[session.leader % len(servers)]
         session.rpcs += 1
-        method = f"{SERVICE}.{type(self._command).__name__}"
+        method = _METHODS[type(self._command)]
         return Send(self._sent_to, method, self._command, min(self.rpc_timeout_s, remaining))
 
     def _expired(self, why: str) -> Fail:

@@ -195,7 +195,7 @@ class Client:
             clerk = Clerk(self.network, self.servers, self.rpc_timeout_s)
         else:
             return None
-        clerk.leader = self.servers.index(self._leader)
+        clerk.session.leader = self.servers.index(self._leader)
         return clerk
 
     def _wait_in_line(self, call: _Waiter | _Job) -> None:
@@ -207,10 +207,10 @@ class Client:
         """Take `clerk` back: give it to the first waiting call (a queued async call is
         returned, for the caller to launch outside any callback chain) or make it idle."""
         with self._lock:
-            servers = clerk.servers
-            self._leader = servers[clerk.leader % len(servers)]
+            session = clerk.session
+            self._leader = session.servers[session.leader % len(session.servers)]
             if self._waiting and not self._closed:
-                clerk.leader = self.servers.index(self._leader)
+                session.leader = self.servers.index(self._leader)
                 nxt = self._waiting.popleft()
                 if isinstance(nxt, _Job):
                     return nxt
