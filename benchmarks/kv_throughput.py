@@ -4,11 +4,20 @@
     python benchmarks/kv_throughput.py --json     # {"3": {"write_1": {...}, ...}, "5": {...}}
 
 For 3 and 5 nodes (fsync on: the nodes' storage fsyncs every Ready batch), values of 100
-bytes, the cases are `write_1` / `read_1` (one client, one operation at a time) and
-`write_32` / `read_32` (32 concurrent clients). Clients are threads of this process sharing
-one router connection, each with its own clerk (session), through the public
-`sentinel.kvraft.client.Client`. Each case runs for `--seconds` after a warm-up and reports
-`ops_per_s`, `p50_ms` and `p99_ms`.
+bytes (distinct per key), all through the public `sentinel.kvraft.client.Client` over one
+router connection:
+
+- `write_1` / `read_1`: one client, one blocking `put` / `get` at a time, from one thread.
+- `write_32` / `read_32`: 32 concurrent clients, each its own session (clerk): one driver
+  thread submits 32 `put_async` / `get_async` calls, and each call's completion callback
+  (on the client's reader thread) submits that session's next call, so every session keeps
+  exactly one operation outstanding and no thread exists per client. Latency is measured
+  from submission to completion of each call.
+
+Each case runs for `--seconds` after a warm-up (a first write, then all keys written by 32
+sessions so every session is registered) and reports `ops_per_s`, `p50_ms` and `p99_ms`,
+plus `client_cpu_us_per_op`: the CPU time (user + system) of this benchmark process per
+operation, measured with psutil (on 2 cores, the client's CPU is taken from the nodes).
 """
 
 from __future__ import annotations
@@ -20,7 +29,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
+
+import psutil
 
 from sentinel.kvraft.client import Client
 from sentinel.netsim.client import connect
@@ -28,53 +41,92 @@ from sentinel.netsim.control import RouterHandle
 from sentinel.netsim.procs import ProcessGroup
 from sentinel.raft.node import NodeSpec, spawn_node
 
-VALUE = "v" * 100
+VALUE_BYTES = 100
 KEYS = 1000
-CASES = (("write_1", "put", 1), ("write_32", "put", 32), ("read_1", "get", 1),
-         ("read_32", "get", 32))  # fmt: skip
+#: A distinct 100-byte value per key, so reads do not all return the very same bytes.
+VALUES = {f"k{i}": f"k{i}=".ljust(VALUE_BYTES, "v") for i in range(KEYS)}
+SESSIONS = 32
+OP_TIMEOUT_S = 30.0
+CASES = (("write_1", "put", 1), ("write_32", "put", SESSIONS), ("read_1", "get", 1),
+         ("read_32", "get", SESSIONS))  # fmt: skip
 
 
-def run_case(client: Client, op: str, threads: int, seconds: float) -> dict[str, float]:
-    """`threads` clients doing `op` back to back for `seconds`; throughput and latency."""
-    latencies: list[list[float]] = [[] for _ in range(threads)]
-    stop = threading.Event()
-    start = threading.Barrier(threads + 1)
+def _submit(client: Client, op: str, key: str) -> Future:
+    if op == "put":
+        return client.put_async(key, VALUES[key], timeout_s=OP_TIMEOUT_S)
+    return client.get_async(key, timeout_s=OP_TIMEOUT_S)
 
-    def worker(me: int) -> None:
-        mine = latencies[me]
-        n = me
-        start.wait()
-        while not stop.is_set():
+
+def drive(client: Client, op: str, sessions: int, more: Callable[[int], str | None]) -> list[float]:
+    """`sessions` chains of async calls, each with one call outstanding: a call's completion
+    submits its session's next one, with key `more(n)` (n counts the session's calls;
+    None ends the chain). The latency of every call, in seconds."""
+    latencies: list[float] = []
+    errors: list[BaseException] = []
+    live = [sessions]
+    lock = threading.Lock()
+    finished = threading.Event()
+
+    def start(session: int, n: int) -> None:
+        key = more(n * sessions + session)
+        if key is None or errors:
+            with lock:
+                live[0] -= 1
+                if live[0] == 0:
+                    finished.set()
+            return
+        t0 = time.perf_counter()
+        future = _submit(client, op, key)
+        future.add_done_callback(lambda f: done(f, t0, session, n))
+
+    def done(future: Future, t0: float, session: int, n: int) -> None:
+        latencies.append(time.perf_counter() - t0)
+        if future.exception() is not None:
+            errors.append(future.exception())  # type: ignore[arg-type]
+        start(session, n + 1)
+
+    for session in range(sessions):
+        start(session, 0)
+    if not finished.wait(OP_TIMEOUT_S * 4):
+        raise RuntimeError("the async chains did not finish")
+    if errors:
+        raise RuntimeError(f"{len(errors)} calls failed; first: {errors[0]!r}")
+    return latencies
+
+
+def run_case(client: Client, op: str, sessions: int, seconds: float) -> dict[str, float]:
+    """`sessions` clients doing `op` back to back for `seconds`; throughput and latency."""
+    me = psutil.Process()
+    cpu0 = sum(me.cpu_times()[:2])
+    began = time.perf_counter()
+    stop_at = began + seconds
+    if sessions == 1:
+        every = []
+        n = 0
+        while time.perf_counter() < stop_at:
             key = f"k{n % KEYS}"
-            n += threads
+            n += 1
             t0 = time.perf_counter()
             if op == "put":
-                client.put(key, VALUE, timeout_s=30)
+                client.put(key, VALUES[key], timeout_s=OP_TIMEOUT_S)
             else:
-                client.get(key, timeout_s=30)
-            mine.append(time.perf_counter() - t0)
+                client.get(key, timeout_s=OP_TIMEOUT_S)
+            every.append(time.perf_counter() - t0)
+    else:
 
-    pool = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(threads)]
-    for t in pool:
-        t.start()
-    start.wait()
-    began = time.perf_counter()
-    time.sleep(seconds)
-    stop.set()
-    for t in pool:
-        t.join(60)
+        def key_until_stop(n: int) -> str | None:
+            return f"k{n % KEYS}" if time.perf_counter() < stop_at else None
+
+        every = drive(client, op, sessions, key_until_stop)
     took = time.perf_counter() - began
-    every = sorted(x for mine in latencies for x in mine)
+    cpu = sum(me.cpu_times()[:2]) - cpu0
+    every.sort()
     return {
         "ops_per_s": round(len(every) / took, 1),
         "p50_ms": round(statistics.median(every) * 1000, 3),
         "p99_ms": round(every[min(len(every) - 1, int(len(every) * 0.99))] * 1000, 3),
+        "client_cpu_us_per_op": round(cpu / len(every) * 1e6, 1),
     }
-
-
-def _fill(client: Client, first: int, step: int) -> None:
-    for i in range(first, KEYS, step):
-        client.put(f"k{i}", VALUE, timeout_s=30)
 
 
 def bench_cluster(n: int, seconds: float, directory: Path) -> dict[str, dict[str, float]]:
@@ -90,16 +142,13 @@ def bench_cluster(n: int, seconds: float, directory: Path) -> dict[str, dict[str
             )  # fmt: skip
             spawn_node(spec, router, group)
         network = connect(directory)
-        client = Client(network, list(range(1, n + 1)), clerks_max=32)
+        client = Client(network, list(range(1, n + 1)), clerks_max=SESSIONS)
         try:
-            client.put("k0", VALUE, timeout_s=30)  # warm-up: a leader exists
-            warm = [threading.Thread(target=_fill, args=(client, i, 32)) for i in range(32)]
-            for t in warm:  # every key present, 32 sessions registered
-                t.start()
-            for t in warm:
-                t.join()
-            return {name: run_case(client, op, threads, seconds)
-                    for name, op, threads in CASES}  # fmt: skip
+            client.put("k0", VALUES["k0"], timeout_s=OP_TIMEOUT_S)  # warm-up: a leader exists
+            # every key present, SESSIONS sessions registered
+            drive(client, "put", SESSIONS, lambda i: f"k{i}" if i < KEYS else None)
+            return {name: run_case(client, op, sessions, seconds)
+                    for name, op, sessions in CASES}  # fmt: skip
         finally:
             client.close()
             router.shutdown()
@@ -124,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         for n, cases in results.items():
             for name, fig in cases.items():
                 print(f"{n} nodes {name:9s} {fig['ops_per_s']:9.1f} ops/s  "
-                      f"p50 {fig['p50_ms']:7.2f} ms  p99 {fig['p99_ms']:7.2f} ms")  # fmt: skip
+                      f"p50 {fig['p50_ms']:7.2f} ms  p99 {fig['p99_ms']:7.2f} ms  "
+                      f"client {fig['client_cpu_us_per_op']:6.1f} us/op")  # fmt: skip
     return 0
 
 
