@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import io
+import operator
 import types
 import typing
 import warnings
@@ -82,20 +83,38 @@ def _install_fast_state(cls: type) -> None:
     """Give `cls` pickle state methods over a precomputed field list.
 
     The dataclass defaults call `dataclasses.fields()` on every message, which was a tenth of
-    the simulator's codec time; the state is the same tuple of field values.
+    the simulator's codec time; the state is the same tuple of field values, read with one
+    C-level attrgetter and written through the slots' descriptors.
     """
     names = tuple(field.name for field in dataclasses.fields(cls))
-    setter = object.__setattr__
+    count = len(names)
+    if count == 0:
+        getter: Any = lambda self: ()  # noqa: E731
+    elif count == 1:
+        one = operator.attrgetter(names[0])
+        getter = lambda self: (one(self),)  # noqa: E731
+    else:
+        getter = operator.attrgetter(*names)
+    setters = tuple(_slot_setter(cls, name) for name in names)
 
     def __getstate__(self: Any) -> tuple[Any, ...]:
-        return tuple([getattr(self, name) for name in names])
+        return getter(self)
 
     def __setstate__(self: Any, state: tuple[Any, ...]) -> None:
-        for name, value in zip(names, state, strict=True):
-            setter(self, name, value)
+        for setter, value in zip(setters, state, strict=True):  # a short state is refused
+            setter(self, value)
 
     cls.__getstate__ = __getstate__  # type: ignore[attr-defined]
     cls.__setstate__ = __setstate__  # type: ignore[attr-defined]
+
+
+def _slot_setter(cls: type, name: str) -> Any:
+    """A function that sets field `name` on a (frozen) instance of `cls`: the slot's own
+    descriptor when there is one (no frozen-dataclass check in the way), else setattr."""
+    descriptor = cls.__dict__.get(name)
+    if descriptor is not None and hasattr(descriptor, "__set__"):
+        return descriptor.__set__
+    return lambda self, value: object.__setattr__(self, name, value)
 
 
 def _register(cls: T) -> T:
