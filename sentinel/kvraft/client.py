@@ -327,6 +327,7 @@ class _Job:
                     return True
             except Exception as exc:  # closed, or over a bound: end as at the deadline
                 action = op.cancel(f"could not send ({type(exc).__name__}: {exc})")
+                action.error.__cause__ = exc
                 continue
             assert isinstance(action, Done | Fail), action
             self.outcome = action

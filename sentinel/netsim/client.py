@@ -11,7 +11,8 @@ replies to calls by request id. Any number of threads may use one `Network`:
   on the reader thread, which also keeps the timeouts: a heap of deadlines it checks while
   it waits for traffic (`select.poll` until the nearest deadline). Callbacks must be quick
   and must not block (they hold up every other reply); an exception in one is logged and
-  does not stop the reader. A callback may call `call_async` / `call_later` again.
+  does not stop the reader. A callback may call `call_async` / `call_later` again (a
+  blocking `call` there raises RuntimeError: it would wait for its own thread).
 - `call_later(delay_s, callback)`: `callback()` on the reader thread after `delay_s`.
 
 The reader reads every whole message that has arrived with one system call
@@ -178,6 +179,8 @@ class Network:
         self._send_frame(dst, encode(RpcCall(method, args)), p.F_REQUEST, request_id)
 
     def _request(self, dst: int, send: Any, timeout_s: float) -> Any:
+        if threading.get_ident() == self._reader_ident:
+            raise RuntimeError("a blocking call from a callback would wait for its own thread")
         request_id = self.endpoint.new_request_id()
         slot = _Slot(dst)
         with self._lock:

@@ -168,20 +168,29 @@ def test_a_failing_callback_is_logged_and_the_reader_goes_on(net, caplog):
     assert network._reader.is_alive()
 
 
-def test_callbacks_may_chain_calls_and_blocking_calls_still_work(net):
+def test_callbacks_may_chain_calls_but_not_block_and_blocking_calls_still_work(net):
     network, router = net
     out = Outcomes()
 
     def first(reply: object) -> None:
         network.call_async(3, "Echo.echo", "second", 30.0, out.callback("second"))
 
+    def blocking(reply: object) -> None:
+        with pytest.raises(RuntimeError, match="its own thread"):
+            network.call(3, "Echo.echo", "nested", 30.0)
+        out.callback("blocking")(reply)
+
+    network.call_async(3, "Echo.echo", "zeroth", 30.0, blocking)
+    _, rid, _ = router.request()
+    router.reply(3, rid, "0")
+    wait_for(lambda: out.names() == ["blocking"], WAIT_S)  # refused at once, not hung
     network.call_async(3, "Echo.echo", "first", 30.0, first)
     _, rid, _ = router.request()
     router.reply(3, rid, "1")
     _, rid, call = router.request()  # sent by the callback on the reader thread
     assert call.args == "second"
     router.reply(3, rid, "2")
-    wait_for(lambda: out.names() == ["second"], WAIT_S)
+    wait_for(lambda: out.names() == ["blocking", "second"], WAIT_S)
     answer: list[object] = []
     caller = threading.Thread(target=lambda: answer.append(network.call(5, "m", 0, 30.0)))
     caller.start()
