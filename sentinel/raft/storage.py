@@ -224,12 +224,20 @@ class Storage:
                     raise CorruptStateError(f"{WAL}: snapshot mark in record {k}")
                 mark = record
                 continue
-            for entry in record:
-                first = mark.index + 1
-                if not first <= entry.index <= first + len(entries):
-                    raise CorruptStateError(f"{WAL}: entry {entry.index} leaves a gap")
-                del entries[entry.index - first :]
-                entries.append(entry)
+            if not record:
+                continue
+            # A batch is contiguous (one Ready's entries); it replaces the stored suffix
+            # from its first index on.
+            start = record[0].index
+            first = mark.index + 1
+            if not first <= start <= first + len(entries):
+                raise CorruptStateError(f"{WAL}: entry {start} leaves a gap")
+            if record[-1].index != start + len(record) - 1 or any(
+                e.index != start + k for k, e in enumerate(record)
+            ):
+                raise CorruptStateError(f"{WAL}: batch at entry {start} is not contiguous")
+            del entries[start - first :]
+            entries.extend(record)
         return mark, entries, (end, len(data)) if end < len(data) else None
 
     def _read_newest_snapshot(self, names: list[str]) -> Snapshot | None:

@@ -347,3 +347,31 @@ def test_6824_snapcommon_raft_state_stays_under_2000_bytes_across_crashes(tmp_pa
         assert c.nodes[victim].log.applied == c.nodes[leader].log.applied
     for store in stores.values():
         store.close()
+
+
+def test_decoded_entries_are_ordinary_frozen_entries() -> None:
+    """wal builds entries without Entry.__init__ (speed): they must be indistinguishable."""
+    import dataclasses
+
+    from sentinel.raft import EntryKind
+
+    written = [Entry(3, 7, b"put"), Entry(3, 8, b"", EntryKind.EMPTY), Entry(4, 9, b"x" * 300)]
+    decoded = wal.decode_record(wal.encode_batch(written), "wal")
+    assert decoded == written
+    assert [hash(e) for e in decoded] == [hash(e) for e in written]
+    assert all(type(e) is Entry and e.kind is w.kind for e, w in zip(decoded, written, strict=True))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decoded[0].term = 5  # type: ignore[misc]
+
+
+def test_a_batch_that_is_not_contiguous_stops_the_node(tmp_path: Path) -> None:
+    s = Storage.open(tmp_path, CLUSTER, 1)
+    s.save(ready(ents(1, 3), HardState(1, 1, 0)))
+    s.close()
+    bad = [Entry(1, 4, b"a"), Entry(1, 6, b"b")]  # a checked record with a hole inside
+    with open(tmp_path / "wal", "ab") as f:
+        f.write(wal.frame(wal.encode_batch(bad)))
+    before = digest(tmp_path)
+    with pytest.raises(CorruptStateError, match="not contiguous"):
+        Storage.open(tmp_path, CLUSTER, 1)
+    assert digest(tmp_path) == before
