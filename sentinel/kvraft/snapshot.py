@@ -24,7 +24,7 @@ path never accepts what the careful one refuses.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import lt
 
 from sentinel.kvraft.binary import UINT_MAX, Reader, Writer
@@ -56,6 +56,11 @@ class SnapshotState:
     applied_index: int
     items: tuple[tuple[str, str], ...]  # sorted by key
     sessions: tuple[Session, ...]  # sorted by (last_index, client_id)
+    #: Filled by `decode_snapshot` when it read the sizes anyway (else None): the UTF-8
+    #: size of each value, in `items` order, and of all keys together, so a restore need not
+    #: encode 100,000 strings again to count its bytes. Not part of the state's identity.
+    value_sizes: tuple[int, ...] | None = field(default=None, compare=False)
+    keys_bytes: int | None = field(default=None, compare=False)
 
 
 def encode_snapshot(state: SnapshotState) -> bytes:
@@ -101,14 +106,15 @@ def decode_body(body: bytes, fast: bool = True) -> SnapshotState:
     # its canonical form.
     start = len(_HEAD) + len(_varint(applied_index))
     fast_items = _read_items_fast(body, start) if fast else None
+    value_sizes = keys_bytes = None
     if fast_items is not None:
-        items, end = fast_items
+        items, value_sizes, keys_bytes, end = fast_items
         reader = Reader(body, SnapshotError, start=end)
     else:  # something unusual: the careful reader accepts it or says what is wrong
         items = _read_items(reader)
     sessions = _read_sessions(reader, applied_index)
     reader.finish()
-    return SnapshotState(applied_index, items, sessions)
+    return SnapshotState(applied_index, items, sessions, value_sizes, keys_bytes)
 
 
 #: Varint bytes of every value below this (a 4 KB value's length takes two bytes).
@@ -147,9 +153,13 @@ def _write_items(items: list[tuple[str, str]]) -> bytes:
     return b"".join(parts)
 
 
-def _read_items_fast(body: bytes, pos: int) -> tuple[tuple[tuple[str, str], ...], int] | None:
-    """The item count and items starting at `pos` and where they end, or None when anything
-    is not the plain case (see the module docstring). Accepts only what `_read_items` does."""
+_FastItems = tuple[tuple[tuple[str, str], ...], tuple[int, ...], int, int]
+
+
+def _read_items_fast(body: bytes, pos: int) -> _FastItems | None:
+    """The items starting at `pos` (after their count), their value sizes, their keys' size
+    and where they end; None when anything is not the plain case (see the module
+    docstring). Accepts only what `_read_items` accepts."""
     try:
         count = Reader(body, SnapshotError, start=pos).uint()
     except SnapshotError:
@@ -159,6 +169,8 @@ def _read_items_fast(body: bytes, pos: int) -> tuple[tuple[tuple[str, str], ...]
         return None  # every item takes at least two bytes: truncated or garbage
     keys: list[str] = []
     values: list[str] = []
+    sizes: list[int] = []
+    keys_bytes = 0
     key_bytes_max, value_bytes_max = KEY_BYTES_MAX, VALUE_BYTES_MAX
     try:
         for _ in range(count):
@@ -184,13 +196,15 @@ def _read_items_fast(body: bytes, pos: int) -> tuple[tuple[tuple[str, str], ...]
             if end > len(body):
                 return None
             values.append(body[pos:end].decode("utf-8"))
+            sizes.append(vn)
             keys.append(key)
+            keys_bytes += kn
             pos = end
     except (IndexError, UnicodeDecodeError):
         return None
     if len(keys) > 1 and not all(map(lt, keys, keys[1:])):
         return None  # out of order or repeated
-    return tuple(zip(keys, values, strict=True)), pos
+    return tuple(zip(keys, values, strict=True)), tuple(sizes), keys_bytes, pos
 
 
 def _read_items(reader: Reader) -> tuple[tuple[str, str], ...]:

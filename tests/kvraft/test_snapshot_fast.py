@@ -110,3 +110,12 @@ def test_the_fast_path_hands_unusual_bodies_to_the_reference(body):
         decode_body(body, fast=True)
     with pytest.raises(SnapshotError):
         decode_body(body, fast=False)
+
+
+@settings(max_examples=200)
+@given(states())
+def test_decoded_sizes_are_the_utf8_sizes(state):
+    got = decode_snapshot(encode_snapshot(state))
+    if got.value_sizes is not None:  # the fast path read them
+        assert got.value_sizes == tuple(len(v.encode()) for _, v in got.items)
+        assert got.keys_bytes == sum(len(k.encode()) for k, _ in got.items)
