@@ -41,13 +41,22 @@ class Replication:
             self.broadcast_heartbeat(self.read_only.last_pending_context(), read_round=True)
 
     def send_append(self, to: int) -> None:
-        """Send as much as the follower's window allows (at least an empty APPEND, which
-        carries the commit index, unless paused)."""
-        if not self.maybe_send_append(to, send_if_empty=True):
-            return
+        """Send as much as the follower's window and one call's budget allow (at least an
+        empty APPEND, which carries the commit index, unless paused)."""
         pr = self.prs[to]
+        before = pr.inflights.bytes
+        if self.maybe_send_append(to, send_if_empty=True):
+            self.fill_window(to, pr, before)
+
+    def fill_window(self, to: int, pr: Progress, before: int) -> None:
+        """More APPENDs while replicating, until the window is full or this call has sent
+        `max_msg_bytes` of entries (counted from `before`, the window's bytes when the
+        call began). A far-behind follower is caught up one such slice per answer, so no
+        single answer makes the leader slice and encode megabytes of entries in one loop
+        turn (the window alone allows 64 x max_msg_bytes)."""
+        budget = self.config.max_msg_bytes
         for _ in range(self.config.max_inflight_msgs):
-            if pr.state is not ProgressState.REPLICATE:
+            if pr.state is not ProgressState.REPLICATE or pr.inflights.bytes - before >= budget:
                 break
             if not self.maybe_send_append(to, send_if_empty=False):
                 break
@@ -182,10 +191,11 @@ class Replication:
             self.send_timeout_now(m.src)
 
     def send_append_if_any(self, to: int) -> None:
-        """Keep the follower's window full (no empty APPENDs)."""
-        for _ in range(self.config.max_inflight_msgs):
-            if not self.maybe_send_append(to, send_if_empty=False):
-                break
+        """Keep the follower's window full (no empty APPENDs), within one call's budget."""
+        pr = self.prs[to]
+        before = pr.inflights.bytes
+        if self.maybe_send_append(to, send_if_empty=False):
+            self.fill_window(to, pr, before)
 
     def handle_heartbeat_response(self, m: Message, pr: Progress) -> None:
         """Retry a probe presumed lost, resend a tail presumed lost, count read acks.
