@@ -11,24 +11,21 @@
         future = kv.put_async("k", "v", timeout_s=5)   # a concurrent.futures.Future
         future.add_done_callback(lambda f: ...)        # or future.result()
 
-A `Client` is thread-safe: it keeps a pool of clerks (each its own exactly-once session,
-registered on its first write) and lends one to each call for the call's duration, so
-concurrent calls run concurrently over one router connection. Every call has a deadline
-(`timeout_s`, default `TIMEOUT_S_DEFAULT`); when it passes, a write raises `OutcomeUnknown`
-(it may have been applied) and a read raises `Unavailable`. Bad input raises
-`InvalidRequest` before anything is sent. See attempts.py for the retry rules and errors.py
-for the errors.
+A `Client` is thread-safe: it lends each call a clerk (an exactly-once session, registered
+on its first write) from its pool for the call's duration, so concurrent calls run
+concurrently over one router connection. Every call has a deadline (`timeout_s`); when it
+passes, a write raises `OutcomeUnknown` (it may have been applied) and a read raises
+`Unavailable`. Bad input raises `InvalidRequest` before anything is sent. attempts.py has
+the retry rules, errors.py the errors.
 
-Asynchronous calls: `get_async`, `put_async`, `append_async`, `delete_async` and
-`cas_async` take the same arguments and return a `concurrent.futures.Future` whose result
-(or exception: OutcomeUnknown, Unavailable, InvalidRequest, ValueTooLarge, ...) is what
-the blocking call would return (or raise). Bad input and a bad `timeout_s` raise at once
-(nothing is sent); so do a closed client (`ClientClosed`) and a full queue (`QueueFull`).
-No thread is used per call: the attempts run on the router connection's reader thread,
-driven by RPC completions and timers, so many calls in flight cost little CPU. Future
-callbacks (`add_done_callback`) run on that thread too: keep them short and never block
-in them (calling `*_async` from one is fine; a blocking call there would deadlock).
-A future may be cancelled only while it waits in the queue (nothing sent yet).
+Asynchronous calls: `get_async`, `put_async`, `append_async`, `delete_async`, `cas_async`
+take the same arguments and return a `concurrent.futures.Future` of what the blocking call
+returns (or raises: OutcomeUnknown, Unavailable, InvalidRequest, ValueTooLarge, ...). Bad
+input, a bad `timeout_s`, a closed client (`ClientClosed`) and a full queue (`QueueFull`)
+raise at once, before anything is sent. No thread per call: the attempts run on the router
+connection's reader thread, driven by RPC completions and timers. Future callbacks run on
+that thread too: keep them short; `*_async` from one is fine, a blocking call raises. A
+future can be cancelled only while it waits in the queue (nothing sent yet).
 
 The pool: at most `clerks_max` clerks (sessions). A call, blocking or not, takes an idle
 clerk or makes a new one; when all `clerks_max` are busy it waits in one FIFO queue (at
@@ -166,12 +163,25 @@ class Client:
             if clerk is None:
                 waiter = _Waiter()
                 self._wait_in_line(waiter)
-        if clerk is None:
-            clerk = waiter.wait()
+        if clerk is None:  # wait in line
+            try:
+                clerk = waiter.wait()
+            except BaseException:  # closed, or interrupted (Ctrl-C) while in line
+                self._leave_line(waiter)
+                raise
         try:
             return clerk.run(request, deadline)
         finally:
             self._launch(clerk, self._release(clerk))
+
+    def _leave_line(self, waiter: _Waiter) -> None:
+        """A blocking call stopped waiting: out of the line, or give back what it was given."""
+        with self._lock:
+            if waiter in self._waiting:
+                self._waiting.remove(waiter)
+                return
+        if waiter.clerk is not None:
+            self._launch(waiter.clerk, self._release(waiter.clerk))
 
     def _submit(self, request: Request, timeout_s: float) -> Future:
         job = _Job(self, request, _deadline(timeout_s))
@@ -229,16 +239,14 @@ class Client:
             job = nxt
 
     def _job_done(self, job: _Job) -> None:
-        clerk = job.clerk
-        assert clerk is not None, "a finished job had a clerk"
+        clerk: Clerk = job.clerk  # type: ignore[assignment]
         nxt = self._release(clerk)  # first, so the future's callbacks find a free clerk
         job.settle()
         self._launch(clerk, nxt)
 
     def close(self) -> None:
-        """Close the client: waiting calls fail with ClientClosed, calls in flight end
-        (OutcomeUnknown or Unavailable) when the router connection closes (if this client
-        opened it)."""
+        """Close: waiting calls fail with ClientClosed; calls in flight end (OutcomeUnknown or
+        Unavailable) as the router connection closes (if this client opened it)."""
         with self._lock:
             self._closed = True
             waiting = list(self._waiting)
@@ -264,15 +272,15 @@ def _deadline(timeout_s: float) -> float:
 class _Waiter:
     """A blocking call waiting for a clerk: a bare lock released once by `give`/`abandon`."""
 
-    __slots__ = ("_clerk", "_done")
+    __slots__ = ("_done", "clerk")
 
     def __init__(self) -> None:
         self._done = threading.Lock()
         self._done.acquire()
-        self._clerk: Clerk | None = None
+        self.clerk: Clerk | None = None
 
     def give(self, clerk: Clerk) -> None:
-        self._clerk = clerk
+        self.clerk = clerk
         self._done.release()
 
     def abandon(self) -> None:
@@ -280,15 +288,14 @@ class _Waiter:
 
     def wait(self) -> Clerk:
         self._done.acquire()
-        if self._clerk is None:
+        if self.clerk is None:
             raise ClientClosed("the client is closed")
-        return self._clerk
+        return self.clerk
 
 
 class _Job:
-    """One asynchronous call: its Operation driven by RPC completions and timers on the
-    network's reader thread. Only one thread touches a job at a time: the submitter until
-    its first send, then whichever thread runs its callback."""
+    """One asynchronous call, driven by RPC completions and timers. One thread at a time
+    touches it: the submitter until its first send, then the one running its callback."""
 
     __slots__ = ("clerk", "client", "deadline", "future", "op", "outcome", "request")
 
@@ -311,8 +318,6 @@ class _Job:
 
     def _act(self, action: Any) -> bool:
         """Do what the Operation says; whether the call is still in flight."""
-        op = self.op
-        assert op is not None
         network = self.client.network
         while True:
             try:
@@ -326,28 +331,26 @@ class _Job:
                     network.call_later(action.pause_s, self._on_resume)
                     return True
             except Exception as exc:  # closed, or over a bound: end as at the deadline
-                action = op.cancel(f"could not send ({type(exc).__name__}: {exc})")
+                why = f"could not send ({type(exc).__name__}: {exc})"
+                action = self.op.cancel(why)  # type: ignore[union-attr]
                 action.error.__cause__ = exc
                 continue
             assert isinstance(action, Done | Fail), action
             self.outcome = action
             return False
 
-    def _on_reply(self, reply: RpcReply | None) -> None:
+    def _on_reply(self, reply: RpcReply | None, resumed: bool = False) -> None:
+        op: Operation = self.op  # type: ignore[assignment]
         try:
-            action = self.op.on_reply(reply, time.monotonic())  # type: ignore[union-attr]
+            now = time.monotonic()
+            action = op.resume(now) if resumed else op.on_reply(reply, now)
         except Exception as exc:  # a bug must still end the call, not leave it hanging
             action = Fail(exc)
         if not self._act(action):
             self.client._job_done(self)
 
     def _on_resume(self) -> None:
-        try:
-            action = self.op.resume(time.monotonic())  # type: ignore[union-attr]
-        except Exception as exc:
-            action = Fail(exc)
-        if not self._act(action):
-            self.client._job_done(self)
+        self._on_reply(None, resumed=True)
 
     def settle(self) -> None:
         """Hand the outcome to the future (after the clerk went back to the pool)."""
