@@ -50,6 +50,7 @@ def test_garbage_and_forged_messages_are_refused(make_cluster):
     stranger = Message(MessageType.HEARTBEAT, endpoint.endpoint_id, 1, 1)
     endpoint.send_frame(1, encode(stranger), p.F_REQUEST)
     endpoint.send_frame(1, encode({"what": "not raft"}), p.F_REQUEST)
+    endpoint.flush()  # the client's endpoint is corked (its reader thread batches sends)
 
     def refused():
         s = _statuses(cfg).get(1)
