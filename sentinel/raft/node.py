@@ -271,8 +271,9 @@ class NodeRuntime:
         self.app.role_changed(*now)
 
     def handle_ready(self) -> None:
-        """Persist, apply, send, advance, for every Ready (a leader sends first when that is
-        safe, see `may_send_before_persist`); then compact if asked."""
+        """Persist, send, apply, advance, for every Ready (a leader sends first when that is
+        safe, see `may_send_before_persist`); then compact if asked. Everything sent is
+        written out before the next fsync: nobody waits on a message held behind a disk."""
         for _ in range(READY_BATCHES_MAX):
             if not self.core.has_ready():
                 break
@@ -284,13 +285,12 @@ class NodeRuntime:
             self.storage.save(rd)  # 1. persist: one fsync for the batch (when needed)
             if rd.hard_state is not None:
                 self.durable_term_vote = (rd.hard_state.term, rd.hard_state.vote)
-            # 2. apply before sending: committed entries and confirmed reads depend on
-            # nothing in this batch's messages, and the clients' replies then leave ahead
-            # of the commit news to the followers (they are what someone is waiting for).
-            self.apply(rd)
+            if not early:  # 2. send: a follower's acks leave before it spends time applying
+                self.send_all(rd)
+                self.endpoint.flush()
+            self.apply(rd)  # 3. apply, answering clients
             self.serve_reads(_applied_after(rd, self.core.log.applied))
-            if not early:
-                self.send_all(rd)  # 3. send
+            self.endpoint.flush()  # the answers leave now, not after the next batch's fsync
             self.core.advance(rd)  # 4. advance
             self.check_role()
             if self.compact_wish is not None:
