@@ -139,10 +139,14 @@ class ProcessGroup:
 
     def _signal(self, name: str, signum: int) -> bool:
         proc = self._procs.get(name)
-        # exitcode is None only while the child is unreaped: its pid is still ours.
+        # exitcode is None only while the child is unreaped: its pid is still ours (with
+        # spawn; a fork server reaps its children itself and reports a moment later).
         if proc is None or proc.exitcode is not None:
             return False
-        os.kill(proc.pid, signum)  # type: ignore[arg-type]
+        try:
+            os.kill(proc.pid, signum)  # type: ignore[arg-type]
+        except ProcessLookupError:  # a fork server's child: reaped there, news not here yet
+            return False
         return True
 
     def kill(self, name: str, join_s: float = STOP_JOIN_S) -> None:
