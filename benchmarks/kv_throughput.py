@@ -7,12 +7,17 @@ For 3 and 5 nodes (fsync on: the nodes' storage fsyncs every Ready batch), value
 bytes (distinct per key), all through the public `sentinel.kvraft.client.Client` over one
 router connection:
 
-- `write_1` / `read_1`: one client, one blocking `put` / `get` at a time, from one thread.
 - `write_32` / `read_32`: 32 concurrent clients, each its own session (clerk): one driver
   thread submits 32 `put_async` / `get_async` calls, and each call's completion callback
   (on the client's reader thread) submits that session's next call, so every session keeps
   exactly one operation outstanding and no thread exists per client. Latency is measured
   from submission to completion of each call.
+- `write_1` / `read_1`: one client with one operation at a time, driven the same way (one
+  session; each completion submits the next call), so the client's thread hand-offs are not
+  what is measured.
+- `write_1_blocking` / `read_1_blocking` (extra): one thread calling the blocking `put` /
+  `get` back to back, which adds a wake-up of the calling thread to every operation: what
+  a simple synchronous program sees.
 
 Each case runs for `--seconds` after a warm-up (a first write, then all keys written by 32
 sessions so every session is registered) and reports `ops_per_s`, `p50_ms` and `p99_ms`,
@@ -47,8 +52,10 @@ KEYS = 1000
 VALUES = {f"k{i}": f"k{i}=".ljust(VALUE_BYTES, "v") for i in range(KEYS)}
 SESSIONS = 32
 OP_TIMEOUT_S = 30.0
-CASES = (("write_1", "put", 1), ("write_32", "put", SESSIONS), ("read_1", "get", 1),
-         ("read_32", "get", SESSIONS))  # fmt: skip
+#: (name, operation, sessions, blocking calls from one thread instead of chained async calls)
+CASES = (("write_1", "put", 1, False), ("write_32", "put", SESSIONS, False),
+         ("read_1", "get", 1, False), ("read_32", "get", SESSIONS, False),
+         ("write_1_blocking", "put", 1, True), ("read_1_blocking", "get", 1, True))  # fmt: skip
 
 
 def _submit(client: Client, op: str, key: str) -> Future:
@@ -94,13 +101,17 @@ def drive(client: Client, op: str, sessions: int, more: Callable[[int], str | No
     return latencies
 
 
-def run_case(client: Client, op: str, sessions: int, seconds: float) -> dict[str, float]:
-    """`sessions` clients doing `op` back to back for `seconds`; throughput and latency."""
+def run_case(
+    client: Client, op: str, sessions: int, seconds: float, blocking: bool = False
+) -> dict[str, float]:
+    """`sessions` clients doing `op` back to back for `seconds`; throughput and latency.
+    `blocking`: one thread making blocking calls (sessions must be 1)."""
     me = psutil.Process()
     cpu0 = sum(me.cpu_times()[:2])
     began = time.perf_counter()
     stop_at = began + seconds
-    if sessions == 1:
+    if blocking:
+        assert sessions == 1, "blocking calls come from one thread"
         every = []
         n = 0
         while time.perf_counter() < stop_at:
@@ -147,8 +158,8 @@ def bench_cluster(n: int, seconds: float, directory: Path) -> dict[str, dict[str
             client.put("k0", VALUES["k0"], timeout_s=OP_TIMEOUT_S)  # warm-up: a leader exists
             # every key present, SESSIONS sessions registered
             drive(client, "put", SESSIONS, lambda i: f"k{i}" if i < KEYS else None)
-            return {name: run_case(client, op, sessions, seconds)
-                    for name, op, sessions in CASES}  # fmt: skip
+            return {name: run_case(client, op, sessions, seconds, blocking)
+                    for name, op, sessions, blocking in CASES}  # fmt: skip
         finally:
             client.close()
             router.shutdown()
