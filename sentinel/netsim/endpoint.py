@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import logging
 import os
-import struct
 import threading
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
 from sentinel.netsim import protocol as p
+from sentinel.netsim.framing import LENGTH, ProtocolError, Splitter
 from sentinel.wire import WireError, decode, encode
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,6 @@ POLL_BATCH_MAX = 1024
 READ_BYTES = 256 * 1024
 #: Corked output past this many bytes is written at once (bounds the buffer).
 CORK_BYTES_MAX = 1024 * 1024
-_LENGTH = struct.Struct("!i")  # multiprocessing.connection's message length prefix
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +100,7 @@ class Endpoint:
         self._next_request_id = 0
         self._corked: list[bytes] | None = None  # length-prefixed messages awaiting flush
         self._corked_bytes = 0
-        self._partial = bytearray()  # an incomplete message read by read_available
+        self._splitter = Splitter(p.MSG_BYTES_MAX, keep_prefix=False)  # for read_available
         self._read_buffer = bytearray(READ_BYTES)
 
     @classmethod
@@ -130,7 +129,7 @@ class Endpoint:
                 self.connection.send_bytes(header + frame)
                 return
             size = len(header) + len(frame)
-            corked.append(_LENGTH.pack(size) + header + frame)
+            corked.append(LENGTH.pack(size) + header + frame)
             self._corked_bytes += size
             if self._corked_bytes >= CORK_BYTES_MAX:
                 self._write_corked()
@@ -222,26 +221,10 @@ class Endpoint:
             raise EOFError(f"router connection failed: {exc}") from exc
         if not count:
             raise EOFError("router connection closed")
-        data: memoryview | bytearray = memoryview(buffer)[:count]
-        if self._partial:
-            self._partial += data
-            data = self._partial
-        messages: list[bytes] = []
-        offset, end = 0, len(data)
-        unpack = _LENGTH.unpack_from
-        while end - offset >= 4:
-            (size,) = unpack(data, offset)
-            if size < 0 or size > p.MSG_BYTES_MAX:
-                raise EOFError(f"router broke the framing: message length {size}")
-            stop = offset + 4 + size
-            if stop > end:
-                break
-            messages.append(bytes(data[offset + 4 : stop]))
-            offset = stop
-        if offset == 0 and data is self._partial:
-            return messages  # still incomplete: keep accumulating without copying
-        self._partial = bytearray(data[offset:]) if offset < end else bytearray()
-        return messages
+        try:
+            return self._splitter.feed(memoryview(buffer)[:count])
+        except ProtocolError as exc:
+            raise EOFError(f"router broke the framing: {exc}") from None
 
     def parse(self, msg: bytes) -> Incoming | None:
         """Turn one message from the router into an Incoming; None for bad or HELLO frames."""

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import struct
 from collections import deque
 from itertools import islice
 
+from sentinel.netsim.framing import LENGTH, ProtocolError, Splitter
 from sentinel.netsim.stats import Counters
 
-LENGTH = struct.Struct("!i")
+__all__ = ["LENGTH", "Link", "ProtocolError", "framed"]
+
 READ_BYTES = 256 * 1024
 IOV_MAX = 1024
 OUT_MSGS_MAX = 20_000
@@ -28,10 +29,6 @@ OUT_BYTES_MAX = 192 * 1024 * 1024
 def framed(msg: bytes) -> bytes:
     """`msg` with its 4-byte length prefix, as the router keeps and writes messages."""
     return LENGTH.pack(len(msg)) + msg
-
-
-class ProtocolError(Exception):
-    """The peer broke the framing (negative or oversize length); the link must close."""
 
 
 class Link:
@@ -45,7 +42,7 @@ class Link:
         "out",
         "out_bytes",
         "outstanding",
-        "partial",
+        "splitter",
         "want_write",
     )
 
@@ -55,7 +52,7 @@ class Link:
         self.endpoint_id = endpoint_id
         self.counters = counters
         self.msg_bytes_max = msg_bytes_max
-        self.partial = bytearray()  # bytes of an incomplete message (with its length prefix)
+        self.splitter = Splitter(msg_bytes_max, keep_prefix=True)
         self.out: deque[bytes | memoryview] = deque()  # framed messages, in order
         self.out_bytes = 0
         self.want_write = False  # registered for EVENT_WRITE
@@ -74,26 +71,10 @@ class Link:
             return None
         if not count:
             return None
-        data: memoryview | bytearray = memoryview(buffer)[:count]
-        if self.partial:
-            self.partial += data
-            data = self.partial
-        messages: list[bytes] = []
-        offset, end = 0, len(data)
-        unpack = LENGTH.unpack_from
-        while end - offset >= 4:
-            (size,) = unpack(data, offset)
-            if size < 0 or size > self.msg_bytes_max:
-                raise ProtocolError(f"message length {size} from endpoint {self.endpoint_id}")
-            stop = offset + 4 + size
-            if stop > end:
-                break
-            messages.append(bytes(data[offset:stop]))
-            offset = stop
-        if offset == 0 and data is self.partial:
-            return messages  # still incomplete: keep accumulating without copying
-        self.partial = bytearray(data[offset:]) if offset < end else bytearray()
-        return messages
+        try:
+            return self.splitter.feed(memoryview(buffer)[:count])
+        except ProtocolError as exc:
+            raise ProtocolError(f"{exc} from endpoint {self.endpoint_id}") from None
 
     def queue_room(self, size: int) -> bool:
         """Whether a message of `size` bytes fits the bounded output queue."""

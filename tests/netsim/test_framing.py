@@ -1,0 +1,46 @@
+"""The stream splitter shared by the router's links and the node endpoint."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sentinel.netsim.framing import LENGTH, ProtocolError, Splitter
+
+
+def _stream(messages: list[bytes]) -> bytes:
+    return b"".join(LENGTH.pack(len(m)) + m for m in messages)
+
+
+@given(
+    messages=st.lists(st.binary(max_size=300), max_size=20),
+    cuts=st.lists(st.integers(min_value=0, max_value=7000), max_size=12),
+    keep_prefix=st.booleans(),
+)
+def test_any_chunking_gives_back_the_messages_in_order(messages, cuts, keep_prefix):
+    stream = _stream(messages)
+    splitter = Splitter(1000, keep_prefix=keep_prefix)
+    got: list[bytes] = []
+    start = 0
+    for cut in [*sorted(c % (len(stream) + 1) for c in cuts), len(stream)]:
+        got += splitter.feed(memoryview(stream)[start:cut])
+        start = cut
+    want = [LENGTH.pack(len(m)) + m for m in messages] if keep_prefix else messages
+    assert got == want
+    assert not splitter.partial
+
+
+def test_an_impossible_length_is_a_protocol_error():
+    splitter = Splitter(10, keep_prefix=False)
+    with pytest.raises(ProtocolError):
+        splitter.feed(LENGTH.pack(11) + b"x" * 11)
+    with pytest.raises(ProtocolError):
+        Splitter(10, keep_prefix=False).feed(LENGTH.pack(-1))
+
+
+def test_a_partial_message_waits_for_the_rest():
+    splitter = Splitter(100, keep_prefix=False)
+    assert splitter.feed(LENGTH.pack(5) + b"he") == []
+    assert splitter.feed(b"llo" + LENGTH.pack(1)) == [b"hello"]
+    assert splitter.feed(b"!") == [b"!"]
