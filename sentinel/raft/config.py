@@ -26,7 +26,7 @@ class Config:
     pre_vote: bool = True
     check_quorum: bool = True
     #: Entry bytes in one APPEND message (at least one entry is always sent).
-    max_msg_bytes: int = 1024 * 1024
+    max_msg_bytes: int = 2 * 1024 * 1024 + 16 * 1024
     max_msg_entries: int = 4096
     #: APPEND messages in flight to one follower in the replicate state, by count and bytes.
     max_inflight_msgs: int = 64
@@ -36,8 +36,10 @@ class Config:
     max_committed_entries_per_ready: int = 4096
     #: Proposed but not yet committed bytes the leader accepts before dropping proposals.
     max_uncommitted_bytes: int = 64 * 1024 * 1024
-    #: One proposal's data.
-    max_entry_bytes: int = 1024 * 1024
+    #: One proposal's data: room for the largest key/value command (a Cas with two values at
+    #: their 1 MiB limit, a 1 KiB key and the encoding), so the kv limits are the only ones
+    #: a client meets.
+    max_entry_bytes: int = 2 * 1024 * 1024 + 16 * 1024
     #: ReadIndex requests waiting for a quorum (or for the leader's first commit).
     max_pending_reads: int = 4096
     #: A snapshot travels whole in one message, so it must fit in one wire frame.
