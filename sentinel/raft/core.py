@@ -367,7 +367,10 @@ class Raft(Stepping, Replication):
             if peer != self.id and pr.pending_snapshot:
                 pr.snapshot_elapsed_ticks += 1
                 if pr.snapshot_elapsed_ticks >= self.config.snapshot_timeout_ticks:
-                    pr.become_probe(snapshot_applied=False)  # presumed lost: probe again
+                    # No answer yet: probe just past the snapshot (cheap) rather than send
+                    # it again while the follower may still be restoring it; a follower
+                    # without it refuses the probe and is sent the snapshot anew.
+                    pr.become_probe()
         if self.election_elapsed >= self.config.election_ticks:
             self.election_elapsed = 0
             if self.config.check_quorum and not self.quorum_active():

@@ -79,6 +79,30 @@ def test_section_7_lost_snapshot_is_sent_again_after_the_snapshot_timeout() -> N
     assert c.nodes[3].log.snapshot_index == 9 and c.nodes[3].log.applied == 13
 
 
+def test_a_snapshot_whose_answer_was_lost_is_not_sent_again() -> None:
+    """After the snapshot timeout the leader probes just past the snapshot; a follower that
+    did install it accepts the probe, so the (possibly huge) snapshot is not resent."""
+    c = Cluster(3, seed=3, snapshot_timeout_ticks=30)
+    c.elect(1)
+    c.isolate(3)
+    fill(c, 1, 12, snapshot_every=10)
+    c.heal()
+    snapshots, answers_lost = [], []
+
+    def lose_the_answer(m):
+        if m.type is T.SNAPSHOT:
+            snapshots.append(m)
+        if m.src == 3 and m.type is T.APPEND_RESP and snapshots and not answers_lost:
+            answers_lost.append(m)
+            return True
+        return False
+
+    c.drop = lose_the_answer
+    c.tick_all(60)
+    assert len(snapshots) == 1 and len(answers_lost) == 1
+    assert c.nodes[3].log.snapshot_index == 9 and c.nodes[3].log.applied == 13
+
+
 def test_restart_from_snapshot_applies_from_snapshot_index_plus_one() -> None:
     """6.824 TestSnapshotInstallCrash / SnapshotAllCrash: applies resume at snapshot + 1."""
     c = Cluster(3, seed=4)
