@@ -274,9 +274,11 @@ class NodeRuntime:
         """Persist, send, apply, advance, for every Ready (a leader sends first when that is
         safe, see `may_send_before_persist`); then compact if asked. Everything sent is
         written out before the next fsync: nobody waits on a message held behind a disk."""
-        for _ in range(READY_BATCHES_MAX):
+        for batch in range(READY_BATCHES_MAX):
             if not self.core.has_ready():
                 break
+            if batch and self.poller.poll(0):
+                break  # messages are waiting: a long replay must not starve votes and acks
             rd = self.core.ready()
             early = self.may_send_before_persist(rd)
             if early:  # a leader's APPENDs go out before its own fsync (thesis §10.2.1)
