@@ -200,6 +200,21 @@ def test_flow_control_append_messages_respect_max_msg_bytes_and_entries() -> Non
     assert c.nodes[2].log.committed == 11
 
 
+def test_an_entry_bigger_than_max_msg_bytes_travels_alone() -> None:
+    c = Cluster(3, seed=9, max_msg_bytes=100, max_entry_bytes=1000)
+    c.elect(1)
+    c.propose(1, b"small")
+    c.propose(1, b"x" * 900)
+    c.propose(1, b"small")
+    seen: list[Message] = []
+    c.drop = lambda m: seen.append(m) and False
+    c.deliver_all()
+    big = [m for m in seen if m.type is T.APPEND and any(len(e.data) == 900 for e in m.entries)]
+    assert big and all(len(m.entries) == 1 for m in big)
+    assert c.nodes[2].log.committed == c.nodes[3].log.committed == 4
+    assert c.logs_equal(1, 2, 3)
+
+
 def test_flow_control_inflight_window_is_bounded_by_count() -> None:
     c = Cluster(3, seed=10, max_inflight_msgs=2, max_msg_entries=1)
     c.elect(1)
