@@ -16,6 +16,7 @@ picture, node logs) in the output directory. See `--help` for the options.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -190,6 +191,8 @@ def _load() -> list[float]:
 def _baseline(cluster: BenchCluster, load: Load, args: argparse.Namespace, phase) -> dict:
     """Fault-free load: throughput, latency, the longest gap (for the kill-follower target)."""
     phase("baseline (no faults)")
+    gc.collect()  # as before every round (see _rounds)
+    gc.freeze()
     rnd = load.start_round(0)
     t0 = time.monotonic()
     time.sleep(args.baseline_s)
@@ -218,6 +221,11 @@ def _rounds(cluster, load, args, seed, result, progress, task, phase, out) -> in
         for r in range(args.rounds):
             round_id += 1
             phase(f"{name} #{r + 1}: load")
+            # This process keeps every sample and history of the run: without this, a full
+            # collection of them (79-98 ms seen) stops all client threads mid-round and is
+            # measured as the cluster's unavailability.
+            gc.collect()
+            gc.freeze()
             rnd = load.start_round(round_id)
             time.sleep(0.5)  # steady load before the fault
             ctx = Ctx(
