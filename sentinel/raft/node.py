@@ -57,6 +57,8 @@ READY_BATCHES_MAX = 64
 #: Arrivals handled per read: no message is shorter than its route header.
 ARRIVALS_MAX = READ_BYTES // p.ROUTE_BYTES
 NODE_LOG_BYTES_MAX = 8 * 1024 * 1024
+#: A loop turn this long (a stall every client of this node saw) is logged as a warning.
+SLOW_TURN_MS = 50.0
 DEFAULT_APP = "sentinel.raft.recorder:Recorder"
 
 
@@ -156,7 +158,7 @@ class NodeRuntime:
         self.started = time.monotonic()
         self.counts = dict.fromkeys(
             ("raft_msgs_received", "raft_bytes_received", "raft_requests_received",
-             "raft_msgs_sent", "raft_bytes_sent", "invalid_msgs"), 0,
+             "raft_msgs_sent", "raft_bytes_sent", "invalid_msgs", "slow_turns"), 0,
         )  # fmt: skip
         self.compact_wish: tuple[int, bytes] | None = None
         self.reads_asked: set[bytes] = set()
@@ -213,7 +215,9 @@ class NodeRuntime:
         poller = self.poller
         while True:
             endpoint.flush()
-            if poller.poll(max(0.0, (next_tick - time.monotonic()) * 1000.0)):
+            readable = poller.poll(max(0.0, (next_tick - time.monotonic()) * 1000.0))
+            woke = time.monotonic()
+            if readable:
                 self.receive(endpoint.read_available())
             now = time.monotonic()
             if now >= next_tick:
@@ -226,6 +230,10 @@ class NodeRuntime:
             if now >= next_status:
                 self.post_status()
                 next_status = now + status_s
+            took_ms = (time.monotonic() - woke) * 1000.0
+            if took_ms >= SLOW_TURN_MS:  # nothing else ran meanwhile: say so in the log
+                self.counts["slow_turns"] += 1
+                log.warning("node %d: one loop turn took %.0f ms", self.node_id, took_ms)
 
     def receive(self, arrivals: list[bytes]) -> None:
         """Handle the messages of one read (as many as the kernel held, up to
