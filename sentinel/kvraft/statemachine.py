@@ -66,6 +66,11 @@ class KVStateMachine:
         return self._applied_index
 
     @property
+    def bytes_held(self) -> int:
+        """UTF-8 bytes of all keys and values (about the size of a snapshot)."""
+        return self._bytes_held
+
+    @property
     def sessions_max(self) -> int:
         return self._sessions.sessions_max
 

@@ -13,7 +13,8 @@ that loop, never concurrently, so an application needs no locks:
     read_failed(context)       a pending read was dropped (leadership lost): answer "retry"
     role_changed(role, term, leader)
     after_apply()              once per batch, after the batch's entries were applied: the place
-                               to decide on compaction (`ctx.compact(index, data)`)
+                               to decide on compaction (`ctx.compact(index, data)` or
+                               `ctx.compact_in_background(index, make, size)`)
     on_tick()                  once per tick (~10 ms): time out deferred replies, etc.
     on_message(src, obj)       a one-way message or reply from a non-raft source (rarely needed)
     status()                   a few application figures for the node's status blob
@@ -26,7 +27,7 @@ ReadIndex read is ready). It drives raft through the context: `propose(data)`,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from sentinel.raft.messages import Entry, Role
@@ -64,6 +65,17 @@ class NodeContext(Protocol):
         """Ask for a snapshot `data` of the state machine at raft index `index` (<= the index
         of the last entry given to `apply`). It is taken after the current batch is applied;
         when asked several times in one batch, the highest index wins."""
+        ...
+
+    def compact_in_background(
+        self, index: int, make_snapshot: Callable[[], bytes], state_bytes: int
+    ) -> bool:
+        """Like `compact`, for a state too big to encode and write on the loop: the node
+        forks, the copy calls `make_snapshot()` (it sees the state as it is now, at `index`)
+        and writes and fsyncs the snapshot file while the node keeps serving; the log is
+        compacted once the file is on disk. A small state (`state_bytes`, roughly the
+        snapshot's size) is encoded here at once, as `compact` would. Returns False, and
+        does nothing, while an earlier snapshot is still being written: ask again later."""
         ...
 
     def raft_status(self) -> Status:

@@ -184,6 +184,12 @@ class NodeRuntime:
         if self.compact_wish is None or index > self.compact_wish[0]:
             self.compact_wish = (index, bytes(data))
 
+    def compact_in_background(
+        self, index: int, make_snapshot: Callable[[], bytes], state_bytes: int
+    ) -> bool:
+        self.compact(index, make_snapshot())
+        return True
+
     def raft_status(self) -> Status:
         return self.core.status()
 

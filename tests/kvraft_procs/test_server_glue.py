@@ -49,6 +49,10 @@ class FakeContext:
     def compact(self, index: int, data: bytes) -> None:
         self.compactions.append((index, data))
 
+    def compact_in_background(self, index: int, make_snapshot, state_bytes: int) -> bool:
+        self.compactions.append((index, make_snapshot()))
+        return True
+
     def raft_state_bytes(self) -> int:
         return self.state_bytes
 
