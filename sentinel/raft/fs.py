@@ -23,7 +23,7 @@ class FileSystem(Protocol):
     def size(self, name: str) -> int: ...
     def append(self, name: str, data: bytes) -> None: ...
     def sync(self, name: str) -> None: ...
-    def write_atomic(self, name: str, data: bytes) -> None: ...
+    def write_atomic(self, name: str, data: bytes, tmp_suffix: str = ".tmp") -> None: ...
     def truncate(self, name: str, size: int) -> None: ...
     def remove(self, name: str) -> None: ...
     def close(self) -> None: ...
@@ -82,10 +82,12 @@ class OsFileSystem:
             self._new.discard(name)
             self._sync_dir()
 
-    def write_atomic(self, name: str, data: bytes) -> None:
-        """Temp file, fsync, rename over `name`, fsync the directory."""
+    def write_atomic(self, name: str, data: bytes, tmp_suffix: str = ".tmp") -> None:
+        """Temp file (`name + tmp_suffix`, which must end in ".tmp"), fsync, rename over
+        `name`, fsync the directory."""
+        assert tmp_suffix.endswith(".tmp"), "recovery removes leftover *.tmp files"
         self._close_fd(name)
-        tmp = self._path(name + ".tmp")
+        tmp = self._path(name + tmp_suffix)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             view = memoryview(data)
@@ -170,7 +172,7 @@ class MemFileSystem:
             self._durable[name] = bytes(self._current[name])
             self.fsyncs += 1
 
-    def write_atomic(self, name: str, data: bytes) -> None:
+    def write_atomic(self, name: str, data: bytes, tmp_suffix: str = ".tmp") -> None:
         """Replace the file, durably and atomically."""
         self._current[name] = bytearray(data)
         self._durable[name] = bytes(data)

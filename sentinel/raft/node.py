@@ -20,7 +20,6 @@ a small cluster by hand.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import logging
 import logging.handlers
@@ -30,22 +29,24 @@ import select
 import time
 from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 from sentinel.netsim import protocol as p
 from sentinel.netsim.endpoint import READ_BYTES, Endpoint, Message, Request
 from sentinel.netsim.rpc import RpcCall, RpcServer
 from sentinel.raft.app import Application
-from sentinel.raft.config import Config
+from sentinel.raft.bgsnap import SnapshotFork
 from sentinel.raft.core import Raft
 from sentinel.raft.errors import InvalidMessage, StorageError
-from sentinel.raft.messages import Entry, Role, Status
+from sentinel.raft.messages import Entry, Role, SnapshotMeta, Status
 from sentinel.raft.messages import Message as RaftMessage
+from sentinel.raft.nodespec import DEFAULT_APP, NodeSpec, node_name
 from sentinel.raft.nodestatus import NodeStatus
 from sentinel.raft.ready import Ready
 from sentinel.raft.storage import Storage
 from sentinel.wire import WireError, encode
+
+__all__ = ["DEFAULT_APP", "NodeRuntime", "NodeSpec", "node_main", "node_name", "spawn_node"]
 
 log = logging.getLogger(__name__)
 
@@ -59,54 +60,6 @@ ARRIVALS_MAX = READ_BYTES // p.ROUTE_BYTES
 NODE_LOG_BYTES_MAX = 8 * 1024 * 1024
 #: A loop turn this long (a stall every client of this node saw) is logged as a warning.
 SLOW_TURN_MS = 50.0
-DEFAULT_APP = "sentinel.raft.recorder:Recorder"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class NodeSpec:
-    """Everything a node process needs; picklable (it crosses the spawn boundary).
-
-    `app` names the application factory as "module:attribute"; it is called with no arguments
-    and must return an `Application`. `app_options` reaches it as `ctx.options`.
-    Timing: one tick is `tick_ms`; the leader sends heartbeats every `heartbeat_ticks` (50 ms
-    by default, etcd's figure: 20 per second to each follower, within 6.824's TestCount bound)
-    and followers time out after a random [election_ticks, 2 * election_ticks) ticks (150-300
-    ms by default: a leader crash is repaired in ~0.2 s, see benchmarks/failover.py; three
-    missed heartbeats before anyone stands, and pre-vote + check-quorum keep a slow node from
-    disrupting a healthy leader).
-    """
-
-    cluster_dir: str
-    node_id: int
-    peer_ids: tuple[int, ...]
-    cluster_id: str = "sentinel"
-    app: str = DEFAULT_APP
-    app_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    tick_ms: int = 10
-    heartbeat_ticks: int = 5
-    election_ticks: int = 15
-    status_interval_ms: int = 200
-    seed: int | None = None
-    log_level: str = "INFO"
-
-    @property
-    def directory(self) -> Path:
-        """The node's own directory: `<cluster_dir>/node-<id>`."""
-        return Path(self.cluster_dir) / f"node-{self.node_id}"
-
-    def raft_config(self) -> Config:
-        """The core's configuration for this node."""
-        return Config(
-            self.node_id,
-            tuple(self.peer_ids),
-            election_ticks=self.election_ticks,
-            heartbeat_ticks=self.heartbeat_ticks,
-        )
-
-
-def node_name(node_id: int) -> str:
-    """The ProcessGroup name of node `node_id`."""
-    return f"node-{node_id}"
 
 
 def spawn_node(spec: NodeSpec, router: Any, group: Any) -> int:
@@ -161,6 +114,7 @@ class NodeRuntime:
              "raft_msgs_sent", "raft_bytes_sent", "invalid_msgs", "slow_turns"), 0,
         )  # fmt: skip
         self.compact_wish: tuple[int, bytes] | None = None
+        self.snapshot_fork = SnapshotFork(storage, close_in_child=(endpoint.fileno(),))
         self.reads_asked: set[bytes] = set()
         self.reads_waiting: list[tuple[int, bytes]] = []  # (index, context) until applied
         self.last_role = (self.core.role, self.core.term, self.core.lead)
@@ -187,7 +141,19 @@ class NodeRuntime:
     def compact_in_background(
         self, index: int, make_snapshot: Callable[[], bytes], state_bytes: int
     ) -> bool:
-        self.compact(index, make_snapshot())
+        if self.snapshot_fork.running or index <= self.core.log.snapshot_index:
+            return False
+        limit = self.spec.background_snapshot_bytes_min
+        if limit < 0 or state_bytes < limit:
+            self.compact(index, make_snapshot())  # a small state: cheaper than a fork
+            return True
+        term = self.core.log.term(index)
+        assert term is not None, f"{index} is applied, so in the log"
+        self.endpoint.flush()  # the child must not inherit (and drop) unsent frames
+        self.snapshot_fork.start(SnapshotMeta(index, term), make_snapshot)
+        log.info(
+            "node %d: snapshot at %d forked (state ~%d bytes)", self.node_id, index, state_bytes
+        )
         return True
 
     def raft_status(self) -> Status:
@@ -232,6 +198,7 @@ class NodeRuntime:
                     self.core.tick()
                     self.app.on_tick()
                 next_tick = max(next_tick + due * tick_s, now)
+                self.finish_background_snapshot()
             self.handle_ready()
             if now >= next_status:
                 self.post_status()
@@ -240,6 +207,16 @@ class NodeRuntime:
             if took_ms >= SLOW_TURN_MS:  # nothing else ran meanwhile: say so in the log
                 self.counts["slow_turns"] += 1
                 log.warning("node %d: one loop turn took %.0f ms", self.node_id, took_ms)
+
+    def finish_background_snapshot(self) -> None:
+        """Compact to a snapshot a forked child has written (checked once per tick)."""
+        done = self.snapshot_fork.collect(self.core.log.snapshot_index)
+        if done is not None and self.core.compact(*done):
+            log.info(
+                "node %d compacted to %d (snapshot written in the background)",
+                self.node_id,
+                done[0],
+            )
 
     def receive(self, arrivals: list[bytes]) -> None:
         """Handle the messages of one read (as many as the kernel held, up to
@@ -413,14 +390,18 @@ def node_main(conn: Connection, spec: NodeSpec) -> None:
     except StorageError:
         log.exception("node %d: cannot recover its directory; stopping", spec.node_id)
         raise SystemExit(2) from None
+    runtime = None
     try:
-        NodeRuntime(spec, endpoint, storage).run()
+        runtime = NodeRuntime(spec, endpoint, storage)
+        runtime.run()
     except (EOFError, ConnectionError) as exc:
         log.info("node %d: router connection closed (%s); exiting", spec.node_id, exc)
     except BaseException:
         log.exception("node %d: fatal error", spec.node_id)
         raise
     finally:
+        if runtime is not None:
+            runtime.snapshot_fork.stop()
         storage.close()
         endpoint.close()
 

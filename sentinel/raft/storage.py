@@ -57,6 +57,8 @@ class Storage:
         self._hard_state = HardState()
         self._snapshot: Snapshot | None = None
         self._entries: list[Entry] = []  # retained entries, right after the snapshot
+        #: A snapshot whose file another process already wrote (see write_snapshot_file).
+        self._prewritten: SnapshotMeta | None = None
         #: What the node recovered (see PersistentState); read it once at start.
         self.recovered = PersistentState()
 
@@ -100,10 +102,36 @@ class Storage:
             self.fs.sync(WAL)
 
     def _write_snapshot(self, snap: Snapshot) -> None:
-        meta = snap.meta
-        payload = _SNAP_HEADER.pack(meta.index, meta.term) + snap.data
-        self.fs.write_atomic(_snap_name(meta), wal.frame(payload))
+        if snap.meta != self._prewritten:
+            self.write_snapshot_file(snap.meta, snap.data)
+        self._prewritten = None
         self._keep_after(snap)
+
+    # ------------------------------------------------ snapshots written elsewhere
+
+    def write_snapshot_file(
+        self, meta: SnapshotMeta, data: bytes, tmp_suffix: str = ".tmp"
+    ) -> None:
+        """Write and fsync the snapshot file for `meta` and nothing else: no state of this
+        object changes, so a forked copy of the node may call it (with its own `tmp_suffix`,
+        ending in ".tmp") while the node goes on. Until `save` takes the snapshot, the
+        file is one that recovery treats as an interrupted compaction, which is safe for a
+        snapshot of applied (so committed) entries."""
+        payload = _SNAP_HEADER.pack(meta.index, meta.term) + data
+        self.fs.write_atomic(_snap_name(meta), wal.frame(payload), tmp_suffix)
+
+    def read_snapshot_file(self, meta: SnapshotMeta) -> bytes:
+        """The data of a snapshot file written by `write_snapshot_file`, checked."""
+        return self._read_snapshot(_snap_name(meta), meta.index, meta.term).data
+
+    def adopt_snapshot_file(self, meta: SnapshotMeta) -> None:
+        """The next `save` of a snapshot with `meta` finds its file already written."""
+        self._prewritten = meta
+
+    def discard_snapshot_file(self, meta: SnapshotMeta) -> None:
+        """Remove a snapshot file that was written but will not be used."""
+        if self._snapshot is None or self._snapshot.meta != meta:
+            self.fs.remove(_snap_name(meta))
 
     def _write_hard_state(self) -> None:
         hs = self._hard_state
@@ -245,6 +273,9 @@ class Storage:
         if not found:
             return None
         index, term, name = max(found)
+        return self._read_snapshot(name, index, term)
+
+    def _read_snapshot(self, name: str, index: int, term: int) -> Snapshot:
         payload = wal.unframe_one(self.fs.read(name))
         if payload is None or len(payload) < _SNAP_HEADER.size:
             raise CorruptSnapshotError(f"{name}: damaged snapshot file")

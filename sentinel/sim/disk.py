@@ -54,10 +54,10 @@ class SimDisk(MemFileSystem):
         self._tick()
         super().sync(name)
 
-    def write_atomic(self, name: str, data: bytes) -> None:
+    def write_atomic(self, name: str, data: bytes, tmp_suffix: str = ".tmp") -> None:
         """Atomic replace (see MemFileSystem), unless the power goes out first."""
         self._tick()
-        super().write_atomic(name, data)
+        super().write_atomic(name, data, tmp_suffix)
 
     def truncate(self, name: str, size: int) -> None:
         """Truncate (see MemFileSystem), unless the power goes out first."""

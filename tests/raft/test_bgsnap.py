@@ -1,0 +1,149 @@
+"""Snapshots written by a forked child (bgsnap.SnapshotFork) with a real Storage on disk:
+the child sees the state as of the fork, the parent adopts the file without writing it
+again, failures and overtaken snapshots leave nothing behind, and no child outlives stop()."""
+
+from __future__ import annotations
+
+import os
+import select
+import time
+from pathlib import Path
+
+import psutil
+
+from sentinel.raft import Entry, HardState, Ready, Snapshot, SnapshotMeta, Storage
+from sentinel.raft.bgsnap import SnapshotFork
+from sentinel.raft.storage import _snap_name
+
+CLUSTER = "test-cluster"
+WAIT_S = 30.0
+
+
+def ready(entries=(), hard_state=None, snapshot=None) -> Ready:
+    return Ready(hard_state, tuple(entries), snapshot, (), None, (), (), True)
+
+
+def ents(lo: int, hi: int, term: int = 1) -> list[Entry]:
+    return [Entry(term, i, b"cmd-%d" % i) for i in range(lo, hi + 1)]
+
+
+def storage_with_log(path: Path, last: int = 20) -> Storage:
+    st = Storage.open(path, CLUSTER, 1)
+    st.save(ready(ents(1, last), HardState(1, 1, last)))
+    return st
+
+
+def collect(fork: SnapshotFork, snapshot_index: int = 0) -> tuple[int, bytes] | None:
+    """Poll like the node's loop does (once per tick) until the child is gone."""
+    deadline = time.monotonic() + WAIT_S
+    while fork.running:
+        done = fork.collect(snapshot_index)
+        if done is not None:
+            return done
+        assert time.monotonic() < deadline, "the snapshot child did not finish"
+        time.sleep(0.005)
+    return None
+
+
+def test_the_child_writes_the_state_as_of_the_fork(tmp_path: Path) -> None:
+    st = storage_with_log(tmp_path)
+    state = {"items": [b"a", b"b"]}
+    fork = SnapshotFork(st)
+    fork.start(SnapshotMeta(15, 1), lambda: b"|".join(state["items"]))
+    state["items"].append(b"changed after the fork")  # the child's copy does not see it
+    assert collect(fork) == (15, b"a|b")
+    assert fork.forks == 1 and fork.failures == 0
+    assert (tmp_path / _snap_name(SnapshotMeta(15, 1))).exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_an_adopted_file_is_not_written_again_and_the_log_is_compacted(tmp_path: Path) -> None:
+    st = storage_with_log(tmp_path)
+    fork = SnapshotFork(st)
+    fork.start(SnapshotMeta(15, 1), lambda: b"state at 15")
+    done = collect(fork)
+    assert done == (15, b"state at 15")
+    path = tmp_path / _snap_name(SnapshotMeta(15, 1))
+    inode = path.stat().st_ino
+    st.save(ready(snapshot=Snapshot(SnapshotMeta(15, 1), done[1])))
+    assert path.stat().st_ino == inode  # the child's file, not a second copy
+    st.close()
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    assert st.recovered.snapshot == Snapshot(SnapshotMeta(15, 1), b"state at 15")
+    assert [e.index for e in st.recovered.entries] == list(range(16, 21))
+    st.close()
+
+
+def test_a_crash_before_the_log_is_compacted_recovers_the_childs_snapshot(tmp_path: Path) -> None:
+    st = storage_with_log(tmp_path)
+    fork = SnapshotFork(st)
+    fork.start(SnapshotMeta(12, 1), lambda: b"state at 12")
+    assert collect(fork) is not None
+    st.close()  # the node dies before its next save: an interrupted compaction
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    assert st.recovered.snapshot == Snapshot(SnapshotMeta(12, 1), b"state at 12")
+    assert [e.index for e in st.recovered.entries] == list(range(13, 21))
+    st.close()
+
+
+def test_a_failing_snapshot_maker_leaves_no_file_and_is_counted(tmp_path: Path) -> None:
+    st = storage_with_log(tmp_path)
+    fork = SnapshotFork(st)
+
+    def broken() -> bytes:
+        raise RuntimeError("cannot encode")
+
+    fork.start(SnapshotMeta(15, 1), broken)
+    assert collect(fork) is None
+    assert not fork.running and fork.failures == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hardstate", "meta", "wal"]
+
+
+def test_a_snapshot_overtaken_by_a_newer_one_is_discarded(tmp_path: Path) -> None:
+    st = storage_with_log(tmp_path)
+    fork = SnapshotFork(st)
+    fork.start(SnapshotMeta(10, 1), lambda: b"old")
+    # meanwhile the node installed a leader's snapshot at 18
+    st.save(ready(snapshot=Snapshot(SnapshotMeta(18, 1), b"leader's")))
+    assert collect(fork, snapshot_index=18) is None
+    assert not (tmp_path / _snap_name(SnapshotMeta(10, 1))).exists()
+    assert (tmp_path / _snap_name(SnapshotMeta(18, 1))).exists()
+
+
+def test_stop_kills_and_reaps_a_running_child(tmp_path: Path) -> None:
+    st = storage_with_log(tmp_path)
+    fork = SnapshotFork(st)
+
+    def slow() -> bytes:
+        time.sleep(60)
+        return b""
+
+    fork.start(SnapshotMeta(15, 1), slow)
+    pid = fork.pid
+    assert psutil.pid_exists(pid)
+    fork.stop()
+    assert not fork.running
+    assert pid not in {c.pid for c in psutil.Process().children()}
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_the_child_closes_the_descriptors_it_is_given(tmp_path: Path) -> None:
+    """The node's router connection: the router must see EOF when the node dies, not when
+    a snapshot child that inherited it exits."""
+    st = storage_with_log(tmp_path)
+    read_end, write_end = os.pipe()
+    fork = SnapshotFork(st, close_in_child=(write_end,))
+
+    def slow() -> bytes:
+        time.sleep(60)
+        return b""
+
+    fork.start(SnapshotMeta(15, 1), slow)
+    try:
+        os.close(write_end)  # now only a child that kept its copy holds the pipe open
+        readable, _, _ = select.select([read_end], [], [], WAIT_S)
+        assert readable and os.read(read_end, 1) == b"", "the child kept the descriptor"
+        assert fork.running  # EOF came while the child lives
+    finally:
+        fork.stop()
+        os.close(read_end)
