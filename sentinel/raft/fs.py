@@ -20,6 +20,7 @@ class FileSystem(Protocol):
 
     def names(self) -> list[str]: ...
     def read(self, name: str) -> bytes: ...
+    def read_range(self, name: str, offset: int, size: int) -> bytes: ...
     def size(self, name: str) -> int: ...
     def append(self, name: str, data: bytes) -> None: ...
     def sync(self, name: str) -> None: ...
@@ -52,6 +53,14 @@ class OsFileSystem:
         """The whole file."""
         with open(self._path(name), "rb") as f:
             return f.read()
+
+    def read_range(self, name: str, offset: int, size: int) -> bytes:
+        """`size` bytes from `offset` (fewer at the end of the file), in one read."""
+        fd = os.open(self._path(name), os.O_RDONLY)
+        try:
+            return os.pread(fd, size, offset)
+        finally:
+            os.close(fd)
 
     def size(self, name: str) -> int:
         """Bytes in the file (0 when missing)."""
@@ -157,6 +166,10 @@ class MemFileSystem:
         if name not in self._current:
             raise FileNotFoundError(name)
         return bytes(self._current[name])
+
+    def read_range(self, name: str, offset: int, size: int) -> bytes:
+        """`size` bytes from `offset` (fewer at the end of the file)."""
+        return self.read(name)[offset : offset + size]
 
     def size(self, name: str) -> int:
         """Bytes in the file (0 when missing)."""

@@ -150,10 +150,13 @@ class NodeRuntime:
         term = self.core.log.term(index)
         assert term is not None, f"{index} is applied, so in the log"
         self.endpoint.flush()  # the child must not inherit (and drop) unsent frames
+        began = time.monotonic()
         self.snapshot_fork.start(SnapshotMeta(index, term), make_snapshot)
+        fork_ms = (time.monotonic() - began) * 1000.0
         log.info(
-            "node %d: snapshot at %d forked (state ~%d bytes)", self.node_id, index, state_bytes
-        )
+            "node %d: snapshot at %d forked in %.1f ms (state ~%d bytes)",
+            self.node_id, index, fork_ms, state_bytes,
+        )  # fmt: skip
         return True
 
     def raft_status(self) -> Status:
@@ -210,13 +213,13 @@ class NodeRuntime:
 
     def finish_background_snapshot(self) -> None:
         """Compact to a snapshot a forked child has written (checked once per tick)."""
+        began = time.monotonic()
         done = self.snapshot_fork.collect(self.core.log.snapshot_index)
         if done is not None and self.core.compact(*done):
             log.info(
-                "node %d compacted to %d (snapshot written in the background)",
-                self.node_id,
-                done[0],
-            )
+                "node %d compacted to %d (snapshot written in the background, read back in "
+                "%.1f ms)", self.node_id, done[0], (time.monotonic() - began) * 1000.0,
+            )  # fmt: skip
 
     def receive(self, arrivals: list[bytes]) -> None:
         """Handle the messages of one read (as many as the kernel held, up to

@@ -68,6 +68,14 @@ def frame(payload: bytes) -> bytes:
     return _HEADER.pack(MAGIC, len(payload), zlib.crc32(payload, zlib.crc32(length))) + payload
 
 
+def payload_bytes(header: bytes) -> int | None:
+    """The payload length a record header announces; None if it is not a record header."""
+    if len(header) < HEADER_BYTES:
+        return None
+    magic, length, _crc = _HEADER.unpack_from(header)
+    return length if magic == MAGIC else None
+
+
 def unframe_at(data: bytes, pos: int) -> tuple[bytes, int] | None:
     """The payload of a whole, valid record at `pos` and where it ends; None if there is none."""
     if len(data) - pos < HEADER_BYTES:

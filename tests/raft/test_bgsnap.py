@@ -10,8 +10,17 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
-from sentinel.raft import Entry, HardState, Ready, Snapshot, SnapshotMeta, Storage
+from sentinel.raft import (
+    CorruptSnapshotError,
+    Entry,
+    HardState,
+    Ready,
+    Snapshot,
+    SnapshotMeta,
+    Storage,
+)
 from sentinel.raft.bgsnap import SnapshotFork
 from sentinel.raft.storage import _snap_name
 
@@ -147,3 +156,14 @@ def test_the_child_closes_the_descriptors_it_is_given(tmp_path: Path) -> None:
     finally:
         fork.stop()
         os.close(read_end)
+
+
+def test_a_damaged_file_is_refused_when_read_back(tmp_path: Path) -> None:
+    st = storage_with_log(tmp_path)
+    meta = SnapshotMeta(15, 1)
+    st.write_snapshot_file(meta, b"0123456789")
+    assert st.read_snapshot_file(meta) == b"0123456789"
+    path = tmp_path / _snap_name(meta)
+    path.write_bytes(path.read_bytes()[:-3])
+    with pytest.raises(CorruptSnapshotError):
+        st.read_snapshot_file(meta)
