@@ -14,6 +14,10 @@ replies to calls by request id. Any number of threads may use one `Network`:
   does not stop the reader. A callback may call `call_async` / `call_later` again (a
   blocking `call` there raises RuntimeError: it would wait for its own thread).
 - `call_later(delay_s, callback)`: `callback()` on the reader thread after `delay_s`.
+- `add_flush_hook(hook)`: `hook()` runs on the reader thread once per batch of replies,
+  just before what the batch's callbacks sent is written out: a caller that coalesces the
+  calls its callbacks make (kvraft's batching) sends them there. `on_reader_thread()` says
+  whether the current thread is the reader (elsewhere nothing would run the hook soon).
 
 The reader reads every whole message that has arrived with one system call
 (`Endpoint.read_available`), and the endpoint is corked: what callbacks send during a batch
@@ -53,6 +57,7 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 10.0
 PENDING_CALLS_MAX = 10_000
 TIMERS_MAX = 10_000
+FLUSH_HOOKS_MAX = 8
 #: Replies up to this size (route header included) are remembered by their bytes ...
 REPLY_CACHE_MSG_BYTES_MAX = 512
 #: ... this many of them (the oldest is forgotten first).
@@ -130,6 +135,7 @@ class Network:
         self._sleeps_until = math.inf  # the deadline the reader's poll waits for
         self._reply_cache: dict[bytes, Any] = {}  # reader thread only
         self._reader_ident = 0
+        self._flush_hooks: list[Callable[[], None]] = []
         # Sends are corked: the reader writes what its callbacks sent once per batch of
         # replies (one system call, one router wake-up); other threads flush their own.
         endpoint.cork()
@@ -145,6 +151,22 @@ class Network:
     def closed(self) -> bool:
         """Whether the connection is closed (or lost)."""
         return self._closed
+
+    def on_reader_thread(self) -> bool:
+        """Whether the calling thread is this network's reader (callbacks run there)."""
+        return threading.get_ident() == self._reader_ident
+
+    def add_flush_hook(self, hook: Callable[[], None]) -> None:
+        """Run `hook()` on the reader thread before every write-out of what its callbacks
+        sent (once per batch of arrivals or timers), and once more at close, after the
+        waiting calls were completed (a hook's `call_async` then raises NetworkClosed).
+        Hooks must be quick; an exception in one is logged."""
+        assert len(self._flush_hooks) < FLUSH_HOOKS_MAX, "too many flush hooks"
+        self._flush_hooks.append(hook)
+
+    def _run_flush_hooks(self) -> None:
+        for hook in self._flush_hooks:
+            _run_quietly(hook)
 
     def end(self, dst: int) -> ClientEnd:
         """A ClientEnd for calling endpoint `dst`."""
@@ -259,6 +281,8 @@ class Network:
         poller.register(self._wake_r, select.POLLIN)
         try:
             while True:
+                if self._flush_hooks:
+                    self._run_flush_hooks()  # calls the callbacks held back, sent now
                 endpoint.flush()  # what the callbacks sent, in one write
                 ready = poller.poll(self._wait_ms())
                 self._sleeps_until = -math.inf  # awake: a new deadline needs no wake-up
@@ -349,6 +373,7 @@ class Network:
             entry.finish(None)
         for timer in timers:
             _run_quietly(timer)
+        self._run_flush_hooks()  # what the completions held back fails now, not never
 
     def close(self) -> None:
         """Close the connection; waiting calls complete with None (see the module docstring)."""

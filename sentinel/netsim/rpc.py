@@ -15,7 +15,6 @@ not a network failure, and retrying would not help.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
@@ -65,24 +64,24 @@ class RpcError(RuntimeError):
 
 
 class Deferred:
-    """A reply that a handler will produce later: return it, then call `resolve(value)`."""
+    """A reply that a handler will produce later: return it, then call `resolve(value)`.
 
-    __slots__ = ("_callback", "_lock", "_value")
+    Not thread-safe, on purpose: handlers, their Deferreds and the replies all live on the
+    one loop thread of a server (a node), and a lock per request was measurable there."""
+
+    __slots__ = ("_callback", "_value")
     _UNSET: Any = object()
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self._value: Any = Deferred._UNSET
         self._callback: Callable[[Any], None] | None = None
 
     def resolve(self, value: Any) -> None:
         """Provide the reply (once)."""
-        with self._lock:
-            assert self._value is Deferred._UNSET, "a Deferred is resolved once"
-            self._value = value
-            callback = self._callback
-        if callback is not None:
-            callback(value)
+        assert self._value is Deferred._UNSET, "a Deferred is resolved once"
+        self._value = value
+        if self._callback is not None:
+            self._callback(value)
 
     @property
     def resolved(self) -> bool:
@@ -91,12 +90,10 @@ class Deferred:
 
     def on_resolve(self, callback: Callable[[Any], None]) -> None:
         """Run `callback(value)` when resolved (at once if it already is)."""
-        with self._lock:
-            value = self._value
-            if value is Deferred._UNSET:
-                self._callback = callback
-                return
-        callback(value)
+        if self._value is Deferred._UNSET:
+            self._callback = callback
+        else:
+            callback(self._value)
 
 
 class RpcServer:

@@ -252,3 +252,32 @@ def test_pending_calls_and_timers_are_bounded(net, monkeypatch):
     network.close()
     wait_for(lambda: sorted(out.names()) == ["a", "b", "t1"], WAIT_S)
     assert len(out.names()) == 3  # the refused ones are never called
+
+
+def test_flush_hooks_send_what_callbacks_held_before_the_write_out_and_at_close(net):
+    network, router = net
+    out = Outcomes()
+    held: list[str] = []
+    seen: list[tuple[list[str], bool]] = []
+
+    def hook() -> None:  # a coalescer's flush: sends what the callbacks held
+        seen.append((list(held), network.on_reader_thread()))
+        while held:
+            network.call_async(3, "Echo.echo", held.pop(0), 30.0, out.callback("held"))
+
+    network.add_flush_hook(hook)
+    assert not network.on_reader_thread()
+
+    def hold(_reply: object) -> None:  # on the reader thread: hold two calls
+        held.extend(["x", "y"])
+
+    network.call_async(3, "Echo.echo", "first", 30.0, hold)
+    _, rid, _ = router.request()
+    router.reply(3, rid, "FIRST")
+    sent = [router.request()[2].args for _ in range(2)]  # sent by the hook, same turn
+    assert sent == ["x", "y"]
+    assert (["x", "y"], True) in seen and not held
+    seen.clear()
+    network.close()  # at close the hook runs once more, after the calls were completed
+    wait_for(lambda: out.of("held") == [None, None], WAIT_S)
+    assert seen and all(on_reader for _held, on_reader in seen)
