@@ -31,6 +31,11 @@ The pool: at most `clerks_max` clerks (sessions). A call, blocking or not, takes
 clerk or makes a new one; when all `clerks_max` are busy it waits in one FIFO queue (at
 most `queue_max` calls; past that the call raises QueueFull) and starts when a clerk frees
 up. A call's deadline counts from its submission, time in the queue included.
+
+Coalescing (batching.py, on by default, `coalesce=False` turns it off): the attempts that
+asynchronous calls start on the reader thread during one burst of replies leave, per
+server, as one "KVServer.Batch" request, like a pipeline; each call keeps its own session,
+sequence number, deadline, retries and errors.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ from sentinel.kvraft.attempts import (
     Send,
     prepare,
 )
+from sentinel.kvraft.batching import Coalescer
 from sentinel.kvraft.clerk import Clerk
 from sentinel.kvraft.commands import Append, Cas, Delete, Get, Put
 from sentinel.netsim.client import Network
@@ -89,6 +95,7 @@ class Client:
         rpc_timeout_s: float = RPC_TIMEOUT_S,
         owns_network: bool = True,
         queue_max: int = QUEUE_MAX_DEFAULT,
+        coalesce: bool = True,
     ) -> None:
         assert servers, "a client needs at least one server"
         assert clerks_max >= 1, "clerks_max must be at least 1"
@@ -105,6 +112,8 @@ class Client:
         self._leader = self.servers[0]  # the last leader any clerk found
         self._lock = threading.Lock()
         self._closed = False
+        #: Async attempts to one server started in one burst travel as one batch (batching.py).
+        self.coalescer = Coalescer(network) if coalesce else None
 
     # -- blocking calls --------------------------------------------------------------------
 
@@ -322,10 +331,17 @@ class _Job:
         while True:
             try:
                 if isinstance(action, Send):
-                    network.call_async(
-                        action.server, action.method, action.command, action.timeout_s,
-                        self._on_reply,
-                    )  # fmt: skip
+                    coalescer = self.client.coalescer
+                    if coalescer is None:
+                        network.call_async(
+                            action.server, action.method, action.command, action.timeout_s,
+                            self._on_reply,
+                        )  # fmt: skip
+                    else:
+                        coalescer.send(
+                            action.server, action.method, action.command, action.timeout_s,
+                            self._on_reply, self._on_send_error,
+                        )  # fmt: skip
                     return True  # the reply may already be handled on the reader thread
                 if isinstance(action, Pause):
                     network.call_later(action.pause_s, self._on_resume)
@@ -346,6 +362,13 @@ class _Job:
             action = op.resume(now) if resumed else op.on_reply(reply, now)
         except Exception as exc:  # a bug must still end the call, not leave it hanging
             action = Fail(exc)
+        if not self._act(action):
+            self.client._job_done(self)
+
+    def _on_send_error(self, exc: Exception) -> None:
+        """A held attempt could not be sent (closed, or over a bound): end as at the deadline."""
+        action = self.op.cancel(f"could not send ({type(exc).__name__}: {exc})")  # type: ignore[union-attr]
+        action.error.__cause__ = exc
         if not self._act(action):
             self.client._job_done(self)
 

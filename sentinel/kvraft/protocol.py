@@ -12,12 +12,20 @@ operation: "KVServer.Get" takes a `Get`, "KVServer.Put" a `Put`, ... "KVServer.R
   that does not know it yet, a busy log); the request may or may not be applied, so the
   clerk retries the same request (same seq: exactly-once) elsewhere;
 - `INVALID`: the request breaks a type or a limit; nothing changed; retrying cannot help.
+
+Batches ("KVServer.Batch", a `KVBatch`): a client that has several operations outstanding
+towards one server at the same moment (different sessions) may send them as one request,
+each operation as its log-entry encoding (`codec.encode_command`: its own client id and
+seq). The answer is a `KVBatchReply` with one flat reply per operation, in order (see
+`flat_reply`); a plain `KVReply` instead (INVALID for a malformed batch) answers every
+operation of the batch alike. Each operation is validated, proposed and answered as if it
+had come alone: exactly-once, deadlines and retries stay per operation.
 """
 
 from __future__ import annotations
 
 from sentinel.kvraft.limits import InvalidRequest
-from sentinel.kvraft.results import Result
+from sentinel.kvraft.results import Result, ResultCode
 from sentinel.raft.config import Config
 from sentinel.wire import message
 
@@ -29,7 +37,11 @@ ERRORS = (OK, WRONG_LEADER, RETRY, INVALID)
 
 SERVICE = "KVServer"
 #: RPC method name -> the command class it takes.
-METHODS = ("Get", "Put", "Append", "Delete", "Cas", "Register")
+METHODS = ("Get", "Put", "Append", "Delete", "Cas", "Register", "Batch")
+BATCH_METHOD = f"{SERVICE}.Batch"
+#: Operations in one batch, and their encoded bytes: a bigger batch is refused (INVALID).
+BATCH_OPS_MAX = 256
+BATCH_BYTES_MAX = 1024 * 1024
 
 #: The largest encoded command raft takes as one log entry (its default max_entry_bytes).
 #: A value near VALUE_BYTES_MAX plus a long key can pass the field limits and still not
@@ -55,6 +67,51 @@ class KVReply:
     result: Result | None = None
     leader: int = 0
     detail: str = ""
+
+
+#: One operation's answer in a batch, flat (a nested pickled KVReply and Result cost ~16x):
+#: (err, result code or -1 for no result, value, duplicate, client_id, leader, detail).
+FlatReply = tuple[str, int, str | None, bool, int, int, str]
+
+
+@message
+class KVBatch:
+    """Several operations for one server, each in its log-entry encoding."""
+
+    commands: tuple[bytes, ...]
+
+
+@message
+class KVBatchReply:
+    """The answers to a KVBatch, one per operation, in order."""
+
+    replies: tuple[FlatReply, ...]
+
+
+def flat_reply(reply: KVReply) -> FlatReply:
+    """`reply` as one element of a KVBatchReply."""
+    result = reply.result
+    if result is None:
+        return (reply.err, -1, None, False, 0, reply.leader, reply.detail)
+    return (reply.err, result.code.value, result.value, result.duplicate, result.client_id,
+            reply.leader, reply.detail or result.detail)  # fmt: skip
+
+
+_CODES = tuple(ResultCode)
+
+
+def unflat_reply(flat: object) -> KVReply:
+    """The KVReply of one element of a KVBatchReply. Raises ValueError if it is malformed
+    (it comes off the network: a bad server must not crash the client)."""
+    if type(flat) is not tuple or len(flat) != 7:
+        raise ValueError(f"a batch reply element must be a 7-tuple, not {flat!r:.80}")
+    err, code, value, duplicate, client_id, leader, detail = flat
+    if err not in ERRORS or type(code) is not int or not -1 <= code < len(_CODES):
+        raise ValueError(f"malformed batch reply element {flat!r:.80}")
+    if code < 0:
+        return KVReply(err, None, leader, detail)
+    result = Result(_CODES[code], value, duplicate, client_id, detail)
+    return KVReply(err, result, leader, detail)
 
 
 @message

@@ -16,6 +16,9 @@ It registers the "KVServer" RPC service (protocol.py) and glues it to raft and t
 - Every deferred reply has a deadline (`reply_timeout_ms`, default 1000 ms): a deposed
   leader that does not know it yet answers RETRY instead of holding the clerk forever. When
   this node stops leading, all its pending writes are answered WRONG_LEADER at once.
+- **Batches** ("KVServer.Batch", protocol.py): each operation is decoded, validated and
+  proposed (one log entry each) or read as if it had come alone; the Gets of a batch share
+  one ReadIndex read point; the batch is answered once, when its last operation is.
 - **Snapshots**: after each applied batch, when the raft state on disk has reached
   `maxraftstate` bytes (option; -1, the default, means never), the state machine's snapshot
   is handed to raft, which persists it and trims the log. At start the node restores the
@@ -33,7 +36,7 @@ import logging
 import time
 from typing import Any
 
-from sentinel.kvraft.codec import encode_command
+from sentinel.kvraft.codec import CommandError, decode_command, encode_command
 from sentinel.kvraft.commands import (
     Append,
     Cas,
@@ -46,17 +49,22 @@ from sentinel.kvraft.commands import (
 )
 from sentinel.kvraft.limits import InvalidRequest
 from sentinel.kvraft.protocol import (
+    BATCH_BYTES_MAX,
+    BATCH_OPS_MAX,
     INVALID,
     OK,
     RETRY,
     SERVICE,
     WRONG_LEADER,
+    KVBatch,
+    KVBatchReply,
     KVReply,
     ServerState,
     check_entry_size,
 )
-from sentinel.kvraft.results import Result, ResultCode
-from sentinel.kvraft.statemachine import KVStateMachine
+from sentinel.kvraft.results import Result
+from sentinel.kvraft.statemachine import OK_RESULT, KVStateMachine
+from sentinel.kvraft.waiters import OK_REPLY, BatchAnswer, BatchSlot, Waiter, resolve
 from sentinel.netsim.rpc import Deferred, constant_reply
 from sentinel.raft.app import Application, NodeContext
 from sentinel.raft.errors import NotLeader, ProposalDropped
@@ -74,13 +82,7 @@ _WRONG_LEADER = constant_reply(KVReply(WRONG_LEADER))
 _RETRY = constant_reply(
     KVReply(RETRY, detail="not answered in time; the request may or may not be applied")
 )
-_OK_RESULT = Result(ResultCode.OK)
-_OK_REPLY = constant_reply(KVReply(OK, _OK_RESULT))
-
-
-def _resolve(deferred: Deferred, reply: KVReply) -> None:
-    if not deferred.resolved:
-        deferred.resolve(reply)
+_OK_REPLY = OK_REPLY
 
 
 class KVServerApp(Application):
@@ -90,13 +92,14 @@ class KVServerApp(Application):
         self.sm = KVStateMachine()
         self.maxraftstate = -1
         self.reply_timeout_s = REPLY_TIMEOUT_MS_DEFAULT / 1000.0
-        #: raft index -> [(term, deferred, command)]: writes waiting for their entry to apply.
-        self.writes: dict[int, list[tuple[int, Deferred, Command]]] = {}
-        #: (deadline, index, deferred) in deadline order (all waits are equally long).
-        self.write_deadlines: collections.deque[tuple[float, int, Deferred]] = collections.deque()
+        #: raft index -> [(term, waiter, command)]: writes waiting for their entry to apply.
+        self.writes: dict[int, list[tuple[int, Waiter, Command]]] = {}
+        #: (deadline, index, waiter) in deadline order (all waits are equally long).
+        self.write_deadlines: collections.deque[tuple[float, int, Waiter]] = collections.deque()
         self.writes_pending = 0
-        #: read context -> (key, deferred); (deadline, context) in deadline order.
-        self.reads: dict[bytes, tuple[str, Deferred]] = {}
+        #: read context -> [(key, waiter)]; (deadline, context) in deadline order.
+        self.reads: dict[bytes, list[tuple[str, Waiter]]] = {}
+        self.reads_pending = 0
         self.read_deadlines: collections.deque[tuple[float, bytes]] = collections.deque()
         self.next_read = 0
         self.leader = 0
@@ -117,7 +120,7 @@ class KVServerApp(Application):
         assert self.sm.applied_index == index, f"snapshot at {index} says {self.sm.applied_index}"
         for waiting in [i for i in self.writes if i <= index]:
             for _term, deferred, _command in self.writes.pop(waiting):
-                _resolve(deferred, _WRONG_LEADER)  # a retry learns the outcome (duplicate)
+                resolve(deferred, _WRONG_LEADER)  # a retry learns the outcome (duplicate)
 
     def apply(self, entry: Entry) -> None:
         if entry.index <= self.sm.applied_index:
@@ -135,7 +138,7 @@ class KVServerApp(Application):
         if waiters:
             ok = _reply_ok(result)
             for term, deferred, _command in waiters:
-                _resolve(deferred, ok if term == entry.term else _WRONG_LEADER)
+                resolve(deferred, ok if term == entry.term else _WRONG_LEADER)
 
     def after_apply(self) -> None:
         if self.maxraftstate < 0:
@@ -150,13 +153,20 @@ class KVServerApp(Application):
     def read_ready(self, context: bytes) -> None:
         waiting = self.reads.pop(context, None)
         if waiting is not None:
-            key, deferred = waiting
-            _resolve(deferred, KVReply(OK, self.sm.read(key)))
+            self.reads_pending -= len(waiting)
+            lookup = self.sm.lookup  # keys were validated when the reads arrived
+            for key, waiter in waiting:
+                resolve(waiter, KVReply(OK, lookup(key)))
 
     def read_failed(self, context: bytes) -> None:
+        self._end_reads(context, _WRONG_LEADER)
+
+    def _end_reads(self, context: bytes, reply: KVReply) -> None:
         waiting = self.reads.pop(context, None)
         if waiting is not None:
-            _resolve(waiting[1], _WRONG_LEADER)
+            self.reads_pending -= len(waiting)
+            for _key, waiter in waiting:
+                resolve(waiter, reply)
 
     def role_changed(self, role: Role, term: int, leader: int) -> None:
         self.leader = leader
@@ -171,7 +181,7 @@ class KVServerApp(Application):
         self.writes_pending = 0
         for waiters in writes.values():
             for _term, deferred, _command in waiters:
-                _resolve(deferred, KVReply(WRONG_LEADER, leader=self.leader))
+                resolve(deferred, KVReply(WRONG_LEADER, leader=self.leader))
 
     def on_tick(self) -> None:
         now = time.monotonic()
@@ -183,12 +193,10 @@ class KVServerApp(Application):
                 waiters[:] = [w for w in waiters if w[1] is not deferred]
                 if not waiters:
                     del self.writes[index]
-            _resolve(deferred, _RETRY)
+            resolve(deferred, _RETRY)
         while self.read_deadlines and self.read_deadlines[0][0] <= now:
             _deadline, context = self.read_deadlines.popleft()
-            waiting = self.reads.pop(context, None)
-            if waiting is not None:
-                _resolve(waiting[1], _RETRY)
+            self._end_reads(context, _RETRY)
 
     def status(self) -> dict[str, int]:
         stats = self.sm.stats()
@@ -196,7 +204,7 @@ class KVServerApp(Application):
             "keys": stats.keys,
             "sessions": stats.sessions,
             "writes_pending": self.writes_pending,
-            "reads_pending": len(self.reads),
+            "reads_pending": self.reads_pending,
             "snapshots_taken": self.snapshots_taken,
         }
 
@@ -208,6 +216,12 @@ class KVServerApp(Application):
             data = check_entry_size(encode_command(command))  # type: ignore[arg-type]
         except InvalidRequest as exc:  # encode_command validates every field first
             return KVReply(INVALID, detail=str(exc))
+        deferred = Deferred()
+        return self._propose(command, data, deferred) or deferred  # type: ignore[arg-type]
+
+    def _propose(self, command: Command, data: bytes, waiter: Waiter) -> KVReply | None:
+        """Propose `data` (the valid encoding of `command`); None when `waiter` now waits
+        for its entry, else the immediate answer."""
         if self.writes_pending >= WRITES_PENDING_MAX:
             return KVReply(RETRY, detail="too many writes pending")
         try:
@@ -216,11 +230,10 @@ class KVServerApp(Application):
             return KVReply(WRONG_LEADER, leader=exc.leader_hint or 0)
         except ProposalDropped as exc:
             return KVReply(RETRY, detail=str(exc))
-        deferred = Deferred()
-        self.writes.setdefault(index, []).append((term, deferred, command))  # type: ignore[arg-type]
-        self.write_deadlines.append((time.monotonic() + self.reply_timeout_s, index, deferred))
+        self.writes.setdefault(index, []).append((term, waiter, command))
+        self.write_deadlines.append((time.monotonic() + self.reply_timeout_s, index, waiter))
         self.writes_pending += 1
-        return deferred
+        return None
 
     def read(self, command: object) -> KVReply | Deferred:
         """A linearizable Get through ReadIndex."""
@@ -229,7 +242,13 @@ class KVServerApp(Application):
         except InvalidRequest as exc:
             return KVReply(INVALID, detail=str(exc))
         assert isinstance(get, Get)
-        if len(self.reads) >= READS_PENDING_MAX:
+        deferred = Deferred()
+        return self._read_at_point([(get.key, deferred)]) or deferred
+
+    def _read_at_point(self, waiting: list[tuple[str, Waiter]]) -> KVReply | None:
+        """One ReadIndex read point for every (validated key, waiter) of `waiting`; None when
+        they now wait for it, else the answer for all of them."""
+        if self.reads_pending + len(waiting) > READS_PENDING_MAX:
             return KVReply(RETRY, detail="too many reads pending")
         self.next_read += 1
         context = self.next_read.to_bytes(8, "little")
@@ -239,10 +258,44 @@ class KVServerApp(Application):
             return KVReply(WRONG_LEADER, leader=exc.leader_hint or 0)
         except ProposalDropped as exc:
             return KVReply(RETRY, detail=str(exc))
-        deferred = Deferred()
-        self.reads[context] = (get.key, deferred)
+        self.reads[context] = waiting
+        self.reads_pending += len(waiting)
         self.read_deadlines.append((time.monotonic() + self.reply_timeout_s, context))
-        return deferred
+        return None
+
+    def batch(self, request: KVBatch) -> KVReply | KVBatchReply | Deferred:
+        """Serve every operation of a batch as if it had come alone (see the module
+        docstring); one KVBatchReply when the last one is answered."""
+        commands = request.commands
+        if type(commands) is not tuple or not 0 < len(commands) <= BATCH_OPS_MAX:
+            return KVReply(INVALID, detail=f"a batch holds 1 to {BATCH_OPS_MAX} operations")
+        if sum(len(c) if type(c) is bytes else 0 for c in commands) > BATCH_BYTES_MAX:
+            return KVReply(INVALID, detail=f"a batch holds at most {BATCH_BYTES_MAX} bytes")
+        batch = BatchAnswer(len(commands))
+        reads: list[tuple[str, Waiter]] = []
+        for position, data in enumerate(commands):
+            slot = BatchSlot(batch, position)
+            try:
+                if type(data) is not bytes:
+                    raise CommandError(f"an operation must be bytes, not {type(data).__name__}")
+                command = decode_command(check_entry_size(data))  # checks every field, limit
+            except (CommandError, InvalidRequest) as exc:
+                slot.resolve(KVReply(INVALID, detail=f"operation {position}: {exc}"))
+                continue
+            if type(command) is Get:
+                reads.append((command.key, slot))
+            else:
+                answer = self._propose(command, data, slot)
+                if answer is not None:
+                    slot.resolve(answer)
+        if reads:
+            answer = self._read_at_point(reads)
+            if answer is not None:
+                for _key, slot in reads:
+                    slot.resolve(answer)
+        if batch.left == 0:
+            return batch.reply()
+        return batch.deferred
 
     def state(self) -> ServerState:
         st = self.ctx.raft_status()
@@ -259,7 +312,7 @@ class KVServerApp(Application):
 
 def _reply_ok(result: Result) -> KVReply:
     """The OK answer carrying `result` (the shared, pre-encoded one for a plain OK)."""
-    return _OK_REPLY if result == _OK_RESULT else KVReply(OK, result)
+    return _OK_REPLY if result is OK_RESULT else KVReply(OK, result)
 
 
 def _expect(args: object, cls: type) -> KVReply | None:
@@ -293,6 +346,10 @@ class KVService:
 
     def Register(self, args: Any) -> KVReply | Deferred:
         return _expect(args, Register) or self._app.write(args)
+
+    def Batch(self, args: Any) -> KVReply | KVBatchReply | Deferred:
+        """Several operations at once (protocol.py): one KVBatchReply, one answer each."""
+        return _expect(args, KVBatch) or self._app.batch(args)
 
     def State(self, args: Any = None) -> ServerState:
         """This server's term, role, applied index and sizes on disk."""

@@ -31,7 +31,11 @@ from sentinel.wire import message
 
 log = logging.getLogger(__name__)
 
-_OK = Result(ResultCode.OK)
+#: The result of every plain successful write: one shared object (a server may compare it by
+#: identity to answer with a reply encoded once).
+OK_RESULT = Result(ResultCode.OK)
+_OK = OK_RESULT
+_NO_KEY = Result(ResultCode.NO_KEY)
 _DUPLICATES = {code: Result(code, duplicate=True) for code in ResultCode}
 
 
@@ -104,8 +108,12 @@ class KVStateMachine:
             validate_key(key)
         except InvalidRequest as exc:
             return Result(ResultCode.BAD_COMMAND, detail=str(exc))
+        return self.lookup(key)
+
+    def lookup(self, key: str) -> Result:
+        """`read(key)` for a key the caller has validated already (a server's Get)."""
         value = self._data.get(key)
-        return Result(ResultCode.NO_KEY) if value is None else Result(ResultCode.OK, value)
+        return _NO_KEY if value is None else Result(ResultCode.OK, value)
 
     def stats(self) -> KVStats:
         return KVStats(

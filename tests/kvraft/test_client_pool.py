@@ -39,6 +39,12 @@ class ScriptedNetwork:
     def call_later(self, delay_s, callback) -> None:
         raise NetworkClosed("no timers here")
 
+    def on_reader_thread(self) -> bool:
+        return False  # every call is sent at once (test_batching.py covers coalescing)
+
+    def add_flush_hook(self, hook) -> None:
+        pass
+
     def call(self, dst, method, args, timeout_s):
         with self.lock:
             self.log.append(("sync", args))

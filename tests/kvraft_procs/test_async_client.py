@@ -109,6 +109,33 @@ def test_many_sessions_chained_from_callbacks_apply_every_append_once(make_clust
         assert kv._made == sessions
 
 
+def test_calls_made_in_one_callback_travel_as_one_batch_and_each_gets_its_answer(make_cluster):
+    cfg = make_cluster(3)
+    calls = 20
+    network = connect_network(cfg.directory)
+    with Client(network, [1, 2, 3], clerks_max=calls) as kv:
+        kv.put("shared", "0", timeout_s=OP_DEADLINE_S)  # a leader is known
+        futures: list[Future] = []
+        started = threading.Event()
+
+        def burst(_first: Future) -> None:  # on the reader thread: held for its flush
+            for i in range(calls):
+                if i % 2:
+                    futures.append(kv.get_async("shared", timeout_s=OP_DEADLINE_S))
+                else:
+                    futures.append(kv.append_async(f"a{i}", f"x {i} y", timeout_s=OP_DEADLINE_S))
+            started.set()
+
+        before = kv.coalescer.batches_sent
+        kv.get_async("shared", timeout_s=OP_DEADLINE_S).add_done_callback(burst)
+        assert started.wait(OP_DEADLINE_S)
+        results = [f.result(OP_DEADLINE_S) for f in futures]
+        assert results == [None if i % 2 == 0 else "0" for i in range(calls)]
+        assert kv.coalescer.batches_sent > before  # the burst left as a batch
+        for i in range(0, calls, 2):  # each write applied exactly once, under its own session
+            assert kv.get(f"a{i}", timeout_s=OP_DEADLINE_S) == f"x {i} y"
+
+
 def test_queue_bound_cancel_deadline_and_close(make_cluster):
     cfg = make_cluster(3)
     network = connect_network(cfg.directory)
