@@ -10,13 +10,16 @@ compacts its log to it.
 
 The child touches nothing the parent owns: it closes its copy of the router connection (so
 the router still sees the node go when the node dies), writes under its own temporary name,
-and leaves with `os._exit` (no atexit handlers, no buffered output). A child that outlives
-a killed node finishes writing a snapshot of committed state, which recovery may use like
-any interrupted compaction; a child whose parent has gone does not rename its file.
+and leaves with `os._exit` (no atexit handlers, no buffered output). It dies with its node:
+on Linux the kernel kills it when the node dies (PR_SET_PDEATHSIG); elsewhere it checks
+that its node still lives before it renames its file. A snapshot file it did leave would be
+one of committed state, which recovery uses like any interrupted compaction.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import gc
 import logging
 import os
@@ -34,6 +37,7 @@ CHILD_SECONDS_MAX = 60.0
 #: Every node compacts at about the same index, so five children encode at once on a
 #: 2-core machine: they run below the nodes, which must keep answering within a heartbeat.
 CHILD_NICENESS = 10
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class SnapshotFork:
@@ -121,6 +125,7 @@ def _child_main(
 ) -> None:
     code = 1
     try:
+        _die_with(parent)
         gc.disable()  # a collection would touch (and so copy) every page of the state
         os.nice(CHILD_NICENESS)  # the nodes' loops (this one's parent too) come first
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the cluster, not us
@@ -134,3 +139,12 @@ def _child_main(
         code = 1
     finally:
         os._exit(code)
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel SIGKILL this process when `parent` dies (Linux), and leave now if
+    it already has."""
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the rename check is all
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)

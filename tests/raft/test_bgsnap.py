@@ -4,8 +4,10 @@ again, failures and overtaken snapshots leave nothing behind, and no child outli
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
+import signal
 import time
 from pathlib import Path
 
@@ -167,3 +169,33 @@ def test_a_damaged_file_is_refused_when_read_back(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes()[:-3])
     with pytest.raises(CorruptSnapshotError):
         st.read_snapshot_file(meta)
+
+
+def test_the_child_dies_with_its_node(tmp_path: Path) -> None:
+    """A SIGKILLed node leaves no snapshot child behind (and so no late snapshot file)."""
+    report_r, report_w = os.pipe()
+    node = os.fork()
+    if node == 0:  # the "node": starts a slow snapshot child, reports its pid, waits
+        try:
+            os.close(report_r)
+            st = storage_with_log(tmp_path)
+            fork = SnapshotFork(st)
+            fork.start(SnapshotMeta(15, 1), lambda: time.sleep(120) or b"")
+            os.write(report_w, str(fork.pid).encode())
+            time.sleep(120)
+        finally:
+            os._exit(0)
+    os.close(report_w)
+    try:
+        child = int(os.read(report_r, 64))
+        os.kill(node, signal.SIGKILL)
+        os.waitpid(node, 0)
+        deadline = time.monotonic() + WAIT_S
+        while psutil.pid_exists(child) and psutil.Process(child).status() != "zombie":
+            assert time.monotonic() < deadline, "the snapshot child outlived its node"
+            time.sleep(0.01)
+    finally:
+        os.close(report_r)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(node, signal.SIGKILL)
+    assert not (tmp_path / _snap_name(SnapshotMeta(15, 1))).exists()
