@@ -29,8 +29,13 @@ clock with `MemFileSystem`):
 `ProposalDropped` when a limit is reached; `step` raises `InvalidMessage` for a message no
 correct peer sends (log it and go on). `storage.raft_state_bytes()` is the figure to compare
 with 6.824's maxraftstate.
+
+A node process runs that loop for an `Application` (see app.py) described by a `NodeSpec`;
+start one with `sentinel.raft.node.spawn_node(spec, router, group)`. A big state is
+snapshotted by a forked child (bgsnap.py) so the loop never stops for the encoding.
 """
 
+from sentinel.raft.app import Application, NodeContext
 from sentinel.raft.config import Config
 from sentinel.raft.core import Raft
 from sentinel.raft.errors import (
@@ -60,11 +65,13 @@ from sentinel.raft.messages import (
     SnapshotMeta,
     Status,
 )
+from sentinel.raft.nodespec import NodeSpec
 from sentinel.raft.ready import PersistentState, Ready
 from sentinel.raft.storage import Storage
 
 __all__ = [
     "NONE",
+    "Application",
     "ClusterMismatchError",
     "Config",
     "CorruptLogError",
@@ -80,6 +87,8 @@ __all__ = [
     "Message",
     "MessageType",
     "MissingSnapshotError",
+    "NodeContext",
+    "NodeSpec",
     "NotLeader",
     "OsFileSystem",
     "PersistentState",
