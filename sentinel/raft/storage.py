@@ -110,7 +110,7 @@ class Storage:
     # ------------------------------------------------ snapshots written elsewhere
 
     def write_snapshot_file(
-        self, meta: SnapshotMeta, data: bytes, tmp_suffix: str = ".tmp"
+        self, meta: SnapshotMeta, data: bytes, tmp_suffix: str = ".tmp", sync_every_bytes: int = 0
     ) -> None:
         """Write and fsync the snapshot file for `meta` and nothing else: no state of this
         object changes, so a forked copy of the node may call it (with its own `tmp_suffix`,
@@ -118,7 +118,7 @@ class Storage:
         file is one that recovery treats as an interrupted compaction, which is safe for a
         snapshot of applied (so committed) entries."""
         payload = _SNAP_HEADER.pack(meta.index, meta.term) + data
-        self.fs.write_atomic(_snap_name(meta), wal.frame(payload), tmp_suffix)
+        self.fs.write_atomic(_snap_name(meta), wal.frame(payload), tmp_suffix, sync_every_bytes)
 
     def read_snapshot_file(self, meta: SnapshotMeta) -> bytes:
         """The data of a snapshot file that `write_snapshot_file` has just written and

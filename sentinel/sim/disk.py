@@ -54,10 +54,12 @@ class SimDisk(MemFileSystem):
         self._tick()
         super().sync(name)
 
-    def write_atomic(self, name: str, data: bytes, tmp_suffix: str = ".tmp") -> None:
+    def write_atomic(
+        self, name: str, data: bytes, tmp_suffix: str = ".tmp", sync_every_bytes: int = 0
+    ) -> None:
         """Atomic replace (see MemFileSystem), unless the power goes out first."""
         self._tick()
-        super().write_atomic(name, data, tmp_suffix)
+        super().write_atomic(name, data, tmp_suffix, sync_every_bytes)
 
     def truncate(self, name: str, size: int) -> None:
         """Truncate (see MemFileSystem), unless the power goes out first."""

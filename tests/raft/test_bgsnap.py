@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import select
 import signal
 import time
@@ -18,12 +19,13 @@ from sentinel.raft import (
     CorruptSnapshotError,
     Entry,
     HardState,
+    OsFileSystem,
     Ready,
     Snapshot,
     SnapshotMeta,
     Storage,
 )
-from sentinel.raft.bgsnap import SnapshotFork
+from sentinel.raft.bgsnap import CHILD_SYNC_BYTES, SnapshotFork
 from sentinel.raft.storage import _snap_name
 
 CLUSTER = "test-cluster"
@@ -199,3 +201,24 @@ def test_the_child_dies_with_its_node(tmp_path: Path) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(node, signal.SIGKILL)
     assert not (tmp_path / _snap_name(SnapshotMeta(15, 1))).exists()
+
+
+def test_a_snapshot_bigger_than_a_sync_piece_round_trips(tmp_path: Path) -> None:
+    st = storage_with_log(tmp_path)
+    data = random.Random(5).randbytes(2 * CHILD_SYNC_BYTES + 12345)  # three uneven pieces
+    fork = SnapshotFork(st)
+    fork.start(SnapshotMeta(15, 1), lambda: data)
+    assert collect(fork) == (15, data)
+    st.close()
+    st = Storage.open(tmp_path, CLUSTER, 1)  # the full check at start (CRC included)
+    assert st.recovered.snapshot == Snapshot(SnapshotMeta(15, 1), data)
+    st.close()
+
+
+def test_write_atomic_in_pieces_writes_every_byte(tmp_path: Path) -> None:
+    fs = OsFileSystem(tmp_path)
+    for size in (0, 1, 6, 7, 8, 100):
+        data = bytes(range(size))
+        fs.write_atomic("f", data, sync_every_bytes=7)
+        assert fs.read("f") == data
+    fs.close()
