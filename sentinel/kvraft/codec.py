@@ -11,6 +11,13 @@ with fields, in order, as unsigned LEB128 varints (ints) or varint length + UTF-
     Put, Append: client_id, seq, key, value
     Delete: client_id, seq, key
     Cas: client_id, seq, key, has_expected (0 or 1), [expected], new
+    WriteBatch: count, then count x (length, the encoding of one Put, Append, Delete or Cas)
+
+A `WriteBatch` is one log entry holding the writes of several sessions that a leader
+received together (a client's batch request): one entry, one replication and one fsync for
+all of them. Its writes are in strictly increasing client id order (so every replica
+touches the sessions in the same order, see sessions.py) and there are 2 to
+WRITE_BATCH_MAX of them.
 
 `decode_command` refuses anything else (wrong magic or version, unknown op, truncation,
 trailing bytes, bad UTF-8, a field that breaks a limit) with a `CommandError` naming the
@@ -18,6 +25,8 @@ problem. It is a pure function of the bytes, so every replica reaches the same v
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sentinel.kvraft.binary import Reader, Writer
 from sentinel.kvraft.commands import (
@@ -28,15 +37,48 @@ from sentinel.kvraft.commands import (
     Get,
     Put,
     Register,
+    Write,
     validate_command,
 )
 from sentinel.kvraft.limits import CLIENT_ID_MAX, KEY_BYTES_MAX, SEQ_MAX, VALUE_BYTES_MAX
+
+#: An upper bound on one write's encoding inside a batch (a log entry is smaller anyway).
+ENTRY_BYTES_MAX = 4 * 1024 * 1024
 
 MAGIC = b"K"
 VERSION = 1
 _HEAD = MAGIC + bytes([VERSION])
 _OP_CODES: dict[type, int] = {Register: 1, Get: 2, Put: 3, Append: 4, Delete: 5, Cas: 6}
 _OP_TYPES: dict[int, type] = {code: cls for cls, code in _OP_CODES.items()}
+_WRITE_BATCH_OP = 7
+_WRITE_OPS = frozenset(bytes([_OP_CODES[cls]]) for cls in (Put, Append, Delete, Cas))
+_WRITE_BATCH_HEAD = _HEAD + bytes([_WRITE_BATCH_OP])
+#: Writes in one WriteBatch entry.
+WRITE_BATCH_MAX = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class WriteBatch:
+    """One log entry holding several writes, in strictly increasing client id order."""
+
+    writes: tuple[Write, ...]
+
+
+def _uint_bytes(value: int) -> bytes:
+    out = Writer()
+    out.uint(value)
+    return out.getvalue()
+
+
+def encode_write_batch(encoded: list[bytes]) -> bytes:
+    """The entry for several writes given in their own encodings (`encode_command` output,
+    already in strictly increasing client id order: the caller sorts; decoding checks)."""
+    assert 2 <= len(encoded) <= WRITE_BATCH_MAX, len(encoded)
+    parts = [_WRITE_BATCH_HEAD, _uint_bytes(len(encoded))]
+    for data in encoded:
+        parts.append(_uint_bytes(len(data)))
+        parts.append(data)
+    return b"".join(parts)
 
 
 class CommandError(ValueError):
@@ -66,7 +108,7 @@ def encode_command(command: Command) -> bytes:
     return out.getvalue()
 
 
-def decode_command(data: bytes | bytearray | memoryview) -> Command:
+def decode_command(data: bytes | bytearray | memoryview) -> Command | WriteBatch:
     """The command in a log entry. Raises CommandError for anything but a valid encoding."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise CommandError(f"a command must be bytes, not {type(data).__name__}")
@@ -75,6 +117,8 @@ def decode_command(data: bytes | bytearray | memoryview) -> Command:
         raise CommandError(f"not an encoded command (header {data[:2]!r}, expected {_HEAD!r})")
     reader = Reader(data, CommandError, start=2)
     op = reader.byte()
+    if op == _WRITE_BATCH_OP:
+        return _read_write_batch(reader)  # checks that every byte was read
     cls = _OP_TYPES.get(op)
     if cls is None:
         raise CommandError(f"unknown operation code {op}")
@@ -102,3 +146,21 @@ def _read_fields(cls: type, reader: Reader) -> Command:
         raise reader.fail(f"Cas expected-value flag must be 0 or 1, not {flag}")
     expected = reader.text(VALUE_BYTES_MAX) if flag else None
     return Cas(key, expected, reader.text(VALUE_BYTES_MAX), client_id, seq)
+
+
+def _read_write_batch(reader: Reader) -> WriteBatch:
+    """The writes of a WriteBatch entry (after its op code)."""
+    count = reader.uint(WRITE_BATCH_MAX, 2)
+    writes: list[Write] = []
+    last_client_id = 0
+    for _ in range(count):
+        blob = reader.blob(ENTRY_BYTES_MAX, 1)
+        if blob[2:3] not in _WRITE_OPS:  # before decoding: no batch inside a batch
+            raise reader.fail("a write batch holds Put, Append, Delete and Cas only")
+        command = decode_command(blob)
+        if command.client_id <= last_client_id:
+            raise reader.fail("write batch client ids must strictly increase")
+        last_client_id = command.client_id
+        writes.append(command)
+    reader.finish()
+    return WriteBatch(tuple(writes))

@@ -16,9 +16,12 @@ It registers the "KVServer" RPC service (protocol.py) and glues it to raft and t
 - Every deferred reply has a deadline (`reply_timeout_ms`, default 1000 ms): a deposed
   leader that does not know it yet answers RETRY instead of holding the clerk forever. When
   this node stops leading, all its pending writes are answered WRONG_LEADER at once.
-- **Batches** ("KVServer.Batch", protocol.py): each operation is decoded, validated and
-  proposed (one log entry each) or read as if it had come alone; the Gets of a batch share
-  one ReadIndex read point; the batch is answered once, when its last operation is.
+- **Batches** ("KVServer.Batch", protocol.py): each operation is decoded and validated as
+  if it had come alone. The batch's writes become one WriteBatch log entry (codec.py) in
+  client id order: they were all outstanding at once, so any order among them is a valid
+  linearisation, and one entry costs raft one replication and one fsync for all. Registers
+  keep an entry each (a client id is its Register's index); the Gets share one ReadIndex
+  read point; the batch is answered once, when its last operation is.
 - **Snapshots**: after each applied batch, when the raft state on disk has reached
   `maxraftstate` bytes (option; -1, the default, means never), the state machine's snapshot
   is handed to raft, which persists it and trims the log. At start the node restores the
@@ -36,7 +39,14 @@ import logging
 import time
 from typing import Any
 
-from sentinel.kvraft.codec import CommandError, decode_command, encode_command
+from sentinel.kvraft.codec import (
+    WRITE_BATCH_MAX,
+    CommandError,
+    WriteBatch,
+    decode_command,
+    encode_command,
+    encode_write_batch,
+)
 from sentinel.kvraft.commands import (
     Append,
     Cas,
@@ -45,6 +55,7 @@ from sentinel.kvraft.commands import (
     Get,
     Put,
     Register,
+    Write,
     validate_command,
 )
 from sentinel.kvraft.limits import InvalidRequest
@@ -92,8 +103,9 @@ class KVServerApp(Application):
         self.sm = KVStateMachine()
         self.maxraftstate = -1
         self.reply_timeout_s = REPLY_TIMEOUT_MS_DEFAULT / 1000.0
-        #: raft index -> [(term, waiter, command)]: writes waiting for their entry to apply.
-        self.writes: dict[int, list[tuple[int, Waiter, Command]]] = {}
+        #: raft index -> [(term, waiter, the entry's command, position in it)]: writes waiting
+        #: for their entry to apply (a WriteBatch entry answers each write from its position).
+        self.writes: dict[int, list[tuple[int, Waiter, Command | WriteBatch, int]]] = {}
         #: (deadline, index, waiter) in deadline order (all waits are equally long).
         self.write_deadlines: collections.deque[tuple[float, int, Waiter]] = collections.deque()
         self.writes_pending = 0
@@ -119,8 +131,8 @@ class KVServerApp(Application):
         self.sm.restore(data)  # a SnapshotError here is a corrupt raft snapshot: stop
         assert self.sm.applied_index == index, f"snapshot at {index} says {self.sm.applied_index}"
         for waiting in [i for i in self.writes if i <= index]:
-            for _term, deferred, _command in self.writes.pop(waiting):
-                resolve(deferred, _WRONG_LEADER)  # a retry learns the outcome (duplicate)
+            for _term, waiter, _command, _at in self.writes.pop(waiting):
+                resolve(waiter, _WRONG_LEADER)  # a retry learns the outcome (duplicate)
 
     def apply(self, entry: Entry) -> None:
         if entry.index <= self.sm.applied_index:
@@ -136,9 +148,10 @@ class KVServerApp(Application):
             data = entry.data if entry.kind is EntryKind.NORMAL else b""
             result = self.sm.apply(entry.index, data)
         if waiters:
-            ok = _reply_ok(result)
-            for term, deferred, _command in waiters:
-                resolve(deferred, ok if term == entry.term else _WRONG_LEADER)
+            results = result if type(result) is tuple else (result,)
+            for term, waiter, _command, at in waiters:
+                ours = term == entry.term and at < len(results)
+                resolve(waiter, _reply_ok(results[at]) if ours else _WRONG_LEADER)
 
     def after_apply(self) -> None:
         if self.maxraftstate < 0:
@@ -180,8 +193,8 @@ class KVServerApp(Application):
         self.write_deadlines.clear()
         self.writes_pending = 0
         for waiters in writes.values():
-            for _term, deferred, _command in waiters:
-                resolve(deferred, KVReply(WRONG_LEADER, leader=self.leader))
+            for _term, waiter, _command, _at in waiters:
+                resolve(waiter, KVReply(WRONG_LEADER, leader=self.leader))
 
     def on_tick(self) -> None:
         now = time.monotonic()
@@ -222,7 +235,14 @@ class KVServerApp(Application):
     def _propose(self, command: Command, data: bytes, waiter: Waiter) -> KVReply | None:
         """Propose `data` (the valid encoding of `command`); None when `waiter` now waits
         for its entry, else the immediate answer."""
-        if self.writes_pending >= WRITES_PENDING_MAX:
+        return self._propose_entry(command, data, [waiter])
+
+    def _propose_entry(
+        self, command: Command | WriteBatch, data: bytes, waiters: list[Waiter]
+    ) -> KVReply | None:
+        """Propose one entry; `waiters[i]` waits for the answer at position i (one, or one
+        per write of a WriteBatch). None when they wait, else the answer for all of them."""
+        if self.writes_pending + len(waiters) > WRITES_PENDING_MAX:
             return KVReply(RETRY, detail="too many writes pending")
         try:
             index, term = self.ctx.propose(data)
@@ -230,9 +250,12 @@ class KVServerApp(Application):
             return KVReply(WRONG_LEADER, leader=exc.leader_hint or 0)
         except ProposalDropped as exc:
             return KVReply(RETRY, detail=str(exc))
-        self.writes.setdefault(index, []).append((term, waiter, command))
-        self.write_deadlines.append((time.monotonic() + self.reply_timeout_s, index, waiter))
-        self.writes_pending += 1
+        deadline = time.monotonic() + self.reply_timeout_s
+        waiting = self.writes.setdefault(index, [])
+        for at, waiter in enumerate(waiters):
+            waiting.append((term, waiter, command, at))
+            self.write_deadlines.append((deadline, index, waiter))
+        self.writes_pending += len(waiters)
         return None
 
     def read(self, command: object) -> KVReply | Deferred:
@@ -273,6 +296,7 @@ class KVServerApp(Application):
             return KVReply(INVALID, detail=f"a batch holds at most {BATCH_BYTES_MAX} bytes")
         batch = BatchAnswer(len(commands))
         reads: list[tuple[str, Waiter]] = []
+        writes: list[tuple[int, int, Write, bytes, BatchSlot]] = []
         for position, data in enumerate(commands):
             slot = BatchSlot(batch, position)
             try:
@@ -284,10 +308,12 @@ class KVServerApp(Application):
                 continue
             if type(command) is Get:
                 reads.append((command.key, slot))
+            elif type(command) is Register:  # its client id is its own entry's index
+                self._answer(slot, self._propose(command, data, slot))
             else:
-                answer = self._propose(command, data, slot)
-                if answer is not None:
-                    slot.resolve(answer)
+                writes.append((command.client_id, position, command, data, slot))  # type: ignore[union-attr]
+        if writes:
+            self._propose_writes(writes)
         if reads:
             answer = self._read_at_point(reads)
             if answer is not None:
@@ -296,6 +322,31 @@ class KVServerApp(Application):
         if batch.left == 0:
             return batch.reply()
         return batch.deferred
+
+    def _propose_writes(self, writes: list[tuple[int, int, Write, bytes, BatchSlot]]) -> None:
+        """Propose the writes of one batch request as one WriteBatch entry, in client id
+        order (a client id seen twice, a retry's copy, goes in an entry of its own)."""
+        writes.sort(key=lambda w: (w[0], w[1]))
+        together, alone = [writes[0]], []
+        for write in writes[1:]:
+            (together if write[0] != together[-1][0] else alone).append(write)
+        for i in range(0, len(together), WRITE_BATCH_MAX):
+            part = together[i : i + WRITE_BATCH_MAX]
+            if len(part) == 1:
+                alone.append(part[0])
+                continue
+            entry = WriteBatch(tuple(w[2] for w in part))
+            data = encode_write_batch([w[3] for w in part])
+            answer = self._propose_entry(entry, data, [w[4] for w in part])
+            for w in part:
+                self._answer(w[4], answer)
+        for _client_id, _position, command, data, slot in alone:
+            self._answer(slot, self._propose(command, data, slot))
+
+    @staticmethod
+    def _answer(waiter: Waiter, answer: KVReply | None) -> None:
+        if answer is not None:
+            waiter.resolve(answer)
 
     def state(self) -> ServerState:
         st = self.ctx.raft_status()

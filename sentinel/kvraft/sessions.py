@@ -12,9 +12,10 @@ Rules (every replica follows them in log order, so every replica holds the same 
   must report the outcome as unknown and Register again. This is what rules out a double
   apply after expiry.
 - Every write that names a live session (applied, duplicate or stale) makes it the most
-  recently used, at that log index. When a Register would take the table past `sessions_max`,
-  the least recently used session goes: the smallest (last log index, client id). No clock
-  is involved, so expiry is deterministic.
+  recently used, at that log index. One entry touches several sessions only as a write
+  batch, whose writes come in strictly increasing client id order. When a Register would
+  take the table past `sessions_max`, the least recently used session goes: the smallest
+  (last log index, client id). No clock is involved, so expiry is deterministic.
 
 Write replies never carry a value, so a session is three ints and a code.
 """
@@ -46,8 +47,9 @@ class SessionTable:
 
     def __init__(self, sessions_max: int = SESSIONS_MAX_DEFAULT) -> None:
         self.sessions_max = validate_sessions_max(sessions_max)
-        # Invariant: ordered by (last_index, client_id) ascending. Holds because each log index
-        # touches at most one session and indexes only grow.
+        # Invariant: ordered by (last_index, client_id) ascending. Holds because indexes only
+        # grow and one log index touches several sessions only in increasing client id order
+        # (a write batch), each once.
         self._sessions: OrderedDict[int, Session] = OrderedDict()
         self.expired_total = 0
 

@@ -9,14 +9,15 @@ on every replica and changes nothing but the applied index; it never raises.
 Exactly-once writes follow the session rules in `sentinel.kvraft.sessions`.
 
 An empty entry (`b""`) is a raft no-op (a new leader's first entry): it advances the applied
-index and answers OK.
+index and answers OK. A `WriteBatch` entry (codec.py) applies its writes in order, each under
+its own session, and answers a tuple of their Results.
 """
 
 from __future__ import annotations
 
 import logging
 
-from sentinel.kvraft.codec import CommandError, decode_command
+from sentinel.kvraft.codec import CommandError, WriteBatch, decode_command
 from sentinel.kvraft.commands import Append, Cas, Command, Delete, Get, Put, Register, Write
 from sentinel.kvraft.limits import (
     SESSIONS_MAX_DEFAULT,
@@ -78,8 +79,9 @@ class KVStateMachine:
     def sessions_max(self) -> int:
         return self._sessions.sessions_max
 
-    def apply(self, index: int, data: bytes) -> Result:
-        """Apply the committed entry at `index` (greater than applied_index; gaps allowed)."""
+    def apply(self, index: int, data: bytes) -> Result | tuple[Result, ...]:
+        """Apply the committed entry at `index` (greater than applied_index; gaps allowed):
+        its Result, or for a WriteBatch entry the Result of each write in order."""
         if isinstance(index, bool) or not isinstance(index, int) or index <= self._applied_index:
             raise ValueError(f"apply at index {index!r}, but {self._applied_index} is applied")
         self._applied_index = index
@@ -92,7 +94,9 @@ class KVStateMachine:
             return Result(ResultCode.BAD_COMMAND, detail=str(exc))
         return self._apply_command(index, command)
 
-    def apply_command(self, index: int, command: Command) -> Result:
+    def apply_command(
+        self, index: int, command: Command | WriteBatch
+    ) -> Result | tuple[Result, ...]:
         """`apply(index, data)` for a command already decoded from the entry's bytes: a
         leader keeps the commands it proposed, and decoding its own proposal again would
         cost every write a second decode. The caller vouches that `command` is
@@ -149,7 +153,13 @@ class KVStateMachine:
 
     # -- applying commands ---------------------------------------------------------------
 
-    def _apply_command(self, index: int, command: Command) -> Result:
+    def _apply_command(
+        self, index: int, command: Command | WriteBatch
+    ) -> Result | tuple[Result, ...]:
+        if type(command) is WriteBatch:
+            # client ids strictly increase (the decoder checks), so each session is touched
+            # once at this index, in client id order: the order sessions.py keeps
+            return tuple(self._apply_write(index, write) for write in command.writes)
         if isinstance(command, Get):
             return self.read(command.key)
         if isinstance(command, Register):

@@ -26,6 +26,7 @@ from sentinel.kvraft import (
     make_command,
     validate_command,
 )
+from sentinel.kvraft.codec import WriteBatch
 from sentinel.wire import decode, encode
 
 keys = st.text(min_size=1, max_size=20)
@@ -153,11 +154,14 @@ def test_random_bytes_decode_or_raise_command_error(data):
         command = decode_command(data)
     except CommandError:
         return
-    assert validate_command(command) is command  # whatever decodes is a valid command
+    for one in command.writes if isinstance(command, WriteBatch) else (command,):
+        assert validate_command(one) is one  # whatever decodes is made of valid commands
 
 
 @given(st.binary(min_size=1, max_size=8), st.integers(0, len(GOOD) - 1))
 def test_corrupted_command_decodes_or_raises_command_error(noise, at):
     data = GOOD[:at] + noise + GOOD[at + 1 :]
     with contextlib.suppress(CommandError):
-        validate_command(decode_command(data))
+        command = decode_command(data)
+        for one in command.writes if isinstance(command, WriteBatch) else (command,):
+            validate_command(one)

@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from sentinel.kvraft import Delete, Get, Put, Register, encode_command
-from sentinel.kvraft.codec import decode_command
+from sentinel.kvraft import Append, Delete, Get, Put, Register, encode_command
+from sentinel.kvraft.codec import WriteBatch, decode_command
 from sentinel.kvraft.protocol import (
     BATCH_OPS_MAX,
     INVALID,
@@ -55,32 +55,55 @@ def replies(answer: object) -> list[KVReply]:
     return [unflat_reply(flat) for flat in answer.replies]
 
 
-def test_each_write_is_its_own_entry_and_the_batch_answers_when_the_last_applies():
+def register(app, ctx, svc) -> int:
+    """A fresh session's client id (its Register entry applied)."""
+    reply = svc.Register(Register())
+    glue.commit(app, ctx, ctx.last_index)
+    return glue.reply_of(reply).result.client_id
+
+
+def test_the_writes_become_one_entry_in_client_id_order_and_each_gets_its_own_answer():
     app, ctx, svc = glue.make()
-    reg = svc.Register(Register())
-    glue.commit(app, ctx, 1)
-    client_id = glue.reply_of(reg).result.client_id
-    got = svc.Batch(batch(Put("a", "1", client_id, 1), Register(), Delete("zz", client_id, 2)))
+    one, two = register(app, ctx, svc), register(app, ctx, svc)
+    assert (one, two) == (1, 2)
+    got = svc.Batch(batch(Put("a", "2", two, 1), Register(), Put("a", "1", one, 1),
+                          Delete("zz", two, 2)))  # fmt: skip
     assert isinstance(got, Deferred) and not got.resolved
-    # one entry per operation, the very bytes the client encoded, in order
-    assert [decode_command(data) for _i, _t, data in ctx.proposed[1:]] == [
-        Put("a", "1", client_id, 1), Register(), Delete("zz", client_id, 2)]  # fmt: skip
-    glue.commit(app, ctx, 2)
+    entries = [decode_command(data) for _i, _t, data in ctx.proposed[2:]]
+    # the two sessions' first writes share one entry, ordered by client id; the Register
+    # and the second write of session `two` (a client id seen twice) get entries of their own
+    assert entries == [Register(), WriteBatch((Put("a", "1", one, 1), Put("a", "2", two, 1))),
+                       Delete("zz", two, 2)]  # fmt: skip
     glue.commit(app, ctx, 3)
-    assert not got.resolved  # the batch waits for its last operation
     glue.commit(app, ctx, 4)
-    put, register, delete = replies(got)
-    assert put.err == OK and put.result.code is ResultCode.OK
-    assert register.err == OK and register.result.client_id == 3  # its own entry's index
+    assert not got.resolved  # the batch waits for its last operation
+    glue.commit(app, ctx, 5)
+    put2, register_, put1, delete = replies(got)  # in the request's order
+    assert put1.err == put2.err == OK and put1.result.code is ResultCode.OK
+    assert register_.err == OK and register_.result.client_id == 3  # its own entry's index
     assert delete.err == OK and delete.result.code is ResultCode.NO_KEY
-    assert app.sm.lookup("a").value == "1"
+    assert app.sm.lookup("a").value == "2"  # applied in client id order
+
+
+def test_a_write_batch_entry_from_another_term_answers_wrong_leader_and_retries_dedupe():
+    app, ctx, svc = glue.make()
+    one, two = register(app, ctx, svc), register(app, ctx, svc)
+    got = svc.Batch(batch(Append("k", "x", one, 1), Append("k", "y", two, 1)))
+    glue.commit(app, ctx, 3, term=7)  # another leader's entry took index 3
+    assert [r.err for r in replies(got)] == [WRONG_LEADER, WRONG_LEADER]
+    ctx.term = 8
+    retry = svc.Batch(batch(Append("k", "x", one, 1), Append("k", "y", two, 1)))
+    glue.commit(app, ctx, 4)
+    assert [r.err for r in replies(retry)] == [OK, OK]
+    again = svc.Batch(batch(Append("k", "x", one, 1), Append("k", "y", two, 1)))
+    glue.commit(app, ctx, 5)  # the same writes once more: duplicates, not applied twice
+    assert [r.result.duplicate for r in replies(again)] == [True, True]
+    assert app.sm.lookup("k").value == "xy"
 
 
 def test_gets_share_one_read_point_and_see_the_writes_applied_before_it():
     app, ctx, svc = glue.make()
-    reg = svc.Register(Register())
-    glue.commit(app, ctx, 1)
-    client_id = glue.reply_of(reg).result.client_id
+    client_id = register(app, ctx, svc)
     svc.Put(Put("k", "v", client_id, 1))
     glue.commit(app, ctx, 2)
     got = svc.Batch(batch(Get("k"), Get("missing"), Get("k")))
