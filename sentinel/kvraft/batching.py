@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sentinel.kvraft.codec import encode_command
+from sentinel.kvraft.codec import encode_valid_command
 from sentinel.kvraft.commands import Command
 from sentinel.kvraft.protocol import (
     BATCH_BYTES_MAX,
@@ -116,7 +116,7 @@ class Coalescer:
             return
         if network.closed:
             raise NetworkClosed("the network is closed")
-        data = encode_command(command)
+        data = encode_valid_command(command)  # the call was validated when prepared
         if len(data) > MEMBER_BYTES_MAX:
             network.call_async(server, method, command, timeout_s, callback)
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from unittest import mock
 
 import pytest
 from hypothesis import given
@@ -21,12 +22,13 @@ from sentinel.kvraft import (
     InvalidRequest,
     Put,
     Register,
+    codec,
     decode_command,
     encode_command,
     make_command,
     validate_command,
 )
-from sentinel.kvraft.codec import WriteBatch
+from sentinel.kvraft.codec import WriteBatch, encode_valid_command
 from sentinel.wire import decode, encode
 
 keys = st.text(min_size=1, max_size=20)
@@ -48,6 +50,11 @@ def test_encode_decode_round_trip(command):
     data = encode_command(command)
     assert decode_command(data) == command
     assert encode_command(decode_command(data)) == data  # canonical: one encoding per command
+
+
+@given(commands)
+def test_the_fast_encoder_of_valid_commands_gives_the_same_bytes(command):
+    assert encode_valid_command(command) == encode_command(command)
 
 
 @given(commands)
@@ -165,3 +172,31 @@ def test_corrupted_command_decodes_or_raises_command_error(noise, at):
         command = decode_command(data)
         for one in command.writes if isinstance(command, WriteBatch) else (command,):
             validate_command(one)
+
+
+plain_commands = st.one_of(
+    st.builds(Get, keys),
+    st.builds(Put, keys, values, client_ids, seqs),
+    st.builds(Append, keys, values, client_ids, seqs),
+)
+
+
+def _checked_decode(data: bytes) -> object:
+    """decode_command through the general reader only (its plain fast path switched off):
+    the command, or the CommandError it raises."""
+    with mock.patch.object(codec, "_decode_plain", lambda _data: None):
+        try:
+            return decode_command(data)
+        except CommandError as exc:
+            return exc
+
+
+@given(plain_commands, st.binary(max_size=6), st.integers(0, 200), st.integers(0, 3))
+def test_the_plain_fast_decoder_returns_only_what_the_reader_returns(command, noise, at, cut):
+    good = encode_command(command)
+    assert codec._decode_plain(good) == command
+    for data in (good[:at] + noise + good[at + 1 :], good[: max(0, len(good) - cut)],
+                 good + noise, b"K\x01" + noise):  # fmt: skip
+        fast = codec._decode_plain(data)
+        if fast is not None:
+            assert _checked_decode(data) == fast, data
