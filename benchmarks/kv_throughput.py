@@ -25,7 +25,10 @@ drifts by a third between runs minutes apart. Each case runs for `--seconds` aft
 warm-up (a first write, then all keys written by 32 sessions so every session is
 registered) and reports `ops_per_s`, `p50_ms` and `p99_ms`,
 plus `client_cpu_us_per_op`: the CPU time (user + system) of this benchmark process per
-operation, measured with psutil (on 2 cores, the client's CPU is taken from the nodes).
+operation, measured with psutil (on 2 cores, the client's CPU is taken from the nodes), and
+`ops_per_batch`: the operations per "KVServer.Batch" request the client coalesced (its
+default, see sentinel/kvraft/batching.py; 0 when every call went alone). Every operation is
+still counted on its own, with its own latency from submission to completion.
 """
 
 from __future__ import annotations
@@ -111,6 +114,7 @@ def run_case(
     `blocking`: one thread making blocking calls (sessions must be 1)."""
     me = psutil.Process()
     cpu0 = sum(me.cpu_times()[:2])
+    batches0, members0 = _coalesced(client)
     began = time.perf_counter()
     stop_at = began + seconds
     if blocking:
@@ -134,13 +138,22 @@ def run_case(
         every = drive(client, op, sessions, key_until_stop)
     took = time.perf_counter() - began
     cpu = sum(me.cpu_times()[:2]) - cpu0
+    batches1, members1 = _coalesced(client)
+    batches, members = batches1 - batches0, members1 - members0
     every.sort()
     return {
         "ops_per_s": round(len(every) / took, 1),
         "p50_ms": round(statistics.median(every) * 1000, 3),
         "p99_ms": round(every[min(len(every) - 1, int(len(every) * 0.99))] * 1000, 3),
         "client_cpu_us_per_op": round(cpu / len(every) * 1e6, 1),
+        "ops_per_batch": round(members / batches, 1) if batches else 0.0,
     }
+
+
+def _coalesced(client: Client) -> tuple[int, int]:
+    """(batch requests, operations in them) the client has sent so far."""
+    coalescer = client.coalescer
+    return (coalescer.batches_sent, coalescer.members_sent) if coalescer else (0, 0)
 
 
 def bench_cluster(n: int, seconds: float, directory: Path) -> dict[str, dict[str, float]]:
