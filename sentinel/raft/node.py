@@ -191,9 +191,10 @@ class NodeRuntime:
         while True:
             endpoint.flush()
             readable = poller.poll(max(0.0, (next_tick - time.monotonic()) * 1000.0))
-            woke = time.monotonic()
-            if readable:
-                self.receive(endpoint.read_available())
+            woke, woke_cpu = time.monotonic(), time.process_time()
+            arrivals = endpoint.read_available() if readable else []
+            if arrivals:
+                self.receive(arrivals)
             now = time.monotonic()
             if now >= next_tick:
                 due = min(TICK_CATCHUP_MAX, int((now - next_tick) / tick_s) + 1)
@@ -202,14 +203,22 @@ class NodeRuntime:
                     self.app.on_tick()
                 next_tick = max(next_tick + due * tick_s, now)
                 self.finish_background_snapshot()
+            ready_began = time.monotonic()
             self.handle_ready()
             if now >= next_status:
                 self.post_status()
                 next_status = now + status_s
-            took_ms = (time.monotonic() - woke) * 1000.0
-            if took_ms >= SLOW_TURN_MS:  # nothing else ran meanwhile: say so in the log
+            ended = time.monotonic()
+            if (ended - woke) * 1000.0 >= SLOW_TURN_MS:  # nothing else ran meanwhile: say so
                 self.counts["slow_turns"] += 1
-                log.warning("node %d: one loop turn took %.0f ms", self.node_id, took_ms)
+                log.warning(
+                    "node %d: one loop turn took %.0f ms (%.0f ms of CPU; %d messages in "
+                    "%.0f ms, ticks %.0f ms, ready %.0f ms)",
+                    self.node_id, (ended - woke) * 1000.0,
+                    (time.process_time() - woke_cpu) * 1000.0, len(arrivals),
+                    (now - woke) * 1000.0, (ready_began - now) * 1000.0,
+                    (ended - ready_began) * 1000.0,
+                )  # fmt: skip
 
     def finish_background_snapshot(self) -> None:
         """Compact to a snapshot a forked child has written (checked once per tick)."""
