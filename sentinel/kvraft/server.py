@@ -303,6 +303,8 @@ class KVServerApp(Application):
                 if type(data) is not bytes:
                     raise CommandError(f"an operation must be bytes, not {type(data).__name__}")
                 command = decode_command(check_entry_size(data))  # checks every field, limit
+                if type(command) is WriteBatch:
+                    raise CommandError("each operation is one command, not a write batch")
             except (CommandError, InvalidRequest) as exc:
                 slot.resolve(KVReply(INVALID, detail=f"operation {position}: {exc}"))
                 continue

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from sentinel.kvraft import Append, Delete, Get, Put, Register, encode_command
-from sentinel.kvraft.codec import WriteBatch, decode_command
+from sentinel.kvraft.codec import WriteBatch, decode_command, encode_write_batch
 from sentinel.kvraft.protocol import (
     BATCH_OPS_MAX,
     INVALID,
@@ -117,10 +117,13 @@ def test_gets_share_one_read_point_and_see_the_writes_applied_before_it():
 
 def test_a_bad_operation_is_refused_alone_and_changes_nothing():
     app, ctx, svc = glue.make()
-    got = svc.Batch(batch(b"garbage", Get("k"), b"K\x01\x03\x00"))
+    nested = encode_write_batch([encode_command(Put("k", "v", 1, 1)),
+                                 encode_command(Put("k", "w", 2, 1))])  # fmt: skip
+    got = svc.Batch(batch(b"garbage", Get("k"), b"K\x01\x03\x00", nested))
     assert len(ctx.reads) == 1 and ctx.proposed == []
     app.read_ready(ctx.reads[0])
-    bad, good, truncated = replies(got)
+    bad, good, truncated, batch_inside = replies(got)
+    assert batch_inside.err == INVALID and "not a write batch" in batch_inside.detail
     assert bad.err == INVALID and "operation 0" in bad.detail
     assert truncated.err == INVALID and "operation 2" in truncated.detail
     assert good.err == OK and good.result.code is ResultCode.NO_KEY
