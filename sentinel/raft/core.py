@@ -13,7 +13,7 @@ import logging
 import random
 
 from sentinel.raft.config import Config
-from sentinel.raft.errors import NotLeader, ProposalDropped, RaftError, invariant
+from sentinel.raft.errors import InvariantError, NotLeader, ProposalDropped, RaftError, invariant
 from sentinel.raft.log import RaftLog
 from sentinel.raft.messages import (
     NONE,
@@ -288,7 +288,8 @@ class Raft(Stepping, Replication):
     def reset(self, term: int) -> None:
         """Common to every role change: a new term clears the vote (one vote per term)."""
         if term != self.term:
-            invariant(term > self.term, f"term going back from {self.term} to {term}")
+            if not term > self.term:
+                raise InvariantError(f"term going back from {self.term} to {term}")
             self.term = term
             self.vote = NONE
         self.lead = NONE
@@ -329,7 +330,8 @@ class Raft(Stepping, Replication):
     def become_leader(self) -> None:
         """Raft §5.2/§8: lead, and append an empty entry of our term at once (so the Figure 8
         rule lets earlier entries commit and ReadIndex may start)."""
-        invariant(self.role is Role.CANDIDATE, f"{self.role} cannot become leader")
+        if self.role is not Role.CANDIDATE:
+            raise InvariantError(f"{self.role} cannot become leader")
         self.reset(self.term)
         self.lead = self.id
         self.role = Role.LEADER
@@ -345,7 +347,8 @@ class Raft(Stepping, Replication):
 
     def set_vote(self, vote: int) -> None:
         """Record our vote for this term; there is at most one."""
-        invariant(self.vote in (NONE, vote), f"second vote in term {self.term}")
+        if self.vote not in (NONE, vote):
+            raise InvariantError(f"second vote in term {self.term}")
         self.vote = vote
 
     # ------------------------------------------------------------------- ticks
@@ -396,7 +399,22 @@ class Raft(Stepping, Replication):
         return self.log.term(self.log.committed) == self.term
 
     def check_invariants(self) -> None:
-        """The core's safety invariants; a failure is a bug."""
+        """The core's safety invariants; a failure is a bug. Checked after every input, so
+        the common case is one expression; `explain_invariants` says which one broke."""
+        lg = self.log
+        last = lg.last_index
+        if not (
+            lg.applied <= lg.committed <= last
+            and lg.stable <= last
+            and (lg.snapshot_index <= lg.applied or self.snapshot_to_apply is not None)
+            and lg.last_term <= self.term
+            and (self.vote == NONE or self.vote in self.peers)
+            and (self.role is Role.LEADER) == (self.lead == self.id)
+        ):
+            self.explain_invariants()
+
+    def explain_invariants(self) -> None:
+        """Raise InvariantError for the first invariant that does not hold."""
         lg = self.log
         invariant(lg.committed <= lg.last_index, f"commit {lg.committed} > last {lg.last_index}")
         invariant(lg.applied <= lg.committed, f"applied {lg.applied} > commit {lg.committed}")

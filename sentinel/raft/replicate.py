@@ -5,7 +5,14 @@ A mixin of `Raft` (core.py); it works on the core's state.
 
 from __future__ import annotations
 
-from sentinel.raft.messages import Entry, Message, MessageType, ReadState, Role
+from sentinel.raft.messages import (
+    ENTRY_OVERHEAD_BYTES,
+    Entry,
+    Message,
+    MessageType,
+    ReadState,
+    Role,
+)
 from sentinel.raft.progress import Progress, ProgressState
 
 T = MessageType
@@ -92,7 +99,7 @@ class Replication:
                 commit=self.log.committed,
             )
         )
-        size = sum(e.size_bytes for e in entries)
+        size = sum([len(e.data) for e in entries]) + ENTRY_OVERHEAD_BYTES * len(entries)
         pr.sent_entries(prev_index + len(entries), size, len(entries))
         return True
 
