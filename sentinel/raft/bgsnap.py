@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from sentinel.raft.messages import SnapshotMeta
-from sentinel.raft.storage import Storage
+from sentinel.raft.storage import SNAPSHOT_SYNC_BYTES, Storage
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +37,6 @@ CHILD_SECONDS_MAX = 60.0
 #: Every node compacts at about the same index, so five children encode at once on a
 #: 2-core machine: they run below the nodes, which must keep answering within a heartbeat.
 CHILD_NICENESS = 10
-#: The child writes its file in pieces of this size, fdatasync after each: five children
-#: flushing 13 MB each at once held other fsyncs for up to 79 ms (36 ms in 1 MiB pieces).
-CHILD_SYNC_BYTES = 1024 * 1024
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
@@ -137,7 +134,7 @@ def _child_main(
         data = make_snapshot()
         if os.getppid() == parent:  # a node that died gets no new file from us
             storage.write_snapshot_file(
-                meta, data, tmp_suffix=f".{os.getpid()}.tmp", sync_every_bytes=CHILD_SYNC_BYTES
+                meta, data, tmp_suffix=f".{os.getpid()}.tmp", sync_every_bytes=SNAPSHOT_SYNC_BYTES
             )
             code = 0
     except BaseException:  # the exit status says it: the child has no log

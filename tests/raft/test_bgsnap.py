@@ -25,8 +25,8 @@ from sentinel.raft import (
     SnapshotMeta,
     Storage,
 )
-from sentinel.raft.bgsnap import CHILD_SYNC_BYTES, SnapshotFork
-from sentinel.raft.storage import _snap_name
+from sentinel.raft.bgsnap import SnapshotFork
+from sentinel.raft.storage import SNAPSHOT_SYNC_BYTES, _snap_name
 
 CLUSTER = "test-cluster"
 WAIT_S = 30.0
@@ -205,7 +205,7 @@ def test_the_child_dies_with_its_node(tmp_path: Path) -> None:
 
 def test_a_snapshot_bigger_than_a_sync_piece_round_trips(tmp_path: Path) -> None:
     st = storage_with_log(tmp_path)
-    data = random.Random(5).randbytes(2 * CHILD_SYNC_BYTES + 12345)  # three uneven pieces
+    data = random.Random(5).randbytes(2 * SNAPSHOT_SYNC_BYTES + 12345)  # three uneven pieces
     fork = SnapshotFork(st)
     fork.start(SnapshotMeta(15, 1), lambda: data)
     assert collect(fork) == (15, data)
