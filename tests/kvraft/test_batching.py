@@ -106,16 +106,20 @@ def test_loss_error_and_one_answer_for_all_reach_every_member():
                         RpcReply(KVReply(INVALID, detail="bad")))]  # fmt: skip
 
 
+GOOD = ("OK", 0, None, False, 0, 0, "")
+
+
 @pytest.mark.parametrize(
-    "value",
+    ("value", "malformed"),
     [
-        KVBatchReply((flat_reply(KVReply(WRONG_LEADER)),)),  # one answer for two members
-        KVBatchReply((("OK", 99, None, False, 0, 0, ""), ("OK", 0, None, False, 0, 0, ""))),
-        KVBatchReply((("NOPE", 0, None, False, 0, 0, ""), ("OK", 0, None, False, 0, 0, ""))),
-        Result(ResultCode.OK),
+        (KVBatchReply((flat_reply(KVReply(WRONG_LEADER)),)), [True, True]),  # 1 answer for 2
+        (Result(ResultCode.OK), [True, True]),
+        (KVBatchReply((("OK", 99, None, False, 0, 0, ""), GOOD)), [True, False]),
+        (KVBatchReply((GOOD, ("NOPE", 0, None, False, 0, 0, ""))), [False, True]),
+        (KVBatchReply((GOOD, ["OK", 0, None, False, 0, 0, ""])), [False, True]),
     ],
 )
-def test_a_malformed_batch_reply_is_an_rpc_error_for_every_member(value):
+def test_a_malformed_batch_reply_is_an_rpc_error_where_it_is_malformed(value, malformed):
     net = ScriptedNetwork()
     co = Coalescer(net)  # type: ignore[arg-type]
     members = [Member(), Member()]
@@ -123,9 +127,13 @@ def test_a_malformed_batch_reply_is_an_rpc_error_for_every_member(value):
         m.send(co, 1, Put("k", "v", 7, i + 1))
     net.flush()
     net.calls.pop()[4](RpcReply(value))
-    for m in members:
+    for m, bad in zip(members, malformed, strict=True):
         (reply,) = m.replies
-        assert reply is not None and reply.error is not None and BATCH_METHOD in reply.error
+        assert reply is not None
+        if bad:
+            assert reply.error is not None and BATCH_METHOD in reply.error
+        else:
+            assert reply == RpcReply(KVReply(OK, Result(ResultCode.OK)))
 
 
 def test_a_member_with_less_time_left_gets_its_own_timer():
