@@ -306,12 +306,15 @@ class NodeRuntime:
 
     def may_send_before_persist(self, rd: Ready) -> bool:
         """Whether `rd`'s messages may leave before `rd` is on disk: a leader's batch that
-        changes neither term nor vote and holds no snapshot. Its messages then depend only
+        changes neither term nor vote and installs no snapshot. Its messages then depend only
         on the durable term and on its own new entries, which followers may store first
         (the core counts the leader toward commit only once its copy is durable); replies
         that acknowledge entries come from followers, which always persist first."""
-        if self.core.role is not Role.LEADER or rd.snapshot is not None:
+        if self.core.role is not Role.LEADER or rd.apply_snapshot is not None:
             return False
+        # A snapshot that is not to be applied is the leader's own compaction: it covers
+        # only applied entries, so no message depends on it being on disk, and its heartbeats
+        # must not wait for the log rewrite that comes with it.
         hs = rd.hard_state
         return hs is None or (hs.term, hs.vote) == self.durable_term_vote
 
