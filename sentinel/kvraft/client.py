@@ -403,17 +403,18 @@ def connect(
     servers: Sequence[int] | None = None,
     clerks_max: int = CLERKS_MAX_DEFAULT,
     queue_max: int = QUEUE_MAX_DEFAULT,
+    coalesce: bool = True,
 ) -> Client:
     """A thread-safe client of the cluster in `cluster_dir` (its router socket and auth key).
     `servers` are the node ids to use; by default every node the router knows of or that
     has a `node-<id>` directory there. `clerks_max` sessions serve calls at once; up to
-    `queue_max` more wait in line."""
+    `queue_max` more wait in line; `coalesce` batches concurrent async calls (batching.py)."""
     network = connect_network(cluster_dir)
     try:
         ids = list(servers) if servers is not None else _discover(network, cluster_dir)
         if not ids:
             raise ValueError(f"no servers: the cluster in {cluster_dir} has no nodes")
-        return Client(network, ids, clerks_max=clerks_max, queue_max=queue_max)
+        return Client(network, ids, clerks_max=clerks_max, queue_max=queue_max, coalesce=coalesce)
     except BaseException:
         network.close()
         raise

@@ -113,3 +113,14 @@ def test_queue_bound_and_close():
         in_flight.result(WAIT_S)
     assert isinstance(caught.value.__cause__, NetworkClosed)
     assert kv._waiting == type(kv._waiting)() and kv._idle  # the clerk came back
+
+
+def test_without_coalescing_async_calls_go_straight_to_the_network():
+    net = ScriptedNetwork()
+    net.on_reader_thread = lambda: True  # would be held for a flush if coalescing were on
+    kv = Client(net, [1], clerks_max=1, coalesce=False)  # type: ignore[arg-type]
+    assert kv.coalescer is None
+    future = kv.get_async("k")
+    assert commands(net) == ["async Get "]
+    net.answer(DONE)
+    assert future.result(WAIT_S) == "v"
