@@ -38,6 +38,7 @@ from sentinel.raft.app import Application
 from sentinel.raft.bgsnap import SnapshotFork
 from sentinel.raft.core import Raft
 from sentinel.raft.errors import InvalidMessage, StorageError
+from sentinel.raft.lowprio import run_niced
 from sentinel.raft.messages import Entry, Role, SnapshotMeta, Status
 from sentinel.raft.messages import Message as RaftMessage
 from sentinel.raft.nodespec import DEFAULT_APP, NodeSpec, node_name
@@ -106,8 +107,9 @@ class NodeRuntime:
         # write a second APPEND round to each follower (4 of a sequential write's 10 hops).
         self.core.commit_news_on_tick = True
         self.app.start(self)  # the core exists: the application may ask for its status
-        if state.snapshot is not None:
-            self.app.restore(state.snapshot.meta.index, state.snapshot.data)
+        if state.snapshot is not None:  # below the serving nodes' priority (lowprio.py)
+            snap = state.snapshot
+            run_niced(lambda: self.app.restore(snap.meta.index, snap.data))
         self.started = time.monotonic()
         self.counts = dict.fromkeys(
             ("raft_msgs_received", "raft_bytes_received", "raft_requests_received",
@@ -401,7 +403,7 @@ def node_main(conn: Connection, spec: NodeSpec) -> None:
     setup_logging(spec)
     endpoint = Endpoint(conn, spec.node_id)
     try:
-        storage = Storage.open(spec.directory, spec.cluster_id, spec.node_id)
+        storage = run_niced(lambda: Storage.open(spec.directory, spec.cluster_id, spec.node_id))
     except StorageError:
         log.exception("node %d: cannot recover its directory; stopping", spec.node_id)
         raise SystemExit(2) from None
