@@ -75,7 +75,14 @@ from sentinel.kvraft.protocol import (
 )
 from sentinel.kvraft.results import Result
 from sentinel.kvraft.statemachine import OK_RESULT, KVStateMachine
-from sentinel.kvraft.waiters import OK_REPLY, BatchAnswer, BatchSlot, Waiter, resolve
+from sentinel.kvraft.waiters import (
+    OK_REPLY,
+    BatchAnswer,
+    BatchSlot,
+    Waiter,
+    flat_read,
+    resolve,
+)
 from sentinel.netsim.rpc import Deferred, constant_reply
 from sentinel.raft.app import Application, NodeContext
 from sentinel.raft.errors import NotLeader, ProposalDropped
@@ -169,7 +176,10 @@ class KVServerApp(Application):
             self.reads_pending -= len(waiting)
             lookup = self.sm.lookup  # keys were validated when the reads arrived
             for key, waiter in waiting:
-                resolve(waiter, KVReply(OK, lookup(key)))
+                if type(waiter) is BatchSlot:  # straight to its flat answer (no KVReply)
+                    waiter.answer.fill_flat(waiter.position, flat_read(self.sm.value(key)))
+                else:
+                    resolve(waiter, KVReply(OK, lookup(key)))
 
     def read_failed(self, context: bytes) -> None:
         self._end_reads(context, _WRONG_LEADER)

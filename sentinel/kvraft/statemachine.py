@@ -114,6 +114,10 @@ class KVStateMachine:
             return Result(ResultCode.BAD_COMMAND, detail=str(exc))
         return self.lookup(key)
 
+    def value(self, key: str) -> str | None:
+        """The value of a validated `key` now, or None when it is absent."""
+        return self._data.get(key)
+
     def lookup(self, key: str) -> Result:
         """`read(key)` for a key the caller has validated already (a server's Get)."""
         value = self._data.get(key)

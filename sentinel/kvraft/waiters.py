@@ -8,13 +8,23 @@ operation's answer is in. Single-threaded, like the node loop it serves.
 
 from __future__ import annotations
 
-from sentinel.kvraft.protocol import OK, KVBatchReply, KVReply, flat_reply
+from sentinel.kvraft.protocol import OK, FlatReply, KVBatchReply, KVReply, flat_reply
+from sentinel.kvraft.results import Result, ResultCode
 from sentinel.kvraft.statemachine import OK_RESULT
 from sentinel.netsim.rpc import Deferred, constant_reply
 
 #: The plain OK answer (one object, its reply frame encoded once) and its flat form.
 OK_REPLY = constant_reply(KVReply(OK, OK_RESULT))
 _FLAT_OK = flat_reply(OK_REPLY)
+_FLAT_NO_KEY = flat_reply(KVReply(OK, Result(ResultCode.NO_KEY)))
+
+
+def flat_read(value: str | None) -> FlatReply:
+    """The flat answer of a Get that found `value` (None: the key is absent), the same as
+    `flat_reply(KVReply(OK, state_machine.read(key)))` without building either."""
+    if value is None:
+        return _FLAT_NO_KEY
+    return (OK, ResultCode.OK.value, value, False, 0, 0, "")
 
 
 class BatchAnswer:
@@ -32,7 +42,12 @@ class BatchAnswer:
     def fill(self, position: int, reply: KVReply) -> None:
         """Operation `position`'s answer (the first one counts)."""
         if self.replies[position] is None:
-            self.replies[position] = _FLAT_OK if reply is OK_REPLY else flat_reply(reply)
+            self.fill_flat(position, _FLAT_OK if reply is OK_REPLY else flat_reply(reply))
+
+    def fill_flat(self, position: int, flat: FlatReply) -> None:
+        """`fill` with the answer already flat (the first one counts)."""
+        if self.replies[position] is None:
+            self.replies[position] = flat
             self.left -= 1
             if self.left == 0:
                 self.deferred.resolve(self.reply())

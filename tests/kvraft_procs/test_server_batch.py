@@ -20,9 +20,11 @@ from sentinel.kvraft.protocol import (
     KVBatch,
     KVBatchReply,
     KVReply,
+    flat_reply,
     unflat_reply,
 )
-from sentinel.kvraft.results import ResultCode
+from sentinel.kvraft.results import Result, ResultCode
+from sentinel.kvraft.waiters import flat_read
 from sentinel.netsim.rpc import Deferred
 
 
@@ -159,3 +161,10 @@ def test_lost_leadership_and_timeouts_end_each_operation_its_own_way():
     put, get = replies(got)
     assert (put.err, get.err) == (RETRY, WRONG_LEADER)
     assert app.status()["writes_pending"] == 0
+
+
+def test_a_gets_flat_answer_is_the_flat_form_of_the_reply_a_lone_get_gets():
+    app, _ctx, _svc = glue.make()
+    for value in ("v", "", None):
+        lone = KVReply(OK, app.sm.lookup("k") if value is None else Result(ResultCode.OK, value))
+        assert flat_read(value) == flat_reply(lone)
