@@ -133,11 +133,16 @@ class BenchCluster:
     def wait_caught_up(self, node_id: int, deadline_s: float) -> float:
         """When `node_id` has applied as far as the leader: its applied index reaches the
         leader's (asked just before; the leader applies an entry right after committing it,
-        so this is the leader's commit index up to one batch)."""
+        so this is the leader's commit index up to one batch), or it is the leader itself
+        (a restarted node may win the election, e.g. after kill-majority)."""
         deadline = time.monotonic() + deadline_s
         while True:
             lead = self.leader([i for i in self.running() if i != node_id])
-            mine = self.state(node_id) if lead is not None else None
+            mine = self.state(node_id)
+            if mine is not None and mine.is_leader and (lead is None or mine.term > lead.term):
+                # it leads: it holds every committed entry (Leader Completeness) and is
+                # the reference the others catch up to
+                return time.monotonic()
             if lead is not None and mine is not None and mine.applied >= lead.applied:
                 return time.monotonic()
             if time.monotonic() > deadline:
