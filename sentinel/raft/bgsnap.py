@@ -37,6 +37,9 @@ CHILD_SECONDS_MAX = 60.0
 #: Every node compacts at about the same index, so five children encode at once on a
 #: 2-core machine: they run below the nodes, which must keep answering within a heartbeat.
 CHILD_NICENESS = 10
+#: After a failed child (a full disk, say) no new one starts for this long: the kv server
+#: asks again after every applied batch, and a fork per batch would only fail again.
+RETRY_AFTER_FAILURE_S = 1.0
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
@@ -51,15 +54,20 @@ class SnapshotFork:
         self.started = 0.0
         self.forks = 0
         self.failures = 0
+        self.retry_after = 0.0  # monotonic time before which no child starts after a failure
 
     @property
     def running(self) -> bool:
         """Whether a child is writing a snapshot now."""
         return self.pid != 0
 
+    def can_start(self) -> bool:
+        """Whether `start` may be called now: no child runs and no failure is too recent."""
+        return not self.running and time.monotonic() >= self.retry_after
+
     def start(self, meta: SnapshotMeta, make_snapshot: Callable[[], bytes]) -> None:
         """Fork a child that writes `make_snapshot()` as the snapshot for `meta`."""
-        assert not self.running, "one snapshot child at a time"
+        assert self.can_start(), "one snapshot child at a time, none right after a failure"
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child: never returns
@@ -101,6 +109,7 @@ class SnapshotFork:
         written = os.waitstatus_to_exitcode(status) == 0
         if not written:
             self.failures += 1
+            self.retry_after = time.monotonic() + RETRY_AFTER_FAILURE_S
             log.error("snapshot child %d failed (status %d)", self.pid, status)
         self.pid, self.meta = 0, None
         return meta, written

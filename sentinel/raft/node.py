@@ -143,7 +143,7 @@ class NodeRuntime:
     def compact_in_background(
         self, index: int, make_snapshot: Callable[[], bytes], state_bytes: int
     ) -> bool:
-        if self.snapshot_fork.running or index <= self.core.log.snapshot_index:
+        if not self.snapshot_fork.can_start() or index <= self.core.log.snapshot_index:
             return False
         limit = self.spec.background_snapshot_bytes_min
         if limit < 0 or state_bytes < limit:

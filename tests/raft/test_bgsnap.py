@@ -46,6 +46,21 @@ def storage_with_log(path: Path, last: int = 20) -> Storage:
     return st
 
 
+def recovered(path: Path) -> tuple[Snapshot | None, list[int]]:
+    """What a restart finds: the snapshot and the indexes of the entries after it."""
+    st = Storage.open(path, CLUSTER, 1)
+    try:
+        return st.recovered.snapshot, [e.index for e in st.recovered.entries]
+    finally:
+        st.close()
+
+
+def sleeping() -> bytes:
+    """A snapshot maker that outlives any test (the test stops or kills its child)."""
+    time.sleep(120)
+    return b""
+
+
 def collect(fork: SnapshotFork, snapshot_index: int = 0) -> tuple[int, bytes] | None:
     """Poll like the node's loop does (once per tick) until the child is gone."""
     deadline = time.monotonic() + WAIT_S
@@ -81,10 +96,7 @@ def test_an_adopted_file_is_not_written_again_and_the_log_is_compacted(tmp_path:
     st.save(ready(snapshot=Snapshot(SnapshotMeta(15, 1), done[1])))
     assert path.stat().st_ino == inode  # the child's file, not a second copy
     st.close()
-    st = Storage.open(tmp_path, CLUSTER, 1)
-    assert st.recovered.snapshot == Snapshot(SnapshotMeta(15, 1), b"state at 15")
-    assert [e.index for e in st.recovered.entries] == list(range(16, 21))
-    st.close()
+    assert recovered(tmp_path) == (Snapshot(SnapshotMeta(15, 1), b"state at 15"), [*range(16, 21)])
 
 
 def test_a_crash_before_the_log_is_compacted_recovers_the_childs_snapshot(tmp_path: Path) -> None:
@@ -93,10 +105,7 @@ def test_a_crash_before_the_log_is_compacted_recovers_the_childs_snapshot(tmp_pa
     fork.start(SnapshotMeta(12, 1), lambda: b"state at 12")
     assert collect(fork) is not None
     st.close()  # the node dies before its next save: an interrupted compaction
-    st = Storage.open(tmp_path, CLUSTER, 1)
-    assert st.recovered.snapshot == Snapshot(SnapshotMeta(12, 1), b"state at 12")
-    assert [e.index for e in st.recovered.entries] == list(range(13, 21))
-    st.close()
+    assert recovered(tmp_path) == (Snapshot(SnapshotMeta(12, 1), b"state at 12"), [*range(13, 21)])
 
 
 def test_a_failing_snapshot_maker_leaves_no_file_and_is_counted(tmp_path: Path) -> None:
@@ -108,6 +117,7 @@ def test_a_failing_snapshot_maker_leaves_no_file_and_is_counted(tmp_path: Path) 
 
     fork.start(SnapshotMeta(15, 1), broken)
     assert collect(fork) is None
+    assert not fork.can_start()  # no fork storm: the next try waits RETRY_AFTER_FAILURE_S
     assert not fork.running and fork.failures == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hardstate", "meta", "wal"]
 
@@ -126,12 +136,7 @@ def test_a_snapshot_overtaken_by_a_newer_one_is_discarded(tmp_path: Path) -> Non
 def test_stop_kills_and_reaps_a_running_child(tmp_path: Path) -> None:
     st = storage_with_log(tmp_path)
     fork = SnapshotFork(st)
-
-    def slow() -> bytes:
-        time.sleep(60)
-        return b""
-
-    fork.start(SnapshotMeta(15, 1), slow)
+    fork.start(SnapshotMeta(15, 1), sleeping)
     pid = fork.pid
     assert psutil.pid_exists(pid)
     fork.stop()
@@ -146,12 +151,7 @@ def test_the_child_closes_the_descriptors_it_is_given(tmp_path: Path) -> None:
     st = storage_with_log(tmp_path)
     read_end, write_end = os.pipe()
     fork = SnapshotFork(st, close_in_child=(write_end,))
-
-    def slow() -> bytes:
-        time.sleep(60)
-        return b""
-
-    fork.start(SnapshotMeta(15, 1), slow)
+    fork.start(SnapshotMeta(15, 1), sleeping)
     try:
         os.close(write_end)  # now only a child that kept its copy holds the pipe open
         readable, _, _ = select.select([read_end], [], [], WAIT_S)
@@ -182,7 +182,7 @@ def test_the_child_dies_with_its_node(tmp_path: Path) -> None:
             os.close(report_r)
             st = storage_with_log(tmp_path)
             fork = SnapshotFork(st)
-            fork.start(SnapshotMeta(15, 1), lambda: time.sleep(120) or b"")
+            fork.start(SnapshotMeta(15, 1), sleeping)
             os.write(report_w, str(fork.pid).encode())
             time.sleep(120)
         finally:
@@ -210,9 +210,7 @@ def test_a_snapshot_bigger_than_a_sync_piece_round_trips(tmp_path: Path) -> None
     fork.start(SnapshotMeta(15, 1), lambda: data)
     assert collect(fork) == (15, data)
     st.close()
-    st = Storage.open(tmp_path, CLUSTER, 1)  # the full check at start (CRC included)
-    assert st.recovered.snapshot == Snapshot(SnapshotMeta(15, 1), data)
-    st.close()
+    assert recovered(tmp_path)[0] == Snapshot(SnapshotMeta(15, 1), data)  # CRC checked too
 
 
 def test_write_atomic_in_pieces_writes_every_byte(tmp_path: Path) -> None:
