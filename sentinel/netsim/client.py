@@ -321,7 +321,12 @@ class Network:
     def _wait_ms(self) -> int:
         """How long the reader may sleep: until the nearest deadline (-1: no deadline)."""
         with self._lock:
-            deadline = self._heap[0][0] if self._heap else math.inf
+            heap, pending = self._heap, self._pending
+            # A finished call's deadline stays in the heap; waking for it would cost one
+            # idle wake-up per call (each RPC leaves one behind, due 1.5 s later).
+            while heap and heap[0][2] and heap[0][2] not in pending:
+                heapq.heappop(heap)
+            deadline = heap[0][0] if heap else math.inf
             self._sleeps_until = deadline
         if deadline == math.inf:
             return -1
