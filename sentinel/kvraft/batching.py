@@ -126,17 +126,34 @@ class Coalescer:
             return
         if network.closed:
             raise NetworkClosed("the network is closed")
+        held = self._held.get(server)
+        if not held or (len(held) == 1 and not self._encode_first(server, held[0])):
+            # Alone so far (maybe because the first was too big to share and went out):
+            # if it stays alone it goes as the plain RPC it is, so it is not encoded yet.
+            self._held[server] = [_Member(method, command, b"", timeout_s, callback, on_error)]
+            self._held_bytes[server] = 0
+            return
         data = encode_valid_command(command)  # the call was validated when prepared
         if len(data) > MEMBER_BYTES_MAX:
             network.call_async(server, method, command, timeout_s, callback)
             return
-        held = self._held.setdefault(server, [])
         held.append(_Member(method, command, data, timeout_s, callback, on_error))
-        size = self._held_bytes.get(server, 0) + len(data)
+        size = self._held_bytes[server] + len(data)
         self._held_bytes[server] = size
         if len(held) >= BATCH_OPS_MAX or size >= BATCH_BYTES_MAX - MEMBER_BYTES_MAX:
             del self._held[server], self._held_bytes[server]
             self._send(server, held)
+
+    def _encode_first(self, server: int, first: _Member) -> bool:
+        """A second attempt for `server` came: encode the first one held for the batch.
+        False when it is too big to share one: it is then sent alone, as the plain RPC."""
+        first.data = encode_valid_command(first.command)
+        if len(first.data) <= MEMBER_BYTES_MAX:
+            self._held_bytes[server] = len(first.data)
+            return True
+        del self._held[server], self._held_bytes[server]
+        self._send(server, [first])
+        return False
 
     def flush(self) -> None:
         """Send everything held (the reader's flush hook)."""

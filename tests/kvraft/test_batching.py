@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from sentinel.kvraft import Get, Put, encode_command
-from sentinel.kvraft.batching import Coalescer
+from sentinel.kvraft.batching import MEMBER_BYTES_MAX, Coalescer
 from sentinel.kvraft.protocol import (
     BATCH_METHOD,
     BATCH_OPS_MAX,
@@ -179,3 +179,17 @@ def test_a_full_batch_leaves_at_once_and_other_threads_never_wait():
     co = Coalescer(other)  # type: ignore[arg-type]
     Member().send(co, 1, Get("k"))
     assert other.calls[0][1] == "KVServer.Get"  # sent at once: no flush would come soon
+
+
+@pytest.mark.parametrize("big_first", [True, False])
+def test_a_command_too_big_to_share_a_batch_leaves_alone(big_first):
+    net = ScriptedNetwork()
+    co = Coalescer(net)  # type: ignore[arg-type]
+    big = Put("big", "v" * (MEMBER_BYTES_MAX + 1), 7, 1)
+    small = Put("s", "v", 8, 1)
+    for command in (big, small) if big_first else (small, big):
+        Member().send(co, 1, command)
+    assert [args for _dst, _method, args, *_ in net.calls] == [big]  # at once, as itself
+    net.flush()
+    assert [args for _dst, _method, args, *_ in net.calls] == [big, small]  # alone too
+    assert (co.batches_sent, co.members_sent) == (0, 0)  # no batch at all
