@@ -281,3 +281,14 @@ def test_flush_hooks_send_what_callbacks_held_before_the_write_out_and_at_close(
     network.close()  # at close the hook runs once more, after the calls were completed
     wait_for(lambda: out.of("held") == [None, None], WAIT_S)
     assert seen and all(on_reader for _held, on_reader in seen)
+
+
+def test_an_answered_call_leaves_no_deadline_to_wake_for(net):
+    network, router = net
+    out = Outcomes()
+    network.call_async(3, "Echo.echo", "hi", 30.0, out.callback("a"))
+    _dst, rid, _call = router.request()
+    assert network._wait_ms() > 0  # the reader would wake at the call's deadline
+    router.reply(3, rid, "HI")
+    wait_for(lambda: out.names() == ["a"], WAIT_S)
+    assert network._wait_ms() == -1  # answered: nothing to wake for (it waits for traffic)
