@@ -14,7 +14,7 @@ from sentinel.wire.framing import (
     send_message,
     write_frame,
 )
-from sentinel.wire.registry import AnyMessage, is_registered, message
+from sentinel.wire.registry import AnyMessage, constructor, is_registered, message
 
 __all__ = [
     "FRAME_BYTES_MAX",
@@ -24,6 +24,7 @@ __all__ = [
     "RegistrationError",
     "WireError",
     "WireWarning",
+    "constructor",
     "decode",
     "encode",
     "frame_length",

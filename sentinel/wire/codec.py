@@ -78,8 +78,11 @@ def decode(frame: bytes | bytearray | memoryview, expect: type[T] | None = None)
     With `expect`, the decoded value must be an instance of that type.
     """
     view = memoryview(frame)
-    length = frame_length(bytes(view[:HEADER_BYTES]))
-    crc = HEADER.unpack_from(view)[4]
+    if len(view) < HEADER_BYTES:
+        raise WireError(f"truncated frame: {len(view)} header bytes of {HEADER_BYTES}")
+    magic, version, _reserved, length, crc = HEADER.unpack_from(view)
+    if magic != MAGIC or version != VERSION or length > FRAME_BYTES_MAX:
+        frame_length(bytes(view[:HEADER_BYTES]))  # raises the error that fits
     payload = view[HEADER_BYTES:]
     if len(payload) != length:
         raise WireError(f"truncated or padded frame: {len(payload)} payload bytes of {length}")

@@ -10,7 +10,17 @@ from collections.abc import Callable
 
 import pytest
 
-from sentinel.wire import AnyMessage, RegistrationError, WireWarning, is_registered, message
+from sentinel.wire import (
+    AnyMessage,
+    RegistrationError,
+    WireError,
+    WireWarning,
+    constructor,
+    decode,
+    encode,
+    is_registered,
+    message,
+)
 
 
 def test_plain_class_becomes_frozen_slotted_dataclass() -> None:
@@ -88,3 +98,35 @@ def test_leading_underscore_field_warns() -> None:
         @message
         class Secretive:
             _hidden: int
+
+
+def test_a_constructor_must_be_a_module_level_function() -> None:
+    def local(flat: tuple) -> object:
+        return flat
+
+    with pytest.raises(RegistrationError, match="module-level"):
+        constructor(local)
+
+
+@message
+class Point:
+    x: int
+    y: int
+
+    def __reduce__(self) -> tuple:
+        return (point_from_wire, ((self.x, self.y),))
+
+
+@constructor
+def point_from_wire(flat: tuple) -> Point:
+    x, y = flat
+    if type(x) is not int or type(y) is not int:
+        raise TypeError("a point is two ints")
+    return Point(x, y)
+
+
+def test_a_message_may_travel_as_plain_data_through_its_constructor() -> None:
+    assert decode(encode(Point(3, 4)), Point) == Point(3, 4)
+    bad = encode(Point(3, "four"))  # type: ignore[arg-type]
+    with pytest.raises(WireError, match="a point is two ints"):
+        decode(bad)
