@@ -190,8 +190,8 @@ class Storage:
         return self.fs.size(_snap_name(self._snapshot.meta)) if self._snapshot else 0
 
     def disk_bytes(self) -> int:
-        """Bytes of every file in the directory."""
-        return sum(self.fs.size(name) for name in self.fs.names())
+        """Bytes of every file in the directory, space allocated ahead included."""
+        return sum(self.fs.size_on_disk(name) for name in self.fs.names())
 
     def close(self) -> None:
         """Close open files."""
@@ -208,7 +208,7 @@ class Storage:
             if payload is None or len(payload) != _HS.size:
                 raise CorruptStateError(f"{HARDSTATE}: damaged hard state file")
             self._hard_state = HardState(*_HS.unpack(payload))
-        mark, entries, torn = self._read_wal() if WAL in names else (SnapshotMeta(), [], None)
+        mark, entries, tail = self._read_wal() if WAL in names else (SnapshotMeta(), [], None)
         snap = self._read_newest_snapshot(names)
         interrupted = self._reconcile(mark, entries, snap)
         if self._entries and self._entries[-1].term > self._hard_state.term:
@@ -216,14 +216,15 @@ class Storage:
                 f"log holds term {self._entries[-1].term} but the hard state is at term "
                 f"{self._hard_state.term}"
             )
-        if torn is not None:
-            end, size = torn
-            log.warning(
-                "node %d: cutting a torn tail of %d bytes off the write-ahead log at byte %d",
-                self.node_id,
-                size - end,
-                end,
-            )
+        if tail is not None:  # appends continue right after the last whole record
+            end, size, torn = tail
+            if torn:
+                log.warning(
+                    "node %d: cutting a torn tail of %d bytes off the write-ahead log at byte %d",
+                    self.node_id,
+                    size - end,
+                    end,
+                )
             self.fs.truncate(WAL, end)
         if interrupted:
             log.warning(
@@ -260,8 +261,10 @@ class Storage:
                 f"{doc.get('node_id')}, not cluster {self.cluster_id!r} node {self.node_id}"
             )
 
-    def _read_wal(self) -> tuple[SnapshotMeta, list[Entry], tuple[int, int] | None]:
-        """The log's MARK, its entries, and (end, size) when it has a torn tail."""
+    def _read_wal(self) -> tuple[SnapshotMeta, list[Entry], tuple[int, int, bool] | None]:
+        """The log's MARK, its entries, and (end, size, torn) when bytes follow its last
+        whole record: a torn tail, or zeros only (space the file system allocated ahead of
+        the appends, not torn)."""
         data = self.fs.read(WAL)
         payloads, end = wal.scan(data, WAL)
         mark = SnapshotMeta()
@@ -287,7 +290,9 @@ class Storage:
                 raise CorruptStateError(f"{WAL}: batch at entry {start} is not contiguous")
             del entries[start - first :]
             entries.extend(record)
-        return mark, entries, (end, len(data)) if end < len(data) else None
+        if end == len(data):
+            return mark, entries, None
+        return mark, entries, (end, len(data), data.count(0, end) != len(data) - end)
 
     def _read_newest_snapshot(self, names: list[str]) -> Snapshot | None:
         found = [(int(m[1]), int(m[2]), n) for n in names if (m := _SNAP_NAME.match(n))]

@@ -375,3 +375,47 @@ def test_a_batch_that_is_not_contiguous_stops_the_node(tmp_path: Path) -> None:
     with pytest.raises(CorruptStateError, match="not contiguous"):
         Storage.open(tmp_path, CLUSTER, 1)
     assert digest(tmp_path) == before
+
+
+def test_the_log_grows_in_space_allocated_ahead_and_a_crash_leaves_only_zeros_after_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    st.save(ready(ents(1, 3), HardState(1, 1, 0)))
+    st.save(ready(ents(4, 6), None))
+    wal_file = tmp_path / "wal"
+    data_bytes = st.raft_state_bytes() - (tmp_path / "hardstate").stat().st_size
+    on_disk = wal_file.read_bytes()
+    assert len(on_disk) > data_bytes and not any(on_disk[data_bytes:])  # zeros ahead
+    # A crash (no close): the allocated zeros stay after the last record ...
+    with caplog.at_level(logging.INFO):
+        rec = Storage.open(tmp_path, CLUSTER, 1).recovered
+    assert [e.index for e in rec.entries] == [1, 2, 3, 4, 5, 6]
+    assert "torn" not in caplog.text  # ... and they are free space, not a torn write
+    assert len(wal_file.read_bytes()) == data_bytes  # cut off before appends go on
+    st.close()
+
+
+def test_a_torn_record_in_the_allocated_space_is_still_a_torn_tail(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    st.save(ready(ents(1, 3), HardState(1, 1, 0)))
+    end = len(wal.frame(wal.encode_batch(ents(1, 3))))
+    st.save(ready(ents(4, 6), None))
+    wal_file = tmp_path / "wal"
+    data = bytearray(wal_file.read_bytes())
+    data[end + 20 :] = bytes(len(data) - end - 20)  # the second record only half written
+    wal_file.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING):
+        rec = Storage.open(tmp_path, CLUSTER, 1).recovered
+    assert [e.index for e in rec.entries] == [1, 2, 3]
+    assert "torn tail" in caplog.text
+
+
+def test_close_gives_back_the_space_allocated_ahead(tmp_path: Path) -> None:
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    st.save(ready(ents(1, 3), HardState(1, 1, 0)))
+    st.close()
+    data = (tmp_path / "wal").read_bytes()
+    assert data == wal.frame(wal.encode_batch(ents(1, 3)))

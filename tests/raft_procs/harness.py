@@ -33,6 +33,7 @@ from sentinel.netsim.client import Network, connect
 from sentinel.netsim.control import RouterHandle
 from sentinel.netsim.faults import FaultConfig
 from sentinel.netsim.procs import ProcessGroup
+from sentinel.raft import wal
 from sentinel.raft.node import DEFAULT_APP, NodeSpec, node_name, spawn_node
 from sentinel.raft.storage import HARDSTATE, WAL
 
@@ -391,9 +392,17 @@ class RaftCluster:
             reply = self._call(i, "Raft.sizes", None) if self.alive[i] else None
             if reply is None:  # a crashed server: its files
                 node_dir = self.directory / f"node-{i + 1}"
-                reply = (sum(_size(node_dir / name) for name in (WAL, HARDSTATE)), 0)
+                reply = (_wal_data_bytes(node_dir / WAL) + _size(node_dir / HARDSTATE), 0)
             sizes.append(reply[0])
         return max(sizes)
+
+
+def _wal_data_bytes(path: Path) -> int:
+    """The bytes of a log's records: not the space allocated after them (zeros)."""
+    try:
+        return wal.scan(path.read_bytes(), path.name)[1]
+    except FileNotFoundError:
+        return 0
 
 
 def _size(path: Path) -> int:
