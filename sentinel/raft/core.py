@@ -202,8 +202,14 @@ class Raft(Stepping, Replication):
             or self.snapshot_to_persist
             or self.snapshot_to_apply
             or self.log.committed > self.log.applied
-            or self.hard_state() != self.prev_hard_state
+            or self._hard_state_changed()
         )
+
+    def _hard_state_changed(self) -> bool:
+        """`hard_state() != prev_hard_state`, without building a HardState: the loop asks
+        after every message."""
+        prev = self.prev_hard_state
+        return self.term != prev.term or self.vote != prev.vote or self.log.committed != prev.commit
 
     def ready(self) -> Ready:
         """The next batch of work. Call `advance(ready)` when it is done."""

@@ -59,6 +59,7 @@ def message(cls: T) -> T:
             "(use @message on a plain class, or @dataclass(frozen=True, slots=True))"
         )
     _install_fast_state(cls)
+    _install_fast_init(cls)
     _register(cls)  # first, so a field may refer to its own class
     try:
         hints = typing.get_type_hints(cls, localns={cls.__name__: cls})
@@ -117,6 +118,39 @@ def _install_fast_state(cls: type) -> None:
 
     cls.__getstate__ = __getstate__  # type: ignore[attr-defined]
     cls.__setstate__ = _unrolled_setstate(tuple(_slot_setter(cls, name) for name in names))  # type: ignore[attr-defined]
+
+
+def _install_fast_init(cls: type) -> None:
+    """Replace the frozen dataclass's `__init__` (one `object.__setattr__` per field, a
+    third of building a raft Message) by the same signature setting each slot through its
+    descriptor. Only for the plain case: positional-or-keyword fields with plain defaults
+    and no `__post_init__`; anything else keeps the dataclass's own."""
+    fields = dataclasses.fields(cls)
+    if hasattr(cls, "__post_init__") or any(
+        not f.init
+        or f.kw_only
+        or f.default_factory is not dataclasses.MISSING
+        or f.name == "self"
+        or f.name.startswith("__")
+        for f in fields
+    ):
+        return
+    params, calls = [], []
+    namespace: dict[str, Any] = {}
+    for i, f in enumerate(fields):
+        if f.default is dataclasses.MISSING:
+            params.append(f.name)
+        else:
+            params.append(f"{f.name}=__default{i}")
+            namespace[f"__default{i}"] = f.default
+        namespace[f"__set{i}"] = _slot_setter(cls, f.name)
+        calls.append(f"    __set{i}(self, {f.name})\n")
+    source = f"def __init__(self, {', '.join(params)}):\n{''.join(calls) or '    pass'}"
+    exec(source, namespace)  # the source holds only field names and calls made here
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__doc__ = cls.__init__.__doc__
+    cls.__init__ = init  # type: ignore[misc]
 
 
 def _unrolled_setstate(setters: tuple[Any, ...]) -> Any:

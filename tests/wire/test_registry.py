@@ -130,3 +130,33 @@ def test_a_message_may_travel_as_plain_data_through_its_constructor() -> None:
     bad = encode(Point(3, "four"))  # type: ignore[arg-type]
     with pytest.raises(WireError, match="a point is two ints"):
         decode(bad)
+
+
+def test_a_message_is_built_like_the_dataclass_it_is() -> None:
+    @message
+    class Move:
+        src: int
+        dst: int = 0
+        note: str = ""
+
+    assert Move(1) == Move(src=1) == Move(1, 0, "")
+    assert (Move(1, note="x").dst, Move(1, note="x").note) == (0, "x")
+    with pytest.raises(TypeError):
+        Move()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Move(1, 2, "x", 4)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Move(1, bogus=2)  # type: ignore[call-arg]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Move(1).dst = 3  # type: ignore[misc]
+
+    @message
+    class Checked:  # a __post_init__ keeps the dataclass's own __init__, which calls it
+        n: int
+
+        def __post_init__(self) -> None:
+            if self.n < 0:
+                raise ValueError("negative")
+
+    with pytest.raises(ValueError, match="negative"):
+        Checked(-1)
