@@ -46,9 +46,14 @@ def message(cls: T) -> T:
     """Class decorator: make `cls` a frozen, slotted dataclass and register it with the codec.
 
     Raises RegistrationError naming the class and the field when a field cannot travel.
-    Enum classes are registered as they are.
+    Enum classes are registered as they are (with an identity hash, see below).
     """
     if isinstance(cls, type) and issubclass(cls, enum.Enum):
+        if cls.__hash__ is enum.Enum.__hash__:  # type: ignore[comparison-overlap]
+            # Members are singletons that compare by identity, so an identity hash agrees
+            # with ==, and it is C: Enum's own hashes the name in Python, and the raft core
+            # looks message types and roles up in sets and tables on every message.
+            cls.__hash__ = object.__hash__  # type: ignore[method-assign]
         return _register(cls)
     if not dataclasses.is_dataclass(cls):
         cls = dataclasses.dataclass(frozen=True, slots=True)(cls)

@@ -160,3 +160,24 @@ def test_a_message_is_built_like_the_dataclass_it_is() -> None:
 
     with pytest.raises(ValueError, match="negative"):
         Checked(-1)
+
+
+@message
+class Colour(enum.Enum):
+    RED = 1
+    BLUE = 2
+
+
+def test_a_registered_enum_hashes_by_identity_unless_it_has_its_own_hash() -> None:
+    assert Colour.__hash__ is object.__hash__  # C speed; members compare by identity
+    assert {Colour.RED: "r"}[Colour.RED] == "r" and Colour.BLUE in {Colour.BLUE}
+    assert decode(encode(Colour.BLUE)) is Colour.BLUE
+
+    @message
+    class Sized(enum.Enum):
+        S = 1
+
+        def __hash__(self) -> int:
+            return 7
+
+    assert hash(Sized.S) == 7
