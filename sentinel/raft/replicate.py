@@ -62,9 +62,12 @@ class Replication:
         single answer makes the leader slice and encode megabytes of entries in one loop
         turn (the window alone allows 64 x max_msg_bytes)."""
         budget = self.config.max_msg_bytes
+        last_index = self.log.last_index
         for _ in range(self.config.max_inflight_msgs):
             if pr.state is not ProgressState.REPLICATE or pr.inflights.bytes - before >= budget:
                 break
+            if pr.next > last_index:
+                break  # all sent: the usual case, answered without building an APPEND
             if not self.maybe_send_append(to, send_if_empty=False):
                 break
 
