@@ -27,7 +27,7 @@ from __future__ import annotations
 from sentinel.kvraft.limits import InvalidRequest
 from sentinel.kvraft.results import Result, ResultCode
 from sentinel.raft.config import Config
-from sentinel.wire import message
+from sentinel.wire import constructor, message
 
 OK = "OK"
 WRONG_LEADER = "WRONG_LEADER"
@@ -67,6 +67,36 @@ class KVReply:
     result: Result | None = None
     leader: int = 0
     detail: str = ""
+
+    def __reduce__(self) -> tuple:
+        """Travel as one flat tuple (see `kv_reply_from_wire`): pickling the Result and its
+        ResultCode as objects cost a Get's reply ~11 us to encode and ~7 to decode."""
+        r = self.result
+        if r is None:
+            return (kv_reply_from_wire, ((self.err, self.leader, self.detail),))
+        flat = (self.err, self.leader, self.detail, r.code._value_, r.value, r.duplicate,
+                r.client_id, r.detail)  # fmt: skip
+        return (kv_reply_from_wire, (flat,))
+
+
+@constructor
+def kv_reply_from_wire(flat: tuple) -> KVReply:
+    """The KVReply that `KVReply.__reduce__` flattened: (err, leader, detail) without a
+    result, or with (code, value, duplicate, client_id, result detail) after it. Raises
+    ValueError (a WireError to the decoder) for any other shape, an unknown err or code."""
+    if type(flat) is not tuple:
+        raise ValueError("a kv reply travels as a tuple")
+    result = None
+    if len(flat) == 3:
+        err, leader, detail = flat
+    else:
+        err, leader, detail, code, value, duplicate, client_id, result_detail = flat
+        if type(code) is not int or not 0 <= code < len(_CODES):
+            raise ValueError(f"unknown result code {code!r:.20}")
+        result = Result(_CODES[code], value, duplicate, client_id, result_detail)
+    if err not in ERRORS:
+        raise ValueError(f"unknown kv reply error {err!r:.40}")
+    return KVReply(err, result, leader, detail)
 
 
 #: One operation's answer in a batch, flat (a nested pickled KVReply and Result cost ~16x):
