@@ -12,7 +12,9 @@ It registers the "KVServer" RPC service (protocol.py) and glues it to raft and t
   is the answer; otherwise another leader overwrote it: WRONG_LEADER, and the clerk retries
   the same (client_id, seq) elsewhere, which the sessions make exactly-once.
 - **Gets** never enter the log: they take a ReadIndex read point (Raft dissertation §6.4) and
-  are answered from the state machine once it has applied up to that point.
+  are answered from the state machine once it has applied up to that point. While the
+  leader holds a lease (a quorum confirmed it within the last ~0.1 s; §6.4.1,
+  `NodeSpec.lease_reads`), the read point is its commit index at once, without a round.
 - Every deferred reply has a deadline (`reply_timeout_ms`, default 1000 ms): a deposed
   leader that does not know it yet answers RETRY instead of holding the clerk forever. When
   this node stops leading, all its pending writes are answered WRONG_LEADER at once.

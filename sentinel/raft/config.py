@@ -25,6 +25,11 @@ class Config:
     heartbeat_ticks: int = 5
     pre_vote: bool = True
     check_quorum: bool = True
+    #: A leader may answer a read without a heartbeat round while its driver says it holds
+    #: a lease (`Raft.read_index(context, lease=True)`; thesis §6.4.1). Needs check_quorum,
+    #: and makes every node refuse (pre-)votes for election_ticks after it starts too: a
+    #: node that crashed and came back would otherwise vote against a lease it granted.
+    lease_reads: bool = False
     #: Entry bytes in one APPEND message (at least one entry is always sent, so an entry
     #: bigger than this travels alone).
     max_msg_bytes: int = 1024 * 1024
@@ -60,6 +65,8 @@ class Config:
             value = getattr(self, field.name)
             if field.name.startswith("max_") and (not isinstance(value, int) or value < 1):
                 problems.append(f"{field.name} must be a positive int, got {value!r}")
+        if self.lease_reads and not self.check_quorum:
+            problems.append("lease_reads needs check_quorum")
         if self.max_snapshot_bytes > FRAME_BYTES_MAX - _FRAME_SLACK_BYTES:
             problems.append("max_snapshot_bytes must leave room in a wire frame")
         if problems:

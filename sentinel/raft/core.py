@@ -68,6 +68,8 @@ class Raft(Stepping, Replication):
         self.heartbeat_elapsed = 0
         self.randomized_election_ticks = config.election_ticks
         self.lead_transferee = NONE
+        #: With lease reads: refuse votes for an election timeout after starting (in_lease).
+        self.start_guard = config.lease_reads
         self.votes: dict[int, bool] = {}
         self.prs: dict[int, Progress] = {}
         self.read_only = ReadOnly(config.max_pending_reads)
@@ -124,11 +126,14 @@ class Raft(Stepping, Replication):
         self.check_invariants()
         return entry.index, entry.term
 
-    def read_index(self, context: bytes) -> None:
+    def read_index(self, context: bytes, lease: bool = False) -> None:
         """Ask for a linearizable read point; answered as a ReadState in a later Ready.
 
         `context` must be non-empty and unique among pending reads. Raises NotLeader on a
-        non-leader and ProposalDropped when too many reads are pending.
+        non-leader and ProposalDropped when too many reads are pending. `lease`: the driver
+        vouches that a quorum confirmed this leadership less than the lease time ago (with
+        `config.lease_reads`): the read point is the commit index at once, without a
+        heartbeat round, unless a leadership transfer is under way.
         """
         if self.role is not Role.LEADER:
             raise NotLeader(self.lead or None)
@@ -138,7 +143,8 @@ class Raft(Stepping, Replication):
             raise ValueError(f"read context {context!r} is already pending")
         if len(self.read_only) + len(self.deferred_reads) >= self.config.max_pending_reads:
             raise ProposalDropped("too many pending reads")
-        if len(self.peers) == 1:
+        leased = lease and self.config.lease_reads and self.lead_transferee == NONE
+        if len(self.peers) == 1 or (leased and self.committed_in_current_term()):
             self.read_states.append(ReadState(self.log.committed, context))
         elif not self.committed_in_current_term():
             self.deferred_reads.append(context)  # §6.4 step 1: wait for this term's commit
@@ -362,6 +368,8 @@ class Raft(Stepping, Replication):
     def tick_election(self) -> None:
         """Followers and candidates: start a (pre-)election when the timeout passes."""
         self.election_elapsed += 1
+        if self.election_elapsed >= self.config.election_ticks:
+            self.start_guard = False  # any lease granted before a restart has run out
         if self.election_elapsed >= self.randomized_election_ticks:
             self.election_elapsed = 0
             self.campaign(pre_vote=self.config.pre_vote, transfer=False)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib
 import logging
 import logging.handlers
+import math
 import os
 import random
 import select
@@ -118,6 +119,11 @@ class NodeRuntime:
         self.compact_wish: tuple[int, bytes] | None = None
         self.snapshot_fork = SnapshotFork(storage, close_in_child=(endpoint.fileno(),))
         self.reads_asked: set[bytes] = set()
+        #: Lease reads: a read round asked at time t and confirmed by a quorum makes this
+        #: node's leadership good for reads until t + lease (monotonic seconds).
+        self.lease_s = spec.lease_ms() / 1000.0 if spec.lease_reads else 0.0
+        self.lease_until = -math.inf
+        self.round_asked: dict[bytes, float] = {}  # read context -> when it was asked
         self.reads_waiting: list[tuple[int, bytes]] = []  # (index, context) until applied
         self.last_role = (self.core.role, self.core.term, self.core.lead)
         #: (term, vote) as last written to disk: what a message sent before a save may rely on.
@@ -133,7 +139,13 @@ class NodeRuntime:
         return self.core.propose(data)
 
     def read_index(self, context: bytes) -> None:
-        self.core.read_index(context)
+        # The lease starts when a round was asked, before its heartbeats left: every
+        # follower that acked heard from us after that, so refuses votes for longer.
+        now = time.monotonic()
+        leased = now < self.lease_until
+        self.core.read_index(context, lease=leased)
+        if not leased and self.lease_s > 0:
+            self.round_asked[bytes(context)] = now
         self.reads_asked.add(bytes(context))
 
     def compact(self, index: int, data: bytes) -> None:
@@ -269,6 +281,7 @@ class NodeRuntime:
             return
         before, self.last_role = self.last_role, now
         if before[0] is Role.LEADER and (now[0] is not Role.LEADER or now[1] != before[1]):
+            self.lease_until, self.round_asked = -math.inf, {}
             lost, self.reads_asked = self.reads_asked, set()
             for context in lost:
                 self.app.read_failed(context)
@@ -340,6 +353,9 @@ class NodeRuntime:
             self.app.apply(entry)
         for rs in rd.read_states:  # confirmed: served once applied, even if leadership goes
             self.reads_asked.discard(rs.context)
+            asked = self.round_asked.pop(rs.context, None)
+            if asked is not None:
+                self.lease_until = max(self.lease_until, asked + self.lease_s)
             self.reads_waiting.append((rs.index, rs.context))
         if rd.committed_entries or rd.apply_snapshot is not None:
             self.app.after_apply()

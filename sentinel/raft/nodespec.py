@@ -42,6 +42,16 @@ class NodeSpec:
     #: A state at least this big (the application's estimate) is snapshotted by a forked
     #: child, off the loop (see bgsnap.py); -1: never.
     background_snapshot_bytes_min: int = 1024 * 1024
+    #: A leader answers reads without a heartbeat round for `lease_ms()` after a quorum
+    #: confirmed it (measured on the monotonic clock, which every node of the cluster
+    #: shares: they run on one machine); see NodeRuntime.read_index.
+    lease_reads: bool = True
+
+    def lease_ms(self) -> float:
+        """How long a confirmed leadership is good for reads: 80% of the shortest time a
+        follower that heard from this leader refuses to vote for another, (election_ticks
+        - 1) ticks (a tick may end just after the message came)."""
+        return 0.8 * (self.election_ticks - 1) * self.tick_ms
 
     @property
     def directory(self) -> Path:
@@ -55,6 +65,7 @@ class NodeSpec:
             tuple(self.peer_ids),
             election_ticks=self.election_ticks,
             heartbeat_ticks=self.heartbeat_ticks,
+            lease_reads=self.lease_reads,
         )
 
 

@@ -58,10 +58,11 @@ class Stepping:
         handler(self, m)
 
     def in_lease(self) -> bool:
-        """Whether we heard from a leader (or are one) within the election timeout."""
+        """Whether we heard from a leader (or are one) within the election timeout, or (with
+        lease reads) started within it: we may have granted a lease before a crash."""
         return (
             self.config.check_quorum
-            and self.lead != NONE
+            and (self.lead != NONE or self.start_guard)
             and self.election_elapsed < self.config.election_ticks
         )
 

@@ -103,3 +103,62 @@ def test_single_node_read_index_is_immediate() -> None:
     c.nodes[1].read_index(b"solo")
     c.process_all()
     assert c.reads[1] == [ReadState(1, b"solo")]
+
+
+def test_thesis_6_4_1_a_leased_read_is_answered_at_once_without_a_heartbeat_round() -> None:
+    c = Cluster(3, seed=4, lease_reads=True)
+    c.tick_all(c.nodes[1].config.election_ticks)  # past the start-up vote guard
+    c.elect(1)
+    c.propose(1, b"w")
+    c.deliver_all()
+    leader = c.nodes[1]
+    leader.read_index(b"r1", lease=True)
+    rd = leader.ready()
+    assert rd.read_states == (ReadState(leader.log.committed, b"r1"),)
+    assert not [m for m in rd.messages if m.type is T.HEARTBEAT]
+    leader.advance(rd)
+
+
+@pytest.mark.parametrize("why", ["config off", "no lease", "transfer under way"])
+def test_thesis_6_4_1_without_a_lease_a_read_takes_a_heartbeat_round(why: str) -> None:
+    c = Cluster(3, seed=5, lease_reads=why != "config off")
+    c.tick_all(c.nodes[1].config.election_ticks)
+    c.elect(1)
+    c.propose(1, b"w")
+    c.deliver_all()
+    leader = c.nodes[1]
+    if why == "transfer under way":
+        c.cut.add(frozenset((1, 2)))  # 2 cannot catch up, so the transfer stays pending
+        leader.propose(b"more")
+        c.deliver_all()
+        leader.transfer_leadership(2)
+    leader.read_index(b"r1", lease=why != "no lease")
+    rd = leader.ready()
+    assert rd.read_states == ()
+    assert [m for m in rd.messages if m.type is T.HEARTBEAT]
+    leader.advance(rd)
+
+
+def test_a_leased_read_waits_for_the_leaders_first_commit_like_any_read() -> None:
+    c = Cluster(3, seed=6, lease_reads=True)
+    c.tick_all(c.nodes[1].config.election_ticks)
+    votes = {T.PRE_VOTE, T.PRE_VOTE_RESP, T.VOTE, T.VOTE_RESP}
+    c.timeout(1)
+    for _ in range(10):  # only the election's messages: its first entry never commits
+        c.deliver(lambda m: m.type in votes)
+    leader = c.nodes[1]
+    assert leader.role is Role.LEADER and not leader.committed_in_current_term()
+    leader.read_index(b"r1", lease=True)
+    assert leader.ready().read_states == ()
+
+
+def test_with_lease_reads_a_node_refuses_votes_for_an_election_timeout_after_it_starts() -> None:
+    # Node 1 may have granted node 3 a lease just before a crash; a restarted node 1 must
+    # not help elect someone else while that lease could still run.
+    c = Cluster(3, seed=7, lease_reads=True)
+    c.isolate(3)
+    c.timeout(2)  # node 2 stands at once, while nodes 1 and 3 have just started
+    c.deliver_all()
+    assert c.nodes[2].role is not Role.LEADER
+    c.tick_all(4 * c.nodes[1].config.election_ticks)  # the guard runs out: 1 and 2 elect
+    assert c.leaders() in ([1], [2])
