@@ -146,3 +146,31 @@ def test_garbage_rpcs_get_clear_errors_and_the_server_keeps_serving(make_cluster
         assert kv.get("k", timeout_s=OP_DEADLINE_S) is None  # nothing above changed a thing
         kv.put("k", "v", timeout_s=OP_DEADLINE_S)
         assert kv.get("k", timeout_s=OP_DEADLINE_S) == "v"
+
+
+def test_a_leader_with_a_lease_answers_reads_without_a_heartbeat_round_each(make_cluster):
+    # Without the lease every Get costs a heartbeat to each follower; with it, a follower
+    # sees only the periodic heartbeats (20/s) and a round per lease (~9/s), whatever the
+    # number of reads.
+    cfg = make_cluster(3)
+    reads = 300
+    with sentinel.connect(cfg.directory) as kv:
+        kv.put("k", "v", timeout_s=OP_DEADLINE_S)
+        leader = cfg.wait_leader() + 1
+
+        def received() -> dict[int, int]:
+            report = cfg.net.report()
+            assert report is not None
+            return {s.endpoint_id: s.received_msgs for s in report.stats}
+
+        before = received()
+        began = time.monotonic()
+        for _ in range(reads):
+            assert kv.get("k", timeout_s=OP_DEADLINE_S) == "v"
+        took_s = time.monotonic() - began
+        after = received()
+    for follower in {1, 2, 3} - {leader}:
+        got = after[follower] - before[follower]
+        assert got < reads, (
+            f"follower {follower} got {got} messages for {reads} reads in {took_s:.1f} s"
+        )
