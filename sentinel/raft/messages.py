@@ -145,7 +145,6 @@ class Message:
 
 _MESSAGE_TYPES = {t._value_: t for t in MessageType}
 _ENTRY_KINDS = {k._value_: k for k in EntryKind}
-_new = object.__new__
 
 
 @constructor
@@ -156,21 +155,13 @@ def message_from_wire(flat: tuple) -> Message:
     WireError. Field types are checked by the core (`validate`), as for any message."""
     (kind, src, dst, term, log_term, index, entries, commit, reject, reject_hint, snap,
      context, force) = flat  # fmt: skip
-    built = []
-    for e_term, e_index, e_data, e_kind in entries:
-        entry = _new(Entry)
-        entry.__setstate__((e_term, e_index, e_data, _ENTRY_KINDS[e_kind]))
-        built.append(entry)
+    built = tuple([Entry(t, i, data, _ENTRY_KINDS[k]) for t, i, data, k in entries])
     snapshot = None
     if snap is not None:
         s_index, s_term, s_data = snap
         snapshot = Snapshot(SnapshotMeta(s_index, s_term), s_data)
-    m = _new(Message)
-    m.__setstate__(
-        (_MESSAGE_TYPES[kind], src, dst, term, log_term, index, tuple(built), commit, reject,
-         reject_hint, snapshot, context, force)
-    )  # fmt: skip
-    return m
+    return Message(_MESSAGE_TYPES[kind], src, dst, term, log_term, index, built, commit,
+                   reject, reject_hint, snapshot, context, force)  # fmt: skip
 
 
 @message

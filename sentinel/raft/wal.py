@@ -12,10 +12,9 @@ from there) and MARK (the snapshot (index, term) the log starts after; first rec
 
 from __future__ import annotations
 
-import dataclasses
 import struct
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from sentinel.raft.errors import CorruptLogError
 from sentinel.raft.messages import Entry, EntryKind, SnapshotMeta
@@ -32,32 +31,6 @@ _U32 = struct.Struct(">I")
 _MARK = struct.Struct(">BQQ")
 _ENTRY = struct.Struct(">BQQI")
 _KINDS = {kind.value: kind for kind in EntryKind}
-
-
-def _entry_maker() -> Callable[[int, int, bytes, EntryKind], Entry]:
-    """Entry(term, index, data, kind) without the frozen dataclass's __init__ (four
-    object.__setattr__ calls through a Python frame): recovery builds one Entry per logged
-    command, 28,000 of them for a 2 MiB log, and __init__ was most of the log's decode time.
-    Valid only while Entry is a slotted dataclass of exactly these fields and no
-    __post_init__, which is checked here, once."""
-    names = tuple(f.name for f in dataclasses.fields(Entry))
-    assert names == ("term", "index", "data", "kind"), names
-    assert "__slots__" in Entry.__dict__ and not hasattr(Entry, "__post_init__")
-    new = object.__new__
-    set_term, set_index, set_data, set_kind = (Entry.__dict__[n].__set__ for n in names)
-
-    def make(term: int, index: int, data: bytes, kind: EntryKind) -> Entry:
-        entry = new(Entry)
-        set_term(entry, term)
-        set_index(entry, index)
-        set_data(entry, data)
-        set_kind(entry, kind)
-        return entry
-
-    return make
-
-
-_make_entry = _entry_maker()
 
 
 def frame(payload: bytes) -> bytes:
@@ -151,7 +124,7 @@ def decode_record(payload: bytes, what: str) -> SnapshotMeta | list[Entry]:
         (count,) = _U32.unpack_from(payload, 1)
         pos = 1 + _U32.size
         entries = []
-        append, make, kinds = entries.append, _make_entry, _KINDS
+        append, kinds = entries.append, _KINDS
         unpack, head = _ENTRY.unpack_from, _ENTRY.size
         for _ in range(count):
             kind_value, term, index, size = unpack(payload, pos)
@@ -159,7 +132,7 @@ def decode_record(payload: bytes, what: str) -> SnapshotMeta | list[Entry]:
             end = pos + size
             if end > len(payload):
                 raise ValueError("entry data runs past the record")
-            append(make(term, index, payload[pos:end], kinds[kind_value]))
+            append(Entry(term, index, payload[pos:end], kinds[kind_value]))
             pos = end
         if pos != len(payload):
             raise ValueError("trailing bytes in a batch")
