@@ -3,9 +3,6 @@ form is a WireError, never a half-built reply."""
 
 from __future__ import annotations
 
-import pickle
-import zlib
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,7 +11,7 @@ from sentinel.kvraft.protocol import ERRORS, KVReply, kv_reply_from_wire
 from sentinel.kvraft.results import Result, ResultCode
 from sentinel.netsim.rpc import RpcReply
 from sentinel.wire import WireError, decode, encode
-from sentinel.wire.codec import HEADER, MAGIC, VERSION
+from sentinel.wire.testing import forged_frame
 
 results = st.builds(
     Result,
@@ -36,14 +33,6 @@ def test_every_reply_round_trips_to_an_equal_copy(reply: KVReply) -> None:
     assert back.result is None or back.result.code is reply.result.code  # the enum member
 
 
-class _Forged:
-    def __init__(self, flat: object) -> None:
-        self.flat = flat
-
-    def __reduce__(self) -> tuple:
-        return (kv_reply_from_wire, (self.flat,))
-
-
 @pytest.mark.parametrize(
     "flat",
     [
@@ -57,7 +46,5 @@ class _Forged:
     ],
 )
 def test_a_malformed_flat_reply_is_a_wire_error(flat: object) -> None:
-    payload = pickle.dumps(_Forged(flat), protocol=5)
-    frame = HEADER.pack(MAGIC, VERSION, 0, len(payload), zlib.crc32(payload)) + payload
     with pytest.raises(WireError):
-        decode(frame)
+        decode(forged_frame(kv_reply_from_wire, flat))

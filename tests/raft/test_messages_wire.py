@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pickle
 import pickletools
-import zlib
 
 import pytest
 from hypothesis import given
@@ -21,7 +20,7 @@ from sentinel.raft.messages import (
     message_from_wire,
 )
 from sentinel.wire import WireError, decode, encode
-from sentinel.wire.codec import HEADER, MAGIC, VERSION
+from sentinel.wire.testing import forged_frame
 
 ints = st.integers(min_value=0, max_value=2**63)
 entries = st.builds(Entry, ints, ints, st.binary(max_size=64), st.sampled_from(EntryKind))
@@ -52,10 +51,6 @@ def test_every_message_round_trips_to_an_equal_copy(m: Message) -> None:
     assert back.type is m.type and [e.kind for e in back.entries] == [e.kind for e in m.entries]
 
 
-def _frame(payload: bytes) -> bytes:
-    return HEADER.pack(MAGIC, VERSION, 0, len(payload), zlib.crc32(payload)) + payload
-
-
 def _flat(**changes: object) -> tuple:
     m = Message(MessageType.APPEND, 1, 2, 3, entries=(Entry(3, 4, b"x"),))
     fields = list(m.__reduce__()[1][0])
@@ -64,16 +59,6 @@ def _flat(**changes: object) -> tuple:
     for name, value in changes.items():
         fields[names.index(name)] = value
     return tuple(fields)
-
-
-class _Forged:
-    """Pickles as a call of the registered constructor with whatever flat value it holds."""
-
-    def __init__(self, flat: object) -> None:
-        self.flat = flat
-
-    def __reduce__(self) -> tuple:
-        return (message_from_wire, (self.flat,))
 
 
 @pytest.mark.parametrize(
@@ -91,7 +76,7 @@ class _Forged:
 )
 def test_a_malformed_flat_message_is_a_wire_error(flat: object) -> None:
     with pytest.raises(WireError):
-        decode(_frame(pickle.dumps(_Forged(flat), protocol=5)))
+        decode(forged_frame(message_from_wire, flat))
 
 
 def test_the_flat_form_is_plain_data() -> None:

@@ -7,7 +7,6 @@ import io
 import os
 import pickle
 import struct
-import zlib
 
 import pytest
 from hypothesis import given
@@ -24,6 +23,7 @@ from sentinel.wire import (
     read_frame,
     write_frame,
 )
+from sentinel.wire.testing import checked_frame
 
 
 @message
@@ -73,12 +73,8 @@ class _Evil:
         return (os.system, ("echo pwned > /dev/null",))
 
 
-def _frame_of(payload: bytes) -> bytes:
-    return struct.pack(">2sBBII", b"SN", 1, 0, len(payload), zlib.crc32(payload)) + payload
-
-
 def test_pickle_that_calls_os_system_is_refused_without_running() -> None:
-    frame = _frame_of(pickle.dumps(_Evil()))
+    frame = checked_frame(pickle.dumps(_Evil()))
     with pytest.raises(WireError, match=r"posix\.system|os\.system"):
         decode(frame)
 
@@ -90,7 +86,7 @@ def test_unregistered_class_is_refused_on_both_sides() -> None:
     with pytest.raises(WireError, match="not a registered"):
         encode(Stranger())
     with pytest.raises(WireError, match="not a registered"):
-        decode(_frame_of(pickle.dumps(io.BytesIO)))
+        decode(checked_frame(pickle.dumps(io.BytesIO)))
 
 
 def test_value_that_cannot_be_pickled_is_a_wire_error() -> None:
@@ -128,7 +124,7 @@ def test_garbage_pickle_with_a_valid_header_is_a_wire_error(payload: bytes) -> N
     # Some short byte strings are valid pickles of builtins and decode harmlessly; any
     # exception other than WireError escaping here fails the test.
     with contextlib.suppress(WireError):
-        decode(_frame_of(payload))
+        decode(checked_frame(payload))
 
 
 def test_expect_checks_the_type() -> None:
