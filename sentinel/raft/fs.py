@@ -50,8 +50,12 @@ class OsFileSystem:
     zeros: a reader of the file must take zeros after its last record for free space (the
     storage's recovery does, and cuts them off), and `close` cuts them off too."""
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    def __init__(self, directory: str | os.PathLike[str], quota_bytes: int = 0) -> None:
+        assert quota_bytes >= 0, "a quota cannot be negative"
         self.directory = os.fspath(directory)
+        #: With a quota, the directory's files (whatever wrote them) may take at most this
+        #: many bytes: a write past it fails with ENOSPC, as on a full disk (0: no quota).
+        self.quota_bytes = quota_bytes
         os.makedirs(self.directory, exist_ok=True)
         self._fds: dict[str, int] = {}
         self._new: set[str] = set()
@@ -120,15 +124,37 @@ class OsFileSystem:
         self._ends[name] = end
 
     def _allocate(self, name: str, fd: int, need: int) -> None:
+        """Allocate up to `need` bytes and some ahead; on a nearly full disk, just `need`.
+        Raises ENOSPC (nothing written) when even that does not fit."""
         ahead = min(ALLOCATE_AHEAD_BYTES_MAX, max(ALLOCATE_AHEAD_BYTES_MIN, self._ends[name]))
-        try:
-            os.posix_fallocate(fd, 0, need + ahead)
-        except OSError as exc:  # a full disk, or a file system without allocation:
-            if exc.errno == errno.ENOSPC:  # then plain appends, synced with fsync
-                raise
-            ahead = 0
-        self._allocated[name] = need + ahead
-        self._grown.add(name)
+        for extra in (ahead, 0) if ahead else (0,):
+            try:
+                self._check_room(need + extra - self._allocated[name])
+                os.posix_fallocate(fd, 0, need + extra)
+            except OSError as exc:
+                if exc.errno == errno.ENOSPC and extra:
+                    continue  # the space ahead does not fit: try the bytes needed alone
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                extra = 0  # a file system without allocation: plain appends, fsynced
+            self._allocated[name] = need + extra
+            self._grown.add(name)
+            return
+
+    def _check_room(self, extra_bytes: int) -> None:
+        """Raise ENOSPC if `extra_bytes` more would pass the quota (if any)."""
+        if not self.quota_bytes or extra_bytes <= 0:
+            return
+        used = 0
+        for entry in os.scandir(self.directory):
+            with contextlib.suppress(FileNotFoundError):
+                used += entry.stat(follow_symlinks=False).st_size
+        if used + extra_bytes > self.quota_bytes:
+            raise OSError(
+                errno.ENOSPC,
+                f"No space left on device (quota of {self.quota_bytes} bytes, "
+                f"{used} used, {extra_bytes} more asked)",
+            )
 
     def sync(self, name: str) -> None:
         """fsync the file (and the directory, in case the append created it)."""
@@ -152,6 +178,7 @@ class OsFileSystem:
         of that size (fdatasync after each): one big flush makes every other process's fsync
         on this file system wait behind it (ext4 commits its journal as a whole)."""
         assert tmp_suffix.endswith(".tmp"), "recovery removes leftover *.tmp files"
+        self._check_room(len(data))  # (the old file's space comes back only after)
         self._close_fd(name)
         tmp = self._path(name + tmp_suffix)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -165,8 +192,12 @@ class OsFileSystem:
                 if view:
                     os.fdatasync(fd)
             os.fsync(fd)
-        finally:
+        except BaseException:  # a full disk: give back the space the half-written copy took
             os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        os.close(fd)
         os.replace(tmp, self._path(name))
         self._sync_dir()
         self.fsyncs += 2

@@ -70,9 +70,12 @@ class Storage:
         self.recovered = PersistentState()
 
     @classmethod
-    def open(cls, directory: str | os.PathLike[str], cluster_id: str, node_id: int) -> Storage:
-        """Open (or create) a node directory on the real disk and recover its state."""
-        return cls.open_fs(OsFileSystem(directory), cluster_id, node_id)
+    def open(
+        cls, directory: str | os.PathLike[str], cluster_id: str, node_id: int, quota_bytes: int = 0
+    ) -> Storage:
+        """Open (or create) a node directory on the real disk and recover its state (with
+        `quota_bytes`, the directory may hold at most that much, see OsFileSystem)."""
+        return cls.open_fs(OsFileSystem(directory, quota_bytes), cluster_id, node_id)
 
     @classmethod
     def open_fs(cls, fs: FileSystem, cluster_id: str, node_id: int) -> Storage:
@@ -88,16 +91,20 @@ class Storage:
     # ------------------------------------------------------------------ saving
 
     def save(self, rd: Ready) -> None:
-        """Persist a Ready: snapshot, hard state, entries; at most one fsync for the log."""
+        """Persist a Ready: snapshot, hard state, entries; at most one fsync for the log.
+
+        If it raises (a full disk: OSError ENOSPC), nothing it wrote is relied upon and the
+        same Ready can be saved again: every step is idempotent, and the state kept here
+        changes only once its file is written."""
         rewrite = False
         if rd.snapshot is not None:
             self._write_snapshot(rd.snapshot)
             rewrite = True
         if rd.hard_state is not None:
             old = self._hard_state
-            self._hard_state = rd.hard_state
             if (old.term, old.vote) != (rd.hard_state.term, rd.hard_state.vote):
-                self._write_hard_state()
+                self._write_hard_state(rd.hard_state)
+            self._hard_state = rd.hard_state
         self._put_entries(rd.entries)
         if rewrite:
             self._rewrite_wal()
@@ -107,6 +114,8 @@ class Storage:
             self.fs.sync(WAL)
 
     def _write_snapshot(self, snap: Snapshot) -> None:
+        if self._snapshot is not None and self._snapshot.meta == snap.meta:
+            return  # saved again after a failure: its file is written and kept already
         if snap.meta != self._prewritten:
             self.write_snapshot_file(snap.meta, snap.data, sync_every_bytes=SNAPSHOT_SYNC_BYTES)
         self._prewritten = None
@@ -154,8 +163,7 @@ class Storage:
         if self._snapshot is None or self._snapshot.meta != meta:
             self.fs.remove(_snap_name(meta))
 
-    def _write_hard_state(self) -> None:
-        hs = self._hard_state
+    def _write_hard_state(self, hs: HardState) -> None:
         self.fs.write_atomic(HARDSTATE, wal.frame(_HS.pack(hs.term, hs.vote, hs.commit)))
 
     def _put_entries(self, entries: tuple[Entry, ...]) -> None:

@@ -1,0 +1,102 @@
+"""A full disk (a directory quota, see OsFileSystem): a clear ENOSPC, nothing half-done, and
+the same Ready saved again once there is room."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pytest
+from test_storage import CLUSTER, digest, ents, ready
+
+from sentinel.raft import HardState, Snapshot, SnapshotMeta, Storage, fs
+from sentinel.raft.fs import OsFileSystem
+
+QUOTA_BYTES = 256 * 1024
+
+
+def used_bytes(directory: Path) -> int:
+    return sum(p.stat().st_size for p in directory.iterdir())
+
+
+def leave_room(directory: Path, room_bytes: int) -> Path:
+    """Fill the directory with a ballast file until `room_bytes` are left of the quota."""
+    ballast = directory / "ballast"
+    ballast.unlink(missing_ok=True)
+    ballast.write_bytes(bytes(QUOTA_BYTES - used_bytes(directory) - room_bytes))
+    return ballast
+
+
+def test_an_append_past_the_quota_fails_with_enospc_and_writes_nothing(tmp_path: Path) -> None:
+    disk = OsFileSystem(tmp_path, quota_bytes=QUOTA_BYTES)
+    disk.append("log", b"x" * 100)
+    disk.sync("log")
+    leave_room(tmp_path, 0)
+    before = digest(tmp_path)
+    with pytest.raises(OSError, match="No space left on device") as caught:
+        disk.append("log", b"y" * (fs.ALLOCATE_AHEAD_BYTES_MIN + 1))
+    assert caught.value.errno == errno.ENOSPC
+    assert digest(tmp_path) == before and disk.size("log") == 100
+
+
+def test_a_nearly_full_disk_allocates_only_what_an_append_needs(tmp_path: Path) -> None:
+    disk = OsFileSystem(tmp_path, quota_bytes=QUOTA_BYTES)
+    disk.append("log", b"x" * 100)
+    allocated = (tmp_path / "log").stat().st_size
+    leave_room(tmp_path, 1000)  # far less than the space it would allocate ahead
+    disk.append("log", b"y" * (allocated - 100 + 500))
+    disk.sync("log")
+    assert disk.size("log") == allocated + 500 == (tmp_path / "log").stat().st_size
+    assert disk.read("log") == b"x" * 100 + b"y" * (allocated + 400)
+
+
+def test_a_replace_past_the_quota_keeps_the_old_file_and_leaves_no_temporary(
+    tmp_path: Path,
+) -> None:
+    disk = OsFileSystem(tmp_path, quota_bytes=QUOTA_BYTES)
+    disk.write_atomic("state", b"old")
+    leave_room(tmp_path, 10)
+    with pytest.raises(OSError) as caught:
+        disk.write_atomic("state", b"n" * 100)
+    assert caught.value.errno == errno.ENOSPC
+    assert disk.read("state") == b"old" and not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_hard_state_the_disk_had_no_room_for_is_written_when_saved_again(
+    tmp_path: Path,
+) -> None:
+    st = Storage.open(tmp_path, CLUSTER, 1, quota_bytes=QUOTA_BYTES)
+    st.save(ready(ents(1, 3), HardState(1, 1, 0)))
+    ballast = leave_room(tmp_path, 0)
+    vote = ready(ents(4, 4, term=2), HardState(2, 3, 3))
+    with pytest.raises(OSError) as caught:
+        st.save(vote)
+    assert caught.value.errno == errno.ENOSPC
+    ballast.unlink()
+    st.save(vote)  # the same Ready: its new term and vote must reach the disk this time
+    st.close()
+    rec = Storage.open(tmp_path, CLUSTER, 1).recovered
+    assert (rec.hard_state.term, rec.hard_state.vote) == (2, 3)
+    assert [(e.index, e.term) for e in rec.entries] == [(1, 1), (2, 1), (3, 1), (4, 2)]
+
+
+def test_a_snapshot_saved_again_after_its_log_rewrite_failed_keeps_the_later_entries(
+    tmp_path: Path,
+) -> None:
+    st = Storage.open(tmp_path, CLUSTER, 1, quota_bytes=QUOTA_BYTES)
+    st.save(ready(ents(1, 10, size=2000), HardState(1, 1, 0)))
+    st.close()  # (gives back the space allocated ahead, so the arithmetic below is exact)
+    st = Storage.open(tmp_path, CLUSTER, 1, quota_bytes=QUOTA_BYTES)
+    snap = Snapshot(SnapshotMeta(5, 1), b"s" * 100)
+    # Room for the snapshot file but not for the log rewritten after it (entries 6-10).
+    ballast = leave_room(tmp_path, 1000)
+    with pytest.raises(OSError) as caught:
+        st.save(ready(snapshot=snap))
+    assert caught.value.errno == errno.ENOSPC
+    assert any(p.name.startswith("snap-") for p in tmp_path.iterdir())  # it got that far
+    ballast.unlink()
+    st.save(ready(snapshot=snap))
+    st.close()
+    rec = Storage.open(tmp_path, CLUSTER, 1).recovered
+    assert rec.snapshot is not None and rec.snapshot.meta == SnapshotMeta(5, 1)
+    assert [e.index for e in rec.entries] == [6, 7, 8, 9, 10]
