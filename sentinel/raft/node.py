@@ -20,6 +20,7 @@ a small cluster by hand.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import logging.handlers
@@ -62,6 +63,10 @@ ARRIVALS_MAX = READ_BYTES // p.ROUTE_BYTES
 NODE_LOG_BYTES_MAX = 8 * 1024 * 1024
 #: A loop turn this long (a stall every client of this node saw) is logged as a warning.
 SLOW_TURN_MS = 50.0
+#: A Ready the disk had no room for is saved again this often ...
+DISK_RETRY_S = 0.1
+#: ... and the error logged again this often while it lasts.
+DISK_ERROR_LOG_S = 10.0
 
 
 def spawn_node(spec: NodeSpec, router: Any, group: Any) -> int:
@@ -114,7 +119,8 @@ class NodeRuntime:
         self.started = time.monotonic()
         self.counts = dict.fromkeys(
             ("raft_msgs_received", "raft_bytes_received", "raft_requests_received",
-             "raft_msgs_sent", "raft_bytes_sent", "invalid_msgs", "slow_turns"), 0,
+             "raft_msgs_sent", "raft_bytes_sent", "invalid_msgs", "slow_turns", "disk_full"),
+            0,
         )  # fmt: skip
         self.compact_wish: tuple[int, bytes] | None = None
         self.snapshot_fork = SnapshotFork(storage, close_in_child=(endpoint.fileno(),))
@@ -132,6 +138,11 @@ class NodeRuntime:
         # every call, which costs more than the message it waits for.
         self.poller = select.poll()
         self.poller.register(endpoint.fileno(), select.POLLIN)
+        #: A Ready (and whether its messages went out early) waiting for room on the disk.
+        self.stalled: tuple[Ready, bool] | None = None
+        self.retry_at = 0.0
+        self.disk_error = ""  # why the node cannot persist ("" when it can), for the status
+        self.disk_error_logged = -math.inf
 
     # -- NodeContext ---------------------------------------------------------------------
 
@@ -216,7 +227,8 @@ class NodeRuntime:
                     self.core.tick()
                     self.app.on_tick()
                 next_tick = max(next_tick + due * tick_s, now)
-                self.finish_background_snapshot()
+                if self.stalled is None:  # (its compaction would join a Ready in flight)
+                    self.finish_background_snapshot()
             ready_began = time.monotonic()
             self.handle_ready()
             if now >= next_status:
@@ -291,7 +303,10 @@ class NodeRuntime:
     def handle_ready(self) -> None:
         """Persist, send, apply, advance, for every Ready (a leader sends first when that is
         safe, see `may_send_before_persist`); then compact if asked. Everything sent is
-        written out before the next fsync: nobody waits on a message held behind a disk."""
+        written out before the next fsync: nobody waits on a message held behind a disk.
+        A Ready the disk had no room for waits (`stalled`) and is saved again later."""
+        if self.stalled is not None and not self.retry_stalled():
+            return
         for batch in range(READY_BATCHES_MAX):
             if not self.core.has_ready():
                 break
@@ -302,22 +317,74 @@ class NodeRuntime:
             if early:  # a leader's APPENDs go out before its own fsync (thesis §10.2.1)
                 self.send_all(rd)
                 self.endpoint.flush()
-            self.storage.save(rd)  # 1. persist: one fsync for the batch (when needed)
-            if rd.hard_state is not None:
-                self.durable_term_vote = (rd.hard_state.term, rd.hard_state.vote)
-            if not early:  # 2. send: a follower's acks leave before it spends time applying
-                self.send_all(rd)
-                self.endpoint.flush()
-            self.apply(rd)  # 3. apply, answering clients
-            self.serve_reads(_applied_after(rd, self.core.log.applied))
-            self.endpoint.flush()  # the answers leave now, not after the next batch's fsync
-            self.core.advance(rd)  # 4. advance
-            self.check_role()
-            if self.compact_wish is not None:
-                index, data = self.compact_wish
-                self.compact_wish = None
-                if self.core.compact(index, data):
-                    log.debug("node %d compacted to %d", self.node_id, index)
+            if not self.persist(rd):  # 1. persist: one fsync for the batch (when needed)
+                self.stalled = (rd, early)
+                return
+            self.finish_ready(rd, early)
+
+    def finish_ready(self, rd: Ready, early: bool) -> None:
+        """Everything after `rd` is on disk: send, apply, advance, compact."""
+        if rd.hard_state is not None:
+            self.durable_term_vote = (rd.hard_state.term, rd.hard_state.vote)
+        if not early:  # 2. send: a follower's acks leave before it spends time applying
+            self.send_all(rd)
+            self.endpoint.flush()
+        self.apply(rd)  # 3. apply, answering clients
+        self.serve_reads(_applied_after(rd, self.core.log.applied))
+        self.endpoint.flush()  # the answers leave now, not after the next batch's fsync
+        self.core.advance(rd)  # 4. advance
+        self.check_role()
+        if self.compact_wish is not None:
+            index, data = self.compact_wish
+            self.compact_wish = None
+            if self.core.compact(index, data):
+                log.debug("node %d compacted to %d", self.node_id, index)
+
+    # -- a full disk ---------------------------------------------------------------------
+
+    def persist(self, rd: Ready) -> bool:
+        """Save `rd`; False if the disk has no room for it (ENOSPC, EDQUOT). Nothing of
+        `rd` that depends on it then happens: no ack, vote or apply, so nothing is lost or
+        promised; the node keeps its connections, answers what it can, and saves `rd`
+        again every DISK_RETRY_S (`retry_stalled`). Any other error stops the node: the
+        disk's state is then unknown."""
+        try:
+            self.storage.save(rd)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            self.disk_full(exc)
+            return False
+        if self.disk_error:
+            log.warning("node %d: the disk has room again; the stalled batch is saved",
+                        self.node_id)  # fmt: skip
+            self.disk_error = ""
+        return True
+
+    def disk_full(self, exc: OSError) -> None:
+        now = time.monotonic()
+        self.counts["disk_full"] += 1
+        self.retry_at = now + DISK_RETRY_S
+        if not self.disk_error or now >= self.disk_error_logged + DISK_ERROR_LOG_S:
+            log.error(
+                "node %d: disk full, cannot persist its log (%s): it neither acks, votes nor "
+                "applies until there is room; retrying every %.0f ms",
+                self.node_id, exc, DISK_RETRY_S * 1000.0,
+            )  # fmt: skip
+            self.disk_error_logged = now
+        self.disk_error = f"disk full: {exc.strerror or exc}"
+
+    def retry_stalled(self) -> bool:
+        """Save the stalled Ready again when due; whether it is saved (and finished)."""
+        assert self.stalled is not None
+        if time.monotonic() < self.retry_at:
+            return False
+        rd, early = self.stalled
+        if not self.persist(rd):
+            return False
+        self.stalled = None
+        self.finish_ready(rd, early)
+        return True
 
     def may_send_before_persist(self, rd: Ready) -> bool:
         """Whether `rd`'s messages may leave before `rd` is on disk: a leader's batch that
@@ -386,6 +453,7 @@ class NodeRuntime:
                     c["raft_requests_received"], c["raft_msgs_sent"], c["raft_bytes_sent"],
                     self.endpoint.bad_frames, c["invalid_msgs"], self.rpc.calls,
                     int((time.monotonic() - self.started) * 1000), self.app.status(),
+                    self.disk_error,
                 )
             )
         )  # fmt: skip
@@ -419,7 +487,11 @@ def node_main(conn: Connection, spec: NodeSpec) -> None:
     setup_logging(spec)
     endpoint = Endpoint(conn, spec.node_id)
     try:
-        storage = run_niced(lambda: Storage.open(spec.directory, spec.cluster_id, spec.node_id))
+        storage = run_niced(
+            lambda: Storage.open(
+                spec.directory, spec.cluster_id, spec.node_id, spec.disk_quota_bytes
+            )
+        )
     except StorageError:
         log.exception("node %d: cannot recover its directory; stopping", spec.node_id)
         raise SystemExit(2) from None

@@ -46,6 +46,9 @@ class NodeSpec:
     #: confirmed it (measured on the monotonic clock, which every node of the cluster
     #: shares: they run on one machine); see NodeRuntime.read_index.
     lease_reads: bool = True
+    #: The node's directory may hold at most this many bytes (0: as much as the disk has):
+    #: a way to run out of disk on purpose, see OsFileSystem and NodeRuntime.persist.
+    disk_quota_bytes: int = 0
 
     def lease_ms(self) -> float:
         """How long a confirmed leadership is good for reads: 80% of the shortest time a

@@ -40,6 +40,8 @@ class NodeStatus:
     rpc_calls: int
     uptime_ms: int
     app: dict[str, int]
+    #: Why the node cannot persist (e.g. "disk full: ..."); "" when it can.
+    disk_error: str = ""
 
 
 def decode_status(blob: bytes) -> NodeStatus | None:

@@ -61,6 +61,7 @@ class RaftCluster:
         snapshot: bool = False,
         seed: int | None = None,
         app: str = DEFAULT_APP,
+        node_options: dict[str, Any] | None = None,
     ) -> None:
         self.seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little")
         print(f"RaftCluster seed={self.seed} n={n} unreliable={unreliable} snapshot={snapshot}")
@@ -69,6 +70,7 @@ class RaftCluster:
         self.n = n
         self.snapshot = snapshot
         self.app = app
+        self.node_options = dict(node_options or {})  # more NodeSpec fields
         self.started = time.monotonic()
         self.group = ProcessGroup()
         self.alive = [False] * n
@@ -110,6 +112,7 @@ class RaftCluster:
             app=self.app,
             app_options={"snapshots": self.snapshot},
             seed=self.rng.randrange(1 << 62),
+            **self.node_options,
         )
 
     def start1(self, i: int, wait: bool = True) -> None:
