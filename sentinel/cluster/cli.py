@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--no-dashboard", action="store_true", help="plain status lines")
     up.add_argument("--app", default=None, help="node application (module:attribute)")
     up.add_argument("--seed", type=int, default=None, help="router and partition seed")
+    up.add_argument(
+        "--disk-quota-mb", type=int, default=0,
+        help="each node's directory holds at most this many MiB (0: no limit); a node "
+        "out of room stops acking until there is room again",
+    )  # fmt: skip
     status = sub.add_parser("status", parents=[common], help="show the cluster's state")
     status.add_argument("--json", action="store_true", help="one JSON object")
     for name, what in (
@@ -139,6 +144,7 @@ def cmd_up(args: argparse.Namespace, directory: Path) -> int:
             maxraftstate=args.maxraftstate,
             app=args.app,
             seed=args.seed,
+            disk_quota_mb=args.disk_quota_mb,
         )
         options.check_app()
         if args.nodes is not None and not 1 <= args.nodes <= 99:

@@ -64,8 +64,13 @@ class RunOptions:
     maxraftstate: int = MAXRAFTSTATE_DEFAULT  # -1: never snapshot (6.824's convention)
     app: str | None = None  # "module:attribute"; None: the default application
     seed: int | None = None
+    #: Each node's directory may hold at most this many MiB (0: no limit): fill one (any
+    #: file will do) to see a node run out of disk and recover once there is room.
+    disk_quota_mb: int = 0
 
     def __post_init__(self) -> None:
+        if not 0 <= self.disk_quota_mb <= 1 << 20:
+            raise SettingsError(f"--disk-quota-mb must be 0..{1 << 20}, not {self.disk_quota_mb}")
         if not TICK_MS <= self.heartbeat_ms <= 10_000:
             raise SettingsError(f"--heartbeat-ms must be 10..10000, not {self.heartbeat_ms}")
         if not 2 * self.heartbeat_ms <= self.election_ms <= 60_000:

@@ -120,6 +120,7 @@ class Supervisor:
             tick_ms=TICK_MS,
             heartbeat_ticks=self.options.heartbeat_ticks,
             election_ticks=self.options.election_ticks,
+            disk_quota_bytes=self.options.disk_quota_mb * 1024 * 1024,
         )
 
     def _spawn(self, node_id: int) -> int:

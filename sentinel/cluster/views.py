@@ -208,6 +208,7 @@ class ViewBuilder:
             applied_index=st.applied,
             snapshot_index=st.snapshot_index,
             disk_bytes=st.disk_bytes,
+            disk_error=st.disk_error or None,
         )
 
 
@@ -227,6 +228,7 @@ def view_to_json(view: ClusterView, extra: Mapping[str, object] | None = None) -
             "applied": n.applied_index,
             "snapshot_index": n.snapshot_index,
             "disk_bytes": n.disk_bytes,
+            "disk_error": n.disk_error,
             "cpu_percent": n.cpu_percent,
             "rss_bytes": n.rss_bytes,
             "msgs_in_per_s": n.msgs_in_per_s,

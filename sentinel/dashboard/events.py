@@ -34,6 +34,7 @@ def derive_events(previous: ClusterView | None, current: ClusterView) -> list[Ev
             continue
         texts += _process_changes(before, node)
         texts += _snapshot_changes(before, node)
+        texts += _disk_changes(before, node)
     for node in previous.nodes:
         if current.node(node.node_id) is None:
             texts.append((EventKind.INFO, f"node {node.node_id} removed"))
@@ -107,6 +108,14 @@ def _process_changes(before: NodeView, after: NodeView) -> list[tuple[EventKind,
         ProcessState.RESTARTING: "restarting",
     }[after.state]
     return [(_STATE_KINDS[after.state], f"node {nid} {verb}")]
+
+
+def _disk_changes(before: NodeView, after: NodeView) -> list[tuple[EventKind, str]]:
+    if after.disk_error and after.disk_error != before.disk_error:
+        return [(EventKind.ERROR, f"node {after.node_id}: {after.disk_error}")]
+    if before.disk_error and not after.disk_error and after.role is not None:
+        return [(EventKind.INFO, f"node {after.node_id} can persist again")]
+    return []
 
 
 def _snapshot_changes(before: NodeView, after: NodeView) -> list[tuple[EventKind, str]]:

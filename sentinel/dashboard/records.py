@@ -69,6 +69,7 @@ class NodeView:
     applied_index: int | None = None
     snapshot_index: int | None = None
     disk_bytes: int | None = None
+    disk_error: str | None = None  # why the node cannot persist (a full disk); None: it can
     cpu_percent: float | None = None
     rss_bytes: int | None = None
     msgs_in_per_s: float | None = None

@@ -148,6 +148,12 @@ def _id_cell(node: NodeView, leader: int | None) -> Text:
     return Text(str(node.node_id))
 
 
+def _disk_cell(node: NodeView) -> Text | str:
+    if node.disk_error:
+        return Text("FULL", style="bold red")
+    return format_bytes(node.disk_bytes)
+
+
 def _indices(node: NodeView) -> str:
     parts = (node.log_length, node.commit_index, node.applied_index, node.snapshot_index)
     if all(p is None for p in parts):
@@ -177,7 +183,7 @@ WIDE_COLUMNS_SPEC: tuple[tuple[str, str, Cell], ...] = (
     ("commit", _R, lambda n, _: _num(n.commit_index)),
     ("applied", _R, lambda n, _: _num(n.applied_index)),
     ("snap", _R, lambda n, _: _num(n.snapshot_index)),
-    ("disk", _R, lambda n, _: format_bytes(n.disk_bytes)),
+    ("disk", _R, lambda n, _: _disk_cell(n)),
     ("cpu", _R, lambda n, _: format_percent(n.cpu_percent)),
     ("rss", _R, lambda n, _: format_bytes(n.rss_bytes)),
     ("in/s", _R, lambda n, _: format_count(n.msgs_in_per_s)),

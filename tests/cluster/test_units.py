@@ -43,6 +43,7 @@ def test_identity_is_kept_and_size_checked(tmp_path):
         ({"heartbeat_ms": 5}, "--heartbeat-ms"),
         ({"heartbeat_ms": 100, "election_ms": 150}, "--election-ms"),
         ({"maxraftstate": 0}, "--maxraftstate"),
+        ({"disk_quota_mb": -1}, "--disk-quota-mb"),
     ],
 )
 def test_run_options_validated(kwargs, words):
@@ -203,3 +204,13 @@ def test_group_labels_disconnected_and_whole():
     labels = group_labels(make_topology([[1, 2]], disconnected=[3]), (1, 2, 3))
     assert labels == {1: "A", 2: "A", 3: "-3"}
     assert preset_name(UNRELIABLE) == "unreliable"
+
+
+def test_the_disk_quota_reaches_every_node_in_bytes(tmp_path):
+    from sentinel.cluster import Supervisor
+    from sentinel.cluster.settings import create_identity
+
+    identity = create_identity(tmp_path, 3)
+    sup = Supervisor(tmp_path, identity, RunOptions(disk_quota_mb=3))
+    assert {sup.spec(i).disk_quota_bytes for i in (1, 2, 3)} == {3 * 1024 * 1024}
+    assert Supervisor(tmp_path, identity, RunOptions()).spec(1).disk_quota_bytes == 0

@@ -211,3 +211,11 @@ def test_format_counts_rates_durations_percents() -> None:
         "—", "0s", "42s", "3m05s", "1h02m03s", "2d03h"
     ]  # fmt: skip
     assert [format_percent(p) for p in (None, 3.46, 14.2, 100.0)] == ["—", "3.5%", "14%", "100%"]
+
+
+def test_a_node_that_cannot_persist_shows_full_in_the_disk_column(
+    make_node, make_view, render_text
+) -> None:
+    v = make_view(make_node(1, disk_bytes=5_000), make_node(2, disk_error="disk full: quota"))
+    text = render_text(render(v, width=120), width=120)
+    assert "FULL" in row(text, 2) and "FULL" not in row(text, 1)
