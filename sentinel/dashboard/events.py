@@ -111,7 +111,7 @@ def _process_changes(before: NodeView, after: NodeView) -> list[tuple[EventKind,
 
 
 def _disk_changes(before: NodeView, after: NodeView) -> list[tuple[EventKind, str]]:
-    if after.disk_error and after.disk_error != before.disk_error:
+    if after.disk_error and not before.disk_error:  # (its text changes as the disk fills)
         return [(EventKind.ERROR, f"node {after.node_id}: {after.disk_error}")]
     if before.disk_error and not after.disk_error and after.role is not None:
         return [(EventKind.INFO, f"node {after.node_id} can persist again")]
