@@ -7,6 +7,7 @@ One thread, one loop (the design's process main loop):
                       a raft message from a peer -> core.step (invalid ones are logged)
     for each elapsed tick: core.tick(), app.on_tick()
     while the core has a Ready: persist (one fsync per batch), apply, send, advance
+                                (a Ready the disk has no room for waits: stall.py)
     a few times a second: post a NodeStatus blob to the router
 
 Raft messages are one-way router messages flagged REQUEST or REPLY (`Message.is_response`), so
@@ -20,7 +21,6 @@ a small cluster by hand.
 
 from __future__ import annotations
 
-import errno
 import importlib
 import logging
 import logging.handlers
@@ -46,6 +46,7 @@ from sentinel.raft.messages import Message as RaftMessage
 from sentinel.raft.nodespec import DEFAULT_APP, NodeSpec, node_name
 from sentinel.raft.nodestatus import NodeStatus
 from sentinel.raft.ready import Ready
+from sentinel.raft.stall import StallingSaver
 from sentinel.raft.storage import Storage
 from sentinel.wire import WireError, encode
 
@@ -63,10 +64,6 @@ ARRIVALS_MAX = READ_BYTES // p.ROUTE_BYTES
 NODE_LOG_BYTES_MAX = 8 * 1024 * 1024
 #: A loop turn this long (a stall every client of this node saw) is logged as a warning.
 SLOW_TURN_MS = 50.0
-#: A Ready the disk had no room for is saved again this often ...
-DISK_RETRY_S = 0.1
-#: ... and the error logged again this often while it lasts.
-DISK_ERROR_LOG_S = 10.0
 
 
 def spawn_node(spec: NodeSpec, router: Any, group: Any) -> int:
@@ -119,8 +116,7 @@ class NodeRuntime:
         self.started = time.monotonic()
         self.counts = dict.fromkeys(
             ("raft_msgs_received", "raft_bytes_received", "raft_requests_received",
-             "raft_msgs_sent", "raft_bytes_sent", "invalid_msgs", "slow_turns", "disk_full"),
-            0,
+             "raft_msgs_sent", "raft_bytes_sent", "invalid_msgs", "slow_turns"), 0,
         )  # fmt: skip
         self.compact_wish: tuple[int, bytes] | None = None
         self.snapshot_fork = SnapshotFork(storage, close_in_child=(endpoint.fileno(),))
@@ -138,11 +134,7 @@ class NodeRuntime:
         # every call, which costs more than the message it waits for.
         self.poller = select.poll()
         self.poller.register(endpoint.fileno(), select.POLLIN)
-        #: A Ready (and whether its messages went out early) waiting for room on the disk.
-        self.stalled: tuple[Ready, bool] | None = None
-        self.retry_at = 0.0
-        self.disk_error = ""  # why the node cannot persist ("" when it can), for the status
-        self.disk_error_logged = -math.inf
+        self.saver = StallingSaver(storage, spec.node_id)
 
     # -- NodeContext ---------------------------------------------------------------------
 
@@ -198,7 +190,12 @@ class NodeRuntime:
         return self.storage.snapshot_bytes()
 
     def counters(self) -> Mapping[str, int]:
-        return dict(self.counts, bad_frames=self.endpoint.bad_frames, rpc_calls=self.rpc.calls)
+        return dict(
+            self.counts,
+            bad_frames=self.endpoint.bad_frames,
+            rpc_calls=self.rpc.calls,
+            disk_full=self.saver.failures,
+        )
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -227,7 +224,7 @@ class NodeRuntime:
                     self.core.tick()
                     self.app.on_tick()
                 next_tick = max(next_tick + due * tick_s, now)
-                if self.stalled is None:  # (its compaction would join a Ready in flight)
+                if self.saver.stalled is None:  # (its compaction would join a Ready in flight)
                     self.finish_background_snapshot()
             ready_began = time.monotonic()
             self.handle_ready()
@@ -304,9 +301,13 @@ class NodeRuntime:
         """Persist, send, apply, advance, for every Ready (a leader sends first when that is
         safe, see `may_send_before_persist`); then compact if asked. Everything sent is
         written out before the next fsync: nobody waits on a message held behind a disk.
-        A Ready the disk had no room for waits (`stalled`) and is saved again later."""
-        if self.stalled is not None and not self.retry_stalled():
-            return
+        A Ready the disk had no room for waits and is saved again later (see stall.py)."""
+        saver = self.saver
+        if saver.stalled is not None:
+            done = saver.retry()
+            if done is None:
+                return
+            self.finish_ready(*done)
         for batch in range(READY_BATCHES_MAX):
             if not self.core.has_ready():
                 break
@@ -317,8 +318,7 @@ class NodeRuntime:
             if early:  # a leader's APPENDs go out before its own fsync (thesis §10.2.1)
                 self.send_all(rd)
                 self.endpoint.flush()
-            if not self.persist(rd):  # 1. persist: one fsync for the batch (when needed)
-                self.stalled = (rd, early)
+            if not saver.save(rd, early):  # 1. persist: one fsync for the batch (when needed)
                 return
             self.finish_ready(rd, early)
 
@@ -339,52 +339,6 @@ class NodeRuntime:
             self.compact_wish = None
             if self.core.compact(index, data):
                 log.debug("node %d compacted to %d", self.node_id, index)
-
-    # -- a full disk ---------------------------------------------------------------------
-
-    def persist(self, rd: Ready) -> bool:
-        """Save `rd`; False if the disk has no room for it (ENOSPC, EDQUOT). Nothing of
-        `rd` that depends on it then happens: no ack, vote or apply, so nothing is lost or
-        promised; the node keeps its connections, answers what it can, and saves `rd`
-        again every DISK_RETRY_S (`retry_stalled`). Any other error stops the node: the
-        disk's state is then unknown."""
-        try:
-            self.storage.save(rd)
-        except OSError as exc:
-            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
-                raise
-            self.disk_full(exc)
-            return False
-        if self.disk_error:
-            log.warning("node %d: the disk has room again; the stalled batch is saved",
-                        self.node_id)  # fmt: skip
-            self.disk_error = ""
-        return True
-
-    def disk_full(self, exc: OSError) -> None:
-        now = time.monotonic()
-        self.counts["disk_full"] += 1
-        self.retry_at = now + DISK_RETRY_S
-        if not self.disk_error or now >= self.disk_error_logged + DISK_ERROR_LOG_S:
-            log.error(
-                "node %d: disk full, cannot persist its log (%s): it neither acks, votes nor "
-                "applies until there is room; retrying every %.0f ms",
-                self.node_id, exc, DISK_RETRY_S * 1000.0,
-            )  # fmt: skip
-            self.disk_error_logged = now
-        self.disk_error = f"disk full: {exc.strerror or exc}"
-
-    def retry_stalled(self) -> bool:
-        """Save the stalled Ready again when due; whether it is saved (and finished)."""
-        assert self.stalled is not None
-        if time.monotonic() < self.retry_at:
-            return False
-        rd, early = self.stalled
-        if not self.persist(rd):
-            return False
-        self.stalled = None
-        self.finish_ready(rd, early)
-        return True
 
     def may_send_before_persist(self, rd: Ready) -> bool:
         """Whether `rd`'s messages may leave before `rd` is on disk: a leader's batch that
@@ -453,7 +407,7 @@ class NodeRuntime:
                     c["raft_requests_received"], c["raft_msgs_sent"], c["raft_bytes_sent"],
                     self.endpoint.bad_frames, c["invalid_msgs"], self.rpc.calls,
                     int((time.monotonic() - self.started) * 1000), self.app.status(),
-                    self.disk_error,
+                    self.saver.error,
                 )
             )
         )  # fmt: skip

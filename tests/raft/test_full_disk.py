@@ -4,6 +4,8 @@ the same Ready saved again once there is room."""
 from __future__ import annotations
 
 import errno
+import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from test_storage import CLUSTER, digest, ents, ready
 
 from sentinel.raft import HardState, Snapshot, SnapshotMeta, Storage, fs
 from sentinel.raft.fs import OsFileSystem
+from sentinel.raft.stall import DISK_RETRY_S, StallingSaver
 
 QUOTA_BYTES = 256 * 1024
 
@@ -100,3 +103,49 @@ def test_a_snapshot_saved_again_after_its_log_rewrite_failed_keeps_the_later_ent
     rec = Storage.open(tmp_path, CLUSTER, 1).recovered
     assert rec.snapshot is not None and rec.snapshot.meta == SnapshotMeta(5, 1)
     assert [e.index for e in rec.entries] == [6, 7, 8, 9, 10]
+
+
+class _Disk:
+    """A Storage stand-in whose saves fail with the errno it is given, until told otherwise."""
+
+    def __init__(self) -> None:
+        self.fail_with: int | None = None
+        self.saved: list = []
+
+    def save(self, rd) -> None:
+        if self.fail_with is not None:
+            raise OSError(self.fail_with, os.strerror(self.fail_with))
+        self.saved.append(rd)
+
+
+def test_a_stalled_ready_is_saved_again_when_due_and_then_handed_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    disk, now = _Disk(), [100.0]
+    saver = StallingSaver(disk, 3, clock=lambda: now[0])  # type: ignore[arg-type]
+    rd = ready(ents(1, 1))
+    disk.fail_with = errno.ENOSPC
+    with caplog.at_level(logging.WARNING):
+        assert not saver.save(rd, True)
+        assert saver.stalled == (rd, True) and saver.error.startswith("disk full")
+        assert saver.retry() is None  # not due yet: no second try in the same instant
+        now[0] += DISK_RETRY_S
+        assert saver.retry() is None and saver.failures == 2  # due, but still no room
+        disk.fail_with = errno.EDQUOT  # a quota is a full disk too
+        now[0] += DISK_RETRY_S
+        assert saver.retry() is None and saver.failures == 3
+        disk.fail_with = None
+        now[0] += DISK_RETRY_S
+        assert saver.retry() == (rd, True)
+    assert disk.saved == [rd] and saver.stalled is None and saver.error == ""
+    assert caplog.text.count("disk full, cannot persist its log") == 1  # not every 100 ms
+    assert "the disk has room again" in caplog.text
+
+
+def test_other_disk_errors_still_stop_the_node() -> None:
+    disk = _Disk()
+    saver = StallingSaver(disk, 3)  # type: ignore[arg-type]
+    disk.fail_with = errno.EIO  # the disk's state is unknown: no retrying over it
+    with pytest.raises(OSError) as caught:
+        saver.save(ready(ents(1, 1)), False)
+    assert caught.value.errno == errno.EIO and saver.stalled is None
