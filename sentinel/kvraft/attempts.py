@@ -209,8 +209,8 @@ class SessionState:
 class Operation:
     """The attempts of one call on one session (see the module docstring)."""
 
-    __slots__ = ("_command", "_followed_hint", "_maybe", "_misses", "_rounds", "_sent_to",
-                 "deadline", "request", "rpc_timeout_s", "session")  # fmt: skip
+    __slots__ = ("_command", "_followed_hint", "_maybe", "_misses", "_refusal", "_rounds",
+                 "_sent_to", "deadline", "request", "rpc_timeout_s", "session")  # fmt: skip
 
     def __init__(
         self,
@@ -230,6 +230,7 @@ class Operation:
         self._misses = 0  # attempts without an answer since the last pause
         self._followed_hint = False
         self._sent_to = 0  # the server of the attempt in flight
+        self._refusal = ""  # why a server last refused to take the call (for the error)
 
     # -- events ---------------------------------------------------------------------------
 
@@ -256,6 +257,8 @@ class Operation:
             return Fail(RuntimeError(f"{name} answered {type(value).__name__}, not a KVReply"))
         if value is None or value.err == RETRY:
             self._maybe = True
+        if value is not None and value.detail:
+            self._refusal = f"node {self._sent_to}: {value.detail}"
         hint = value.leader if value is not None and value.err == WRONG_LEADER else 0
         return self._move_on(hint, now)
 
@@ -305,6 +308,8 @@ class Operation:
 
     def _expired(self, why: str) -> Fail:
         name = type(self._command).__name__
+        if self._refusal:  # e.g. "node 3: node 3 cannot persist (disk full: ...)"
+            why = f"{why} (last refusal: {self._refusal})"
         if isinstance(self._command, Register):
             if self._maybe:  # a lost Register only leaves an unused session behind
                 return Fail(Unavailable(f"could not open a session: Register: {why}"))

@@ -39,7 +39,7 @@ from sentinel.netsim.rpc import RpcCall, RpcServer
 from sentinel.raft.app import Application
 from sentinel.raft.bgsnap import SnapshotFork
 from sentinel.raft.core import Raft
-from sentinel.raft.errors import InvalidMessage, StorageError
+from sentinel.raft.errors import InvalidMessage, ProposalDropped, StorageError
 from sentinel.raft.lowprio import run_niced
 from sentinel.raft.messages import Entry, Role, SnapshotMeta, Status
 from sentinel.raft.messages import Message as RaftMessage
@@ -139,9 +139,19 @@ class NodeRuntime:
     # -- NodeContext ---------------------------------------------------------------------
 
     def propose(self, data: bytes) -> tuple[int, int]:
+        self.refuse_while_stalled()
         return self.core.propose(data)
 
+    def refuse_while_stalled(self) -> None:
+        """A node that cannot persist says so at once (ProposalDropped) when it leads, or
+        knows no leader to send the caller to, rather than take work it cannot finish or
+        answer "not the leader" with no hint; else NotLeader, with the hint, as usual."""
+        core = self.core
+        if self.saver.stalled is not None and (core.role is Role.LEADER or not core.lead):
+            raise ProposalDropped(f"node {self.node_id} cannot persist ({self.saver.error})")
+
     def read_index(self, context: bytes) -> None:
+        self.refuse_while_stalled()
         # The lease starts when a round was asked, before its heartbeats left: every
         # follower that acked heard from us after that, so refuses votes for longer.
         now = time.monotonic()

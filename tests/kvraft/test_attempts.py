@@ -234,6 +234,16 @@ def test_write_sent_without_definite_answer_is_outcome_unknown_at_the_deadline()
     assert "may or may not have been applied" in str(action.error)
 
 
+def test_the_deadline_error_says_why_a_server_last_refused():
+    op = op_on(registered((1, 2)), Put, "k", "v", deadline=1.0)
+    op.start(0.0)
+    why = "node 1 cannot persist (disk full: No space left on device)"
+    op.on_reply(err(RETRY, detail=why), 0.1)
+    action = op.on_reply(err(WRONG_LEADER, leader=1), 1.0)
+    assert isinstance(action, Fail) and isinstance(action.error, OutcomeUnknown)
+    assert f"(last refusal: node 1: {why})" in str(action.error)
+
+
 def test_write_no_server_took_is_unavailable_at_the_deadline():
     op = op_on(registered((1, 2)), Put, "k", "v", deadline=1.0)
     op.start(0.0)

@@ -45,12 +45,16 @@ def no_leaks() -> Iterator[None]:
 
 @pytest.fixture
 def make_cluster(tmp_path: Path, no_leaks: None) -> Iterator[Callable[..., KVCluster]]:
-    """`make_cluster(n, unreliable=False, maxraftstate=-1)`: a KVCluster, always cleaned
-    up; the test fails if it took longer than 6.824's 120 s limit."""
+    """`make_cluster(n, unreliable=False, maxraftstate=-1, node_options=None)`: a
+    KVCluster, always cleaned up; the test fails if it took longer than 6.824's 120 s limit."""
     made: list[KVCluster] = []
 
-    def make(n: int, unreliable: bool = False, maxraftstate: int = -1) -> KVCluster:
-        cluster = KVCluster(tmp_path / f"c{len(made)}", n, unreliable, maxraftstate)
+    def make(
+        n: int, unreliable: bool = False, maxraftstate: int = -1, node_options=None
+    ) -> KVCluster:
+        cluster = KVCluster(
+            tmp_path / f"c{len(made)}", n, unreliable, maxraftstate, node_options=node_options
+        )
         made.append(cluster)
         return cluster
 

@@ -24,6 +24,7 @@ import random
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from sentinel.kvraft.clerk import Clerk
 from sentinel.kvraft.protocol import ServerState
@@ -68,6 +69,7 @@ class KVCluster:
         unreliable: bool = False,
         maxraftstate: int = -1,
         seed: int | None = None,
+        node_options: dict[str, Any] | None = None,
     ) -> None:
         self.seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little")
         print(f"KVCluster seed={self.seed} n={n} unreliable={unreliable} m={maxraftstate}")
@@ -76,6 +78,7 @@ class KVCluster:
         self.directory = directory
         self.n = n
         self.maxraftstate = maxraftstate
+        self.node_options = dict(node_options or {})  # more NodeSpec fields
         self.started = time.monotonic()
         # forkserver: a node (re)start forks a warm server that has the node's modules
         # loaded, instead of a fresh interpreter importing them (about 1 s each on a loaded
@@ -108,6 +111,7 @@ class KVCluster:
             app=APP,
             app_options={"maxraftstate": self.maxraftstate},
             seed=seed,
+            **self.node_options,
         )
 
     def start_server(self, i: int) -> None:
