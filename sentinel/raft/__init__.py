@@ -25,6 +25,9 @@ clock with `MemFileSystem`):
             core.advance(rd)              # 4. advance
         if the application wants: core.compact(applied_index, app.snapshot())
 
+A full disk need not stop the loop: `StallingSaver` holds a Ready that `save` had no room for
+(ENOSPC) and saves it again later; until then that Ready's steps 2-4 wait.
+
 `propose` and `read_index` raise `NotLeader(leader_hint)` on a non-leader and
 `ProposalDropped` when a limit is reached; `step` raises `InvalidMessage` for a message no
 correct peer sends (log it and go on). `storage.raft_state_bytes()` is the figure to compare
@@ -67,6 +70,7 @@ from sentinel.raft.messages import (
 )
 from sentinel.raft.nodespec import NodeSpec
 from sentinel.raft.ready import PersistentState, Ready
+from sentinel.raft.stall import StallingSaver
 from sentinel.raft.storage import Storage
 
 __all__ = [
@@ -100,6 +104,7 @@ __all__ = [
     "Role",
     "Snapshot",
     "SnapshotMeta",
+    "StallingSaver",
     "Status",
     "Storage",
     "StorageError",

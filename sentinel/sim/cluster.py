@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from sentinel.netsim import FaultConfig, FaultPolicy, VirtualNetwork
-from sentinel.raft import InvalidMessage, Message, MessageType, Raft, Role
+from sentinel.raft import InvalidMessage, Message, MessageType, Raft, Role, StallingSaver
 from sentinel.sim.app import Application, LogRecorder
 from sentinel.sim.disk import DiskCrash
 from sentinel.sim.invariants import DurableLog, InvariantChecker
@@ -95,6 +95,7 @@ class SimCluster:
                 "pauses",
                 "compactions",
                 "disk_crashes",
+                "disk_full_stalls",
                 "snapshots_installed",
                 "elections",
             ),
@@ -223,12 +224,24 @@ class SimCluster:
         core, storage, app = node.core, node.storage, node.app
         assert core is not None and storage is not None and app is not None
         checker, trace = self.checker, self.trace
+        saver = node.saver
+        assert saver is not None
         for _ in range(READY_ROUNDS_MAX):
-            if not core.has_ready():
-                break
-            rd = core.ready()
-            try:  # 1. persist
-                storage.save(rd)
+            try:  # 1. persist (a Ready the disk had no room for is retried when due)
+                if saver.stalled is not None:
+                    done = saver.retry()
+                    if done is None:
+                        break
+                    rd = done[0]
+                    self.trace.add((self.now_us, "disk-saved", node.id))
+                elif not core.has_ready():
+                    break
+                else:
+                    rd = core.ready()
+                    if not saver.save(rd, False):
+                        self.counts["disk_full_stalls"] += 1
+                        self.trace.add((self.now_us, "disk-stall", node.id))
+                        break
             except DiskCrash:
                 self.counts["disk_crashes"] += 1
                 self.trace.add((self.now_us, "crash", node.id, "(power cut while persisting)"))
@@ -319,6 +332,8 @@ class SimCluster:
         """Start (or restart) node i from its disk."""
         node = self.nodes[i]
         state = node.start()
+        assert node.storage is not None
+        node.saver = StallingSaver(node.storage, i, clock=lambda: self.now_us / 1e6)
         self.net.set_up(i, True)
         self.checker.node_started(i, state.snapshot, state.entries)
         self._trace_role(node)
@@ -358,6 +373,13 @@ class SimCluster:
         node.disk.arm(ops)
         self.trace.add((self.now_us, "arm-crash", i, ops))
         return True
+
+    def fill_disk(self, i: int, full: bool) -> None:
+        """Make node i's disk full (writes that take space fail with ENOSPC) or not."""
+        node = self.nodes[i]
+        if node.disk.full != full:
+            node.disk.full = full
+            self.trace.add((self.now_us, "disk-full" if full else "disk-room", i))
 
     def pause(self, i: int) -> bool:
         """Stop node i's ticks and deliveries (they queue) until `resume`."""

@@ -1,13 +1,17 @@
-"""A node's simulated disk: `MemFileSystem` that can also crash in the middle of a write.
+"""A node's simulated disk: `MemFileSystem` that can also crash in the middle of a write,
+or be full.
 
 `arm(ops)` makes the `ops`-th following mutating operation raise `DiskCrash` before it
 happens, so the simulator can crash a node halfway through persisting a Ready (after the
 log append, before its fsync, say). The simulator then calls `crash(rng)`, which loses or
-tears whatever was not synced, as a power cut would.
+tears whatever was not synced, as a power cut would. While `full`, every write that takes
+space (append, replace) fails with ENOSPC and changes nothing; sync, truncate and remove
+still work, as on a real full disk.
 """
 
 from __future__ import annotations
 
+import errno
 import random
 
 from sentinel.raft import MemFileSystem
@@ -23,6 +27,7 @@ class SimDisk(MemFileSystem):
     def __init__(self) -> None:
         super().__init__()
         self._ops_left = 0  # 0: not armed
+        self.full = False
 
     def arm(self, ops: int) -> None:
         """Crash on the `ops`-th mutating operation from now (1 = the next one)."""
@@ -44,8 +49,13 @@ class SimDisk(MemFileSystem):
             if self._ops_left == 0:
                 raise DiskCrash("simulated power cut during a disk operation")
 
+    def _need_room(self) -> None:
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device (simulated)")
+
     def append(self, name: str, data: bytes) -> None:
-        """Append (see MemFileSystem), unless the power goes out first."""
+        """Append (see MemFileSystem), unless the disk is full or the power goes out first."""
+        self._need_room()
         self._tick()
         super().append(name, data)
 
@@ -57,7 +67,9 @@ class SimDisk(MemFileSystem):
     def write_atomic(
         self, name: str, data: bytes, tmp_suffix: str = ".tmp", sync_every_bytes: int = 0
     ) -> None:
-        """Atomic replace (see MemFileSystem), unless the power goes out first."""
+        """Atomic replace (see MemFileSystem), unless the disk is full or the power goes out
+        first."""
+        self._need_room()
         self._tick()
         super().write_atomic(name, data, tmp_suffix, sync_every_bytes)
 

@@ -59,14 +59,17 @@ class DurableLog:
         return k < len(self.entries) and self.entries[k].term == term
 
 
-def _retained(core: Raft) -> tuple[Entry, ...]:
+def _retained(core: Raft, saved_only: bool = False) -> tuple[Entry, ...]:
+    """The entries in a core's memory (`saved_only`: those its driver saved; a node whose
+    disk is full holds more, which are checked once they are saved)."""
     log = core.log
-    if log.last_index < log.first_index:
+    last = log.stable if saved_only else log.last_index
+    if last < log.first_index:
         return ()
     out: list[Entry] = []
     lo = log.first_index
-    while lo <= log.last_index:
-        chunk = log.slice(lo, log.last_index + 1, 1 << 62, _ENTRIES_MAX)
+    while lo <= last:
+        chunk = log.slice(lo, last + 1, 1 << 62, _ENTRIES_MAX)
         out.extend(chunk)
         lo += len(chunk)
     return tuple(out)
@@ -254,7 +257,8 @@ class InvariantChecker:
     def check_cluster(
         self, live: Mapping[int, Raft], durable: Mapping[int, DurableLog] | None = None
     ) -> None:
-        """The whole-cluster statements, over quiescent nodes (every Ready handled).
+        """The whole-cluster statements, over quiescent nodes (every Ready handled, or the
+        node is stalled on a full disk: only what it saved counts).
 
         `live`: the running (or paused) cores; `durable`: what each crashed node's disk holds.
         """
@@ -267,7 +271,7 @@ class InvariantChecker:
         agrees with what is committed up to this node's commit index."""
         log = core.log
         prev_term = log.snapshot_term
-        for entry in _retained(core):
+        for entry in _retained(core, saved_only=True):
             seen = self.entries.get((entry.index, entry.term))
             if seen is None or seen != (prev_term, entry.data, entry.kind):
                 raise InvariantViolation(
@@ -321,8 +325,12 @@ def check_log_matching(logs: Mapping[int, Raft]) -> None:
 
 
 def _core_covers(core: Raft, entry: Entry) -> bool:
+    """Whether a running node has `entry` on its disk (its driver saved it: a node whose
+    disk is full may hold newer entries in memory only)."""
     log = core.log
-    return entry.index <= log.snapshot_index or log.term(entry.index) == entry.term
+    return entry.index <= log.snapshot_index or (
+        entry.index <= log.stable and log.term(entry.index) == entry.term
+    )
 
 
 def _describe(entry: Entry) -> str:

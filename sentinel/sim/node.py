@@ -12,7 +12,15 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from sentinel.raft import Config, Message, PersistentState, Raft, SnapshotMeta, Storage
+from sentinel.raft import (
+    Config,
+    Message,
+    PersistentState,
+    Raft,
+    SnapshotMeta,
+    StallingSaver,
+    Storage,
+)
 from sentinel.sim.app import Application
 from sentinel.sim.disk import SimDisk
 from sentinel.sim.invariants import DurableLog
@@ -41,6 +49,8 @@ class SimNode:
         self.config = Config(node_id, peer_ids, **config_kw)
         self.disk = SimDisk()
         self.storage: Storage | None = None
+        #: Saves this incarnation's Ready batches; holds one the disk had no room for.
+        self.saver: StallingSaver | None = None
         self.core: Raft | None = None
         self.app: Application | None = None
         self.incarnation = 0
@@ -85,6 +95,7 @@ class SimNode:
         assert self.storage is not None
         self.storage.close()
         self.core = self.storage = self.app = None
+        self.saver = None
         self.paused = False
         self.inbox.clear()
         self.last_role = (0, 0, 0)

@@ -188,6 +188,8 @@ class SweepSummary:
     crashes: int = 0
     #: Snapshots received by followers from a leader (InstallSnapshot).
     installs: int = 0
+    #: Ready batches a full disk held back (the disks profile).
+    disk_stalls: int = 0
     sim_seconds: float = 0.0
     wall_seconds: float = 0.0
 
@@ -211,6 +213,7 @@ class SweepSummary:
         self.acked += result.acked
         self.crashes += result.counts["crashes"]
         self.installs += result.counts["snapshots_installed"]
+        self.disk_stalls += result.counts["disk_full_stalls"]
         self.sim_seconds += result.sim_seconds
         self.wall_seconds += result.wall_seconds
 
@@ -219,7 +222,7 @@ class SweepSummary:
         return (
             f"runs={self.runs} violations={self.violations} elections={self.elections} "
             f"commits={self.commits} acked={self.acked} crashes={self.crashes} "
-            f"installs={self.installs} "
+            f"installs={self.installs} disk_stalls={self.disk_stalls} "
             f"simulated={self.sim_seconds:.1f}s wall={self.wall_seconds:.1f}s "
             f"speed={self.speed:.1f} sim-s/wall-s"
         )

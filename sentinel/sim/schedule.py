@@ -1,6 +1,8 @@
 """Seeded fault schedules: crashes and restarts, power cuts while persisting, pauses,
 partitions (one node isolated, minority/majority, a bridge node that sees both sides), and
 network weather (loss, duplication, delay, reordering); then a heal for the liveness phase.
+The "disks" profile adds full disks (the leader's or a random node's, for a while) to the
+mixed faults.
 
 A schedule is generated up front from its own random source as a list of timed actions.
 Targets such as "the leader" are resolved when the action runs (from the cluster's random
@@ -21,7 +23,7 @@ MS = 1000
 ACTIONS_MAX = 100_000
 LEADER, RANDOM = "leader", "random"
 
-PROFILES = ("mixed", "figure8", "calm")
+PROFILES = ("mixed", "figure8", "calm", "disks")
 
 #: The ordinary network between faults: 1-11 ms one way (requests jitter), no loss.
 BASE_WEATHER = FaultConfig(
@@ -123,7 +125,16 @@ class LeaderChaos:
 def perform(cluster: SimCluster, action: Action, picked: dict[int, int]) -> None:
     """Carry out one action on the cluster."""
     kind = action.kind
-    if kind in ("crash", "disk-crash", "pause"):
+    if kind == "disk-full":
+        node = _resolve(cluster, action.target)
+        if node is not None:
+            picked[action.episode] = node
+            cluster.fill_disk(node, True)
+    elif kind == "disk-room":
+        node = picked.pop(action.episode, None)
+        if node is not None:
+            cluster.fill_disk(node, False)
+    elif kind in ("crash", "disk-crash", "pause"):
         node = _resolve(cluster, action.target)
         if node is None:
             return
@@ -167,6 +178,7 @@ def heal_all(cluster: SimCluster) -> None:
     for i in cluster.ids:
         node = cluster.nodes[i]
         node.disk.disarm()
+        cluster.fill_disk(i, False)
         if node.core is None:
             cluster.restart(i)
         elif node.paused:
@@ -201,8 +213,10 @@ def generate(
     gen = _Generator(rng, nodes, heal_us)
     if profile != "calm":
         gen.add(0, Action("weather", weather=""))
-    if profile == "mixed":
+    if profile in ("mixed", "disks"):
         gen.mixed()
+    if profile == "disks":
+        gen.full_disks()
     actions = gen.actions
     actions.append((heal_us, Action("heal-all")))
     actions.sort(key=lambda pair: pair[0])  # stable: same-time actions keep their order
@@ -250,6 +264,16 @@ class _Generator:
             kind = rng.choices(kinds, weights)[0]
             self.episode_at(t, kind)
             t += self.ms(50, 600)
+
+    def full_disks(self) -> None:
+        """Full-disk episodes over the other faults: the leader's or a random node's disk
+        has no room for 50 ms to 1.5 s (a node may also crash or restart meanwhile)."""
+        t = self.ms(100, 800)
+        while t < self.heal_us:
+            ep = self.new_episode()
+            self.add(t, Action("disk-full", self.rng.choice([LEADER, RANDOM]), ep))
+            self.add(t + self.ms(50, 1500), Action("disk-room", episode=ep))
+            t += self.ms(200, 1500)
 
     def crash_episode(self, t: int, target: int | str, down_us: int) -> None:
         ep = self.new_episode()

@@ -4,6 +4,8 @@
    replicas. The figure8 profile (leaders crashed within milliseconds of winning, a quorum
    just barely up, one entry per round trip) makes that situation common.
 2. One vote per term forgotten: a follower grants every up-to-date candidate of a term.
+3. A vote forgotten after a full disk: storage takes a new term and vote as saved before
+   its file is written, so saving the same Ready again, once there is room, skips it.
 """
 
 from __future__ import annotations
@@ -14,13 +16,25 @@ import textwrap
 
 import pytest
 
-from sentinel.raft import Message, MessageType, Raft
+from sentinel.raft import Message, MessageType, Raft, Ready, Storage
 from sentinel.sim import SimOptions, sweep
 
 FIGURE8 = SimOptions(nodes=5, sim_seconds=10.0, profile="figure8")
 MIXED = SimOptions(nodes=5, sim_seconds=10.0, profile="mixed")
 FIGURE8_SEEDS = range(0, 16)  # seeds 3, 4, 11 and 15 find it today
 DOUBLE_VOTE_SEEDS = range(0, 15)  # seeds 2, 6, 9 and 12 find it today
+DISKS = SimOptions(nodes=5, sim_seconds=10.0, profile="disks")
+FULL_DISK_VOTE_SEEDS = range(0, 8)  # seeds 0, 1 and 4 find it today
+_save = Storage.save
+
+
+def hard_state_first(self: Storage, rd: Ready) -> None:
+    """Storage.save as it was: the new term and vote count as saved before the write."""
+    if rd.hard_state is not None:
+        old, self._hard_state = self._hard_state, rd.hard_state
+        if (old.term, old.vote) != (rd.hard_state.term, rd.hard_state.vote):
+            self._write_hard_state(rd.hard_state)
+    _save(self, rd)
 
 
 def commit_by_counting(self: Raft) -> bool:
@@ -75,6 +89,19 @@ def test_sweep_finds_a_double_vote(monkeypatch: pytest.MonkeyPatch) -> None:
     assert all("election safety" in f.what for f in summary.failures), [
         f.what for f in summary.failures
     ]
+
+
+def test_sweep_finds_a_vote_forgotten_after_a_full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Storage, "save", hard_state_first)
+    seeds = FULL_DISK_VOTE_SEEDS
+    print(f"disks seeds {seeds.start}..{seeds.stop - 1} with the hard state taken as saved early")
+    summary = sweep(seeds, DISKS)
+    print(summary.line())
+    assert summary.failures, "the simulator missed a vote lost to a full disk"
+    for failure in summary.failures:  # the disk disagrees with itself, or worse
+        assert failure.what.startswith(
+            ("a node cannot recover", "election safety", "committed entry")
+        ), failure.what
 
 
 def test_cli_replays_a_failing_seed(monkeypatch: pytest.MonkeyPatch) -> None:

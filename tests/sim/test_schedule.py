@@ -80,3 +80,18 @@ def test_an_episode_closes_on_the_node_it_opened_on() -> None:
     perform(cluster, Action("resume", episode=2), picked)
     assert cluster.nodes[victim].core is not None and not cluster.nodes[paused].paused
     heal_all(cluster)
+
+
+def test_only_the_disks_profile_fills_disks_and_each_fill_ends() -> None:
+    for seed in range(5):
+        mixed = {a.kind for _, a in generate(seed, 5, 10 * S, 7 * S, "mixed").actions}
+        assert not mixed & {"disk-full", "disk-room"}
+        disks = generate(seed, 5, 10 * S, 7 * S, "disks").actions
+        fills = [a.episode for _, a in disks if a.kind == "disk-full"]
+        rooms = [a.episode for _, a in disks if a.kind == "disk-room"]
+        assert fills and set(rooms) <= set(fills)  # a fill the heal cuts short: heal-all
+    cluster = SimCluster(seed=3, nodes=3)
+    perform(cluster, Action("disk-full", 2, episode=1), picked := {})
+    assert cluster.nodes[2].disk.full and picked == {1: 2}
+    heal_all(cluster)
+    assert not any(n.disk.full for n in cluster.nodes.values())

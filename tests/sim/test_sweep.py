@@ -1,5 +1,6 @@
 """The seed sweep: 200 seeds of 10 simulated seconds each on 5 nodes, in chunks of 20 so
-`pytest -n auto` spreads them. A failure names its seed and how to replay it."""
+`pytest -n auto` spreads them, and more with full disks among the faults. A failure names
+its seed and how to replay it."""
 
 from __future__ import annotations
 
@@ -36,3 +37,18 @@ def test_figure8_schedules_keep_every_invariant() -> None:
     print(summary.line())
     assert not summary.failures, "\n\n".join(str(f) for f in summary.failures)
     assert summary.elections > 10 * len(seeds)
+
+
+DISK_SWEEPS = [("raft", range(2000, 2024)), ("kv", range(2100, 2108))]
+
+
+@pytest.mark.parametrize(("workload", "seeds"), DISK_SWEEPS)
+def test_full_disks_among_the_faults_keep_every_invariant(workload: str, seeds: range) -> None:
+    print(f"disks seeds {seeds.start}..{seeds.stop - 1}, workload {workload}")
+    nodes = 5 if workload == "raft" else 3
+    options = SimOptions(nodes=nodes, sim_seconds=10.0, profile="disks", workload=workload)
+    summary = sweep(seeds, options)
+    print(summary.line())
+    assert not summary.failures, "\n\n".join(str(f) for f in summary.failures)
+    assert summary.disk_stalls > len(seeds)  # the disks really filled up, often
+    assert summary.acked > 20 * len(seeds)  # and the cluster still made progress
