@@ -27,8 +27,9 @@ registered) and reports `ops_per_s`, `p50_ms` and `p99_ms`,
 plus `client_cpu_us_per_op`: the CPU time (user + system) of this benchmark process per
 operation, measured with psutil (on 2 cores, the client's CPU is taken from the nodes), and
 `ops_per_batch`: the operations per "KVServer.Batch" request the client coalesced (its
-default, see sentinel/kvraft/batching.py; 0 when every call went alone). Every operation is
-still counted on its own, with its own latency from submission to completion.
+default, see sentinel/kvraft/batching.py; 0 when every call went alone), and
+`python_loop_ns`: the machine's speed as the case began (see `python_loop_ns`). Every
+operation is still counted on its own, with its own latency from submission to completion.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+import timeit
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -112,6 +114,7 @@ def run_case(
 ) -> dict[str, float]:
     """`sessions` clients doing `op` back to back for `seconds`; throughput and latency.
     `blocking`: one thread making blocking calls (sessions must be 1)."""
+    loop_ns = python_loop_ns()
     me = psutil.Process()
     cpu0 = sum(me.cpu_times()[:2])
     batches0, members0 = _coalesced(client)
@@ -147,7 +150,16 @@ def run_case(
         "p99_ms": round(every[min(len(every) - 1, int(len(every) * 0.99))] * 1000, 3),
         "client_cpu_us_per_op": round(cpu / len(every) * 1e6, 1),
         "ops_per_batch": round(members / batches, 1) if batches else 0.0,
+        "python_loop_ns": loop_ns,
     }
+
+
+def python_loop_ns() -> float:
+    """This machine's speed just now: the best time of `sum(range(100))`, in ns. On the
+    2-core VM it reads ~800 in a fast phase and up to ~1,500 in a slow one, minutes apart:
+    figures taken at different speeds are not comparable."""
+    best_s = min(timeit.repeat("sum(range(100))", number=2000, repeat=5))
+    return round(best_s / 2000 * 1e9, 1)
 
 
 def _coalesced(client: Client) -> tuple[int, int]:
@@ -222,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{n} nodes {name:16s} {fig['ops_per_s']:8.1f} ops/s "
                       f"({fig['ops_per_s_min']:.0f}-{fig['ops_per_s_max']:.0f})  "
                       f"p50 {fig['p50_ms']:6.2f} ms  p99 {fig['p99_ms']:6.2f} ms  "
-                      f"client {fig['client_cpu_us_per_op']:6.1f} us/op")  # fmt: skip
+                      f"client {fig['client_cpu_us_per_op']:6.1f} us/op  "
+                      f"loop {fig['python_loop_ns']:.0f} ns")  # fmt: skip
     return 0
 
 

@@ -18,7 +18,7 @@ DEADLINE_S = 180.0  # ~10 s on an idle machine; far more on a loaded one
 LINGER_S = 15.0
 CASES = {"write_1", "write_32", "read_1", "read_32", "write_1_blocking", "read_1_blocking"}
 FIGURES = {"ops_per_s", "p50_ms", "p99_ms", "client_cpu_us_per_op", "ops_per_batch", "runs",
-           "ops_per_s_min", "ops_per_s_max"}  # fmt: skip
+           "ops_per_s_min", "ops_per_s_max", "python_loop_ns"}  # fmt: skip
 
 
 def test_kv_throughput_smoke() -> None:
@@ -47,6 +47,7 @@ def test_kv_throughput_smoke() -> None:
         assert set(got) >= FIGURES, case
         assert got["ops_per_s"] > 0 and 0 < got["p50_ms"] <= got["p99_ms"], (case, got)
         assert got["ops_per_batch"] == 0 or got["ops_per_batch"] >= 2, (case, got)
+        assert 10 < got["python_loop_ns"] < 100_000, (case, got)  # a loop of 100 additions
     # Helpers such as multiprocessing's resource tracker leave a moment after the run does:
     # wait for them (with a deadline); anything still running then is a leak.
     _gone, alive = psutil.wait_procs(list(started.values()), timeout=LINGER_S)
