@@ -18,9 +18,10 @@ client (`client.Client.*_async`) drives it from RPC-completion callbacks and tim
 rules (6.824's clerk, plus sessions and deadlines):
 
 - Start at the server that answered last (`session.leader`). On no answer (loss, timeout,
-  dead server), RETRY or WRONG_LEADER, move on: to the leader a WRONG_LEADER reply names
-  (one hop; a wrong hint falls back to the round), else to the next server. After a full
-  round of servers without an answer, pause ROUND_PAUSE_S (an election may be running).
+  dead server), RETRY, REFUSED or WRONG_LEADER, move on: to the leader a WRONG_LEADER or
+  RETRY reply names (one hop; a wrong hint falls back to the round), else to the next
+  server. After a full round of servers without an answer, pause ROUND_PAUSE_S (an
+  election may be running).
 - Exactly-once: the first write of a session sends Register (the server assigns the client
   id); writes carry (client_id, seq), seq = 1, 2, 3, ...; every retry resends the same pair.
 - SESSION_EXPIRED: the session is gone (the server's table is bounded); register again and
@@ -28,7 +29,8 @@ rules (6.824's clerk, plus sessions and deadlines):
   attempt may have been applied: then the outcome is unknown.
 - Deadline (`deadline`, a monotonic instant, or None: retry forever): a write that was sent
   at least once without a definite answer (no reply, or RETRY) fails with OutcomeUnknown; a
-  read, or a write no server took, fails with Unavailable. A lost Register is Unavailable.
+  read, or a write no server took (WRONG_LEADER, REFUSED), fails with Unavailable. A lost
+  Register is Unavailable. Either error names the last reason a server gave.
 - INVALID (or a BAD_COMMAND result) -> InvalidRequest; an RPC error reply -> RpcError.
 
 `prepare(kind, *fields)` validates a call's input once, before anything is sent.
@@ -86,6 +88,9 @@ _UTF8_BYTES_PER_CHAR_MAX = 4
 #: The calls and how many fields each takes (a write's without client_id and seq).
 _ARITY: dict[type, int] = {Get: 1, Put: 2, Append: 2, Delete: 1, Cas: 3}
 _METHODS: dict[type, str] = {k: f"{SERVICE}.{k.__name__}" for k in (*_ARITY, Register)}
+
+#: Replies whose `leader` field is a hint worth one hop (a REFUSED reply names none).
+_HINTED = (WRONG_LEADER, RETRY)
 
 
 # -- what the driver is told to do ---------------------------------------------------------
@@ -259,7 +264,7 @@ class Operation:
             self._maybe = True
         if value is not None and value.detail:
             self._refusal = f"node {self._sent_to}: {value.detail}"
-        hint = value.leader if value is not None and value.err == WRONG_LEADER else 0
+        hint = value.leader if value is not None and value.err in _HINTED else 0
         return self._move_on(hint, now)
 
     def resume(self, now: float) -> Action:

@@ -2,9 +2,9 @@
 
 A clerk talks to a fixed list of server endpoints (node ids) through any `Caller` (a
 `sentinel.netsim.client.Network`). It remembers which server answered last (the leader)
-and starts there; on no reply, WRONG_LEADER or RETRY it moves to the next server (or to
-the leader the server named), pausing briefly after each full round so an election in
-progress is not hammered.
+and starts there; on no reply, WRONG_LEADER, REFUSED or RETRY it moves to the next server
+(or to the leader the server named), pausing briefly after each full round so an election
+in progress is not hammered.
 
 Exactly-once: the first write registers a session (the server assigns the client id, the
 log index of the Register entry). Writes are numbered 1, 2, 3, ... and a retry resends the

@@ -6,11 +6,14 @@ operation: "KVServer.Get" takes a `Get`, "KVServer.Put" a `Put`, ... "KVServer.R
 
 - `OK`: `result` is the state machine's `Result` (its code may still be NO_KEY,
   CAS_MISMATCH, SESSION_EXPIRED, ...: those are answers, not transport errors);
-- `WRONG_LEADER`: this server cannot serve the request (not the leader, or it lost the
-  leadership before the request committed); `leader` is a hint (node id, 0 = unknown);
-- `RETRY`: the server accepted the request but could not answer in time (a deposed leader
-  that does not know it yet, a busy log); the request may or may not be applied, so the
-  clerk retries the same request (same seq: exactly-once) elsewhere;
+- `WRONG_LEADER`: this server is not the leader and took nothing (or its entry was
+  overwritten by another leader's: it will never apply); `leader` is a hint (node id,
+  0 = unknown);
+- `REFUSED`: the server took nothing, for the reason in `detail` (too many requests
+  pending, a leadership transfer under way, a disk with no room); try elsewhere or later;
+- `RETRY`: the server took the request but cannot answer it (no answer in time, or it lost
+  the leadership, `leader` then naming the new one if known); the request may or may not be
+  applied, so the clerk retries the same request (same seq: exactly-once) elsewhere;
 - `INVALID`: the request breaks a type or a limit; nothing changed; retrying cannot help.
 
 Batches ("KVServer.Batch", a `KVBatch`): a client that has several operations outstanding
@@ -32,8 +35,9 @@ from sentinel.wire import constructor, message
 OK = "OK"
 WRONG_LEADER = "WRONG_LEADER"
 RETRY = "RETRY"
+REFUSED = "REFUSED"
 INVALID = "INVALID"
-ERRORS = (OK, WRONG_LEADER, RETRY, INVALID)
+ERRORS = (OK, WRONG_LEADER, RETRY, REFUSED, INVALID)
 
 SERVICE = "KVServer"
 #: RPC method name -> the command class it takes.

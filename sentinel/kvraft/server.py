@@ -10,14 +10,18 @@ It registers the "KVServer" RPC service (protocol.py) and glues it to raft and t
   reply is deferred until the entry at the proposal's index is applied. If the entry applied
   there carries the proposal's term, it is ours (Log Matching) and the state machine's result
   is the answer; otherwise another leader overwrote it: WRONG_LEADER, and the clerk retries
-  the same (client_id, seq) elsewhere, which the sessions make exactly-once.
+  the same (client_id, seq) elsewhere, which the sessions make exactly-once. A write this
+  node can no longer answer for (it lost the leadership, or a snapshot replaced its entry)
+  may still be applied: RETRY, so that a clerk never takes it for "nothing changed".
 - **Gets** never enter the log: they take a ReadIndex read point (Raft dissertation §6.4) and
   are answered from the state machine once it has applied up to that point. While the
   leader holds a lease (a quorum confirmed it within the last ~0.1 s; §6.4.1,
   `NodeSpec.lease_reads`), the read point is its commit index at once, without a round.
 - Every deferred reply has a deadline (`reply_timeout_ms`, default 1000 ms): a deposed
   leader that does not know it yet answers RETRY instead of holding the clerk forever. When
-  this node stops leading, all its pending writes are answered WRONG_LEADER at once.
+  this node stops leading, all its pending writes are answered RETRY at once, with the new
+  leader if known. A request refused before it was proposed (a limit, a transfer, a full
+  disk) is answered REFUSED with the reason.
 - **Batches** ("KVServer.Batch", protocol.py): each operation is decoded and validated as
   if it had come alone. The batch's writes become one WriteBatch log entry (codec.py) in
   client id order: they were all outstanding at once, so any order among them is a valid
@@ -66,6 +70,7 @@ from sentinel.kvraft.protocol import (
     BATCH_OPS_MAX,
     INVALID,
     OK,
+    REFUSED,
     RETRY,
     SERVICE,
     WRONG_LEADER,
@@ -93,12 +98,16 @@ from sentinel.raft.messages import Entry, EntryKind, Role
 log = logging.getLogger(__name__)
 
 REPLY_TIMEOUT_MS_DEFAULT = 1000
-#: Deferred replies held at once; past this a request is answered RETRY (back-pressure).
+#: Deferred replies held at once; past this a request is answered REFUSED (back-pressure).
 WRITES_PENDING_MAX = 10_000
 READS_PENDING_MAX = 4_096
 
 # Answers that are the same every time are encoded once (rpc.constant_reply).
 _WRONG_LEADER = constant_reply(KVReply(WRONG_LEADER))
+_DEPOSED = "this node lost the leadership; the write may still be applied"
+_COVERED = constant_reply(
+    KVReply(RETRY, detail="the write's entry is in a snapshot now; it may have been applied")
+)
 _RETRY = constant_reply(
     KVReply(RETRY, detail="not answered in time; the request may or may not be applied")
 )
@@ -141,7 +150,7 @@ class KVServerApp(Application):
         assert self.sm.applied_index == index, f"snapshot at {index} says {self.sm.applied_index}"
         for waiting in [i for i in self.writes if i <= index]:
             for _term, waiter, _command, _at in self.writes.pop(waiting):
-                resolve(waiter, _WRONG_LEADER)  # a retry learns the outcome (duplicate)
+                resolve(waiter, _COVERED)  # a retry learns the outcome (duplicate)
 
     def apply(self, entry: Entry) -> None:
         if entry.index <= self.sm.applied_index:
@@ -199,14 +208,14 @@ class KVServerApp(Application):
             self.fail_writes()
 
     def fail_writes(self) -> None:
-        """Answer every pending write WRONG_LEADER (they may still commit: a retry with
-        the same seq learns the outcome from the session table)."""
+        """Answer every pending write RETRY (they may still commit: a retry with the same
+        seq learns the outcome from the session table), naming the new leader if known."""
         writes, self.writes = self.writes, {}
         self.write_deadlines.clear()
         self.writes_pending = 0
         for waiters in writes.values():
             for _term, waiter, _command, _at in waiters:
-                resolve(waiter, KVReply(WRONG_LEADER, leader=self.leader))
+                resolve(waiter, KVReply(RETRY, leader=self.leader, detail=_DEPOSED))
 
     def on_tick(self) -> None:
         now = time.monotonic()
@@ -255,13 +264,13 @@ class KVServerApp(Application):
         """Propose one entry; `waiters[i]` waits for the answer at position i (one, or one
         per write of a WriteBatch). None when they wait, else the answer for all of them."""
         if self.writes_pending + len(waiters) > WRITES_PENDING_MAX:
-            return KVReply(RETRY, detail="too many writes pending")
+            return KVReply(REFUSED, detail="too many writes pending")
         try:
             index, term = self.ctx.propose(data)
         except NotLeader as exc:
             return KVReply(WRONG_LEADER, leader=exc.leader_hint or 0)
         except ProposalDropped as exc:
-            return KVReply(RETRY, detail=str(exc))
+            return KVReply(REFUSED, detail=str(exc))
         deadline = time.monotonic() + self.reply_timeout_s
         waiting = self.writes.setdefault(index, [])
         for at, waiter in enumerate(waiters):
@@ -284,7 +293,7 @@ class KVServerApp(Application):
         """One ReadIndex read point for every (validated key, waiter) of `waiting`; None when
         they now wait for it, else the answer for all of them."""
         if self.reads_pending + len(waiting) > READS_PENDING_MAX:
-            return KVReply(RETRY, detail="too many reads pending")
+            return KVReply(REFUSED, detail="too many reads pending")
         self.next_read += 1
         context = self.next_read.to_bytes(8, "little")
         try:
@@ -292,7 +301,7 @@ class KVServerApp(Application):
         except NotLeader as exc:
             return KVReply(WRONG_LEADER, leader=exc.leader_hint or 0)
         except ProposalDropped as exc:
-            return KVReply(RETRY, detail=str(exc))
+            return KVReply(REFUSED, detail=str(exc))
         self.reads[context] = waiting
         self.reads_pending += len(waiting)
         self.read_deadlines.append((time.monotonic() + self.reply_timeout_s, context))

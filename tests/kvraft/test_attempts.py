@@ -31,7 +31,15 @@ from sentinel.kvraft.limits import (
     VALUE_BYTES_MAX,
     InvalidRequest,
 )
-from sentinel.kvraft.protocol import ENTRY_BYTES_MAX, INVALID, OK, RETRY, WRONG_LEADER, KVReply
+from sentinel.kvraft.protocol import (
+    ENTRY_BYTES_MAX,
+    INVALID,
+    OK,
+    REFUSED,
+    RETRY,
+    WRONG_LEADER,
+    KVReply,
+)
 from sentinel.kvraft.results import Result, ResultCode
 from sentinel.netsim.rpc import RpcError, RpcReply
 
@@ -234,14 +242,24 @@ def test_write_sent_without_definite_answer_is_outcome_unknown_at_the_deadline()
     assert "may or may not have been applied" in str(action.error)
 
 
-def test_the_deadline_error_says_why_a_server_last_refused():
+def test_a_write_every_server_refused_changed_nothing_and_the_error_says_why():
     op = op_on(registered((1, 2)), Put, "k", "v", deadline=1.0)
-    op.start(0.0)
+    assert op.start(0.0).server == 1
     why = "node 1 cannot persist (disk full: No space left on device)"
-    op.on_reply(err(RETRY, detail=why), 0.1)
+    assert op.on_reply(err(REFUSED, leader=1, detail=why), 0.1).server == 2  # no hint in it
     action = op.on_reply(err(WRONG_LEADER, leader=1), 1.0)
-    assert isinstance(action, Fail) and isinstance(action.error, OutcomeUnknown)
+    assert isinstance(action, Fail) and type(action.error) is Unavailable
     assert f"(last refusal: node 1: {why})" in str(action.error)
+    assert "changed nothing" in str(action.error)
+
+
+def test_a_write_its_deposed_leader_gave_back_may_still_be_applied():
+    op = op_on(registered((1, 2, 3)), Put, "k", "v", deadline=1.0)
+    assert op.start(0.0).server == 1
+    deposed = err(RETRY, leader=3, detail="this node lost the leadership")
+    assert op.on_reply(deposed, 0.1).server == 3  # to the new leader it names
+    action = op.on_reply(err(WRONG_LEADER), 1.0)  # ... which has not heard of it yet
+    assert isinstance(action, Fail) and isinstance(action.error, OutcomeUnknown)
 
 
 def test_write_no_server_took_is_unavailable_at_the_deadline():

@@ -10,11 +10,11 @@ import pytest
 
 from sentinel.kvraft import Append, Cas, Get, Put, Register, encode_command
 from sentinel.kvraft.limits import KEY_BYTES_MAX, VALUE_BYTES_MAX
-from sentinel.kvraft.protocol import INVALID, OK, RETRY, WRONG_LEADER, KVReply
+from sentinel.kvraft.protocol import INVALID, OK, REFUSED, RETRY, WRONG_LEADER, KVReply
 from sentinel.kvraft.results import ResultCode
 from sentinel.kvraft.server import KVServerApp
 from sentinel.netsim.rpc import Deferred
-from sentinel.raft.errors import NotLeader
+from sentinel.raft.errors import NotLeader, ProposalDropped
 from sentinel.raft.messages import Entry, EntryKind, Role
 
 
@@ -27,6 +27,7 @@ class FakeContext:
         self.services: dict[str, object] = {}
         self.rpc = SimpleNamespace(add_service=lambda obj, name: self.services.update({name: obj}))
         self.leader = True
+        self.refusal = ""  # raise ProposalDropped(refusal) when set
         self.term = 1
         self.proposed: list[tuple[int, int, bytes]] = []
         self.last_index = 0
@@ -37,6 +38,8 @@ class FakeContext:
     def propose(self, data: bytes) -> tuple[int, int]:
         if not self.leader:
             raise NotLeader(2)
+        if self.refusal:
+            raise ProposalDropped(self.refusal)
         self.last_index += 1
         self.proposed.append((self.last_index, self.term, data))
         return self.last_index, self.term
@@ -44,6 +47,8 @@ class FakeContext:
     def read_index(self, context: bytes) -> None:
         if not self.leader:
             raise NotLeader(2)
+        if self.refusal:
+            raise ProposalDropped(self.refusal)
         self.reads.append(context)
 
     def compact(self, index: int, data: bytes) -> None:
@@ -103,11 +108,13 @@ def test_entry_overwritten_by_another_term_is_wrong_leader_and_retry_is_exactly_
     assert app.sm.read("k").value == "x"
 
 
-def test_losing_leadership_answers_pending_writes_at_once():
+def test_losing_leadership_answers_pending_writes_at_once_as_maybe_applied():
     app, _ctx, svc = make()
     pending = svc.Register(Register())
     app.role_changed(Role.FOLLOWER, 2, 3)
-    assert reply_of(pending).err == WRONG_LEADER and reply_of(pending).leader == 3
+    # Its entry may still commit under the new leader: not WRONG_LEADER ("took nothing").
+    assert reply_of(pending).err == RETRY and reply_of(pending).leader == 3
+    assert "may still be applied" in reply_of(pending).detail
 
 
 def test_deferred_replies_time_out_with_retry():
@@ -129,6 +136,15 @@ def test_get_goes_through_read_index_not_the_log():
     failed = svc.Get(Get("k"))
     app.read_failed(ctx.reads[1])
     assert reply_of(failed).err == WRONG_LEADER
+
+
+def test_a_request_raft_refused_is_refused_with_the_reason_and_nothing_is_pending():
+    app, ctx, svc = make()
+    ctx.refusal = "node 1 cannot persist (disk full: quota)"
+    assert svc.Put(Put("k", "v", 1, 1)) == KVReply(REFUSED, detail=ctx.refusal)
+    assert svc.Get(Get("k")) == KVReply(REFUSED, detail=ctx.refusal)
+    assert ctx.proposed == [] and ctx.reads == []
+    assert app.status()["writes_pending"] == app.status()["reads_pending"] == 0
 
 
 def test_not_leader_is_wrong_leader_with_hint():
@@ -197,4 +213,4 @@ def test_restore_answers_writes_it_covers_so_a_retry_learns_the_outcome():
     donor.start(FakeContext())  # type: ignore[arg-type]
     donor.apply(Entry(1, 1, encode_command(Register()), EntryKind.NORMAL))
     app.restore(1, donor.sm.snapshot())
-    assert reply_of(pending).err == WRONG_LEADER
+    assert reply_of(pending).err == RETRY  # it may be the snapshot's entry: maybe applied
