@@ -459,6 +459,9 @@ def node_main(conn: Connection, spec: NodeSpec) -> None:
     except StorageError:
         log.exception("node %d: cannot recover its directory; stopping", spec.node_id)
         raise SystemExit(2) from None
+    except OSError as exc:  # e.g. a new directory on a full disk: no room for its meta file
+        log.error("node %d: cannot open its directory (%s); stopping", spec.node_id, exc)
+        raise SystemExit(2) from None
     runtime = None
     try:
         runtime = NodeRuntime(spec, endpoint, storage)

@@ -74,3 +74,19 @@ def test_a_node_out_of_disk_keeps_running_and_catches_up_when_there_is_room(make
     st = wait_for(lambda: (s := _status(cfg, node_id)) and not s.disk_error and s, 20.0)
     assert st.applied >= index and cfg.group.pid(node_name(node_id)) == pid
     assert cfg.check_terms() > 0
+
+
+def test_a_new_node_on_a_full_disk_stops_with_a_clear_error(make_cluster):
+    cfg = make_cluster(3, node_options={"disk_quota_bytes": QUOTA_BYTES})
+    cfg.check_one_leader()
+    cfg.crash1(2)
+    node_dir = cfg.directory / "node-3"
+    for path in node_dir.iterdir():  # a blank directory, as for a new node ...
+        path.unlink()
+    _fill(node_dir)  # ... on a disk with no room for its first file
+    cfg.start1(2, wait=False)
+    assert cfg.group.wait(node_name(3), 20.0), "the node did not stop"
+    assert cfg.group.exitcode(node_name(3)) == 2
+    log_text = (node_dir / "node.log").read_text()
+    assert "cannot open its directory" in log_text and "No space left" in log_text
+    assert "Traceback" not in log_text
