@@ -1,8 +1,8 @@
 """What runs on top of raft in a node process: the `Application` interface and its view of
 the node (`NodeContext`).
 
-The node process (node.py) owns one single-threaded loop. Every method below is called from
-that loop, never concurrently, so an application needs no locks:
+The node process (node.py, its loop in runtime.py) owns one single-threaded loop. Every
+method below is called from that loop, never concurrently, so an application needs no locks:
 
     start(ctx)                 once, before anything else: register RPC services
                                (`ctx.rpc.add_service(obj, "KVServer")`)
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 
 class NodeContext(Protocol):
-    """The application's handle on its node (implemented by node.py's `NodeRuntime`)."""
+    """The application's handle on its node (implemented by runtime.py's `NodeRuntime`)."""
 
     node_id: int
     peer_ids: tuple[int, ...]

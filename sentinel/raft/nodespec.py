@@ -47,7 +47,7 @@ class NodeSpec:
     #: shares: they run on one machine); see NodeRuntime.read_index.
     lease_reads: bool = True
     #: The node's directory may hold at most this many bytes (0: as much as the disk has):
-    #: a way to run out of disk on purpose, see OsFileSystem and NodeRuntime.persist.
+    #: a way to run out of disk on purpose, see OsFileSystem and stall.py.
     disk_quota_bytes: int = 0
 
     def lease_ms(self) -> float:
