@@ -63,45 +63,37 @@ def vote_for_anyone(self: Raft, m: Message) -> None:
         self.send(Message(resp, self.id, m.src, self.term, reject=True))
 
 
-def test_sweep_finds_the_figure8_bug(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Raft, "maybe_commit", commit_by_counting)
-    seeds = FIGURE8_SEEDS
-    print(f"figure8 seeds {seeds.start}..{seeds.stop - 1} with commit-by-counting planted")
-    summary = sweep(seeds, FIGURE8)
+def planted_failures(seeds: range, options: SimOptions, bug: str, kinds: tuple[str, ...]):
+    """Sweep `seeds` with `bug` planted (monkeypatched by the caller): its failures, each an
+    invariant of `kinds`, named with its seed and a replay command."""
+    print(f"{options.profile} seeds {seeds.start}..{seeds.stop - 1} with {bug} planted")
+    summary = sweep(seeds, options)
     print(summary.line())
-    assert summary.failures, "the simulator missed the Figure 8 bug"
+    assert summary.failures, f"the simulator missed {bug}"
     for failure in summary.failures:
         assert failure.seed in seeds
-        assert failure.what.startswith(("leader completeness", "committed entry changed")), (
-            failure.what
-        )
+        assert failure.what.startswith(kinds), failure.what
         assert f"--seed {failure.seed}" in str(failure)
+    return summary.failures
+
+
+def test_sweep_finds_the_figure8_bug(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Raft, "maybe_commit", commit_by_counting)
+    kinds = ("leader completeness", "committed entry changed")
+    for failure in planted_failures(FIGURE8_SEEDS, FIGURE8, "commit-by-counting", kinds):
         assert failure.trace_tail and len(failure.trace_tail) <= 200
 
 
 def test_sweep_finds_a_double_vote(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Raft, "handle_vote_request", vote_for_anyone)
-    seeds = DOUBLE_VOTE_SEEDS
-    print(f"mixed seeds {seeds.start}..{seeds.stop - 1} with one-vote-per-term forgotten")
-    summary = sweep(seeds, MIXED)
-    print(summary.line())
-    assert summary.failures, "the simulator missed two votes in one term"
-    assert all("election safety" in f.what for f in summary.failures), [
-        f.what for f in summary.failures
-    ]
+    planted_failures(DOUBLE_VOTE_SEEDS, MIXED, "two votes in one term", ("election safety",))
 
 
 def test_sweep_finds_a_vote_forgotten_after_a_full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Storage, "save", hard_state_first)
-    seeds = FULL_DISK_VOTE_SEEDS
-    print(f"disks seeds {seeds.start}..{seeds.stop - 1} with the hard state taken as saved early")
-    summary = sweep(seeds, DISKS)
-    print(summary.line())
-    assert summary.failures, "the simulator missed a vote lost to a full disk"
-    for failure in summary.failures:  # the disk disagrees with itself, or worse
-        assert failure.what.startswith(
-            ("a node cannot recover", "election safety", "committed entry")
-        ), failure.what
+    # The disk then disagrees with itself (a log term past the hard state's), or worse.
+    kinds = ("a node cannot recover", "election safety", "committed entry")
+    planted_failures(FULL_DISK_VOTE_SEEDS, DISKS, "a vote lost to a full disk", kinds)
 
 
 def test_cli_replays_a_failing_seed(monkeypatch: pytest.MonkeyPatch) -> None:
