@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from sentinel.netsim import FaultConfig, FaultPolicy, VirtualNetwork
-from sentinel.raft import InvalidMessage, Message, MessageType, Raft, Role, StallingSaver
+from sentinel.raft import InvalidMessage, Message, MessageType, Raft, Role
 from sentinel.sim.app import Application, LogRecorder
 from sentinel.sim.disk import DiskCrash
 from sentinel.sim.invariants import DurableLog, InvariantChecker
@@ -104,7 +104,8 @@ class SimCluster:
         cluster_id = f"sim-{seed}"
         config_kw = dict(raft_config or {})
         self.nodes = {
-            i: SimNode(i, self.ids, seed, cluster_id, app_factory, config_kw) for i in self.ids
+            i: SimNode(i, self.ids, seed, cluster_id, app_factory, config_kw, self._clock_s)
+            for i in self.ids
         }
         self._next_tick = {i: self.rng.randrange(1, TICK_US + 1) for i in self.ids}
         self._next_full_check = 0
@@ -332,8 +333,6 @@ class SimCluster:
         """Start (or restart) node i from its disk."""
         node = self.nodes[i]
         state = node.start()
-        assert node.storage is not None
-        node.saver = StallingSaver(node.storage, i, clock=lambda: self.now_us / 1e6)
         self.net.set_up(i, True)
         self.checker.node_started(i, state.snapshot, state.entries)
         self._trace_role(node)
@@ -373,6 +372,9 @@ class SimCluster:
         node.disk.arm(ops)
         self.trace.add((self.now_us, "arm-crash", i, ops))
         return True
+
+    def _clock_s(self) -> float:
+        return self.now_us / 1e6
 
     def fill_disk(self, i: int, full: bool) -> None:
         """Make node i's disk full (writes that take space fail with ENOSPC) or not."""

@@ -40,6 +40,7 @@ class SimNode:
         cluster_id: str,
         app_factory: Callable[[], Application],
         config_kw: dict[str, Any],
+        clock: Callable[[], float],
     ) -> None:
         self.id = node_id
         self.peer_ids = peer_ids
@@ -47,6 +48,7 @@ class SimNode:
         self.cluster_id = cluster_id
         self.app_factory = app_factory
         self.config = Config(node_id, peer_ids, **config_kw)
+        self.clock = clock  # the cluster's virtual time, in seconds (for the saver's retries)
         self.disk = SimDisk()
         self.storage: Storage | None = None
         #: Saves this incarnation's Ready batches; holds one the disk had no room for.
@@ -84,6 +86,7 @@ class SimNode:
         rng = random.Random(f"{self.seed}/node/{self.id}/{self.incarnation}")
         self.core = Raft(self.config, rng, state)
         self.storage, self.app = storage, app
+        self.saver = StallingSaver(storage, self.id, self.clock)
         self.paused = False
         self.durable = None
         return state
