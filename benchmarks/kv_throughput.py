@@ -30,6 +30,11 @@ operation, measured with psutil (on 2 cores, the client's CPU is taken from the 
 default, see sentinel/kvraft/batching.py; 0 when every call went alone), and
 `python_loop_ns`: the machine's speed as the case began (see `python_loop_ns`). Every
 operation is still counted on its own, with its own latency from submission to completion.
+
+write_1 also carries `floor_ops_per_s` and `floor_p50_ms` (unless `--no-floor`): the same
+hops with nothing but pickles, a relay and fdatasyncs (write_floor.py), measured on the
+same cluster size just before it. The machine drifts too much between minutes for a
+write_1 figure to be read alone.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import psutil
+from write_floor import measure_floor  # this directory: run as a script
 
 from sentinel.kvraft.client import Client
 from sentinel.netsim.client import connect
@@ -168,8 +174,11 @@ def _coalesced(client: Client) -> tuple[int, int]:
     return (coalescer.batches_sent, coalescer.members_sent) if coalescer else (0, 0)
 
 
-def bench_cluster(n: int, seconds: float, directory: Path) -> dict[str, dict[str, float]]:
-    """Start a router and n kv nodes in `directory`, run every case, stop everything."""
+def bench_cluster(
+    n: int, seconds: float, directory: Path, floor: bool = True
+) -> dict[str, dict[str, float]]:
+    """Start a router and n kv nodes in `directory`, run every case, stop everything.
+    `floor`: measure write_floor.py's floor just before write_1 and add it to its figures."""
     group = ProcessGroup()
     try:
         router = RouterHandle.start(directory, group, seed=n)
@@ -186,8 +195,14 @@ def bench_cluster(n: int, seconds: float, directory: Path) -> dict[str, dict[str
             client.put("k0", VALUES["k0"], timeout_s=OP_TIMEOUT_S)  # warm-up: a leader exists
             # every key present, SESSIONS sessions registered
             drive(client, "put", SESSIONS, lambda i: f"k{i}" if i < KEYS else None)
-            return {name: run_case(client, op, sessions, seconds, blocking)
-                    for name, op, sessions, blocking in CASES}  # fmt: skip
+            figures = {}
+            for name, op, sessions, blocking in CASES:
+                floor_figures = measure_floor(n, seconds) if floor and name == "write_1" else None
+                figures[name] = run_case(client, op, sessions, seconds, blocking)
+                if floor_figures is not None:
+                    figures[name]["floor_ops_per_s"] = floor_figures["ops_per_s"]
+                    figures[name]["floor_p50_ms"] = floor_figures["p50_ms"]
+            return figures
         finally:
             client.close()
             router.shutdown()
@@ -206,11 +221,20 @@ def median_run(figures: list[dict[str, float]]) -> dict[str, float]:
     return chosen
 
 
+def _floor_text(fig: dict[str, float]) -> str:
+    if "floor_ops_per_s" not in fig:
+        return ""
+    return f"  floor {fig['floor_ops_per_s']:.0f}/s at p50 {fig['floor_p50_ms']:.2f} ms"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--seconds", type=float, default=3.0, help="per case (default 3)")
     parser.add_argument("--nodes", default="3,5", help="comma-separated cluster sizes")
+    parser.add_argument(
+        "--no-floor", action="store_true", help="skip the floor measured before each write_1"
+    )
     parser.add_argument(
         "--repeat", type=int, default=3,
         help="fresh clusters per size; each case reports its median run (default 3)",
@@ -223,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = []
         for _ in range(args.repeat):
             with tempfile.TemporaryDirectory(prefix=f"kvbench{n}-") as tmp:
-                runs.append(bench_cluster(n, args.seconds, Path(tmp)))
+                runs.append(bench_cluster(n, args.seconds, Path(tmp), not args.no_floor))
         results[str(n)] = {name: median_run([run[name] for run in runs]) for name in runs[0]}
     if args.json:
         json.dump(results, sys.stdout, indent=2)
@@ -235,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"({fig['ops_per_s_min']:.0f}-{fig['ops_per_s_max']:.0f})  "
                       f"p50 {fig['p50_ms']:6.2f} ms  p99 {fig['p99_ms']:6.2f} ms  "
                       f"client {fig['client_cpu_us_per_op']:6.1f} us/op  "
-                      f"loop {fig['python_loop_ns']:.0f} ns")  # fmt: skip
+                      f"loop {fig['python_loop_ns']:.0f} ns" + _floor_text(fig))  # fmt: skip
     return 0
 
 
