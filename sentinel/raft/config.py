@@ -48,6 +48,10 @@ class Config:
     max_entry_bytes: int = 2 * 1024 * 1024 + 16 * 1024
     #: ReadIndex requests waiting for a quorum (or for the leader's first commit).
     max_pending_reads: int = 4096
+    #: Messages held for the next Ready. They pile up only while a Ready is outstanding
+    #: for long (its save stalled on a full disk, while the node keeps stepping heartbeats);
+    #: past this the oldest are dropped, as the network may drop any message.
+    max_queued_msgs: int = 4096
     #: A snapshot travels whole in one message, so it must fit in one wire frame.
     max_snapshot_bytes: int = FRAME_BYTES_MAX - _FRAME_SLACK_BYTES
     #: A follower that has not answered a snapshot in this many ticks gets it again.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import deque
 
 from sentinel.raft.config import Config
 from sentinel.raft.errors import InvariantError, NotLeader, ProposalDropped, RaftError, invariant
@@ -76,7 +77,7 @@ class Raft(Stepping, Replication):
         #: Reads that arrived before this leader committed an entry of its term.
         self.deferred_reads: list[bytes] = []
         self.uncommitted_bytes = 0
-        self.msgs: list[Message] = []
+        self.msgs: deque[Message] = deque(maxlen=config.max_queued_msgs)  # oldest dropped
         self.read_states: list[ReadState] = []
         #: The latest snapshot, whole: sent to followers that are behind the log start.
         self.snapshot = state.snapshot
@@ -245,7 +246,7 @@ class Raft(Stepping, Replication):
             must_sync=bool(entries or self.snapshot_to_persist)
             or (hs.term, hs.vote) != (prev.term, prev.vote),
         )
-        self.msgs = []
+        self.msgs.clear()
         self.read_states = []
         self._outstanding = rd
         return rd

@@ -9,9 +9,18 @@ import os
 from pathlib import Path
 
 import pytest
+from raft_harness import Cluster
 from test_storage import CLUSTER, digest, ents, ready
 
-from sentinel.raft import HardState, Snapshot, SnapshotMeta, Storage, fs
+from sentinel.raft import (
+    HardState,
+    Message,
+    MessageType,
+    Snapshot,
+    SnapshotMeta,
+    Storage,
+    fs,
+)
 from sentinel.raft.fs import OsFileSystem
 from sentinel.raft.stall import DISK_RETRY_S, StallingSaver
 
@@ -149,3 +158,26 @@ def test_other_disk_errors_still_stop_the_node() -> None:
     with pytest.raises(OSError) as caught:
         saver.save(ready(ents(1, 1)), False)
     assert caught.value.errno == errno.EIO and saver.stalled is None
+
+
+def test_a_node_whose_ready_is_held_keeps_only_the_newest_messages_it_made_meanwhile() -> None:
+    """A follower whose save is stalled keeps stepping heartbeats: what it would answer is
+    bounded (the oldest go, as the network may lose any message), not a leak per heartbeat."""
+    c = Cluster(3, seed=4, max_queued_msgs=8)
+    c.elect(1)
+    c.deliver_all()
+    leader, follower = c.nodes[1], c.nodes[2]
+
+    def heartbeat(context: bytes) -> Message:
+        return Message(
+            MessageType.HEARTBEAT, 1, 2, leader.term, commit=leader.log.committed, context=context
+        )
+
+    follower.step(heartbeat(b"before"))
+    held = follower.ready()  # its save stalls: the Ready stays outstanding
+    assert [m.context for m in held.messages] == [b"before"]
+    for k in range(100):
+        follower.step(heartbeat(b"beat-%d" % k))
+    follower.advance(held)  # saved at last
+    answers = follower.ready().messages
+    assert [m.context for m in answers] == [b"beat-%d" % k for k in range(92, 100)]
