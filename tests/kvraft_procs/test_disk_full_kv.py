@@ -43,10 +43,11 @@ def test_writes_to_nodes_out_of_disk_fail_saying_so_and_resume_with_room(make_cl
                 pass
         # A full leader refuses, naming its disk. With only the followers full, the leader
         # hears from no quorum and stands down (check-quorum), and the followers, leaderless,
-        # refuse naming theirs: a definite "not applied" (the call may have had to open its
-        # session first, which was refused just the same).
-        expected = Unavailable if full == "the followers" else (OutcomeUnknown, Unavailable)
-        with pytest.raises(expected) as refused:
+        # refuse naming theirs. Unavailable when every attempt was refused; OutcomeUnknown
+        # when one attempt's fate is unknown (unanswered in time, or taken by the leader
+        # before it stood down; seen once under the whole suite's load). Either way the
+        # error names the full disk.
+        with pytest.raises((OutcomeUnknown, Unavailable)) as refused:
             kv.put("while-full", "x", timeout_s=3.0)
         assert "cannot persist (disk full" in str(refused.value), str(refused.value)
         for ballast in ballasts:
