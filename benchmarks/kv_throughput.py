@@ -52,7 +52,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import psutil
-from write_floor import measure_floor  # this directory: run as a script
+from write_floor import measure_floor, median_run  # this directory: run as a script
 
 from sentinel.kvraft.client import Client
 from sentinel.netsim.client import connect
@@ -208,17 +208,6 @@ def bench_cluster(
             router.shutdown()
     finally:
         group.stop_all()
-
-
-def median_run(figures: list[dict[str, float]]) -> dict[str, float]:
-    """The run with the median throughput, whole (its own latencies), plus `runs` and the
-    spread of throughput over all runs: this machine's speed drifts between runs."""
-    ranked = sorted(figures, key=lambda f: f["ops_per_s"])
-    chosen = dict(ranked[(len(ranked) - 1) // 2])
-    chosen["runs"] = len(ranked)
-    chosen["ops_per_s_min"] = ranked[0]["ops_per_s"]
-    chosen["ops_per_s_max"] = ranked[-1]["ops_per_s"]
-    return chosen
 
 
 def _floor_text(fig: dict[str, float]) -> str:
