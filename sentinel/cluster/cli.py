@@ -1,9 +1,10 @@
 """The command line: `python -m sentinel.cluster <command> [--dir DIR] ...`.
 
 `up` runs the supervisor in this terminal (see `up`); every other command talks to it over the
-control socket of the cluster directory, except `logs` (reads files) and `put`/`get` (a
-key/value client through the router). Exit status: 0 done, 1 refused or failed (the message
-says why; nothing in the cluster changed), 2 bad usage.
+control socket of the cluster directory, except `logs` (reads files) and the key/value
+commands `put`, `get`, `append`, `delete` and `cas` (a client through the router). Exit
+status: 0 done, 1 refused or failed (the message says why; nothing in the cluster changed),
+2 bad usage.
 """
 
 from __future__ import annotations
@@ -115,6 +116,17 @@ def build_parser() -> argparse.ArgumentParser:
     put.add_argument("value")
     get = sub.add_parser("get", parents=[common], help="read a value")
     get.add_argument("key")
+    append = sub.add_parser("append", parents=[common], help="append to a value")
+    append.add_argument("key")
+    append.add_argument("value")
+    delete = sub.add_parser("delete", parents=[common], help="remove a key")
+    delete.add_argument("key")
+    cas = sub.add_parser("cas", parents=[common], help="compare and set a value")
+    cas.add_argument("key")
+    cas.add_argument("value", help="the new value")
+    expect = cas.add_mutually_exclusive_group(required=True)
+    expect.add_argument("--expect", metavar="OLD", help="set only if the value is OLD")
+    expect.add_argument("--absent", action="store_true", help="set only if there is no value")
     logs = sub.add_parser("logs", parents=[common], help="the tail of a node's log file")
     logs.add_argument("node", type=_node_number)
     logs.add_argument("--lines", type=int, default=LOG_LINES_DEFAULT)
@@ -215,21 +227,37 @@ def cmd_kv(args: argparse.Namespace, directory: Path) -> int:
     if not is_locked(directory):
         raise CliError(f"no cluster is running in {directory}")
     try:
-        if args.command == "put":
-            kv.put(directory, args.key, args.value)
-            print("OK")
-        else:
-            value = kv.get(directory, args.key)
-            if value is None:
-                raise CliError(f"no key {args.key!r}")
-            print(value)
+        print(_run_kv(args, directory))
     except kv.KVError as e:
         raise CliError(str(e)) from None
     return 0
 
 
+def _run_kv(args: argparse.Namespace, directory: Path) -> str:
+    """One key/value command; what to print. A missing key (get, delete) and a failed
+    comparison (cas) are refusals: exit status 1, like a failed `git update-ref <old>`."""
+    key = args.key
+    if args.command in ("put", "append"):
+        getattr(kv, args.command)(directory, key, args.value)
+        return "OK"
+    if args.command == "get":
+        value = kv.get(directory, key)
+        if value is None:
+            raise CliError(f"no key {key!r}")
+        return value
+    if args.command == "delete":
+        if not kv.delete(directory, key):
+            raise CliError(f"no key {key!r}")
+        return "deleted"
+    expected = None if args.absent else args.expect
+    if not kv.cas(directory, key, expected, args.value):
+        want = "no value" if expected is None else f"the value {expected!r}"
+        raise CliError(f"not set: {key!r} does not hold {want}")
+    return "OK"
+
+
 COMMANDS = {"up": cmd_up, "status": cmd_status, "down": cmd_down, "logs": cmd_logs}
-COMMANDS.update({"put": cmd_kv, "get": cmd_kv})
+COMMANDS.update(dict.fromkeys(("put", "get", "append", "delete", "cas"), cmd_kv))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,8 +1,10 @@
-"""`put` and `get` from the command line: one key/value client call through the router."""
+"""`put`, `get`, `append`, `delete` and `cas` from the command line: one key/value client call
+through the router."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 KV_TIMEOUT_S = 10.0
 
@@ -30,7 +32,7 @@ def _client(directory: Path):  # type: ignore[no-untyped-def]
         raise KVError(f"cannot connect to the cluster in {directory}: {e}") from None
 
 
-def _call(directory: Path, op: str, *args: str) -> str | None:
+def _call(directory: Path, op: str, *args: str | None) -> Any:
     from sentinel.kvraft.errors import KVError as ClientError  # after _client's import check
 
     with _client(directory) as client:
@@ -50,3 +52,19 @@ def put(directory: Path, key: str, value: str) -> None:
 def get(directory: Path, key: str) -> str | None:
     """The value of `key`, None if there is none."""
     return _call(directory, "get", key)
+
+
+def append(directory: Path, key: str, value: str) -> None:
+    """Append `value` to the value of `key` (to nothing if there is none)."""
+    _call(directory, "append", key, value)
+
+
+def delete(directory: Path, key: str) -> bool:
+    """Remove `key`; whether it was there."""
+    return bool(_call(directory, "delete", key))
+
+
+def cas(directory: Path, key: str, expected: str | None, new: str) -> bool:
+    """Store `new` under `key` if its value is `expected` (None: if it has none); whether
+    it did."""
+    return bool(_call(directory, "cas", key, expected, new))

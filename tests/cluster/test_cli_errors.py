@@ -22,6 +22,9 @@ import pytest
         ("net", "reliable"),
         ("put", "k", "v"),
         ("get", "k"),
+        ("append", "k", "v"),
+        ("delete", "k"),
+        ("cas", "k", "v", "--absent"),
     ],
 )
 def test_no_cluster_running(cli, cluster_dir, args):
