@@ -142,7 +142,10 @@ class ViewBuilder:
         self, report: RouterReport, interval_s: float
     ) -> dict[int, tuple[float | None, float | None]]:
         rates: dict[int, tuple[float | None, float | None]] = {}
+        nodes = set(self.node_ids)  # not the clients: one per CLI call, they come and go
         for item in report.stats:
+            if item.endpoint_id not in nodes:
+                continue
             now = (item.received_msgs, item.sent_msgs)
             before = self._counters.get(item.endpoint_id)
             self._counters[item.endpoint_id] = now

@@ -10,8 +10,7 @@ from multiprocessing import Pipe
 import pytest
 
 from sentinel.netsim import protocol as p
-from sentinel.netsim.router import COUNTERS_MAX, Router
-from sentinel.netsim.stats import Counters
+from sentinel.netsim.router import DEPARTED_KEPT, Router
 
 LENGTH = struct.Struct("!i")
 
@@ -91,11 +90,18 @@ def test_outstanding_requests_fail_when_the_server_goes(router: Router) -> None:
 
 
 def test_counters_of_departed_clients_are_folded_into_totals(router: Router) -> None:
-    for endpoint in range(p.CLIENT_ID_FIRST, p.CLIENT_ID_FIRST + COUNTERS_MAX + 5):
-        counters = router.counters_of(endpoint)
-        counters.sent_msgs = 1
+    departed = 1000
+    for endpoint in range(p.CLIENT_ID_FIRST, p.CLIENT_ID_FIRST + departed):
+        router.counters_of(endpoint).sent_msgs = 1
+    waiting = router.counters_of(p.CLIENT_ID_FIRST + departed)  # gone, a message in flight
+    waiting.sent_msgs, waiting.in_flight_msgs = 1, 1
+    live = _attach(router, 1)
+    router.counters_of(1).sent_msgs = 1
     router.retire_departed()
     report = router.report()
-    assert len(report.stats) <= COUNTERS_MAX
-    assert report.totals.sent_msgs == COUNTERS_MAX + 5
-    assert isinstance(router.retired, Counters) and router.retired.sent_msgs > 0
+    listed = {item.endpoint_id for item in report.stats}
+    newest = range(p.CLIENT_ID_FIRST + departed - DEPARTED_KEPT, p.CLIENT_ID_FIRST + departed)
+    assert listed == {1, p.CLIENT_ID_FIRST + departed, *newest}
+    assert report.totals.sent_msgs == departed + 2  # nothing folded is lost from the totals
+    assert router.retired.sent_msgs == departed - DEPARTED_KEPT
+    live.close()
