@@ -404,9 +404,12 @@ def connect(cluster_dir: str | os.PathLike[str], timeout_s: float = CONNECT_TIME
     directory = Path(cluster_dir)
     authkey = p.read_authkey(directory)
     dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    path = p.socket_path(directory)
     try:
-        address = p.short_address(p.socket_path(directory), dir_fd)
-        conn = Client(address, family="AF_UNIX", authkey=authkey)
+        conn = Client(p.short_address(path, dir_fd), family="AF_UNIX", authkey=authkey)
+    except (FileNotFoundError, ConnectionRefusedError) as exc:  # down, or died: say which
+        why = "no router is listening here: is the cluster running?"
+        raise type(exc)(exc.errno, why, str(path)) from None
     finally:
         os.close(dir_fd)
     try:
