@@ -3,8 +3,8 @@
 `up` runs the supervisor in this terminal (see `up`); every other command talks to it over the
 control socket of the cluster directory, except `logs` (reads files) and the key/value
 commands `put`, `get`, `append`, `delete` and `cas` (a client through the router). Exit
-status: 0 done, 1 refused or failed (the message says why; nothing in the cluster changed),
-2 bad usage.
+status: 0 done, 1 refused or failed (the message says why: a refused command changed
+nothing; a write that timed out says its outcome is unknown), 2 bad usage.
 """
 
 from __future__ import annotations
