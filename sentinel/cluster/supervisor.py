@@ -163,7 +163,7 @@ class Supervisor:
     def refresh(self) -> ClusterView:
         """Build a fresh view now (the sampler thread does this 5 times a second)."""
         assert self.router is not None
-        report = self.router.report()
+        report = self.router.report(self.node_ids)  # not every connected client
         with self._view_lock:
             view = self.builder.build(report, self.process_info())
             for event in self.events.since(self._logged_seq):

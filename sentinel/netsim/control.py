@@ -121,9 +121,11 @@ class RouterHandle:
         """Delay the one-way link src -> dst by `delay_ms` (0 removes it)."""
         self._ask(p.SetLinkDelay(src, dst, delay_ms))
 
-    def report(self) -> p.RouterReport:
-        """Counters, totals, status blobs and fault settings."""
-        answer = self._ask(p.GetReport())
+    def report(self, endpoints: Iterable[int] | None = None) -> p.RouterReport:
+        """Counters, totals, status blobs and fault settings. With `endpoints`, the counters
+        and statuses of those endpoints only (the totals still cover all)."""
+        wanted = None if endpoints is None else tuple(endpoints)
+        answer = self._ask(p.GetReport(wanted))
         assert isinstance(answer, p.RouterReport)
         return answer
 

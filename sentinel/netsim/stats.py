@@ -11,6 +11,9 @@ source, unknown destination flag).
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Iterable
+
 from sentinel.wire import message
 
 COUNTER_FIELDS = (
@@ -63,7 +66,11 @@ class EndpointStats:
     bad_frames: int = 0
 
 
-def totals(stats: list[EndpointStats] | tuple[EndpointStats, ...]) -> EndpointStats:
-    """The sum of several endpoints' counters, as one record with endpoint_id 0."""
-    sums = [sum(getattr(item, name) for item in stats) for name in COUNTER_FIELDS]
+def totals(stats: Iterable[EndpointStats | Counters]) -> EndpointStats:
+    """The sum of several endpoints' counters (frozen or live), as one record with
+    endpoint_id 0."""
+    rows = list(map(operator.attrgetter(*COUNTER_FIELDS), stats))  # a value per field each
+    if not rows:
+        return EndpointStats(0, True)
+    sums = [sum(column) for column in zip(*rows, strict=True)]
     return EndpointStats(0, True, *sums)

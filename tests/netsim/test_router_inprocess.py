@@ -11,6 +11,7 @@ import pytest
 
 from sentinel.netsim import protocol as p
 from sentinel.netsim.router import DEPARTED_KEPT, Router
+from sentinel.wire import decode, encode
 
 LENGTH = struct.Struct("!i")
 
@@ -105,3 +106,43 @@ def test_counters_of_departed_clients_are_folded_into_totals(router: Router) -> 
     assert report.totals.sent_msgs == departed + 2  # nothing folded is lost from the totals
     assert router.retired.sent_msgs == departed - DEPARTED_KEPT
     live.close()
+
+
+def test_a_report_for_some_endpoints_lists_only_them_with_totals_over_all(router: Router) -> None:
+    clients = range(p.CLIENT_ID_FIRST, p.CLIENT_ID_FIRST + 500)
+    for endpoint in (1, 2, *clients):
+        router.counters_of(endpoint).sent_msgs = 2
+    router.statuses.update({1: b"node one", 2: b"node two", p.CLIENT_ID_FIRST: b"a client"})
+    report = router.report((2, 1, 3))  # 3 is unknown to the router: simply not listed
+    assert [item.endpoint_id for item in report.stats] == [1, 2]
+    assert report.statuses == {1: b"node one", 2: b"node two"}
+    assert report.totals.sent_msgs == 2 * (2 + len(clients))
+    whole = router.report()
+    assert len(whole.stats) == 2 + len(clients) and whole.totals == report.totals
+    assert len(whole.statuses) == 3
+
+
+@pytest.mark.parametrize(
+    "endpoints",
+    [[1, 2], (1, "2"), tuple(range(5000)), "12"],
+    ids=["a list", "a str id", "too many", "a str"],
+)
+def test_a_bad_report_filter_is_refused_and_the_router_keeps_serving(
+    tmp_path, endpoints: object
+) -> None:
+    p.create_authkey(tmp_path)
+    ours, theirs = Pipe(duplex=True)
+    router = Router(theirs, tmp_path, seed=1, msg_bytes_max=p.MSG_BYTES_MAX)
+    try:
+        ours.send_bytes(encode(p.GetReport(endpoints)))  # type: ignore[arg-type]
+        router.on_control()
+        answer = decode(ours.recv_bytes())
+        assert isinstance(answer, p.Ack) and not answer.ok
+        assert "endpoint" in answer.error
+        ours.send_bytes(encode(p.GetReport((1,))))
+        router.on_control()
+        assert isinstance(decode(ours.recv_bytes()), p.RouterReport)
+    finally:
+        router.close()
+        ours.close()
+        theirs.close()
