@@ -11,7 +11,8 @@ stamps are CLOCK_MONOTONIC, one clock for every process on the machine.
 One client writes 100-byte values, one at a time, for `--seconds` (as write_1 does: each
 completion submits the next write). Only one write is in flight, so every stamp between
 its submission and its completion is its own, and each write is cut into the segments of
-its critical path (the follower that acknowledges first is the one on the path):
+its critical path. The follower on it is the one whose ack completes a majority with the
+leader's copy: the first to ack of 3 nodes, the second of 5.
 
     client_send            the client's call, up to its write to the router
     hop_to_leader          client write -> leader read (router + two process wake-ups)
@@ -195,9 +196,10 @@ def cut(window: tuple[int, int], client: Timeline, nodes: list[Timeline]) -> dic
     if None in (appends, sync_begin, sync_end):
         return None
     acks = [a for node in nodes if node is not leader and (a := _follower(node, appends, ended))]
-    if not acks:
+    needed = len(nodes) // 2  # the acks that make a majority with the leader's own copy
+    if len(acks) < needed:
         return None
-    f_read, f_begin, f_end, f_ack = min(acks, key=lambda a: a[3])
+    f_read, f_begin, f_end, f_ack = sorted(acks, key=lambda a: a[3])[needed - 1]
     ack_read = leader.first(READ, max(f_ack, sync_begin), ended)
     reply = leader.first(WRITE, ack_read, ended) if ack_read else None
     client_read = client.first(READ, reply, ended + 1) if reply else None
