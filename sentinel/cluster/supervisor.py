@@ -11,7 +11,9 @@ then.
 from __future__ import annotations
 
 import logging
+import os
 import random
+import signal
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -31,6 +33,9 @@ log = logging.getLogger(__name__)
 
 SAMPLE_INTERVAL_S = 0.2
 NODE_EXIT_WAIT_S = 3.0
+#: Where a node that ended by itself is explained: the end of its log.
+LOG_TAIL_BYTES = 4096
+EXIT_LINE_CHARS_MAX = 300
 
 
 class ActionError(RuntimeError):
@@ -60,6 +65,8 @@ class Supervisor:
         self.router: RouterHandle | None = None
         self.faults = options.faults
         self.states = dict.fromkeys(self.node_ids, ProcessState.KILLED)
+        #: Why a node this supervisor did not stop ended (until it is started again).
+        self.exit_reasons: dict[int, str] = {}
         self.jobs = MainThreadJobs()
         self.events = EventLog()
         self.builder = ViewBuilder(str(directory), self.node_ids, self.events)
@@ -127,6 +134,7 @@ class Supervisor:
         assert self.router is not None
         with self._lock:
             self.states[node_id] = ProcessState.RESTARTING
+            self.exit_reasons.pop(node_id, None)
             pid = spawn_node(self.spec(node_id), self.router, self.group)
             self.states[node_id] = ProcessState.RUNNING
             log.info("node %d started, pid %d", node_id, pid)
@@ -135,7 +143,7 @@ class Supervisor:
     # -- views -------------------------------------------------------------------------
 
     def process_info(self) -> dict[int, ProcessInfo]:
-        """State and pid of every node; a node that exited by itself counts as killed."""
+        """State and pid of every node, and why a node this supervisor did not stop ended."""
         with self._lock:
             out = {}
             for node_id in self.node_ids:
@@ -144,10 +152,26 @@ class Supervisor:
                 if state in (ProcessState.RUNNING, ProcessState.PAUSED) and not (
                     self.group.is_alive(name)
                 ):
-                    log.warning("node %d exited (code %s)", node_id, self.group.exitcode(name))
-                    state = self.states[node_id] = ProcessState.KILLED
-                out[node_id] = ProcessInfo(state, self.group.pid(name))
+                    state = self._note_exit(node_id, self.group.exitcode(name))
+                out[node_id] = ProcessInfo(
+                    state, self.group.pid(name), self.exit_reasons.get(node_id)
+                )
             return out
+
+    def _note_exit(self, node_id: int, code: int | None) -> ProcessState:
+        """A node ended without being told to: KILLED if a signal did it (someone outside
+        this supervisor), else EXITED; either way with the reason, for the events."""
+        if code is not None and code < 0:
+            state, reason = ProcessState.KILLED, f"by {_signal_name(-code)}, from outside"
+        else:
+            state, reason = ProcessState.EXITED, f"exit status {code}"
+            last = _last_line(self.directory / f"node-{node_id}" / "node.log")
+            if last:
+                reason += f"; its log ends: {last}"
+        log.warning("node %d ended (%s)", node_id, reason)
+        self.states[node_id] = state
+        self.exit_reasons[node_id] = reason
+        return state
 
     def _sample_loop(self) -> None:
         failing = False
@@ -207,6 +231,8 @@ class Supervisor:
         with self._lock:
             if self.states[node_id] == ProcessState.KILLED:
                 raise ActionError(f"node {node_id} is already killed")
+            if self.states[node_id] == ProcessState.EXITED:
+                raise ActionError(f"node {node_id} already exited by itself: restart it")
             pid = self.group.pid(node_name(node_id))
             self.group.kill(node_name(node_id))
             self.states[node_id] = ProcessState.KILLED
@@ -302,3 +328,25 @@ class Supervisor:
         """Ask the main loop to stop the cluster."""
         self.stop_event.set()
         return "cluster stopping"
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def _last_line(path: Path, tail_bytes: int = LOG_TAIL_BYTES) -> str:
+    """The last non-empty line of a log file (shortened), or "" if there is none."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - tail_bytes))
+            tail = f.read(tail_bytes).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    last = lines[-1]
+    return last if len(last) <= EXIT_LINE_CHARS_MAX else last[: EXIT_LINE_CHARS_MAX - 3] + "..."

@@ -1,4 +1,5 @@
-"""`status` as a plain text table (from the same JSON object `status --json` prints)."""
+"""`status` as a plain text table (from the same JSON object `status --json` prints), and
+a line saying why for each node that ended without being told to."""
 
 from __future__ import annotations
 
@@ -44,4 +45,9 @@ def status_table(status: dict[str, Any]) -> str:
         rows.append([_cell(key, node.get(key)) for _, key in COLUMNS])
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join([head, *lines])
+    whys = [
+        f"node {node.get('id')} {node.get('state')}: {node['exit_reason']}"
+        for node in status.get("nodes", [])
+        if node.get("exit_reason")
+    ]
+    return "\n".join([head, *lines, *whys])

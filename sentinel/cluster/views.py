@@ -36,6 +36,8 @@ class ProcessInfo:
 
     state: ProcessState
     pid: int | None
+    #: Why a node the supervisor did not stop ended (exit status, last log line); else None.
+    exit_reason: str | None = None
 
 
 def role_value(name: str) -> str:
@@ -188,7 +190,7 @@ class ViewBuilder:
         if state == ProcessState.RUNNING and st is None and restarted:
             state = ProcessState.RESTARTING  # a fresh process, not yet reporting
         msgs_in, msgs_out = rates.get(node_id, (None, None))
-        alive = info.state != ProcessState.KILLED
+        alive = info.state not in (ProcessState.KILLED, ProcessState.EXITED)
         view = NodeView(
             node_id=node_id,
             state=state,
@@ -198,6 +200,7 @@ class ViewBuilder:
             rss_bytes=getattr(sample, "rss_bytes", None),
             msgs_in_per_s=msgs_in if alive else None,
             msgs_out_per_s=msgs_out if alive else None,
+            exit_reason=info.exit_reason,
         )
         if st is None:
             return view
@@ -232,6 +235,7 @@ def view_to_json(view: ClusterView, extra: Mapping[str, object] | None = None) -
             "snapshot_index": n.snapshot_index,
             "disk_bytes": n.disk_bytes,
             "disk_error": n.disk_error,
+            "exit_reason": n.exit_reason,
             "cpu_percent": n.cpu_percent,
             "rss_bytes": n.rss_bytes,
             "msgs_in_per_s": n.msgs_in_per_s,

@@ -1,7 +1,8 @@
 """Derive events from two successive cluster snapshots (pure).
 
 The supervisor only hands over snapshots; comparing the previous one with the current one tells
-what happened in between: a new leader or term, a process killed, paused, resumed or restarted,
+what happened in between: a new leader or term, a process killed, exited (by itself), paused,
+resumed or restarted,
 a snapshot taken, the network partitioned or healed, the fault preset switched. Events carry
 `time_s = current.uptime_s` and `seq = 0`; an `EventLog` numbers them.
 """
@@ -12,6 +13,7 @@ from sentinel.dashboard.records import ClusterView, Event, EventKind, NodeView, 
 
 _STATE_KINDS = {
     ProcessState.KILLED: EventKind.KILL,
+    ProcessState.EXITED: EventKind.ERROR,
     ProcessState.PAUSED: EventKind.PAUSE,
     ProcessState.RESTARTING: EventKind.RESTART,
 }
@@ -102,8 +104,10 @@ def _process_changes(before: NodeView, after: NodeView) -> list[tuple[EventKind,
             return [(EventKind.RESUME, f"node {nid} resumed")]
         return [(EventKind.RESTART, f"node {nid} running again{pid}")]
     was_pid = "" if before.pid is None else f" (pid {before.pid})"
+    why = f": {after.exit_reason}" if after.exit_reason else ""
     verb = {
-        ProcessState.KILLED: f"killed{was_pid}",
+        ProcessState.KILLED: f"killed{was_pid}{why}",
+        ProcessState.EXITED: f"exited by itself{was_pid}{why}",
         ProcessState.PAUSED: "paused",
         ProcessState.RESTARTING: "restarting",
     }[after.state]

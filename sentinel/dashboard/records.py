@@ -23,6 +23,7 @@ class ProcessState(enum.StrEnum):
     RUNNING = "running"
     PAUSED = "paused"  # SIGSTOP
     KILLED = "killed"  # SIGKILL, not yet restarted
+    EXITED = "exited"  # ended by itself (an error: see its log), not yet restarted
     RESTARTING = "restarting"  # a fresh process is being spawned on the same directory
 
 
@@ -70,6 +71,7 @@ class NodeView:
     snapshot_index: int | None = None
     disk_bytes: int | None = None
     disk_error: str | None = None  # why the node cannot persist (a full disk); None: it can
+    exit_reason: str | None = None  # why a node the supervisor did not stop ended
     cpu_percent: float | None = None
     rss_bytes: int | None = None
     msgs_in_per_s: float | None = None

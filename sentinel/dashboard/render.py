@@ -48,9 +48,10 @@ STATE_STYLES = {
     ProcessState.RUNNING: "green",
     ProcessState.PAUSED: "bold yellow",
     ProcessState.KILLED: "bold red",
+    ProcessState.EXITED: "bold red",
     ProcessState.RESTARTING: "magenta",
 }
-ROW_STYLES = {ProcessState.KILLED: "red", ProcessState.PAUSED: "yellow"}
+ROW_STYLES = {ProcessState.KILLED: "red", ProcessState.EXITED: "red", ProcessState.PAUSED: "yellow"}
 EVENT_STYLES = {
     EventKind.ELECTION: "yellow",
     EventKind.LEADER: "bold green",
@@ -137,7 +138,7 @@ def _role_cell(node: NodeView, leader: int | None, *, short: bool = False) -> Te
 
 def _state_cell(node: NodeView, *, short: bool = False) -> Text:
     label = _STATE_SHORT.get(node.state, str(node.state)) if short else str(node.state)
-    if node.state in (ProcessState.KILLED, ProcessState.PAUSED):
+    if node.state in (ProcessState.KILLED, ProcessState.EXITED, ProcessState.PAUSED):
         label = label.upper()
     return Text(label, style=STATE_STYLES.get(node.state, ""))
 

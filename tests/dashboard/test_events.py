@@ -67,6 +67,26 @@ def test_process_state_changes(make_node, make_view) -> None:
     ]
 
 
+def test_a_node_that_ended_by_itself_or_from_outside_says_why(make_node, make_view) -> None:
+    before = make_view(make_node(1), make_node(2))
+    after = make_view(
+        make_node(1, state=ProcessState.EXITED, pid=None, role=None,
+                  exit_reason="exit status 2; its log ends: CorruptLogError: wal: ..."),
+        make_node(2, state=ProcessState.KILLED, pid=None, role=None,
+                  exit_reason="by SIGKILL, from outside"),
+    )  # fmt: skip
+    assert kinds_texts(derive_events(before, after)) == [
+        (EventKind.ERROR, "node 1 exited by itself (pid 1001): exit status 2; its log ends: "
+                          "CorruptLogError: wal: ..."),
+        (EventKind.KILL, "node 2 killed (pid 1002): by SIGKILL, from outside"),
+    ]  # fmt: skip
+    again = make_view(make_node(1, pid=2001), make_node(2, pid=2002))
+    assert kinds_texts(derive_events(after, again)) == [
+        (EventKind.RESTART, "node 1 running again (pid 2001)"),
+        (EventKind.RESTART, "node 2 running again (pid 2002)"),
+    ]
+
+
 def test_snapshot_index_increase_only_when_both_known(make_node, make_view) -> None:
     before = make_view(make_node(1, snapshot_index=100), make_node(2, snapshot_index=None))
     after = make_view(make_node(1, snapshot_index=250), make_node(2, snapshot_index=250))

@@ -1,0 +1,74 @@
+"""A node that ends without being told to is shown for what happened, with the reason: one
+that exits by itself (its log damaged in the middle) is `exited`, with its exit status and the
+last line of its log; one killed by a signal from outside is `killed`, saying so. The other
+nodes keep serving, and the supervisor refuses to kill a node that already exited."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+
+def _damage_middle_of_log(wal: Path) -> None:
+    """Flip one byte a third of the way into the log's data (valid records follow it): damage
+    recovery must refuse, unlike a torn last record, which it cuts off."""
+    data = wal.read_bytes()
+    end = len(data.rstrip(b"\0"))  # the log is allocated ahead: zeros after its data
+    assert end > 300, f"too little log to damage ({end} bytes)"
+    at = end // 3
+    with wal.open("r+b") as f:
+        f.seek(at)
+        f.write(bytes([data[at] ^ 0xFF]))
+
+
+def test_a_node_that_exits_or_is_killed_from_outside_says_why(
+    start_plain, cli, cluster_dir, procs, helpers
+):
+    up = start_plain("-n", "3", "--seed", "7")
+    procs.track(up.pid)
+    cli.stable_leader(3)
+    for i in range(20):
+        assert cli.ok("put", f"k{i}", f"v{i}").strip() == "OK"
+    assert "stopped" in cli.ok("down")
+    assert up.wait(60) == 0
+    helpers.no_process_left(procs)
+    _damage_middle_of_log(cluster_dir / "node-2" / "wal")
+
+    again = start_plain("--seed", "8")
+    procs.track(again.pid)
+
+    def node(status, node_id):
+        return next(x for x in status["nodes"] if x["id"] == node_id)
+
+    def exited():
+        st = cli.status()
+        return st if st is not None and node(st, 2)["state"] == "exited" else None
+
+    two = node(helpers.wait_for(exited, "node 2 to exit on its damaged log"), 2)
+    assert two["pid"] is None and two["role"] is None
+    assert two["exit_reason"].startswith("exit status 2; its log ends: ")
+    assert "corrupt record" in two["exit_reason"], two
+    assert cli.ok("get", "k7").strip() == "v7"  # nodes 1 and 3 are a majority
+    refused = cli.run("kill", "2")
+    assert refused.returncode == 1 and "already exited" in refused.stderr
+
+    victim = node(cli.status(), 3)["pid"]
+    os.kill(victim, signal.SIGKILL)  # not through the supervisor
+
+    def killed():
+        st = cli.status()
+        return st if st is not None and node(st, 3)["state"] == "killed" else None
+
+    three = node(helpers.wait_for(killed, "node 3 to be seen killed"), 3)
+    assert three["exit_reason"] == "by SIGKILL, from outside", three
+    assert "restarted" in cli.ok("restart", "3")
+    helpers.wait_for(lambda: cli.run("get", "k9").stdout.strip() == "v9", "a majority again")
+    assert node(cli.status(), 3)["exit_reason"] is None  # a fresh process: nothing to explain
+
+    assert "stopped" in cli.ok("down")
+    assert again.wait(60) == 0
+    helpers.no_process_left(procs)
+    out = again.out.read_text()
+    assert "error: node 2 exited by itself" in out and "corrupt record" in out, out[-3000:]
+    assert f"kill: node 3 killed (pid {victim}): by SIGKILL, from outside" in out, out[-3000:]
