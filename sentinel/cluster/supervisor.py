@@ -28,6 +28,7 @@ from sentinel.netsim.control import RouterHandle
 from sentinel.netsim.faults import FaultConfig
 from sentinel.netsim.procs import ProcessGroup
 from sentinel.raft.node import NodeSpec, node_name, spawn_node
+from sentinel.raft.storage import holds_state
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +87,19 @@ class Supervisor:
         seed = self.options.seed if self.options.seed is not None else random.randrange(1 << 32)
         self.router = RouterHandle.start(self.directory, self.group, seed=seed)
         self.router.set_faults(self.faults)
+        lost = {i: why for i in self.node_ids if (why := self.lost_state(i)) is not None}
         for node_id in self.node_ids:
-            self._spawn(node_id)
+            if node_id in lost:
+                self._not_started(node_id, lost[node_id])
+            else:
+                self._spawn(node_id)
         self.events.record(
             0.0,
             EventKind.INFO,
             f"cluster up: {len(self.node_ids)} nodes, network {preset_name(self.faults)}",
         )
+        for node_id, why in lost.items():
+            self.events.record(0.0, EventKind.ERROR, f"node {node_id} not started: {why}")
         log.info("cluster %s up in %s, app %s", self.identity.cluster_id, self.directory, self.app)
         self._sampler = threading.Thread(target=self._sample_loop, name="sampler", daemon=True)
         self._sampler.start()
@@ -129,6 +136,28 @@ class Supervisor:
             election_ticks=self.options.election_ticks,
             disk_quota_bytes=self.options.disk_quota_mb * 1024 * 1024,
         )
+
+    def lost_state(self, node_id: int) -> str | None:
+        """Why node `node_id` must not start, or None. A node whose directory holds no state
+        while another node's does has lost its disk (a new cluster's nodes all start empty):
+        it has forgotten its votes and the entries it acknowledged, so starting it empty
+        could let its vote elect a leader that lacks acknowledged writes."""
+        if holds_state(self.spec(node_id).directory):
+            return None
+        if not any(holds_state(self.spec(i).directory) for i in self.node_ids if i != node_id):
+            return None
+        return (
+            f"node-{node_id} holds no state (its directory is missing or was emptied) while "
+            "the others hold theirs: a node that lost its disk must not rejoin empty, as its "
+            "vote could elect a leader without acknowledged writes; restore the directory, or "
+            "start a new cluster in another one"
+        )
+
+    def _not_started(self, node_id: int, why: str) -> None:
+        log.error("node %d not started: %s", node_id, why)
+        with self._lock:
+            self.states[node_id] = ProcessState.EXITED
+            self.exit_reasons[node_id] = f"not started: {why}"
 
     def _spawn(self, node_id: int) -> int:
         assert self.router is not None
@@ -264,6 +293,9 @@ class Supervisor:
     def restart(self, node_id: int) -> str:
         """Kill node `node_id` if it runs, then start a fresh process on its directory."""
         node_id = self.check_node(node_id)
+        why = self.lost_state(node_id)
+        if why is not None:
+            raise ActionError(f"node {node_id} not restarted: {why}")
         pid = self._spawn(node_id)
         return f"node {node_id} restarted (pid {pid})"
 

@@ -71,7 +71,7 @@ from sentinel.raft.messages import (
 from sentinel.raft.nodespec import NodeSpec
 from sentinel.raft.ready import PersistentState, Ready
 from sentinel.raft.stall import StallingSaver
-from sentinel.raft.storage import Storage
+from sentinel.raft.storage import Storage, holds_state
 
 __all__ = [
     "NONE",
@@ -108,4 +108,5 @@ __all__ = [
     "Status",
     "Storage",
     "StorageError",
+    "holds_state",
 ]

@@ -50,6 +50,12 @@ _FORMAT = 1
 SNAPSHOT_SYNC_BYTES = 1024 * 1024
 
 
+def holds_state(directory: str | os.PathLike[str]) -> bool:
+    """Whether a node directory holds a node's state: its meta file, written when the node
+    first opened it. (Without it, the node starts empty: it has never voted nor stored.)"""
+    return os.path.exists(os.path.join(directory, META))
+
+
 def _snap_name(meta: SnapshotMeta) -> str:
     return f"snap-{meta.index:020d}-{meta.term:020d}"
 

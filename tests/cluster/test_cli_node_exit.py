@@ -1,11 +1,13 @@
 """A node that ends without being told to is shown for what happened, with the reason: one
 that exits by itself (its log damaged in the middle) is `exited`, with its exit status and the
 last line of its log; one killed by a signal from outside is `killed`, saying so. The other
-nodes keep serving, and the supervisor refuses to kill a node that already exited."""
+nodes keep serving, and the supervisor refuses to kill a node that already exited. A node
+whose directory was lost is not started at all."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -72,3 +74,34 @@ def test_a_node_that_exits_or_is_killed_from_outside_says_why(
     out = again.out.read_text()
     assert "error: node 2 exited by itself" in out and "corrupt record" in out, out[-3000:]
     assert f"kill: node 3 killed (pid {victim}): by SIGKILL, from outside" in out, out[-3000:]
+
+
+def test_a_node_whose_directory_was_lost_is_not_started_empty(
+    start_plain, cli, cluster_dir, procs, helpers
+):
+    """An empty node would have forgotten its votes and the entries it acknowledged: its
+    vote could elect a leader without them. So it is not started, and says why."""
+    up = start_plain("-n", "3", "--seed", "9")
+    procs.track(up.pid)
+    cli.stable_leader(3)
+    assert cli.ok("put", "kept", "yes").strip() == "OK"
+    assert "stopped" in cli.ok("down")
+    assert up.wait(60) == 0
+    helpers.no_process_left(procs)
+    shutil.rmtree(cluster_dir / "node-3")
+
+    again = start_plain("--seed", "10")
+    procs.track(again.pid)
+    st = helpers.wait_for(cli.status, "the recovered cluster to answer")
+    three = next(x for x in st["nodes"] if x["id"] == 3)
+    assert three["state"] == "exited" and three["pid"] is None, three
+    assert three["exit_reason"].startswith("not started: node-3 holds no state"), three
+    refused = cli.run("restart", "3")
+    assert refused.returncode == 1 and "must not rejoin empty" in refused.stderr
+    helpers.wait_for(lambda: cli.run("get", "kept").stdout.strip() == "yes", "nodes 1 and 2")
+    assert not (cluster_dir / "node-3").exists()  # nothing was started there
+
+    assert "stopped" in cli.ok("down")
+    assert again.wait(60) == 0
+    helpers.no_process_left(procs)
+    assert "error: node 3 not started: node-3 holds no state" in again.out.read_text()
