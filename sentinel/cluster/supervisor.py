@@ -27,7 +27,7 @@ from sentinel.dashboard import ClusterView, EventKind, EventLog, NodeView, Proce
 from sentinel.netsim.control import RouterHandle
 from sentinel.netsim.faults import FaultConfig
 from sentinel.netsim.procs import ProcessGroup
-from sentinel.raft.node import NodeSpec, node_name, spawn_node
+from sentinel.raft.node import NODE_LOG_NAME, NodeSpec, node_name, spawn_node
 from sentinel.raft.storage import holds_state
 
 log = logging.getLogger(__name__)
@@ -138,12 +138,14 @@ class Supervisor:
         )
 
     def lost_state(self, node_id: int) -> str | None:
-        """Why node `node_id` must not start, or None. A node whose directory holds no state
-        while another node's does has lost its disk (a new cluster's nodes all start empty):
-        it has forgotten its votes and the entries it acknowledged, so starting it empty
-        could let its vote elect a leader that lacks acknowledged writes."""
-        if holds_state(self.spec(node_id).directory):
-            return None
+        """Why node `node_id` must not start, or None. A node whose directory holds no state,
+        nor the log of a run that failed before it wrote any (a full disk), while another
+        node's does has lost its disk (a new cluster's nodes all start empty): it has
+        forgotten its votes and the entries it acknowledged, so starting it empty could let
+        its vote elect a leader that lacks acknowledged writes."""
+        directory = self.spec(node_id).directory
+        if holds_state(directory) or (directory / NODE_LOG_NAME).exists():
+            return None  # a node that ran but could not write its meta file never voted
         if not any(holds_state(self.spec(i).directory) for i in self.node_ids if i != node_id):
             return None
         return (
@@ -194,7 +196,7 @@ class Supervisor:
             state, reason = ProcessState.KILLED, f"by {_signal_name(-code)}, from outside"
         else:
             state, reason = ProcessState.EXITED, f"exit status {code}"
-            last = _last_line(self.directory / f"node-{node_id}" / "node.log")
+            last = _last_line(self.spec(node_id).directory / NODE_LOG_NAME)
             if last:
                 reason += f"; its log ends: {last}"
         log.warning("node %d ended (%s)", node_id, reason)

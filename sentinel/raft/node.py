@@ -28,6 +28,8 @@ __all__ = ["DEFAULT_APP", "NodeRuntime", "NodeSpec", "node_main", "node_name", "
 
 log = logging.getLogger(__name__)
 
+#: The node's log file, in its directory (written from the start, before its raft files).
+NODE_LOG_NAME = "node.log"
 NODE_LOG_BYTES_MAX = 8 * 1024 * 1024
 
 
@@ -51,7 +53,7 @@ def setup_logging(spec: NodeSpec) -> None:
     """Node logs go to `<node dir>/node.log` (bounded by rotation)."""
     spec.directory.mkdir(parents=True, exist_ok=True)
     handler = logging.handlers.RotatingFileHandler(
-        spec.directory / "node.log", maxBytes=NODE_LOG_BYTES_MAX, backupCount=1
+        spec.directory / NODE_LOG_NAME, maxBytes=NODE_LOG_BYTES_MAX, backupCount=1
     )
     handler.setFormatter(
         logging.Formatter(f"%(asctime)s node-{spec.node_id} %(levelname)s %(name)s: %(message)s")

@@ -101,7 +101,23 @@ def test_a_node_whose_directory_was_lost_is_not_started_empty(
     helpers.wait_for(lambda: cli.run("get", "kept").stdout.strip() == "yes", "nodes 1 and 2")
     assert not (cluster_dir / "node-3").exists()  # nothing was started there
 
+    # A run that failed before it wrote any state (on a full disk, say) leaves only its log:
+    # that node never voted nor stored, so it may start empty, and catches up.
+    (cluster_dir / "node-3").mkdir()
+    (cluster_dir / "node-3" / "node.log").write_text("stopped before writing its meta file\n")
+    assert "restarted" in cli.ok("restart", "3")
+    st = cli.stable_leader(3)
+    helpers.wait_for(
+        lambda: node_commit(cli.status(), 3) >= node_commit(st, st["leader"]), "node 3 caught up"
+    )
+
     assert "stopped" in cli.ok("down")
     assert again.wait(60) == 0
     helpers.no_process_left(procs)
     assert "error: node 3 not started: node-3 holds no state" in again.out.read_text()
+
+
+def node_commit(status, node_id) -> int:
+    if status is None:
+        return -1
+    return next(x["commit"] for x in status["nodes"] if x["id"] == node_id) or -1
