@@ -233,7 +233,10 @@ class Supervisor:
             if self._view is not None:
                 return self._view
         info = self.process_info()
-        nodes = tuple(NodeView(i, info[i].state, pid=info[i].pid) for i in self.node_ids)
+        nodes = tuple(
+            NodeView(i, info[i].state, pid=info[i].pid, exit_reason=info[i].exit_reason)
+            for i in self.node_ids
+        )
         return ClusterView(
             nodes=nodes,
             preset=preset_name(self.faults),

@@ -214,3 +214,27 @@ def test_the_disk_quota_reaches_every_node_in_bytes(tmp_path):
     sup = Supervisor(tmp_path, identity, RunOptions(disk_quota_mb=3))
     assert {sup.spec(i).disk_quota_bytes for i in (1, 2, 3)} == {3 * 1024 * 1024}
     assert Supervisor(tmp_path, identity, RunOptions()).spec(1).disk_quota_bytes == 0
+
+
+def test_lost_state_and_the_first_view_say_why_a_node_is_not_started(tmp_path):
+    from sentinel.cluster import Supervisor
+    from sentinel.cluster.settings import create_identity
+
+    identity = create_identity(tmp_path, 3)
+    sup = Supervisor(tmp_path, identity, RunOptions())
+    assert [sup.lost_state(i) for i in (1, 2, 3)] == [None, None, None]  # a new cluster
+    for i in (1, 2):
+        (tmp_path / f"node-{i}").mkdir()
+        (tmp_path / f"node-{i}" / "meta").write_bytes(b"x")  # only its presence counts
+    why = sup.lost_state(3)
+    assert why is not None and why.startswith("node-3 holds no state"), why
+    assert sup.lost_state(1) is None
+    (tmp_path / "node-3").mkdir()
+    assert sup.lost_state(3) is not None  # an emptied directory is as lost as a missing one
+    (tmp_path / "node-3" / "node.log").write_text("a first run that wrote nothing else\n")
+    assert sup.lost_state(3) is None  # it never voted nor stored
+
+    (tmp_path / "node-3" / "node.log").unlink()
+    sup._not_started(3, sup.lost_state(3))  # what `start` does, without the processes
+    three = sup.view().node(3)  # the view `status` answers with before the first sample
+    assert three.state == "exited" and three.exit_reason.startswith("not started: node-3")
