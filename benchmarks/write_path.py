@@ -74,8 +74,7 @@ SEGMENTS = (
 READ, WRITE, SYNC_BEGIN, SYNC_END = "R", "W", "S0", "S1"
 
 _stamps: list[tuple[str, int]] = []
-_installed = threading.Lock()
-_patched: list[bool] = []
+_patched: list[bool] = []  # once per process
 
 
 def _stamp(kind: str) -> None:
@@ -86,30 +85,29 @@ def _stamp(kind: str) -> None:
 def install_stamps() -> None:
     """Stamp this process's reads and writes at its router connection, and its fsyncs (once
     per process; class-level, so every endpoint and file system in it is stamped)."""
-    with _installed:
-        if _patched:
-            return
-        _patched.append(True)
-        write_corked, read_available, sync = (
-            Endpoint._write_corked, Endpoint.read_available, OsFileSystem.sync,
-        )  # fmt: skip
+    if _patched:
+        return
+    _patched.append(True)
+    write_corked, read_available, sync = (
+        Endpoint._write_corked, Endpoint.read_available, OsFileSystem.sync,
+    )  # fmt: skip
 
-        def stamped_write(self: Endpoint) -> None:
-            _stamp(WRITE)
-            write_corked(self)
+    def stamped_write(self: Endpoint) -> None:
+        _stamp(WRITE)
+        write_corked(self)
 
-        def stamped_read(self: Endpoint) -> list[bytes]:
-            _stamp(READ)
-            return read_available(self)
+    def stamped_read(self: Endpoint) -> list[bytes]:
+        _stamp(READ)
+        return read_available(self)
 
-        def stamped_sync(self: OsFileSystem, name: str) -> None:
-            _stamp(SYNC_BEGIN)
-            sync(self, name)
-            _stamp(SYNC_END)
+    def stamped_sync(self: OsFileSystem, name: str) -> None:
+        _stamp(SYNC_BEGIN)
+        sync(self, name)
+        _stamp(SYNC_END)
 
-        Endpoint._write_corked = stamped_write  # type: ignore[method-assign]
-        Endpoint.read_available = stamped_read  # type: ignore[method-assign]
-        OsFileSystem.sync = stamped_sync  # type: ignore[method-assign]
+    Endpoint._write_corked = stamped_write  # type: ignore[method-assign]
+    Endpoint.read_available = stamped_read  # type: ignore[method-assign]
+    OsFileSystem.sync = stamped_sync  # type: ignore[method-assign]
 
 
 class TraceService:

@@ -28,6 +28,8 @@ from sentinel.cluster.settings import (
     RunOptions,
     SettingsError,
     load_identity,
+    node_log_path,
+    tail_lines,
 )
 
 DEFAULT_DIR = ".sentinel"
@@ -199,12 +201,9 @@ def cmd_logs(args: argparse.Namespace, directory: Path) -> int:
         raise CliError(f"no node {args.node}: nodes are 1-{identity.nodes}")
     if args.lines < 1:
         raise CliError("--lines must be positive")
-    path = directory / f"node-{args.node}" / "node.log"
+    path = node_log_path(directory, args.node)
     try:
-        with path.open("rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - LOG_TAIL_BYTES_MAX))
-            lines = f.read().decode(errors="replace").splitlines()
+        lines = tail_lines(path, LOG_TAIL_BYTES_MAX)
     except FileNotFoundError:
         raise CliError(f"node {args.node} has no log yet ({path})") from None
     print("\n".join(lines[-args.lines :]))

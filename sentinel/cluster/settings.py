@@ -32,6 +32,18 @@ MAXRAFTSTATE_DEFAULT = 8 * 1024 * 1024
 SETTINGS_BYTES_MAX = 64 * 1024
 
 
+def node_log_path(directory: Path, node_id: int) -> Path:
+    """Node `node_id`'s log file (sentinel.raft.node writes it, NODE_LOG_NAME)."""
+    return directory / f"node-{node_id}" / "node.log"
+
+
+def tail_lines(path: Path, bytes_max: int) -> list[str]:
+    """The lines of a file's last `bytes_max` bytes (FileNotFoundError when it is missing)."""
+    with path.open("rb") as f:
+        f.seek(max(0, f.seek(0, os.SEEK_END) - bytes_max))
+        return f.read().decode(errors="replace").splitlines()
+
+
 class SettingsError(ValueError):
     """A bad option or an unreadable cluster directory; the message says which."""
 

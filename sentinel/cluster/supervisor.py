@@ -11,7 +11,6 @@ then.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import signal
 import threading
@@ -21,13 +20,20 @@ from pathlib import Path
 
 from sentinel.cluster.apps import default_app
 from sentinel.cluster.jobs import MainThreadJobs
-from sentinel.cluster.settings import TICK_MS, Identity, RunOptions, preset_name
+from sentinel.cluster.settings import (
+    TICK_MS,
+    Identity,
+    RunOptions,
+    node_log_path,
+    preset_name,
+    tail_lines,
+)
 from sentinel.cluster.views import ProcessInfo, ViewBuilder
 from sentinel.dashboard import ClusterView, EventKind, EventLog, NodeView, ProcessState
 from sentinel.netsim.control import RouterHandle
 from sentinel.netsim.faults import FaultConfig
 from sentinel.netsim.procs import ProcessGroup
-from sentinel.raft.node import NODE_LOG_NAME, NodeSpec, node_name, spawn_node
+from sentinel.raft.node import NodeSpec, node_name, spawn_node
 from sentinel.raft.storage import holds_state
 
 log = logging.getLogger(__name__)
@@ -144,7 +150,7 @@ class Supervisor:
         forgotten its votes and the entries it acknowledged, so starting it empty could let
         its vote elect a leader that lacks acknowledged writes."""
         directory = self.spec(node_id).directory
-        if holds_state(directory) or (directory / NODE_LOG_NAME).exists():
+        if holds_state(directory) or node_log_path(self.directory, node_id).exists():
             return None  # a node that ran but could not write its meta file never voted
         if not any(holds_state(self.spec(i).directory) for i in self.node_ids if i != node_id):
             return None
@@ -196,7 +202,7 @@ class Supervisor:
             state, reason = ProcessState.KILLED, f"by {_signal_name(-code)}, from outside"
         else:
             state, reason = ProcessState.EXITED, f"exit status {code}"
-            last = _last_line(self.spec(node_id).directory / NODE_LOG_NAME)
+            last = _last_line(node_log_path(self.directory, node_id))
             if last:
                 reason += f"; its log ends: {last}"
         log.warning("node %d ended (%s)", node_id, reason)
@@ -374,15 +380,12 @@ def _signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
-def _last_line(path: Path, tail_bytes: int = LOG_TAIL_BYTES) -> str:
+def _last_line(path: Path) -> str:
     """The last non-empty line of a log file (shortened), or "" if there is none."""
     try:
-        with open(path, "rb") as f:
-            f.seek(max(0, f.seek(0, os.SEEK_END) - tail_bytes))
-            tail = f.read(tail_bytes).decode("utf-8", errors="replace")
+        lines = [line.strip() for line in tail_lines(path, LOG_TAIL_BYTES) if line.strip()]
     except OSError:
         return ""
-    lines = [line.strip() for line in tail.splitlines() if line.strip()]
     if not lines:
         return ""
     last = lines[-1]

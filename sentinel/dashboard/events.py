@@ -2,9 +2,8 @@
 
 The supervisor only hands over snapshots; comparing the previous one with the current one tells
 what happened in between: a new leader or term, a process killed, exited (by itself), paused,
-resumed or restarted,
-a snapshot taken, the network partitioned or healed, the fault preset switched. Events carry
-`time_s = current.uptime_s` and `seq = 0`; an `EventLog` numbers them.
+resumed or restarted, a snapshot taken, the network partitioned or healed, the fault preset
+switched. Events carry `time_s = current.uptime_s` and `seq = 0`; an `EventLog` numbers them.
 """
 
 from __future__ import annotations
