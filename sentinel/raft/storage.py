@@ -1,14 +1,18 @@
 """A node's durable state in one directory: metadata, hard state, write-ahead log, snapshot.
 
 Files (all written as checked records, see wal.py):
-- `meta`: cluster id and node id, written once at creation;
+- `meta`: cluster id, node id and format, written once at creation, right after `wal`;
 - `hardstate`: (term, vote, commit), replaced atomically whenever term or vote change
   (commit is only a hint and is persisted lazily: recovery takes at least the snapshot's
   index as committed, so a compaction need not rewrite it; two fsyncs fewer in a turn that
   already rewrites the log);
 - `wal`: one BATCH record per `save` (group commit: one fsync per Ready), starting with a
   MARK of the snapshot it follows; rewritten atomically after each snapshot, so its size
-  stays bounded by the retained log;
+  stays bounded by the retained log. Format 2 creates it, holding its MARK alone, before
+  `meta`: from then on a directory whose `meta` says format 2 and whose `wal` is missing,
+  or does not begin with a MARK, has lost its log (a deleted file, not a crash), and `open`
+  refuses it rather than start a node that forgot what it acknowledged. (Format 1
+  directories made the log at the first save, so there a missing log is no evidence.)
 - `snap-<index>-<term>`: the latest snapshot, written to a temporary file, fsynced, renamed.
 
 `save` writes the snapshot, then the hard state, then the log, so a crash at any point leaves
@@ -42,7 +46,9 @@ META, HARDSTATE, WAL = "meta", "hardstate", "wal"
 _SNAP_NAME = re.compile(r"^snap-(\d{20})-(\d{20})$")
 _HS = struct.Struct(">QQQ")
 _SNAP_HEADER = struct.Struct(">QQ")
-_FORMAT = 1
+#: The format new directories get; `open` reads both.
+_FORMAT = 2
+_FORMATS = (1, 2)
 #: Snapshot files go to disk in pieces of this size, fdatasync after each: ext4 commits its
 #: journal as a whole, so one 13 MB flush (a follower installing the leader's snapshot, or
 #: five nodes' snapshot children at once) held every other node's fsync for 80-160 ms, and
@@ -50,10 +56,25 @@ _FORMAT = 1
 SNAPSHOT_SYNC_BYTES = 1024 * 1024
 
 
+#: A new directory's log: the MARK of "no snapshot" and nothing else.
+_BIRTH_LOG = wal.frame(wal.encode_mark(SnapshotMeta()))
+
+
 def holds_state(directory: str | os.PathLike[str]) -> bool:
     """Whether a node directory holds a node's state: its meta file, written when the node
     first opened it. (Without it, the node starts empty: it has never voted nor stored.)"""
     return os.path.exists(os.path.join(directory, META))
+
+
+def _lost_log(why: str) -> CorruptStateError:
+    """A format-2 directory's log is gone or lost its MARK: a deleted or cut file, not a
+    crash (the MARK is written atomically). Starting would keep the hard state's term and
+    vote but forget the entries the node stored and acknowledged."""
+    return CorruptStateError(
+        f"{WAL}: the write-ahead log {why}, though this directory was created with one: "
+        "the node would forget the entries it stored and acknowledged. Restore the node's "
+        "directory, or start a new cluster"
+    )
 
 
 def _snap_name(meta: SnapshotMeta) -> str:
@@ -216,13 +237,18 @@ class Storage:
     def _recover(self) -> None:
         """Read and check everything first; change files only once all of it adds up."""
         names = self.fs.names()
-        self._check_meta(names)
+        born_with_log = self._check_meta(names)
+        if born_with_log:
+            names = self.fs.names()  # with the log a new directory was just given
         if HARDSTATE in names:
             payload = wal.unframe_one(self.fs.read(HARDSTATE))
             if payload is None or len(payload) != _HS.size:
                 raise CorruptStateError(f"{HARDSTATE}: damaged hard state file")
             self._hard_state = HardState(*_HS.unpack(payload))
-        mark, entries, tail = self._read_wal() if WAL in names else (SnapshotMeta(), [], None)
+        mark, entries, tail = self._read_wal() if WAL in names else (None, [], None)
+        if mark is None and born_with_log:
+            raise _lost_log("is missing" if WAL not in names else "lost its first record")
+        mark = mark or SnapshotMeta()
         snap = self._read_newest_snapshot(names)
         interrupted = self._reconcile(mark, entries, snap)
         if self._entries and self._entries[-1].term > self._hard_state.term:
@@ -254,34 +280,42 @@ class Storage:
                 self.fs.remove(name)  # leftovers of an interrupted atomic write
         self.recovered = PersistentState(self._hard_state, self._snapshot, tuple(self._entries))
 
-    def _check_meta(self, names: list[str]) -> None:
+    def _check_meta(self, names: list[str]) -> bool:
+        """Check (or, in a new directory, write) `meta`; whether the directory's format makes
+        its log at birth (so a missing log is damage)."""
         if META not in names:
             raft_files = [n for n in names if n in (HARDSTATE, WAL) or _SNAP_NAME.match(n)]
-            if raft_files:
+            if raft_files and not (raft_files == [WAL] and self._is_birth_log()):
                 raise CorruptStateError(f"raft files {raft_files} without a {META} file")
+            # Log first, then meta: a crash between the two leaves a birth log, redone here.
+            self.fs.write_atomic(WAL, _BIRTH_LOG)
             doc = {"format": _FORMAT, "cluster_id": self.cluster_id, "node_id": self.node_id}
             self.fs.write_atomic(META, wal.frame(json.dumps(doc).encode()))
-            return
+            return True
         payload = wal.unframe_one(self.fs.read(META))
         try:
             doc = json.loads(payload) if payload is not None else None
         except ValueError:
             doc = None
-        if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
+        if not isinstance(doc, dict) or doc.get("format") not in _FORMATS:
             raise CorruptStateError(f"{META}: damaged or unknown metadata file")
         if doc.get("cluster_id") != self.cluster_id or doc.get("node_id") != self.node_id:
             raise ClusterMismatchError(
                 f"directory belongs to cluster {doc.get('cluster_id')!r} node "
                 f"{doc.get('node_id')}, not cluster {self.cluster_id!r} node {self.node_id}"
             )
+        return doc["format"] >= 2
 
-    def _read_wal(self) -> tuple[SnapshotMeta, list[Entry], tuple[int, int, bool] | None]:
-        """The log's MARK, its entries, and (end, size, torn) when bytes follow its last
-        whole record: a torn tail, or zeros only (space the file system allocated ahead of
-        the appends, not torn)."""
+    def _is_birth_log(self) -> bool:
+        return self.fs.read(WAL) == _BIRTH_LOG
+
+    def _read_wal(self) -> tuple[SnapshotMeta | None, list[Entry], tuple[int, int, bool] | None]:
+        """The log's MARK (None when it has none), its entries, and (end, size, torn) when
+        bytes follow its last whole record: a torn tail, or zeros only (space the file system
+        allocated ahead of the appends, not torn)."""
         data = self.fs.read(WAL)
         payloads, end = wal.scan(data, WAL)
-        mark = SnapshotMeta()
+        mark = None
         entries: list[Entry] = []
         for k, payload in enumerate(payloads):
             record = wal.decode_record(payload, WAL)
@@ -295,7 +329,7 @@ class Storage:
             # A batch is contiguous (one Ready's entries); it replaces the stored suffix
             # from its first index on.
             start = record[0].index
-            first = mark.index + 1
+            first = mark.index + 1 if mark else 1
             if not first <= start <= first + len(entries):
                 raise CorruptStateError(f"{WAL}: entry {start} leaves a gap")
             if record[-1].index != start + len(record) - 1 or any(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import random
+import struct
 from pathlib import Path
 
 import pytest
@@ -401,7 +403,8 @@ def test_a_torn_record_in_the_allocated_space_is_still_a_torn_tail(
 ) -> None:
     st = Storage.open(tmp_path, CLUSTER, 1)
     st.save(ready(ents(1, 3), HardState(1, 1, 0)))
-    end = len(wal.frame(wal.encode_batch(ents(1, 3))))
+    mark_bytes = len(wal.frame(wal.encode_mark(SnapshotMeta())))  # the log's first record
+    end = mark_bytes + len(wal.frame(wal.encode_batch(ents(1, 3))))
     st.save(ready(ents(4, 6), None))
     wal_file = tmp_path / "wal"
     data = bytearray(wal_file.read_bytes())
@@ -418,4 +421,62 @@ def test_close_gives_back_the_space_allocated_ahead(tmp_path: Path) -> None:
     st.save(ready(ents(1, 3), HardState(1, 1, 0)))
     st.close()
     data = (tmp_path / "wal").read_bytes()
-    assert data == wal.frame(wal.encode_batch(ents(1, 3)))
+    assert data == wal.frame(wal.encode_mark(SnapshotMeta())) + wal.frame(
+        wal.encode_batch(ents(1, 3))
+    )
+
+
+def _saved_node(tmp_path: Path) -> None:
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    st.save(ready(ents(1, 6), HardState(3, 2, 4)))
+    st.close()
+
+
+@pytest.mark.parametrize("damage", ["deleted", "emptied", "head cut off"])
+def test_a_lost_log_stops_the_node_instead_of_starting_it_without_its_entries(
+    tmp_path: Path, damage: str
+) -> None:
+    """The hard state survives with its term and vote; without the log the node would have
+    forgotten entries it acknowledged (a new leader could then lack a committed write)."""
+    _saved_node(tmp_path)
+    log_file = tmp_path / "wal"
+    if damage == "deleted":
+        log_file.unlink()
+    elif damage == "emptied":
+        log_file.write_bytes(b"")
+    else:
+        mark_bytes = len(wal.frame(wal.encode_mark(SnapshotMeta())))
+        log_file.write_bytes(log_file.read_bytes()[mark_bytes:])  # whole batches remain
+    before = digest(tmp_path)
+    with pytest.raises(CorruptStateError, match=r"write-ahead log .* the node would forget"):
+        Storage.open(tmp_path, CLUSTER, 1)
+    assert digest(tmp_path) == before
+
+
+def test_a_new_directory_gets_its_log_before_its_meta_file(tmp_path: Path) -> None:
+    fs = MemFileSystem()
+    Storage.open_fs(fs, CLUSTER, 1).close()
+    assert fs.names() == ["meta", "wal"]
+    birth_log = fs.read("wal")
+    assert Storage.open_fs(fs, CLUSTER, 1).recovered.entries == ()
+    # A crash after the log was written but before meta: the birth is simply done again.
+    fs.remove("meta")
+    st = Storage.open_fs(fs, CLUSTER, 1)
+    assert fs.names() == ["meta", "wal"] and fs.read("wal") == birth_log
+    st.save(ready(ents(1, 2), HardState(1, 1, 0)))
+    # ... but a log that holds entries is no birth: without meta it is refused.
+    fs.remove("meta")
+    with pytest.raises(CorruptStateError, match="without a meta file"):
+        Storage.open_fs(fs, CLUSTER, 1)
+
+
+def test_a_format_1_directory_without_a_log_still_opens(tmp_path: Path) -> None:
+    """Format 1 made the log at the first save: a node that only voted has none."""
+    doc = {"format": 1, "cluster_id": CLUSTER, "node_id": 1}
+    (tmp_path / "meta").write_bytes(wal.frame(json.dumps(doc).encode()))
+    (tmp_path / "hardstate").write_bytes(wal.frame(struct.pack(">QQQ", 5, 3, 0)))
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    assert (st.recovered.hard_state.term, st.recovered.hard_state.vote) == (5, 3)
+    st.save(ready(ents(1, 2, term=5), HardState(5, 3, 0)))
+    st.close()
+    assert [e.index for e in Storage.open(tmp_path, CLUSTER, 1).recovered.entries] == [1, 2]
