@@ -189,7 +189,8 @@ class Network:
         return reply if isinstance(reply, RpcReply) else None
 
     def report(self, timeout_s: float = 5.0) -> p.RouterReport | None:
-        """The router's counters and status blobs, asked over this connection."""
+        """The router's report as this connection may see it: the nodes' counters and status
+        blobs and this endpoint's own counters, with totals over every endpoint."""
         answer = self._request(
             p.ROUTER_ID,
             lambda rid: self._send_frame(p.ROUTER_ID, b"", p.F_QUERY, rid),

@@ -330,7 +330,7 @@ class Router:
                 self.statuses[link.endpoint_id] = msg[_OVERHEAD:]
         elif flags & p.F_QUERY:
             answer = p.ROUTE.pack(p.ROUTER_ID, link.endpoint_id, request_id, p.F_REPLY)
-            answer = framed(answer + encode(self.report()))
+            answer = framed(answer + encode(self.report(self.query_endpoints(link))))
             if link.queue_room(len(answer)):
                 link.queue(answer)
                 if not link.want_write:  # else the kernel buffer is full: wait for EPOLLOUT
@@ -339,6 +339,13 @@ class Router:
             link.counters.bad_frames += 1
 
     # -- control -----------------------------------------------------------------------------
+
+    def query_endpoints(self, link: Link) -> tuple[int, ...]:
+        """What an endpoint's own query lists: the nodes and itself. Any client may ask, on
+        the data path that every message waits behind, so its answer must not list every
+        connected client (68 ms to build and 287 KB with 8,192 of them)."""
+        nodes = [e for e in self.counters if e <= p.NODE_ID_MAX]
+        return (*nodes, link.endpoint_id)
 
     def report(self, endpoints: tuple[int, ...] | None = None) -> p.RouterReport:
         """Counters and statuses of `endpoints` (None: of every endpoint), with totals over

@@ -122,6 +122,25 @@ def test_a_report_for_some_endpoints_lists_only_them_with_totals_over_all(router
     assert len(whole.statuses) == 3
 
 
+def test_an_endpoints_own_query_lists_the_nodes_and_itself(router: Router) -> None:
+    """Every connected client may query over the data path: its answer must not cost the
+    router a walk over every client's counters."""
+    clients = range(p.CLIENT_ID_FIRST, p.CLIENT_ID_FIRST + 500)
+    for endpoint in (1, 2, *clients):
+        router.counters_of(endpoint).sent_msgs = 2
+    router.statuses.update({1: b"node one", p.CLIENT_ID_FIRST: b"a client"})
+    asker = _attach(router, p.CLIENT_ID_FIRST + 7)
+    _send(asker, p.CLIENT_ID_FIRST + 7, p.ROUTER_ID, 42, p.F_QUERY, b"")
+    _turn(router)
+    route, body = _recv(asker)
+    assert route == (p.ROUTER_ID, p.CLIENT_ID_FIRST + 7, 42, p.F_REPLY)
+    report = decode(body)
+    assert [item.endpoint_id for item in report.stats] == [1, 2, p.CLIENT_ID_FIRST + 7]
+    assert report.statuses == {1: b"node one"}
+    assert report.totals.sent_msgs == 2 * (2 + len(clients))
+    asker.close()
+
+
 @pytest.mark.parametrize(
     "endpoints",
     [[1, 2], (1, "2"), tuple(range(5000)), "12"],
