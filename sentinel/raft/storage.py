@@ -214,6 +214,16 @@ class Storage:
             if _SNAP_NAME.match(name) and name != keep:
                 self.fs.remove(name)
 
+    def stored_term(self, index: int) -> int | None:
+        """The term of the stored entry at `index` (the snapshot's at its index, 0 at 0);
+        None when the stored log does not hold it. What is on disk, which may differ from
+        the core's log while a Ready waits to be saved (a full disk)."""
+        meta = self._snapshot.meta if self._snapshot else SnapshotMeta()
+        if index == meta.index:
+            return meta.term
+        k = index - meta.index - 1
+        return self._entries[k].term if 0 <= k < len(self._entries) else None
+
     # ------------------------------------------------------------------ sizes
 
     def raft_state_bytes(self) -> int:

@@ -250,9 +250,9 @@ class SimCluster:
                 return
             if rd.snapshot is not None:
                 checker.observe_snapshot(node.id, rd.snapshot)
-            if rd.entries:
-                first = rd.entries[0].index
-                prev = core.log.term(first - 1)
+            if rd.entries:  # chained to what the disk holds before them: after a stall
+                # the core's log may already differ there (it stepped a new leader's APPENDs)
+                prev = storage.stored_term(rd.entries[0].index - 1)
                 checker.observe_persist(node.id, prev if prev is not None else -1, rd.entries)
             for m in rd.messages:  # 2. send
                 self._send(m)

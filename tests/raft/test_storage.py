@@ -480,3 +480,13 @@ def test_a_format_1_directory_without_a_log_still_opens(tmp_path: Path) -> None:
     st.save(ready(ents(1, 2, term=5), HardState(5, 3, 0)))
     st.close()
     assert [e.index for e in Storage.open(tmp_path, CLUSTER, 1).recovered.entries] == [1, 2]
+
+
+def test_stored_term_is_what_the_disk_holds() -> None:
+    fs = MemFileSystem()
+    st = Storage.open_fs(fs, CLUSTER, 1)
+    assert st.stored_term(0) == 0 and st.stored_term(1) is None
+    st.save(ready(ents(1, 4, term=2), HardState(2, 1, 0)))
+    assert [st.stored_term(i) for i in range(6)] == [0, 2, 2, 2, 2, None]
+    st.save(ready((), None, snapshot=Snapshot(SnapshotMeta(3, 2), b"three")))
+    assert [st.stored_term(i) for i in range(1, 6)] == [None, None, 2, 2, None]
