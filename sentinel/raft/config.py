@@ -30,6 +30,12 @@ class Config:
     #: and makes every node refuse (pre-)votes for election_ticks after it starts too: a
     #: node that crashed and came back would otherwise vote against a lease it granted.
     lease_reads: bool = False
+    #: A leader sends new entries at once only to the quorum - 1 followers that keep up
+    #: best (chosen each tick, see `Replication.choose_eager`); the others get theirs with
+    #: the next tick's broadcast: one APPEND per tick instead of one per proposal. A commit
+    #: waits for the fastest quorum only, and on a small machine the others' work stays
+    #: out of its way. Off: every follower gets every APPEND at once.
+    lazy_followers: bool = False
     #: Entry bytes in one APPEND message (at least one entry is always sent, so an entry
     #: bigger than this travels alone).
     max_msg_bytes: int = 1024 * 1024

@@ -51,6 +51,7 @@ class Raft(Stepping, Replication):
         self.config = config
         self.id = config.node_id
         self.peers = tuple(sorted(config.peer_ids))
+        self.followers = tuple(p for p in self.peers if p != self.id)
         self._rng = rng
         meta = state.snapshot.meta if state.snapshot else SnapshotMeta()
         self.log = RaftLog(meta, state.entries)
@@ -92,6 +93,12 @@ class Raft(Stepping, Replication):
         #: own right away; either way a follower learns it within one tick.
         self.commit_news_on_tick = False
         self.pending_commit_news = False
+        #: Leader: the followers each APPEND goes to at once (all unless lazy_followers);
+        #: with `pending_all`, the next broadcast goes to every follower (a tick's).
+        self.eager: tuple[int, ...] = self.followers
+        self.pending_all = False
+        #: Leader: the last index at the previous tick (see `choose_eager`).
+        self.last_index_at_tick = 0
         self.prev_hard_state = HardState(self.term, self.vote, self.log.committed)
         self._outstanding: Ready | None = None
         self.become_follower(self.term, NONE)
@@ -320,6 +327,8 @@ class Raft(Stepping, Replication):
         self.pending_append = False
         self.pending_heartbeat = False
         self.pending_commit_news = False
+        self.eager = self.followers
+        self.pending_all = False
 
     def become_follower(self, term: int, lead: int) -> None:
         """Follow `lead` (or nobody yet) in `term`."""
@@ -355,6 +364,7 @@ class Raft(Stepping, Replication):
             self.prs[peer] = pr
         self.prs[self.id].match = last
         self.prs[self.id].become_replicate()
+        self.last_index_at_tick = last
         self.append_entry(Entry(self.term, last + 1, b"", EntryKind.EMPTY))
         log.debug("node %d became leader of term %d", self.id, self.term)
 
@@ -379,8 +389,10 @@ class Raft(Stepping, Replication):
         """Leader: heartbeats, check-quorum rounds, transfer and snapshot timeouts."""
         self.heartbeat_elapsed += 1
         self.election_elapsed += 1
-        if self.pending_commit_news:
-            self.pending_append = True  # broadcast with the next Ready
+        if self.pending_commit_news or self.lazy_followers_behind():
+            self.pending_append = self.pending_all = True  # broadcast with the next Ready
+        if self.config.lazy_followers:
+            self.choose_eager()
         for peer, pr in self.prs.items():
             if peer != self.id and pr.pending_snapshot:
                 pr.snapshot_elapsed_ticks += 1

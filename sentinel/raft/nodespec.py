@@ -46,6 +46,9 @@ class NodeSpec:
     #: confirmed it (measured on the monotonic clock, which every node of the cluster
     #: shares: they run on one machine); see NodeRuntime.read_index.
     lease_reads: bool = True
+    #: Between ticks a leader sends new entries only to the quorum - 1 followers that keep
+    #: up best, the rest once per tick (Config.lazy_followers).
+    lazy_followers: bool = True
     #: The node's directory may hold at most this many bytes (0: as much as the disk has):
     #: a way to run out of disk on purpose, see OsFileSystem and stall.py.
     disk_quota_bytes: int = 0
@@ -69,6 +72,7 @@ class NodeSpec:
             election_ticks=self.election_ticks,
             heartbeat_ticks=self.heartbeat_ticks,
             lease_reads=self.lease_reads,
+            lazy_followers=self.lazy_followers,
         )
 
 

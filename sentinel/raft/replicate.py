@@ -39,13 +39,36 @@ class Replication:
             self.pending_append = self.pending_heartbeat = False
             return
         if self.pending_append:
-            self.pending_append = self.pending_commit_news = False
-            for peer in self.peers:
-                if peer != self.id:
-                    self.send_append(peer)
+            targets = self.followers if self.pending_all else self.eager
+            self.pending_append = self.pending_commit_news = self.pending_all = False
+            for peer in targets:
+                self.send_append(peer)
         if self.pending_heartbeat:
             self.pending_heartbeat = False
             self.broadcast_heartbeat(self.read_only.last_pending_context(), read_round=True)
+
+    def choose_eager(self) -> None:
+        """Each tick, with lazy_followers: the quorum - 1 followers that keep up best get
+        the APPENDs until the next tick. Keeping up is having acknowledged everything that
+        stood at the previous tick, so a follower that stops answering (crashed, paused,
+        cut off) loses its place within two ticks, while the lazy ones, caught up by every
+        tick's broadcast, are ready to take it. Then the highest match, then the lowest id."""
+        before = self.last_index_at_tick
+        self.last_index_at_tick = self.log.last_index
+        prs = self.prs
+        ranked = sorted(self.followers, key=lambda p: (prs[p].match < before, -prs[p].match, p))
+        self.eager = tuple(sorted(ranked[: self.config.quorum - 1]))
+
+    def lazy_followers_behind(self) -> bool:
+        """Whether a follower outside the eager set has entries to be sent (and may be)."""
+        if len(self.eager) == len(self.followers):
+            return False
+        last = self.log.last_index
+        return any(
+            self.prs[p].next <= last and not self.prs[p].is_paused()
+            for p in self.followers
+            if p not in self.eager
+        )
 
     def send_append(self, to: int) -> None:
         """Send as much as the follower's window and one call's budget allow (at least an
@@ -195,8 +218,8 @@ class Replication:
             pr.become_replicate()
         elif pr.state is ProgressState.REPLICATE:
             pr.inflights.free_le(m.index)
-        if not self.maybe_commit():
-            self.send_append_if_any(m.src)
+        if not self.maybe_commit() and (m.src in self.eager or pr.match < self.last_index_at_tick):
+            self.send_append_if_any(m.src)  # (a lazy follower that keeps up waits for a tick)
         if m.src == self.lead_transferee and pr.match == self.log.last_index:
             self.send_timeout_now(m.src)
 
