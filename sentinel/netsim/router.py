@@ -338,14 +338,14 @@ class Router:
         else:
             link.counters.bad_frames += 1
 
-    # -- control -----------------------------------------------------------------------------
-
     def query_endpoints(self, link: Link) -> tuple[int, ...]:
         """What an endpoint's own query lists: the nodes and itself. Any client may ask, on
         the data path that every message waits behind, so its answer must not list every
         connected client (68 ms to build and 287 KB with 8,192 of them)."""
         nodes = [e for e in self.counters if e <= p.NODE_ID_MAX]
         return (*nodes, link.endpoint_id)
+
+    # -- control -----------------------------------------------------------------------------
 
     def report(self, endpoints: tuple[int, ...] | None = None) -> p.RouterReport:
         """Counters and statuses of `endpoints` (None: of every endpoint), with totals over
