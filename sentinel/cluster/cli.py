@@ -36,6 +36,7 @@ DEFAULT_DIR = ".sentinel"
 DOWN_WAIT_S = 60.0
 LOG_LINES_DEFAULT = 40
 LOG_TAIL_BYTES_MAX = 1024 * 1024
+STDIN_HELP = "default: read from standard input, taken as is (a trailing newline included)"
 
 
 class CliError(RuntimeError):
@@ -115,17 +116,17 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument("preset", choices=("reliable", "unreliable"))
     put = sub.add_parser("put", parents=[common], help="store a value")
     put.add_argument("key")
-    put.add_argument("value")
+    put.add_argument("value", nargs="?", help=STDIN_HELP)
     get = sub.add_parser("get", parents=[common], help="read a value")
     get.add_argument("key")
     append = sub.add_parser("append", parents=[common], help="append to a value")
     append.add_argument("key")
-    append.add_argument("value")
+    append.add_argument("value", nargs="?", help=STDIN_HELP)
     delete = sub.add_parser("delete", parents=[common], help="remove a key")
     delete.add_argument("key")
     cas = sub.add_parser("cas", parents=[common], help="compare and set a value")
     cas.add_argument("key")
-    cas.add_argument("value", help="the new value")
+    cas.add_argument("value", nargs="?", help=f"the new value ({STDIN_HELP})")
     expect = cas.add_mutually_exclusive_group(required=True)
     expect.add_argument("--expect", metavar="OLD", help="set only if the value is OLD")
     expect.add_argument("--absent", action="store_true", help="set only if there is no value")
@@ -237,7 +238,7 @@ def _run_kv(args: argparse.Namespace, directory: Path) -> str:
     comparison (cas) are refusals: exit status 1, like a failed `git update-ref <old>`."""
     key = args.key
     if args.command in ("put", "append"):
-        getattr(kv, args.command)(directory, key, args.value)
+        getattr(kv, args.command)(directory, key, _value(args))
         return "OK"
     if args.command == "get":
         value = kv.get(directory, key)
@@ -249,10 +250,20 @@ def _run_kv(args: argparse.Namespace, directory: Path) -> str:
             raise CliError(f"no key {key!r}")
         return "deleted"
     expected = None if args.absent else args.expect
-    if not kv.cas(directory, key, expected, args.value):
+    if not kv.cas(directory, key, expected, _value(args)):
         want = "no value" if expected is None else f"the value {expected!r}"
         raise CliError(f"not set: {key!r} does not hold {want}")
     return "OK"
+
+
+def _value(args: argparse.Namespace) -> str:
+    """The value argument, or else standard input: the only way to pass a value over the
+    kernel's 128 KiB limit on one argument (values may have up to 1 MiB)."""
+    if args.value is not None:
+        return args.value
+    if sys.stdin is None or sys.stdin.isatty():
+        raise CliError("no value: give one, or pipe it on standard input")
+    return kv.read_value(sys.stdin.buffer)
 
 
 COMMANDS = {"up": cmd_up, "status": cmd_status, "down": cmd_down, "logs": cmd_logs}

@@ -4,13 +4,27 @@ through the router."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 KV_TIMEOUT_S = 10.0
 
 
 class KVError(RuntimeError):
     """The call failed; the message says why."""
+
+
+def read_value(stream: BinaryIO) -> str:
+    """A value from `stream` (standard input): UTF-8 text of at most the store's value limit.
+    Reads no more than one byte past that limit, so a huge input is refused, not held."""
+    from sentinel.kvraft.limits import VALUE_BYTES_MAX
+
+    data = stream.read(VALUE_BYTES_MAX + 1)
+    if len(data) > VALUE_BYTES_MAX:
+        raise KVError(f"the value on standard input is over the {VALUE_BYTES_MAX}-byte limit")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise KVError(f"the value on standard input is not UTF-8 text: {e}") from None
 
 
 def _client(directory: Path):  # type: ignore[no-untyped-def]

@@ -93,17 +93,21 @@ class Cli:
     def __init__(self, directory: Path) -> None:
         self.dir = directory
 
-    def run(self, *args: str, timeout_s: float = COMMAND_TIMEOUT_S) -> subprocess.CompletedProcess:
+    def run(
+        self, *args: str, timeout_s: float = COMMAND_TIMEOUT_S, stdin: str = ""
+    ) -> subprocess.CompletedProcess:
+        """One command, with `stdin` (empty unless given) on its standard input."""
         return subprocess.run(
             [*CLI, *args, "--dir", str(self.dir)],
             capture_output=True,
             text=True,
             timeout=timeout_s,
             env=env(),
+            input=stdin,
         )
 
-    def ok(self, *args: str) -> str:
-        result = self.run(*args)
+    def ok(self, *args: str, stdin: str = "") -> str:
+        result = self.run(*args, stdin=stdin)
         assert result.returncode == 0, (args, result.stdout, result.stderr)
         return result.stdout
 

@@ -31,6 +31,16 @@ def test_every_kv_command(start_plain, cli, procs, helpers):
     assert cli.ok("get", "color").strip() == "red"
     assert cli.run("get", "missing").returncode == 1
 
+    # Over the kernel's 128 KiB limit on one argument: the value comes on standard input.
+    big = "v" * (600 * 1024) + "\n"
+    assert cli.ok("put", "big", stdin=big).strip() == "OK"
+    assert cli.ok("append", "big", stdin="+").strip() == "OK"
+    assert cli.ok("get", "big") == big + "+\n"
+    result = cli.run("cas", "big", "--expect", "old", stdin="new")
+    assert result.returncode == 1 and "does not hold the value 'old'" in result.stderr
+    assert cli.ok("cas", "color", "--expect", "red", stdin="teal").strip() == "OK"
+    assert cli.ok("get", "color").strip() == "teal"
+
     assert cli.ok("delete", "color").strip() == "deleted"
     result = cli.run("get", "color")
     assert result.returncode == 1 and "no key 'color'" in result.stderr

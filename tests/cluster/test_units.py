@@ -3,6 +3,7 @@ socket with a stand-in handler, the view builder on synthetic router reports, th
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
@@ -13,11 +14,13 @@ import pytest
 
 from sentinel.cluster.ctlsock import ControlError, ControlServer, request
 from sentinel.cluster.jobs import JobTimeout, MainThreadJobs
+from sentinel.cluster.kv import KVError, read_value
 from sentinel.cluster.lock import DirectoryBusy, DirectoryLock, holder_pid, is_locked
 from sentinel.cluster.settings import RunOptions, SettingsError, open_identity, preset_name
 from sentinel.cluster.table import status_table
 from sentinel.cluster.views import ProcessInfo, ViewBuilder, group_labels, view_to_json
 from sentinel.dashboard import EventLog, ProcessState
+from sentinel.kvraft.limits import VALUE_BYTES_MAX
 from sentinel.netsim.faults import PRESETS, UNRELIABLE, make_topology
 from sentinel.netsim.protocol import RouterReport
 from sentinel.netsim.stats import EndpointStats, totals
@@ -238,3 +241,15 @@ def test_lost_state_and_the_first_view_say_why_a_node_is_not_started(tmp_path):
     sup._not_started(3, sup.lost_state(3))  # what `start` does, without the processes
     three = sup.view().node(3)  # the view `status` answers with before the first sample
     assert three.state == "exited" and three.exit_reason.startswith("not started: node-3")
+
+
+def test_a_value_from_standard_input_is_utf8_within_the_limit():
+    assert read_value(io.BytesIO("grüße\n".encode())) == "grüße\n"  # taken as is
+    assert read_value(io.BytesIO(b"")) == ""
+    assert read_value(io.BytesIO(b"x" * VALUE_BYTES_MAX)) == "x" * VALUE_BYTES_MAX
+    stream = io.BytesIO(b"x" * (VALUE_BYTES_MAX * 3))
+    with pytest.raises(KVError, match="over the 1048576-byte limit"):
+        read_value(stream)
+    assert stream.tell() == VALUE_BYTES_MAX + 1  # refused without reading it all
+    with pytest.raises(KVError, match="not UTF-8 text"):
+        read_value(io.BytesIO(b"\xff\xfe"))
