@@ -39,10 +39,16 @@ class Replication:
             self.pending_append = self.pending_heartbeat = False
             return
         if self.pending_append:
+            # A tick's broadcast that only brings the lazy followers along sends nothing
+            # to an eager one that lacks nothing: it had every entry at once.
+            quiet = self.pending_all and not self.pending_commit_news
             targets = self.followers if self.pending_all else self.eager
             self.pending_append = self.pending_commit_news = self.pending_all = False
             for peer in targets:
-                self.send_append(peer)
+                if quiet and peer in self.eager:
+                    self.send_append_if_any(peer)
+                else:
+                    self.send_append(peer)
         if self.pending_heartbeat:
             self.pending_heartbeat = False
             self.broadcast_heartbeat(self.read_only.last_pending_context(), read_round=True)
@@ -179,10 +185,9 @@ class Replication:
             entry = self.log.entry(index)
             if entry.term == self.term:
                 self.uncommitted_bytes = max(0, self.uncommitted_bytes - entry.size_bytes)
-        if self.commit_news_on_tick:
-            self.pending_commit_news = True  # see core.commit_news_on_tick
-        else:
-            self.pending_append = True  # followers learn the new commit index
+        self.pending_commit_news = True  # see core.commit_news_on_tick
+        if not self.commit_news_on_tick:
+            self.pending_append = True  # followers learn the new commit index now
         if first_in_term:
             self.release_deferred_reads()
         return True

@@ -107,3 +107,28 @@ def test_off_every_follower_gets_every_append_at_once() -> None:
     c.propose(1, b"x")
     c.process(1)
     assert sorted(appends_with_entries(c)) == [2, 3, 4, 5]
+
+
+def test_a_tick_sends_an_eager_follower_only_news_it_lacks() -> None:
+    """A tick brings the lazy follower along; the eager one hears from it only when it has
+    not been told of the commit index yet (node processes send that news on ticks)."""
+    c = settled(3, seed=6)
+    c.nodes[1].commit_news_on_tick = True
+    c.propose(1, b"a")
+    c.deliver_all()  # committed by nodes 1 and 2; node 2 has not heard so yet
+    c.tick(1)
+    c.process(1)
+    assert {m.dst for m in c.queue if m.type is T.APPEND} == {2, 3}
+    c.deliver_all()
+    assert all(c.applied[i] for i in c.ids)
+
+    index, _ = c.propose(1, b"b")
+    c.process(1)  # node 2 gets the entry at once, and with it the news of "a"
+    c.tick(1)
+    c.process(1)
+    to_eager = [m for m in c.queue if m.dst == 2 and m.type is T.APPEND]
+    to_lazy = [m for m in c.queue if m.dst == 3 and m.type is T.APPEND]
+    assert len(to_eager) == 1 and [e.index for e in to_eager[0].entries] == [index]
+    assert len(to_lazy) == 1 and [e.index for e in to_lazy[0].entries] == [index]
+    c.deliver_all()
+    assert c.logs_equal(1, 2, 3)
