@@ -34,7 +34,7 @@ from sentinel.netsim.control import RouterHandle
 from sentinel.netsim.faults import FaultConfig
 from sentinel.netsim.procs import ProcessGroup
 from sentinel.raft.node import NodeSpec, node_name, spawn_node
-from sentinel.raft.storage import holds_state
+from sentinel.raft.storage import lost_disk
 
 log = logging.getLogger(__name__)
 
@@ -144,22 +144,11 @@ class Supervisor:
         )
 
     def lost_state(self, node_id: int) -> str | None:
-        """Why node `node_id` must not start, or None. A node whose directory holds no state,
-        nor the log of a run that failed before it wrote any (a full disk), while another
-        node's does has lost its disk (a new cluster's nodes all start empty): it has
-        forgotten its votes and the entries it acknowledged, so starting it empty could let
-        its vote elect a leader that lacks acknowledged writes."""
-        directory = self.spec(node_id).directory
-        if holds_state(directory) or node_log_path(self.directory, node_id).exists():
+        """Why node `node_id` must not start, or None: it lost its disk (see `lost_disk`),
+        unless its log tells of a run that failed before it wrote any state (a full disk)."""
+        if node_log_path(self.directory, node_id).exists():
             return None  # a node that ran but could not write its meta file never voted
-        if not any(holds_state(self.spec(i).directory) for i in self.node_ids if i != node_id):
-            return None
-        return (
-            f"node-{node_id} holds no state (its directory is missing or was emptied) while "
-            "the others hold theirs: a node that lost its disk must not rejoin empty, as its "
-            "vote could elect a leader without acknowledged writes; restore the directory, or "
-            "start a new cluster in another one"
-        )
+        return lost_disk({i: self.spec(i).directory for i in self.node_ids}, node_id)
 
     def _not_started(self, node_id: int, why: str) -> None:
         log.error("node %d not started: %s", node_id, why)

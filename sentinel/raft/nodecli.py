@@ -6,6 +6,7 @@ this is for a person trying a node out, and for reading its logs (`<dir>/node-<i
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from sentinel.netsim.faults import PRESETS
 from sentinel.netsim.procs import ProcessGroup, install_sigterm_handler
 from sentinel.raft.node import DEFAULT_APP, NodeSpec, spawn_node
 from sentinel.raft.nodestatus import decode_status
+from sentinel.raft.storage import lost_disk
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -35,21 +37,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _spec(args: argparse.Namespace, directory: Path, node_id: int, peers: tuple) -> NodeSpec:
+    return NodeSpec(
+        str(directory), node_id, peers, app=args.app,
+        app_options={"snapshots": args.snapshots}, tick_ms=args.tick_ms,
+        heartbeat_ticks=args.heartbeat_ticks, election_ticks=args.election_ticks,
+        log_level=args.log_level,
+    )  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     install_sigterm_handler()
     directory = args.dir or Path(tempfile.mkdtemp(prefix="sentinel-raft-"))
     peers = tuple(range(1, args.nodes + 1))
+    specs = [_spec(args, directory, node_id, peers) for node_id in peers]
+    directories = {spec.node_id: spec.directory for spec in specs}
+    lost = [why for node_id in peers if (why := lost_disk(directories, node_id))]
+    if lost:
+        print("\n".join(f"error: {why}" for why in lost), file=sys.stderr)
+        return 2
     with ProcessGroup() as group:
         router = RouterHandle.start(directory, group)
         router.set_faults(args.faults)
-        for node_id in peers:
-            spec = NodeSpec(
-                str(directory), node_id, peers, app=args.app,
-                app_options={"snapshots": args.snapshots}, tick_ms=args.tick_ms,
-                heartbeat_ticks=args.heartbeat_ticks, election_ticks=args.election_ticks,
-                log_level=args.log_level,
-            )  # fmt: skip
+        for spec in specs:
             spawn_node(spec, router, group)
         print(f"cluster in {directory}; node logs in node-<id>/node.log; Ctrl-C stops")
         end = time.monotonic() + args.seconds if args.seconds else None

@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import struct
+from collections.abc import Mapping
 
 from sentinel.raft import wal
 from sentinel.raft.errors import (
@@ -64,6 +65,24 @@ def holds_state(directory: str | os.PathLike[str]) -> bool:
     """Whether a node directory holds a node's state: its meta file, written when the node
     first opened it. (Without it, the node starts empty: it has never voted nor stored.)"""
     return os.path.exists(os.path.join(directory, META))
+
+
+def lost_disk(directories: Mapping[int, str | os.PathLike[str]], node_id: int) -> str | None:
+    """Why node `node_id` (one of `directories`, node id -> its directory) must not start, or
+    None. A node whose directory holds no state while another node's does (a new cluster's
+    nodes all start empty) has lost its disk: it has forgotten its votes and the entries it
+    acknowledged, so starting it empty could let its vote elect a leader that lacks
+    acknowledged writes."""
+    if holds_state(directories[node_id]):
+        return None
+    if not any(holds_state(d) for i, d in directories.items() if i != node_id):
+        return None
+    return (
+        f"node-{node_id} holds no state (its directory is missing or was emptied) while "
+        "the others hold theirs: a node that lost its disk must not rejoin empty, as its "
+        "vote could elect a leader without acknowledged writes; restore the directory, or "
+        "start a new cluster in another one"
+    )
 
 
 def _lost_log(why: str) -> CorruptStateError:

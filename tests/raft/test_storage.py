@@ -27,8 +27,10 @@ from sentinel.raft import (
     Snapshot,
     SnapshotMeta,
     Storage,
+    nodecli,
     wal,
 )
+from sentinel.raft.storage import lost_disk
 
 CLUSTER = "test-cluster"
 
@@ -490,3 +492,20 @@ def test_stored_term_is_what_the_disk_holds() -> None:
     assert [st.stored_term(i) for i in range(6)] == [0, 2, 2, 2, 2, None]
     st.save(ready((), None, snapshot=Snapshot(SnapshotMeta(3, 2), b"three")))
     assert [st.stored_term(i) for i in range(1, 6)] == [None, None, 2, 2, None]
+
+
+def test_a_node_without_state_among_nodes_with_state_has_lost_its_disk(tmp_path, capsys):
+    dirs = {i: tmp_path / f"node-{i}" for i in (1, 2, 3)}
+    assert [lost_disk(dirs, i) for i in dirs] == [None, None, None]  # a new cluster
+    for i in (1, 2, 3):
+        Storage.open(dirs[i], CLUSTER, i).close()
+    assert [lost_disk(dirs, i) for i in dirs] == [None, None, None]
+    for name in (dirs[3] / n for n in list(p.name for p in dirs[3].iterdir())):
+        name.unlink()  # emptied: as lost as a missing directory
+    why = lost_disk(dirs, 3)
+    assert why is not None and why.startswith("node-3 holds no state")
+    assert lost_disk(dirs, 1) is None
+    # `python -m sentinel.raft.node` refuses it too, before it starts any process.
+    assert nodecli.main(["--dir", str(tmp_path), "-n", "3", "--seconds", "1"]) == 2
+    assert "error: node-3 holds no state" in capsys.readouterr().err
+    assert not any(dirs[3].iterdir())
