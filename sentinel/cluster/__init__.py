@@ -2,7 +2,8 @@
 
 `python -m sentinel.cluster up -n 5` runs a `Supervisor` (router + node processes, a live
 dashboard, a control socket); `status`, `kill`, `pause`, `resume`, `restart`, `partition`,
-`heal`, `net`, `put`, `get`, `logs` and `down` act on it from another terminal.
+`heal`, `net`, `put`, `get`, `append`, `delete`, `cas`, `logs` and `down` act on it from
+another terminal, and `load` keeps it busy with clients whose history it checks (`run_load`).
 
 Names are imported on first use, so that the small commands do not pay for raft, netsim and
 rich at start-up.
@@ -18,6 +19,8 @@ _EXPORTS = {
     "ControlError": "sentinel.cluster.ctlsock",
     "ControlServer": "sentinel.cluster.ctlsock",
     "request": "sentinel.cluster.ctlsock",
+    "LoadOptions": "sentinel.cluster.load",
+    "run_load": "sentinel.cluster.load",
     "DirectoryBusy": "sentinel.cluster.lock",
     "DirectoryLock": "sentinel.cluster.lock",
     "is_locked": "sentinel.cluster.lock",

@@ -2,9 +2,10 @@
 
 `up` runs the supervisor in this terminal (see `up`); every other command talks to it over the
 control socket of the cluster directory, except `logs` (reads files) and the key/value
-commands `put`, `get`, `append`, `delete` and `cas` (a client through the router). Exit
-status: 0 done, 1 refused or failed (the message says why: a refused command changed
-nothing; a write that timed out says its outcome is unknown), 2 bad usage.
+commands `put`, `get`, `append`, `delete` and `cas` and `load` (clients through the router).
+Exit status: 0 done, 1 refused or failed (the message says why: a refused command changed
+nothing; a write that timed out says its outcome is unknown; `load` found a history that is
+not linearizable, or could not tell), 2 bad usage.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -36,6 +38,7 @@ DEFAULT_DIR = ".sentinel"
 DOWN_WAIT_S = 60.0
 LOG_LINES_DEFAULT = 40
 LOG_TAIL_BYTES_MAX = 1024 * 1024
+LOAD_HELP = "clients that keep the cluster busy, then a linearizability check"
 STDIN_HELP = "default: read from standard input, taken as is (a trailing newline included)"
 
 
@@ -130,11 +133,32 @@ def build_parser() -> argparse.ArgumentParser:
     expect = cas.add_mutually_exclusive_group(required=True)
     expect.add_argument("--expect", metavar="OLD", help="set only if the value is OLD")
     expect.add_argument("--absent", action="store_true", help="set only if there is no value")
+    _add_load(sub.add_parser("load", parents=[common], help=LOAD_HELP))
     logs = sub.add_parser("logs", parents=[common], help="the tail of a node's log file")
     logs.add_argument("node", type=_node_number)
     logs.add_argument("--lines", type=int, default=LOG_LINES_DEFAULT)
     sub.add_parser("down", parents=[common], help="stop the cluster (data stays on disk)")
     return parser
+
+
+def _add_load(load: argparse.ArgumentParser) -> None:
+    load.add_argument("--clients", type=int, default=4, help="(default %(default)s)")
+    load.add_argument("--keys", type=int, default=5, help="(default %(default)s)")
+    load.add_argument(
+        "--seconds", type=float, default=30.0, help="0: until Ctrl-C (default %(default)s)"
+    )
+    load.add_argument(
+        "--op-timeout-s", type=float, default=5.0, help="each call's deadline (default %(default)s)"
+    )
+    load.add_argument(
+        "--check-timeout-s", type=float, default=60.0,
+        help="the linearizability checker's time limit (default %(default)s)",
+    )  # fmt: skip
+    load.add_argument("--seed", type=int, default=None, help="of the clients' random choices")
+    load.add_argument(
+        "--round-calls", type=int, default=50_000,
+        help="each round of this many calls has its own keys and check (default %(default)s)",
+    )  # fmt: skip
 
 
 def _ask(directory: Path, payload: dict[str, Any]) -> dict[str, Any]:
@@ -266,7 +290,35 @@ def _value(args: argparse.Namespace) -> str:
     return kv.read_value(sys.stdin.buffer)
 
 
+def cmd_load(args: argparse.Namespace, directory: Path) -> int:
+    from sentinel.cluster.load import LoadOptions, run_load  # the client and the checker
+
+    opts = LoadOptions(
+        clients=args.clients, keys=args.keys, seconds=args.seconds,
+        op_timeout_s=args.op_timeout_s, check_timeout_s=args.check_timeout_s, seed=args.seed,
+        round_calls=args.round_calls,
+    )  # fmt: skip
+    if opts.problems():
+        raise CliError("; ".join(opts.problems()))
+    if not is_locked(directory):
+        raise CliError(f"no cluster is running in {directory}")
+    try:
+        client = kv.connect(directory)
+    except kv.KVError as e:
+        raise CliError(str(e)) from None
+    # Ctrl-C and SIGTERM end the run early, the history still checked. Set here, not
+    # inherited: a shell starts a background job with SIGINT ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.default_int_handler)
+    with client:
+        try:
+            return run_load(directory, client, opts, lambda line: print(line, flush=True))
+        except KeyboardInterrupt:  # a second one, while the last round was being checked
+            raise CliError("interrupted: the last round was not checked") from None
+
+
 COMMANDS = {"up": cmd_up, "status": cmd_status, "down": cmd_down, "logs": cmd_logs}
+COMMANDS["load"] = cmd_load
 COMMANDS.update(dict.fromkeys(("put", "get", "append", "delete", "cas"), cmd_kv))
 
 

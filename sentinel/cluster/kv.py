@@ -27,7 +27,8 @@ def read_value(stream: BinaryIO) -> str:
         raise KVError(f"the value on standard input is not UTF-8 text: {e}") from None
 
 
-def _client(directory: Path):  # type: ignore[no-untyped-def]
+def connect(directory: Path):  # type: ignore[no-untyped-def]
+    """A client of the cluster running in `directory`; KVError when there is none."""
     from sentinel.cluster.settings import SettingsError, load_identity
 
     try:
@@ -47,9 +48,9 @@ def _client(directory: Path):  # type: ignore[no-untyped-def]
 
 
 def _call(directory: Path, op: str, *args: str | None) -> Any:
-    from sentinel.kvraft.errors import KVError as ClientError  # after _client's import check
+    from sentinel.kvraft.errors import KVError as ClientError  # after connect's import check
 
-    with _client(directory) as client:
+    with connect(directory) as client:
         try:
             return getattr(client, op)(*args, timeout_s=KV_TIMEOUT_S)
         except ValueError as e:  # InvalidRequest: refused before sending
