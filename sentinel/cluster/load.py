@@ -45,9 +45,9 @@ MIX = (("get", 0.45), ("append", 0.35), ("put", 0.1), ("delete", 0.1))
 #: value with every state it caches.
 VALUE_BYTES_SOFT_MAX = 1024
 #: A round (its own keys, its own history, its own check) ends at the first progress line
-#: after `round_calls` calls, at most this many. The checker's memory grows faster than the
-#: history: 50,000 calls took 150 MB and 0.8 s to check here, 200,000 took 1.4 GB and 6 s,
-#: 745,000 over 11 GB.
+#: after `round_calls` calls, at most this many: the recorder keeps every call until the
+#: round is checked, and the check's memory grows with the history (200,000 calls: 260 MB
+#: and 1.5 s to read and check here; 750,000: 0.9 GB).
 ROUND_CALLS_MAX = 200_000
 LATENCIES_PER_SECOND_MAX = 100_000
 JOIN_GRACE_S = 5.0

@@ -12,7 +12,12 @@ the list empties, and not when backtracking runs out of choices.
 Beyond porcupine: operations the model declares read-only (a get, a failed
 cas) that are legal where they are met are linearised without trying
 alternatives, which is sound because moving such an operation earlier changes
-no state (tests compare the verdicts with a brute-force oracle).  Partitions
+no state (tests compare the verdicts with a brute-force oracle).  The set of
+linearised operations is kept as a count of those linearised from the first
+on plus a bitset of the few past it, so a cache entry costs the span from
+the oldest operation not yet linearised (one that timed out, say, can wait
+long) to the newest, not the history's length (porcupine's bitset of every
+operation made memory quadratic).  Partitions
 take turns in slices, standing in for porcupine's goroutines, so a violation
 in any partition ends a quick check as soon as it is found.
 """
@@ -134,19 +139,22 @@ def _search(
 
     inputs = [op.input for op in ops]
     outputs = [op.output for op in ops]
-    bits = [1 << i for i in range(n)]
     step = model.step
-    seen: set[tuple[int, Any]] = set()
+    # The linearised set is (low, window): every operation below `low` and those at
+    # `low + j` for each bit j of `window` (bit 0 always clear). Operations are mostly
+    # linearised in call order, so the window stays a few bits wide where one bitset of
+    # all n would make every cache key n bits: a 745,000-call history took over 11 GB.
+    seen: set[tuple[int, int, Any]] = set()
     seen_add = seen.add
-    # (call node, state before it, forced): a forced entry linearised a
-    # read-only operation that was legal on the spot, which loses nothing
+    # (call node, state before it, forced, low and window before it): a forced entry
+    # linearised a read-only operation that was legal on the spot, which loses nothing
     # (see _compile), so its siblings need no trying.
-    calls: list[tuple[int, Any, bool]] = []
+    calls: list[tuple[int, Any, bool, int, int]] = []
     push = calls.append
     longest_len = [0] * n
     prefix = floor = 0  # see the verbose bookkeeping at the dead end below
     state = model.init()
-    linearized = 0
+    low = window = 0
     node = nxt[head]
     budget = _SLICE
 
@@ -174,12 +182,17 @@ def _search(
             new_state = _DEAD_END
         if new_state is not _DEAD_END:
             i = op_of[node]
-            key = (linearized | bits[i], new_state)
+            grown = window | (1 << (i - low))  # i >= low: those below are linearised
+            if grown & 1:  # the run of linearised operations from `low` grew: move past it
+                shift = (~grown & (grown + 1)).bit_length() - 1
+                key = (low + shift, grown >> shift, new_state)
+            else:
+                key = (low, grown, new_state)
             if key not in seen:
                 seen_add(key)
-                push((node, state, read_only[i]))
+                push((node, state, read_only[i], low, window))
                 state = new_state
-                linearized = key[0]
+                low, window = key[0], key[1]
                 # lift the call and its return out of the list
                 p, q = prv[node], nxt[node]
                 nxt[p] = q
@@ -212,8 +225,7 @@ def _search(
         while True:
             if not calls:
                 return CheckResult.ILLEGAL
-            node, state, forced = calls.pop()
-            linearized &= ~bits[op_of[node]]
+            node, state, forced, low, window = calls.pop()
             ret = match[node]
             # unlift, in reverse order of lifting
             nxt[prv[ret]] = ret
@@ -230,7 +242,7 @@ def _search(
             yield
             budget = _SLICE
 
-    full = tuple(op_of[call] for call, _, _ in calls)
+    full = tuple(op_of[call] for call, *_ in calls)
     longest[:] = [full] * n
     return CheckResult.OK
 
@@ -262,7 +274,7 @@ def _compile(model: Any, ops: Sequence[Operation]) -> tuple[list[str], list[Any]
 
 
 def _record_longest(
-    calls: list[tuple[int, Any, bool]],
+    calls: list[tuple[int, Any, bool, int, int]],
     start: int,
     op_of: list[int],
     longest: list[tuple[int, ...] | None],
@@ -275,7 +287,7 @@ def _record_longest(
         i = op_of[calls[k][0]]
         if depth > longest_len[i]:
             if seq is None:
-                seq = tuple(op_of[c] for c, _, _ in calls)
+                seq = tuple(op_of[call[0]] for call in calls)
             longest[i] = seq
             longest_len[i] = depth
 
