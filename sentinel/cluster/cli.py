@@ -142,8 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_load(load: argparse.ArgumentParser) -> None:
-    load.add_argument("--clients", type=int, default=4, help="(default %(default)s)")
-    load.add_argument("--keys", type=int, default=5, help="(default %(default)s)")
+    load.description = (
+        "Client threads make gets, appends, puts and deletes on new keys, printing calls/s "
+        "and latency each second; at the end (or Ctrl-C) the history is written to "
+        "<dir>/load-history.edn and checked for linearizability. Exit status 1 when a round "
+        "is not linearizable or cannot be told."
+    )
+    load.add_argument(
+        "--clients", type=int, default=4, help="threads, one call at a time each (default 4)"
+    )
+    load.add_argument("--keys", type=int, default=5, help="new keys they share (default 5)")
     load.add_argument(
         "--seconds", type=float, default=30.0, help="0: until Ctrl-C (default %(default)s)"
     )
