@@ -205,11 +205,11 @@ class Worker:
         except OutcomeUnknown:
             rnd.rec.info(token)  # a write that may yet be applied
             self.tally.failed(unknown=True)
-            return True
+            return self.still_connected()
         except (Unavailable, ValueTooLarge):
             rnd.rec.fail(token)  # certainly changed nothing
             self.tally.failed(unknown=False)
-            return True
+            return self.still_connected()
         except Exception as e:  # the router went away, say: this run cannot go on
             rnd.rec.info(token)
             self.tally.broken(f"client {self.cid}: {op} failed: {type(e).__name__}: {e}")
@@ -224,6 +224,14 @@ class Worker:
             self.sizes[key] = grown + len(value or "")
         self.tally.completed(op, time.monotonic() - began)
         return True
+
+    def still_connected(self) -> bool:
+        """False (and the run stops) once the router connection is gone: `down`, say."""
+        if not self.client.closed:
+            return True
+        self.tally.broken(f"client {self.cid}: the connection to the router closed")
+        self.stop.set()
+        return False
 
 
 class Load:

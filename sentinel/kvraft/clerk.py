@@ -127,7 +127,10 @@ class Clerk:
                     reply = self.caller.call(
                         action.server, action.method, action.command, action.timeout_s
                     )
-                    action = op.on_reply(reply, time.monotonic())
+                    if reply is None and self.caller.closed:  # as the async client does:
+                        action = op.cancel("could not send (the network is closed)")
+                    else:  # a lost reply is worth a retry; a lost connection is not
+                        action = op.on_reply(reply, time.monotonic())
                 elif isinstance(action, Pause):
                     time.sleep(action.pause_s)
                     action = op.resume(time.monotonic())

@@ -265,6 +265,11 @@ class Client:
         if self._owns_network:
             self.network.close()
 
+    @property
+    def closed(self) -> bool:
+        """Whether no call can succeed any more: closed, or its router connection is gone."""
+        return self._closed or self.network.closed
+
     def __enter__(self) -> Client:
         return self
 

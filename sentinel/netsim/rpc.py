@@ -167,6 +167,11 @@ class Caller(Protocol):
 
     def call(self, dst: int, method: str, args: Any, timeout_s: float) -> RpcReply | None: ...
 
+    @property
+    def closed(self) -> bool:
+        """Whether the connection is gone for good (no call can be sent any more)."""
+        ...
+
 
 class ClientEnd:
     """labrpc's ClientEnd: a handle for calling one server endpoint."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sentinel.cluster.load import HISTORY_NAME, LoadOptions, run_load
-from sentinel.kvraft.errors import OutcomeUnknown
+from sentinel.kvraft.errors import OutcomeUnknown, Unavailable
 from sentinel.lin import CheckResult, check_operations, kv_model, read_history
 
 
@@ -24,6 +24,7 @@ class FakeStore:
         self.appends = 0
         self.lose_every = lose_every
         self.unknown_every = unknown_every
+        self.closed = False
 
     def get(self, key: str, timeout_s: float) -> str | None:
         with self.lock:
@@ -51,6 +52,15 @@ class FakeStore:
 class Gone(FakeStore):
     def get(self, key: str, timeout_s: float) -> str | None:
         raise ConnectionError("the router closed the connection")
+
+
+class Closing(FakeStore):
+    """Calls fail at once, as the real client's do, once the router connection is gone."""
+
+    def put(self, key: str, value: str, timeout_s: float) -> None:
+        with self.lock:
+            self.closed = True
+        raise Unavailable("Put: could not send (the network is closed); it changed nothing")
 
 
 def options(**changes: object) -> LoadOptions:
@@ -108,6 +118,14 @@ def test_a_store_that_goes_away_ends_the_run_with_an_error(tmp_path):
     status, lines = run(tmp_path, Gone(), seconds=30.0)
     assert status == 1, lines
     assert any(line.startswith("error: client ") and "ConnectionError" in line for line in lines)
+
+
+def test_a_closed_connection_ends_the_run_instead_of_spinning(tmp_path):
+    status, lines = run(tmp_path, Closing(), seconds=30.0)
+    assert status == 1, lines
+    assert any("the connection to the router closed" in line for line in lines), lines
+    done = next(line for line in lines if line.startswith("done: "))
+    assert " in 30." not in done, "the run stopped when the connection closed"
 
 
 @pytest.mark.parametrize(
