@@ -70,10 +70,11 @@ def test_grandchild_dies_with_its_parent(no_leaks) -> None:
 def test_sigterm_stops_every_child(tmp_path, no_leaks) -> None:
     script = textwrap.dedent(
         """
-        import sys, time
+        import faulthandler, signal, sys, time
         from sentinel.netsim.procs import ProcessGroup, install_sigterm_handler
         from tests_netsim_helper import sleeper
         if __name__ == "__main__":
+            faulthandler.register(signal.SIGUSR1, all_threads=True)  # stacks, if it hangs
             install_sigterm_handler()
             group = ProcessGroup()
             pid = group.start("s", sleeper, (120.0,))
@@ -87,14 +88,26 @@ def test_sigterm_stops_every_child(tmp_path, no_leaks) -> None:
     )
     (tmp_path / "main.py").write_text(script)
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
-    proc = subprocess.Popen(
-        [sys.executable, str(tmp_path / "main.py")], stdout=subprocess.PIPE, env=env, text=True
-    )
+    err_path = tmp_path / "stderr.txt"
+    with err_path.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, str(tmp_path / "main.py")],
+            stdout=subprocess.PIPE, stderr=err, env=env, text=True,
+        )  # fmt: skip
     try:
         child = int(proc.stdout.readline())
         assert psutil.Process(child).is_running()
         proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:  # seen once in CI: keep what shows where it hung
+            threads = psutil.Process(proc.pid).num_threads()
+            proc.send_signal(signal.SIGUSR1)
+            wait_for(lambda: "File" in err_path.read_text(), timeout_s=10)
+            pytest.fail(
+                f"still running 30 s after SIGTERM ({threads} threads); its stacks:\n"
+                + err_path.read_text()
+            )
         wait_for(lambda: _gone(child), timeout_s=20)
     finally:
         proc.kill()
