@@ -306,8 +306,9 @@ def cmd_load(args: argparse.Namespace, directory: Path) -> int:
         op_timeout_s=args.op_timeout_s, check_timeout_s=args.check_timeout_s, seed=args.seed,
         round_calls=args.round_calls,
     )  # fmt: skip
-    if opts.problems():
-        raise CliError("; ".join(opts.problems()))
+    problems = opts.problems()
+    if problems:
+        raise CliError("; ".join(problems))
     if not is_locked(directory):
         raise CliError(f"no cluster is running in {directory}")
     try:
@@ -325,8 +326,9 @@ def cmd_load(args: argparse.Namespace, directory: Path) -> int:
             raise CliError("interrupted: the last round was not checked") from None
 
 
-COMMANDS = {"up": cmd_up, "status": cmd_status, "down": cmd_down, "logs": cmd_logs}
-COMMANDS["load"] = cmd_load
+COMMANDS = {
+    "up": cmd_up, "status": cmd_status, "down": cmd_down, "logs": cmd_logs, "load": cmd_load,
+}  # fmt: skip
 COMMANDS.update(dict.fromkeys(("put", "get", "append", "delete", "cas"), cmd_kv))
 
 

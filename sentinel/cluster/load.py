@@ -18,6 +18,7 @@ as a dip; the summary gives the longest stretch with no call completing.
 from __future__ import annotations
 
 import random
+import shutil
 import statistics
 import threading
 import time
@@ -365,7 +366,7 @@ class Load:
             self.say(f"{what}: linearizable (checked in {took:.1f} s; history {path})")
             return result
         kept = self.directory / f"load-history-{rnd.number}.edn"
-        rnd.rec.write(str(kept))
+        shutil.copyfile(path, kept)  # the evidence stays when the next round overwrites `path`
         if result is CheckResult.UNKNOWN:
             self.say(
                 f"{what}: linearizability unknown (the checker gave up after "
