@@ -124,9 +124,10 @@ class KVServerApp(Application):
         #: raft index -> [(term, waiter, the entry's command, position in it)]: writes waiting
         #: for their entry to apply (a WriteBatch entry answers each write from its position).
         self.writes: dict[int, list[tuple[int, Waiter, Command | WriteBatch, int]]] = {}
-        #: (deadline, index, waiter) in deadline order (all waits are equally long).
+        #: (deadline, index, waiter) of every write in `writes`, nothing else, in proposal
+        #: order: by index and by deadline (a leader's indexes grow; all waits are equally
+        #: long). Its length is the number of writes pending (<= WRITES_PENDING_MAX).
         self.write_deadlines: collections.deque[tuple[float, int, Waiter]] = collections.deque()
-        self.writes_pending = 0
         #: read context -> [(key, waiter)]; (deadline, context) in deadline order.
         self.reads: dict[bytes, list[tuple[str, Waiter]]] = {}
         self.reads_pending = 0
@@ -151,12 +152,15 @@ class KVServerApp(Application):
         for waiting in [i for i in self.writes if i <= index]:
             for _term, waiter, _command, _at in self.writes.pop(waiting):
                 resolve(waiter, _COVERED)  # a retry learns the outcome (duplicate)
+        self._forget_deadlines_to(index)
 
     def apply(self, entry: Entry) -> None:
         if entry.index <= self.sm.applied_index:
             log.warning("entry %d already applied (at %d)", entry.index, self.sm.applied_index)
             return
         waiters = self.writes.pop(entry.index, None)
+        if waiters:
+            self._forget_deadlines_to(entry.index)
         # Our own proposal (same index, same term: Log Matching) is applied from the
         # command we decoded and checked when it arrived, not decoded again.
         mine = [w for w in waiters if w[0] == entry.term] if waiters else None
@@ -170,6 +174,13 @@ class KVServerApp(Application):
             for term, waiter, _command, at in waiters:
                 ours = term == entry.term and at < len(results)
                 resolve(waiter, _reply_ok(results[at]) if ours else _WRONG_LEADER)
+
+    def _forget_deadlines_to(self, index: int) -> None:
+        """Drop the deadlines of the writes up to `index`, which are answered now: a write
+        counts against WRITES_PENDING_MAX only while it waits."""
+        deadlines = self.write_deadlines
+        while deadlines and deadlines[0][1] <= index:
+            deadlines.popleft()
 
     def after_apply(self) -> None:
         if self.maxraftstate < 0:
@@ -212,7 +223,6 @@ class KVServerApp(Application):
         seq learns the outcome from the session table), naming the new leader if known."""
         writes, self.writes = self.writes, {}
         self.write_deadlines.clear()
-        self.writes_pending = 0
         for waiters in writes.values():
             for _term, waiter, _command, _at in waiters:
                 resolve(waiter, KVReply(RETRY, leader=self.leader, detail=_DEPOSED))
@@ -221,7 +231,6 @@ class KVServerApp(Application):
         now = time.monotonic()
         while self.write_deadlines and self.write_deadlines[0][0] <= now:
             _deadline, index, deferred = self.write_deadlines.popleft()
-            self.writes_pending -= 1
             waiters = self.writes.get(index)
             if waiters is not None:
                 waiters[:] = [w for w in waiters if w[1] is not deferred]
@@ -237,7 +246,7 @@ class KVServerApp(Application):
         return {
             "keys": stats.keys,
             "sessions": stats.sessions,
-            "writes_pending": self.writes_pending,
+            "writes_pending": len(self.write_deadlines),
             "reads_pending": self.reads_pending,
             "snapshots_taken": self.snapshots_taken,
         }
@@ -263,7 +272,7 @@ class KVServerApp(Application):
     ) -> KVReply | None:
         """Propose one entry; `waiters[i]` waits for the answer at position i (one, or one
         per write of a WriteBatch). None when they wait, else the answer for all of them."""
-        if self.writes_pending + len(waiters) > WRITES_PENDING_MAX:
+        if len(self.write_deadlines) + len(waiters) > WRITES_PENDING_MAX:
             return KVReply(REFUSED, detail="too many writes pending")
         try:
             index, term = self.ctx.propose(data)
@@ -276,7 +285,6 @@ class KVServerApp(Application):
         for at, waiter in enumerate(waiters):
             waiting.append((term, waiter, command, at))
             self.write_deadlines.append((deadline, index, waiter))
-        self.writes_pending += len(waiters)
         return None
 
     def read(self, command: object) -> KVReply | Deferred:

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from sentinel.kvraft import Append, Cas, Get, Put, Register, encode_command
+from sentinel.kvraft import Append, Cas, Get, Put, Register, encode_command, server
 from sentinel.kvraft.limits import KEY_BYTES_MAX, VALUE_BYTES_MAX
 from sentinel.kvraft.protocol import INVALID, OK, REFUSED, RETRY, WRONG_LEADER, KVReply
 from sentinel.kvraft.results import ResultCode
@@ -106,6 +106,28 @@ def test_entry_overwritten_by_another_term_is_wrong_leader_and_retry_is_exactly_
     commit(app, ctx, 4)
     assert reply_of(a).result.ok and reply_of(b).result.duplicate
     assert app.sm.read("k").value == "x"
+
+
+def test_an_answered_write_no_longer_counts_against_the_pending_bound(monkeypatch):
+    # The bound is on writes waiting for their entry. Answered ones used to count until
+    # their reply deadline passed, so more than WRITES_PENDING_MAX writes per reply timeout
+    # (10,000/s by default) were refused "too many writes pending" though none waited.
+    monkeypatch.setattr(server, "WRITES_PENDING_MAX", 3)
+    app, ctx, svc = make()
+    svc.Register(Register())
+    commit(app, ctx, 1)
+    for seq in range(1, 8):  # more answered writes than the bound, well within the timeout
+        put = svc.Put(Put("k", str(seq), 1, seq))
+        assert isinstance(put, Deferred), put
+        commit(app, ctx, seq + 1)
+        assert reply_of(put).err == OK
+        assert app.status()["writes_pending"] == 0
+    waiting = [svc.Put(Put(f"k{i}", "v", 1, 10 + i)) for i in range(3)]
+    assert app.status()["writes_pending"] == 3
+    assert svc.Put(Put("k", "v", 1, 20)) == KVReply(REFUSED, detail="too many writes pending")
+    commit(app, ctx, 9)  # the first of the three applies: room for one more
+    assert reply_of(waiting[0]).err == OK and app.status()["writes_pending"] == 2
+    assert isinstance(svc.Put(Put("k", "v", 1, 20)), Deferred)
 
 
 def test_losing_leadership_answers_pending_writes_at_once_as_maybe_applied():
