@@ -147,9 +147,15 @@ class Storage:
             self._write_snapshot(rd.snapshot)
             rewrite = True
         if rd.hard_state is not None:
-            old = self._hard_state
-            if (old.term, old.vote) != (rd.hard_state.term, rd.hard_state.vote):
-                self._write_hard_state(rd.hard_state)
+            old, hs = self._hard_state, rd.hard_state
+            if (old.term, old.vote) != (hs.term, hs.vote):
+                # The file goes first, so its commit must not reach this Ready's entries:
+                # until they are written, the disk may hold stale ones at those indexes
+                # (a crash in between once made a restarted node apply them). What is
+                # stored up to the first of them matches the log, so commit may cover it.
+                if rd.entries and hs.commit >= rd.entries[0].index:
+                    hs = HardState(hs.term, hs.vote, rd.entries[0].index - 1)
+                self._write_hard_state(hs)
             self._hard_state = rd.hard_state
         self._put_entries(rd.entries)
         if rewrite:

@@ -31,6 +31,7 @@ from sentinel.raft import (
     wal,
 )
 from sentinel.raft.storage import lost_disk
+from sentinel.sim.disk import DiskCrash, SimDisk
 
 CLUSTER = "test-cluster"
 
@@ -509,3 +510,30 @@ def test_a_node_without_state_among_nodes_with_state_has_lost_its_disk(tmp_path,
     assert nodecli.main(["--dir", str(tmp_path), "-n", "3", "--seconds", "1"]) == 2
     assert "error: node-3 holds no state" in capsys.readouterr().err
     assert not any(dirs[3].iterdir())
+
+
+def test_a_crash_in_a_ready_that_overwrites_a_stale_tail_never_commits_the_stale_entries() -> None:
+    # A follower holds uncommitted term-1 entries 3..5 on disk. One Ready brings a new term
+    # (so the hard state file is rewritten, commit included) and the new leader's entries
+    # from index 3 on, which the leader has committed. The hard state is written before the
+    # entries: a power cut in between once left commit 5 over the stale 3..5, and the
+    # restarted node applied them. Cut the power at every operation of that Ready.
+    ops = 0
+    while True:
+        ops += 1
+        disk = SimDisk()
+        st = Storage.open_fs(disk, CLUSTER, 1)
+        st.save(ready(ents(1, 5), HardState(1, 1, 2)))
+        disk.arm(ops)
+        try:
+            st.save(ready(ents(3, 5, term=2), HardState(2, 0, 5)))
+        except DiskCrash:
+            disk.crash()
+        else:
+            break  # the Ready is saved whole: every crash point was tried
+        core = Raft(Config(node_id=1, peer_ids=(1, 2, 3)), random.Random(0), Storage.open_fs(
+            disk, CLUSTER, 1).recovered)  # fmt: skip
+        committed = [(i, core.log.term(i)) for i in range(1, core.log.committed + 1)]
+        assert all(term == 1 for index, term in committed if index <= 2), committed
+        assert all(term == 2 for index, term in committed if index > 2), (ops, committed)
+    assert ops > 2, "the Ready took fewer disk operations than expected"
