@@ -42,6 +42,9 @@ class _Call:
     data: bytes
     call_us: int
     attempt: tuple[int, int, int] | None = None  # (node id, incarnation, index)
+    #: The term the attempt's entry was proposed in: with the index, it names one entry
+    #: (a Get has no client id, so another client's Get of the key has the same bytes).
+    attempt_term: int = 0
     attempts: int = 0
 
 
@@ -110,11 +113,12 @@ class KVWorkload:
             return
         node = self.rng.choice(leaders)
         try:
-            index, _term = node.core.propose(call.data)  # type: ignore[union-attr]
+            index, term = node.core.propose(call.data)  # type: ignore[union-attr]
         except (NotLeader, ProposalDropped):
             client.next_us = now + self.rng.randint(10, 50) * MS
             return
         call.attempt = (node.id, node.incarnation, index)
+        call.attempt_term = term
         call.attempts += 1
         self._waiting[call.attempt] = client
         client.next_us = now + self.timeout_us
@@ -147,7 +151,11 @@ class KVWorkload:
         call.attempt = None
         assert self._cluster is not None
         now = self._cluster.now_us
-        if entry.data != call.data or not isinstance(result, Result):
+        if entry.term == call.attempt_term and entry.data != call.data:
+            raise InvariantViolation(
+                "log matching", f"the entry at {entry.index} of term {entry.term} is another"
+            )
+        if entry.term != call.attempt_term or not isinstance(result, Result):
             client.next_us = now  # another entry took the slot: retry at once
             return
         if call.input is None:
