@@ -196,6 +196,7 @@ class KVServerApp(Application):
         waiting = self.reads.pop(context, None)
         if waiting is not None:
             self.reads_pending -= len(waiting)
+            self._forget_answered_reads()
             lookup = self.sm.lookup  # keys were validated when the reads arrived
             for key, waiter in waiting:
                 if type(waiter) is BatchSlot:  # straight to its flat answer (no KVReply)
@@ -210,8 +211,16 @@ class KVServerApp(Application):
         waiting = self.reads.pop(context, None)
         if waiting is not None:
             self.reads_pending -= len(waiting)
+            self._forget_answered_reads()
             for _key, waiter in waiting:
                 resolve(waiter, reply)
+
+    def _forget_answered_reads(self) -> None:
+        """Drop the deadlines of answered read points from the front, so that the queue
+        holds about as many as wait (read points are mostly answered in order)."""
+        deadlines, reads = self.read_deadlines, self.reads
+        while deadlines and deadlines[0][1] not in reads:
+            deadlines.popleft()
 
     def role_changed(self, role: Role, term: int, leader: int) -> None:
         self.leader = leader

@@ -130,6 +130,21 @@ def test_an_answered_write_no_longer_counts_against_the_pending_bound(monkeypatc
     assert isinstance(svc.Put(Put("k", "v", 1, 20)), Deferred)
 
 
+def test_answered_read_points_leave_the_deadline_queue():
+    app, ctx, svc = make()
+    for _ in range(5):
+        got = svc.Get(Get("k"))
+        app.read_ready(ctx.reads[-1])
+        assert reply_of(got).err == OK
+    assert len(app.read_deadlines) == 0 and app.status()["reads_pending"] == 0
+    first, second = svc.Get(Get("k")), svc.Get(Get("k"))
+    app.read_ready(ctx.reads[-1])  # out of order: the first still waits, and keeps its place
+    assert reply_of(second).err == OK and not first.resolved
+    assert len(app.read_deadlines) == 2
+    app.read_failed(ctx.reads[-2])
+    assert reply_of(first).err == WRONG_LEADER and len(app.read_deadlines) == 0
+
+
 def test_losing_leadership_answers_pending_writes_at_once_as_maybe_applied():
     app, _ctx, svc = make()
     pending = svc.Register(Register())
