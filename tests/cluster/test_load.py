@@ -5,6 +5,7 @@ against a real cluster: test_cli_load.py.)"""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,16 @@ from sentinel.cluster.load import HISTORY_NAME, LoadOptions, run_load
 from sentinel.kvraft.errors import OutcomeUnknown, Unavailable
 from sentinel.lin import CheckResult, check_operations, kv_model, read_history
 
+#: Each fake call takes at least this long, so a run's call count has a bound that does not
+#: depend on the machine: 3 clients x 1.5 s / 100 us = 45,000 calls, under one round's
+#: 50,000 (a fast host once made 50,000 bare calls in 1.5 s: two rounds, a failed test).
+CALL_S_MIN = 100e-6
+
 
 class FakeStore:
     """A thread-safe dict with the client's call signatures: linearizable by construction
-    (one lock), unless told to drop every `lose_every`-th append."""
+    (one lock), unless told to drop every `lose_every`-th append. Each call takes at least
+    CALL_S_MIN."""
 
     def __init__(self, lose_every: int = 0, unknown_every: int = 0) -> None:
         self.data: dict[str, str] = {}
@@ -27,14 +34,17 @@ class FakeStore:
         self.closed = False
 
     def get(self, key: str, timeout_s: float) -> str | None:
+        time.sleep(CALL_S_MIN)
         with self.lock:
             return self.data.get(key)
 
     def put(self, key: str, value: str, timeout_s: float) -> None:
+        time.sleep(CALL_S_MIN)
         with self.lock:
             self.data[key] = value
 
     def append(self, key: str, value: str, timeout_s: float) -> None:
+        time.sleep(CALL_S_MIN)
         with self.lock:
             self.appends += 1
             if self.unknown_every and self.appends % self.unknown_every == 0:
@@ -45,6 +55,7 @@ class FakeStore:
             self.data[key] = self.data.get(key, "") + value
 
     def delete(self, key: str, timeout_s: float) -> bool:
+        time.sleep(CALL_S_MIN)
         with self.lock:
             return self.data.pop(key, None) is not None
 
