@@ -163,7 +163,7 @@ def run_case(
 def python_loop_ns() -> float:
     """This machine's speed just now: the best time of `sum(range(100))`, in ns. On the
     2-core VM it has read ~800 in a fast phase and up to ~1,500 in a slow one, minutes
-    apart, and 520-650 on a faster host it later ran on: figures taken at different speeds
+    apart, and 510-650 on a faster host it later ran on: figures taken at different speeds
     are not comparable."""
     best_s = min(timeit.repeat("sum(range(100))", number=2000, repeat=5))
     return round(best_s / 2000 * 1e9, 1)
