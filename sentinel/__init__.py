@@ -1,4 +1,20 @@
-"""Sentinel: a Raft-replicated key/value store run as a local cluster of real OS processes."""
+"""Sentinel: a Raft-replicated key/value store run as a local cluster of real OS processes.
+
+A router process relays frames between node processes, each of which runs the raft core
+and the key/value state machine and keeps its state on disk, so a node can be killed
+(SIGKILL), paused or restarted and recover like a real server. The packages, from the
+bottom up (each imports only the ones before it):
+
+* `wire`: checked frames carrying only registered message types;
+* `netsim`: the router, its seeded fault policy (6.824's network), RPC and process control;
+* `raft`: the sans-I/O raft core, its write-ahead log and the node process;
+* `kvraft`: the exactly-once key/value service and its clients;
+* `lin`, `dashboard`: the linearizability checker and the live status view (standalone);
+* `sim`: the deterministic simulator (the raft core on a virtual clock, checked);
+* `cluster`: the supervisor and command line that run a cluster.
+
+`sentinel.connect(cluster_dir)` returns a client of a running cluster.
+"""
 
 __version__ = "0.1.0"
 

@@ -144,7 +144,11 @@ class ClusterView:
 
 
 class EventLog:
-    """A bounded, numbered log of events (pure; the caller serialises access)."""
+    """A bounded, numbered log of events (pure; the caller serialises access).
+
+    Invariant: the events kept are the newest `capacity`, oldest first, numbered 1, 2, 3,
+    ... in the order they were added with no gaps, so `seq_last` is the newest one's number.
+    """
 
     def __init__(self, capacity: int = EVENTS_MAX) -> None:
         assert capacity > 0, capacity

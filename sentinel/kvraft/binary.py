@@ -20,6 +20,7 @@ class Writer:
         self._buf = bytearray(prefix)
 
     def byte(self, value: int) -> None:
+        """One byte, 0..255."""
         assert 0 <= value <= 255, value
         self._buf.append(value)
 
@@ -32,13 +33,16 @@ class Writer:
         self._buf.append(value)
 
     def blob(self, data: bytes) -> None:
+        """A varint length, then the bytes."""
         self.uint(len(data))
         self._buf += data
 
     def text(self, value: str) -> None:
+        """A string as the blob of its UTF-8 encoding."""
         self.blob(value.encode("utf-8"))
 
     def getvalue(self) -> bytes:
+        """Everything written so far."""
         return bytes(self._buf)
 
 
@@ -53,9 +57,11 @@ class Reader:
         self._pos = start
 
     def fail(self, problem: str) -> Exception:
+        """The owner's error for `problem`, naming the byte offset; the caller raises it."""
         return self._error(f"{problem} at byte {self._pos}")
 
     def byte(self) -> int:
+        """The next byte."""
         if self._pos >= len(self._data):
             raise self.fail("truncated: expected a byte")
         value = self._data[self._pos]
@@ -84,6 +90,7 @@ class Reader:
         raise self.fail("varint too long")
 
     def blob(self, size_max: int, size_min: int = 0) -> bytes:
+        """A varint length in [size_min, size_max], then that many bytes."""
         size = self.uint()
         if not size_min <= size <= size_max:
             raise self.fail(f"{size}-byte field is out of range [{size_min}, {size_max}]")
@@ -96,6 +103,7 @@ class Reader:
         return bytes(data)
 
     def text(self, size_max: int, size_min: int = 0) -> str:
+        """A blob of valid UTF-8 (sizes in bytes), decoded."""
         data = self.blob(size_max, size_min)
         try:
             return data.decode("utf-8")

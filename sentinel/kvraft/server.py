@@ -115,7 +115,9 @@ _OK_REPLY = OK_REPLY
 
 
 class KVServerApp(Application):
-    """The key/value service on one node (see the module docstring)."""
+    """The key/value service on one node (module docstring; hooks as in `Application`).
+    Invariants: `write_deadlines` has one item per write in `writes` (<= WRITES_PENDING_MAX);
+    `reads_pending` counts the waiters in `reads` (<= READS_PENDING_MAX)."""
 
     def __init__(self) -> None:
         self.sm = KVStateMachine()
@@ -124,9 +126,8 @@ class KVServerApp(Application):
         #: raft index -> [(term, waiter, the entry's command, position in it)]: writes waiting
         #: for their entry to apply (a WriteBatch entry answers each write from its position).
         self.writes: dict[int, list[tuple[int, Waiter, Command | WriteBatch, int]]] = {}
-        #: (deadline, index, waiter) of every write in `writes`, nothing else, in proposal
-        #: order: by index and by deadline (a leader's indexes grow; all waits are equally
-        #: long). Its length is the number of writes pending (<= WRITES_PENDING_MAX).
+        #: (deadline, index, waiter) of every write in `writes`, in proposal order: by index
+        #: and by deadline alike (a leader's indexes grow; all waits are equally long).
         self.write_deadlines: collections.deque[tuple[float, int, Waiter]] = collections.deque()
         #: read context -> [(key, waiter)]; (deadline, context) in deadline order.
         self.reads: dict[bytes, list[tuple[str, Waiter]]] = {}
@@ -186,8 +187,7 @@ class KVServerApp(Application):
         if self.maxraftstate < 0:
             return
         if self.ctx.raft_state_bytes() >= self.maxraftstate:
-            # A big state is encoded and written by a forked copy of the node: on the loop,
-            # 13 MB took ~380 ms, longer than an election timeout.
+            # Forked, off the loop: encoding a big state there outlasts an election timeout.
             sm = self.sm
             if self.ctx.compact_in_background(sm.applied_index, sm.snapshot, sm.bytes_held):
                 self.snapshots_taken += 1
@@ -389,6 +389,7 @@ class KVServerApp(Application):
             waiter.resolve(answer)
 
     def state(self) -> ServerState:
+        """This server's view of itself ("KVServer.State")."""
         st = self.ctx.raft_status()
         return ServerState(
             node_id=self.ctx.node_id,
@@ -415,7 +416,8 @@ def _expect(args: object, cls: type) -> KVReply | None:
 
 class KVService:
     """The RPC face of a KVServerApp, registered as "KVServer" (see protocol.py). The
-    method names are 6.824's RPC names ("KVServer.Get", ...), hence the capitals."""
+    method names are 6.824's RPC names ("KVServer.Get", ...), hence the capitals. Each of
+    Get ... Register takes the command of its name and answers a KVReply or a Deferred."""
 
     def __init__(self, app: KVServerApp) -> None:
         self._app = app

@@ -41,15 +41,17 @@ class Session(NamedTuple):
 
 
 class SessionTable:
-    """Sessions in least-recently-used order (oldest first), at most `sessions_max` of them."""
+    """Sessions in least-recently-used order (oldest first), at most `sessions_max` of them.
+
+    Invariant: ordered by (last_index, client_id) ascending, so the first is the one to
+    expire. It holds because log indexes only grow and one index touches several sessions
+    only in increasing client id order (a write batch), each once.
+    """
 
     __slots__ = ("_sessions", "expired_total", "sessions_max")
 
     def __init__(self, sessions_max: int = SESSIONS_MAX_DEFAULT) -> None:
         self.sessions_max = validate_sessions_max(sessions_max)
-        # Invariant: ordered by (last_index, client_id) ascending. Holds because indexes only
-        # grow and one log index touches several sessions only in increasing client id order
-        # (a write batch), each once.
         self._sessions: OrderedDict[int, Session] = OrderedDict()
         self.expired_total = 0
 
@@ -61,6 +63,7 @@ class SessionTable:
         return iter(self._sessions.values())
 
     def get(self, client_id: int) -> Session | None:
+        """The live session of `client_id`, or None (never registered, or expired)."""
         return self._sessions.get(client_id)
 
     def open(self, index: int) -> int:

@@ -11,9 +11,9 @@ A store of one small key and one session is about 25 bytes (6.824 wants <= 500).
 `decode_snapshot` checks the checksum first, then every field, and raises SnapshotError for
 anything else; it builds new objects and never touches a live state machine.
 
-Speed: a node restores a snapshot when it restarts and when a leader sends it one, and a
-leader encodes one at every compaction, all on its only loop thread: a 13 MB store of 100,000
-keys took ~1 s to decode field by field through `Reader` (a method call per varint), long
+Speed: a node decodes a snapshot when it restarts and when a leader sends it one (its loop
+waits for the decode), and every node encodes one at each compaction: a 13 MB store of 100,000
+keys takes ~1 s to decode field by field through `Reader` (a method call per varint), long
 enough to miss heartbeats. The items are therefore read and written by flat loops
 (`_read_items_fast`, `_write_items`) that accept only the plain case: one-byte key lengths,
 canonical varints, sorted non-empty keys, valid UTF-8. Anything else is decoded again by the

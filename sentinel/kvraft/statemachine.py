@@ -56,7 +56,13 @@ def _utf8_len(text: str) -> int:
 
 
 class KVStateMachine:
-    """Keys and values, the session table and the applied index."""
+    """Keys and values, the session table and the applied index.
+
+    Invariants: `applied_index` grows with every apply (it refuses an index at or below it)
+    and changes otherwise only by a restore;
+    `_value_bytes` has the keys of `_data`, each with its value's UTF-8 size, and
+    `bytes_held` is their sum plus the keys' UTF-8 sizes.
+    """
 
     def __init__(self, sessions_max: int = SESSIONS_MAX_DEFAULT) -> None:
         self._sessions = SessionTable(sessions_max)
@@ -77,6 +83,7 @@ class KVStateMachine:
 
     @property
     def sessions_max(self) -> int:
+        """The bound on the session table (the least recently used session expires first)."""
         return self._sessions.sessions_max
 
     def apply(self, index: int, data: bytes) -> Result | tuple[Result, ...]:
@@ -124,6 +131,7 @@ class KVStateMachine:
         return _NO_KEY if value is None else Result(ResultCode.OK, value)
 
     def stats(self) -> KVStats:
+        """Figures for status reports and the dashboard."""
         return KVStats(
             applied_index=self._applied_index,
             keys=len(self._data),
@@ -143,8 +151,8 @@ class KVStateMachine:
         sessions = SessionTable.from_sessions(state.sessions, self._sessions.sessions_max)
         data_map = dict(state.items)
         if state.value_sizes is not None and state.keys_bytes is not None:
-            # the decoder counted the bytes as it read them (a restore of 100k keys: 0.04 s
-            # instead of 0.11 s of encoding every string again)
+            # the decoder counted the bytes as it read them, so no string is encoded again
+            # just to count its bytes
             value_bytes = dict(zip(data_map, state.value_sizes, strict=True))
             bytes_held = state.keys_bytes + sum(state.value_sizes)
         else:

@@ -32,7 +32,11 @@ def framed(msg: bytes) -> bytes:
 
 
 class Link:
-    """One endpoint connection as the router sees it."""
+    """One endpoint connection as the router sees it.
+
+    `out_bytes` is the size of the messages queued in `out`, which stays within
+    OUT_MSGS_MAX messages and OUT_BYTES_MAX bytes (the router asks `queue_room` first).
+    """
 
     __slots__ = (
         "counters",

@@ -67,7 +67,7 @@ class Deferred:
     """A reply that a handler will produce later: return it, then call `resolve(value)`.
 
     Not thread-safe, on purpose: handlers, their Deferreds and the replies all live on the
-    one loop thread of a server (a node), and a lock per request was measurable there."""
+    one loop thread of a server (a node), where a lock per request is measurable."""
 
     __slots__ = ("_callback", "_value")
     _UNSET: Any = object()
@@ -165,7 +165,9 @@ def _respond_quietly(request: Request, value: Any) -> None:
 class Caller(Protocol):
     """Anything that can make a blocking RPC to an endpoint (see `client.Network`)."""
 
-    def call(self, dst: int, method: str, args: Any, timeout_s: float) -> RpcReply | None: ...
+    def call(self, dst: int, method: str, args: Any, timeout_s: float) -> RpcReply | None:
+        """Call `method` at endpoint `dst`; the reply, or None if none came within `timeout_s`."""
+        ...
 
     @property
     def closed(self) -> bool:

@@ -46,7 +46,11 @@ class Delivery:
 
 
 class VirtualNetwork:
-    """Endpoints, a fault policy, and a heap of timed deliveries on a virtual clock."""
+    """Endpoints, a fault policy, and a heap of timed deliveries on a virtual clock.
+
+    Invariants: the clock the caller passes never goes backwards (asserted), and the heap
+    holds at most `in_flight_max` deliveries (beyond that a message counts as overflow).
+    """
 
     def __init__(
         self,

@@ -43,6 +43,10 @@ class Raft(Roles, Stepping, Replication):
 
     The application restores `state.snapshot.data` itself before driving the core; the core
     then delivers committed entries from snapshot index + 1 on.
+
+    Invariants, checked after every input by `check_invariants`: applied <= committed <=
+    last index; the last entry's term is at most the current term; a vote goes to a peer;
+    and the node is leader exactly when it names itself as the leader.
     """
 
     def __init__(

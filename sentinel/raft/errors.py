@@ -60,6 +60,6 @@ class ClusterMismatchError(StorageError):
 def invariant(condition: bool, what: str) -> None:
     """Raise InvariantError when `condition` is false (unlike `assert`, never compiled out).
     On hot paths the core writes `if not ...: raise InvariantError(f"...")` instead, so the
-    message is formatted only on failure (an f-string per call was ~5% of a leader's CPU)."""
+    message is formatted only on failure (an f-string per call costs ~5% of a leader's CPU)."""
     if not condition:
         raise InvariantError(what)

@@ -1,7 +1,9 @@
 """The in-memory raft log: the retained entries after a snapshot offset.
 
-Invariants (checked by the core): snapshot_index <= applied <= committed <= last_index,
-stable <= last_index, and entries[k].index == snapshot_index + 1 + k.
+Invariants (checked by the core after every input): applied <= committed <= last_index,
+stable <= last_index, snapshot_index <= applied except while a snapshot received from the
+leader waits to be applied, last_index == snapshot_index + len(entries), and
+entries[k].index == snapshot_index + 1 + k.
 """
 
 from __future__ import annotations
@@ -13,7 +15,11 @@ from sentinel.raft.messages import ENTRY_OVERHEAD_BYTES, Entry, SnapshotMeta
 
 
 class RaftLog:
-    """Entries `snapshot_index + 1 ..= last_index`, and the commit/apply/persist marks."""
+    """Entries `snapshot_index + 1 ..= last_index`, and the commit/apply/persist marks.
+
+    The marks keep `applied <= committed <= last_index` and `stable <= last_index` (see
+    the module docstring for the rest); `Raft.check_invariants` checks them.
+    """
 
     def __init__(self, snapshot: SnapshotMeta, entries: Sequence[Entry]) -> None:
         self.snapshot_index = snapshot.index

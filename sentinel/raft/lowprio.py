@@ -1,8 +1,8 @@
 """Run recovery work below the priority of serving work.
 
-A node that restarts decodes its snapshot (13 MB, 100,000 keys: ~0.3 s of CPU) before it can
-take part again. On a 2-core machine that burst took CPU from the nodes that were serving,
-and clients saw it as a gap. The work runs in a thread of its own at a higher niceness: on
+A node that restarts decodes its snapshot (a 13 MB one takes ~0.3 s of CPU) before it can
+take part again. On a 2-core machine that burst takes CPU from the nodes that are serving,
+and clients see it as a gap. The work therefore runs in a thread of its own at a higher niceness: on
 Linux a thread is a task with its own nice value, so the node's loop thread (which waits
 for it anyway) keeps its own, and raising niceness needs no privilege.
 """

@@ -22,7 +22,7 @@ class NodeSpec:
     Timing: one tick is `tick_ms`; the leader sends heartbeats every `heartbeat_ticks` (50 ms
     by default, etcd's figure: 20 per second to each follower, within 6.824's TestCount bound)
     and followers time out after a random [election_ticks, 2 * election_ticks) ticks (150-300
-    ms by default: a leader crash is repaired in ~0.2 s, see benchmarks/failover.py; three
+    ms by default: a crashed leader is replaced quickly, see benchmarks/failover.py; three
     missed heartbeats before anyone stands, and pre-vote + check-quorum keep a slow node from
     disrupting a healthy leader).
     """

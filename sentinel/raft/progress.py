@@ -20,7 +20,11 @@ class ProgressState(enum.Enum):
 
 
 class Inflights:
-    """APPEND messages sent but not acknowledged, bounded by count and by bytes."""
+    """APPEND messages sent but not acknowledged, bounded by count and by bytes.
+
+    The window is in strictly increasing last-index order and `bytes` is the sum of its
+    sizes; `full()` stops the sender at `max_msgs` messages or `max_bytes` bytes.
+    """
 
     def __init__(self, max_msgs: int, max_bytes: int) -> None:
         self.max_msgs = max_msgs
@@ -54,7 +58,11 @@ class Inflights:
 
 
 class Progress:
-    """Replication state of one follower, kept by the leader."""
+    """Replication state of one follower, kept by the leader.
+
+    `match` is the highest index known to be in the follower's log, `next` the index the next
+    APPEND starts at; `match < next` always, and `match` never decreases.
+    """
 
     def __init__(self, next_index: int, max_inflight_msgs: int, max_inflight_bytes: int) -> None:
         self.match = 0

@@ -21,7 +21,11 @@ class ReadRequest:
 
 
 class ReadOnly:
-    """Pending ReadIndex requests in arrival order, bounded by `max_pending`."""
+    """Pending ReadIndex requests in arrival order, bounded by `max_pending`.
+
+    `_queue` and `_pending` hold the same contexts, the queue in arrival order; a read is
+    released only with every read queued before it, so reads are served in order.
+    """
 
     def __init__(self, max_pending: int) -> None:
         self.max_pending = max_pending

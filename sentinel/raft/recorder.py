@@ -56,6 +56,7 @@ class Recorder(Application):
         self.snapshots = False
 
     def start(self, ctx: NodeContext) -> None:
+        """Read the "snapshots" option and register the "Raft" service."""
         self.ctx = ctx
         self.snapshots = bool(ctx.options.get("snapshots", False))
         ctx.rpc.add_service(RaftService(self), "Raft")
@@ -63,11 +64,14 @@ class Recorder(Application):
     # -- the applier -------------------------------------------------------------------------
 
     def error(self, text: str) -> None:
+        """Log an applier error and keep it (up to ERRORS_MAX) for the tester to read."""
         log.error("recorder: %s", text)
         if len(self.errors) < ERRORS_MAX:
             self.errors.append(text)
 
     def apply(self, entry: Entry) -> None:
+        """Record the entry's command (EMPTY entries take no command index) and snapshot
+        every SNAPSHOT_INTERVAL commands when snapshots are on."""
         if entry.index != self.raft_applied + 1:
             self.error(f"apply out of order: expected {self.raft_applied + 1}, got {entry.index}")
         self.raft_applied = entry.index
@@ -85,6 +89,7 @@ class Recorder(Application):
             self.ctx.compact(entry.index, blob)
 
     def restore(self, index: int, data: bytes) -> None:
+        """Take the commands from a snapshot at raft index `index` (an error if it lies)."""
         try:
             cmd_index, raft_index, commands = decode(data)
             ok = isinstance(commands, list) and len(commands) == cmd_index + 1
@@ -110,6 +115,8 @@ class Recorder(Application):
         return count
 
     def start_command(self, token: int, command: object) -> tuple[int, int, bool]:
+        """6.824's Start: (command index, term, is_leader); the same answer for a repeated
+        `token`."""
         known = self.starts.get(token)
         if known is not None:
             return known
@@ -126,6 +133,7 @@ class Recorder(Application):
         return result
 
     def status(self) -> dict[str, int]:
+        """Commands recorded and errors seen, for the node's status blob."""
         return {"commands": len(self.commands) - 1, "errors": len(self.errors)}
 
 

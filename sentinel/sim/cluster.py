@@ -52,9 +52,13 @@ class Timer(Protocol):
 class ApplyListener(Protocol):
     """Told about every entry applied on every node (clients learn their results here)."""
 
-    def on_apply(self, node: SimNode, entry: Any, result: Any) -> None: ...
+    def on_apply(self, node: SimNode, entry: Any, result: Any) -> None:
+        """`node` applied `entry`; `result` is what its application returned."""
+        ...
 
-    def on_crash(self, node: SimNode) -> None: ...
+    def on_crash(self, node: SimNode) -> None:
+        """`node` crashed: calls waiting on it will never hear from that incarnation."""
+        ...
 
 
 class SimCluster:

@@ -50,6 +50,9 @@ class _Call:
 
 @dataclass
 class _Client:
+    """One simulated client: its session (0 until Register answers), its last write's seq,
+    the call in progress (at most one) and when it next acts."""
+
     id: int
     session: int = 0
     seq: int = 0

@@ -30,7 +30,12 @@ INBOX_MAX = 10_000
 
 
 class SimNode:
-    """A node's lifetime: start, crash, restart, pause, resume."""
+    """A node's lifetime: start, crash, restart, pause, resume.
+
+    `core`, `storage` and `app` are all set while the node is up and all None after a crash;
+    `durable` is what the disk held at the last crash. `incarnation` counts starts, so a
+    (node id, incarnation) names one life of the node.
+    """
 
     def __init__(
         self,

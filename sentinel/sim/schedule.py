@@ -226,6 +226,9 @@ def generate(
 
 
 class _Generator:
+    """Builds one schedule's actions from its own random source; actions at or after the
+    heal are left out, and partitions (and network weather) never overlap."""
+
     def __init__(self, rng: random.Random, nodes: int, heal_us: int) -> None:
         self.rng = rng
         self.ids = list(range(1, nodes + 1))

@@ -31,10 +31,14 @@ HEADER_BYTES = HEADER.size
 FRAME_BYTES_MAX = 64 * 1024 * 1024
 _PROTOCOL = 5
 
+#: Builtin types a frame may construct besides the pickle opcodes' own (all are plain data).
 _SAFE_BUILTINS: frozenset[str] = frozenset({"set", "frozenset", "bytearray", "complex"})
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only registered messages and `_SAFE_BUILTINS`, so a frame
+    can build plain data and registered messages but never reach any other callable."""
+
     def find_class(self, module: str, name: str) -> Any:
         if module == "builtins" and name in _SAFE_BUILTINS:
             return getattr(builtins, name)

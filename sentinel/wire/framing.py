@@ -11,8 +11,13 @@ from sentinel.wire.errors import WireError
 class Connection(Protocol):
     """The part of multiprocessing.connection.Connection that framing uses."""
 
-    def send_bytes(self, buf: bytes) -> None: ...
-    def recv_bytes(self, maxlength: int | None = None) -> bytes: ...
+    def send_bytes(self, buf: bytes) -> None:
+        """Send `buf` as one message."""
+        ...
+
+    def recv_bytes(self, maxlength: int | None = None) -> bytes:
+        """Receive one whole message (OSError when it exceeds `maxlength`; EOFError at end)."""
+        ...
 
 
 def send_message(conn: Connection, obj: Any) -> None:

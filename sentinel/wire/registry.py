@@ -104,8 +104,8 @@ def constructor(func: F) -> F:
 def _install_fast_state(cls: type) -> None:
     """Give `cls` pickle state methods over a precomputed field list.
 
-    The dataclass defaults call `dataclasses.fields()` on every message, which was a tenth of
-    the simulator's codec time; the state is the same tuple of field values, read with one
+    The dataclass defaults call `dataclasses.fields()` on every message (a tenth of the
+    simulator's codec time); the state here is the same tuple of field values, read with one
     C-level attrgetter and written through the slots' descriptors.
     """
     names = tuple(field.name for field in dataclasses.fields(cls))
