@@ -19,9 +19,10 @@ bottom up (each imports only the ones before it):
 __version__ = "0.1.0"
 
 
-def connect(cluster_dir, servers=None, clerks_max=64):  # type: ignore[no-untyped-def]
-    """A thread-safe client of the Sentinel cluster in `cluster_dir`: see
-    `sentinel.kvraft.client.connect` (imported lazily, so `import sentinel` stays light)."""
+def connect(cluster_dir, **options):  # type: ignore[no-untyped-def]
+    """A thread-safe client of the Sentinel cluster in `cluster_dir`. Every option of
+    `sentinel.kvraft.client.connect` (`servers`, `clerks_max`, `queue_max`, `coalesce`) passes
+    through; the client module is imported lazily, so `import sentinel` stays light."""
     from sentinel.kvraft.client import connect as _connect
 
-    return _connect(cluster_dir, servers=servers, clerks_max=clerks_max)
+    return _connect(cluster_dir, **options)
