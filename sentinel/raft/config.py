@@ -60,7 +60,9 @@ class Config:
     max_queued_msgs: int = 4096
     #: A snapshot travels whole in one message, so it must fit in one wire frame.
     max_snapshot_bytes: int = FRAME_BYTES_MAX - _FRAME_SLACK_BYTES
-    #: A follower that has not answered a snapshot in this many ticks gets it again.
+    #: A follower that has not answered a snapshot in this many ticks is probed just past it
+    #: (not sent a second copy while it may still be restoring the first); it gets the
+    #: snapshot again only if it refuses the probe.
     snapshot_timeout_ticks: int = 100
 
     def __post_init__(self) -> None:

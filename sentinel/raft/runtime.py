@@ -1,12 +1,12 @@
 """A node's loop and its state (`NodeRuntime`, also the application's `NodeContext`).
 
-One thread, one loop (the design's process main loop):
+One thread, one loop (docs/design.md, "The node driver"):
 
     wait on the endpoint connection until the next tick deadline
     for each arrival: a client RPC -> the application's services (RpcServer);
                       a raft message from a peer -> core.step (invalid ones are logged)
     for each elapsed tick: core.tick(), app.on_tick()
-    while the core has a Ready: persist (one fsync per batch), apply, send, advance
+    while the core has a Ready: persist (one fsync per batch), send, apply, advance
                                 (a Ready the disk has no room for waits: stall.py)
     a few times a second: post a NodeStatus blob to the router
 
