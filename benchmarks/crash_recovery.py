@@ -222,7 +222,7 @@ def _rounds(cluster, load, args, seed, result, progress, task, phase, out) -> in
             round_id += 1
             phase(f"{name} #{r + 1}: load")
             # This process keeps every sample and history of the run: without this, a full
-            # collection of them (79-98 ms seen) stops all client threads mid-round and is
+            # collection of them stops all client threads mid-round for tens of ms and is
             # measured as the cluster's unavailability.
             gc.collect()
             gc.freeze()

@@ -21,8 +21,8 @@ router connection:
 
 Each size runs `--repeat` times (default 3) on a fresh cluster and each case reports its
 median run (`runs`, and the spread `ops_per_s_min` / `ops_per_s_max`): this machine's speed
-drifts by a third between runs minutes apart. Each case runs for `--seconds` after a
-warm-up (a first write, then all keys written by 32 sessions so every session is
+drifts between runs minutes apart (docs/benchmarks.md, Machine). Each case runs for
+`--seconds` after a warm-up (a first write, then all keys written by 32 sessions so every session is
 registered) and reports `ops_per_s`, `p50_ms` and `p99_ms`,
 plus `client_cpu_us_per_op`: the CPU time (user + system) of this benchmark process per
 operation, measured with psutil (on 2 cores, the client's CPU is taken from the nodes), and
@@ -161,10 +161,9 @@ def run_case(
 
 
 def python_loop_ns() -> float:
-    """This machine's speed just now: the best time of `sum(range(100))`, in ns. On the
-    2-core VM it has read ~800 in a fast phase and up to ~1,500 in a slow one, minutes
-    apart, and 510-650 on a faster host it later ran on: figures taken at different speeds
-    are not comparable."""
+    """This machine's speed just now: the best time of `sum(range(100))`, in ns. The
+    machine's speed drifts within minutes (docs/benchmarks.md gives the readings), and
+    figures taken at different speeds are not comparable."""
     best_s = min(timeit.repeat("sum(range(100))", number=2000, repeat=5))
     return round(best_s / 2000 * 1e9, 1)
 

@@ -15,8 +15,8 @@ key/value service and its sessions, the wire checksums and the restricted unpick
 router's fault policy, bounds and counters, ticks, status posts and the dashboard. So the
 figure is what any implementation of these hops in Python can reach here, not a target.
 
-This 2-core VM's speed drifts by half within minutes, so a write_1 figure means little
-without the floor measured in the same minute: `kv_throughput.py` measures it next to each
+The machine's speed drifts within minutes (docs/benchmarks.md), so a write_1 figure means
+little without the floor measured in the same minute: `kv_throughput.py` measures it next to each
 write_1 (`floor_ops_per_s`, `floor_p50_ms`) with `measure_floor` below.
 """
 

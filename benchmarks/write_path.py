@@ -33,7 +33,7 @@ that arrived first waited for it). Writes whose stamps do not form the whole pat
 election, a tick's heartbeat in the way) are counted in `unmatched` and left out.
 
 The stamps cost about a microsecond each, so the figures are a little above write_1's.
-This machine's speed drifts by half within minutes: `python_loop_ns` says which minute.
+The machine's speed drifts within minutes: `python_loop_ns` says which minute.
 """
 
 from __future__ import annotations

@@ -30,8 +30,8 @@ from sentinel.raft.nodestatus import NodeStatus, decode_status
 #: server never preloads "__main__" itself, it looks for a "main_path" key that
 #: get_preparation_data does not produce, and it ignores the sys.path it is given, so the
 #: `crash` helpers cannot be preloaded), so what the script imports is preloaded too: without
-#: it every node restart imported rich, psutil and the dashboard again, 0.2-0.4 s on a quiet
-#: machine and 0.6-1.3 s under load before the node even opened its storage.
+#: it every node restart imported rich, psutil and the dashboard again before the node even
+#: opened its storage, and that import was counted in its recovery time.
 PRELOAD = [
     "sentinel.raft.node",
     "sentinel.kvraft.server",

@@ -32,7 +32,7 @@ class Knobs:
 
     down_s: float = 1.0  # how long a killed node stays down
     hold_s: float = 1.5  # kill-majority / isolate-leader outage
-    pause_s: float = 1.5  # SIGSTOP; must exceed the longest election timeout (600 ms)
+    pause_s: float = 1.5  # SIGSTOP; must exceed the longest election timeout (300 ms)
     settle_s: float = 0.5  # load after the fault is over, before the round ends
 
 
