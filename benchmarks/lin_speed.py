@@ -1,9 +1,8 @@
-"""Time the linearizability checker on the shared porcupine kv histories.
+"""Time the linearizability checker on porcupine's kv histories (tests/data/lin-histories).
 
     python benchmarks/lin_speed.py [--json] [--repeat N]
 
-Histories are looked up in ``$SENTINEL_SHARED/lin-histories`` when the
-variable is set, else in ``<repo>/../shared/lin-histories``.  Each file's
+Each file's
 time covers reading and checking it (partitioned per key), best of
 ``--repeat`` runs.  ``files``/``total_s`` are wall-clock seconds; ``cpu_s``
 gives this process's CPU seconds for the same runs, which stay meaningful
@@ -27,10 +26,8 @@ from sentinel.lin import CheckResult, check_operations, kv_model, read_history  
 
 
 def histories_dir() -> Path:
-    """Where the shared lin-histories live."""
-    shared = os.environ.get("SENTINEL_SHARED")
-    base = Path(shared) if shared else REPO.parent / "shared"
-    return base / "lin-histories"
+    """Where the porcupine histories live (copied into the repository, licence alongside)."""
+    return REPO / "tests" / "data" / "lin-histories"
 
 
 def run(repeat: int) -> dict[str, object]:
