@@ -73,6 +73,11 @@ def _quote(text: str) -> str:
     return '"' + _NEEDS_ESCAPE.sub(escape, text) + '"'
 
 
+def is_kv_line(line: str) -> bool:
+    """True when ``line`` (stripped) is one event of the kv format."""
+    return _LINE.fullmatch(line) is not None
+
+
 def parse_kv_line(line: str, path: str | None = None, lineno: int | None = None) -> KvRecord:
     """Parse one non-blank line, raising :class:`HistoryError` with its location."""
     m = _LINE.fullmatch(line.strip())
