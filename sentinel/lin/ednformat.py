@@ -12,6 +12,7 @@ whatever its ``:f`` says (Jepsen's ``:info :crash`` ends any op); ``:ok``
 happened; ``:fail`` did not, and is left out; ``:info``, or no completion at
 all, leaves the outcome unknown (:data:`~sentinel.lin.history.UNKNOWN`, open
 to the end).  When every value is a ``jepsen.independent`` tuple ``[k v]``
+(porcupine's kv maps, whose ``:key`` stands apart, are read as such tuples)
 (and the bare values are not what the model takes), ``k`` becomes the
 operation's key and each key is checked on its own.
 """
@@ -28,7 +29,7 @@ from sentinel.lin.knossos import KNOSSOS_MODELS, NO_KEY, JepsenInput, default_mo
 from sentinel.lin.models import KV_FUNCTIONS, KvInput
 
 TYPES = ("invoke", "ok", "fail", "info")
-_K = {name: Keyword(name) for name in ("process", "type", "f", "value", "time", "index")}
+_K = {name: Keyword(name) for name in ("process", "type", "f", "value", "key", "time", "index")}
 _MICRO_OPS = {"read": "read", "r": "read", "write": "write", "w": "write"}
 
 
@@ -56,14 +57,20 @@ def _fits_txn(f: str, value: Any) -> bool:
 
 
 _MICRO_KEYWORDS = {Keyword(name) for name in _MICRO_OPS}
+_SHAPES = {
+    "cas": "[old new]",
+    "txn": "a vector of [:read k v] and [:write k v]",
+    "acquire": "nil",
+    "release": "nil",
+}
 
-# What a model takes as the bare value of an invocation (kv needs keys: never bare).
+# What a model takes as the bare value of an invocation (kv: as the value beside its key).
 _FITS: dict[str, Callable[[str, Any], bool]] = {
     "register": _fits_register,
     "cas-register": _fits_register,
     "multi-register": _fits_txn,
     "mutex": lambda f, value: value is None,
-    "kv": lambda f, value: False,
+    "kv": lambda f, value: value is None or isinstance(value, str),  # with a key (below)
 }
 
 
@@ -97,7 +104,10 @@ def jepsen_events(forms: EdnForms, path: str | None = None) -> list[JepsenEvent]
                 raise HistoryError(
                     f"expected an integer :{name}, found {edn_str(stamp)}", path, where(token)
                 )
-        events.append(JepsenEvent(process, str(kind), str(f), op.get(_K["value"]), token))
+        value = op.get(_K["value"])
+        if _K["key"] in op:  # porcupine's kv maps name the key apart: make it a [k v] tuple
+            value = (op[_K["key"]], value)
+        events.append(JepsenEvent(process, str(kind), str(f), value, token))
     return events
 
 
@@ -131,9 +141,14 @@ def _pair(
     return pairs
 
 
+def _shape(model_name: str, f: str, independent: bool) -> str:
+    shape = _SHAPES.get(f, "a value that is not a vector")
+    return f"[key {shape}]" if independent or model_name == "kv" else shape
+
+
 def _independent(model_name: str, invokes: list[JepsenEvent]) -> bool:
     fits = _FITS[model_name]
-    if all(fits(e.f, e.value) for e in invokes):
+    if model_name != "kv" and all(fits(e.f, e.value) for e in invokes):
         return False
     return all(
         isinstance(e.value, tuple) and len(e.value) == 2 and fits(e.f, e.value[1]) for e in invokes
@@ -171,9 +186,8 @@ def operations_from_jepsen(
         key, value = call.value if independent else (NO_KEY, call.value)
         if not fits(call.f, value) and not (model_name == "kv" and independent):
             raise HistoryError(
-                f"expected a value that model {model_name} takes for :{call.f}"
-                f"{' (a [key value] tuple)' if independent or model_name == 'kv' else ''}, "
-                f"found {edn_str(call.value)}",
+                f"expected {_shape(model_name, call.f, independent)} as the :value of "
+                f":{call.f} for model {model_name}, found {edn_str(call.value)}",
                 path,
                 forms.line_of(call.token),
             )
@@ -191,8 +205,8 @@ def operations_from_jepsen(
             if model_name != "kv" and done_value is not None:
                 if not fits(call.f, done_value):
                     raise HistoryError(
-                        f"expected a value that model {model_name} takes for :{call.f}, "
-                        f"found {edn_str(done.value)}",
+                        f"expected {_shape(model_name, call.f, independent)} as the :value of "
+                        f":{call.f} for model {model_name}, found {edn_str(done.value)}",
                         path,
                         forms.line_of(done.token),
                     )
