@@ -59,6 +59,20 @@ class Symbol(str):
         return str.__str__(self)
 
 
+_KEYWORDS: dict[str, Keyword] = {}
+_KEYWORDS_MAX = 100_000
+
+
+def keyword(name: str) -> Keyword:
+    """The keyword ``:name``, one object per name (so dict lookups match by identity)."""
+    found = _KEYWORDS.get(name)
+    if found is None:
+        found = Keyword(name)
+        if len(_KEYWORDS) < _KEYWORDS_MAX:
+            _KEYWORDS[name] = found
+    return found
+
+
 _DELIMITERS = r"\s,\[\]{}()\";"
 # Atoms first: they are most tokens, and the engine tries alternatives in order.
 _TOKEN = re.compile(
@@ -124,7 +138,7 @@ def _atom(token: str) -> Any:
     if c == ":":
         if len(token) == 1 or token[1] == ":":
             raise ValueError("a keyword needs a name")
-        return Keyword(token[1:])
+        return keyword(token[1:])
     if c == "\\":
         name = token[1:]
         if not name:
@@ -190,8 +204,9 @@ def _close(opener: str, items: list[Any], start: int, fail: Any) -> Any:
     if opener == "{":
         if len(items) % 2:
             raise fail(start, "expected a value for every key of a map, found an odd count")
+        pairs = iter(items)
         try:
-            return dict(zip(items[::2], items[1::2], strict=True))
+            return dict(zip(pairs, pairs, strict=False))  # an even count: checked above
         except TypeError:
             raise fail(start, "expected hashable map keys") from None
     if opener == "#{":

@@ -20,21 +20,20 @@ operation's key and each key is checked on its own.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sentinel.lin.edn import EdnForms, Keyword, edn_str, read_edn
+from sentinel.lin.edn import EdnForms, Keyword, edn_str, keyword, read_edn
 from sentinel.lin.history import PENDING, UNKNOWN, HistoryError, Operation
 from sentinel.lin.knossos import KNOSSOS_MODELS, NO_KEY, JepsenInput, default_model_name
 from sentinel.lin.models import KV_FUNCTIONS, KvInput
 
 TYPES = ("invoke", "ok", "fail", "info")
-_K = {name: Keyword(name) for name in ("process", "type", "f", "value", "key", "time", "index")}
+_TYPE_KEYWORDS = {keyword(name): name for name in TYPES}
+_K = {name: keyword(name) for name in ("process", "type", "f", "value", "key", "time", "index")}
 _MICRO_OPS = {"read": "read", "r": "read", "write": "write", "w": "write"}
 
 
-@dataclass(frozen=True, slots=True)
-class JepsenEvent:
+class JepsenEvent(NamedTuple):
     """One client op map: ``token`` locates it in the file (see :meth:`EdnForms.line_of`)."""
 
     process: int
@@ -56,7 +55,7 @@ def _fits_txn(f: str, value: Any) -> bool:
     )
 
 
-_MICRO_KEYWORDS = {Keyword(name) for name in _MICRO_OPS}
+_MICRO_KEYWORDS = {keyword(name) for name in _MICRO_OPS}
 _SHAPES = {
     "cas": "[old new]",
     "txn": "a vector of [:read k v] and [:write k v]",
@@ -81,16 +80,20 @@ def jepsen_events(forms: EdnForms, path: str | None = None) -> list[JepsenEvent]
     else:
         ops, starts = forms.forms, forms.starts
     events = []
+    k_process, k_type, k_f, k_value, k_key = (
+        _K[n] for n in ("process", "type", "f", "value", "key")
+    )
+    k_time, k_index = _K["time"], _K["index"]
+    where = forms.line_of
     for op, token in zip(ops, starts, strict=True):
-        if not isinstance(op, dict):
+        if type(op) is not dict:
             raise HistoryError(
                 f"expected an op map, found {edn_str(op)[:60]}", path, forms.line_of(token)
             )
-        process, kind, f = op.get(_K["process"]), op.get(_K["type"]), op.get(_K["f"])
-        if not isinstance(process, int) or isinstance(process, bool):
+        process, kind, f = op.get(k_process), op.get(k_type), op.get(k_f)
+        if type(process) is not int:
             continue  # :nemesis and other non-clients
-        where = forms.line_of
-        if not isinstance(kind, Keyword) or str(kind) not in TYPES:
+        if kind not in _TYPE_KEYWORDS:
             raise HistoryError(
                 f"expected :type :invoke, :ok, :fail or :info, found {edn_str(kind)}",
                 path,
@@ -98,16 +101,16 @@ def jepsen_events(forms: EdnForms, path: str | None = None) -> list[JepsenEvent]
             )
         if not isinstance(f, Keyword):
             raise HistoryError(f"expected a keyword :f, found {edn_str(f)}", path, where(token))
-        for name in ("time", "index"):
-            stamp = op.get(_K[name])
-            if stamp is not None and (not isinstance(stamp, int) or isinstance(stamp, bool)):
+        for stamp in (op.get(k_time, 0), op.get(k_index, 0)):
+            if type(stamp) is not int:
+                name = "time" if stamp is op.get(k_time) else "index"
                 raise HistoryError(
                     f"expected an integer :{name}, found {edn_str(stamp)}", path, where(token)
                 )
-        value = op.get(_K["value"])
-        if _K["key"] in op:  # porcupine's kv maps name the key apart: make it a [k v] tuple
-            value = (op[_K["key"]], value)
-        events.append(JepsenEvent(process, str(kind), str(f), value, token))
+        value = op.get(k_value)
+        if k_key in op:  # porcupine's kv maps name the key apart: make it a [k v] tuple
+            value = (op[k_key], value)
+        events.append(JepsenEvent(process, _TYPE_KEYWORDS[kind], str(f), value, token))
     return events
 
 
