@@ -12,6 +12,7 @@ from sentinel.lin import (
     UNKNOWN,
     CheckResult,
     HistoryError,
+    HistoryRecorder,
     Keyword,
     check_operations,
     check_operations_verbose,
@@ -152,6 +153,28 @@ def test_a_crash_completion_ends_the_pending_op_whatever_its_f() -> None:
     ops = parse_history(text).operations
     assert [op.pending for op in ops] == [True, False]
     assert check_operations(make_model("register"), ops) is CheckResult.OK
+
+
+def test_recorder_jepsen_history_reads_back_as_recorded(tmp_path: Path) -> None:
+    rec = HistoryRecorder()
+    rec.ok(rec.invoke(0, "put", 'k"1', "a\nb"))
+    rec.ok(rec.invoke(1, "get", 'k"1'), "a\nb")
+    rec.info(rec.invoke(2, "append", "k2", "x"))
+    rec.fail(rec.invoke(3, "delete", "k2"))
+    rec.ok(rec.invoke(3, "get", "k2"), ":timed-out")
+    in_flight = rec.invoke(4, "get", "k2")
+    path = tmp_path / "h.edn"
+    rec.write(str(path), "jepsen")
+    loaded = load_history(path)
+    assert loaded.model_name == "kv"
+
+    def shape(ops: list) -> list:
+        return sorted((op.input, repr(op.output), op.pending) for op in ops)
+
+    assert shape(loaded.operations) == shape(rec.history())
+    rec.ok(in_flight, "")
+    with pytest.raises(ValueError, match="unknown history format"):
+        rec.write(str(path), "xml")
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
