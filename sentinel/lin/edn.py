@@ -120,7 +120,8 @@ def _line_of(text: str, token_index: int) -> int:
     return text.count("\n", 0, pos) + 1
 
 
-def _unescape(token: str) -> str:
+def unescape_string(token: str) -> str:
+    """The text of a double-quoted EDN string token (quotes included)."""
     body = token[1:-1]
     if "\\" not in body:
         return body
@@ -184,7 +185,7 @@ def _slow_token(token: str, fail: Any, index: int) -> Any:
     if c == '"':
         if len(token) == 1:
             raise fail(index, "expected the closing '\"' of a string, found the end of the file")
-        return _unescape(token)
+        return unescape_string(token)
     if c == ";":
         return _SKIP
     if c == "#":
