@@ -167,6 +167,11 @@ def _add_load(load: argparse.ArgumentParser) -> None:
         "--round-calls", type=int, default=50_000,
         help="each round of this many calls has its own keys and check (default %(default)s)",
     )  # fmt: skip
+    load.add_argument(
+        "--history-format", choices=("kv", "jepsen"), default="kv",
+        help="kv: porcupine's kv lines; jepsen: Jepsen EDN op maps with [key value] tuples, "
+        "for Knossos or Elle too (default %(default)s)",
+    )  # fmt: skip
 
 
 def _ask(directory: Path, payload: dict[str, Any]) -> dict[str, Any]:
@@ -304,7 +309,7 @@ def cmd_load(args: argparse.Namespace, directory: Path) -> int:
     opts = LoadOptions(
         clients=args.clients, keys=args.keys, seconds=args.seconds,
         op_timeout_s=args.op_timeout_s, check_timeout_s=args.check_timeout_s, seed=args.seed,
-        round_calls=args.round_calls,
+        round_calls=args.round_calls, history_format=args.history_format,
     )  # fmt: skip
     problems = opts.problems()
     if problems:

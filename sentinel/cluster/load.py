@@ -68,6 +68,7 @@ class LoadOptions:
     check_timeout_s: float
     seed: int | None  # of the clients' choices (None: a new one each run)
     round_calls: int  # calls per round (see ROUND_CALLS_MAX)
+    history_format: str = "kv"  # or "jepsen": EDN op maps Knossos and Elle read
 
     def problems(self) -> list[str]:
         """What is wrong with these options (empty when they are usable)."""
@@ -80,6 +81,11 @@ class LoadOptions:
             out.append(f"--seconds must not be negative, not {self.seconds}")
         if not 1 <= self.round_calls <= ROUND_CALLS_MAX:
             out.append(f"--round-calls must be 1..{ROUND_CALLS_MAX}, not {self.round_calls}")
+        if self.history_format not in HistoryRecorder.FORMATS:
+            out.append(
+                f"--history-format must be one of {', '.join(HistoryRecorder.FORMATS)}, "
+                f"not {self.history_format}"
+            )
         if self.op_timeout_s <= 0 or self.check_timeout_s <= 0:
             out.append("timeouts must be positive")
         return out
@@ -357,7 +363,7 @@ class Load:
         """Write the round's history next to the cluster and check it."""
         history = rnd.rec.history()
         path = self.directory / HISTORY_NAME
-        rnd.rec.write(str(path))
+        rnd.rec.write(str(path), self.opts.history_format)
         began = time.perf_counter()
         result = check_operations(kv_model, history, timeout_s=self.opts.check_timeout_s)
         took = time.perf_counter() - began

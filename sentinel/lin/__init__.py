@@ -15,10 +15,15 @@ from sentinel.lin.checker import (
     check_operations,
     check_operations_verbose,
 )
+from sentinel.lin.edn import Keyword, edn_str, read_edn
+from sentinel.lin.ednformat import read_jepsen_edn
 from sentinel.lin.formats import (
+    FORMATS,
+    MODEL_NAMES,
     LoadedHistory,
     detect_format,
     load_history,
+    make_model,
     parse_history,
     read_history,
 )
@@ -33,6 +38,7 @@ from sentinel.lin.history import (
     operations_from_events,
 )
 from sentinel.lin.jepsenformat import read_jepsen_history
+from sentinel.lin.knossos import KNOSSOS_MODELS, JepsenInput
 from sentinel.lin.kvformat import KvRecord, read_kv_history, write_kv_history
 from sentinel.lin.model import Model
 from sentinel.lin.models import (
@@ -48,7 +54,10 @@ from sentinel.lin.recorder import HistoryRecorder
 from sentinel.lin.visualize import render_html, visualize
 
 __all__ = [
+    "FORMATS",
+    "KNOSSOS_MODELS",
     "MODELS",
+    "MODEL_NAMES",
     "PENDING",
     "UNKNOWN",
     "CheckResult",
@@ -56,6 +65,8 @@ __all__ = [
     "EventKind",
     "HistoryError",
     "HistoryRecorder",
+    "JepsenInput",
+    "Keyword",
     "KvInput",
     "KvModel",
     "KvRecord",
@@ -71,12 +82,16 @@ __all__ = [
     "check_operations",
     "check_operations_verbose",
     "detect_format",
+    "edn_str",
     "events_from_operations",
     "kv_model",
     "load_history",
+    "make_model",
     "operations_from_events",
     "parse_history",
+    "read_edn",
     "read_history",
+    "read_jepsen_edn",
     "read_jepsen_history",
     "read_kv_history",
     "register_model",

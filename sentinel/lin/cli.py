@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from sentinel.lin.checker import CheckResult, check_operations, check_operations_verbose
-from sentinel.lin.formats import load_history
+from sentinel.lin.edn import read_edn
+from sentinel.lin.formats import FORMATS, MODEL_NAMES, load_history, make_model
 from sentinel.lin.history import HistoryError
-from sentinel.lin.models import MODELS
 from sentinel.lin.visualize import visualize
 
 EXIT_OK, EXIT_ILLEGAL, EXIT_UNKNOWN, EXIT_UNREADABLE = 0, 1, 2, 3
@@ -34,12 +34,22 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="python -m sentinel.lin", description="Linearizability checker for Sentinel."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    check = sub.add_parser("check", help="check history files (kv EDN or Jepsen register logs)")
+    check = sub.add_parser(
+        "check", help="check history files (Jepsen EDN, porcupine kv lines, jepsen.util logs)"
+    )
     check.add_argument("files", nargs="+", metavar="FILE")
     check.add_argument(
         "--model",
-        choices=sorted(MODELS),
-        help="model to check against (default: from the file's format)",
+        choices=MODEL_NAMES,
+        help="model to check against (default: from the format, or the operations in the file)",
+    )
+    check.add_argument(
+        "--format", choices=FORMATS, help="read the files in this format (default: from content)"
+    )
+    check.add_argument(
+        "--initial",
+        metavar="EDN",
+        help="initial value of a Knossos register (e.g. 0, or {:x 0 :y 0}); default nil",
     )
     check.add_argument(
         "--timeout",
@@ -64,21 +74,13 @@ def _html_path(base: str, source: str, many: bool) -> str:
 
 def _check_file(path: str, args: argparse.Namespace, many: bool) -> int:
     try:
-        loaded = load_history(path)
-    except HistoryError as exc:
+        loaded = load_history(path, args.format, args.model)
+        model_name = loaded.model_name
+        model = make_model(model_name, args.initial)
+    except (HistoryError, ValueError) as exc:
         print(f"{path}: unreadable: {exc}", file=sys.stderr)
         print(f"{path}\terror\t-")
         return EXIT_UNREADABLE
-    model_name = args.model or loaded.model_name
-    if model_name != loaded.model_name:
-        print(
-            f"{path}: a {loaded.format} history needs --model {loaded.model_name}, "
-            f"not {model_name}",
-            file=sys.stderr,
-        )
-        print(f"{path}\terror\t-")
-        return EXIT_UNREADABLE
-    model = MODELS[model_name]
     start = time.perf_counter()
     if args.html:
         result, info = check_operations_verbose(model, loaded.operations, args.timeout)
@@ -110,6 +112,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.timeout is not None and args.timeout < 0:
         print("--timeout must not be negative", file=sys.stderr)
         return EXIT_UNREADABLE
+    if args.initial is not None:
+        try:
+            (args.initial,) = read_edn(args.initial, "--initial").forms
+        except (HistoryError, ValueError):
+            print(f"--initial must be one EDN value, not {args.initial!r}", file=sys.stderr)
+            return EXIT_UNREADABLE
     codes = {_check_file(path, args, len(args.files) > 1) for path in args.files}
     for code in (EXIT_UNREADABLE, EXIT_ILLEGAL, EXIT_UNKNOWN):
         if code in codes:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
+from sentinel.lin.edn import unescape_string
 from sentinel.lin.history import PENDING, UNKNOWN, HistoryError, Operation
 from sentinel.lin.models import KV_FUNCTIONS, KvInput
 
@@ -29,8 +30,6 @@ _LINE = re.compile(
     r"\s+:f\s+:(?P<f>[\w-]+)\s*,?\s+:key\s+(?P<key>" + _STRING + r")\s*,?"
     r"\s+:value\s+(?P<value>nil|:timed-out|" + _STRING + r")\s*\}"
 )
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
-_UNESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
 _NEEDS_ESCAPE = re.compile(r'[\\"\x00-\x1f\x7f-\x9f\u2028\u2029]')
 _SHORT = {"\n": "\\n", "\t": "\\t", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
 TYPES = ("invoke", "ok", "fail", "info")
@@ -50,18 +49,7 @@ class KvRecord:
 TIMED_OUT = ":timed-out"
 
 
-def _unquote(text: str) -> str:
-    body = text[1:-1]
-    if "\\" not in body:
-        return body
-
-    def unescape(m: re.Match[str]) -> str:
-        code = m.group(1)
-        if len(code) == 5:
-            return chr(int(code[1:], 16))
-        return _ESCAPES.get(code, code)
-
-    return _UNESCAPE.sub(unescape, body)
+_unquote = unescape_string
 
 
 def _quote(text: str) -> str:
@@ -71,6 +59,11 @@ def _quote(text: str) -> str:
         return _SHORT.get(c) or f"\\u{ord(c):04x}"
 
     return '"' + _NEEDS_ESCAPE.sub(escape, text) + '"'
+
+
+def is_kv_line(line: str) -> bool:
+    """True when ``line`` (stripped) is one event of the kv format."""
+    return _LINE.fullmatch(line) is not None
 
 
 def parse_kv_line(line: str, path: str | None = None, lineno: int | None = None) -> KvRecord:

@@ -93,7 +93,10 @@ class RegisterInput(NamedTuple):
 
 
 class RegisterModel(Model):
-    """One integer register, empty (``None``) at first, with read, write and cas.
+    """Porcupine's etcd register: one integer, empty (``None``) at first, with read, write, cas.
+
+    Unlike Knossos's registers (:mod:`sentinel.lin.knossos`), a read of ``nil``
+    saw the register empty, and a cas that failed is kept as "did not apply".
 
     A read's output is the value seen, ``None`` when it saw the register
     empty, or :data:`UNKNOWN` when the read's result was never observed (it
@@ -102,7 +105,7 @@ class RegisterModel(Model):
     :data:`UNKNOWN`.
     """
 
-    name = "register"
+    name = "etcd-register"
 
     def init(self) -> int | None:
         return None
@@ -153,7 +156,7 @@ kv_model = KvModel()
 """The built-in key/value model."""
 
 register_model = RegisterModel()
-"""The built-in integer register model."""
+"""The porcupine/etcd integer register model (for ``jepsen.util`` register logs)."""
 
-MODELS: dict[str, Model] = {"kv": kv_model, "register": register_model}
-"""Built-in models by command-line name."""
+MODELS: dict[str, Model] = {"kv": kv_model, "etcd-register": register_model}
+"""The porcupine-style models by command-line name (Knossos's: :mod:`sentinel.lin.knossos`)."""

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import IO
 
+from sentinel.lin.edn import edn_str
 from sentinel.lin.history import PENDING, UNKNOWN, Operation
 from sentinel.lin.kvformat import TIMED_OUT, KvRecord, write_kv_history
 from sentinel.lin.models import KV_FUNCTIONS, KvInput
@@ -29,8 +30,10 @@ class HistoryRecorder:
     e.g. timed out) or ``rec.fail(token)`` (certainly not applied).  After
     an ``info`` the client is recorded under a fresh process id, as the kv
     format requires.  :meth:`history` feeds the checker; :meth:`write`
-    stores the kv file.
+    stores the kv file, or Jepsen EDN (``fmt="jepsen"``) for Knossos or Elle.
     """
+
+    FORMATS = ("kv", "jepsen")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -42,6 +45,8 @@ class HistoryRecorder:
         self._next_fresh = 0
         self._ops: list[tuple[int, Operation]] = []  # (token, op), fail ones left out
         self._records: list[KvRecord] = []
+        self._times_ns: list[int] = []  # when each record happened, for Jepsen's :time
+        self._began_ns = time.monotonic_ns()
 
     def _fresh_process(self, client_id: int) -> int:
         if client_id not in self._used and client_id >= 0:
@@ -71,8 +76,12 @@ class HistoryRecorder:
             token = next(self._tokens)
             self._busy.add(client_id)
             self._open[token] = _Open(process, client_id, op_input, now)
-            self._records.append(KvRecord(process, "invoke", f, key, op_input.value))
+            self._record(KvRecord(process, "invoke", f, key, op_input.value), now)
         return token
+
+    def _record(self, rec: KvRecord, now_ns: int) -> None:
+        self._records.append(rec)
+        self._times_ns.append(now_ns - self._began_ns)
 
     def _close(self, token: int) -> _Open:
         try:
@@ -90,10 +99,10 @@ class HistoryRecorder:
             f, key, arg = call.input
             output = (value if value is not None else UNKNOWN) if f == "get" else None
             if f == "get" and value is None:
-                self._records.append(KvRecord(call.process, "info", f, key, TIMED_OUT))
+                self._record(KvRecord(call.process, "info", f, key, TIMED_OUT), now)
             else:
                 shown = value if f == "get" else arg
-                self._records.append(KvRecord(call.process, "ok", f, key, shown))
+                self._record(KvRecord(call.process, "ok", f, key, shown), now)
             self._ops.append(
                 (token, Operation(call.process, call.input, call.call_time, output, now))
             )
@@ -103,7 +112,7 @@ class HistoryRecorder:
         with self._lock:
             call = self._close(token)
             f, key, _ = call.input
-            self._records.append(KvRecord(call.process, "info", f, key, TIMED_OUT))
+            self._record(KvRecord(call.process, "info", f, key, TIMED_OUT), time.monotonic_ns())
             self._ops.append(
                 (token, Operation(call.process, call.input, call.call_time, UNKNOWN, PENDING))
             )
@@ -114,7 +123,7 @@ class HistoryRecorder:
         with self._lock:
             call = self._close(token)
             f, key, _ = call.input
-            self._records.append(KvRecord(call.process, "fail", f, key, TIMED_OUT))
+            self._record(KvRecord(call.process, "fail", f, key, TIMED_OUT), time.monotonic_ns())
 
     def history(self) -> list[Operation]:
         """Operations so far, in call order; calls still in flight count as unknown outcomes."""
@@ -131,6 +140,33 @@ class HistoryRecorder:
         with self._lock:
             return list(self._records)
 
-    def write(self, dest: str | IO[str]) -> None:
-        """Write the history in kv format (in-flight calls read back as unknown outcomes)."""
-        write_kv_history(self.records(), dest)
+    def write(self, dest: str | IO[str], fmt: str = "kv") -> None:
+        """Write the history in kv format, or as Jepsen EDN with ``fmt="jepsen"`` (in-flight
+        calls read back as unknown outcomes either way)."""
+        if fmt == "kv":
+            write_kv_history(self.records(), dest)
+            return
+        if fmt != "jepsen":
+            raise ValueError(f"unknown history format {fmt!r} (want one of {self.FORMATS})")
+        with self._lock:
+            stamped = list(zip(self._records, self._times_ns, strict=True))
+        lines = [_jepsen_line(rec, at_ns, index) for index, (rec, at_ns) in enumerate(stamped)]
+        text = "".join(lines)
+        if isinstance(dest, str):
+            with open(dest, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        else:
+            dest.write(text)
+
+
+def _jepsen_line(rec: KvRecord, at_ns: int, index: int) -> str:
+    """One Jepsen op map: the key and value as a ``jepsen.independent`` tuple ``[k v]``.
+
+    An ``:info`` or ``:fail`` carries ``nil`` where the kv format has ``:timed-out``:
+    the invocation holds what was asked, and a ``nil`` read constrains nothing.
+    """
+    value = None if rec.type in ("info", "fail") else rec.value
+    return (
+        f"{{:process {rec.process}, :type :{rec.type}, :f :{rec.f}, "
+        f":value {edn_str((rec.key, value))}, :time {at_ns}, :index {index}}}\n"
+    )

@@ -12,7 +12,7 @@ import pytest
 
 from sentinel.cluster.load import HISTORY_NAME, LoadOptions, run_load
 from sentinel.kvraft.errors import OutcomeUnknown, Unavailable
-from sentinel.lin import CheckResult, check_operations, kv_model, read_history
+from sentinel.lin import CheckResult, check_operations, kv_model, load_history, read_history
 
 #: Each fake call takes at least this long, so a run's call count has a bound that does not
 #: depend on the machine: 3 clients x 1.5 s / 100 us = 45,000 calls, under one round's
@@ -117,6 +117,21 @@ def test_outcome_unknown_is_recorded_as_such_and_still_checks(tmp_path):
     assert "outcome unknown 0" not in done, done
 
 
+def test_jepsen_history_format_reads_back_with_the_same_verdict(tmp_path):
+    status, lines = run(tmp_path, FakeStore(unknown_every=40), history_format="jepsen")
+    assert status == 0, lines
+    loaded = load_history(tmp_path / HISTORY_NAME)
+    assert (loaded.format, loaded.model_name) == ("jepsen-edn", "kv")
+    assert any(op.pending for op in loaded.operations)
+    assert check_operations(kv_model, loaded.operations) is CheckResult.OK
+    first = (tmp_path / HISTORY_NAME).read_text().splitlines()[0]
+    assert first.startswith("{:process ") and ':value ["load-' in first and ":index 0}" in first
+    status, lines = run(tmp_path, FakeStore(lose_every=50), history_format="jepsen")
+    assert status == 1, lines
+    kept = load_history(tmp_path / "load-history-1.edn")
+    assert check_operations(kv_model, kept.operations) is CheckResult.ILLEGAL
+
+
 def test_rounds_have_their_own_keys_and_checks(tmp_path):
     status, lines = run(tmp_path, FakeStore(), seconds=3.5, round_calls=100)
     assert status == 0, lines
@@ -147,6 +162,7 @@ def test_a_closed_connection_ends_the_run_instead_of_spinning(tmp_path):
         ({"seconds": -1.0}, "--seconds must not be negative"),
         ({"round_calls": 0}, "--round-calls must be 1..200000"),
         ({"op_timeout_s": 0.0}, "timeouts must be positive"),
+        ({"history_format": "xml"}, "--history-format must be one of kv, jepsen"),
     ],
 )
 def test_bad_options_are_named(changes, words):

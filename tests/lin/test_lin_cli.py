@@ -75,7 +75,7 @@ def test_all_ok_exits_0(files: dict[str, Path]) -> None:
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 2
     assert "\tok\t" in lines[0] and "model kv" in lines[0]
-    assert "\tok\t" in lines[1] and "model register" in lines[1]
+    assert "\tok\t" in lines[1] and "model etcd-register" in lines[1]
 
 
 def test_any_illegal_exits_1(files: dict[str, Path]) -> None:
@@ -105,7 +105,7 @@ def test_unreadable_input_exits_3_naming_file_and_line(
 def test_missing_file_and_wrong_model_exit_3(files: dict[str, Path], tmp_path: Path) -> None:
     proc = run("check", str(tmp_path / "nope.txt"))
     assert proc.returncode == 3 and "Traceback" not in proc.stderr
-    proc = run("check", "--model", "register", str(files["ok.txt"]))
+    proc = run("check", "--model", "etcd-register", str(files["ok.txt"]))
     assert proc.returncode == 3 and "--model kv" in proc.stderr
 
 

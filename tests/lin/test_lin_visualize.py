@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
-
-import pytest
 
 from sentinel.lin import (
     CheckResult,
@@ -20,12 +17,7 @@ from sentinel.lin import (
     visualize,
 )
 
-
-def shared_histories() -> Path:
-    """The shared lin-histories directory ($SENTINEL_SHARED or <repo>/../shared)."""
-    base = os.environ.get("SENTINEL_SHARED")
-    repo = Path(__file__).resolve().parents[2]
-    return (Path(base) if base else repo.parent / "shared") / "lin-histories"
+HISTORIES = Path(__file__).resolve().parents[1] / "data" / "lin-histories"
 
 
 class _Collect(HTMLParser):
@@ -79,10 +71,8 @@ def test_picture_of_an_illegal_history(tmp_path: Path) -> None:
     assert "<details" in text and "key &#x27;other&#x27;" in text
 
 
-def test_picture_of_a_shared_bad_history() -> None:
-    path = shared_histories() / "porcupine-kv" / "c10-bad.txt"
-    if not path.exists():
-        pytest.skip(f"no shared histories at {path.parent}")
+def test_picture_of_porcupine_bad_history() -> None:
+    path = HISTORIES / "porcupine-kv" / "c10-bad.txt"
     result, info = check_operations_verbose(kv_model, read_history(path), grace_s=0.5)
     assert result is CheckResult.ILLEGAL
     text = render_html(info, "c10-bad")
