@@ -111,7 +111,7 @@ class Supervisor:
         for node_id, why in lost.items():
             self.events.record(0.0, EventKind.ERROR, f"node {node_id} not started: {why}")
         with self._lock:  # before the first sample: an exit from here on is an event
-            self.builder.started = {
+            self.builder.as_started = {
                 i: ProcessInfo(self.states[i], self.started_pids.get(i), self.exit_reasons.get(i))
                 for i in self.node_ids
             }
