@@ -51,9 +51,8 @@ _CONTROL, _LISTENER, _WAKE = "control", "listener", "wake"
 EVENTS_MAX = 1024
 OUTSTANDING_MAX = 100_000  # remembered requests per endpoint; beyond, calls just time out
 _DELIVER, _NOTICE = 0, 1
-#: A client connection that sends more malformed frames than this (bad route headers,
-#: payloads that are not wire frames) is closed: it is broken or hostile, and every such
-#: frame costs the router, and maybe a node, work.
+#: A client that sends more malformed frames than this (bad route headers, payloads that are
+#: not wire frames) is cut off: it is broken or hostile, and each one costs the router work.
 BAD_FRAMES_MAX = 1000
 #: How every payload a client sends to another endpoint begins (the wire codec's header).
 _WIRE_PREFIX = MAGIC + bytes([VERSION])
@@ -135,9 +134,7 @@ class Router:
         for msg in messages:
             route(link, msg)
         if link.counters.bad_frames > BAD_FRAMES_MAX and link.endpoint_id >= p.CLIENT_ID_FIRST:
-            log.warning(
-                "closing client %d: more than %d malformed frames", link.endpoint_id, BAD_FRAMES_MAX
-            )
+            log.warning("cutting off client %d: too many bad frames", link.endpoint_id)
             self.close_link(link)
 
     def route(self, link: Link, msg: bytes) -> None:
@@ -407,7 +404,7 @@ class Router:
     def apply_control(self, request: object) -> p.Ack | p.RouterReport:
         policy = self.policy
         if isinstance(request, p.GetReport):
-            return self.report(_checked_endpoints(request.endpoints))
+            return self.report(p.checked_endpoints(request.endpoints, ENDPOINTS_MAX))
         if isinstance(request, p.SetFaults):
             policy.set_config(request.config)
         elif isinstance(request, p.Partition):
@@ -435,17 +432,6 @@ class Router:
             self.close_link(link)
         self.listener.close()
         self.epoll.close()
-
-
-def _checked_endpoints(endpoints: object) -> tuple[int, ...] | None:
-    """A GetReport's endpoint filter, checked: None, or at most ENDPOINTS_MAX ints."""
-    if endpoints is None:
-        return None
-    if type(endpoints) is not tuple or len(endpoints) > ENDPOINTS_MAX:
-        raise ValueError(f"endpoints must be a tuple of at most {ENDPOINTS_MAX} ids")
-    if any(type(e) is not int for e in endpoints):
-        raise TypeError("endpoint ids must be ints")
-    return endpoints
 
 
 def router_main(
