@@ -9,8 +9,10 @@ Requests are JSON objects with a "cmd" and its arguments:
     {"cmd": "net", "preset": "unreliable"}  (a name from netsim's PRESETS)
     {"cmd": "down"}
 
-Every answer has "ok"; a refused request has "error" with the reason and changes nothing.
-Actions run on the main thread (see `jobs`); "status" and "down" do not need it.
+Every answer has "ok"; a refused request has "error" with the reason and changes nothing
+(and "busy": true when it may simply be sent again). Actions run on the main thread (see
+`jobs`); "status" and "down" do not need it. "restart" answers once the new process has
+posted its first status, or with an error saying why it ended if it did not stay up.
 """
 
 from __future__ import annotations

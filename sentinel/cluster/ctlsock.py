@@ -259,6 +259,8 @@ class ControlServer:
         conn.settimeout(REPLY_DEADLINE_S)  # sendall's timeout bounds the whole reply
         try:
             conn.sendall(json.dumps(reply).encode() + b"\n")
+        except (BrokenPipeError, ConnectionResetError) as e:  # it hung up: its loss
+            log.debug("control reply lost: %s", e)
         except OSError as e:
             log.warning("control reply lost: %s", e)
 

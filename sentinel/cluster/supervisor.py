@@ -310,10 +310,10 @@ class Supervisor:
         return f"node {node_id} restarted (pid {pid})"
 
     def wait_started(self, node_id: int, message: str, timeout_s: float) -> str:
-        """After `restart` (any thread but the main one, which the sampler needs not): wait
-        until the node's new process posts its first status, then `message`; ActionError
-        with the reason if it ended first. A node still silent after `timeout_s` is said
-        to be so (it runs, maybe replaying a long log)."""
+        """After `restart`, on a control thread (never the main one, which must keep
+        serving the dashboard): wait until the node's new process posts its first status,
+        then `message`; ActionError with the reason if it ended first. A node still silent
+        after `timeout_s` is said to be so (it runs, maybe replaying a long log)."""
         pid = self.started_pids[node_id]
         deadline = time.monotonic() + timeout_s
         while not self.stop_event.wait(STARTED_POLL_S):

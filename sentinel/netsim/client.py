@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from sentinel.netsim import protocol as p
-from sentinel.netsim.dial import dial
+from sentinel.netsim.dial import dial, not_accepting
 from sentinel.netsim.endpoint import Endpoint, Failure, Reply
 from sentinel.netsim.rpc import ClientEnd, RpcCall, RpcReply
 from sentinel.wire import encode
@@ -404,9 +404,14 @@ def connect(cluster_dir: str | os.PathLike[str], timeout_s: float = CONNECT_TIME
     """Connect to the router of the cluster in `cluster_dir`, all within `timeout_s`
     (see `dial` for the errors)."""
     deadline = time.monotonic() + timeout_s
-    conn = dial(Path(cluster_dir), timeout_s)
+    directory = Path(cluster_dir)
+    conn = dial(directory, timeout_s)
     try:
-        return Network(Endpoint.after_hello(conn, max(0.0, deadline - time.monotonic())))
+        endpoint = Endpoint.after_hello(conn, max(0.0, deadline - time.monotonic()))
+    except (OSError, EOFError) as exc:  # the router let it in, then hung up or went quiet
+        conn.close()
+        raise not_accepting(directory, exc, timeout_s) from None
     except BaseException:
         conn.close()
         raise
+    return Network(endpoint)

@@ -28,10 +28,13 @@ def dial(directory: Path, timeout_s: float) -> Connection:
         if isinstance(exc, FileNotFoundError | ConnectionRefusedError):  # down, or died
             why = "no router is listening here: is the cluster running?"
             raise type(exc)(exc.errno, why, str(p.socket_path(directory))) from None
-        why = _why_not_accepted(exc, timeout_s)
-        raise ConnectionError(
-            f"router at {directory} is not accepting connections: {why}"
-        ) from None
+        raise not_accepting(directory, exc, timeout_s) from None
+
+
+def not_accepting(directory: Path, exc: BaseException, timeout_s: float) -> ConnectionError:
+    """The error for a router that did not take a client in (it failed with `exc`)."""
+    why = _why_not_accepted(exc, timeout_s)
+    return ConnectionError(f"router at {directory} is not accepting connections: {why}")
 
 
 def _authenticated(directory: Path, authkey: bytes, deadline: float) -> Connection:

@@ -9,8 +9,9 @@ byte now and then is cut off as surely as a silent one. While every slot is take
 router stops accepting (`accept_pending` says so) and new connections wait in the listen
 backlog (BACKLOG) until a handshake ends, rather than being dropped. A finished handshake
 hands the raw file descriptor to the loop through a queue and wakes it with a byte on a
-self-pipe (every ended handshake wakes it, so that it accepts again). A wrong key, a silent
-peer or garbage only ever costs that one thread, for at most the deadline.
+self-pipe (every ended handshake wakes it, so that it accepts again); it keeps its slot until
+the loop takes it, so the queue is bounded by the slots and never drops a client. A wrong
+key, a silent peer or garbage only ever costs that one thread, for at most the deadline.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ HANDSHAKE_DEADLINE_S = 5.0
 #: Connections the kernel holds while every handshake slot is taken (capped by
 #: net.core.somaxconn, 4096 on current kernels).
 BACKLOG = 1024
-READY_MAX = 256
 
 
 class ClientListener:
@@ -61,7 +61,7 @@ class ClientListener:
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
-        self._ready: queue.Queue[int] = queue.Queue(READY_MAX)
+        self._ready: queue.Queue[int] = queue.Queue(HANDSHAKES_MAX)
         self._slots = threading.BoundedSemaphore(HANDSHAKES_MAX)
         self.refused = 0
         self._watchdog = _Watchdog()
@@ -96,16 +96,15 @@ class ClientListener:
             thread.start()
 
     def _handshake(self, conn_sock: socket.socket) -> None:
+        fd = None
         try:
             conn_sock.setblocking(True)
             fd = self._authenticate(conn_sock)
-            if fd is not None:
-                try:
-                    self._ready.put_nowait(fd)
-                except queue.Full:
-                    os.close(fd)
+            if fd is not None:  # it keeps its slot until `take_ready`: the queue never fills
+                self._ready.put_nowait(fd)
         finally:
-            self._slots.release()
+            if fd is None:
+                self._slots.release()
             with self._wake_lock:  # `close` must not close the pipe under this write
                 if not self._closed:
                     with contextlib.suppress(BlockingIOError):  # full of wake-ups already
@@ -145,6 +144,7 @@ class ClientListener:
                 fds.append(self._ready.get_nowait())
             except queue.Empty:
                 return fds
+            self._slots.release()
 
     def close(self) -> None:
         """Stop listening and remove the socket file."""
