@@ -59,6 +59,7 @@ _WIRE_PREFIX = MAGIC + bytes([VERSION])
 unpack_route = p.ROUTE.unpack_from
 #: Every message inside the router is kept framed: 4-byte length prefix, route header, payload.
 _OVERHEAD = 4 + p.ROUTE_BYTES
+_WIRE_END = _OVERHEAD + len(_WIRE_PREFIX)  # (a slice compare costs half a startswith)
 _READABLE = select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR
 
 
@@ -152,7 +153,7 @@ class Router:
         if dst == p.ROUTER_ID:  # status posts and queries are not network traffic
             self.on_router_message(link, msg, request_id, flags)
             return
-        if src >= p.CLIENT_ID_FIRST and not msg.startswith(_WIRE_PREFIX, _OVERHEAD):
+        if src >= p.CLIENT_ID_FIRST and msg[_OVERHEAD:_WIRE_END] != _WIRE_PREFIX:
             counters.bad_frames += 1  # not even a wire frame: no node needs to see it
             return
         size = len(msg) - _OVERHEAD
