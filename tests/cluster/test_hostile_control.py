@@ -134,3 +134,39 @@ def test_status_kill_restart_and_down_get_through(start_plain, cli, cluster_dir,
         assert "stopped" in cli.ok("down")
         assert up.wait(60) == 0
     helpers.no_process_left(procs)
+
+
+def test_the_client_asks_a_busy_supervisor_again_within_its_deadline(tmp_path) -> None:
+    answers = iter(
+        [{"ok": False, "error": "too many requests waiting", ctlsock.BUSY_KEY: True}] * 3
+    )
+    seen = []
+
+    def handler(req):
+        seen.append(req)
+        return next(answers, {"ok": True, "message": "done"})
+
+    server = ControlServer(tmp_path, handler)
+    try:
+        assert request(tmp_path, {"cmd": "kill", "node": 1}) == {"ok": True, "message": "done"}
+        assert len(seen) == 4  # three busy answers, then the one that did it
+        answers = iter(lambda: {"ok": False, "error": "still busy", ctlsock.BUSY_KEY: True}, None)
+        reply, took_s = _timed(request, tmp_path, {"cmd": "kill", "node": 1}, 1.0)
+        assert reply == {"ok": False, "error": "still busy"}  # its deadline passed: it says so
+        assert took_s < 1.0 + CUT_SLACK_S, took_s
+    finally:
+        server.close()
+
+
+def test_a_full_job_queue_is_answered_busy_and_nothing_is_done() -> None:
+    from types import SimpleNamespace
+
+    from sentinel.cluster.commands import handle_request
+    from sentinel.cluster.jobs import JobsFull
+
+    def full(action, timeout_s):
+        raise JobsFull("too many requests waiting; try again")
+
+    sup = SimpleNamespace(jobs=SimpleNamespace(call=full))
+    reply = handle_request(sup, {"cmd": "kill", "node": 2})  # type: ignore[arg-type]
+    assert reply == {"ok": False, "error": "too many requests waiting; try again", "busy": True}
