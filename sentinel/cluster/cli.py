@@ -4,8 +4,9 @@
 control socket of the cluster directory, except `logs` (reads files) and the key/value
 commands `put`, `get`, `append`, `delete` and `cas` and `load` (clients through the router).
 Exit status: 0 done, 1 refused or failed (the message says why: a refused command changed
-nothing; a write that timed out says its outcome is unknown; `load` found a history that is
-not linearizable, or could not tell), 2 bad usage.
+nothing; a write that timed out says its outcome is unknown; `restart` started a node that
+did not stay up; `load` found a history that is not linearizable, or could not tell), 2 bad
+usage. A supervisor too busy to take a command is asked again until the command's deadline.
 """
 
 from __future__ import annotations

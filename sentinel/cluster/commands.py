@@ -9,8 +9,10 @@ Requests are JSON objects with a "cmd" and its arguments:
     {"cmd": "net", "preset": "unreliable"}  (a name from netsim's PRESETS)
     {"cmd": "down"}
 
-Every answer has "ok"; a refused request has "error" with the reason and changes nothing.
-Actions run on the main thread (see `jobs`); "status" and "down" do not need it.
+Every answer has "ok"; a refused request has "error" with the reason and changes nothing
+(and "busy": true when it may simply be sent again). Actions run on the main thread (see
+`jobs`); "status" and "down" do not need it. "restart" answers once the new process has
+posted its first status, or with an error saying why it ended if it did not stay up.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from sentinel.cluster.jobs import JobTimeout
+from sentinel.cluster.ctlsock import BUSY_KEY
+from sentinel.cluster.jobs import JobsFull, JobTimeout
 from sentinel.cluster.supervisor import ActionError, Supervisor
 from sentinel.cluster.views import view_to_json
 from sentinel.dashboard import Action, ActionName
@@ -29,6 +32,8 @@ from sentinel.netsim.faults import PRESETS
 log = logging.getLogger(__name__)
 
 ACTION_TIMEOUT_S = 30.0
+#: How long `restart` waits for the new process's first status report (or its exit).
+RESTART_WAIT_S = 20.0
 NODE_COMMANDS = ("kill", "pause", "resume", "restart")
 GROUPS_MAX = 64
 
@@ -93,6 +98,10 @@ def handle_request(sup: Supervisor, request: dict[str, Any]) -> dict[str, Any]:
     try:
         action = _action(sup, request)
         message = sup.jobs.call(action, ACTION_TIMEOUT_S)
+        if cmd == "restart":  # off the main thread: the dashboard keeps drawing meanwhile
+            message = sup.wait_started(_node_arg(request), message, RESTART_WAIT_S)
+    except JobsFull as e:
+        return {"ok": False, "error": str(e), BUSY_KEY: True}  # nothing done: ask again
     except (BadRequest, ActionError, JobTimeout) as e:
         log.info("control request %s refused: %s", cmd, e)
         return {"ok": False, "error": str(e)}

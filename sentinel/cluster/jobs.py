@@ -22,6 +22,10 @@ class JobTimeout(RuntimeError):
     """The main thread did not take the job in time."""
 
 
+class JobsFull(JobTimeout):
+    """Too many jobs wait already: this one was not queued (it may be asked again)."""
+
+
 class MainThreadJobs:
     """A bounded queue of callables that the main thread runs in `run_pending`."""
 
@@ -38,7 +42,7 @@ class MainThreadJobs:
         try:
             self._queue.put_nowait((fn, future))
         except queue.Full:
-            raise JobTimeout("too many requests waiting; try again") from None
+            raise JobsFull("too many requests waiting; try again") from None
         try:
             return future.result(timeout_s)
         except concurrent.futures.TimeoutError:

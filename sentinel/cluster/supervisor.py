@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 SAMPLE_INTERVAL_S = 0.2
 NODE_EXIT_WAIT_S = 3.0
+#: How often `wait_started` looks at a restarted node.
+STARTED_POLL_S = 0.1
 #: Where a node that ended by itself is explained: the end of its log.
 LOG_TAIL_BYTES = 4096
 EXIT_LINE_CHARS_MAX = 300
@@ -74,6 +76,8 @@ class Supervisor:
         self.states = dict.fromkeys(self.node_ids, ProcessState.KILLED)
         #: Why a node this supervisor did not stop ended (until it is started again).
         self.exit_reasons: dict[int, str] = {}
+        #: The pid each node was last started with (it may have ended since).
+        self.started_pids: dict[int, int] = {}
         self.jobs = MainThreadJobs()
         self.events = EventLog()
         self.builder = ViewBuilder(str(directory), self.node_ids, self.events)
@@ -106,6 +110,11 @@ class Supervisor:
         )
         for node_id, why in lost.items():
             self.events.record(0.0, EventKind.ERROR, f"node {node_id} not started: {why}")
+        with self._lock:  # before the first sample: an exit from here on is an event
+            self.builder.as_started = {
+                i: ProcessInfo(self.states[i], self.started_pids.get(i), self.exit_reasons.get(i))
+                for i in self.node_ids
+            }
         log.info("cluster %s up in %s, app %s", self.identity.cluster_id, self.directory, self.app)
         self._sampler = threading.Thread(target=self._sample_loop, name="sampler", daemon=True)
         self._sampler.start()
@@ -163,6 +172,7 @@ class Supervisor:
             self.exit_reasons.pop(node_id, None)
             pid = spawn_node(self.spec(node_id), self.router, self.group)
             self.states[node_id] = ProcessState.RUNNING
+            self.started_pids[node_id] = pid
             log.info("node %d started, pid %d", node_id, pid)
             return pid
 
@@ -298,6 +308,29 @@ class Supervisor:
             raise ActionError(f"node {node_id} not restarted: {why}")
         pid = self._spawn(node_id)
         return f"node {node_id} restarted (pid {pid})"
+
+    def wait_started(self, node_id: int, message: str, timeout_s: float) -> str:
+        """After `restart`, on a control thread (never the main one, which must keep
+        serving the dashboard): wait until the node's new process posts its first status,
+        then `message`; ActionError with the reason if it ended first. A node still silent
+        after `timeout_s` is said to be so (it runs, maybe replaying a long log)."""
+        pid = self.started_pids[node_id]
+        deadline = time.monotonic() + timeout_s
+        while not self.stop_event.wait(STARTED_POLL_S):
+            info = self.process_info()[node_id]
+            if info.state in (ProcessState.EXITED, ProcessState.KILLED) and (
+                info.pid is None and self.started_pids[node_id] == pid
+            ):
+                verb = "was killed" if info.state == ProcessState.KILLED else "exited"
+                raise ActionError(
+                    f"node {node_id} was restarted (pid {pid}) but {verb}: {info.exit_reason}"
+                )
+            node = self.view().node(node_id)
+            if info.pid != pid or (node is not None and node.pid == pid and node.role):
+                return message  # it reports (or someone restarted it again meanwhile)
+            if time.monotonic() >= deadline:
+                return f"{message}; it has not reported its state within {timeout_s:g} s"
+        return message  # the cluster is stopping
 
     def partition(self, groups: Sequence[Iterable[int]]) -> str:
         """Cut the network into `groups`; nodes named in no group form one more group."""

@@ -80,6 +80,9 @@ class ViewBuilder:
         self.elections = 0
         self.statuses: dict[int, NodeStatus] = {}
         self.reported: set[int] = set()  # nodes that posted a status in this run
+        #: The processes as they were started: what the first view is compared with, so
+        #: that a node which ended before the first sample still has its event.
+        self.as_started: Mapping[int, ProcessInfo] | None = None
 
     def build(self, report: RouterReport, procs: Mapping[int, ProcessInfo]) -> ClusterView:
         """The next view; its new events are added to the log."""
@@ -111,9 +114,24 @@ class ViewBuilder:
             preset=preset_name(report.config),
             cluster_dir=self.cluster_dir,
         )
-        self.events.extend(derive_events(self.previous, view))
+        previous = self.previous if self.previous is not None else self._view_as_started(view)
+        self.events.extend(derive_events(previous, view))
         self.previous = view
         return dataclasses.replace(view, events=self.events.recent())
+
+    def _view_as_started(self, view: ClusterView) -> ClusterView | None:
+        """`view` with each node's process as it was started (None: not known)."""
+        if self.as_started is None:
+            return None
+        nodes = []
+        for node in view.nodes:
+            info = self.as_started.get(node.node_id)
+            if info is not None:
+                node = dataclasses.replace(
+                    node, state=info.state, pid=info.pid, exit_reason=info.exit_reason
+                )
+            nodes.append(node)
+        return dataclasses.replace(view, nodes=tuple(nodes))
 
     def _fresh_statuses(
         self, report: RouterReport, procs: Mapping[int, ProcessInfo]

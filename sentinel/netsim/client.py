@@ -43,11 +43,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from multiprocessing.connection import Client
 from pathlib import Path
 from typing import Any
 
 from sentinel.netsim import protocol as p
+from sentinel.netsim.dial import dial, not_accepting
 from sentinel.netsim.endpoint import Endpoint, Failure, Reply
 from sentinel.netsim.rpc import ClientEnd, RpcCall, RpcReply
 from sentinel.wire import encode
@@ -401,20 +401,17 @@ class Network:
 
 
 def connect(cluster_dir: str | os.PathLike[str], timeout_s: float = CONNECT_TIMEOUT_S) -> Network:
-    """Connect to the router of the cluster in `cluster_dir` (auth key from its file)."""
+    """Connect to the router of the cluster in `cluster_dir`, all within `timeout_s`
+    (see `dial` for the errors)."""
+    deadline = time.monotonic() + timeout_s
     directory = Path(cluster_dir)
-    authkey = p.read_authkey(directory)
-    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    path = p.socket_path(directory)
+    conn = dial(directory, timeout_s)
     try:
-        conn = Client(p.short_address(path, dir_fd), family="AF_UNIX", authkey=authkey)
-    except (FileNotFoundError, ConnectionRefusedError) as exc:  # down, or died: say which
-        why = "no router is listening here: is the cluster running?"
-        raise type(exc)(exc.errno, why, str(path)) from None
-    finally:
-        os.close(dir_fd)
-    try:
-        return Network(Endpoint.after_hello(conn, timeout_s))
+        endpoint = Endpoint.after_hello(conn, max(0.0, deadline - time.monotonic()))
+    except (OSError, EOFError) as exc:  # the router let it in, then hung up or went quiet
+        conn.close()
+        raise not_accepting(directory, exc, timeout_s) from None
     except BaseException:
         conn.close()
         raise
+    return Network(endpoint)

@@ -148,6 +148,17 @@ class GetReport:
     endpoints: tuple[int, ...] | None = None
 
 
+def checked_endpoints(endpoints: object, limit: int) -> tuple[int, ...] | None:
+    """A GetReport's endpoint filter, checked: None, or at most `limit` ints."""
+    if endpoints is None:
+        return None
+    if type(endpoints) is not tuple or len(endpoints) > limit:
+        raise ValueError(f"endpoints must be a tuple of at most {limit} ids")
+    if any(type(e) is not int for e in endpoints):
+        raise TypeError("endpoint ids must be ints")
+    return endpoints
+
+
 @message
 class Shutdown:
     """Stop the router."""

@@ -34,6 +34,7 @@ from sentinel.netsim.links import READ_BYTES, Link, ProtocolError, framed
 from sentinel.netsim.listener import ClientListener
 from sentinel.netsim.stats import COUNTER_FIELDS, Counters, totals
 from sentinel.wire import WireError, decode, encode
+from sentinel.wire.codec import MAGIC, VERSION
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,15 @@ _CONTROL, _LISTENER, _WAKE = "control", "listener", "wake"
 EVENTS_MAX = 1024
 OUTSTANDING_MAX = 100_000  # remembered requests per endpoint; beyond, calls just time out
 _DELIVER, _NOTICE = 0, 1
+#: A client that sends more malformed frames than this (bad route headers, payloads that are
+#: not wire frames) is cut off: it is broken or hostile, and each one costs the router work.
+BAD_FRAMES_MAX = 1000
+#: How every payload a client sends to another endpoint begins (the wire codec's header).
+_WIRE_PREFIX = MAGIC + bytes([VERSION])
 unpack_route = p.ROUTE.unpack_from
 #: Every message inside the router is kept framed: 4-byte length prefix, route header, payload.
 _OVERHEAD = 4 + p.ROUTE_BYTES
+_WIRE_END = _OVERHEAD + len(_WIRE_PREFIX)  # (a slice compare costs half a startswith)
 _READABLE = select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR
 
 
@@ -81,6 +88,7 @@ class Router:
         self.watch(control.fileno(), _CONTROL)
         self.listener = ClientListener(p.socket_path(cluster_dir), p.read_authkey(cluster_dir))
         self.watch(self.listener.sock.fileno(), _LISTENER)
+        self.listener_watched = True
         self.watch(self.listener.wake_fd, _WAKE)
         self.fast = True  # policy.trivial, cached: recomputed after every control change
 
@@ -103,9 +111,11 @@ class Router:
                 elif data == _CONTROL:
                     self.on_control()
                 elif data == _LISTENER:
-                    self.listener.accept_pending()
+                    if not self.listener.accept_pending():  # every handshake slot is taken:
+                        self.watch_listener(False)  # the rest wait in the backlog
                 else:
                     self.add_clients(self.listener.take_ready())
+                    self.watch_listener(True)  # a handshake ended: a slot is free
             if timers:
                 self.run_timers(time.monotonic())
             if self.dirty:
@@ -124,6 +134,9 @@ class Router:
         route = self.route
         for msg in messages:
             route(link, msg)
+        if link.counters.bad_frames > BAD_FRAMES_MAX and link.endpoint_id >= p.CLIENT_ID_FIRST:
+            log.warning("cutting off client %d: too many bad frames", link.endpoint_id)
+            self.close_link(link)
 
     def route(self, link: Link, msg: bytes) -> None:
         """One message from `link`: check its header, then deliver, delay, drop or answer."""
@@ -139,6 +152,9 @@ class Router:
             link.outstanding.discard((dst, request_id))  # answered (even if the reply is lost)
         if dst == p.ROUTER_ID:  # status posts and queries are not network traffic
             self.on_router_message(link, msg, request_id, flags)
+            return
+        if src >= p.CLIENT_ID_FIRST and msg[_OVERHEAD:_WIRE_END] != _WIRE_PREFIX:
+            counters.bad_frames += 1  # not even a wire frame: no node needs to see it
             return
         size = len(msg) - _OVERHEAD
         counters.sent_msgs += 1
@@ -253,6 +269,12 @@ class Router:
         """Wake the loop when `fd` is readable."""
         self.epoll.register(fd, select.EPOLLIN)
         self.handlers[fd] = what
+
+    def watch_listener(self, watching: bool) -> None:
+        """Wake for new clients, or not (while no handshake slot is free)."""
+        if watching != self.listener_watched:
+            self.listener_watched = watching
+            self.epoll.modify(self.listener.sock.fileno(), select.EPOLLIN if watching else 0)
 
     def counters_of(self, endpoint: int) -> Counters:
         counters = self.counters.get(endpoint)
@@ -383,7 +405,7 @@ class Router:
     def apply_control(self, request: object) -> p.Ack | p.RouterReport:
         policy = self.policy
         if isinstance(request, p.GetReport):
-            return self.report(_checked_endpoints(request.endpoints))
+            return self.report(p.checked_endpoints(request.endpoints, ENDPOINTS_MAX))
         if isinstance(request, p.SetFaults):
             policy.set_config(request.config)
         elif isinstance(request, p.Partition):
@@ -411,17 +433,6 @@ class Router:
             self.close_link(link)
         self.listener.close()
         self.epoll.close()
-
-
-def _checked_endpoints(endpoints: object) -> tuple[int, ...] | None:
-    """A GetReport's endpoint filter, checked: None, or at most ENDPOINTS_MAX ints."""
-    if endpoints is None:
-        return None
-    if type(endpoints) is not tuple or len(endpoints) > ENDPOINTS_MAX:
-        raise ValueError(f"endpoints must be a tuple of at most {ENDPOINTS_MAX} ids")
-    if any(type(e) is not int for e in endpoints):
-        raise TypeError("endpoint ids must be ints")
-    return endpoints
 
 
 def router_main(

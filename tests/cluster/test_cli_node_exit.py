@@ -54,6 +54,10 @@ def test_a_node_that_exits_or_is_killed_from_outside_says_why(
     assert cli.ok("get", "k7").strip() == "v7"  # nodes 1 and 3 are a majority
     refused = cli.run("kill", "2")
     assert refused.returncode == 1 and "already exited" in refused.stderr
+    again_down = cli.run("restart", "2")  # a fresh process meets the same damage: says so
+    assert again_down.returncode == 1, again_down
+    assert "node 2 was restarted" in again_down.stderr and "exited" in again_down.stderr
+    assert "corrupt record" in again_down.stderr, again_down.stderr
 
     victim = node(cli.status(), 3)["pid"]
     os.kill(victim, signal.SIGKILL)  # not through the supervisor

@@ -202,6 +202,23 @@ def test_view_builder_leader_rates_staleness_and_events():
     assert "leader 2, term 4" in table and "restarting" in table and "killed" in table
 
 
+def test_a_node_that_ended_before_the_first_sample_still_has_its_event():
+    log = EventLog()
+    builder = ViewBuilder("/tmp/x", (1, 2), log)
+    builder.as_started = {
+        1: ProcessInfo(ProcessState.RUNNING, 101),
+        2: ProcessInfo(ProcessState.RUNNING, 102),
+    }
+    procs = {
+        1: ProcessInfo(ProcessState.RUNNING, 101),
+        2: ProcessInfo(ProcessState.EXITED, None, "exit status 2; its log ends: corrupt"),
+    }
+    view = builder.build(_report([_status(1, 101, "LEADER")]), procs)
+    texts = [e.text for e in view.events]
+    assert texts == ["node 2 exited by itself (pid 102): exit status 2; its log ends: corrupt"]
+    assert not builder.build(_report([_status(1, 101, "LEADER")]), procs).events[1:]  # once
+
+
 def test_group_labels_disconnected_and_whole():
     assert group_labels(make_topology([]), (1, 2)) == {1: None, 2: None}
     labels = group_labels(make_topology([[1, 2]], disconnected=[3]), (1, 2, 3))

@@ -59,14 +59,14 @@ def test_bad_frames_are_refused_and_everyone_keeps_serving(cluster_factory, tmp_
     def to_node(payload: bytes, request_id: int = 0) -> bytes:
         return p.ROUTE.pack(me, 1, request_id, p.F_REQUEST) + payload
 
-    payload_level = [
-        to_node(b"\x00 not a frame at all"),
+    payload_level = [  # a wire header: only the node can tell what is wrong
         to_node(_wire_frame(pickle.dumps(OrderedDict(a=1)))),  # class not registered
         to_node(_wire_frame(pickle.dumps(Evil(str(marker))))),  # __reduce__ -> os.system
         to_node(encode("truncated")[:-3]),
-        to_node(b"\x80\x05garbage pickle", request_id=77),
     ]
     route_level = [
+        to_node(b"\x00 not a frame at all"),  # no wire header: the router drops it
+        to_node(b"\x80\x05garbage pickle", request_id=77),
         b"short",  # shorter than the route header
         p.ROUTE.pack(1, 1, 0, p.F_REQUEST) + encode("forged source"),
         p.ROUTE.pack(me, 1, 0, 0x80) + encode("unknown flag"),
