@@ -97,7 +97,7 @@ def scan(store: Store, args: list[bytes], now_ms: int) -> Reply:
         else:
             return SYNTAX
         i += 2
-    next_cursor, found = store.scan.scan(cursor, count)
+    next_cursor, found = store.scan_index().scan(cursor, count)
     match = matcher(pattern) if pattern is not None else None
     items = []
     for key in found:

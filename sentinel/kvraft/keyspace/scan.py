@@ -34,6 +34,19 @@ class ScanIndex:
     def __init__(self) -> None:
         self._buckets: list[set[bytes] | None] = [None] * SCAN_BUCKETS
 
+    @classmethod
+    def of(cls, keys: list[bytes]) -> ScanIndex:
+        """An index of `keys` (one flat loop: a restore builds it for every key)."""
+        index = cls()
+        buckets = index._buckets
+        for key, hashed in zip(keys, map(crc32, keys), strict=True):
+            bucket = buckets[hashed & _MASK]
+            if bucket is None:
+                buckets[hashed & _MASK] = {key}
+            else:
+                bucket.add(key)
+        return index
+
     def add(self, key: bytes) -> None:
         """Index `key` (idempotent)."""
         index = crc32(key) & _MASK

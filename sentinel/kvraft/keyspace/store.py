@@ -3,7 +3,8 @@
 State (all of it is in a snapshot, so replicas restored from one agree with the rest):
 
 - `data`: key -> value (see values.py); `expiry`: key -> expiry time (expiry.py);
-  `scan`: the SCAN buckets (scan.py), always holding exactly the keys of `data`.
+  the SCAN buckets (scan.py), holding exactly the keys of `data`: built from `data` at the
+  first SCAN (`scan_index`), so a restore does not pay for it, and kept up to date after.
 - `versions`, `tombstones`, `floor`, `clock`: WATCH's modification counters. `clock` counts
   changes; each change of a key stamps it with a fresh `clock` value. A live key's version
   is its stamp, a key that is expired but not yet deleted reads as minus its stamp (so an
@@ -41,6 +42,7 @@ class Store:
 
     __slots__ = (
         "_saved",
+        "_scan",
         "_undo",
         "_undo_scalars",
         "clock",
@@ -48,7 +50,6 @@ class Store:
         "expiry",
         "floor",
         "now_floor_ms",
-        "scan",
         "tombstones",
         "versions",
     )
@@ -56,7 +57,7 @@ class Store:
     def __init__(self) -> None:
         self.data: dict[bytes, Value] = {}
         self.expiry = ExpiryIndex()
-        self.scan = ScanIndex()
+        self._scan: ScanIndex | None = None
         self.versions: dict[bytes, int] = {}
         self.tombstones: dict[bytes, int] = {}
         self.clock = 0
@@ -67,6 +68,12 @@ class Store:
         self._undo_scalars: tuple[int, int, int] = (0, 0, 0)
 
     # -- reading ------------------------------------------------------------------------
+
+    def scan_index(self) -> ScanIndex:
+        """The SCAN buckets of the stored keys (built on first use)."""
+        if self._scan is None:
+            self._scan = ScanIndex.of(list(self.data))
+        return self._scan
 
     def live(self, key: bytes, now_ms: int) -> Value | None:
         """The value of `key` at `now_ms`, or None if absent or expired."""
@@ -94,7 +101,8 @@ class Store:
         stays as it is when the argument is left out (KEEPTTL)."""
         self._save(key)
         if key not in self.data:
-            self.scan.add(key)
+            if self._scan is not None:
+                self._scan.add(key)
             self.tombstones.pop(key, None)
         self.data[key] = value
         if expire_at_ms is None:
@@ -121,7 +129,8 @@ class Store:
         was_live = self.live(key, now_ms) is not None
         self._save(key)
         del self.data[key]
-        self.scan.discard(key)
+        if self._scan is not None:
+            self._scan.discard(key)
         self.expiry.remove(key)
         stamp = self.versions.pop(key)
         if was_live:
@@ -140,8 +149,8 @@ class Store:
 
     def clear(self) -> None:
         """Delete every key (FLUSHALL); every key's version changes."""
-        old = (self.data, self.expiry, self.scan, self.versions, self.tombstones)
-        self.data, self.expiry, self.scan = {}, ExpiryIndex(), ScanIndex()
+        old = (self.data, self.expiry, self._scan, self.versions, self.tombstones)
+        self.data, self.expiry, self._scan = {}, ExpiryIndex(), None
         self.versions, self.tombstones = {}, {}
         self.clock += 1
         self.floor = self.clock
@@ -198,10 +207,12 @@ class Store:
     ) -> None:
         if value is None:
             self.data.pop(key, None)
-            self.scan.discard(key)
+            if self._scan is not None:
+                self._scan.discard(key)
         else:
             self.data[key] = value
-            self.scan.add(key)
+            if self._scan is not None:
+                self._scan.add(key)
         if at is None:
             self.expiry.remove(key)
         else:
@@ -213,4 +224,4 @@ class Store:
                 table[key] = old
 
     def _restore_all(self, old: tuple) -> None:  # type: ignore[type-arg]
-        self.data, self.expiry, self.scan, self.versions, self.tombstones = old
+        self.data, self.expiry, self._scan, self.versions, self.tombstones = old

@@ -37,3 +37,25 @@ class Client:
 
     def __call__(self, *words: str | bytes | int) -> object:
         return plain(self.ks.apply(args_of(*words), self.now_ms, 0))
+
+
+def random_commands():  # type: ignore[no-untyped-def]
+    """A hypothesis strategy of lists of commands over a few keys, any command of the table,
+    valid or not (runtime errors included)."""
+    from hypothesis import strategies as st
+
+    key = st.sampled_from([b"a", b"b", b"c", b"d\x00\r\n"])
+    value = st.sampled_from([b"1", b"-7", b"2.5", b"x", b"", b"\xff\x00"])
+    number = st.sampled_from([b"-1", b"0", b"1", b"3", b"50", b"x"])
+    command = st.one_of(
+        st.tuples(st.just(b"SET"), key, value),
+        st.tuples(st.just(b"SET"), key, value, st.sampled_from([b"PX", b"EX"]), number),
+        st.tuples(st.sampled_from([b"INCR", b"DECR", b"GET", b"GETDEL", b"PERSIST"]), key),
+        st.tuples(st.sampled_from([b"INCRBY", b"INCRBYFLOAT"]), key, number),
+        st.tuples(st.sampled_from([b"APPEND", b"GETSET"]), key, value),
+        st.tuples(st.sampled_from([b"PEXPIRE", b"EXPIRE", b"PEXPIREAT"]), key, number),
+        st.tuples(st.sampled_from([b"DEL", b"RENAME", b"RENAMENX", b"MSETNX"]), key, key),
+        st.tuples(st.just(b"SETRANGE"), key, number, value),
+        st.tuples(st.sampled_from([b"FLUSHALL", b"DBSIZE"])),
+    )
+    return st.lists(command.map(list), max_size=30)
