@@ -24,7 +24,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 
 from sentinel.kvraft.keyspace import snapshot
-from sentinel.kvraft.keyspace.commands import CommandSpec, checked
+from sentinel.kvraft.keyspace.commands import checked
 from sentinel.kvraft.keyspace.replies import Error, Reply
 from sentinel.kvraft.keyspace.store import Store
 from sentinel.kvraft.keyspace.values import Value
@@ -164,8 +164,3 @@ class Keyspace:
         """(key, value, expiry ms or None) of every stored key, in key order."""
         data, at_ms = self._store.data, self._store.expiry.at_ms
         return [(key, data[key], at_ms.get(key)) for key in sorted(data)]
-
-
-def spec_of(args: list[bytes]) -> CommandSpec | Error:
-    """The command spec `args` would run with (or the error `apply` would answer)."""
-    return checked(args)

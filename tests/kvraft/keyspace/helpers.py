@@ -56,6 +56,8 @@ def random_commands():  # type: ignore[no-untyped-def]
         st.tuples(st.sampled_from([b"PEXPIRE", b"EXPIRE", b"PEXPIREAT"]), key, number),
         st.tuples(st.sampled_from([b"DEL", b"RENAME", b"RENAMENX", b"MSETNX"]), key, key),
         st.tuples(st.just(b"SETRANGE"), key, number, value),
+        st.tuples(st.sampled_from([b"GETEX", b"SETNX"]), key, st.sampled_from([b"PERSIST", b"v"])),
+        st.tuples(st.sampled_from([b"SCAN", b"KEYS"]), st.sampled_from([b"0", b"*", b"[a-c]"])),
         st.tuples(st.sampled_from([b"FLUSHALL", b"DBSIZE"])),
     )
     return st.lists(command.map(list), max_size=30)
