@@ -19,6 +19,8 @@ without bound.
 | `MAXCLIENTS_DEFAULT` | 1,000 | `-ERR max number of clients reached`, closed |
 | `PIPELINE_MAX` | 1,024 | requests read but not yet answered, per connection: reading pauses |
 | `REQUESTS_PER_TURN_MAX` | 128 | requests one connection handles per event-loop turn |
+| `MULTI_COMMANDS_MAX` | 10,000 | commands queued in one MULTI: refused, EXEC aborts |
+| `WATCHED_KEYS_MAX` | 10,000 | keys watched by one connection: WATCH refused |
 """
 
 from __future__ import annotations
@@ -35,3 +37,7 @@ PIPELINE_MAX = 1024
 REQUESTS_PER_TURN_MAX = 128
 #: Client names and library names/versions (CLIENT SETNAME/SETINFO) are at most this long.
 NAME_BYTES_MAX = 256
+#: Commands one MULTI may queue; past it the command is refused and EXEC aborts.
+MULTI_COMMANDS_MAX = 10_000
+#: Keys one connection may WATCH at once (they travel with the EXEC into one log entry).
+WATCHED_KEYS_MAX = 10_000

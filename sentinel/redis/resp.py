@@ -52,7 +52,7 @@ class RequestReader:
     """
 
     __slots__ = ("_args", "_args_left", "_args_max", "_buf", "_bulk_len", "_bulk_max",
-                 "_chunks", "_need", "_request_bytes", "_size")  # fmt: skip
+                 "_chunks", "_error", "_need", "_request_bytes", "_size")  # fmt: skip
 
     def __init__(
         self, args_max: int = limits.ARGS_MAX, bulk_bytes_max: int = limits.BULK_BYTES_MAX
@@ -67,6 +67,7 @@ class RequestReader:
         self._request_bytes = 0  # bulk bytes announced so far by the current multibulk
         self._args_max = args_max
         self._bulk_max = bulk_bytes_max
+        self._error: ProtocolError | None = None  # found after complete requests: raised next
 
     def restrict(self, args_max: int, bulk_bytes_max: int) -> None:
         """Change the per-request limits (tighter before AUTH, the defaults after)."""
@@ -84,7 +85,10 @@ class RequestReader:
         return self._size
 
     def requests(self, limit: int = limits.REQUESTS_PER_TURN_MAX) -> list[list[bytes]]:
-        """Up to `limit` complete requests, in order; ProtocolError on malformed input."""
+        """Up to `limit` complete requests, in order; ProtocolError on malformed input (after
+        the complete requests before it have been returned)."""
+        if self._error is not None:
+            raise self._error
         if self._size < self._need or not self._size:
             return []
         if self._chunks:
@@ -123,6 +127,10 @@ class RequestReader:
                 if self._args_left:
                     break
                 out.append(self._args)
+        except ProtocolError as exc:
+            if not out:
+                raise
+            self._error = exc
         finally:
             if pos:
                 self._buf = buf[pos:]
