@@ -18,18 +18,11 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 
+from sentinel.redis.replies import encode  # an array of bulks is a multibulk request
 from sentinel.redis.resp import RequestReader
 
 REPEATS = 5
 CHUNK_BYTES = 64 * 1024
-
-
-def encode(args: list[bytes]) -> bytes:
-    """One multibulk request."""
-    parts = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
-    return b"".join(parts)
 
 
 def chunks(stream: bytes) -> Iterator[bytes]:
