@@ -34,7 +34,9 @@ class FakeBackend:
         self.reverse_after = 0
         self._held: list[asyncio.Future[None]] = []
         self.max_inflight = 0
-        self._inflight = 0
+        self.inflight: list[bytes] = []  # names of the calls in flight now
+        #: (command name, names of the calls in flight when it started), per call
+        self.started: list[tuple[bytes, list[bytes]]] = []
 
     def _touch(self, key: bytes) -> None:
         self.versions[key] = self.versions.get(key, 0) + 1
@@ -88,9 +90,11 @@ class FakeBackend:
 
     async def execute(self, command: list[bytes], caller: Caller) -> Any:
         self.calls.append(command)
-        self._inflight += 1
-        self.max_inflight = max(self.max_inflight, self._inflight)
+        self.started.append((command[0].lower(), list(self.inflight)))
+        self.inflight.append(command[0].lower())
+        self.max_inflight = max(self.max_inflight, len(self.inflight))
         try:
+            await asyncio.sleep(0)  # let the calls started in the same turn overlap
             if len(self._held) < self.reverse_after:
                 gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                 self._held.append(gate)
@@ -102,7 +106,7 @@ class FakeBackend:
                 return self.apply(command)
             return self.apply(command)
         finally:
-            self._inflight -= 1
+            self.inflight.remove(command[0].lower())
 
     async def execute_batch(
         self, commands: Sequence[list[bytes]], watched: dict[bytes, Version], caller: Caller
@@ -166,16 +170,31 @@ class RawClient:
         self.sock.sendall(data)
 
     def expect(self, wanted: bytes) -> bytes:
-        """Read until `wanted` bytes have arrived (at least len(wanted)); compare whole."""
-        deadline = time.monotonic() + DEADLINE_S
-        while len(self.received) < len(wanted) and time.monotonic() < deadline:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                break
-            self.received += chunk
+        """Read len(wanted) bytes and compare them with `wanted`."""
+        self._fill(len(wanted))
         got, self.received = self.received[: len(wanted)], self.received[len(wanted) :]
         assert got == wanted
         return got
+
+    def _fill(self, size: int) -> None:
+        """Read until `received` holds `size` bytes (failing at the deadline)."""
+        deadline = time.monotonic() + DEADLINE_S
+        while len(self.received) < size:
+            assert time.monotonic() < deadline, f"waited for {size} bytes: {self.received!r}"
+            chunk = self.sock.recv(65536)
+            assert chunk, f"closed while waiting for {size} bytes: {self.received!r}"
+            self.received += chunk
+
+    def bulk(self) -> bytes:
+        """Read one bulk string reply (`$<n>` then n bytes); its payload."""
+        while b"\r\n" not in self.received:
+            self._fill(len(self.received) + 1)
+        head, _, _ = self.received.partition(b"\r\n")
+        assert head[:1] == b"$", self.received[:100]
+        size = len(head) + 2 + int(head[1:]) + 2
+        self._fill(size)
+        payload, self.received = self.received[len(head) + 2 : size - 2], self.received[size:]
+        return payload
 
     def until_closed(self) -> bytes:
         """Everything until the server closes the connection (within the deadline)."""
