@@ -37,6 +37,11 @@ def split_args(line: bytes) -> list[bytes] | None:
         args.append(bytes(word))
 
 
+def _closed(line: bytes, pos: int) -> int:
+    """After the closing quote at `pos`: the next position, or -1 if a word goes on."""
+    return -1 if pos + 1 < len(line) and line[pos + 1] not in _SPACE else pos + 1
+
+
 def _word(line: bytes, pos: int, word: bytearray) -> int:
     """Read one word from `pos` into `word`; the position after it, or -1 if malformed."""
     size = len(line)
@@ -58,9 +63,7 @@ def _word(line: bytes, pos: int, word: bytearray) -> int:
                 pos += 1
                 word.append(_ESCAPES.get(line[pos], line[pos]))
             elif ch == _DQ:
-                if pos + 1 < size and line[pos + 1] not in _SPACE:
-                    return -1
-                return pos + 1
+                return _closed(line, pos)
             else:
                 word.append(ch)
         elif quote == _SQ:
@@ -68,9 +71,7 @@ def _word(line: bytes, pos: int, word: bytearray) -> int:
                 pos += 1
                 word.append(_SQ)
             elif ch == _SQ:
-                if pos + 1 < size and line[pos + 1] not in _SPACE:
-                    return -1
-                return pos + 1
+                return _closed(line, pos)
             else:
                 word.append(ch)
         elif ch in _SPACE:
