@@ -5,8 +5,10 @@
 Two workloads, each one byte stream fed in 64 KiB pieces (what one socket read gives):
 `small`: N pipelined `SET key:<i> value` multibulk requests; `large`: N `SET key:<i> <B bytes>`
 requests. Parsers: `pure` = sentinel.redis.resp.RequestReader (inline commands, Redis's error
-texts and the limits of sentinel.redis.limits included); `hiredis` = hiredis.Reader
-(`feed`/`gets`), which parses any RESP but checks no limit and knows no inline command.
+texts and the limits of sentinel.redis.limits included) taking all it can per call;
+`pure_per_turn` = the same taking REQUESTS_PER_TURN_MAX per call, as the server does;
+`hiredis` = hiredis.Reader (`feed`/`gets`), which parses any RESP but checks no limit and
+knows no inline command.
 Every figure is the median of REPEATS runs in this process: requests/s and MB/s.
 """
 
@@ -18,6 +20,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 
+from sentinel.redis import limits
 from sentinel.redis.replies import encode  # an array of bulks is a multibulk request
 from sentinel.redis.resp import RequestReader
 
@@ -31,14 +34,20 @@ def chunks(stream: bytes) -> Iterator[bytes]:
         yield stream[start : start + CHUNK_BYTES]
 
 
-def run_pure(pieces: list[bytes]) -> int:
-    """Parse with RequestReader; the number of requests."""
+def run_pure(pieces: list[bytes], limit: int = 1 << 30) -> int:
+    """Parse with RequestReader, taking at most `limit` requests a call; how many."""
     reader = RequestReader()
     count = 0
     for piece in pieces:
         reader.feed(piece)
-        count += len(reader.requests(1 << 30))
+        while batch := reader.requests(limit):
+            count += len(batch)
     return count
+
+
+def run_pure_per_turn(pieces: list[bytes]) -> int:
+    """As the server calls it: REQUESTS_PER_TURN_MAX requests a call."""
+    return run_pure(pieces, limits.REQUESTS_PER_TURN_MAX)
 
 
 def run_hiredis(pieces: list[bytes]) -> int:
@@ -81,7 +90,10 @@ def main() -> None:
     large = b"".join(encode([b"SET", b"key:%d" % i, value]) for i in range(args.bulks))
     workloads = {"small": (list(chunks(small)), args.requests),
                  "large": (list(chunks(large)), args.bulks)}  # fmt: skip
-    parsers: dict[str, Callable[[list[bytes]], int]] = {"pure": run_pure}
+    parsers: dict[str, Callable[[list[bytes]], int]] = {
+        "pure": run_pure,
+        "pure_per_turn": run_pure_per_turn,
+    }
     try:
         import hiredis  # noqa: F401
 
@@ -100,7 +112,7 @@ def main() -> None:
     for name in workloads:
         for parser, fig in result[name].items():
             print(
-                f"{name:6} {parser:8} {fig['requests_per_s']:>12,} req/s {fig['mb_per_s']:>9} MB/s"
+                f"{name:6} {parser:14} {fig['requests_per_s']:>12,} req/s {fig['mb_per_s']:>9} MB/s"
             )
 
 

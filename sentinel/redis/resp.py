@@ -52,14 +52,15 @@ class RequestReader:
     """
 
     __slots__ = ("_args", "_args_left", "_args_max", "_buf", "_bulk_len", "_bulk_max",
-                 "_chunks", "_error", "_need", "_request_bytes", "_size")  # fmt: skip
+                 "_chunks", "_error", "_need", "_pos", "_request_bytes", "_size")  # fmt: skip
 
     def __init__(
         self, args_max: int = limits.ARGS_MAX, bulk_bytes_max: int = limits.BULK_BYTES_MAX
     ) -> None:
-        self._buf = b""  # unparsed bytes, joined from `_chunks` when parsing can progress
+        self._buf = b""  # bytes joined from `_chunks` when parsing can progress
+        self._pos = 0  # where the unparsed part of `_buf` starts
         self._chunks: list[bytes] = []
-        self._size = 0  # len(_buf) + the bytes in `_chunks`
+        self._size = 0  # unparsed bytes: in `_buf` from `_pos`, and in `_chunks`
         self._need = 0  # parsing cannot progress before `_size` reaches this
         self._args: list[bytes] = []
         self._args_left = 0  # arguments still to read in the current multibulk
@@ -92,13 +93,14 @@ class RequestReader:
         if self._size < self._need or not self._size:
             return []
         if self._chunks:
-            self._buf = b"".join([self._buf, *self._chunks])
+            self._buf = b"".join([self._buf[self._pos :], *self._chunks])
+            self._pos = 0
             self._chunks.clear()
         buf = self._buf
         size = len(buf)
-        self._need = 0
+        self._need = 0  # set below, as an index into `buf`, where parsing stops early
         out: list[list[bytes]] = []
-        pos = 0
+        pos = self._pos
         try:
             while pos < size and len(out) < limit:
                 if not self._args_left:
@@ -132,10 +134,12 @@ class RequestReader:
                 raise
             self._error = exc
         finally:
-            if pos:
-                self._buf = buf[pos:]
-                self._size -= pos
-                self._need = max(0, self._need - pos)
+            # Consumed bytes are dropped only when new ones are joined: no copy per call.
+            self._pos = pos
+            self._size = size - pos
+            self._need = max(0, self._need - pos)
+            if pos == size:
+                self._buf, self._pos = b"", 0
         return out
 
     def _bulks(self, buf: bytes, pos: int, size: int) -> int:
