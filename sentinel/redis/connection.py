@@ -59,7 +59,7 @@ def check_command(args: list[bytes]) -> tuple[Command | None, Any]:
         return None, unknown_command(args)
     if not cmd.arity_ok(len(args)):
         return None, error(f"wrong number of arguments for '{cmd.name}' command")
-    if cmd.subcommands:
+    if cmd.subcommands and len(args) > 1:
         sub = cmd.subcommands.get(args[1].decode("latin-1").lower())
         if sub is None:
             name = args[1].decode("utf-8", "replace")[:128]
@@ -148,7 +148,7 @@ class Connection(asyncio.Protocol):
                     if not requests:
                         break
                     self._backlog.extend(requests)
-                if not self._start(self._backlog[0]):
+                if not self._start_safely(self._backlog[0]):
                     break  # waits for the calls of the other kind
                 self._backlog.popleft()
                 budget -= 1
@@ -200,6 +200,15 @@ class Connection(asyncio.Protocol):
             transport.abort()
         elif self._closing and not slots:
             transport.close()
+
+    def _start_safely(self, args: list[bytes]) -> bool:
+        """`_start`, but a bug in a handler answers an error instead of killing the client."""
+        try:
+            return self._start(args)
+        except Exception:
+            log.exception("client %d: %r failed", self.client.id, args[:1])
+            self._slots.append(Slot(encode(_INTERNAL_ERROR, self.client.proto)))
+            return True
 
     def _start(self, args: list[bytes]) -> bool:
         """Start one request; False (nothing done) if it must wait for calls in flight."""

@@ -42,6 +42,8 @@ def test_redis_py_basics(server: Any, protocol: int) -> None:
         assert r.client_setname("me")
         assert r.client_getname() in ("me", b"me")  # redis-py decodes it in RESP2 only
         assert r.dbsize() == 1
+        table = r.command()
+        assert table["get"]["arity"] == 2 and table["mset"]["step_count"] == 2
         binary = b"a\r\nb\x00c\xff"
         assert r.set(binary, binary) and r.get(binary) == binary
         with pytest.raises(redis.ResponseError, match="unknown command 'NOPE'"):

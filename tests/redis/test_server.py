@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from sentinel.redis import frontdoor
 from sentinel.redis.replies import encode
 from sentinel.redis.session import Options, ProtectedModeError
 
@@ -253,3 +254,19 @@ def test_command_count_info_docs(raw: Any) -> None:
     )
     raw.send(req("COMMAND", "DOCS", "get"))
     raw.expect(b"*2\r\n$3\r\nget\r\n*6\r\n$7\r\nsummary\r\n")
+
+
+def test_a_handler_bug_answers_an_error_and_the_connection_lives_on(
+    server: Any, raw: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("bug")
+
+    monkeypatch.setitem(frontdoor.HANDLERS, "echo", broken)
+    raw.send(req("ECHO", "x") + req("PING"))
+    raw.expect(b"-ERR internal error (see the server log)\r\n+PONG\r\n")
+
+
+def test_command_alone_lists_every_command(raw: Any) -> None:
+    raw.send(req("COMMAND"))
+    raw.expect(b"*56\r\n*10\r\n$4\r\nping\r\n")
