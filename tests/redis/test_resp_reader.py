@@ -133,3 +133,15 @@ def test_a_large_bulk_arriving_in_pieces_comes_out_once_whole() -> None:
         assert reader.requests() == []
     reader.feed(data[-1:])
     assert reader.requests() == [[b"SET", b"k", value]]
+
+
+@given(st.binary(max_size=200), st.integers(min_value=1, max_value=50))
+def test_any_bytes_give_requests_or_a_protocol_error_never_a_crash(data: bytes, piece: int) -> None:
+    reader = RequestReader()
+    try:
+        for start in range(0, len(data), piece):
+            reader.feed(data[start : start + piece])
+            for request in reader.requests(1 << 30):
+                assert request and all(type(arg) is bytes for arg in request)
+    except ProtocolError as exc:
+        assert str(exc).startswith("Protocol error: ")
