@@ -4,7 +4,8 @@ The protocol limits are separate from the store's: a bulk string may be longer t
 store's value limit (`sentinel.kvraft.limits.VALUE_BYTES_MAX`, 1 MiB), so that an oversize
 value reaches the store and gets the store's clear error instead of a protocol error that
 closes the connection. The protocol limits only stop a client from making the server buffer
-without bound.
+without bound. The output limit is checked after each write, so one turn's replies may pass
+it before the client is cut.
 
 | name | value | what happens past it |
 | --- | --- | --- |
@@ -15,7 +16,7 @@ without bound.
 | `QUERY_BYTES_MAX` | 64 MiB | one request's total size; `-ERR Protocol error: ...`, closed |
 | `UNAUTH_ARGS_MAX` | 10 | as Redis: before AUTH, a request may hold 10 args ... |
 | `UNAUTH_BULK_BYTES_MAX` | 16 KiB | ... of 16 KiB each, so a stranger cannot make us buffer much |
-| `OUTPUT_BYTES_MAX` | 64 MiB | replies buffered for a client that does not read: closed |
+| `OUTPUT_BYTES_MAX` | 64 MiB | unread replies of a client: closed (checked per write) |
 | `MAXCLIENTS_DEFAULT` | 1,000 | `-ERR max number of clients reached`, closed |
 | `PIPELINE_MAX` | 1,024 | requests read but not yet answered, per connection: reading pauses |
 | `REQUESTS_PER_TURN_MAX` | 128 | requests one connection handles per event-loop turn |
