@@ -23,6 +23,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "kvraft": {"wire", "netsim", "raft"},
     "sim": {"wire", "netsim", "raft", "kvraft", "lin"},
     "dashboard": set(),
+    "redis": {"wire", "netsim", "kvraft"},
     "cluster": {"wire", "netsim", "lin", "raft", "kvraft", "dashboard"},
 }
 #: package -> third-party top-level modules it may import (anything else: stdlib only).
