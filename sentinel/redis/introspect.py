@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sentinel.kvraft.keyspace.glob import glob_match
 from sentinel.redis import limits
 from sentinel.redis.commands import COMMANDS, Command
-from sentinel.redis.glob import glob_match
 from sentinel.redis.replies import OK, ReplySet, Simple, Verbatim, error
 from sentinel.redis.session import Client, FrontDoor
 
@@ -86,7 +86,7 @@ def config(door: FrontDoor, args: list[bytes]) -> Any:
     if sub == b"get":
         patterns = [p.lower() for p in args[2:]]
         return {name: value for name, value in values.items()
-                if any(glob_match(p, name.encode(), nocase=True) for p in patterns)}  # fmt: skip
+                if any(glob_match(p, name.encode()) for p in patterns)}  # fmt: skip
     if sub == b"resetstat":
         door.commands_total = door.connections_total = door.rejected_connections = 0
         return OK
