@@ -54,7 +54,7 @@ def test_every_package_is_in_the_table() -> None:
 
 @pytest.mark.parametrize("package", sorted(MAY_IMPORT))
 def test_a_package_imports_only_what_its_layer_allows(package: str) -> None:
-    files = sorted((PACKAGES / package).glob("*.py"))
+    files = sorted((PACKAGES / package).rglob("*.py"))
     assert files
     allowed = MAY_IMPORT[package] | {package}
     third_party = THIRD_PARTY.get(package, set())
