@@ -13,7 +13,9 @@ arrived. Everything that arrives is one of four frozen `Incoming` records:
   `src` was unreachable, so the caller need not wait for its timeout.
 
 Payloads are `sentinel.wire` frames decoded with the restricted unpickler; a bad frame is
-counted in `bad_frames`, logged, and skipped: it never stops the receiver.
+counted in `bad_frames`, logged (the first of a burst in full, then a count at most once a
+second: a flood of garbage must not flood the log, see logthrottle.py), and skipped: it
+never stops the receiver.
 
 A single-threaded loop (a node) may go faster on both sides: `read_available()` takes every
 whole message the kernel holds in one read (`Connection.recv_bytes` costs two system calls
@@ -33,6 +35,7 @@ from typing import Any
 
 from sentinel.netsim import protocol as p
 from sentinel.netsim.framing import LENGTH, ProtocolError, Splitter
+from sentinel.netsim.logthrottle import LogThrottle
 from sentinel.wire import WireError, decode, encode
 
 log = logging.getLogger(__name__)
@@ -96,6 +99,8 @@ class Endpoint:
         self.endpoint_id = endpoint_id
         self.connection = conn
         self.bad_frames = 0
+        #: How bad frames are logged; call its `flush()` now and then (a node: every tick).
+        self.bad_frame_log = LogThrottle(log, "bad frames")
         self._send_lock = threading.Lock()
         self._next_request_id = 0
         self._corked: list[bytes] | None = None  # length-prefixed messages awaiting flush
@@ -231,6 +236,9 @@ class Endpoint:
         """Turn one message from the router into an Incoming; None for bad or HELLO frames."""
         if len(msg) < p.ROUTE_BYTES:
             self.bad_frames += 1
+            self.bad_frame_log.event(
+                "endpoint %d: a %d-byte message has no route header", self.endpoint_id, len(msg)
+            )
             return None
         src, _dst, request_id, flags = p.ROUTE.unpack_from(msg)
         if flags & p.F_FAILED:
@@ -241,7 +249,9 @@ class Endpoint:
             obj = decode(memoryview(msg)[p.ROUTE_BYTES :])
         except WireError as exc:
             self.bad_frames += 1
-            log.warning("endpoint %d: bad frame from %d refused: %s", self.endpoint_id, src, exc)
+            self.bad_frame_log.event(
+                "endpoint %d: bad frame from %d refused: %s", self.endpoint_id, src, exc
+            )
             return None
         if request_id == 0:
             return Message(src, obj, bool(flags & p.F_REPLY))
