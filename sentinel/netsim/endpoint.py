@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Container
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -213,11 +214,17 @@ class Endpoint:
                 break
         return out
 
-    def read_available(self) -> list[bytes]:
+    @property
+    def shed_msgs(self) -> int:
+        """Messages `read_available(drop)` left out."""
+        return self._splitter.shed
+
+    def read_available(self, drop: Container[int] = ()) -> list[bytes]:
         """Every whole message that can be read now, in order, without waiting (call it when
         the connection polls readable; a message only partly arrived waits for the next
-        call). Raises EOFError when the router is gone. Do not mix with `poll`/`recv_bytes`
-        on the same connection: bytes read here are not seen there."""
+        call), less those from the senders in `drop` (left out unread, counted in
+        `shed_msgs`). Raises EOFError when the router is gone. Do not mix with
+        `poll`/`recv_bytes` on the same connection: bytes read here are not seen there."""
         buffer = self._read_buffer
         try:  # into a buffer kept for the purpose: a fresh 256 KiB bytes per read costs an
             count = os.readv(self.connection.fileno(), (buffer,))  # mmap and munmap each
@@ -228,7 +235,7 @@ class Endpoint:
         if not count:
             raise EOFError("router connection closed")
         try:
-            return self._splitter.feed(memoryview(buffer)[:count])
+            return self._splitter.feed(memoryview(buffer)[:count], drop)
         except ProtocolError as exc:
             raise EOFError(f"router broke the framing: {exc}") from None
 

@@ -47,14 +47,16 @@ class LogThrottle:
         self.suppressed = 0  # events counted, not logged, since the last line
         self.latest: tuple[str, tuple[Any, ...]] = ("", ())
 
-    def event(self, msg: str, *args: Any) -> None:
-        """One event, described as `logger.log(level, msg, *args)` would."""
+    def event(self, msg: str, *args: Any, count: int = 1) -> None:
+        """One event (or `count` alike), described as `logger.log(level, msg, *args)` would."""
         now = self.clock()
         if not self.suppressed and now >= self.next_line_at:  # a new burst: say it in full
             self.logger.log(self.level, msg, *args)
             self.since, self.next_line_at = now, now + self.interval_s
-            return
-        self.suppressed += 1
+            count -= 1
+            if not count:
+                return
+        self.suppressed += count
         self.latest = (msg, args)
         if now >= self.next_line_at:
             self._summarise(now)

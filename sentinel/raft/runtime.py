@@ -3,12 +3,9 @@
 One thread, one loop (the design's process main loop):
 
     wait on the endpoint connection until the next tick deadline
-    for each arrival from a peer or the router: a raft message -> core.step (invalid
-                      ones are logged), anything else -> the application
-    each arrival from a client joins the client inbox (bounded, inbox.py), drained in
-                      order under a budget of bad input per turn: client RPCs -> the
-                      application's services (RpcServer). A client's flood of garbage
-                      delays neither peers' messages nor ticks, heartbeats and Readys.
+    for each arrival: from a peer, a raft message -> core.step (invalid ones are logged);
+                      from a client, into the client inbox (inbox.py), drained in order
+                      under a budget per turn: client RPCs -> the services (RpcServer)
     for each elapsed tick: core.tick(), app.on_tick()
     while the core has a Ready: persist (one fsync per batch), apply, send, advance
                                 (a Ready the disk has no room for waits: stall.py)
@@ -212,7 +209,7 @@ class NodeRuntime:
             wait_ms = 0.0 if self.inbox else (next_tick - time.monotonic()) * 1000.0
             readable = poller.poll(max(0.0, wait_ms))
             woke, woke_cpu = time.monotonic(), time.process_time()
-            arrivals = endpoint.read_available() if readable else []
+            arrivals = self.inbox.read(endpoint, lambda: poller.poll(0)) if readable else []
             if arrivals:
                 self.receive(arrivals)
             if self.inbox:
@@ -226,7 +223,7 @@ class NodeRuntime:
                 next_tick = max(next_tick + due * tick_s, now)
                 endpoint.bad_frame_log.flush()  # a burst's last count, once its second is up
                 self.invalid_log.flush()
-                self.inbox.shed_log.flush()
+                self.inbox.on_tick()
                 if self.saver.stalled is None:  # (its compaction would join a Ready in flight)
                     self.finish_background_snapshot()
             ready_began = time.monotonic()
@@ -261,12 +258,13 @@ class NodeRuntime:
         endpoint.READ_BYTES of them): those of peers and the router are handled now, in
         order; those of clients join the inbox (drained after, see inbox.py)."""
         assert len(arrivals) <= ARRIVALS_MAX, "a read returns fewer messages than its bytes"
-        inbox = self.inbox
+        inbox, shed = self.inbox, 0
         for raw in arrivals:
-            if from_client(raw):
-                inbox.put(raw)
-            else:
+            if not from_client(raw):
                 self.handle(raw)
+            elif not inbox.put(raw):
+                shed += 1
+        inbox.note_shed(shed)
 
     def bad_input(self) -> int:
         """Bad frames and invalid raft messages so far (what the inbox's budget counts)."""

@@ -1,21 +1,46 @@
-"""The node's client inbox: sorted by sender, bounded, drained under a budget per turn."""
+"""The node's client inbox: sorted by sender, bounded, drained under a budget per turn, and
+a client that sends junk is muted (its messages dropped unread) while others are served."""
 
 from __future__ import annotations
+
+import multiprocessing.connection
 
 import pytest
 
 from sentinel.netsim import protocol as p
+from sentinel.netsim.endpoint import Endpoint
 from sentinel.raft import inbox as inbox_module
 from sentinel.raft.inbox import (
     BAD_INPUT_PER_TURN_MAX,
     CLIENT_BYTES_PER_TURN_MAX,
+    MUTE_BAD_FRAMES,
+    MUTE_S,
     ClientInbox,
     from_client,
 )
 
+JUNK = b"junk"
+
 
 def msg(src: int, payload: bytes = b"x") -> bytes:
     return p.ROUTE.pack(src, 1, 0, p.F_REQUEST) + payload
+
+
+class Server:
+    """Handles messages as a node would, counting those whose payload is JUNK as bad."""
+
+    def __init__(self) -> None:
+        self.handled: list[bytes] = []
+        self.bad = 0
+
+    def handle(self, raw: bytes) -> None:
+        self.handled.append(raw)
+        self.bad += raw.endswith(JUNK)
+
+    def serve(self, box: ClientInbox) -> list[bytes]:
+        self.handled = []
+        box.serve(self.handle, lambda: self.bad)
+        return self.handled
 
 
 def test_only_client_ids_go_to_the_inbox():
@@ -24,46 +49,78 @@ def test_only_client_ids_go_to_the_inbox():
     assert not from_client(b"\xff\xff\xff\xff")  # too short to carry a header: not a client's
 
 
-def test_a_full_inbox_sheds_new_messages_but_always_takes_one(monkeypatch):
-    monkeypatch.setattr(inbox_module, "INBOX_MSGS_MAX", 3)
+def test_a_full_inbox_refuses_new_messages_but_always_takes_one(monkeypatch):
+    monkeypatch.setattr(inbox_module, "INBOX_MSGS_MAX", 4)
     monkeypatch.setattr(inbox_module, "INBOX_BYTES_MAX", 1000)
     box = ClientInbox(1)
     big = msg(1000, bytes(5000))
-    box.put(big)  # empty: taken, however large
-    box.put(msg(1000))
-    assert len(box) == 1 and box.shed == 1
-    assert box.take() == big and box.bytes == 0
-    for k in range(5):
-        box.put(msg(1000 + k))
-    assert len(box) == 3 and box.shed == 3
-    assert [box.take() for _ in range(3)] == [msg(1000 + k) for k in range(3)]  # in order
-
-
-def _serve(box: ClientInbox, bad: set[bytes]) -> list[bytes]:
-    handled: list[bytes] = []
-    count = [0]
-
-    def handle(raw: bytes) -> None:
-        handled.append(raw)
-        count[0] += raw in bad
-
-    box.serve(handle, lambda: count[0])
-    return handled
+    assert box.put(big)  # empty: taken, however large
+    assert box.shedding and box.to_drop() and 1234 in box.to_drop() and 5 not in box.to_drop()
+    assert not box.put(msg(1000))
+    assert Server().serve(box) == [big] and box.bytes == 0 and not box.shedding
+    assert [box.put(msg(1000 + k)) for k in range(6)] == [True] * 4 + [False] * 2
+    assert Server().serve(box) == [msg(1000 + k) for k in range(4)]  # in order
+    box.note_shed(0)
+    box.note_shed(3)
+    assert box.shed == 3
 
 
 def test_a_turn_stops_after_its_bad_input_budget_and_the_rest_waits_in_order():
     box = ClientInbox(1)
-    junk = msg(1000, b"junk")
-    good = [msg(1001, b"good%d" % k) for k in range(3)]
-    box.put(good[0])
-    for _ in range(BAD_INPUT_PER_TURN_MAX + 10):
-        box.put(junk)
-    box.put(good[1])
-    first = _serve(box, {junk})
-    assert first == [good[0]] + [junk] * BAD_INPUT_PER_TURN_MAX
+    good = [msg(9999, b"good%d" % k) for k in range(3)]
+    junk = [msg(1000 + k % 100, JUNK) for k in range(BAD_INPUT_PER_TURN_MAX + 10)]
+    assert box.put(good[0]) and all(box.put(j) for j in junk) and box.put(good[1])
+    server = Server()
+    assert server.serve(box) == [good[0], *junk[:BAD_INPUT_PER_TURN_MAX]]
     box.put(good[2])
-    assert _serve(box, {junk}) == [junk] * 10 + good[1:]
-    assert len(box) == 0 and box.bytes == 0
+    assert server.serve(box) == junk[BAD_INPUT_PER_TURN_MAX:] + good[1:]
+    assert len(box) == 0 and box.bytes == 0 and not box.muted  # 100 senders: none muted
+
+
+def test_a_client_that_sends_junk_is_muted_and_the_others_are_served():
+    now = [50.0]
+    box = ClientInbox(1, clock=lambda: now[0])
+    for _ in range(MUTE_BAD_FRAMES + 100):
+        box.put(msg(1000, JUNK))
+    box.put(msg(1001, b"good"))
+    server = Server()
+    assert server.serve(box) == [msg(1000, JUNK)] * MUTE_BAD_FRAMES + [msg(1001, b"good")]
+    assert box.shed == 100 and 1000 in box.to_drop() and 1001 not in box.to_drop()
+    assert not box.put(msg(1000, b"even a good one")) and box.put(msg(1001, b"good"))
+    now[0] += MUTE_S - 0.1
+    box.on_tick()
+    assert 1000 in box.muted
+    now[0] += 0.2
+    box.on_tick()
+    assert not box.muted and box.put(msg(1000, b"back"))
+
+
+def test_bad_frames_spread_over_seconds_do_not_mute():
+    now = [50.0]
+    box = ClientInbox(1, clock=lambda: now[0])
+    server = Server()
+    for _ in range(3):
+        for _ in range(MUTE_BAD_FRAMES - 1):
+            box.put(msg(1000, JUNK))
+        server.serve(box)
+        now[0] += 1.0
+        box.on_tick()
+    assert not box.muted and server.bad == 3 * (MUTE_BAD_FRAMES - 1)
+
+
+def test_a_read_drops_a_muted_clients_messages_unread():
+    ours, theirs = multiprocessing.connection.Pipe()
+    try:
+        box = ClientInbox(1)
+        box.muted[1000] = float("inf")
+        endpoint = Endpoint(ours, 1)
+        for raw in [msg(1000), msg(2, b"peer"), msg(1000), msg(1001, b"other client")]:
+            theirs.send_bytes(raw)
+        assert box.read(endpoint, ours.poll) == [msg(2, b"peer"), msg(1001, b"other client")]
+        assert box.shed == 2 and endpoint.shed_msgs == 2
+    finally:
+        ours.close()
+        theirs.close()
 
 
 @pytest.mark.parametrize("size", [CLIENT_BYTES_PER_TURN_MAX // 4, CLIENT_BYTES_PER_TURN_MAX * 2])
@@ -71,5 +128,5 @@ def test_a_turn_handles_at_most_its_byte_budget_but_at_least_one(size):
     box = ClientInbox(1)
     for k in range(6):
         box.put(msg(1000 + k, bytes(size)))
-    handled = _serve(box, set())
+    handled = Server().serve(box)
     assert len(handled) == max(1, -(-CLIENT_BYTES_PER_TURN_MAX // (size + p.ROUTE_BYTES)))
