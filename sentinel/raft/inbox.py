@@ -130,19 +130,27 @@ class ClientInbox:
             count=count,
         )  # fmt: skip
 
-    def put(self, raw: bytes) -> bool:
-        """Queue one client message; False (count it with `note_shed`) when it is dropped:
-        the inbox is full, or its sender muted."""
-        size = len(raw)
-        if self.messages and (
-            len(self.messages) >= INBOX_MSGS_MAX or self.bytes + size > INBOX_BYTES_MAX
+    def put(self, messages: list[bytes]) -> None:
+        """Queue client messages, in order, as far as the bounds allow, and shed the rest
+        (an empty inbox takes one however large). Muted senders' messages never get here:
+        `read` drops them, and `serve` those it finds queued."""
+        size = sum(map(len, messages))
+        if len(self.messages) + len(messages) <= INBOX_MSGS_MAX and (
+            self.bytes + size <= INBOX_BYTES_MAX
         ):
-            return False
-        if self.muted and _SRC(raw)[0] in self.muted:
-            return False
-        self.messages.append(raw)
-        self.bytes += size
-        return True
+            self.messages.extend(messages)  # the common case: they all fit
+            self.bytes += size
+            return
+        taken = 0
+        for raw in messages:
+            if self.messages and (
+                len(self.messages) >= INBOX_MSGS_MAX or self.bytes + len(raw) > INBOX_BYTES_MAX
+            ):
+                break
+            self.messages.append(raw)
+            self.bytes += len(raw)
+            taken += 1
+        self.note_shed(len(messages) - taken)
 
     def serve(self, handle: Callable[[bytes], None], bad_input: Callable[[], int]) -> None:
         """Pass messages to `handle`, oldest first, until the inbox is empty or this turn's
@@ -151,11 +159,11 @@ class ClientInbox:
         bad = bad_input()
         bad_max = bad + BAD_INPUT_PER_TURN_MAX
         budget_bytes = CLIENT_BYTES_PER_TURN_MAX
-        while self.messages and budget_bytes > 0:
-            raw = self.messages.popleft()
+        messages, muted = self.messages, self.muted
+        while messages and budget_bytes > 0:
+            raw = messages.popleft()
             self.bytes -= len(raw)
-            src = _SRC(raw)[0]
-            if src in self.muted:
+            if muted and _SRC(raw)[0] in muted:
                 self.note_shed(1)
                 continue
             budget_bytes -= len(raw)
@@ -163,7 +171,7 @@ class ClientInbox:
             now_bad = bad_input()
             if now_bad != bad:
                 bad = now_bad
-                self.blame(src)
+                self.blame(_SRC(raw)[0])
                 if bad >= bad_max:
                     return
 

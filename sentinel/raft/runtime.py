@@ -258,13 +258,14 @@ class NodeRuntime:
         endpoint.READ_BYTES of them): those of peers and the router are handled now, in
         order; those of clients join the inbox (drained after, see inbox.py)."""
         assert len(arrivals) <= ARRIVALS_MAX, "a read returns fewer messages than its bytes"
-        inbox, shed = self.inbox, 0
+        clients = []
         for raw in arrivals:
-            if not from_client(raw):
+            if from_client(raw):
+                clients.append(raw)
+            else:
                 self.handle(raw)
-            elif not inbox.put(raw):
-                shed += 1
-        inbox.note_shed(shed)
+        if clients:
+            self.inbox.put(clients)
 
     def bad_input(self) -> int:
         """Bad frames and invalid raft messages so far (what the inbox's budget counts)."""
