@@ -78,3 +78,14 @@ def test_an_endpoint_flooded_with_bad_frames_logs_a_line_or_two():
     finally:
         ours.close()
         theirs.close()
+
+
+def test_a_batch_of_events_counts_as_that_many():
+    now = [0.0]
+    logger, out = _logger("batch")
+    throttle = LogThrottle(logger, "messages shed", clock=lambda: now[0])
+    throttle.event("shed %d", 1, count=5)  # the first in full, four counted
+    throttle.event("shed %d", 2, count=10)
+    now[0] = 1.0
+    throttle.flush()
+    assert out.lines == ["shed 1", "14 more messages shed in the last 1.0 s; the latest: shed 2"]
