@@ -41,6 +41,7 @@ from sentinel.kvraft.attempts import (
     prepare,
 )
 from sentinel.kvraft.commands import Append, Cas, Delete, Get, Put
+from sentinel.kvraft.limits import InvalidRequest
 from sentinel.netsim.rpc import Caller
 
 __all__ = ["REREGISTER_MAX", "ROUND_PAUSE_S", "RPC_TIMEOUT_S", "Clerk"]
@@ -119,6 +120,7 @@ class Clerk:
 
     def run(self, request: Request, deadline: float | None) -> Any:
         """Carry out a prepared request (see `attempts.prepare`); its answer, or raise."""
+        _check_deadline(deadline)
         with self._lock:
             op = Operation(self.session, request, deadline, self.rpc_timeout_s)
             action = op.start(time.monotonic())
@@ -139,3 +141,17 @@ class Clerk:
                 else:
                     assert isinstance(action, Fail), action
                     raise action.error
+
+
+def _check_deadline(deadline: object) -> None:
+    """A deadline is None or a `time.monotonic()` instant: TypeError for any other type
+    (a bool too), InvalidRequest for NaN (no instant is past it, nor before it)."""
+    if deadline is None:
+        return
+    if isinstance(deadline, bool) or not isinstance(deadline, int | float):
+        raise TypeError(
+            f"deadline must be a time.monotonic() instant (float) or None, "
+            f"not {type(deadline).__name__}"
+        )
+    if deadline != deadline:
+        raise InvalidRequest("deadline must be a time.monotonic() instant, not NaN")

@@ -15,8 +15,10 @@ A `Client` is thread-safe: it lends each call a clerk (an exactly-once session, 
 on its first write) from its pool for the call's duration, so concurrent calls run
 concurrently over one router connection. Every call has a deadline (`timeout_s`); when it
 passes, a write raises `OutcomeUnknown` (it may have been applied) and a read raises
-`Unavailable`. Bad input raises `InvalidRequest` before anything is sent. attempts.py has
-the retry rules, errors.py the errors.
+`Unavailable`. Bad input raises `InvalidRequest` before anything is sent (a key or value
+that is not exactly a `str`, or breaks a limit; a `timeout_s` out of range), and so does a
+`timeout_s` that is not an int or float (`TypeError`); limits.py has the rules. attempts.py
+has the retry rules, errors.py the errors.
 
 Asynchronous calls: `get_async`, `put_async`, `append_async`, `delete_async`, `cas_async`
 take the same arguments and return a `concurrent.futures.Future` of what the blocking call
@@ -63,6 +65,7 @@ from sentinel.kvraft.attempts import (
 from sentinel.kvraft.batching import Coalescer
 from sentinel.kvraft.clerk import Clerk
 from sentinel.kvraft.commands import Append, Cas, Delete, Get, Put
+from sentinel.kvraft.limits import InvalidRequest, validate_int, validate_timeout_s
 from sentinel.netsim.client import Network
 from sentinel.netsim.client import connect as connect_network
 from sentinel.netsim.protocol import NODE_ID_MAX
@@ -97,11 +100,8 @@ class Client:
         queue_max: int = QUEUE_MAX_DEFAULT,
         coalesce: bool = True,
     ) -> None:
-        assert servers, "a client needs at least one server"
-        assert clerks_max >= 1, "clerks_max must be at least 1"
-        assert queue_max >= 0, "queue_max must not be negative"
+        self.servers = _check_pool(servers, clerks_max, queue_max)
         self.network = network
-        self.servers = tuple(servers)
         self.clerks_max = clerks_max
         self.queue_max = queue_max
         self.rpc_timeout_s = rpc_timeout_s
@@ -278,9 +278,20 @@ class Client:
 
 
 def _deadline(timeout_s: float) -> float:
-    if not timeout_s > 0:
-        raise ValueError(f"timeout_s must be positive, not {timeout_s!r}")
-    return time.monotonic() + timeout_s
+    return time.monotonic() + validate_timeout_s(timeout_s)
+
+
+def _check_pool(servers: Sequence[int], clerks_max: int, queue_max: int) -> tuple[int, ...]:
+    """The server ids as a tuple, once they and the pool's bounds are checked
+    (InvalidRequest, or TypeError for servers that are not a sequence)."""
+    if isinstance(servers, str | bytes) or not isinstance(servers, Sequence | set | frozenset):
+        raise TypeError(f"servers must be a sequence of node ids, not {type(servers).__name__}")
+    if not servers:
+        raise InvalidRequest("servers must name at least one node")
+    ids = tuple(validate_int(node, "a server id", 1, NODE_ID_MAX) for node in servers)
+    validate_int(clerks_max, "clerks_max", 1, 2**31)
+    validate_int(queue_max, "queue_max", 0, 2**31)
+    return ids
 
 
 class _Waiter:
@@ -413,7 +424,12 @@ def connect(
     """A thread-safe client of the cluster in `cluster_dir` (its router socket and auth key).
     `servers` are the node ids to use; by default every node the router knows of or that
     has a `node-<id>` directory there. `clerks_max` sessions serve calls at once; up to
-    `queue_max` more wait in line; `coalesce` batches concurrent async calls (batching.py)."""
+    `queue_max` more wait in line; `coalesce` batches concurrent async calls (batching.py).
+    Bad options raise InvalidRequest (or TypeError) before the router is contacted."""
+    if servers is not None:
+        servers = _check_pool(servers, clerks_max, queue_max)
+    else:
+        _check_pool((1,), clerks_max, queue_max)
     network = connect_network(cluster_dir)
     try:
         ids = list(servers) if servers is not None else _discover(network, cluster_dir)

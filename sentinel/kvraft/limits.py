@@ -18,7 +18,12 @@ The limits:
   (`SESSIONS_MAX_DEFAULT` = 10,000); the least recently used in log order is expired first.
 
 `bool` is refused wherever an `int` is expected (it is an int subclass in Python, but a
-True client id is a bug, not a request).
+True client id is a bug, not a request). Likewise keys and values must be exactly `str`: a
+`str` subclass (an enum member, a tagged string) cannot travel in a frame, and converting it
+here would store what its `__str__` says, which need not be its text; the caller converts.
+
+A call's deadline, `timeout_s`, is an `int` or `float` (not `bool`) of seconds in
+(0, `TIMEOUT_S_MAX`]: a wrong type raises TypeError, a wrong value InvalidRequest.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ VALUE_BYTES_MAX = 1024 * 1024
 CLIENT_ID_MAX = 2**62 - 1
 SEQ_MAX = 2**63 - 1
 SESSIONS_MAX_DEFAULT = 10_000
+#: The longest deadline a call may ask for (a day): past it, waits overflow the OS's timeouts.
+TIMEOUT_S_MAX = 24 * 3600.0
 
 
 class InvalidRequest(ValueError):
@@ -42,10 +49,17 @@ def text_bytes(text: str, what: str) -> int:
         raise InvalidRequest(f"{what} is not valid UTF-8 text: {exc.reason}") from None
 
 
+def _not_str(value: object, what: str) -> InvalidRequest:
+    name = type(value).__name__
+    if isinstance(value, str):
+        return InvalidRequest(f"{what} must be a str, not {name} (a subclass of str)")
+    return InvalidRequest(f"{what} must be a str, not {name}")
+
+
 def validate_key(key: object) -> str:
-    """Check one key: a non-empty str of at most KEY_BYTES_MAX UTF-8 bytes."""
-    if not isinstance(key, str):
-        raise InvalidRequest(f"key must be a str, not {type(key).__name__}")
+    """Check one key: a non-empty str (exactly) of at most KEY_BYTES_MAX UTF-8 bytes."""
+    if type(key) is not str:
+        raise _not_str(key, "key")
     if not key:
         raise InvalidRequest("key must not be empty")
     size = text_bytes(key, "key")
@@ -55,9 +69,9 @@ def validate_key(key: object) -> str:
 
 
 def validate_value(value: object, what: str = "value") -> str:
-    """Check one value: a str of at most VALUE_BYTES_MAX UTF-8 bytes (may be empty)."""
-    if not isinstance(value, str):
-        raise InvalidRequest(f"{what} must be a str, not {type(value).__name__}")
+    """Check one value: a str (exactly) of at most VALUE_BYTES_MAX UTF-8 bytes (may be empty)."""
+    if type(value) is not str:
+        raise _not_str(value, what)
     size = text_bytes(value, what)
     if size > VALUE_BYTES_MAX:
         raise InvalidRequest(f"{what} is {size} bytes; the limit is {VALUE_BYTES_MAX} bytes")
@@ -86,3 +100,17 @@ def validate_seq(seq: object) -> int:
 def validate_sessions_max(sessions_max: object) -> int:
     """Check the session table bound: an int of at least 1."""
     return validate_int(sessions_max, "sessions_max", 1, 2**31)
+
+
+def validate_timeout_s(timeout_s: object, what: str = "timeout_s") -> float:
+    """Check a call's deadline in seconds: TypeError unless an int or float (not a bool);
+    InvalidRequest unless finite and in (0, TIMEOUT_S_MAX]."""
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float):
+        raise TypeError(
+            f"{what} must be a number of seconds (int or float), not {type(timeout_s).__name__}"
+        )
+    if not 0 < timeout_s <= TIMEOUT_S_MAX:  # False for NaN and infinities too
+        raise InvalidRequest(
+            f"{what} must be more than 0 and at most {TIMEOUT_S_MAX:g} seconds, not {timeout_s!r}"
+        )
+    return float(timeout_s)

@@ -13,7 +13,9 @@ arrived. Everything that arrives is one of four frozen `Incoming` records:
   `src` was unreachable, so the caller need not wait for its timeout.
 
 Payloads are `sentinel.wire` frames decoded with the restricted unpickler; a bad frame is
-counted in `bad_frames`, logged, and skipped: it never stops the receiver.
+counted in `bad_frames`, logged (the first of a burst in full, then a count at most once a
+second: a flood of garbage must not flood the log, see logthrottle.py), and skipped: it
+never stops the receiver.
 
 A single-threaded loop (a node) may go faster on both sides: `read_available()` takes every
 whole message the kernel holds in one read (`Connection.recv_bytes` costs two system calls
@@ -27,12 +29,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Container
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
 from sentinel.netsim import protocol as p
 from sentinel.netsim.framing import LENGTH, ProtocolError, Splitter
+from sentinel.netsim.logthrottle import LogThrottle
 from sentinel.wire import WireError, decode, encode
 
 log = logging.getLogger(__name__)
@@ -96,6 +100,8 @@ class Endpoint:
         self.endpoint_id = endpoint_id
         self.connection = conn
         self.bad_frames = 0
+        #: How bad frames are logged; call its `flush()` now and then (a node: every tick).
+        self.bad_frame_log = LogThrottle(log, "bad frames")
         self._send_lock = threading.Lock()
         self._next_request_id = 0
         self._corked: list[bytes] | None = None  # length-prefixed messages awaiting flush
@@ -208,11 +214,17 @@ class Endpoint:
                 break
         return out
 
-    def read_available(self) -> list[bytes]:
+    @property
+    def shed_msgs(self) -> int:
+        """Messages `read_available(drop)` left out."""
+        return self._splitter.shed
+
+    def read_available(self, drop: Container[int] = ()) -> list[bytes]:
         """Every whole message that can be read now, in order, without waiting (call it when
         the connection polls readable; a message only partly arrived waits for the next
-        call). Raises EOFError when the router is gone. Do not mix with `poll`/`recv_bytes`
-        on the same connection: bytes read here are not seen there."""
+        call), less those from the senders in `drop` (left out unread, counted in
+        `shed_msgs`). Raises EOFError when the router is gone. Do not mix with
+        `poll`/`recv_bytes` on the same connection: bytes read here are not seen there."""
         buffer = self._read_buffer
         try:  # into a buffer kept for the purpose: a fresh 256 KiB bytes per read costs an
             count = os.readv(self.connection.fileno(), (buffer,))  # mmap and munmap each
@@ -223,7 +235,7 @@ class Endpoint:
         if not count:
             raise EOFError("router connection closed")
         try:
-            return self._splitter.feed(memoryview(buffer)[:count])
+            return self._splitter.feed(memoryview(buffer)[:count], drop)
         except ProtocolError as exc:
             raise EOFError(f"router broke the framing: {exc}") from None
 
@@ -231,6 +243,9 @@ class Endpoint:
         """Turn one message from the router into an Incoming; None for bad or HELLO frames."""
         if len(msg) < p.ROUTE_BYTES:
             self.bad_frames += 1
+            self.bad_frame_log.event(
+                "endpoint %d: a %d-byte message has no route header", self.endpoint_id, len(msg)
+            )
             return None
         src, _dst, request_id, flags = p.ROUTE.unpack_from(msg)
         if flags & p.F_FAILED:
@@ -241,7 +256,9 @@ class Endpoint:
             obj = decode(memoryview(msg)[p.ROUTE_BYTES :])
         except WireError as exc:
             self.bad_frames += 1
-            log.warning("endpoint %d: bad frame from %d refused: %s", self.endpoint_id, src, exc)
+            self.bad_frame_log.event(
+                "endpoint %d: bad frame from %d refused: %s", self.endpoint_id, src, exc
+            )
             return None
         if request_id == 0:
             return Message(src, obj, bool(flags & p.F_REPLY))

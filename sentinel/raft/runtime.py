@@ -3,8 +3,9 @@
 One thread, one loop (docs/design.md, "The node driver"):
 
     wait on the endpoint connection until the next tick deadline
-    for each arrival: a client RPC -> the application's services (RpcServer);
-                      a raft message from a peer -> core.step (invalid ones are logged)
+    for each arrival: from a peer, a raft message -> core.step (invalid ones are logged);
+                      from a client, into the client inbox (inbox.py), drained in order
+                      under a budget per turn: client RPCs -> the services (RpcServer)
     for each elapsed tick: core.tick(), app.on_tick()
     while the core has a Ready: persist (one fsync per batch), send, apply, advance
                                 (a Ready the disk has no room for waits: stall.py)
@@ -13,7 +14,8 @@ One thread, one loop (docs/design.md, "The node driver"):
 Raft messages are one-way router messages flagged REQUEST or REPLY (`Message.is_response`), so
 the router's fault policy treats them like 6.824 requests and replies. SIGKILL at any moment
 is safe: nothing is sent before the state it depends on is on disk. The process around the
-loop (start, logging, exit) is node.py.
+loop (start, logging, exit) is node.py. Bad input is logged through a LogThrottle (the first
+of a burst in full, then a count at most once a second), so a flood cannot fill the log.
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ from collections.abc import Callable, Mapping
 
 from sentinel.netsim import protocol as p
 from sentinel.netsim.endpoint import READ_BYTES, Endpoint, Message, Request
+from sentinel.netsim.logthrottle import LogThrottle
 from sentinel.netsim.rpc import RpcCall, RpcServer
 from sentinel.raft.app import Application
 from sentinel.raft.bgsnap import SnapshotFork
 from sentinel.raft.core import Raft
 from sentinel.raft.errors import InvalidMessage, ProposalDropped
+from sentinel.raft.inbox import ClientInbox, from_client
 from sentinel.raft.lowprio import run_niced
 from sentinel.raft.messages import Entry, Role, SnapshotMeta, Status
 from sentinel.raft.messages import Message as RaftMessage
@@ -112,6 +116,8 @@ class NodeRuntime:
         self.poller = select.poll()
         self.poller.register(endpoint.fileno(), select.POLLIN)
         self.saver = StallingSaver(storage, spec.node_id)
+        self.invalid_log = LogThrottle(log, "invalid raft messages")
+        self.inbox = ClientInbox(spec.node_id)
 
     # -- NodeContext ---------------------------------------------------------------------
 
@@ -182,6 +188,7 @@ class NodeRuntime:
             bad_frames=self.endpoint.bad_frames,
             rpc_calls=self.rpc.calls,
             disk_full=self.saver.failures,
+            client_msgs_shed=self.inbox.shed,
         )
 
     # -- the loop ------------------------------------------------------------------------
@@ -199,11 +206,14 @@ class NodeRuntime:
         poller = self.poller
         while True:
             endpoint.flush()
-            readable = poller.poll(max(0.0, (next_tick - time.monotonic()) * 1000.0))
+            wait_ms = 0.0 if self.inbox else (next_tick - time.monotonic()) * 1000.0
+            readable = poller.poll(max(0.0, wait_ms))
             woke, woke_cpu = time.monotonic(), time.process_time()
-            arrivals = endpoint.read_available() if readable else []
+            arrivals = self.inbox.read(endpoint, lambda: poller.poll(0)) if readable else []
             if arrivals:
                 self.receive(arrivals)
+            if self.inbox:
+                self.inbox.serve(self.handle, self.bad_input)
             now = time.monotonic()
             if now >= next_tick:
                 due = min(TICK_CATCHUP_MAX, int((now - next_tick) / tick_s) + 1)
@@ -211,6 +221,9 @@ class NodeRuntime:
                     self.core.tick()
                     self.app.on_tick()
                 next_tick = max(next_tick + due * tick_s, now)
+                endpoint.bad_frame_log.flush()  # a burst's last count, once its second is up
+                self.invalid_log.flush()
+                self.inbox.on_tick()
                 if self.saver.stalled is None:  # (its compaction would join a Ready in flight)
                     self.finish_background_snapshot()
             ready_began = time.monotonic()
@@ -241,25 +254,42 @@ class NodeRuntime:
             )  # fmt: skip
 
     def receive(self, arrivals: list[bytes]) -> None:
-        """Handle the messages of one read (as many as the kernel held, up to
-        endpoint.READ_BYTES of them): client RPCs to the services, raft messages to the core."""
+        """Sort the messages of one read (as many as the kernel held, up to
+        endpoint.READ_BYTES of them): those of peers and the router are handled now, in
+        order; those of clients join the inbox (drained after, see inbox.py)."""
         assert len(arrivals) <= ARRIVALS_MAX, "a read returns fewer messages than its bytes"
+        clients = []
         for raw in arrivals:
-            item = self.endpoint.parse(raw)
-            if isinstance(item, Request) and isinstance(item.obj, RpcCall):
-                self.rpc.dispatch(item)
-            elif isinstance(item, Message) and isinstance(item.obj, RaftMessage):
-                self.step(item, len(raw) - p.ROUTE_BYTES)
-            elif item is not None:
-                self.app.on_message(item.src, item)
-            self.check_role()
+            if from_client(raw):
+                clients.append(raw)
+            else:
+                self.handle(raw)
+        if clients:
+            self.inbox.put(clients)
+
+    def bad_input(self) -> int:
+        """Bad frames and invalid raft messages so far (what the inbox's budget counts)."""
+        return self.endpoint.bad_frames + self.counts["invalid_msgs"]
+
+    def handle(self, raw: bytes) -> None:
+        """One message: a client RPC to the services, a raft message to the core."""
+        item = self.endpoint.parse(raw)
+        if isinstance(item, Request) and isinstance(item.obj, RpcCall):
+            self.rpc.dispatch(item)
+        elif isinstance(item, Message) and isinstance(item.obj, RaftMessage):
+            self.step(item, len(raw) - p.ROUTE_BYTES)
+        elif item is not None:
+            self.app.on_message(item.src, item)
+        self.check_role()
 
     def step(self, item: Message, size: int) -> None:
         """One raft message from the network; garbage is logged and counted, never fatal."""
         m: RaftMessage = item.obj
         if item.src != m.src or item.is_reply != m.is_response:
             self.counts["invalid_msgs"] += 1
-            log.warning("refused %s claiming src %d from endpoint %d", m.type, m.src, item.src)
+            self.invalid_log.event(
+                "refused %s claiming src %d from endpoint %d", m.type, m.src, item.src
+            )
             return
         self.counts["raft_msgs_received"] += 1
         self.counts["raft_bytes_received"] += size
@@ -268,7 +298,7 @@ class NodeRuntime:
             self.core.step(m)
         except InvalidMessage as exc:
             self.counts["invalid_msgs"] += 1
-            log.warning("invalid raft message from %d refused: %s", item.src, exc)
+            self.invalid_log.event("invalid raft message from %d refused: %s", item.src, exc)
 
     def check_role(self) -> None:
         """Tell the application about role, term or leader changes; fail lost reads."""

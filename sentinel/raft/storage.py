@@ -286,11 +286,7 @@ class Storage:
         mark = mark or SnapshotMeta()
         snap = self._read_newest_snapshot(names)
         interrupted = self._reconcile(mark, entries, snap)
-        if self._entries and self._entries[-1].term > self._hard_state.term:
-            raise CorruptStateError(
-                f"log holds term {self._entries[-1].term} but the hard state is at term "
-                f"{self._hard_state.term}"
-            )
+        self._check_terms(HARDSTATE in names)
         if tail is not None:  # appends continue right after the last whole record
             end, size, torn = tail
             if torn:
@@ -314,6 +310,24 @@ class Storage:
             if name.endswith(".tmp"):
                 self.fs.remove(name)  # leftovers of an interrupted atomic write
         self.recovered = PersistentState(self._hard_state, self._snapshot, tuple(self._entries))
+
+    def _check_terms(self, has_hard_state: bool) -> None:
+        """The hard state must be at least at the newest term the log or snapshot holds: a
+        node stores an entry or snapshot of term T only after its term T is on disk."""
+        newest = max(
+            self._entries[-1].term if self._entries else 0,
+            self._snapshot.meta.term if self._snapshot else 0,
+        )
+        if newest > 0 and not has_hard_state:
+            raise CorruptStateError(
+                f"{HARDSTATE}: the hard state file is missing, though the log holds term "
+                f"{newest}: the node would forget its term and its vote (and could vote twice "
+                "in one term). Restore the node's directory, or start a new cluster"
+            )
+        if newest > self._hard_state.term:
+            raise CorruptStateError(
+                f"log holds term {newest} but the hard state is at term {self._hard_state.term}"
+            )
 
     def _check_meta(self, names: list[str]) -> bool:
         """Check (or, in a new directory, write) `meta`; whether the directory's format makes

@@ -44,3 +44,20 @@ def test_a_partial_message_waits_for_the_rest():
     assert splitter.feed(LENGTH.pack(5) + b"he") == []
     assert splitter.feed(b"llo" + LENGTH.pack(1)) == [b"hello"]
     assert splitter.feed(b"!") == [b"!"]
+
+
+@given(
+    senders=st.lists(st.integers(min_value=0, max_value=2**32 - 1), max_size=30),
+    dropped=st.sets(st.integers(min_value=0, max_value=2000), max_size=5),
+    cut=st.integers(min_value=0, max_value=400),
+)
+def test_messages_from_dropped_senders_are_left_out_and_counted(senders, dropped, cut):
+    messages = [sender.to_bytes(4, "little") + b"rest%d" % k for k, sender in enumerate(senders)]
+    messages.append(b"ab")  # too short to name a sender: never dropped
+    stream = _stream(messages)
+    splitter = Splitter(1000, keep_prefix=False)
+    got = splitter.feed(stream[:cut], dropped) + splitter.feed(stream[cut:], dropped)
+    assert got == [
+        m for m in messages if len(m) < 4 or int.from_bytes(m[:4], "little") not in dropped
+    ]
+    assert splitter.shed == len(messages) - len(got)
