@@ -1,0 +1,122 @@
+"""Flat EDN op maps read whole: the fast lane of :func:`sentinel.lin.edn.read_edn`.
+
+Nearly every form of a Jepsen history is a flat map whose keys are keywords
+and whose values are atoms, strings or flat vectors of those, such as
+``{:process 7, :type :invoke, :f :cas, :value [2 3], :time 123}``.  Reading
+such a map token by token costs a Python step per token; here each sequence of
+keys (a *shape*) gets a regular expression of its own whose groups are the
+values, so a map costs one match and C-level lookups.  A history that is
+nothing but maps of a few shapes is read by a single ``findall``
+(:func:`read_flat`); other texts take flat maps whole as single tokens
+(:data:`FAST_TOKEN`, :class:`FlatMaps`) within the general reader.
+
+Every quantifier is possessive, so the patterns split a map exactly as the
+general tokenizer would (no atom is ever cut short).  Values come from a
+``values`` mapping (the reader's cache) whose ``__getitem__`` reads tokens
+not seen before; whatever it raises makes the caller read token by token.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+DELIMITERS = r"\s,\[\]{}()\";"
+ATOM = r"[^" + DELIMITERS + r"#\\][^" + DELIMITERS + r"]*+"
+STRING = r'"(?:[^"\\]|\\.)*+"'
+_SEP = r"[\s,]*+"
+# An element of a flat map: an atom, a string or a flat vector of those.
+_ELEMENT_PATTERN = (
+    ATOM + "|" + STRING + r"|\[" + _SEP + "(?:(?:" + ATOM + "|" + STRING + ")" + _SEP + r")*+\]"
+)
+_ELEMENT = re.compile(_ELEMENT_PATTERN, re.DOTALL)
+VECTOR_ELEMENT = re.compile(ATOM + "|" + STRING, re.DOTALL)
+_ELEMENTS = "(?:(?:" + _ELEMENT_PATTERN + ")" + _SEP + ")"
+FLAT_MAP = r"\{" + _SEP + "(?:" + _ELEMENTS + _ELEMENTS + r")*+\}"
+_SHAPES_MAX = 64  # key sequences given a pattern of their own, per text
+_SHAPE_KEYS_MAX = 32
+_SAMPLE_MAPS = 64  # maps of a text whose shapes the whole-text pattern knows
+
+Values = Callable[[str], Any]  # a token's value (the reader cache's __getitem__)
+
+
+def _shape_pattern(names: tuple[str, ...]) -> str:
+    value = "(" + _ELEMENT_PATTERN + ")" + _SEP
+    keys = "".join(re.escape(n) + "(?=[" + DELIMITERS + "])" + _SEP + value for n in names)
+    return r"\{" + _SEP + keys + r"\}"
+
+
+def _names(elements: list[str]) -> tuple[str, ...] | None:
+    """The keys of a flat map's elements when they are keywords (so it has a shape)."""
+    names = tuple(elements[0::2])
+    if 0 < len(names) <= _SHAPE_KEYS_MAX and all(n[0] == ":" for n in names):
+        return names
+    return None
+
+
+class FlatMaps:
+    """Reads the flat maps that :data:`FAST_TOKEN` takes whole, into dicts.
+
+    Shapes are learnt as maps come (up to ``_SHAPES_MAX``); a map of a known shape
+    costs one match, a map of another its elements split by ``_ELEMENT``.
+    """
+
+    def __init__(self, value: Values) -> None:
+        self.value = value
+        self.shapes: list[tuple[re.Pattern[str], tuple[Any, ...]]] = []
+
+    def read(self, token: str) -> dict[Any, Any]:
+        """The map of ``token``."""
+        value = self.value
+        for shape, keys in self.shapes:
+            match = shape.fullmatch(token)
+            if match is not None:
+                return dict(zip(keys, map(value, match.groups()), strict=True))
+        elements = _ELEMENT.findall(token)
+        values = list(map(value, elements))
+        names = _names(elements)
+        if names is not None and len(self.shapes) < _SHAPES_MAX:
+            pattern = re.compile(_shape_pattern(names), re.DOTALL)
+            self.shapes.append((pattern, tuple(values[0::2])))
+        pairs = iter(values)
+        return dict(zip(pairs, pairs, strict=False))  # an even count: FLAT_MAP's
+
+
+def read_flat(text: str, value: Values) -> tuple[list[Any], re.Pattern[str]] | None:
+    """``(maps, pattern)`` when ``text`` is flat maps of the shapes of its first
+    ``_SAMPLE_MAPS`` maps and nothing else (commas and whitespace between them); else None.
+
+    Map ``i`` is the ``i``-th match of ``pattern`` (for finding its line).
+    """
+    shapes: dict[tuple[str, ...], None] = {}
+    for n, match in enumerate(_SAMPLE.finditer(text)):
+        if n == _SAMPLE_MAPS:
+            break
+        names = None if match.group(1) is None else _names(_ELEMENT.findall(match.group(1)))
+        if names is None:
+            return None
+        shapes[names] = None
+    if not shapes:
+        return None
+    layout = [(names, sum(map(len, list(shapes)[:k]))) for k, names in enumerate(shapes)]
+    pattern = re.compile(
+        "|".join(_shape_pattern(names) for names in shapes) + r"|([^\s,])", re.DOTALL
+    )
+    rows = pattern.findall(text)
+    if any(row[-1] for row in rows):  # something the shapes do not cover
+        return None
+    keys = [(tuple(map(value, names)), start) for names, start in layout]
+    if len(keys) == 1:  # zip stops at the keys: the last (empty) group is not read
+        ((first, _),) = keys
+        return [dict(zip(first, map(value, row), strict=False)) for row in rows], pattern
+    maps = []
+    for row in rows:
+        for names, start in keys:
+            if row[start]:  # a value is never empty: this shape matched
+                maps.append(dict(zip(names, map(value, row[start:]), strict=False)))
+                break
+    return maps, pattern
+
+
+_SAMPLE = re.compile("(" + FLAT_MAP + r")|[^\s,]", re.DOTALL)
