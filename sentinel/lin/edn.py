@@ -236,8 +236,6 @@ class _Values(dict[str, Any]):
     """
 
     def __missing__(self, token: str) -> Any:
-        if token.isdecimal():  # a :time or :index: seldom seen twice, so not kept
-            return int(token)
         if token[0] == "[":
             value: Any = tuple(map(self.__getitem__, VECTOR_ELEMENT.findall(token)))
         else:
