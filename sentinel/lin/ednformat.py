@@ -30,6 +30,7 @@ from sentinel.lin.models import KV_FUNCTIONS, KvInput
 TYPES = ("invoke", "ok", "fail", "info")
 _TYPE_KEYWORDS = {keyword(name): name for name in TYPES}
 _K = {name: keyword(name) for name in ("process", "type", "f", "value", "key", "time", "index")}
+_NAMES_MAX = 1000  # distinct :f names remembered while reading one history
 _MICRO_OPS = {"read": "read", "r": "read", "write": "write", "w": "write"}
 
 
@@ -80,38 +81,53 @@ def jepsen_events(forms: EdnForms, path: str | None = None) -> list[JepsenEvent]
     else:
         ops, starts = forms.forms, forms.starts
     events = []
+    append = events.append
     k_process, k_type, k_f, k_value, k_key = (
         _K[n] for n in ("process", "type", "f", "value", "key")
     )
     k_time, k_index = _K["time"], _K["index"]
-    where = forms.line_of
+    types = _TYPE_KEYWORDS
+    names: dict[Keyword, str] = {}  # :f keyword -> plain name, made once per name
     for op, token in zip(ops, starts, strict=True):
-        if type(op) is not dict:
+        if op.__class__ is not dict:
             raise HistoryError(
                 f"expected an op map, found {edn_str(op)[:60]}", path, forms.line_of(token)
             )
-        process, kind, f = op.get(k_process), op.get(k_type), op.get(k_f)
-        if type(process) is not int:
+        get = op.get
+        process = get(k_process)
+        if process.__class__ is not int:
             continue  # :nemesis and other non-clients
-        if kind not in _TYPE_KEYWORDS:
-            raise HistoryError(
-                f"expected :type :invoke, :ok, :fail or :info, found {edn_str(kind)}",
-                path,
-                where(token),
-            )
-        if not isinstance(f, Keyword):
-            raise HistoryError(f"expected a keyword :f, found {edn_str(f)}", path, where(token))
-        for stamp in (op.get(k_time, 0), op.get(k_index, 0)):
-            if type(stamp) is not int:
-                name = "time" if stamp is op.get(k_time) else "index"
-                raise HistoryError(
-                    f"expected an integer :{name}, found {edn_str(stamp)}", path, where(token)
-                )
-        value = op.get(k_value)
+        kind, f = get(k_type), get(k_f)  # keywords, or else possibly unhashable
+        kind = types.get(kind) if kind.__class__ is Keyword else None
+        name = names.get(f) if f.__class__ is Keyword else None
+        if kind is None or name is None or get(k_time, 0).__class__ is not int:
+            name = _checked(op, path, forms.line_of(token), names)
+        elif get(k_index, 0).__class__ is not int:
+            _checked(op, path, forms.line_of(token), names)
         if k_key in op:  # porcupine's kv maps name the key apart: make it a [k v] tuple
-            value = (op[k_key], value)
-        events.append(JepsenEvent(process, _TYPE_KEYWORDS[kind], str(f), value, token))
+            append(JepsenEvent(process, kind, name, (op[k_key], get(k_value)), token))  # type: ignore[arg-type]
+        else:
+            append(JepsenEvent(process, kind, name, get(k_value), token))  # type: ignore[arg-type]
     return events
+
+
+def _checked(op: dict[Any, Any], path: str | None, line: int, names: dict[Keyword, str]) -> str:
+    """The name of the :f of a client op map whose :type, :f, :time and :index are
+    checked (the ones the fast test in :func:`jepsen_events` doubted); raises if wrong."""
+    kind, f = op.get(_K["type"]), op.get(_K["f"])
+    if not isinstance(kind, Keyword) or kind not in _TYPE_KEYWORDS:
+        raise HistoryError(
+            f"expected :type :invoke, :ok, :fail or :info, found {edn_str(kind)}", path, line
+        )
+    if not isinstance(f, Keyword):
+        raise HistoryError(f"expected a keyword :f, found {edn_str(f)}", path, line)
+    for name in ("time", "index"):
+        stamp = op.get(_K[name], 0)
+        if type(stamp) is not int:
+            raise HistoryError(f"expected an integer :{name}, found {edn_str(stamp)}", path, line)
+    if len(names) < _NAMES_MAX:
+        names[f] = str(f)
+    return str(f)
 
 
 def _pair(
