@@ -19,6 +19,7 @@ operation's key and each key is checked on its own.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -130,33 +131,32 @@ def _checked(op: dict[Any, Any], path: str | None, line: int, names: dict[Keywor
     return str(f)
 
 
-def _pair(
-    events: list[JepsenEvent], forms: EdnForms, path: str | None
-) -> list[tuple[int, JepsenEvent, int, JepsenEvent | None]]:
-    """``(call time, invoke, return time, completion or None)`` per invocation, Knossos's way."""
-    pending: dict[int, int] = {}  # process -> index in `pairs`
-    pairs: list[tuple[int, JepsenEvent, int, JepsenEvent | None]] = []
+def _pair(events: list[JepsenEvent], forms: EdnForms, path: str | None) -> list[list[Any]]:
+    """``[call time, invoke, return time, completion or None]`` per invocation, Knossos's way."""
+    pending: dict[int, list[Any]] = {}  # process -> its entry in `pairs`
+    pairs: list[list[Any]] = []
     for time, event in enumerate(events, start=1):
+        process = event.process
         if event.type == "invoke":
-            if event.process in pending:
-                earlier = pairs[pending[event.process]][1].token
+            if process in pending:
+                earlier = pending[process][1].token
                 raise HistoryError(
-                    f"process {event.process} invokes again while its op on line "
+                    f"process {process} invokes again while its op on line "
                     f"{forms.line_of(earlier)} is pending",
                     path,
                     forms.line_of(event.token),
                 )
-            pending[event.process] = len(pairs)
-            pairs.append((time, event, 0, None))
+            pending[process] = pair = [time, event, 0, None]
+            pairs.append(pair)
             continue
-        if event.process not in pending:
+        pair = pending.pop(process, None)
+        if pair is None:
             raise HistoryError(
-                f"expected an :invoke before this :{event.type} of process {event.process}",
+                f"expected an :invoke before this :{event.type} of process {process}",
                 path,
                 forms.line_of(event.token),
             )
-        n = pending.pop(event.process)
-        pairs[n] = (pairs[n][0], pairs[n][1], time, event)
+        pair[2], pair[3] = time, event
     return pairs
 
 
@@ -240,6 +240,18 @@ def read_jepsen_edn(
     text: str, path: str | None = None, model_name: str | None = None
 ) -> tuple[str, list[Operation]]:
     """``(model name, operations)`` of a Jepsen EDN history; the model is guessed if not given."""
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # a history is many small acyclic objects: collections would find nothing
+    try:
+        return _read_jepsen_edn(text, path, model_name)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _read_jepsen_edn(
+    text: str, path: str | None, model_name: str | None
+) -> tuple[str, list[Operation]]:
     forms = read_edn(text, path)
     events = jepsen_events(forms, path)
     if model_name is None:
