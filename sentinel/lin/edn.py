@@ -6,9 +6,12 @@ frozensets), tagged literals (the tag is dropped: ``#inst "..."`` reads as its
 string), ``#_`` discards and ``;`` comments; commas are whitespace.  The
 tokens come from one ``re.findall`` over the whole text and one loop with an
 explicit stack builds the values, so deep nesting cannot overflow Python's
-stack and a 100,000-operation history reads in about a second (a general
-parser built on ply, such as PyPI's ``edn_format``, is ten times slower:
-see ``benchmarks/lin_speed.py``).  Anything malformed raises
+stack.  A Python step per token is what a history's reading costs, so the flat
+op maps that make up nearly all of one are read whole, one regular expression
+per sequence of keys (:mod:`sentinel.lin.ednmaps`): that makes a history of
+uniform op maps read more than twice as fast, past the 100,000 maps a second
+``benchmarks/lin_speed.py`` asks of it (a general parser built on ply, such as
+PyPI's ``edn_format``, is over ten times slower).  Anything malformed raises
 :class:`~sentinel.lin.history.HistoryError` with the line and what was expected.
 """
 

@@ -37,7 +37,8 @@ _ELEMENTS = "(?:(?:" + _ELEMENT_PATTERN + ")" + _SEP + ")"
 FLAT_MAP = r"\{" + _SEP + "(?:" + _ELEMENTS + _ELEMENTS + r")*+\}"
 _SHAPES_MAX = 64  # key sequences given a pattern of their own, per text
 _SHAPE_KEYS_MAX = 32
-_SAMPLE_MAPS = 64  # maps of a text whose shapes the whole-text pattern knows
+SAMPLE_MAPS = 1000  # maps of a text whose shapes the whole-text pattern knows
+_TEXT_SHAPES_MAX = 16  # more shapes than this in a text: read it map by map
 
 Values = Callable[[str], Any]  # a token's value (the reader cache's __getitem__)
 
@@ -86,19 +87,19 @@ class FlatMaps:
 
 def read_flat(text: str, value: Values) -> tuple[list[Any], re.Pattern[str]] | None:
     """``(maps, pattern)`` when ``text`` is flat maps of the shapes of its first
-    ``_SAMPLE_MAPS`` maps and nothing else (commas and whitespace between them); else None.
+    ``SAMPLE_MAPS`` maps and nothing else (commas and whitespace between them); else None.
 
     Map ``i`` is the ``i``-th match of ``pattern`` (for finding its line).
     """
     shapes: dict[tuple[str, ...], None] = {}
     for n, match in enumerate(_SAMPLE.finditer(text)):
-        if n == _SAMPLE_MAPS:
+        if n == SAMPLE_MAPS:
             break
         names = None if match.group(1) is None else _names(_ELEMENT.findall(match.group(1)))
         if names is None:
             return None
         shapes[names] = None
-    if not shapes:
+    if not shapes or len(shapes) > _TEXT_SHAPES_MAX:
         return None
     layout = [(names, sum(map(len, list(shapes)[:k]))) for k, names in enumerate(shapes)]
     pattern = re.compile(

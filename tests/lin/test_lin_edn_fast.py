@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from sentinel.lin import HistoryError, read_edn
 from sentinel.lin.edn import EdnForms
+from sentinel.lin.ednmaps import SAMPLE_MAPS
 
 KEYS = [":process", ":type", ":f", ":value", ":time", ":index", ":error", ":k/x", "1", '"s"']
 SEPARATORS = st.sampled_from([" ", ", ", ",", "\n", "  \t", " ; a comment\n", ",\n "])
@@ -112,9 +113,10 @@ def test_fast_reading_matches_token_by_token_reading(text: str) -> None:
         '{:process 0, :value "a\n b"}\n{:process 1,\n :value ::x}\n',
         "{:process 0}\n{:process 1}\n;\n",
         "{:a 1 :a 2}",
-        "{:process 1}\n" * 64 + "{:processX}\n",  # past the maps whose shapes are learnt
-        "{:process 1}\n" * 64 + "{:process 1 :type :ok}\n",
+        "{:process 1}\n" * SAMPLE_MAPS + "{:processX}\n",  # past the maps whose shapes are learnt
+        "{:process 1}\n" * SAMPLE_MAPS + "{:process 1 :type :ok}\n",
     ],
+    ids=lambda text: f"{len(text)} chars: {text[:24]!r}",
 )
 def test_fast_lanes_on_chosen_texts(text: str) -> None:
     fast, general = read_both(text)
