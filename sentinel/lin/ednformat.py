@@ -198,6 +198,7 @@ def operations_from_jepsen(
             )
     independent = _independent(model_name, [call for _, call, _, _ in pairs])
     fits = _FITS[model_name]
+    plain = model_name not in ("kv", "multi-register")
     ops = []
     for call_time, call, return_time, done in pairs:
         if done is not None and done.type == "fail":
@@ -230,7 +231,12 @@ def operations_from_jepsen(
                         forms.line_of(done.token),
                     )
                 value = done_value
-        op_input = _input(model_name, call.f, None if call.f == "get" else value, call.process, key)
+        if plain:  # register, cas-register, mutex: the input as it stands
+            op_input = JepsenInput(call.f, value, call.process, key)
+        else:
+            op_input = _input(
+                model_name, call.f, None if call.f == "get" else value, call.process, key
+            )
         output = (done_value if reads else None) if model_name == "kv" else None
         ops.append(Operation(call.process, op_input, call_time, output, return_time))
     return ops
