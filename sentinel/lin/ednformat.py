@@ -81,14 +81,14 @@ def jepsen_events(forms: EdnForms, path: str | None = None) -> list[JepsenEvent]
         ops, starts = forms.forms[0], forms.item_starts.get(0, [])
     else:
         ops, starts = forms.forms, forms.starts
-    events = []
+    events: list[JepsenEvent] = []
     append = events.append
     k_process, k_type, k_f, k_value, k_key = (
         _K[n] for n in ("process", "type", "f", "value", "key")
     )
     k_time, k_index = _K["time"], _K["index"]
-    types = _TYPE_KEYWORDS
-    names: dict[Keyword, str] = {}  # :f keyword -> plain name, made once per name
+    types: dict[Any, Any] = _TYPE_KEYWORDS
+    names: dict[Any, str] = {}  # :f keyword -> plain name, made once per name
     for op, token in zip(ops, starts, strict=True):
         if op.__class__ is not dict:
             raise HistoryError(
@@ -98,17 +98,17 @@ def jepsen_events(forms: EdnForms, path: str | None = None) -> list[JepsenEvent]
         process = get(k_process)
         if process.__class__ is not int:
             continue  # :nemesis and other non-clients
-        kind, f = get(k_type), get(k_f)  # keywords, or else possibly unhashable
-        kind = types.get(kind) if kind.__class__ is Keyword else None
+        op_type, f = get(k_type), get(k_f)  # keywords, or else possibly unhashable
+        kind: Any = types.get(op_type) if op_type.__class__ is Keyword else None
         name = names.get(f) if f.__class__ is Keyword else None
         if kind is None or name is None or get(k_time, 0).__class__ is not int:
             name = _checked(op, path, forms.line_of(token), names)
         elif get(k_index, 0).__class__ is not int:
             _checked(op, path, forms.line_of(token), names)
         if k_key in op:  # porcupine's kv maps name the key apart: make it a [k v] tuple
-            append(JepsenEvent(process, kind, name, (op[k_key], get(k_value)), token))  # type: ignore[arg-type]
+            append(JepsenEvent(process, kind, name, (op[k_key], get(k_value)), token))
         else:
-            append(JepsenEvent(process, kind, name, get(k_value), token))  # type: ignore[arg-type]
+            append(JepsenEvent(process, kind, name, get(k_value), token))
     return events
 
 
@@ -135,6 +135,7 @@ def _pair(events: list[JepsenEvent], forms: EdnForms, path: str | None) -> list[
     """``[call time, invoke, return time, completion or None]`` per invocation, Knossos's way."""
     pending: dict[int, list[Any]] = {}  # process -> its entry in `pairs`
     pairs: list[list[Any]] = []
+    pair: list[Any] | None
     for time, event in enumerate(events, start=1):
         process = event.process
         if event.type == "invoke":
