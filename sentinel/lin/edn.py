@@ -264,7 +264,11 @@ def read_edn(text: str, path: str | None = None, fast: bool = True) -> EdnForms:
         try:
             flat = read_flat(text, _Values(_MARKS).__getitem__)
             if flat is not None:
-                return EdnForms(text, flat[0], list(range(len(flat[0]))), {}, flat[1])
+                maps, pattern, vector = flat
+                if vector:  # token 0 is its '[', the maps tokens 1 to n
+                    items = {0: list(range(1, len(maps) + 1))}
+                    return EdnForms(text, [tuple(maps)], [0], items, pattern)
+                return EdnForms(text, maps, list(range(len(maps))), {}, pattern)
             return _read(text, path, _FAST_TOKEN)
         except HistoryError:
             pass

@@ -85,12 +85,17 @@ class FlatMaps:
         return dict(zip(pairs, pairs, strict=False))  # an even count: FLAT_MAP's
 
 
-def read_flat(text: str, value: Values) -> tuple[list[Any], re.Pattern[str]] | None:
-    """``(maps, pattern)`` when ``text`` is flat maps of the shapes of its first
-    ``SAMPLE_MAPS`` maps and nothing else (commas and whitespace between them); else None.
+def read_flat(text: str, value: Values) -> tuple[list[Any], re.Pattern[str], bool] | None:
+    """``(maps, pattern, in a vector)`` when ``text`` is flat maps of the shapes of its
+    first ``SAMPLE_MAPS`` maps and nothing else (commas and whitespace between them),
+    or one vector of such maps; else None.
 
-    Map ``i`` is the ``i``-th match of ``pattern`` (for finding its line).
+    Map ``i`` is match ``i`` of ``pattern`` over ``text``, ``i + 1`` in a vector (whose
+    brackets are matches too), for finding its line.
     """
+    vector = _VECTOR.fullmatch(text)
+    if vector is not None:
+        text = vector.group(1)
     shapes: dict[tuple[str, ...], None] = {}
     for n, match in enumerate(_SAMPLE.finditer(text)):
         if n == SAMPLE_MAPS:
@@ -109,7 +114,7 @@ def read_flat(text: str, value: Values) -> tuple[list[Any], re.Pattern[str]] | N
     if any(row[-1] for row in rows):  # something the shapes do not cover
         return None
     if len(layout) == 1:
-        return _dicts(rows, *layout[0], value), pattern
+        return _dicts(rows, *layout[0], value), pattern, vector is not None
     maps: list[Any] = [None] * len(rows)
     for names, start in layout:
         picked = [n for n, row in enumerate(rows) if row[start]]  # a value is never empty
@@ -117,7 +122,7 @@ def read_flat(text: str, value: Values) -> tuple[list[Any], re.Pattern[str]] | N
             picked, _dicts([rows[n] for n in picked], names, start, value), strict=True
         ):
             maps[n] = one
-    return maps, pattern
+    return maps, pattern, vector is not None
 
 
 def _dicts(
@@ -138,3 +143,4 @@ def _dicts(
 
 
 _SAMPLE = re.compile("(" + FLAT_MAP + r")|[^\s,]", re.DOTALL)
+_VECTOR = re.compile(r"[\s,]*+\[(.*)\][\s,]*+", re.DOTALL)

@@ -123,7 +123,10 @@ def test_fast_lanes_on_chosen_texts(text: str) -> None:
     assert fast == general
 
 
-def test_a_uniform_history_takes_the_whole_text_lane() -> None:
-    text = "".join(f"{{:process {p}, :type :invoke, :f :read, :value nil}}\n" for p in range(3))
-    forms = read_edn(text)
-    assert forms.pattern.pattern.startswith(r"\{") and lines(forms) == [1, 2, 3]
+@pytest.mark.parametrize(("head", "tail"), [("", ""), (" [\n", "]\n"), ("[", "] ,")])
+def test_a_uniform_history_takes_the_whole_text_lane(head: str, tail: str) -> None:
+    maps = "".join(f"{{:process {p}, :type :invoke, :f :read, :value nil}}\n" for p in range(3))
+    forms = read_edn(head + maps + tail)
+    assert forms.pattern.pattern.startswith(r"\{")  # the lane's pattern, not _TOKEN's
+    fast, general = read_both(head + maps + tail)
+    assert fast == general
