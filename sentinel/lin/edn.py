@@ -192,7 +192,10 @@ _MARKS: dict[str, Any] = {
 def _slow_token(token: str, fail: Any, index: int) -> Any:
     """The value of a token not seen before (or a mark); ``fail`` builds the error."""
     if token.isdecimal():  # most new tokens: every op's :time and :index
-        return int(token)
+        try:
+            return int(token)
+        except ValueError:
+            pass  # more digits than int() takes: _atom words the error
     c = token[0]
     if c == '"':
         if len(token) == 1:
@@ -270,7 +273,7 @@ def read_edn(text: str, path: str | None = None, fast: bool = True) -> EdnForms:
                     return EdnForms(text, [tuple(maps)], [0], items, pattern)
                 return EdnForms(text, maps, list(range(len(maps))), {}, pattern)
             return _read(text, path, _FAST_TOKEN)
-        except HistoryError:
+        except (HistoryError, ValueError):  # ValueError: int() of too many digits
             pass
     return _read(text, path, _TOKEN)
 

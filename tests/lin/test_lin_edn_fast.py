@@ -113,6 +113,7 @@ def test_fast_reading_matches_token_by_token_reading(text: str) -> None:
         '{:process 0, :value "a\n b"}\n{:process 1,\n :value ::x}\n',
         "{:process 0}\n{:process 1}\n;\n",
         "{:a 1 :a 2}",
+        "{:process 0, :time 1}\n{:process 0, :time " + "9" * 5000 + "}\n",  # past int()'s limit
         "{:process 1}\n" * SAMPLE_MAPS + "{:processX}\n",  # past the maps whose shapes are learnt
         "{:process 1}\n" * SAMPLE_MAPS + "{:process 1 :type :ok}\n",
     ],
