@@ -6,9 +6,12 @@ frozensets), tagged literals (the tag is dropped: ``#inst "..."`` reads as its
 string), ``#_`` discards and ``;`` comments; commas are whitespace.  The
 tokens come from one ``re.findall`` over the whole text and one loop with an
 explicit stack builds the values, so deep nesting cannot overflow Python's
-stack and a 100,000-operation history reads in about a second (a general
-parser built on ply, such as PyPI's ``edn_format``, is ten times slower:
-see ``benchmarks/lin_speed.py``).  Anything malformed raises
+stack.  A Python step per token is what a history's reading costs, so the flat
+op maps that make up nearly all of one are read whole, one regular expression
+per sequence of keys (:mod:`sentinel.lin.ednmaps`): that makes a history of
+uniform op maps read more than twice as fast, past the 100,000 maps a second
+``benchmarks/lin_speed.py`` asks of it (a general parser built on ply, such as
+PyPI's ``edn_format``, is over ten times slower).  Anything malformed raises
 :class:`~sentinel.lin.history.HistoryError` with the line and what was expected.
 """
 
@@ -19,6 +22,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sentinel.lin.ednmaps import (
+    ATOM,
+    DELIMITERS,
+    FLAT_MAP,
+    STRING,
+    VECTOR_ELEMENT,
+    FlatMaps,
+    read_flat,
+)
 from sentinel.lin.history import HistoryError
 
 
@@ -73,14 +85,13 @@ def keyword(name: str) -> Keyword:
     return found
 
 
-_DELIMITERS = r"\s,\[\]{}()\";"
 # Atoms first: they are most tokens, and the engine tries alternatives in order.
-_TOKEN = re.compile(
-    r"[^" + _DELIMITERS + r"#\\][^" + _DELIMITERS + r"]*|[\[\]{}()]"
-    r'|"(?:[^"\\]|\\.)*"|;[^\n]*|#_|#\{|##\w+|#[A-Za-z][^' + _DELIMITERS + r"]*"
-    r"|\\(?:newline|space|tab|return|u[0-9a-fA-F]{4}|[^\s])|[\"#\\]",
-    re.DOTALL,
+_GENERAL = (
+    ATOM + r"|[\[\]{}()]|" + STRING + r"|;[^\n]*|#_|#\{|##\w+|#[A-Za-z][^" + DELIMITERS + "]*"
+    r"|\\(?:newline|space|tab|return|u[0-9a-fA-F]{4}|[^\s])|[\"#\\]"
 )
+_TOKEN = re.compile(_GENERAL, re.DOTALL)
+_FAST_TOKEN = re.compile(FLAT_MAP + "|" + _GENERAL, re.DOTALL)  # a flat map is one token
 _INT = re.compile(r"[+-]?\d+N?")
 _FLOAT = re.compile(r"[+-]?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?M?")
 _STRING_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
@@ -105,15 +116,16 @@ class EdnForms:
     forms: list[Any]
     starts: list[int]
     item_starts: dict[int, list[int]]
+    pattern: re.Pattern[str] = _TOKEN  # the tokens that the indices count
 
     def line_of(self, token_index: int) -> int:
         """The line on which token ``token_index`` starts."""
-        return _line_of(self.text, token_index)
+        return _line_of(self.text, token_index, self.pattern)
 
 
-def _line_of(text: str, token_index: int) -> int:
+def _line_of(text: str, token_index: int, pattern: re.Pattern[str] = _TOKEN) -> int:
     pos = len(text)
-    for n, m in enumerate(_TOKEN.finditer(text)):
+    for n, m in enumerate(pattern.finditer(text)):
         if n == token_index:
             pos = m.start()
             break
@@ -179,8 +191,11 @@ _MARKS: dict[str, Any] = {
 
 def _slow_token(token: str, fail: Any, index: int) -> Any:
     """The value of a token not seen before (or a mark); ``fail`` builds the error."""
-    if token.isdigit():  # most new tokens: every op's :time and :index
-        return int(token)
+    if token.isdecimal():  # most new tokens: every op's :time and :index
+        try:
+            return int(token)
+        except ValueError:
+            pass  # more digits than int() takes: _atom words the error
     c = token[0]
     if c == '"':
         if len(token) == 1:
@@ -218,9 +233,53 @@ def _close(opener: str, items: list[Any], start: int, fail: Any) -> Any:
     return tuple(items)
 
 
-def read_edn(text: str, path: str | None = None) -> EdnForms:
-    """Read every top-level form of ``text``."""
-    tokens: list[str] = _TOKEN.findall(text)
+class _Values(dict[str, Any]):
+    """The reader's cache, from token to value: ``values[token]`` reads a new token.
+
+    A flat map's values are looked up in C (``map(values.__getitem__, ...)``); only
+    tokens not seen before reach :meth:`__missing__`.  Errors here carry no line:
+    the fast reading is then repeated token by token, which words them.
+    """
+
+    def __missing__(self, token: str) -> Any:
+        if token[0] == "[":
+            value: Any = tuple(map(self.__getitem__, VECTOR_ELEMENT.findall(token)))
+        else:
+            value = _slow_token(token, _no_line, 0)
+        if len(self) < _ATOMS_MAX:
+            self[token] = value
+        return value
+
+
+def _no_line(index: int, message: str) -> HistoryError:
+    return HistoryError(message)
+
+
+def read_edn(text: str, path: str | None = None, fast: bool = True) -> EdnForms:
+    """Read every top-level form of ``text``.
+
+    Flat op maps, nearly all of a history, are read whole (see
+    :mod:`sentinel.lin.ednmaps`); should that fail, the token-by-token reading
+    words the error.  ``fast=False`` reads token by token only: the reference
+    the fast lanes are tested against.
+    """
+    if fast:
+        try:
+            flat = read_flat(text, _Values(_MARKS).__getitem__)
+            if flat is not None:
+                maps, pattern, vector = flat
+                if vector:  # token 0 is its '[', the maps tokens 1 to n
+                    items = {0: list(range(1, len(maps) + 1))}
+                    return EdnForms(text, [tuple(maps)], [0], items, pattern)
+                return EdnForms(text, maps, list(range(len(maps))), {}, pattern)
+            return _read(text, path, _FAST_TOKEN)
+        except (HistoryError, ValueError):  # ValueError: int() of too many digits
+            pass
+    return _read(text, path, _TOKEN)
+
+
+def _read(text: str, path: str | None, pattern: re.Pattern[str]) -> EdnForms:
+    tokens: list[str] = pattern.findall(text)
     forms: list[Any] = []
     starts: list[int] = []
     item_starts: dict[int, list[int]] = {}
@@ -229,18 +288,23 @@ def read_edn(text: str, path: str | None = None) -> EdnForms:
     stack: list[tuple[str, list[Any], int, list[int] | None]] = []
     items, elements = forms, starts  # where the next value goes
     discards: list[int] = []  # depths at which a #_ waits for its form
-    cache: dict[str, Any] = dict(_MARKS)
+    cache = _Values(_MARKS)
     get = cache.get
 
     def fail(index: int, message: str) -> HistoryError:
-        return HistoryError(message, path, _line_of(text, index))
+        return HistoryError(message, path, _line_of(text, index, pattern))
+
+    read_map = FlatMaps(cache.__getitem__).read
 
     for index, token in enumerate(tokens):
         value = get(token, _MISSING)
         if value is _MISSING:
-            value = _slow_token(token, fail, index)
-            if len(cache) < _ATOMS_MAX and value is not _SKIP:
-                cache[token] = value
+            if token[0] == "{":  # a flat map, read whole (never cached: dicts are mutable)
+                value = read_map(token)
+            else:
+                value = _slow_token(token, fail, index)
+                if len(cache) < _ATOMS_MAX and value is not _SKIP:
+                    cache[token] = value
         if value.__class__ is _Mark:
             if value is _OPEN:
                 stack.append((token, items, index, elements))
@@ -258,7 +322,7 @@ def read_edn(text: str, path: str | None = None) -> EdnForms:
                 raise fail(
                     index,
                     f"expected {_CLOSER[opener]!r} to close the {_WHAT[opener]} opened on "
-                    f"line {_line_of(text, start)}, found {token!r}",
+                    f"line {_line_of(text, start, pattern)}, found {token!r}",
                 )
             if elements is not None and opener in "[(":
                 item_starts[len(forms)] = elements
@@ -278,13 +342,13 @@ def read_edn(text: str, path: str | None = None) -> EdnForms:
         opener, _, start, _ = stack[-1]
         raise HistoryError(
             f"expected {_CLOSER[opener]!r} to close the {_WHAT[opener]} opened on line "
-            f"{_line_of(text, start)}, found the end of the file",
+            f"{_line_of(text, start, pattern)}, found the end of the file",
             path,
             text.count("\n") + 1,
         )
     if discards:
         raise HistoryError("expected a form after '#_', found the end of the file", path)
-    return EdnForms(text, forms, starts, item_starts)
+    return EdnForms(text, forms, starts, item_starts, pattern)
 
 
 def _print_string(text: str) -> str:

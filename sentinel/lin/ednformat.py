@@ -19,6 +19,7 @@ operation's key and each key is checked on its own.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -30,6 +31,7 @@ from sentinel.lin.models import KV_FUNCTIONS, KvInput
 TYPES = ("invoke", "ok", "fail", "info")
 _TYPE_KEYWORDS = {keyword(name): name for name in TYPES}
 _K = {name: keyword(name) for name in ("process", "type", "f", "value", "key", "time", "index")}
+_NAMES_MAX = 1000  # distinct :f names remembered while reading one history
 _MICRO_OPS = {"read": "read", "r": "read", "write": "write", "w": "write"}
 
 
@@ -79,68 +81,83 @@ def jepsen_events(forms: EdnForms, path: str | None = None) -> list[JepsenEvent]
         ops, starts = forms.forms[0], forms.item_starts.get(0, [])
     else:
         ops, starts = forms.forms, forms.starts
-    events = []
+    events: list[JepsenEvent] = []
+    append = events.append
     k_process, k_type, k_f, k_value, k_key = (
         _K[n] for n in ("process", "type", "f", "value", "key")
     )
     k_time, k_index = _K["time"], _K["index"]
-    where = forms.line_of
+    types: dict[Any, Any] = _TYPE_KEYWORDS
+    names: dict[Any, str] = {}  # :f keyword -> plain name, made once per name
     for op, token in zip(ops, starts, strict=True):
-        if type(op) is not dict:
+        if op.__class__ is not dict:
             raise HistoryError(
                 f"expected an op map, found {edn_str(op)[:60]}", path, forms.line_of(token)
             )
-        process, kind, f = op.get(k_process), op.get(k_type), op.get(k_f)
-        if type(process) is not int:
+        get = op.get
+        process = get(k_process)
+        if process.__class__ is not int:
             continue  # :nemesis and other non-clients
-        if kind not in _TYPE_KEYWORDS:
-            raise HistoryError(
-                f"expected :type :invoke, :ok, :fail or :info, found {edn_str(kind)}",
-                path,
-                where(token),
-            )
-        if not isinstance(f, Keyword):
-            raise HistoryError(f"expected a keyword :f, found {edn_str(f)}", path, where(token))
-        for stamp in (op.get(k_time, 0), op.get(k_index, 0)):
-            if type(stamp) is not int:
-                name = "time" if stamp is op.get(k_time) else "index"
-                raise HistoryError(
-                    f"expected an integer :{name}, found {edn_str(stamp)}", path, where(token)
-                )
-        value = op.get(k_value)
+        op_type, f = get(k_type), get(k_f)  # keywords, or else possibly unhashable
+        kind: Any = types.get(op_type) if op_type.__class__ is Keyword else None
+        name = names.get(f) if f.__class__ is Keyword else None
+        if kind is None or name is None or get(k_time, 0).__class__ is not int:
+            name = _checked(op, path, forms.line_of(token), names)
+        elif get(k_index, 0).__class__ is not int:
+            _checked(op, path, forms.line_of(token), names)
         if k_key in op:  # porcupine's kv maps name the key apart: make it a [k v] tuple
-            value = (op[k_key], value)
-        events.append(JepsenEvent(process, _TYPE_KEYWORDS[kind], str(f), value, token))
+            append(JepsenEvent(process, kind, name, (op[k_key], get(k_value)), token))
+        else:
+            append(JepsenEvent(process, kind, name, get(k_value), token))
     return events
 
 
-def _pair(
-    events: list[JepsenEvent], forms: EdnForms, path: str | None
-) -> list[tuple[int, JepsenEvent, int, JepsenEvent | None]]:
-    """``(call time, invoke, return time, completion or None)`` per invocation, Knossos's way."""
-    pending: dict[int, int] = {}  # process -> index in `pairs`
-    pairs: list[tuple[int, JepsenEvent, int, JepsenEvent | None]] = []
+def _checked(op: dict[Any, Any], path: str | None, line: int, names: dict[Keyword, str]) -> str:
+    """The name of the :f of a client op map whose :type, :f, :time and :index are
+    checked (the ones the fast test in :func:`jepsen_events` doubted); raises if wrong."""
+    kind, f = op.get(_K["type"]), op.get(_K["f"])
+    if not isinstance(kind, Keyword) or kind not in _TYPE_KEYWORDS:
+        raise HistoryError(
+            f"expected :type :invoke, :ok, :fail or :info, found {edn_str(kind)}", path, line
+        )
+    if not isinstance(f, Keyword):
+        raise HistoryError(f"expected a keyword :f, found {edn_str(f)}", path, line)
+    for name in ("time", "index"):
+        stamp = op.get(_K[name], 0)
+        if type(stamp) is not int:
+            raise HistoryError(f"expected an integer :{name}, found {edn_str(stamp)}", path, line)
+    if len(names) < _NAMES_MAX:
+        names[f] = str(f)
+    return str(f)
+
+
+def _pair(events: list[JepsenEvent], forms: EdnForms, path: str | None) -> list[list[Any]]:
+    """``[call time, invoke, return time, completion or None]`` per invocation, Knossos's way."""
+    pending: dict[int, list[Any]] = {}  # process -> its entry in `pairs`
+    pairs: list[list[Any]] = []
+    pair: list[Any] | None
     for time, event in enumerate(events, start=1):
+        process = event.process
         if event.type == "invoke":
-            if event.process in pending:
-                earlier = pairs[pending[event.process]][1].token
+            if process in pending:
+                earlier = pending[process][1].token
                 raise HistoryError(
-                    f"process {event.process} invokes again while its op on line "
+                    f"process {process} invokes again while its op on line "
                     f"{forms.line_of(earlier)} is pending",
                     path,
                     forms.line_of(event.token),
                 )
-            pending[event.process] = len(pairs)
-            pairs.append((time, event, 0, None))
+            pending[process] = pair = [time, event, 0, None]
+            pairs.append(pair)
             continue
-        if event.process not in pending:
+        pair = pending.pop(process, None)
+        if pair is None:
             raise HistoryError(
-                f"expected an :invoke before this :{event.type} of process {event.process}",
+                f"expected an :invoke before this :{event.type} of process {process}",
                 path,
                 forms.line_of(event.token),
             )
-        n = pending.pop(event.process)
-        pairs[n] = (pairs[n][0], pairs[n][1], time, event)
+        pair[2], pair[3] = time, event
     return pairs
 
 
@@ -182,6 +199,7 @@ def operations_from_jepsen(
             )
     independent = _independent(model_name, [call for _, call, _, _ in pairs])
     fits = _FITS[model_name]
+    plain = model_name not in ("kv", "multi-register")
     ops = []
     for call_time, call, return_time, done in pairs:
         if done is not None and done.type == "fail":
@@ -214,7 +232,12 @@ def operations_from_jepsen(
                         forms.line_of(done.token),
                     )
                 value = done_value
-        op_input = _input(model_name, call.f, None if call.f == "get" else value, call.process, key)
+        if plain:  # register, cas-register, mutex: the input as it stands
+            op_input = JepsenInput(call.f, value, call.process, key)
+        else:
+            op_input = _input(
+                model_name, call.f, None if call.f == "get" else value, call.process, key
+            )
         output = (done_value if reads else None) if model_name == "kv" else None
         ops.append(Operation(call.process, op_input, call_time, output, return_time))
     return ops
@@ -224,6 +247,18 @@ def read_jepsen_edn(
     text: str, path: str | None = None, model_name: str | None = None
 ) -> tuple[str, list[Operation]]:
     """``(model name, operations)`` of a Jepsen EDN history; the model is guessed if not given."""
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # a history is many small acyclic objects: collections would find nothing
+    try:
+        return _read_jepsen_edn(text, path, model_name)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _read_jepsen_edn(
+    text: str, path: str | None, model_name: str | None
+) -> tuple[str, list[Operation]]:
     forms = read_edn(text, path)
     events = jepsen_events(forms, path)
     if model_name is None:
