@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import zlib
 
 import pytest
@@ -81,21 +80,19 @@ def test_bad_bytes_are_refused_with_a_reason() -> None:
         Keyspace.decode(_resealed(body[:keys_at] + b"ba" + body[keys_at + 2 :]))
 
 
-def test_snapshot_of_100000_keys_is_fast() -> None:
-    """Measures what a node pays at compaction and restore (printed with -s)."""
+def test_a_large_snapshot_restores_exactly() -> None:
+    """Many keys, some with expiry, survive encode and decode byte for byte. (Its speed is
+    measured by benchmarks/keyspace_snapshot.py, not here: a timed test is a flaky test.)"""
     ks = Keyspace()
-    for i in range(100_000):
+    for i in range(20_000):
         command = [b"SET", b"key:%08d" % i, b"value-%d" % i]
         if i % 4 == 0:
             command += [b"PX", b"60000"]
         ks.apply(command, NOW)
-    start = time.perf_counter()
     data = ks.encode()
-    encoded = time.perf_counter()
     restored = Keyspace.decode(data)
-    decoded = time.perf_counter()
-    encode_s, decode_s = encoded - start, decoded - encoded
-    print(f"100,000 keys, {len(data):,} bytes: encode {encode_s:.3f} s, decode {decode_s:.3f} s")
-    assert len(restored) == 100_000
+    assert len(restored) == 20_000
     assert restored.encode() == data
-    assert encode_s < 1.0 and decode_s < 1.0
+    assert restored.apply([b"PTTL", b"key:00000000"], NOW) == ks.apply(
+        [b"PTTL", b"key:00000000"], NOW
+    )
