@@ -9,8 +9,8 @@ the role changes and the Ready bookkeeping. What a role does is in one module pe
 as functions of the `Raft` (etcd's raft.go `stepLeader` / `stepFollower` / `stepCandidate`):
 `become_*` set `role_step` and `role_tick` to them, and `step` / `tick` call through.
 
-    leader.py    step_leader, the heartbeat tick, APPEND/SNAPSHOT/heartbeat sending,
-                 commit advancement, ReadIndex acks, lazy followers
+    leader.py    step_leader, the heartbeat tick, proposals, ReadIndex, transfers,
+                 APPEND/SNAPSHOT/heartbeat sending, commit advancement, lazy followers
     follower.py  step_follower, the leader's APPEND/HEARTBEAT/SNAPSHOT handled
     election.py  the election tick, campaigns, (pre-)votes, step_candidate, check-quorum
 

@@ -1,5 +1,6 @@
-"""The leader: `step_leader`, the heartbeat tick, replication to the followers (APPEND,
-SNAPSHOT, heartbeats), commit advancement, ReadIndex acks and lazy followers.
+"""The leader: `step_leader`, the heartbeat tick, proposals, ReadIndex rounds, leadership
+transfer, replication to the followers (APPEND, SNAPSHOT, heartbeats), commit advancement
+and lazy followers.
 
 Functions of the `Raft` (core.py) they are given as `r`; `Raft.become_leader` makes
 `step_leader` and `tick_heartbeat` the node's step and tick.
