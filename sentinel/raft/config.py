@@ -31,7 +31,7 @@ class Config:
     #: node that crashed and came back would otherwise vote against a lease it granted.
     lease_reads: bool = False
     #: A leader sends new entries at once only to the quorum - 1 followers that keep up
-    #: best (chosen each tick, see `Replication.choose_eager`); the others get theirs with
+    #: best (chosen each tick, see `leader.choose_eager`); the others get theirs with
     #: the next tick's broadcast: one APPEND per tick instead of one per proposal. A commit
     #: waits for the fastest quorum only, and on a small machine the others' work stays
     #: out of its way. Off: every follower gets every APPEND at once.

@@ -3,8 +3,21 @@
 Inputs: `tick()`, `step(message)`, `propose(data)`, `read_index(context)`,
 `transfer_leadership(to_id)`, `compact(index, data)`. Output: `ready()` batches, handed back
 with `advance(ready)`. No clock, socket, thread, file or global random source is used.
-This module holds the public face and the Ready bookkeeping; role changes and ticks are in
-`roles.py`, message handling in `step.py` and sending in `replicate.py`.
+
+`Raft` holds all of a peer's state, the public inputs, the term rules every message passes,
+the role changes and the Ready bookkeeping. What a role does is in one module per concept,
+as functions of the `Raft` (etcd's raft.go `stepLeader` / `stepFollower` / `stepCandidate`):
+`become_*` set `role_step` and `role_tick` to them, and `step` / `tick` call through.
+
+    leader.py    step_leader, the heartbeat tick, proposals, ReadIndex, transfers,
+                 APPEND/SNAPSHOT/heartbeat sending, commit advancement, lazy followers
+    follower.py  step_follower, the leader's APPEND/HEARTBEAT/SNAPSHOT handled
+    election.py  the election tick, campaigns, (pre-)votes, step_candidate, check-quorum
+
+Invariants kept here (checked after every input by `check_invariants`): applied <=
+committed <= last index; the last entry's term is at most the current term; the term never
+goes back and a new term clears the vote; at most one vote per term, for a peer; the node is
+leader exactly when it names itself as the leader.
 """
 
 from __future__ import annotations
@@ -12,9 +25,17 @@ from __future__ import annotations
 import logging
 import random
 from collections import deque
+from collections.abc import Callable
 
+from sentinel.raft import election, follower, leader
 from sentinel.raft.config import Config
-from sentinel.raft.errors import NotLeader, ProposalDropped, RaftError, invariant
+from sentinel.raft.errors import (
+    InvalidMessage,
+    InvariantError,
+    NotLeader,
+    RaftError,
+    invariant,
+)
 from sentinel.raft.log import RaftLog
 from sentinel.raft.messages import (
     NONE,
@@ -22,6 +43,7 @@ from sentinel.raft.messages import (
     EntryKind,
     HardState,
     Message,
+    MessageType,
     ReadState,
     Role,
     Snapshot,
@@ -31,22 +53,19 @@ from sentinel.raft.messages import (
 from sentinel.raft.progress import Progress
 from sentinel.raft.readonly import ReadOnly
 from sentinel.raft.ready import PersistentState, Ready
-from sentinel.raft.replicate import Replication
-from sentinel.raft.roles import Roles
-from sentinel.raft.step import Stepping
 
 log = logging.getLogger(__name__)
 
+T = MessageType
+_VOTE_REQUESTS = frozenset({T.VOTE, T.PRE_VOTE})
 
-class Raft(Roles, Stepping, Replication):
+
+class Raft:
     """One raft peer's state machine. Build it from recovered state (or none, for a new node).
 
     The application restores `state.snapshot.data` itself before driving the core; the core
-    then delivers committed entries from snapshot index + 1 on.
-
-    Invariants, checked after every input by `check_invariants`: applied <= committed <=
-    last index; the last entry's term is at most the current term; a vote goes to a peer;
-    and the node is leader exactly when it names itself as the leader.
+    then delivers committed entries from snapshot index + 1 on. The invariants it keeps are
+    in the module docstring.
     """
 
     def __init__(
@@ -106,6 +125,11 @@ class Raft(Roles, Stepping, Replication):
         self.last_index_at_tick = 0
         self.prev_hard_state = HardState(self.term, self.vote, self.log.committed)
         self._outstanding: Ready | None = None
+        #: What this role does with a message and a tick: set by `become_*` to
+        #: `leader.step_leader`, `follower.step_follower` or `election.step_candidate`, and
+        #: to `leader.tick_heartbeat` or `election.tick_election`.
+        self.role_step: Callable[[Raft, Message], None] = follower.step_follower
+        self.role_tick: Callable[[Raft], None] = election.tick_election
         self.become_follower(self.term, NONE)
         self.check_invariants()
 
@@ -113,10 +137,7 @@ class Raft(Roles, Stepping, Replication):
 
     def tick(self) -> None:
         """Advance logical time by one tick."""
-        if self.role is Role.LEADER:
-            self.tick_heartbeat()
-        else:
-            self.tick_election()
+        self.role_tick(self)
         self.check_invariants()
 
     def propose(self, data: bytes) -> tuple[int, int]:
@@ -127,15 +148,7 @@ class Raft(Roles, Stepping, Replication):
         """
         if self.role is not Role.LEADER:
             raise NotLeader(self.lead or None)
-        if self.lead_transferee != NONE:
-            raise ProposalDropped(f"leadership transfer to {self.lead_transferee} under way")
-        if len(data) > self.config.max_entry_bytes:
-            raise ProposalDropped(f"entry of {len(data)} bytes is over max_entry_bytes")
-        entry = Entry(self.term, self.log.last_index + 1, bytes(data), EntryKind.NORMAL)
-        over = self.uncommitted_bytes + entry.size_bytes > self.config.max_uncommitted_bytes
-        if over and self.uncommitted_bytes > 0:
-            raise ProposalDropped("too many uncommitted bytes; retry later")
-        self.append_entry(entry)
+        entry = leader.propose_entry(self, data)
         self.check_invariants()
         return entry.index, entry.term
 
@@ -150,20 +163,7 @@ class Raft(Roles, Stepping, Replication):
         """
         if self.role is not Role.LEADER:
             raise NotLeader(self.lead or None)
-        if not context:
-            raise ValueError("read_index needs a non-empty context")
-        if context in self.read_only or context in self.deferred_reads:
-            raise ValueError(f"read context {context!r} is already pending")
-        if len(self.read_only) + len(self.deferred_reads) >= self.config.max_pending_reads:
-            raise ProposalDropped("too many pending reads")
-        leased = lease and self.config.lease_reads and self.lead_transferee == NONE
-        if len(self.peers) == 1 or (leased and self.committed_in_current_term()):
-            self.read_states.append(ReadState(self.log.committed, context))
-        elif not self.committed_in_current_term():
-            self.deferred_reads.append(context)  # §6.4 step 1: wait for this term's commit
-        else:
-            self.read_only.add_request(self.log.committed, context, self.id)
-            self.pending_heartbeat = True
+        leader.start_read(self, context, lease)
 
     def transfer_leadership(self, to_id: int) -> None:
         """Hand leadership to `to_id` (thesis §3.10): catch it up, then send TIMEOUT_NOW.
@@ -172,16 +172,7 @@ class Raft(Roles, Stepping, Replication):
         """
         if self.role is not Role.LEADER:
             raise NotLeader(self.lead or None)
-        if to_id not in self.peers:
-            raise ValueError(f"{to_id} is not a peer")
-        if to_id == self.id or to_id == self.lead_transferee:
-            return
-        self.lead_transferee = to_id
-        self.election_elapsed = 0  # the transfer must finish within an election timeout
-        if self.prs[to_id].match == self.log.last_index:
-            self.send_timeout_now(to_id)
-        else:
-            self.send_append(to_id)
+        leader.start_transfer(self, to_id)
         self.check_invariants()
 
     def compact(self, index: int, data: bytes) -> bool:
@@ -201,10 +192,126 @@ class Raft(Roles, Stepping, Replication):
         return True
 
     def step(self, m: Message) -> None:
-        """Handle a message from a peer. Raises InvalidMessage (state unchanged) for garbage."""
+        """Handle a message from a peer. Raises InvalidMessage (state unchanged) for garbage.
+
+        The term rules come first (paper Figure 2, thesis §9.6 pre-vote, §6.2 check-quorum),
+        then vote requests are answered whatever our role; the rest goes to the role."""
         self.validate(m)
-        self.step_message(m)
+        if m.term > self.term:
+            if m.type in _VOTE_REQUESTS and not m.force and election.in_lease(self):
+                # Check-quorum lease: we heard from a live leader within the minimum election
+                # timeout, so this (pre-)candidate cannot be needed: do not even answer.
+                return
+            if m.type is T.PRE_VOTE or (m.type is T.PRE_VOTE_RESP and not m.reject):
+                pass  # a pre-vote never changes terms; a granted answer carries term + 1
+            else:
+                self.become_follower(m.term, m.src if m.type in election.FROM_LEADER else NONE)
+        if m.term < self.term:
+            election.answer_stale(self, m)
+        elif m.type in _VOTE_REQUESTS:
+            election.handle_vote_request(self, m)
+        else:
+            self.role_step(self, m)
         self.check_invariants()
+
+    def validate(self, m: Message) -> None:
+        """Reject what no correct peer sends, before any state changes."""
+        if m.dst != self.id:
+            raise InvalidMessage(f"message for {m.dst} delivered to {self.id}")
+        if m.src == self.id or m.src not in self.peers:
+            raise InvalidMessage(f"message from unknown peer {m.src}")
+        if m.term < 0 or m.index < 0 or m.log_term < 0 or m.commit < 0:
+            raise InvalidMessage(f"negative field in {m.type.name} from {m.src}")
+        for k, entry in enumerate(m.entries):
+            if entry.index != m.index + 1 + k or not 0 < entry.term <= m.term:
+                raise InvalidMessage(f"bad entry {k} in {m.type.name} from {m.src}")
+        if m.entries and (m.type is not T.APPEND or m.entries[0].term < m.log_term):
+            raise InvalidMessage(f"unexpected entries in {m.type.name} from {m.src}")
+        if m.type is T.SNAPSHOT and m.snapshot is None:
+            raise InvalidMessage(f"SNAPSHOT without a snapshot from {m.src}")
+
+    def send(self, m: Message) -> None:
+        """Queue a message for the next Ready."""
+        self.msgs.append(m)
+
+    # ------------------------------------------------------------ role changes
+
+    def reset(self, term: int) -> None:
+        """Common to every role change: a new term clears the vote (one vote per term)."""
+        if term != self.term:
+            if not term > self.term:
+                raise InvariantError(f"term going back from {self.term} to {term}")
+            self.term = term
+            self.vote = NONE
+        self.lead = NONE
+        self.election_elapsed = 0
+        self.heartbeat_elapsed = 0
+        self.randomized_election_ticks = self._rng.randrange(
+            self.config.election_ticks, 2 * self.config.election_ticks
+        )
+        self.lead_transferee = NONE
+        self.votes = {}
+        self.prs = {}
+        self.read_only.reset()
+        self.deferred_reads = []
+        self.uncommitted_bytes = 0
+        self.pending_append = False
+        self.pending_heartbeat = False
+        self.pending_commit_news = False
+        self.eager = self.followers
+        self.pending_all = False
+
+    def become_follower(self, term: int, lead: int) -> None:
+        """Follow `lead` (or nobody yet) in `term`."""
+        self.reset(term)
+        self.lead = lead
+        self.role = Role.FOLLOWER
+        self.role_step = follower.step_follower
+        self.role_tick = election.tick_election
+
+    def become_pre_candidate(self) -> None:
+        """Pre-vote (thesis §9.6): ask whether we could win, without raising our term."""
+        invariant(self.role is not Role.LEADER, "leader cannot become pre-candidate")
+        self.reset(self.term)
+        self.role = Role.PRE_CANDIDATE
+        self.role_step = election.step_candidate
+        self.role_tick = election.tick_election
+
+    def become_candidate(self) -> None:
+        """Raft §5.2: a new term, a vote for ourselves."""
+        invariant(self.role is not Role.LEADER, "leader cannot become candidate")
+        self.reset(self.term + 1)
+        self.set_vote(self.id)
+        self.role = Role.CANDIDATE
+        self.role_step = election.step_candidate
+        self.role_tick = election.tick_election
+
+    def become_leader(self) -> None:
+        """Raft §5.2/§8: lead, and append an empty entry of our term at once (so the Figure 8
+        rule lets earlier entries commit and ReadIndex may start)."""
+        if self.role is not Role.CANDIDATE:
+            raise InvariantError(f"{self.role} cannot become leader")
+        self.reset(self.term)
+        self.lead = self.id
+        self.role = Role.LEADER
+        self.role_step = leader.step_leader
+        self.role_tick = leader.tick_heartbeat
+        last = self.log.last_index
+        for peer in self.peers:
+            pr = Progress(last + 1, self.config.max_inflight_msgs, self.config.max_inflight_bytes)
+            pr.recent_active = True
+            self.prs[peer] = pr
+        self.prs[self.id].match = last
+        self.prs[self.id].become_replicate()
+        self.last_index_at_tick = last
+        leader.append_entry(self, Entry(self.term, last + 1, b"", EntryKind.EMPTY))
+        log.debug("node %d became leader of term %d", self.id, self.term)
+
+    def set_vote(self, vote: int) -> None:
+        """Record our vote for this term; there is at most one."""
+        if self.vote not in (NONE, vote):
+            raise InvariantError(f"second vote in term {self.term}")
+        self.vote = vote
 
     # ------------------------------------------------------------------ output
 
@@ -234,7 +341,7 @@ class Raft(Roles, Stepping, Replication):
         """The next batch of work. Call `advance(ready)` when it is done."""
         if self._outstanding is not None:
             raise RaftError("advance() the previous Ready before asking for another")
-        self.flush_broadcasts()
+        leader.flush_broadcasts(self)
         hs = self.hard_state()
         prev = self.prev_hard_state
         entries = self.log.unstable_entries()
@@ -273,7 +380,7 @@ class Raft(Roles, Stepping, Replication):
         if rd.entries:
             self.log.stable_to(rd.entries[-1].index, rd.entries[-1].term)
             if self.role is Role.LEADER:
-                self.maybe_commit()  # our own copy is durable now: it counts
+                leader.maybe_commit(self)  # our own copy is durable now: it counts
         if rd.snapshot is not None and rd.snapshot is self.snapshot_to_persist:
             self.snapshot_to_persist = None
         if rd.apply_snapshot is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from raft_harness import Cluster
 
-from sentinel.raft import NONE, Message, MessageType, Role
+from sentinel.raft import NONE, Message, MessageType, Role, election, follower, leader
 
 T = MessageType
 
@@ -151,3 +151,33 @@ def test_section_5_2_elections_under_repeated_partitions_keep_one_leader_per_ter
         connected = [i for i in c.ids if i not in isolated]
         assert any(c.nodes[i].role is Role.LEADER for i in connected)
         c.heal()
+
+
+def test_each_role_steps_and_ticks_with_its_own_functions() -> None:
+    """`become_*` point `role_step` / `role_tick` at the role's functions (as etcd's
+    raft.go), through a whole life: pre-candidate, candidate, leader, deposed follower."""
+    expected = {
+        Role.FOLLOWER: (follower.step_follower, election.tick_election),
+        Role.PRE_CANDIDATE: (election.step_candidate, election.tick_election),
+        Role.CANDIDATE: (election.step_candidate, election.tick_election),
+        Role.LEADER: (leader.step_leader, leader.tick_heartbeat),
+    }
+    c = Cluster(3, seed=4)
+    node = c.nodes[1]
+    seen = []
+
+    def check() -> None:
+        assert (node.role_step, node.role_tick) == expected[node.role], node.role
+        seen.append(node.role)
+
+    check()
+    c.timeout(1)
+    check()
+    c.deliver(lambda m: m.type in (T.PRE_VOTE, T.PRE_VOTE_RESP))
+    c.deliver(lambda m: m.type is T.PRE_VOTE_RESP)
+    check()
+    c.deliver_all()
+    check()
+    node.step(Message(T.HEARTBEAT, 2, 1, term=node.term + 1))
+    check()
+    assert seen == [Role.FOLLOWER, Role.PRE_CANDIDATE, Role.CANDIDATE, Role.LEADER, Role.FOLLOWER]

@@ -16,7 +16,7 @@ import textwrap
 
 import pytest
 
-from sentinel.raft import Message, MessageType, Raft, Ready, Storage
+from sentinel.raft import Message, MessageType, Raft, Ready, Storage, election, leader
 from sentinel.sim import SimOptions, sweep
 
 FIGURE8 = SimOptions(nodes=5, sim_seconds=10.0, profile="figure8")
@@ -38,7 +38,7 @@ def hard_state_first(self: Storage, rd: Ready) -> None:
 
 
 def commit_by_counting(self: Raft) -> bool:
-    """maybe_commit without the "entry of our term" rule: the Figure 8 bug."""
+    """leader.maybe_commit without the "entry of our term" rule: the Figure 8 bug."""
     matches = sorted((self.prs[p].match for p in self.peers), reverse=True)
     candidate = matches[self.config.quorum - 1]
     if candidate <= self.log.committed:
@@ -49,12 +49,12 @@ def commit_by_counting(self: Raft) -> bool:
     if not self.commit_news_on_tick:
         self.pending_append = True
     if first_in_term and self.committed_in_current_term():
-        self.release_deferred_reads()
+        leader.release_deferred_reads(self)
     return True
 
 
 def vote_for_anyone(self: Raft, m: Message) -> None:
-    """handle_vote_request without "at most one vote per term"."""
+    """election.handle_vote_request without "at most one vote per term"."""
     resp = MessageType.VOTE_RESP if m.type is MessageType.VOTE else MessageType.PRE_VOTE_RESP
     if self.log.is_up_to_date(m.index, m.log_term):
         self.send(Message(resp, self.id, m.src, m.term))
@@ -80,14 +80,14 @@ def planted_failures(seeds: range, options: SimOptions, bug: str, kinds: tuple[s
 
 
 def test_sweep_finds_the_figure8_bug(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Raft, "maybe_commit", commit_by_counting)
+    monkeypatch.setattr(leader, "maybe_commit", commit_by_counting)
     kinds = ("leader completeness", "committed entry changed")
     for failure in planted_failures(FIGURE8_SEEDS, FIGURE8, "commit-by-counting", kinds):
         assert failure.trace_tail and len(failure.trace_tail) <= 200
 
 
 def test_sweep_finds_a_double_vote(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Raft, "handle_vote_request", vote_for_anyone)
+    monkeypatch.setattr(election, "handle_vote_request", vote_for_anyone)
     planted_failures(DOUBLE_VOTE_SEEDS, MIXED, "two votes in one term", ("election safety",))
 
 
@@ -99,17 +99,17 @@ def test_sweep_finds_a_vote_forgotten_after_a_full_disk(monkeypatch: pytest.Monk
 
 
 def test_cli_replays_a_failing_seed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Raft, "maybe_commit", commit_by_counting)
+    monkeypatch.setattr(leader, "maybe_commit", commit_by_counting)
     summary = sweep(range(4, 5), FIGURE8)  # seed 4 fails (see the test above)
     assert summary.failures, "seed 4 no longer shows the planted bug; pick another"
     failure = summary.failures[0]
     script = textwrap.dedent(
         f"""
         import sys
-        from sentinel.raft import Raft
+        from sentinel.raft import leader
         sys.path.insert(0, {str(__file__.rsplit("/", 1)[0])!r})
         from test_planted_bugs import commit_by_counting
-        Raft.maybe_commit = commit_by_counting
+        leader.maybe_commit = commit_by_counting
         from sentinel.sim.__main__ import main
         sys.exit(main(["--seed", "4", "--profile", "figure8"]))
         """
