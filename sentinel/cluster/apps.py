@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-RECORDER_APP = "sentinel.raft.recorder:Recorder"
+RECORDER_APP = "sentinel.host.recorder:Recorder"
 KV_SERVER_APP = "sentinel.kvraft.server:KVServerApp"
 DEFAULT_APP = KV_SERVER_APP
 

@@ -12,15 +12,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from sentinel.raft import (
-    Config,
-    Message,
-    PersistentState,
-    Raft,
-    SnapshotMeta,
-    StallingSaver,
-    Storage,
-)
+from sentinel.host import StallingSaver, Storage
+from sentinel.raft import Config, Message, PersistentState, Raft, SnapshotMeta
 from sentinel.raft.driver import NodeDriver
 from sentinel.sim.app import StateMachine
 from sentinel.sim.disk import SimDisk

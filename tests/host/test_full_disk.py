@@ -12,17 +12,10 @@ import pytest
 from raft_harness import Cluster
 from test_storage import CLUSTER, digest, ents, ready
 
-from sentinel.raft import (
-    HardState,
-    Message,
-    MessageType,
-    Snapshot,
-    SnapshotMeta,
-    Storage,
-    fs,
-)
-from sentinel.raft.fs import OsFileSystem
-from sentinel.raft.stall import DISK_RETRY_S, StallingSaver
+from sentinel.host import Storage
+from sentinel.host.fs import OsFileSystem
+from sentinel.host.stall import DISK_RETRY_S, StallingSaver
+from sentinel.raft import HardState, Message, MessageType, Snapshot, SnapshotMeta, fs
 
 QUOTA_BYTES = 256 * 1024
 

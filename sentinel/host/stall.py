@@ -16,8 +16,8 @@ import math
 import time
 from collections.abc import Callable
 
+from sentinel.host.storage import Storage
 from sentinel.raft.ready import Ready
-from sentinel.raft.storage import Storage
 
 __all__ = ["DISK_ERROR_LOG_S", "DISK_RETRY_S", "StallingSaver"]
 

@@ -28,24 +28,24 @@ import select
 import time
 from collections.abc import Callable, Mapping
 
+from sentinel.host.bgsnap import SnapshotFork
+from sentinel.host.inbox import ClientInbox, from_client
+from sentinel.host.lowprio import run_niced
+from sentinel.host.nodespec import NodeSpec
+from sentinel.host.nodestatus import NodeStatus
+from sentinel.host.stall import StallingSaver
+from sentinel.host.storage import Storage
 from sentinel.netsim import protocol as p
 from sentinel.netsim.endpoint import READ_BYTES, Endpoint, Message, Request
 from sentinel.netsim.logthrottle import LogThrottle
 from sentinel.netsim.rpc import RpcCall, RpcServer
 from sentinel.raft.app import Application
-from sentinel.raft.bgsnap import SnapshotFork
 from sentinel.raft.core import Raft
 from sentinel.raft.driver import NodeDriver
 from sentinel.raft.errors import InvalidMessage, ProposalDropped
-from sentinel.raft.inbox import ClientInbox, from_client
-from sentinel.raft.lowprio import run_niced
 from sentinel.raft.messages import Entry, Role, SnapshotMeta, Status
 from sentinel.raft.messages import Message as RaftMessage
-from sentinel.raft.nodespec import NodeSpec
-from sentinel.raft.nodestatus import NodeStatus
 from sentinel.raft.ready import Ready
-from sentinel.raft.stall import StallingSaver
-from sentinel.raft.storage import Storage
 from sentinel.wire import WireError, encode
 
 __all__ = ["NodeRuntime", "load_app"]

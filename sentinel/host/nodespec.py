@@ -10,7 +10,7 @@ from typing import Any
 
 from sentinel.raft.config import Config
 
-DEFAULT_APP = "sentinel.raft.recorder:Recorder"
+DEFAULT_APP = "sentinel.host.recorder:Recorder"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
