@@ -93,4 +93,3 @@ def node_main(conn: Connection, spec: NodeSpec) -> None:
             runtime.snapshot_fork.stop()
         storage.close()
         endpoint.close()
-

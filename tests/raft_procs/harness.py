@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from sentinel.host import wal
-from sentinel.host.node import DEFAULT_APP, NodeSpec, node_name, spawn_node
+from sentinel.host.node import NodeSpec, node_name, spawn_node
+from sentinel.host.nodespec import RECORDER_APP
 from sentinel.host.storage import HARDSTATE, WAL
 from sentinel.netsim.client import Network, connect
 from sentinel.netsim.control import RouterHandle
@@ -60,7 +61,7 @@ class RaftCluster:
         unreliable: bool = False,
         snapshot: bool = False,
         seed: int | None = None,
-        app: str = DEFAULT_APP,
+        app: str = RECORDER_APP,
         node_options: dict[str, Any] | None = None,
     ) -> None:
         self.seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little")

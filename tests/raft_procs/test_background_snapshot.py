@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sentinel.host.node import NodeSpec, node_name, spawn_node
+from sentinel.host.nodespec import KV_SERVER_APP
 from sentinel.kvraft.clerk import Clerk
 from sentinel.kvraft.protocol import ServerState
 from sentinel.netsim.client import Network, connect
@@ -20,7 +21,7 @@ from sentinel.netsim.procs import ProcessGroup
 
 pytestmark = pytest.mark.processes
 
-APP = "sentinel.kvraft.server:KVServerApp"
+APP = KV_SERVER_APP
 N = 3
 MAXRAFTSTATE = 2000
 WAIT_S = 60.0
