@@ -12,10 +12,10 @@ import pytest
 from raft_harness import Cluster
 from test_storage import CLUSTER, digest, ents, ready
 
-from sentinel.host import Storage
+from sentinel.host import Storage, fs
 from sentinel.host.fs import OsFileSystem
 from sentinel.host.stall import DISK_RETRY_S, StallingSaver
-from sentinel.raft import HardState, Message, MessageType, Snapshot, SnapshotMeta, fs
+from sentinel.raft import HardState, Message, MessageType, Snapshot, SnapshotMeta
 
 QUOTA_BYTES = 256 * 1024
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from raft_harness import Cluster
 
-from sentinel.host import MemFileSystem, Storage
+from sentinel.host import MemFileSystem, Storage, nodecli, wal
 from sentinel.host.storage import lost_disk
 from sentinel.raft import (
     ClusterMismatchError,
@@ -27,8 +27,6 @@ from sentinel.raft import (
     Ready,
     Snapshot,
     SnapshotMeta,
-    nodecli,
-    wal,
 )
 from sentinel.sim.disk import DiskCrash, SimDisk
 
