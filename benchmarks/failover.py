@@ -33,12 +33,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sentinel.host.node import NodeSpec, node_name, spawn_node
+from sentinel.host.nodestatus import NodeStatus, decode_status
 from sentinel.kvraft.clerk import Clerk
 from sentinel.netsim.client import Network, connect
 from sentinel.netsim.control import RouterHandle
 from sentinel.netsim.procs import ProcessGroup, install_sigterm_handler
-from sentinel.raft.node import NodeSpec, node_name, spawn_node
-from sentinel.raft.nodestatus import NodeStatus, decode_status
 
 NODES = 5
 VALUE = "v" * 100

@@ -54,11 +54,11 @@ from pathlib import Path
 import psutil
 from write_floor import measure_floor, median_run  # this directory: run as a script
 
+from sentinel.host.node import NodeSpec, spawn_node
 from sentinel.kvraft.client import Client
 from sentinel.netsim.client import connect
 from sentinel.netsim.control import RouterHandle
 from sentinel.netsim.procs import ProcessGroup
-from sentinel.raft.node import NodeSpec, spawn_node
 
 VALUE_BYTES = 100
 KEYS = 1000

@@ -52,6 +52,8 @@ from typing import Any
 
 from kv_throughput import OP_TIMEOUT_S, VALUES, python_loop_ns  # this directory
 
+from sentinel.host.fs import OsFileSystem
+from sentinel.host.node import NodeSpec, spawn_node
 from sentinel.kvraft.client import Client
 from sentinel.kvraft.server import KVServerApp
 from sentinel.netsim.client import Network, connect
@@ -59,8 +61,6 @@ from sentinel.netsim.control import RouterHandle
 from sentinel.netsim.endpoint import Endpoint
 from sentinel.netsim.procs import ProcessGroup
 from sentinel.raft.app import NodeContext
-from sentinel.raft.fs import OsFileSystem
-from sentinel.raft.node import NodeSpec, spawn_node
 
 #: Stamps kept per process (~20 MB to send back); past this, new ones are dropped and the
 #: run fails. `--seconds` is bounded to stay well under it (~8 stamps a write).

@@ -20,11 +20,12 @@ MAY_IMPORT: dict[str, set[str]] = {
     "netsim": {"wire"},
     "lin": set(),
     "raft": {"wire", "netsim"},
+    "host": {"wire", "netsim", "raft"},
     "kvraft": {"wire", "netsim", "raft"},
-    "sim": {"wire", "netsim", "raft", "kvraft", "lin"},
+    "sim": {"wire", "netsim", "raft", "host", "kvraft", "lin"},
     "dashboard": set(),
     "redis": {"wire", "netsim", "kvraft"},
-    "cluster": {"wire", "netsim", "lin", "raft", "kvraft", "dashboard"},
+    "cluster": {"wire", "netsim", "lin", "raft", "host", "kvraft", "dashboard"},
 }
 #: package -> third-party top-level modules it may import (anything else: stdlib only).
 THIRD_PARTY: dict[str, set[str]] = {

@@ -18,12 +18,12 @@ from pathlib import Path
 from sentinel.cluster import Supervisor
 from sentinel.cluster.settings import RunOptions, create_identity
 from sentinel.dashboard import ProcessState
+from sentinel.host.node import node_name
+from sentinel.host.nodestatus import NodeStatus, decode_status
 from sentinel.kvraft.client import Client
 from sentinel.kvraft.protocol import ServerState
 from sentinel.netsim.client import Network, connect
 from sentinel.netsim.rpc import RpcError
-from sentinel.raft.node import node_name
-from sentinel.raft.nodestatus import NodeStatus, decode_status
 
 #: What the fork server imports once, so (re)started nodes start warm (as in the tests).
 #: A forked child also runs the main script again (as __mp_main__: CPython 3.11's fork
@@ -33,7 +33,7 @@ from sentinel.raft.nodestatus import NodeStatus, decode_status
 #: it every node restart imported rich, psutil and the dashboard again before the node even
 #: opened its storage, and that import was counted in its recovery time.
 PRELOAD = [
-    "sentinel.raft.node",
+    "sentinel.host.node",
     "sentinel.kvraft.server",
     "sentinel.netsim.router",
     "sentinel.cluster.supervisor",

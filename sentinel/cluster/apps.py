@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-RECORDER_APP = "sentinel.raft.recorder:Recorder"
-KV_SERVER_APP = "sentinel.kvraft.server:KVServerApp"
-DEFAULT_APP = KV_SERVER_APP
+from sentinel.host.nodespec import DEFAULT_APP, KV_SERVER_APP, RECORDER_APP
+
+__all__ = ["DEFAULT_APP", "KV_SERVER_APP", "RECORDER_APP", "default_app"]
 
 
 def default_app() -> str:

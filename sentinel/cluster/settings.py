@@ -33,7 +33,7 @@ SETTINGS_BYTES_MAX = 64 * 1024
 
 
 def node_log_path(directory: Path, node_id: int) -> Path:
-    """Node `node_id`'s log file (sentinel.raft.node writes it, NODE_LOG_NAME)."""
+    """Node `node_id`'s log file (sentinel.host.node writes it, NODE_LOG_NAME)."""
     return directory / f"node-{node_id}" / "node.log"
 
 

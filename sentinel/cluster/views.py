@@ -23,9 +23,9 @@ from sentinel.dashboard import (
     RouterTotals,
     derive_events,
 )
+from sentinel.host.nodestatus import NodeStatus, decode_status
 from sentinel.netsim.faults import Topology
 from sentinel.netsim.protocol import RouterReport
-from sentinel.raft.nodestatus import NodeStatus, decode_status
 
 GROUP_LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 

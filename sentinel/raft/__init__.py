@@ -1,46 +1,31 @@
-"""sentinel.raft: the Raft algorithm as a pure state machine, and its storage on disk.
+"""sentinel.raft: the Raft algorithm as a pure state machine, and the driver that runs it.
 
-The core (`Raft`) is sans-I/O: no clock, socket, thread, file or global random source. It is
-driven by a loop like this one (the node process; the simulator does the same on a virtual
-clock with `MemFileSystem`):
+The core (`Raft`) is sans-I/O: no clock, socket, thread, file or global random source. The
+`NodeDriver` (driver.py) is the one loop around it, for the node process (sentinel.host) and
+the simulator (sentinel.sim) alike; it does no I/O either, its host does:
 
-    storage = Storage.open(directory, cluster_id, node_id)      # recovers; may raise StorageError
-    state = storage.recovered                                   # PersistentState
-    if state.snapshot is not None:
-        app.restore(state.snapshot.data)                        # the application restores itself
-    core = Raft(Config(node_id, peer_ids), random.Random(seed), state)
+    core = Raft(Config(node_id, peer_ids), random.Random(seed), recovered_state)
+    driver = NodeDriver(core, app, host, lease_s)   # host: save(rd) / send(msgs) / flush()
     while running:
-        wait for a message or the next tick deadline (one tick ~ 10 ms)
-        core.tick() for each elapsed tick / core.step(message) for each message
-        core.propose(data) / core.read_index(context) for client requests
-        while core.has_ready():
-            rd = core.ready()
-            storage.save(rd)              # 1. persist (one fsync when rd.must_sync)
-            send(rd.messages)             # 2. send (m.is_response tells requests from replies)
-            if rd.apply_snapshot:         # 3. apply: snapshot first, then entries in order
-                app.restore(rd.apply_snapshot.data)
-            for entry in rd.committed_entries:
-                app.apply(entry)          # EntryKind.EMPTY entries carry no command
-            serve rd.read_states whose index <= applied (keep the rest until applied)
-            core.advance(rd)              # 4. advance
-        if the application wants: core.compact(applied_index, app.snapshot())
+        driver.tick() for each elapsed tick / driver.step(message) for each message
+        driver.propose(data) / driver.read_index(context, now_s) for client requests
+        driver.process(batches_max)     # every Ready: persist, send, apply, serve reads,
+                                        # advance; then compact to the app's latest wish
 
-A full disk need not stop the loop: `StallingSaver` holds a Ready that `save` had no room for
-(ENOSPC) and saves it again later; until then that Ready's steps 2-4 wait.
+A leader's messages leave before its own fsync when that is safe
+(`NodeDriver.may_send_before_persist`); a Ready the host had no room to save is held and
+offered again at the next `process`.
 
 `propose` and `read_index` raise `NotLeader(leader_hint)` on a non-leader and
 `ProposalDropped` when a limit is reached; `step` raises `InvalidMessage` for a message no
-correct peer sends (log it and go on). `storage.raft_state_bytes()` is the figure to compare
-with 6.824's maxraftstate.
-
-A node process runs that loop for an `Application` (see app.py) described by a `NodeSpec`;
-start one with `sentinel.raft.node.spawn_node(spec, router, group)`. A big state is
-snapshotted by a forked child (bgsnap.py) so the loop never stops for the encoding.
+correct peer sends (log it and go on). The application's interface is app.py
+(`Application`, `NodeContext`); the disk, the process and its loop are sentinel.host.
 """
 
 from sentinel.raft.app import Application, NodeContext
 from sentinel.raft.config import Config
 from sentinel.raft.core import Raft
+from sentinel.raft.driver import DriverHost, NodeDriver
 from sentinel.raft.errors import (
     ClusterMismatchError,
     CorruptLogError,
@@ -54,7 +39,6 @@ from sentinel.raft.errors import (
     RaftError,
     StorageError,
 )
-from sentinel.raft.fs import FileSystem, MemFileSystem, OsFileSystem
 from sentinel.raft.messages import (
     NONE,
     Entry,
@@ -68,10 +52,7 @@ from sentinel.raft.messages import (
     SnapshotMeta,
     Status,
 )
-from sentinel.raft.nodespec import NodeSpec
 from sentinel.raft.ready import PersistentState, Ready
-from sentinel.raft.stall import StallingSaver
-from sentinel.raft.storage import Storage, holds_state
 
 __all__ = [
     "NONE",
@@ -81,20 +62,18 @@ __all__ = [
     "CorruptLogError",
     "CorruptSnapshotError",
     "CorruptStateError",
+    "DriverHost",
     "Entry",
     "EntryKind",
-    "FileSystem",
     "HardState",
     "InvalidMessage",
     "InvariantError",
-    "MemFileSystem",
     "Message",
     "MessageType",
     "MissingSnapshotError",
     "NodeContext",
-    "NodeSpec",
+    "NodeDriver",
     "NotLeader",
-    "OsFileSystem",
     "PersistentState",
     "ProposalDropped",
     "Raft",
@@ -104,9 +83,6 @@ __all__ = [
     "Role",
     "Snapshot",
     "SnapshotMeta",
-    "StallingSaver",
     "Status",
-    "Storage",
     "StorageError",
-    "holds_state",
 ]

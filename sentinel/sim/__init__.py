@@ -17,7 +17,7 @@ restore(bytes)); clients are `Timer`s (next_us/fire) that propose through a lead
 `ApplyListener`s that learn results in on_apply.
 """
 
-from sentinel.sim.app import Application, KVApplication, LogRecorder
+from sentinel.sim.app import KVApplication, LogRecorder, StateMachine
 from sentinel.sim.cluster import NEVER, TICK_US, ApplyListener, SimCluster, Timer
 from sentinel.sim.disk import DiskCrash, SimDisk
 from sentinel.sim.invariants import (
@@ -48,7 +48,6 @@ __all__ = [
     "PROFILES",
     "TICK_US",
     "Action",
-    "Application",
     "ApplyListener",
     "DiskCrash",
     "DurableLog",
@@ -66,6 +65,7 @@ __all__ = [
     "SimNode",
     "SimOptions",
     "SimulationFailure",
+    "StateMachine",
     "SweepSummary",
     "Timer",
     "Trace",

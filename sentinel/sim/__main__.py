@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     # Torn tails cut at recovery are expected here, not news; so are full disks (the disks
     # profile schedules them; the trace shows each stall).
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("sentinel.raft.stall").setLevel(logging.CRITICAL)
+    logging.getLogger("sentinel.host.stall").setLevel(logging.CRITICAL)
     options = SimOptions(
         nodes=args.nodes,
         sim_seconds=args.sim_seconds,

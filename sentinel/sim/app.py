@@ -1,6 +1,7 @@
-"""The per-node application plugged into a simulated node: apply, snapshot, restore.
+"""The state machine plugged into a simulated node: apply, snapshot, restore.
 
-The simulator only needs three things of an application: apply committed entries in order,
+The simulator runs it as the node driver's `Application` (sim/host.py `SimApp`) and needs
+three things of it: apply committed entries in order,
 turn its whole state into bytes at the applied index, and rebuild itself from such bytes.
 `LogRecorder` (the default) records every applied command in a hash chain, so equal
 snapshots at one index mean equal applied prefixes. `KVApplication` plugs in the pure
@@ -19,8 +20,8 @@ from sentinel.raft import Entry, EntryKind
 _RECORDER = struct.Struct(">QQ32s")
 
 
-class Application(Protocol):
-    """What a simulated node runs on top of raft."""
+class StateMachine(Protocol):
+    """What a simulated node runs on top of raft (wrapped as an `Application` by SimApp)."""
 
     def apply(self, entry: Entry) -> Any:
         """Apply one committed entry (index = last applied + 1); return the client's result."""

@@ -1,7 +1,9 @@
 """A whole cluster on a virtual clock: nodes, the seeded virtual network, the driver loop.
 
-Each node is driven exactly like the node process: feed the core (ticks, messages,
-proposals), then for each Ready: persist, send, apply, advance; then maybe compact. Every
+Each node is driven by the node process's own `NodeDriver` (raft/driver.py): feed it ticks,
+messages and proposals, and it handles the Readys (persist, send, apply, advance, compact)
+through the simulator's host (host.py: the simulated disk, the virtual network, the node's
+state machine, all watched by the invariant checker). Every
 message crosses the wire codec (`encode` at the sender, `decode` at the receiver), so no
 Python object is shared between nodes and the codec's checks run on every message.
 
@@ -19,8 +21,10 @@ from typing import Any, Protocol
 
 from sentinel.netsim import FaultConfig, FaultPolicy, VirtualNetwork
 from sentinel.raft import InvalidMessage, Message, MessageType, Raft, Role
-from sentinel.sim.app import Application, LogRecorder
+from sentinel.raft.driver import NodeDriver
+from sentinel.sim.app import LogRecorder, StateMachine
 from sentinel.sim.disk import DiskCrash
+from sentinel.sim.host import SimApp, SimHost
 from sentinel.sim.invariants import DurableLog, InvariantChecker
 from sentinel.sim.node import SimNode
 from sentinel.sim.trace import Trace
@@ -68,7 +72,7 @@ class SimCluster:
         self,
         seed: int,
         nodes: int = 5,
-        app_factory: Callable[[], Application] = LogRecorder,
+        app_factory: Callable[[], StateMachine] = LogRecorder,
         raft_config: dict[str, Any] | None = None,
         compact_every: int = 50,
         net_config: FaultConfig | None = None,
@@ -185,7 +189,7 @@ class SimCluster:
     def _tick(self, i: int) -> None:
         node = self.nodes[i]
         if node.active:
-            node.core.tick()  # type: ignore[union-attr]
+            node.driver.tick()  # type: ignore[union-attr]
             self.process(node)
 
     def _deliver(self, src: int, dst: int, payload: bytes) -> None:
@@ -216,7 +220,7 @@ class SimCluster:
             )
         )
         try:
-            node.core.step(m)  # type: ignore[union-attr]
+            node.driver.step(m)  # type: ignore[union-attr]
         except InvalidMessage as exc:
             self.counts["invalid"] += 1
             log.warning("node %d: invalid message: %s", node.id, exc)
@@ -225,60 +229,23 @@ class SimCluster:
     # ----------------------------------------------------- the node's driver
 
     def process(self, node: SimNode) -> None:
-        """Handle every Ready of one node (persist, send, apply, advance), then check it."""
-        core, storage, app = node.core, node.storage, node.app
-        assert core is not None and storage is not None and app is not None
-        checker, trace = self.checker, self.trace
-        saver = node.saver
-        assert saver is not None
-        for _ in range(READY_ROUNDS_MAX):
-            try:  # 1. persist (a Ready the disk had no room for is retried when due)
-                if saver.stalled is not None:
-                    done = saver.retry()
-                    if done is None:
-                        break
-                    rd = done[0]
-                    self.trace.add((self.now_us, "disk-saved", node.id))
-                elif not core.has_ready():
-                    break
-                else:
-                    rd = core.ready()
-                    if not saver.save(rd, False):
-                        self.counts["disk_full_stalls"] += 1
-                        self.trace.add((self.now_us, "disk-stall", node.id))
-                        break
-            except DiskCrash:
-                self.counts["disk_crashes"] += 1
-                self.trace.add((self.now_us, "crash", node.id, "(power cut while persisting)"))
-                self._crash(node)
-                return
-            if rd.snapshot is not None:
-                checker.observe_snapshot(node.id, rd.snapshot)
-            if rd.entries:  # chained to what the disk holds before them: after a stall
-                # the core's log may already differ there (it stepped a new leader's APPENDs)
-                prev = storage.stored_term(rd.entries[0].index - 1)
-                checker.observe_persist(node.id, prev if prev is not None else -1, rd.entries)
-            for m in rd.messages:  # 2. send
-                self._send(m)
-            if rd.apply_snapshot is not None:  # 3. apply
-                app.restore(rd.apply_snapshot.data)
-                checker.observe_restore(node.id, rd.apply_snapshot)
-                self.counts["snapshots_installed"] += 1
-                self.trace.add((self.now_us, "restore", node.id, rd.apply_snapshot.meta.index))
-            for entry in rd.committed_entries:
-                result = app.apply(entry)
-                checker.observe_apply(node.id, entry)
-                trace.add((self.now_us, "apply", node.id, entry.index, entry.term))
-                for listener in self.listeners:
-                    listener.on_apply(node, entry, result)
-            core.advance(rd)  # 4. advance
-            self._maybe_compact(node)
-        else:
+        """Handle every Ready of one node (through its driver), then check it."""
+        core, driver, saver = node.core, node.driver, node.saver
+        assert core is not None and driver is not None and saver is not None
+        try:
+            done = driver.process(READY_ROUNDS_MAX)
+        except DiskCrash:
+            self.counts["disk_crashes"] += 1
+            self.trace.add((self.now_us, "crash", node.id, "(power cut while persisting)"))
+            self._crash(node)
+            return
+        if not done and saver.stalled is None:
             raise AssertionError(f"node {node.id} never ran out of Ready batches")
         self._trace_role(node)
-        checker.check_node(node.id, core)
+        self.checker.check_node(node.id, core)
 
-    def _send(self, m: Message) -> None:
+    def send(self, m: Message) -> None:
+        """Put one node's message on the virtual network (the checker sees leaders')."""
         if m.type in _LEADER_TYPES:
             self.checker.observe_leader(m.src, m.term)
         verdict = self.net.send(self.now_us, m.src, m.dst, encode(m), m.is_response)
@@ -299,18 +266,6 @@ class SimCluster:
                     m.reject,
                 )
             )
-
-    def _maybe_compact(self, node: SimNode) -> None:
-        core, app = node.core, node.app
-        assert core is not None and app is not None
-        applied = core.log.applied
-        if applied - core.log.snapshot_index < self.compact_every:
-            return
-        # Check first: the commits up to here must be seen while their entries are in the log.
-        self.checker.check_node(node.id, core)
-        if core.compact(applied, app.snapshot()):
-            self.counts["compactions"] += 1
-            self.trace.add((self.now_us, "compact", node.id, applied))
 
     def _trace_role(self, node: SimNode) -> None:
         core = node.core
@@ -337,6 +292,10 @@ class SimCluster:
         """Start (or restart) node i from its disk."""
         node = self.nodes[i]
         state = node.start()
+        core = node.core
+        assert core is not None
+        host = SimHost(self, node)
+        node.driver = NodeDriver(core, SimApp(self, node, host), host)
         self.net.set_up(i, True)
         self.checker.node_started(i, state.snapshot, state.entries)
         self._trace_role(node)

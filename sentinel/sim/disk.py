@@ -14,7 +14,7 @@ from __future__ import annotations
 import errno
 import random
 
-from sentinel.raft import MemFileSystem
+from sentinel.host import MemFileSystem
 
 
 class DiskCrash(Exception):

@@ -12,16 +12,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from sentinel.raft import (
-    Config,
-    Message,
-    PersistentState,
-    Raft,
-    SnapshotMeta,
-    StallingSaver,
-    Storage,
-)
-from sentinel.sim.app import Application
+from sentinel.host import StallingSaver, Storage
+from sentinel.raft import Config, Message, PersistentState, Raft, SnapshotMeta
+from sentinel.raft.driver import NodeDriver
+from sentinel.sim.app import StateMachine
 from sentinel.sim.disk import SimDisk
 from sentinel.sim.invariants import DurableLog
 
@@ -43,7 +37,7 @@ class SimNode:
         peer_ids: tuple[int, ...],
         seed: int,
         cluster_id: str,
-        app_factory: Callable[[], Application],
+        app_factory: Callable[[], StateMachine],
         config_kw: dict[str, Any],
         clock: Callable[[], float],
     ) -> None:
@@ -59,7 +53,9 @@ class SimNode:
         #: Saves this incarnation's Ready batches; holds one the disk had no room for.
         self.saver: StallingSaver | None = None
         self.core: Raft | None = None
-        self.app: Application | None = None
+        self.app: StateMachine | None = None
+        #: Drives the core for this incarnation (the simulator sets it at each start).
+        self.driver: NodeDriver | None = None
         self.incarnation = 0
         self.paused = False
         self.inbox: deque[Message] = deque()
@@ -102,7 +98,7 @@ class SimNode:
         self.disk.crash(rng)
         assert self.storage is not None
         self.storage.close()
-        self.core = self.storage = self.app = None
+        self.core = self.storage = self.app = self.driver = None
         self.saver = None
         self.paused = False
         self.inbox.clear()

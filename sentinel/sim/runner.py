@@ -15,7 +15,7 @@ from typing import Any
 
 from sentinel.kvraft import Get, encode_command
 from sentinel.raft import InvariantError, StorageError
-from sentinel.sim.app import Application, KVApplication, LogRecorder
+from sentinel.sim.app import KVApplication, LogRecorder, StateMachine
 from sentinel.sim.cluster import SimCluster
 from sentinel.sim.invariants import InvariantViolation
 from sentinel.sim.kv import KVWorkload
@@ -38,7 +38,7 @@ class SimOptions:
     proposal_gap_ms_max: int = 100
     raft_config: dict[str, Any] | None = None
     #: None: LogRecorder for the raft workload, KVApplication for the kv one.
-    app_factory: Callable[[], Application] | None = None
+    app_factory: Callable[[], StateMachine] | None = None
     #: "raft": proposals acknowledged when applied; "kv": key/value clients checked by lin.
     workload: str = "raft"
     kv_clients: int = 3

@@ -20,11 +20,11 @@ from sentinel.cluster.settings import RunOptions, SettingsError, open_identity, 
 from sentinel.cluster.table import status_table
 from sentinel.cluster.views import ProcessInfo, ViewBuilder, group_labels, view_to_json
 from sentinel.dashboard import EventLog, ProcessState
+from sentinel.host.nodestatus import NodeStatus
 from sentinel.kvraft.limits import VALUE_BYTES_MAX
 from sentinel.netsim.faults import PRESETS, UNRELIABLE, make_topology
 from sentinel.netsim.protocol import RouterReport
 from sentinel.netsim.stats import EndpointStats, totals
-from sentinel.raft.nodestatus import NodeStatus
 from sentinel.wire import encode
 
 

@@ -26,18 +26,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sentinel.host.node import NodeSpec, node_name, spawn_node
+from sentinel.host.nodespec import KV_SERVER_APP
+from sentinel.host.storage import HARDSTATE, WAL
 from sentinel.kvraft.clerk import Clerk
 from sentinel.kvraft.protocol import ServerState
 from sentinel.netsim.client import Network, connect
 from sentinel.netsim.control import RouterHandle
 from sentinel.netsim.faults import FaultConfig
 from sentinel.netsim.procs import ProcessGroup
-from sentinel.raft.node import NodeSpec, node_name, spawn_node
-from sentinel.raft.storage import HARDSTATE, WAL
 
-APP = "sentinel.kvraft.server:KVServerApp"
+APP = KV_SERVER_APP
 #: What the fork server imports once, so forked nodes start warm (see `start_forkserver`).
-PRELOAD = ["sentinel.raft.node", "sentinel.kvraft.server", "sentinel.netsim.router"]
+PRELOAD = ["sentinel.host.node", "sentinel.kvraft.server", "sentinel.netsim.router"]
 #: 6.824's electionTimeout (1 s) is used as a sleep unit; ours is 150-300 ms, so 1 s is
 #: always several full election timeouts.
 ELECTION_TIMEOUT_S = 1.0

@@ -6,7 +6,7 @@ never unpickles, passes it on) and is broken further in: a cut header, a zero le
 padding, a checksummed pickle that is garbage. The leader must stay the leader in the same
 term (no election anywhere), log a few lines rather than one per frame, and the cluster must
 keep serving with every acknowledged write intact. (The leader mutes the client after its
-first bad frames and drops the rest unread: raft/inbox.py.)
+first bad frames and drops the rest unread: host/inbox.py.)
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from pathlib import Path
 from harness_kv import OP_DEADLINE_S
 
 import sentinel
+from sentinel.host.nodestatus import NodeStatus
 from sentinel.netsim import protocol as p
 from sentinel.netsim.client import connect
 from sentinel.netsim.framing import LENGTH
 from sentinel.netsim.testing import wait_for
-from sentinel.raft.nodestatus import NodeStatus
 from sentinel.wire import decode
 from sentinel.wire.testing import checked_frame
 

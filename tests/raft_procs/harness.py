@@ -1,6 +1,6 @@
 """A Python equivalent of 6.824's raft `config.go`, over real processes.
 
-A `RaftCluster` is a router and n node processes (sentinel.raft.node running the Recorder
+A `RaftCluster` is a router and n node processes (sentinel.host.node running the Recorder
 application) in a temporary directory. Servers are numbered 0..n-1 as in 6.824 (node id =
 i + 1). The tester talks to the nodes through the router as a client: `start`, `state` and
 `applied` are Recorder RPCs.
@@ -29,13 +29,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sentinel.host import wal
+from sentinel.host.node import NodeSpec, node_name, spawn_node
+from sentinel.host.nodespec import RECORDER_APP
+from sentinel.host.storage import HARDSTATE, WAL
 from sentinel.netsim.client import Network, connect
 from sentinel.netsim.control import RouterHandle
 from sentinel.netsim.faults import FaultConfig
 from sentinel.netsim.procs import ProcessGroup
-from sentinel.raft import wal
-from sentinel.raft.node import DEFAULT_APP, NodeSpec, node_name, spawn_node
-from sentinel.raft.storage import HARDSTATE, WAL
 
 #: Our election timeout is 150-300 ms (15-30 ticks of 10 ms), against 6.824's ~1 s; the
 #: tests' sleeps in units of 6.824's RaftElectionTimeout use this (twice our top) instead.
@@ -60,7 +61,7 @@ class RaftCluster:
         unreliable: bool = False,
         snapshot: bool = False,
         seed: int | None = None,
-        app: str = DEFAULT_APP,
+        app: str = RECORDER_APP,
         node_options: dict[str, Any] | None = None,
     ) -> None:
         self.seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little")

@@ -11,16 +11,17 @@ from pathlib import Path
 
 import pytest
 
+from sentinel.host.node import NodeSpec, node_name, spawn_node
+from sentinel.host.nodespec import KV_SERVER_APP
 from sentinel.kvraft.clerk import Clerk
 from sentinel.kvraft.protocol import ServerState
 from sentinel.netsim.client import Network, connect
 from sentinel.netsim.control import RouterHandle
 from sentinel.netsim.procs import ProcessGroup
-from sentinel.raft.node import NodeSpec, node_name, spawn_node
 
 pytestmark = pytest.mark.processes
 
-APP = "sentinel.kvraft.server:KVServerApp"
+APP = KV_SERVER_APP
 N = 3
 MAXRAFTSTATE = 2000
 WAIT_S = 60.0

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from sentinel.host.fs import ALLOCATE_AHEAD_BYTES_MIN
+from sentinel.host.node import node_name
+from sentinel.host.nodestatus import decode_status
 from sentinel.netsim.testing import wait_for
-from sentinel.raft.fs import ALLOCATE_AHEAD_BYTES_MIN
-from sentinel.raft.node import node_name
-from sentinel.raft.nodestatus import decode_status
 
 pytestmark = pytest.mark.processes
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from sentinel.host.node import node_name
+from sentinel.host.nodestatus import decode_status
 from sentinel.netsim import protocol as p
 from sentinel.netsim.testing import wait_for
 from sentinel.raft.messages import Message, MessageType
-from sentinel.raft.node import node_name
-from sentinel.raft.nodestatus import decode_status
 from sentinel.wire import encode
 
 pytestmark = pytest.mark.processes

@@ -16,7 +16,8 @@ import textwrap
 
 import pytest
 
-from sentinel.raft import Message, MessageType, Raft, Ready, Storage, election, leader
+from sentinel.host import Storage
+from sentinel.raft import Message, MessageType, Raft, Ready, election, leader
 from sentinel.sim import SimOptions, sweep
 
 FIGURE8 = SimOptions(nodes=5, sim_seconds=10.0, profile="figure8")

@@ -1,4 +1,4 @@
-"""`python -m sentinel.raft.node`: run a small raft cluster by hand (router + n nodes) and
+"""`python -m sentinel.host.nodecli`: run a small raft cluster by hand (router + n nodes) and
 print each node's status once a second until Ctrl-C. The real supervisor is sentinel.cluster;
 this is for a person trying a node out, and for reading its logs (`<dir>/node-<id>/node.log`).
 """
@@ -11,17 +11,17 @@ import tempfile
 import time
 from pathlib import Path
 
+from sentinel.host.node import DEFAULT_APP, NodeSpec, spawn_node
+from sentinel.host.nodestatus import decode_status
+from sentinel.host.storage import lost_disk
 from sentinel.netsim.control import RouterHandle
 from sentinel.netsim.faults import PRESETS
 from sentinel.netsim.procs import ProcessGroup, install_sigterm_handler
-from sentinel.raft.node import DEFAULT_APP, NodeSpec, spawn_node
-from sentinel.raft.nodestatus import decode_status
-from sentinel.raft.storage import lost_disk
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m sentinel.raft.node",
+        prog="python -m sentinel.host.nodecli",
         description="Run a router and N raft node processes in DIR; print their status.",
     )
     parser.add_argument("--dir", type=Path, help="cluster directory (default: a temp dir)")
@@ -81,3 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             router.shutdown()
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -7,10 +7,8 @@ import multiprocessing.connection
 
 import pytest
 
-from sentinel.netsim import protocol as p
-from sentinel.netsim.endpoint import Endpoint
-from sentinel.raft import inbox as inbox_module
-from sentinel.raft.inbox import (
+from sentinel.host import inbox as inbox_module
+from sentinel.host.inbox import (
     BAD_INPUT_PER_TURN_MAX,
     CLIENT_BYTES_PER_TURN_MAX,
     MUTE_BAD_FRAMES,
@@ -18,6 +16,8 @@ from sentinel.raft.inbox import (
     ClientInbox,
     from_client,
 )
+from sentinel.netsim import protocol as p
+from sentinel.netsim.endpoint import Endpoint
 
 JUNK = b"junk"
 

@@ -10,7 +10,11 @@ from typing import Any
 
 from sentinel.raft.config import Config
 
-DEFAULT_APP = "sentinel.raft.recorder:Recorder"
+#: The key/value server: what a node runs unless its spec names another application.
+KV_SERVER_APP = "sentinel.kvraft.server:KVServerApp"
+#: The 6.824 Raft tests' application (host/recorder.py); tests name it explicitly.
+RECORDER_APP = "sentinel.host.recorder:Recorder"
+DEFAULT_APP = KV_SERVER_APP
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -6,8 +6,8 @@ directory, sets up its log file (`<dir>/node-<id>/node.log`) and runs the loop. 
 exits when the router connection closes; it dies with its parent (ProcessGroup's
 die-with-parent guard).
 
-Start nodes with `spawn_node(spec, router, group)`; `python -m sentinel.raft.node --help` runs
-a small cluster by hand.
+Start nodes with `spawn_node(spec, router, group)`; `python -m sentinel.host.nodecli --help`
+runs a small cluster by hand.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ import logging.handlers
 from multiprocessing.connection import Connection
 from typing import Any
 
+from sentinel.host.lowprio import run_niced
+from sentinel.host.nodespec import DEFAULT_APP, NodeSpec, node_name
+from sentinel.host.runtime import NodeRuntime
+from sentinel.host.storage import Storage
 from sentinel.netsim.endpoint import Endpoint
 from sentinel.raft.errors import StorageError
-from sentinel.raft.lowprio import run_niced
-from sentinel.raft.nodespec import DEFAULT_APP, NodeSpec, node_name
-from sentinel.raft.runtime import NodeRuntime
-from sentinel.raft.storage import Storage
 
 __all__ = ["DEFAULT_APP", "NodeRuntime", "NodeSpec", "node_main", "node_name", "spawn_node"]
 
@@ -93,9 +93,3 @@ def node_main(conn: Connection, spec: NodeSpec) -> None:
             runtime.snapshot_fork.stop()
         storage.close()
         endpoint.close()
-
-
-if __name__ == "__main__":
-    from sentinel.raft.nodecli import main
-
-    raise SystemExit(main())

@@ -16,8 +16,8 @@ import math
 import time
 from collections.abc import Callable
 
+from sentinel.host.storage import Storage
 from sentinel.raft.ready import Ready
-from sentinel.raft.storage import Storage
 
 __all__ = ["DISK_ERROR_LOG_S", "DISK_RETRY_S", "StallingSaver"]
 
@@ -39,23 +39,25 @@ class StallingSaver:
         self.storage = storage
         self.node_id = node_id
         self.clock = clock
-        #: The Ready waiting for room (and whether its messages already left), or None.
-        self.stalled: tuple[Ready, bool] | None = None
+        #: The Ready waiting for room, or None.
+        self.stalled: Ready | None = None
         self.error = ""  # why the node cannot persist ("" when it can), for its status
         self.failures = 0  # saves refused for want of room
         self._retry_at = -math.inf
         self._logged_at = -math.inf
 
-    def save(self, rd: Ready, early: bool) -> bool:
+    def save(self, rd: Ready) -> bool:
         """Save `rd`; False (and `rd` held as `stalled`) if the disk has no room for it.
-        `early`: its messages left before the save (kept for whoever finishes it)."""
+        The held Ready offered again is tried at most every DISK_RETRY_S (False meanwhile)."""
+        if rd is self.stalled and self.clock() < self._retry_at:
+            return False
         try:
             self.storage.save(rd)
         except OSError as exc:
             if exc.errno not in _NO_ROOM:
                 raise
             self._no_room(exc)
-            self.stalled = (rd, early)
+            self.stalled = rd
             return False
         if self.error:
             log.warning("node %d: the disk has room again; the stalled batch is saved",
@@ -63,14 +65,6 @@ class StallingSaver:
             self.error = ""
         self.stalled = None
         return True
-
-    def retry(self) -> tuple[Ready, bool] | None:
-        """The stalled Ready and its `early`, once saved by this call; None while none is
-        stalled, its next try is not due, or the disk still has no room."""
-        if self.stalled is None or self.clock() < self._retry_at:
-            return None
-        rd, early = self.stalled
-        return (rd, early) if self.save(rd, early) else None
 
     def _no_room(self, exc: OSError) -> None:
         now = self.clock()

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from raft_harness import Cluster
 
+from sentinel.host import MemFileSystem, Storage, nodecli, wal
+from sentinel.host.storage import lost_disk
 from sentinel.raft import (
     ClusterMismatchError,
     Config,
@@ -20,17 +22,12 @@ from sentinel.raft import (
     CorruptStateError,
     Entry,
     HardState,
-    MemFileSystem,
     MissingSnapshotError,
     Raft,
     Ready,
     Snapshot,
     SnapshotMeta,
-    Storage,
-    nodecli,
-    wal,
 )
-from sentinel.raft.storage import lost_disk
 from sentinel.sim.disk import DiskCrash, SimDisk
 
 CLUSTER = "test-cluster"
@@ -506,7 +503,7 @@ def test_a_node_without_state_among_nodes_with_state_has_lost_its_disk(tmp_path,
     why = lost_disk(dirs, 3)
     assert why is not None and why.startswith("node-3 holds no state")
     assert lost_disk(dirs, 1) is None
-    # `python -m sentinel.raft.node` refuses it too, before it starts any process.
+    # `python -m sentinel.host.nodecli` refuses it too, before it starts any process.
     assert nodecli.main(["--dir", str(tmp_path), "-n", "3", "--seconds", "1"]) == 2
     assert "error: node-3 holds no state" in capsys.readouterr().err
     assert not any(dirs[3].iterdir())

@@ -7,8 +7,8 @@ One thread, one loop (docs/design.md, "The node driver"):
                       from a client, into the client inbox (inbox.py), drained in order
                       under a budget per turn: client RPCs -> the services (RpcServer)
     for each elapsed tick: core.tick(), app.on_tick()
-    while the core has a Ready: persist (one fsync per batch), send, apply, advance
-                                (a Ready the disk has no room for waits: stall.py)
+    the Readys: the driver (driver.py: persist with one fsync per batch, send, apply,
+                serve reads, advance; a Ready the disk has no room for waits: stall.py)
     a few times a second: post a NodeStatus blob to the router
 
 Raft messages are one-way router messages flagged REQUEST or REPLY (`Message.is_response`), so
@@ -22,30 +22,30 @@ from __future__ import annotations
 
 import importlib
 import logging
-import math
 import os
 import random
 import select
 import time
 from collections.abc import Callable, Mapping
 
+from sentinel.host.bgsnap import SnapshotFork
+from sentinel.host.inbox import ClientInbox, from_client
+from sentinel.host.lowprio import run_niced
+from sentinel.host.nodespec import NodeSpec
+from sentinel.host.nodestatus import NodeStatus
+from sentinel.host.stall import StallingSaver
+from sentinel.host.storage import Storage
 from sentinel.netsim import protocol as p
 from sentinel.netsim.endpoint import READ_BYTES, Endpoint, Message, Request
 from sentinel.netsim.logthrottle import LogThrottle
 from sentinel.netsim.rpc import RpcCall, RpcServer
 from sentinel.raft.app import Application
-from sentinel.raft.bgsnap import SnapshotFork
 from sentinel.raft.core import Raft
+from sentinel.raft.driver import NodeDriver
 from sentinel.raft.errors import InvalidMessage, ProposalDropped
-from sentinel.raft.inbox import ClientInbox, from_client
-from sentinel.raft.lowprio import run_niced
 from sentinel.raft.messages import Entry, Role, SnapshotMeta, Status
 from sentinel.raft.messages import Message as RaftMessage
-from sentinel.raft.nodespec import NodeSpec
-from sentinel.raft.nodestatus import NodeStatus
 from sentinel.raft.ready import Ready
-from sentinel.raft.stall import StallingSaver
-from sentinel.raft.storage import Storage
 from sentinel.wire import WireError, encode
 
 __all__ = ["NodeRuntime", "load_app"]
@@ -71,7 +71,7 @@ def load_app(path: str) -> Application:
 
 
 class NodeRuntime:
-    """The loop's state; also the application's `NodeContext`."""
+    """The loop's state; also the application's `NodeContext` and the driver's host."""
 
     def __init__(self, spec: NodeSpec, endpoint: Endpoint, storage: Storage) -> None:
         self.spec = spec
@@ -99,18 +99,11 @@ class NodeRuntime:
             ("raft_msgs_received", "raft_bytes_received", "raft_requests_received",
              "raft_msgs_sent", "raft_bytes_sent", "invalid_msgs", "slow_turns"), 0,
         )  # fmt: skip
-        self.compact_wish: tuple[int, bytes] | None = None
         self.snapshot_fork = SnapshotFork(storage, close_in_child=(endpoint.fileno(),))
-        self.reads_asked: set[bytes] = set()
         #: Lease reads: a read round asked at time t and confirmed by a quorum makes this
         #: node's leadership good for reads until t + lease (monotonic seconds).
-        self.lease_s = spec.lease_ms() / 1000.0 if spec.lease_reads else 0.0
-        self.lease_until = -math.inf
-        self.round_asked: dict[bytes, float] = {}  # read context -> when it was asked
-        self.reads_waiting: list[tuple[int, bytes]] = []  # (index, context) until applied
-        self.last_role = (self.core.role, self.core.term, self.core.lead)
-        #: (term, vote) as last written to disk: what a message sent before a save may rely on.
-        self.durable_term_vote = (state.hard_state.term, state.hard_state.vote)
+        lease_s = spec.lease_ms() / 1000.0 if spec.lease_reads else 0.0
+        self.driver = NodeDriver(self.core, self.app, self, lease_s)
         # One poll object for the life of the loop: Connection.poll builds a selector on
         # every call, which costs more than the message it waits for.
         self.poller = select.poll()
@@ -123,7 +116,7 @@ class NodeRuntime:
 
     def propose(self, data: bytes) -> tuple[int, int]:
         self.refuse_while_stalled()
-        return self.core.propose(data)
+        return self.driver.propose(data)
 
     def refuse_while_stalled(self) -> None:
         """A node that cannot persist says so at once (ProposalDropped) when it leads, or
@@ -135,18 +128,10 @@ class NodeRuntime:
 
     def read_index(self, context: bytes) -> None:
         self.refuse_while_stalled()
-        # The lease starts when a round was asked, before its heartbeats left: every
-        # follower that acked heard from us after that, so refuses votes for longer.
-        now = time.monotonic()
-        leased = now < self.lease_until
-        self.core.read_index(context, lease=leased)
-        if not leased and self.lease_s > 0:
-            self.round_asked[bytes(context)] = now
-        self.reads_asked.add(bytes(context))
+        self.driver.read_index(context, time.monotonic())
 
     def compact(self, index: int, data: bytes) -> None:
-        if self.compact_wish is None or index > self.compact_wish[0]:
-            self.compact_wish = (index, bytes(data))
+        self.driver.compact(index, data)
 
     def compact_in_background(
         self, index: int, make_snapshot: Callable[[], bytes], state_bytes: int
@@ -201,7 +186,7 @@ class NodeRuntime:
         next_status = time.monotonic()
         endpoint = self.endpoint
         # Everything a loop turn sends leaves in one write, just before the loop waits
-        # (and a leader's early APPENDs before its fsync, see handle_ready).
+        # (and a leader's early APPENDs before its fsync, see NodeDriver.process).
         endpoint.cork()
         poller = self.poller
         while True:
@@ -218,8 +203,7 @@ class NodeRuntime:
             if now >= next_tick:
                 due = min(TICK_CATCHUP_MAX, int((now - next_tick) / tick_s) + 1)
                 for _ in range(due):
-                    self.core.tick()
-                    self.app.on_tick()
+                    self.driver.tick()
                 next_tick = max(next_tick + due * tick_s, now)
                 endpoint.bad_frame_log.flush()  # a burst's last count, once its second is up
                 self.invalid_log.flush()
@@ -227,7 +211,7 @@ class NodeRuntime:
                 if self.saver.stalled is None:  # (its compaction would join a Ready in flight)
                     self.finish_background_snapshot()
             ready_began = time.monotonic()
-            self.handle_ready()
+            self.driver.process(READY_BATCHES_MAX, lambda: bool(self.poller.poll(0)))
             if now >= next_status:
                 self.post_status()
                 next_status = now + status_s
@@ -280,7 +264,6 @@ class NodeRuntime:
             self.step(item, len(raw) - p.ROUTE_BYTES)
         elif item is not None:
             self.app.on_message(item.src, item)
-        self.check_role()
 
     def step(self, item: Message, size: int) -> None:
         """One raft message from the network; garbage is logged and counted, never fatal."""
@@ -295,84 +278,20 @@ class NodeRuntime:
         self.counts["raft_bytes_received"] += size
         self.counts["raft_requests_received"] += not m.is_response
         try:
-            self.core.step(m)
+            self.driver.step(m)
         except InvalidMessage as exc:
             self.counts["invalid_msgs"] += 1
             self.invalid_log.event("invalid raft message from %d refused: %s", item.src, exc)
 
-    def check_role(self) -> None:
-        """Tell the application about role, term or leader changes; fail lost reads."""
-        now = (self.core.role, self.core.term, self.core.lead)
-        if now == self.last_role:
-            return
-        before, self.last_role = self.last_role, now
-        if before[0] is Role.LEADER and (now[0] is not Role.LEADER or now[1] != before[1]):
-            self.lease_until, self.round_asked = -math.inf, {}
-            lost, self.reads_asked = self.reads_asked, set()
-            for context in lost:
-                self.app.read_failed(context)
-        log.info("node %d: %s term %d leader %d", self.node_id, now[0].name, now[1], now[2])
-        self.app.role_changed(*now)
+    # -- the driver's host -----------------------------------------------------------------
 
-    def handle_ready(self) -> None:
-        """Persist, send, apply, advance, for every Ready (a leader sends first when that is
-        safe, see `may_send_before_persist`); then compact if asked. Everything sent is
-        written out before the next fsync: nobody waits on a message held behind a disk.
-        A Ready the disk had no room for waits and is saved again later (see stall.py)."""
-        saver = self.saver
-        if saver.stalled is not None:
-            done = saver.retry()
-            if done is None:
-                return
-            self.finish_ready(*done)
-        for batch in range(READY_BATCHES_MAX):
-            if not self.core.has_ready():
-                break
-            if batch and self.poller.poll(0):
-                break  # messages are waiting: a long replay must not starve votes and acks
-            rd = self.core.ready()
-            early = self.may_send_before_persist(rd)
-            if early:  # a leader's APPENDs go out before its own fsync (thesis §10.2.1)
-                self.send_all(rd)
-                self.endpoint.flush()
-            if not saver.save(rd, early):  # 1. persist: one fsync for the batch (when needed)
-                return
-            self.finish_ready(rd, early)
+    def save(self, rd: Ready) -> bool:
+        """Persist `rd` (a full disk holds it, see stall.py)."""
+        return self.saver.save(rd)
 
-    def finish_ready(self, rd: Ready, early: bool) -> None:
-        """Everything after `rd` is on disk: send, apply, advance, compact."""
-        if rd.hard_state is not None:
-            self.durable_term_vote = (rd.hard_state.term, rd.hard_state.vote)
-        if not early:  # 2. send: a follower's acks leave before it spends time applying
-            self.send_all(rd)
-            self.endpoint.flush()
-        self.apply(rd)  # 3. apply, answering clients
-        self.serve_reads(_applied_after(rd, self.core.log.applied))
-        self.endpoint.flush()  # the answers leave now, not after the next batch's fsync
-        self.core.advance(rd)  # 4. advance
-        self.check_role()
-        if self.compact_wish is not None:
-            index, data = self.compact_wish
-            self.compact_wish = None
-            if self.core.compact(index, data):
-                log.debug("node %d compacted to %d", self.node_id, index)
-
-    def may_send_before_persist(self, rd: Ready) -> bool:
-        """Whether `rd`'s messages may leave before `rd` is on disk: a leader's batch that
-        changes neither term nor vote and installs no snapshot. Its messages then depend only
-        on the durable term and on its own new entries, which followers may store first
-        (the core counts the leader toward commit only once its copy is durable); replies
-        that acknowledge entries come from followers, which always persist first."""
-        if self.core.role is not Role.LEADER or rd.apply_snapshot is not None:
-            return False
-        # A snapshot that is not to be applied is the leader's own compaction: it covers
-        # only applied entries, so no message depends on it being on disk, and its heartbeats
-        # must not wait for the log rewrite that comes with it.
-        hs = rd.hard_state
-        return hs is None or (hs.term, hs.vote) == self.durable_term_vote
-
-    def send_all(self, rd: Ready) -> None:
-        for m in rd.messages:
+    def send(self, messages: tuple[RaftMessage, ...]) -> None:
+        """Queue raft messages on the corked endpoint (they leave at `flush`)."""
+        for m in messages:
             try:
                 frame = encode(m)
             except WireError as exc:
@@ -383,32 +302,9 @@ class NodeRuntime:
             self.counts["raft_msgs_sent"] += 1
             self.counts["raft_bytes_sent"] += len(frame)
 
-    def apply(self, rd: Ready) -> None:
-        if rd.apply_snapshot is not None:
-            snap = rd.apply_snapshot
-            self.app.restore(snap.meta.index, snap.data)
-        for entry in rd.committed_entries:
-            self.app.apply(entry)
-        for rs in rd.read_states:  # confirmed: served once applied, even if leadership goes
-            self.reads_asked.discard(rs.context)
-            asked = self.round_asked.pop(rs.context, None)
-            if asked is not None:
-                self.lease_until = max(self.lease_until, asked + self.lease_s)
-            self.reads_waiting.append((rs.index, rs.context))
-        if rd.committed_entries or rd.apply_snapshot is not None:
-            self.app.after_apply()
-
-    def serve_reads(self, applied: int) -> None:
-        """Answer the confirmed reads whose read index is applied (`applied`)."""
-        if not self.reads_waiting:
-            return
-        still = []
-        for index, context in self.reads_waiting:
-            if index <= applied:
-                self.app.read_ready(context)
-            else:
-                still.append((index, context))
-        self.reads_waiting = still
+    def flush(self) -> None:
+        """Write out every frame queued (messages and answers) in one write."""
+        self.endpoint.flush()
 
     def post_status(self) -> None:
         st = self.core.status()
@@ -428,12 +324,3 @@ class NodeRuntime:
                 )
             )
         )  # fmt: skip
-
-
-def _applied_after(rd: Ready, applied: int) -> int:
-    """The applied index once `rd`'s snapshot and committed entries are applied."""
-    if rd.apply_snapshot is not None:
-        applied = max(applied, rd.apply_snapshot.meta.index)
-    if rd.committed_entries:
-        applied = max(applied, rd.committed_entries[-1].index)
-    return applied

@@ -15,18 +15,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from sentinel.raft import (
-    CorruptSnapshotError,
-    Entry,
-    HardState,
-    OsFileSystem,
-    Ready,
-    Snapshot,
-    SnapshotMeta,
-    Storage,
-)
-from sentinel.raft.bgsnap import SnapshotFork
-from sentinel.raft.storage import SNAPSHOT_SYNC_BYTES, _snap_name
+from sentinel.host import OsFileSystem, Storage
+from sentinel.host.bgsnap import SnapshotFork
+from sentinel.host.storage import SNAPSHOT_SYNC_BYTES, _snap_name
+from sentinel.raft import CorruptSnapshotError, Entry, HardState, Ready, Snapshot, SnapshotMeta
 
 CLUSTER = "test-cluster"
 WAIT_S = 30.0

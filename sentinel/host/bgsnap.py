@@ -27,8 +27,8 @@ import signal
 import time
 from collections.abc import Callable, Iterable
 
+from sentinel.host.storage import SNAPSHOT_SYNC_BYTES, Storage
 from sentinel.raft.messages import SnapshotMeta
-from sentinel.raft.storage import SNAPSHOT_SYNC_BYTES, Storage
 
 log = logging.getLogger(__name__)
 

@@ -12,17 +12,10 @@ import pytest
 from raft_harness import Cluster
 from test_storage import CLUSTER, digest, ents, ready
 
-from sentinel.raft import (
-    HardState,
-    Message,
-    MessageType,
-    Snapshot,
-    SnapshotMeta,
-    Storage,
-    fs,
-)
-from sentinel.raft.fs import OsFileSystem
-from sentinel.raft.stall import DISK_RETRY_S, StallingSaver
+from sentinel.host import Storage, fs
+from sentinel.host.fs import OsFileSystem
+from sentinel.host.stall import DISK_RETRY_S, StallingSaver
+from sentinel.raft import HardState, Message, MessageType, Snapshot, SnapshotMeta
 
 QUOTA_BYTES = 256 * 1024
 
@@ -127,7 +120,7 @@ class _Disk:
         self.saved.append(rd)
 
 
-def test_a_stalled_ready_is_saved_again_when_due_and_then_handed_back(
+def test_a_stalled_ready_is_saved_again_when_due(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     disk, now = _Disk(), [100.0]
@@ -135,17 +128,17 @@ def test_a_stalled_ready_is_saved_again_when_due_and_then_handed_back(
     rd = ready(ents(1, 1))
     disk.fail_with = errno.ENOSPC
     with caplog.at_level(logging.WARNING):
-        assert not saver.save(rd, True)
-        assert saver.stalled == (rd, True) and saver.error.startswith("disk full")
-        assert saver.retry() is None  # not due yet: no second try in the same instant
+        assert not saver.save(rd)
+        assert saver.stalled is rd and saver.error.startswith("disk full")
+        assert not saver.save(rd) and saver.failures == 1  # not due: no second try yet
         now[0] += DISK_RETRY_S
-        assert saver.retry() is None and saver.failures == 2  # due, but still no room
+        assert not saver.save(rd) and saver.failures == 2  # due, but still no room
         disk.fail_with = errno.EDQUOT  # a quota is a full disk too
         now[0] += DISK_RETRY_S
-        assert saver.retry() is None and saver.failures == 3
+        assert not saver.save(rd) and saver.failures == 3
         disk.fail_with = None
         now[0] += DISK_RETRY_S
-        assert saver.retry() == (rd, True)
+        assert saver.save(rd)
     assert disk.saved == [rd] and saver.stalled is None and saver.error == ""
     assert caplog.text.count("disk full, cannot persist its log") == 1  # not every 100 ms
     assert "the disk has room again" in caplog.text
@@ -156,7 +149,7 @@ def test_other_disk_errors_still_stop_the_node() -> None:
     saver = StallingSaver(disk, 3)  # type: ignore[arg-type]
     disk.fail_with = errno.EIO  # the disk's state is unknown: no retrying over it
     with pytest.raises(OSError) as caught:
-        saver.save(ready(ents(1, 1)), False)
+        saver.save(ready(ents(1, 1)))
     assert caught.value.errno == errno.EIO and saver.stalled is None
 
 

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from sentinel.raft.lowprio import run_niced
+from sentinel.host.lowprio import run_niced
 
 
 def _my_nice() -> int:

@@ -29,7 +29,8 @@ import re
 import struct
 from collections.abc import Mapping
 
-from sentinel.raft import wal
+from sentinel.host import wal
+from sentinel.host.fs import FileSystem, OsFileSystem
 from sentinel.raft.errors import (
     ClusterMismatchError,
     CorruptSnapshotError,
@@ -37,7 +38,6 @@ from sentinel.raft.errors import (
     MissingSnapshotError,
     StorageError,
 )
-from sentinel.raft.fs import FileSystem, OsFileSystem
 from sentinel.raft.messages import Entry, HardState, Snapshot, SnapshotMeta
 from sentinel.raft.ready import PersistentState, Ready
 

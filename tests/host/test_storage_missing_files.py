@@ -7,15 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sentinel.raft import (
-    CorruptStateError,
-    Entry,
-    HardState,
-    Ready,
-    Snapshot,
-    SnapshotMeta,
-    Storage,
-)
+from sentinel.host import Storage
+from sentinel.raft import CorruptStateError, Entry, HardState, Ready, Snapshot, SnapshotMeta
 
 CLUSTER = "test-cluster"
 

@@ -1,0 +1,157 @@
+"""The node driver (raft/driver.py) on a fake host: the order of a Ready's work, sending
+before persisting, a held Ready, ReadIndex and lease reads, compaction."""
+
+from __future__ import annotations
+
+import random
+
+from sentinel.raft import (
+    Application,
+    Config,
+    Entry,
+    Message,
+    MessageType,
+    NodeDriver,
+    PersistentState,
+    Raft,
+    Ready,
+    Role,
+)
+
+
+class Host:
+    """Records every call in `calls`; `room` False makes saves fail (a full disk)."""
+
+    def __init__(self, calls: list) -> None:
+        self.calls = calls
+        self.room = True
+        self.saved: list[Ready] = []
+
+    def save(self, rd: Ready) -> bool:
+        self.calls.append("save")
+        if self.room:
+            self.saved.append(rd)
+        return self.room
+
+    def send(self, messages: tuple[Message, ...]) -> None:
+        self.calls.extend(("send", m.type, m.dst) for m in messages)
+
+    def flush(self) -> None:
+        pass
+
+
+class App(Application):
+    def __init__(self, calls: list) -> None:
+        self.calls = calls
+        self.applied = 0
+
+    def apply(self, entry: Entry) -> None:
+        self.calls.append(("apply", entry.index))
+        self.applied = entry.index
+
+    def read_ready(self, context: bytes) -> None:
+        self.calls.append(("read_ready", context))
+
+    def read_failed(self, context: bytes) -> None:
+        self.calls.append(("read_failed", context))
+
+    def after_apply(self) -> None:
+        self.calls.append("after_apply")
+
+
+def driver(node_id: int = 1, peers: tuple[int, ...] = (1,), lease_s: float = 0.0) -> NodeDriver:
+    calls: list = []
+    config = Config(node_id, peers, election_ticks=10, heartbeat_ticks=1)
+    core = Raft(config, random.Random(node_id), PersistentState())
+    return NodeDriver(core, App(calls), Host(calls), lease_s)
+
+
+def elect_alone(d: NodeDriver) -> None:
+    """A one-node cluster elects itself after its election timeout."""
+    for _ in range(30):
+        d.tick()
+        assert d.process(100)
+        if d.core.role is Role.LEADER:
+            break
+    assert d.core.role is Role.LEADER
+    d.host.calls.clear()  # type: ignore[attr-defined]
+
+
+def test_a_follower_persists_before_it_sends_and_applies_after() -> None:
+    d = driver(2, (1, 2, 3))
+    calls = d.host.calls  # type: ignore[attr-defined]
+    entry = Entry(1, 1, b"x")
+    d.step(Message(MessageType.APPEND, 1, 2, 1, index=0, log_term=0, entries=(entry,), commit=1))
+    assert d.process(100)
+    first_send = next(k for k, c in enumerate(calls) if c[0] == "send")
+    assert calls.index("save") < first_send < calls.index(("apply", 1))
+    assert calls.index(("apply", 1)) < calls.index("after_apply")
+
+
+def test_a_leader_sends_its_appends_before_its_own_fsync() -> None:
+    d = driver(1, (1, 2, 3))
+    for _ in range(30):
+        d.tick()
+        d.process(100)
+        if d.core.role is not Role.FOLLOWER:
+            break
+    assert d.core.role is Role.PRE_CANDIDATE
+    d.step(Message(MessageType.PRE_VOTE_RESP, 2, 1, d.core.term + 1))
+    d.process(100)
+    d.step(Message(MessageType.VOTE_RESP, 2, 1, d.core.term))
+    d.process(100)
+    assert d.core.role is Role.LEADER
+    for follower in (2, 3):  # both have the leader's first entry: they replicate now
+        d.step(Message(MessageType.APPEND_RESP, follower, 1, d.core.term, index=1))
+    d.process(100)
+    calls = d.host.calls  # type: ignore[attr-defined]
+    calls.clear()
+    d.propose(b"cmd")
+    d.process(100)
+    appends = [k for k, c in enumerate(calls) if c[:2] == ("send", MessageType.APPEND)]
+    assert appends and max(appends) < calls.index("save")
+
+
+def test_a_ready_the_disk_has_no_room_for_is_held_and_finished_later() -> None:
+    d = driver(2, (1, 2, 3))
+    host = d.host
+    host.room = False  # type: ignore[attr-defined]
+    d.step(Message(MessageType.APPEND, 1, 2, 1, entries=(Entry(1, 1, b"x"),), commit=1))
+    assert not d.process(100)
+    assert d.stalled is not None
+    assert not any(c[0] == "send" for c in host.calls)  # type: ignore[attr-defined]
+    assert d.app.applied == 0  # type: ignore[attr-defined]
+    host.room = True  # type: ignore[attr-defined]
+    assert d.process(100)
+    assert d.stalled is None and d.app.applied == 1  # type: ignore[attr-defined]
+    sends = [c for c in host.calls if c[0] == "send"]  # type: ignore[attr-defined]
+    assert sends == [("send", MessageType.APPEND_RESP, 1)]
+
+
+def test_a_read_is_served_once_applied_and_a_lease_skips_the_round() -> None:
+    d = driver(1, (1,), lease_s=1.0)
+    elect_alone(d)
+    calls = d.host.calls  # type: ignore[attr-defined]
+    d.read_index(b"r1", now_s=10.0)
+    d.process(100)
+    assert ("read_ready", b"r1") in calls
+    assert d.lease_until == 11.0  # the round asked at 10.0 was confirmed
+    d.read_index(b"r2", now_s=10.5)  # within the lease: no round asked
+    assert b"r2" not in d.round_asked
+    d.process(100)
+    assert ("read_ready", b"r2") in calls
+
+
+def test_compaction_waits_for_the_batch_and_the_highest_wish_wins() -> None:
+    d = driver(1, (1,))
+    elect_alone(d)
+    for k in range(3):
+        d.propose(b"c%d" % k)
+    d.process(100)
+    applied = d.core.log.applied
+    d.compact(applied - 1, b"older")
+    d.compact(applied, b"newest")
+    d.compact(applied - 2, b"oldest")
+    d.propose(b"more")
+    d.process(100)
+    assert d.core.log.snapshot_index == applied and d.core.snapshot.data == b"newest"
