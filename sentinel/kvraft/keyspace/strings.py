@@ -159,12 +159,12 @@ def getset(store: Store, args: list[bytes], now_ms: int) -> Reply:
 
 
 def getdel(store: Store, args: list[bytes], now_ms: int) -> Reply:
-    """GETDEL key: the value, and the key is deleted."""
+    """GETDEL key: the value, and the key is deleted (an expired one too, as DEL does)."""
     value = lookup_string(store, args[1], now_ms)
-    if value is None or isinstance(value, Error):
-        return NULL if value is None else value
+    if isinstance(value, Error):
+        return value
     store.remove(args[1], now_ms)
-    return Bulk(value)
+    return NULL if value is None else Bulk(value)
 
 
 def getex(store: Store, args: list[bytes], now_ms: int) -> Reply:
