@@ -65,8 +65,8 @@ def test_messages_from_dropped_senders_are_left_out_and_counted(senders, dropped
 
 
 def test_wire_frames_split_from_a_stream_decode_and_a_bad_one_costs_only_itself():
-    """Moved from the deleted wire/framing.py helpers: the Splitter is the one place a stream
-    is cut into wire frames; a garbage frame among them fails alone with WireError."""
+    """The Splitter is the one place a stream is cut into wire frames; a garbage frame among
+    them fails alone with WireError."""
     frames = [encode(("entry", i, b"d" * i)) for i in range(3)]
     stream = _stream([frames[0], b"garbage", frames[1], frames[2]])
     splitter = Splitter(HEADER_BYTES + FRAME_BYTES_MAX, keep_prefix=False)
