@@ -13,9 +13,9 @@ driver feeds it events and does what it says:
         if Done:  return action.value                     # the call's answer
         if Fail:  raise action.error
 
-The synchronous `clerk.Clerk` drives it with blocking calls and sleeps; the asynchronous
-client (`client.Client.*_async`) drives it from RPC-completion callbacks and timers. The
-rules (6.824's clerk, plus sessions and deadlines):
+The client (`client.Client`, whose blocking calls are its `*_async` calls waited on)
+drives it from RPC-completion callbacks and timers. The rules (6.824's clerk, plus
+sessions and deadlines):
 
 - Start at the server that answered last (`session.leader`). An attempt waits at most
   `silence_s` (SILENCE_S: about the longest election timeout) for an answer, doubled after

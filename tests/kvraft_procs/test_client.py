@@ -12,7 +12,7 @@ from harness_kv import OP_DEADLINE_S
 
 import sentinel
 from sentinel.kvraft import Append, Get, InvalidRequest, Put, ResultCode
-from sentinel.kvraft.clerk import Clerk
+from sentinel.kvraft.client import Client
 from sentinel.kvraft.errors import OutcomeUnknown, Unavailable
 from sentinel.kvraft.limits import KEY_BYTES_MAX, VALUE_BYTES_MAX
 from sentinel.kvraft.protocol import INVALID, KVReply
@@ -62,7 +62,7 @@ def test_a_value_at_the_size_limit_is_stored_and_read_back(make_cluster):
 def test_bad_input_is_refused_before_anything_is_sent(make_cluster):
     cfg = make_cluster(3)
     assert cfg.net is not None
-    ck = Clerk(cfg.net, [1, 2, 3])
+    ck = Client(cfg.net, [1, 2, 3], owns_network=False)
     bad = [
         lambda: ck.put("", "v"),
         lambda: ck.put(7, "v"),  # type: ignore[arg-type]
@@ -74,7 +74,7 @@ def test_bad_input_is_refused_before_anything_is_sent(make_cluster):
     for call in bad:
         with pytest.raises(InvalidRequest):
             call()
-    assert ck.rpcs == 0 and ck.client_id == 0  # nothing reached a server, not even Register
+    assert ck.rpcs == 0  # nothing reached a server, not even Register
     with sentinel.connect(cfg.directory) as kv, pytest.raises(ValueError):
         kv.put("k", "v", timeout_s=0)
 
