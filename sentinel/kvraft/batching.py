@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sentinel.kvraft.codec import encode_valid_command
+from sentinel.kvraft.codec import encode_command
 from sentinel.kvraft.commands import Command
 from sentinel.kvraft.protocol import (
     BATCH_BYTES_MAX,
@@ -133,7 +133,7 @@ class Coalescer:
             self._held[server] = [_Member(method, command, b"", timeout_s, callback, on_error)]
             self._held_bytes[server] = 0
             return
-        data = encode_valid_command(command)  # the call was validated when prepared
+        data = encode_command(command)
         if len(data) > MEMBER_BYTES_MAX:
             network.call_async(server, method, command, timeout_s, callback)
             return
@@ -147,7 +147,7 @@ class Coalescer:
     def _encode_first(self, server: int, first: _Member) -> bool:
         """A second attempt for `server` came: encode the first one held for the batch.
         False when it is too big to share one: it is then sent alone, as the plain RPC."""
-        first.data = encode_valid_command(first.command)
+        first.data = encode_command(first.command)
         if len(first.data) <= MEMBER_BYTES_MAX:
             self._held_bytes[server] = len(first.data)
             return True
