@@ -69,6 +69,7 @@ from sentinel.kvraft.attempts import (
     prepare,
 )
 from sentinel.kvraft.batching import Coalescer
+from sentinel.kvraft.codec import encode_command
 from sentinel.kvraft.commands import Append, Cas, Delete, Get, Put
 from sentinel.kvraft.limits import InvalidRequest, validate_int, validate_timeout_s
 from sentinel.netsim.client import Network
@@ -342,15 +343,16 @@ class _Job:
         while True:
             try:
                 if isinstance(action, Send):
+                    data = encode_command(action.command)  # the one form a command travels in
                     coalescer = self.client.coalescer
                     if coalescer is None:
                         network.call_async(
-                            action.server, action.method, action.command, action.timeout_s,
+                            action.server, action.method, data, action.timeout_s,
                             self._on_reply,
                         )  # fmt: skip
                     else:
                         coalescer.send(
-                            action.server, action.method, action.command, action.timeout_s,
+                            action.server, action.method, data, action.timeout_s,
                             self._on_reply, self._on_send_error,
                         )  # fmt: skip
                     return True  # the reply may already be handled on the reader thread

@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from sentinel.kvraft.client import Client, ClientClosed, QueueFull
+from sentinel.kvraft.codec import decode_command
 from sentinel.kvraft.errors import OutcomeUnknown
 from sentinel.kvraft.protocol import OK, KVReply
 from sentinel.kvraft.results import Result, ResultCode
@@ -56,7 +57,8 @@ class ScriptedNetwork:
 
 def commands(net: ScriptedNetwork) -> list[str]:
     with net.lock:
-        return [f"{how} {type(cmd).__name__} {getattr(cmd, 'value', '')}" for how, cmd in net.log]
+        sent = [(how, decode_command(data)) for how, data in net.log]
+    return [f"{how} {type(cmd).__name__} {getattr(cmd, 'value', '')}" for how, cmd in sent]
 
 
 def test_blocking_and_async_calls_share_one_fifo_line():

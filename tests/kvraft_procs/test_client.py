@@ -11,7 +11,7 @@ import pytest
 from harness_kv import OP_DEADLINE_S
 
 import sentinel
-from sentinel.kvraft import Append, Get, InvalidRequest, Put, ResultCode
+from sentinel.kvraft import Get, InvalidRequest, Put, ResultCode, encode_command
 from sentinel.kvraft.client import Client
 from sentinel.kvraft.errors import OutcomeUnknown, Unavailable
 from sentinel.kvraft.limits import KEY_BYTES_MAX, VALUE_BYTES_MAX
@@ -128,13 +128,13 @@ def test_garbage_rpcs_get_clear_errors_and_the_server_keeps_serving(make_cluster
     leader = cfg.wait_leader()
     end = cfg.net.end(leader + 1)
     with pytest.raises(RpcError, match="unknown method"):
-        end.call("KVServer.Frobnicate", Put("k", "v", 1, 1), 5.0)
+        end.call("KVServer.Frobnicate", encode_command(Put("k", "v", 1, 1)), 5.0)
     for method, args, says in [
-        ("KVServer.Put", Get("k"), "Put takes a Put command, not Get"),
-        ("KVServer.Put", Put("k", 3, 1, 1), "value must be a str"),
-        ("KVServer.Append", Append("k", "v", -1, 1), "client_id -1 is out of range"),
-        ("KVServer.Get", {"key": "k"}, "Get takes a Get command, not dict"),
-        ("KVServer.Put", Put("k", "v", 10**6, 1), ""),  # no such session: not applied
+        ("KVServer.Put", encode_command(Get("k")), "Put takes a Put command, not Get"),
+        ("KVServer.Put", b"K\x01\x03\x01\x01\x01k\x02\xff\xfe", "invalid UTF-8"),
+        ("KVServer.Append", b"K\x01\x04\x00\x01\x01k\x01v", "number 0 is out of range"),
+        ("KVServer.Get", {"key": "k"}, "Get takes an encoded Get command (bytes), not dict"),
+        ("KVServer.Put", encode_command(Put("k", "v", 10**6, 1)), ""),  # no such session
     ]:
         reply = end.call(method, args, 5.0)
         assert isinstance(reply, KVReply), reply
