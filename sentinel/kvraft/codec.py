@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sentinel.kvraft.binary import uint_bytes
 from sentinel.kvraft.commands import (
     Append,
     Cas,
@@ -137,15 +138,8 @@ def _plainly_valid(command: object) -> bool:
 
 
 def _uint(value: int) -> bytes:
-    """An unsigned LEB128 varint."""
-    if value < 0x80:
-        return _SMALL_UINTS[value]
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
+    """An unsigned LEB128 varint (one byte from a table, the common case)."""
+    return _SMALL_UINTS[value] if value < 0x80 else uint_bytes(value)
 
 
 def _blob(data: bytes) -> tuple[bytes, bytes]:

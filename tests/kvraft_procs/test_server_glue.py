@@ -71,8 +71,12 @@ class Encoding:
         self.service = service
 
     def __getattr__(self, method: str):  # type: ignore[no-untyped-def]
-        encoded = lambda args: encode_command(args) if type(args) in COMMAND_TYPES else args  # noqa: E731
-        return lambda args: getattr(self.service, method)(encoded(args))
+        call = getattr(self.service, method)
+
+        def encoded(args: object) -> object:
+            return call(encode_command(args) if type(args) in COMMAND_TYPES else args)
+
+        return encoded
 
 
 def make(**options: int) -> tuple[KVServerApp, FakeContext, Encoding]:
