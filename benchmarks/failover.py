@@ -132,8 +132,8 @@ class Writers:
         self.running = threading.Event()
         self.stop_flag = threading.Event()
         servers = list(range(1, NODES + 1))
-        self.clerks = [Client(network, servers, 1, RPC_TIMEOUT_S, owns_network=False)
-                       for _ in range(n)]  # fmt: skip
+        self.clerks = [Client(network, servers, 1, RPC_TIMEOUT_S, owns_network=False,
+                              coalesce=False) for _ in range(n)]  # fmt: skip
         self.threads = [threading.Thread(target=self._run, args=(c, i), daemon=True)
                         for i, c in enumerate(self.clerks)]  # fmt: skip
         for t in self.threads:

@@ -158,7 +158,7 @@ class KVCluster:
         ids = [i + 1 for i in to]
         with self.rng_lock:
             self.rng.shuffle(ids)
-        return Client(self.net, ids, clerks_max=1, owns_network=False)
+        return Client(self.net, ids, clerks_max=1, owns_network=False, coalesce=False)
 
     def connect_client(self, clerk: Client, to: list[int]) -> None:
         """6.824 ConnectClient: the clerk may now talk to servers `to`."""
