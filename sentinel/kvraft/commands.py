@@ -1,7 +1,8 @@
 """The key/value commands: what a client asks for and what goes into the raft log.
 
-Commands are `@message` dataclasses, so they can travel in RPCs as they are; in the raft log
-they travel in the compact binary form of `sentinel.kvraft.codec`.
+Commands travel, in RPCs and in the raft log alike, in the one compact binary form of
+`sentinel.kvraft.codec`. They are `@message` dataclasses for the registry's fast
+constructor (every replica builds one per applied entry), not to be sent as they are.
 
 - `Register()` opens an exactly-once session. The state machine answers with a fresh client
   id: the log index of this Register entry (unique for the life of the cluster, never reused,
