@@ -18,8 +18,11 @@ State (all of it is in a snapshot, so replicas restored from one agree with the 
   below it (see `Keyspace`).
 
 Every change goes through `put`, `remove`, `set_expiry`, `clear`: each first saves what it
-overwrites in the undo log while one is open (`begin`), so `rollback` restores the state
-exactly when a command or a transaction fails half way.
+overwrites in the undo log while one is open (`begin`), so `rollback` restores every key's
+value, expiry and version and the counters when a command or a transaction fails half way.
+One thing it does not restore: a tombstone it puts back joins the newest end of the eviction
+order. Rollback runs only when a command raises, which it does alike on every replica, so the
+replicas still agree.
 """
 
 from __future__ import annotations
