@@ -23,12 +23,11 @@ from sentinel.netsim import FaultConfig, FaultPolicy, VirtualNetwork
 from sentinel.netsim.vnet import Delivery
 from sentinel.raft import InvalidMessage, Message, MessageType, Raft, Role
 from sentinel.raft.driver import NodeDriver
+from sentinel.sim import kvserve
 from sentinel.sim.app import LogRecorder, StateMachine
 from sentinel.sim.disk import DiskCrash
 from sentinel.sim.host import SimApp, SimHost
 from sentinel.sim.invariants import DurableLog, InvariantChecker
-from sentinel.sim.kvserve import attach, serve_rpc
-from sentinel.sim.kvserve import lease_s as kv_lease_s
 from sentinel.sim.node import SimNode
 from sentinel.sim.trace import Trace
 from sentinel.wire import decode, encode
@@ -216,7 +215,7 @@ class SimCluster:
     def _deliver_rpc(self, delivery: Delivery) -> None:
         if delivery.dst in self.nodes:
             if not delivery.failed:
-                serve_rpc(self, delivery)
+                kvserve.serve_rpc(self, delivery)
         elif self.rpc_client is not None:
             self.rpc_client(delivery)
 
@@ -312,9 +311,9 @@ class SimCluster:
         core = node.core
         assert core is not None
         host = SimHost(self, node)
-        lease = kv_lease_s(core.config) if core.config.lease_reads else 0.0
+        lease = kvserve.lease_s(core.config) if core.config.lease_reads else 0.0
         node.driver = NodeDriver(core, SimApp(self, node, host), host, lease)
-        attach(self, node)
+        kvserve.attach(self, node)
         self.net.set_up(i, True)
         self.checker.node_started(i, state.snapshot, state.entries)
         self._trace_role(node)

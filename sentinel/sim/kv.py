@@ -61,7 +61,11 @@ class KVWorkload:
     clients: int = 3
     keys: tuple[str, ...] = ("a", "b", "c")
     stop_us: int = NEVER
-    rpc_timeout_s: float = 0.4
+    rpc_timeout_s: float = 0.25
+    #: The chance that a client starts a call as a new client process would: a new
+    #: session, first sent to a random server (clients that all follow one leader never
+    #: meet a new leader while the old one still believes it leads).
+    new_session_chance: float = 0.1
     call_timeout_s: float = 3.0
     think_ms_max: int = 40
     history: list[LinOperation] = field(default_factory=list)
@@ -118,6 +122,10 @@ class KVWorkload:
             self._act(client, op.resume(now / US_PER_S), now)
 
     def _begin(self, client: _Client, now: int) -> None:
+        if self.rng.random() < self.new_session_chance:
+            assert self._cluster is not None
+            client.session = SessionState(self._cluster.ids)
+            client.session.leader = self.rng.randrange(len(self._cluster.ids))
         key = self.rng.choice(self.keys)
         roll = self.rng.random()
         if roll < 0.4:

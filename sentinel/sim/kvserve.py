@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from sentinel.sim.node import SimNode
 
 #: Deferred replies are answered RETRY after this long (the server's `reply_timeout_ms`).
-REPLY_TIMEOUT_MS = 300
+REPLY_TIMEOUT_MS = 100
 TICK_S = 0.01
 
 
