@@ -132,8 +132,11 @@ class SimContext:
 
     def entry(self, index: int) -> Entry | None:
         """The core's entry at `index`, if held."""
-        assert self.node.core is not None
-        return self.node.core.log.entry(index)
+        core = self.node.core
+        assert core is not None
+        if not core.log.snapshot_index < index <= core.log.last_index:
+            return None
+        return core.log.entry(index)
 
     def raft_state_bytes(self) -> int:
         """Not measured in the simulator (compaction follows `compact_every`)."""
