@@ -43,6 +43,7 @@ from __future__ import annotations
 import collections
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sentinel.kvraft.codec import (
@@ -135,6 +136,8 @@ class KVServerApp(Application):
         self.next_read = 0
         self.leader = 0
         self.snapshots_taken = 0
+        #: Seconds on a monotonic clock, for reply deadlines (the simulator's is virtual).
+        self.clock: Callable[[], float] = time.monotonic
 
     def start(self, ctx: NodeContext) -> None:
         self.ctx = ctx
@@ -236,7 +239,7 @@ class KVServerApp(Application):
                 resolve(waiter, KVReply(RETRY, leader=self.leader, detail=_DEPOSED))
 
     def on_tick(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
         while self.write_deadlines and self.write_deadlines[0][0] <= now:
             _deadline, index, deferred = self.write_deadlines.popleft()
             waiters = self.writes.get(index)
@@ -285,7 +288,7 @@ class KVServerApp(Application):
             return KVReply(WRONG_LEADER, leader=exc.leader_hint or 0)
         except ProposalDropped as exc:
             return KVReply(REFUSED, detail=str(exc))
-        deadline = time.monotonic() + self.reply_timeout_s
+        deadline = self.clock() + self.reply_timeout_s
         waiting = self.writes.setdefault(index, [])
         for at, waiter in enumerate(waiters):
             waiting.append((term, waiter, command, at))
@@ -312,7 +315,7 @@ class KVServerApp(Application):
             return KVReply(REFUSED, detail=str(exc))
         self.reads[context] = waiting
         self.reads_pending += len(waiting)
-        self.read_deadlines.append((time.monotonic() + self.reply_timeout_s, context))
+        self.read_deadlines.append((self.clock() + self.reply_timeout_s, context))
         return None
 
     def batch(self, request: KVBatch) -> KVReply | KVBatchReply | Deferred:

@@ -118,6 +118,11 @@ class RpcServer:
             if callable(handler):
                 self._methods[f"{name}.{attr}"] = handler
 
+    def handler(self, method: str) -> Callable[[Any], Any] | None:
+        """The handler registered for `method` ("<service>.<method>"), if any (for a host
+        that delivers calls itself, as the simulator does)."""
+        return self._methods.get(method)
+
     def dispatch(self, request: Request) -> None:
         """Run the handler for one request and send (or arrange) its reply."""
         call = request.obj

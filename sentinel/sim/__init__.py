@@ -9,9 +9,11 @@ and raft's safety invariants checked after every step. One seed = one reproducib
 Command line: `python -m sentinel.sim --seeds 200 --nodes 5` (a sweep), or
 `python -m sentinel.sim --seed 17 --verbose` (replay one seed with its whole trace).
 
-Key/value runs: `SimOptions(workload="kv")` (or `--workload kv`) runs `KVApplication` (the
-pure `KVStateMachine`) with `KVWorkload` clients (sessions, retries with the same sequence
-number) and checks their history with `sentinel.lin`. Any other application plugs in with
+Key/value runs: `SimOptions(workload="kv")` (or `--workload kv`) runs the production kv
+server (`KVServerApp`, through kvserve.py) on every node, with `KVWorkload` clients that are
+the production client state machine (`kvraft.attempts.Operation`) calling the servers' RPCs
+over the virtual network; gets are served by ReadIndex and leases (counted in the summary
+line), and the history is checked with `sentinel.lin`. Any other application plugs in with
 `SimOptions(app_factory=...)` (a class with apply(entry) / snapshot() -> bytes /
 restore(bytes)); clients are `Timer`s (next_us/fire) that propose through a leader and
 `ApplyListener`s that learn results in on_apply.

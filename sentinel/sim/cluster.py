@@ -20,8 +20,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from sentinel.netsim import FaultConfig, FaultPolicy, VirtualNetwork
+from sentinel.netsim.vnet import Delivery
 from sentinel.raft import InvalidMessage, Message, MessageType, Raft, Role
 from sentinel.raft.driver import NodeDriver
+from sentinel.sim import kvserve
 from sentinel.sim.app import LogRecorder, StateMachine
 from sentinel.sim.disk import DiskCrash
 from sentinel.sim.host import SimApp, SimHost
@@ -93,6 +95,8 @@ class SimCluster:
         self.trace = trace if trace is not None else Trace()
         self.checker = InvariantChecker(self.ids)
         self.listeners: list[ApplyListener] = []
+        #: Where RPC replies (and failure notices) to client endpoints go (kv.py).
+        self.rpc_client: Callable[[Delivery], None] | None = None
         self.counts: dict[str, int] = dict.fromkeys(
             (
                 "delivered",
@@ -106,6 +110,8 @@ class SimCluster:
                 "disk_full_stalls",
                 "snapshots_installed",
                 "elections",
+                "reads_index",
+                "reads_lease",
             ),
             0,
         )
@@ -164,7 +170,10 @@ class SimCluster:
                 self._fire_timers(timers, t)
             if due is not None and due <= t:
                 for delivery in net.pop_due(t):
-                    self._deliver(delivery.src, delivery.dst, delivery.payload)
+                    if delivery.request_id:  # a client's RPC, or its reply (kvserve.py)
+                        self._deliver_rpc(delivery)
+                    else:
+                        self._deliver(delivery.src, delivery.dst, delivery.payload)
             if tick_min <= t:
                 for i in self.ids:
                     if next_tick[i] <= t:
@@ -202,6 +211,13 @@ class SimCluster:
             node.queue(m)
             return
         self._step(node, m)
+
+    def _deliver_rpc(self, delivery: Delivery) -> None:
+        if delivery.dst in self.nodes:
+            if not delivery.failed:
+                kvserve.serve_rpc(self, delivery)
+        elif self.rpc_client is not None:
+            self.rpc_client(delivery)
 
     def _step(self, node: SimNode, m: Message) -> None:
         self.counts["delivered"] += 1
@@ -295,7 +311,9 @@ class SimCluster:
         core = node.core
         assert core is not None
         host = SimHost(self, node)
-        node.driver = NodeDriver(core, SimApp(self, node, host), host)
+        lease = kvserve.lease_s(core.config) if core.config.lease_reads else 0.0
+        node.driver = NodeDriver(core, SimApp(self, node, host), host, lease)
+        kvserve.attach(self, node)
         self.net.set_up(i, True)
         self.checker.node_started(i, state.snapshot, state.entries)
         self._trace_role(node)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sentinel.raft import Application, Entry, Message, Ready, Snapshot
+from sentinel.raft import Application, Entry, Message, Ready, Role, Snapshot
 
 if TYPE_CHECKING:
     from sentinel.sim.cluster import SimCluster
@@ -90,6 +90,26 @@ class SimApp(Application):
         cluster.trace.add((cluster.now_us, "apply", self.node.id, entry.index, entry.term))
         for listener in cluster.listeners:
             listener.on_apply(self.node, entry, result)
+
+    def read_ready(self, context: bytes) -> None:
+        """A confirmed read point: the state machine serves it, if it serves reads."""
+        if hasattr(self.machine, "read_ready"):
+            self.machine.read_ready(context)
+
+    def read_failed(self, context: bytes) -> None:
+        """A read point lost with the leadership."""
+        if hasattr(self.machine, "read_failed"):
+            self.machine.read_failed(context)
+
+    def role_changed(self, role: Role, term: int, leader: int) -> None:
+        """This node's role, term or leader changed."""
+        if hasattr(self.machine, "role_changed"):
+            self.machine.role_changed(role, term, leader)
+
+    def on_tick(self) -> None:
+        """One tick (a server times out its deferred replies here)."""
+        if hasattr(self.machine, "on_tick"):
+            self.machine.on_tick()
 
     def after_apply(self) -> None:
         """Ask for a compaction once `compact_every` entries were applied since the last."""

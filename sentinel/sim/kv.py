@@ -1,12 +1,13 @@
 """Key/value clients in the simulator, with a history checked by `sentinel.lin`.
 
-Each client opens a session (Register, through the log), then loops: think, pick an
-operation (get / put / append on a few keys), and propose it to a node that believes it
-leads. The call returns when that node applies the entry at the index it was given; a
-timeout, a crash or another entry at that index makes the client retry the same command
-(same client id and sequence number, so the state machine applies a write at most once)
-at whoever leads then. Gets go through the log too, so they are linearizable by
-construction. Times in the history are virtual microseconds.
+Each client is the real client state machine (`kvraft.attempts.Operation` on a
+`SessionState`: registration, exactly-once (client id, seq) retries, leader hints, round
+pauses, deadlines) talking to the nodes' real kv servers (kvserve.py) over the virtual
+network: an attempt is an RPC request with a request id; its reply, its failure notice or
+its timeout (virtual time) goes back into the Operation. Gets are served by the servers'
+ReadIndex and lease reads, never through the log. A call that ends in OutcomeUnknown stays
+in the history as a write of unknown outcome; one that ends Unavailable changed nothing.
+Times in the history are virtual microseconds.
 """
 
 from __future__ import annotations
@@ -14,177 +15,206 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from sentinel.kvraft import Append, Get, Put, Register, Result, ResultCode, encode_command
-from sentinel.lin import (
-    PENDING,
-    UNKNOWN,
-    CheckResult,
-    KvInput,
-    Operation,
-    check_operations,
-    kv_model,
-)
-from sentinel.raft import Entry, NotLeader, ProposalDropped
+from sentinel.kvraft import Append, Get, Put
+from sentinel.kvraft.attempts import Done, Fail, Operation, Pause, Send, SessionState, prepare
+from sentinel.kvraft.errors import OutcomeUnknown, Unavailable
+from sentinel.lin import PENDING, UNKNOWN, CheckResult, KvInput, check_operations, kv_model
+from sentinel.lin import Operation as LinOperation
+from sentinel.netsim.rpc import RpcCall, RpcReply
+from sentinel.netsim.vnet import Delivery
 from sentinel.sim.cluster import NEVER, SimCluster
 from sentinel.sim.invariants import InvariantViolation
 from sentinel.sim.node import SimNode
+from sentinel.wire import decode, encode
 
 MS = 1000
+US_PER_S = 1_000_000
 #: Operations one run may record.
 HISTORY_MAX = 100_000
-
-
-@dataclass
-class _Call:
-    """One client call in progress: what it asks, since when, where it was proposed."""
-
-    input: KvInput | None  # None for Register
-    data: bytes
-    call_us: int
-    attempt: tuple[int, int, int] | None = None  # (node id, incarnation, index)
-    #: The term the attempt's entry was proposed in: with the index, it names one entry
-    #: (a Get has no client id, so another client's Get of the key has the same bytes).
-    attempt_term: int = 0
-    attempts: int = 0
+#: Client endpoints on the virtual network are CLIENT_ENDPOINT_BASE + client number.
+CLIENT_ENDPOINT_BASE = 1000
+_KINDS = {"put": Put, "append": Append}
 
 
 @dataclass
 class _Client:
-    """One simulated client: its session (0 until Register answers), its last write's seq,
-    the call in progress (at most one) and when it next acts."""
+    """One simulated client: its session, the call in progress (at most one), the RPC it
+    waits for (request id, 0: none) and when it next acts (an RPC timeout or a pause end)."""
 
     id: int
-    session: int = 0
-    seq: int = 0
-    call: _Call | None = None
+    session: SessionState
+    op: Operation | None = None
+    input: KvInput | None = None
+    call_us: int = 0
+    waiting: int = 0
     next_us: int = 0
+    calls: int = 0  # calls begun (numbers the values it writes)
+    sent: bool = False  # the call in progress sent at least one attempt
 
 
 @dataclass
 class KVWorkload:
-    """`clients` key/value clients; a Timer and an ApplyListener for the cluster."""
+    """`clients` key/value clients; a Timer for the cluster (and an ApplyListener that
+    needs nothing: answers come as RPC replies)."""
 
     rng: random.Random
     clients: int = 3
     keys: tuple[str, ...] = ("a", "b", "c")
     stop_us: int = NEVER
-    timeout_us: int = 400 * MS
+    rpc_timeout_s: float = 0.25
+    #: The chance that a client starts a call as a new client process would: a new
+    #: session, first sent to a random server (clients that all follow one leader never
+    #: meet a new leader while the old one still believes it leads).
+    new_session_chance: float = 0.1
+    call_timeout_s: float = 3.0
     think_ms_max: int = 40
-    history: list[Operation] = field(default_factory=list)
+    history: list[LinOperation] = field(default_factory=list)
     completed: int = 0
     retries: int = 0
+    unknown: int = 0
     _clients: list[_Client] = field(default_factory=list)
-    _waiting: dict[tuple[int, int, int], _Client] = field(default_factory=dict)
-    #: The cluster this workload drives (known from the first fire; calls start there).
+    _next_request: int = 0
     _cluster: SimCluster | None = None
 
     def __post_init__(self) -> None:
-        self._clients = [
-            _Client(i, next_us=self.rng.randint(0, self.think_ms_max) * MS)
-            for i in range(self.clients)
-        ]
+        self._clients = []
+
+    def _join(self, cluster: SimCluster) -> None:
+        """Put the clients on the cluster's network (once, at the first fire)."""
+        self._cluster = cluster
+        cluster.rpc_client = self.on_delivery
+        for i in range(self.clients):
+            cluster.net.add_endpoint(CLIENT_ENDPOINT_BASE + i)
+            session = SessionState(cluster.ids)
+            session.leader = self.rng.randrange(len(cluster.ids))
+            first_us = cluster.now_us + self.rng.randint(0, self.think_ms_max) * MS
+            self._clients.append(_Client(i, session, next_us=first_us))
 
     # ------------------------------------------------------------------ Timer
 
     def next_us(self) -> int:
         """The earliest client's next move."""
+        if not self._clients:
+            return 0
         return min(c.next_us for c in self._clients)
 
     def fire(self, cluster: SimCluster) -> None:
         """Move every client that is due (in id order)."""
-        self._cluster = cluster
+        if self._cluster is None:
+            self._join(cluster)
         now = cluster.now_us
         for client in self._clients:
             if client.next_us <= now:
-                self._move(cluster, client)
+                self._move(client, now)
 
-    def _move(self, cluster: SimCluster, client: _Client) -> None:
-        now = cluster.now_us
-        if client.call is None:
+    def _move(self, client: _Client, now: int) -> None:
+        op = client.op
+        if op is None:
             if now >= self.stop_us:
                 client.next_us = NEVER
                 return
-            client.call = self._new_call(client, now)
-        call = client.call
-        if call.attempt is not None:  # timed out: forget that attempt, retry
-            self._waiting.pop(call.attempt, None)
-            call.attempt = None
+            self._begin(client, now)
+        elif client.waiting:  # the RPC timed out
+            client.waiting = 0
             self.retries += 1
-        leaders = [n for n in cluster.nodes.values() if n.active and n.core.lead == n.id]  # type: ignore[union-attr]
-        if not leaders:
-            client.next_us = now + self.rng.randint(10, 50) * MS
-            return
-        node = self.rng.choice(leaders)
-        try:
-            index, term = node.core.propose(call.data)  # type: ignore[union-attr]
-        except (NotLeader, ProposalDropped):
-            client.next_us = now + self.rng.randint(10, 50) * MS
-            return
-        call.attempt = (node.id, node.incarnation, index)
-        call.attempt_term = term
-        call.attempts += 1
-        self._waiting[call.attempt] = client
-        client.next_us = now + self.timeout_us
-        cluster.trace.add((now, "kv-call", client.id, node.id, index, repr(call.input)))
-        cluster.process(node)
+            self._act(client, op.on_reply(None, now / US_PER_S), now)
+        else:  # a pause ended
+            self._act(client, op.resume(now / US_PER_S), now)
 
-    def _new_call(self, client: _Client, now: int) -> _Call:
-        if not client.session:
-            return _Call(None, encode_command(Register()), now)
+    def _begin(self, client: _Client, now: int) -> None:
+        if self.rng.random() < self.new_session_chance:
+            assert self._cluster is not None
+            client.session = SessionState(self._cluster.ids)
+            client.session.leader = self.rng.randrange(len(self._cluster.ids))
         key = self.rng.choice(self.keys)
         roll = self.rng.random()
         if roll < 0.4:
-            return _Call(KvInput("get", key), encode_command(Get(key)), now)
-        client.seq += 1
-        value = f"{client.id}.{client.seq};"
-        if roll < 0.7:
-            command = Put(key, value, client.session, client.seq)
-            return _Call(KvInput("put", key, value), encode_command(command), now)
-        command = Append(key, value, client.session, client.seq)
-        return _Call(KvInput("append", key, value), encode_command(command), now)
+            client.input = KvInput("get", key)
+            request = prepare(Get, key)
+        else:
+            value = f"{client.id}.{client.calls};"
+            f = "put" if roll < 0.7 else "append"
+            client.input = KvInput(f, key, value)
+            request = prepare(_KINDS[f], key, value)
+        deadline_s = now / US_PER_S + self.call_timeout_s
+        client.op = Operation(client.session, request, deadline_s, self.rpc_timeout_s)
+        client.call_us = now
+        client.calls += 1
+        client.sent = False
+        self._act(client, client.op.start(now / US_PER_S), now)
+
+    def _act(self, client: _Client, action: object, now: int) -> None:
+        """Do what the client's Operation says."""
+        cluster = self._cluster
+        assert cluster is not None
+        if isinstance(action, Send):
+            self._next_request += 1
+            client.waiting = self._next_request
+            client.sent = True
+            payload = encode(RpcCall(action.method, action.command))
+            src = CLIENT_ENDPOINT_BASE + client.id
+            cluster.net.send(now, src, action.server, payload, False, client.waiting)
+            client.next_us = now + int(action.timeout_s * US_PER_S)
+            cluster.trace.add((now, "kv-call", client.id, action.server, action.method))
+        elif isinstance(action, Pause):
+            client.next_us = now + max(1, int(action.pause_s * US_PER_S))
+        elif isinstance(action, Done):
+            self._record(client, action.value, now)
+            self._end(client, now)
+        else:
+            assert isinstance(action, Fail), action
+            self._failed(client, action.error, now)
+            self._end(client, now)
+
+    def _end(self, client: _Client, now: int) -> None:
+        client.op = client.input = None
+        client.waiting = 0
+        client.next_us = now + self.rng.randint(1, self.think_ms_max) * MS
+
+    def on_delivery(self, delivery: Delivery) -> None:
+        """A reply (or a failure notice) for a client's RPC."""
+        client = self._clients[delivery.dst - CLIENT_ENDPOINT_BASE]
+        if client.op is None or delivery.request_id != client.waiting:
+            return  # a late reply to an attempt given up on
+        client.waiting = 0
+        now = self._cluster.now_us if self._cluster else 0
+        reply = None
+        if not delivery.failed:
+            reply = decode(delivery.payload, RpcReply)
+            assert isinstance(reply, RpcReply)
+        else:
+            self.retries += 1
+        self._act(client, client.op.on_reply(reply, now / US_PER_S), now)
+
+    def _record(self, client: _Client, value: object, now: int) -> None:
+        call = client.input
+        assert call is not None
+        output = (value or "") if call.f == "get" else None
+        if len(self.history) < HISTORY_MAX:
+            self.history.append(LinOperation(client.id, call, client.call_us, output, now))
+        self.completed += 1
+
+    def _failed(self, client: _Client, error: Exception, now: int) -> None:
+        call = client.input
+        assert call is not None
+        if isinstance(error, OutcomeUnknown):  # may take effect at any time from its call
+            self.unknown += 1
+            if len(self.history) < HISTORY_MAX:
+                op = LinOperation(client.id, call, client.call_us, UNKNOWN, PENDING)
+                self.history.append(op)
+            return
+        if not isinstance(error, Unavailable):
+            raise InvariantViolation(
+                "kv client", f"client {client.id}: {call}: {type(error).__name__}: {error}"
+            )
 
     # --------------------------------------------------------------- listener
 
-    def on_apply(self, node: SimNode, entry: Entry, result: object) -> None:
-        """Complete (or fail over) the call this node accepted at this index."""
-        client = self._waiting.pop((node.id, node.incarnation, entry.index), None)
-        if client is None or client.call is None:
-            return
-        call = client.call
-        call.attempt = None
-        assert self._cluster is not None
-        now = self._cluster.now_us
-        if entry.term == call.attempt_term and entry.data != call.data:
-            raise InvariantViolation(
-                "log matching", f"the entry at {entry.index} of term {entry.term} is another"
-            )
-        if entry.term != call.attempt_term or not isinstance(result, Result):
-            client.next_us = now  # another entry took the slot: retry at once
-            return
-        if call.input is None:
-            client.session = result.client_id
-        else:
-            self._record(client, call, result, now)
-        client.call = None
-        client.next_us = now + self.rng.randint(1, self.think_ms_max) * MS
+    def on_apply(self, node: SimNode, entry: object, result: object) -> None:
+        """Answers come as RPC replies, not from here."""
 
     def on_crash(self, node: SimNode) -> None:
-        """Calls waiting on the crashed node retry at once."""
-        for key in [k for k in self._waiting if k[0] == node.id and k[1] == node.incarnation]:
-            client = self._waiting.pop(key)
-            if client.call is not None:
-                client.call.attempt = None
-            client.next_us = self._cluster.now_us if self._cluster else 0
-
-    def _record(self, client: _Client, call: _Call, result: Result, now: int) -> None:
-        assert call.input is not None
-        if call.input.f == "get":
-            output = result.value if result.code is ResultCode.OK else ""
-        else:
-            output = None
-        if len(self.history) < HISTORY_MAX:
-            self.history.append(Operation(client.id, call.input, call.call_us, output, now))
-        self.completed += 1
+        """A call waiting on the crashed node times out as it would in a real client."""
 
     # ------------------------------------------------------------------ checks
 
@@ -193,15 +223,15 @@ class KVWorkload:
         """Calls that returned to their client."""
         return self.completed
 
-    def operations(self) -> list[Operation]:
+    def operations(self) -> list[LinOperation]:
         """The history: completed calls, plus writes still open (outcome unknown)."""
         ops = list(self.history)
         for client in self._clients:
-            call = client.call
-            if call is None or call.input is None or not call.attempts:
+            call = client.input
+            if call is None or client.op is None or not client.sent:
                 continue
-            if call.input.f != "get":  # an unanswered read constrains nothing
-                ops.append(Operation(client.id, call.input, call.call_us, UNKNOWN, PENDING))
+            if call.f != "get":  # an unanswered read constrains nothing
+                ops.append(LinOperation(client.id, call, client.call_us, UNKNOWN, PENDING))
         return ops
 
     def check(self, cluster: SimCluster, timeout_s: float = 60.0) -> CheckResult:

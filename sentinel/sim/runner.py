@@ -15,10 +15,11 @@ from typing import Any
 
 from sentinel.kvraft import Get, encode_command
 from sentinel.raft import InvariantError, StorageError
-from sentinel.sim.app import KVApplication, LogRecorder, StateMachine
+from sentinel.sim.app import LogRecorder, StateMachine
 from sentinel.sim.cluster import SimCluster
 from sentinel.sim.invariants import InvariantViolation
 from sentinel.sim.kv import KVWorkload
+from sentinel.sim.kvserve import KVServerMachine
 from sentinel.sim.schedule import generate
 from sentinel.sim.trace import Trace
 from sentinel.sim.workload import LivenessProbe, ProposalWorkload
@@ -37,7 +38,7 @@ class SimOptions:
     compact_every: int = 40
     proposal_gap_ms_max: int = 100
     raft_config: dict[str, Any] | None = None
-    #: None: LogRecorder for the raft workload, KVApplication for the kv one.
+    #: None: LogRecorder for the raft workload, the kv server (kvserve.py) for the kv one.
     app_factory: Callable[[], StateMachine] | None = None
     #: "raft": proposals acknowledged when applied; "kv": key/value clients checked by lin.
     workload: str = "raft"
@@ -108,7 +109,9 @@ def build(seed: int, options: SimOptions) -> tuple[SimCluster, list[Any], Any]:
     if options.workload not in ("raft", "kv"):
         raise ValueError(f"unknown workload {options.workload!r}: raft or kv")
     kv = options.workload == "kv"
-    app_factory = options.app_factory or (KVApplication if kv else LogRecorder)
+    app_factory = options.app_factory or (KVServerMachine if kv else LogRecorder)
+    if kv:  # the kv server reads through ReadIndex, leased as a node process does
+        raft_config = {**raft_config, "lease_reads": True}
     trace = Trace(options.ring_events, keep_all=options.keep_trace)
     cluster = SimCluster(
         seed,
@@ -192,6 +195,9 @@ class SweepSummary:
     installs: int = 0
     #: Ready batches a full disk held back (the disks profile).
     disk_stalls: int = 0
+    #: Gets the kv servers served from a ReadIndex heartbeat round, and from a lease.
+    gets_readindex: int = 0
+    gets_lease: int = 0
     sim_seconds: float = 0.0
     wall_seconds: float = 0.0
 
@@ -216,6 +222,8 @@ class SweepSummary:
         self.crashes += result.counts["crashes"]
         self.installs += result.counts["snapshots_installed"]
         self.disk_stalls += result.counts["disk_full_stalls"]
+        self.gets_readindex += result.counts["reads_index"]
+        self.gets_lease += result.counts["reads_lease"]
         self.sim_seconds += result.sim_seconds
         self.wall_seconds += result.wall_seconds
 
@@ -225,6 +233,7 @@ class SweepSummary:
             f"runs={self.runs} violations={self.violations} elections={self.elections} "
             f"commits={self.commits} acked={self.acked} crashes={self.crashes} "
             f"installs={self.installs} disk_stalls={self.disk_stalls} "
+            f"gets_readindex={self.gets_readindex} gets_lease={self.gets_lease} "
             f"simulated={self.sim_seconds:.1f}s wall={self.wall_seconds:.1f}s "
             f"speed={self.speed:.1f} sim-s/wall-s"
         )

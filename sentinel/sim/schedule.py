@@ -2,7 +2,8 @@
 partitions (one node isolated, minority/majority, a bridge node that sees both sides), and
 network weather (loss, duplication, delay, reordering); then a heal for the liveness phase.
 The "disks" profile adds full disks (the leader's or a random node's, for a while) to the
-mixed faults.
+mixed faults. The "isolate-leader" profile cuts the leader off and pauses it while the
+others elect another, again and again (the read path's test: a stale leader serves no read).
 
 A schedule is generated up front from its own random source as a list of timed actions.
 Targets such as "the leader" are resolved when the action runs (from the cluster's random
@@ -23,7 +24,7 @@ MS = 1000
 ACTIONS_MAX = 100_000
 LEADER, RANDOM = "leader", "random"
 
-PROFILES = ("mixed", "figure8", "calm", "disks")
+PROFILES = ("mixed", "figure8", "calm", "disks", "isolate-leader")
 
 #: The ordinary network between faults: 1-11 ms one way (requests jitter), no loss.
 BASE_WEATHER = FaultConfig(
@@ -158,6 +159,12 @@ def perform(cluster: SimCluster, action: Action, picked: dict[int, int]) -> None
     elif kind == "partition":
         cluster.net.partition([list(g) for g in action.groups])
         cluster.trace.add((cluster.now_us, "partition", _groups_text(action.groups)))
+    elif kind == "isolate-leader":
+        leader = cluster.leader()
+        if leader is not None:
+            groups = ((leader.id,), tuple(i for i in cluster.ids if i != leader.id))
+            cluster.net.partition([list(g) for g in groups])
+            cluster.trace.add((cluster.now_us, "partition", _groups_text(groups)))
     elif kind == "heal-net":
         cluster.net.heal()
         cluster.trace.add((cluster.now_us, "heal-net"))
@@ -217,6 +224,8 @@ def generate(
         gen.mixed()
     if profile == "disks":
         gen.full_disks()
+    if profile == "isolate-leader":
+        gen.isolate_leader()
     actions = gen.actions
     actions.append((heal_us, Action("heal-all")))
     actions.sort(key=lambda pair: pair[0])  # stable: same-time actions keep their order
@@ -267,6 +276,22 @@ class _Generator:
             kind = rng.choices(kinds, weights)[0]
             self.episode_at(t, kind)
             t += self.ms(50, 600)
+
+    def isolate_leader(self) -> None:
+        """Cut the leader of the moment off from the other nodes (clients still reach it)
+        and pause it for 200-600 ms, as a stopped process: the others elect a new leader
+        meanwhile, and the old one resumes believing it leads, still cut off, for 100-500
+        ms. Neither its ReadIndex nor its lease may serve a read then."""
+        t = self.ms(100, 500)
+        while t < self.heal_us:
+            ep = self.new_episode()
+            resume = t + self.ms(200, 600)
+            end = resume + self.ms(100, 500)
+            self.add(t, Action("isolate-leader"))
+            self.add(t + MS, Action("pause", LEADER, ep))
+            self.add(resume, Action("resume", episode=ep))
+            self.add(end, Action("heal-net"))
+            t = end + self.ms(50, 500)
 
     def full_disks(self) -> None:
         """Full-disk episodes over the other faults: the leader's or a random node's disk
