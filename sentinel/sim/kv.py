@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from sentinel.kvraft import Append, Get, Put
 from sentinel.kvraft.attempts import Done, Fail, Operation, Pause, Send, SessionState, prepare
+from sentinel.kvraft.codec import encode_command
 from sentinel.kvraft.errors import OutcomeUnknown, Unavailable
 from sentinel.lin import PENDING, UNKNOWN, CheckResult, KvInput, check_operations, kv_model
 from sentinel.lin import Operation as LinOperation
@@ -151,7 +152,8 @@ class KVWorkload:
             self._next_request += 1
             client.waiting = self._next_request
             client.sent = True
-            payload = encode(RpcCall(action.method, action.command))
+            # The one form a command travels in, as the real client sends it.
+            payload = encode(RpcCall(action.method, encode_command(action.command)))
             src = CLIENT_ENDPOINT_BASE + client.id
             cluster.net.send(now, src, action.server, payload, False, client.waiting)
             client.next_us = now + int(action.timeout_s * US_PER_S)
