@@ -182,10 +182,12 @@ class Router:
     def hand_over(
         self, target: Link, msg: bytes, sender: Counters, src: int, request_id: int, flags: int
     ) -> None:
-        """Queue `msg` on its destination's link, or count an overflow (and notify). An RPC
-        request is remembered as outstanding at the target until its reply passes, so that
-        the caller is told at once if the target dies first (labrpc fails such calls too)."""
-        if not target.queue_room(len(msg)):
+        """Queue `msg` on its destination's link, or count an overflow (and notify): a full
+        lane, or a client past its share of one (links.py: a flooding client loses its own
+        messages, never a peer's). An RPC request is remembered as outstanding at the target
+        until its reply passes, so that the caller is told at once if the target dies first
+        (labrpc fails such calls too)."""
+        if not target.put(msg, src):
             sender.overflow_msgs += 1
             if request_id:
                 now = time.monotonic()
@@ -193,12 +195,17 @@ class Router:
             return
         if request_id and not flags & p.F_REPLY and len(target.outstanding) < OUTSTANDING_MAX:
             target.outstanding.add((src, request_id))
-        target.queue(msg)
         received = target.counters
         received.received_msgs += 1
         received.received_bytes += len(msg) - _OVERHEAD
         if not target.want_write:  # else the kernel buffer is full: wait for EPOLLOUT
             self.dirty.add(target)
+
+    def post(self, link: Link, msg: bytes) -> None:
+        """Queue a message the router itself sends (a failure notice, a hello, a report)
+        on `link`'s peer lane; one that does not fit is dropped (the caller times out)."""
+        if link.put(msg, p.ROUTER_ID) and not link.want_write:
+            self.dirty.add(link)  # (else the kernel buffer is full: wait for EPOLLOUT)
 
     # -- timers ----------------------------------------------------------------------------
 
@@ -236,10 +243,8 @@ class Router:
             _due, _seq, kind, dst, msg = heapq.heappop(timers)
             target = self.links.get(dst)
             if kind == _NOTICE:
-                if target is not None and target.queue_room(len(msg)):
-                    target.queue(msg)
-                    if not target.want_write:  # else the kernel buffer is full: wait for EPOLLOUT
-                        self.dirty.add(target)
+                if target is not None:
+                    self.post(target, msg)
                 continue
             src, _dst, request_id, flags = unpack_route(msg, 4)
             sender = self.counters_of(src)
@@ -323,9 +328,7 @@ class Router:
             self.next_client_id += 1
             link = self.add_link(fd, endpoint)
             if link is not None:
-                link.queue(framed(p.ROUTE.pack(p.ROUTER_ID, endpoint, 0, p.F_HELLO)))
-                if not link.want_write:  # else the kernel buffer is full: wait for EPOLLOUT
-                    self.dirty.add(link)
+                self.post(link, framed(p.ROUTE.pack(p.ROUTER_ID, endpoint, 0, p.F_HELLO)))
 
     def close_link(self, link: Link) -> None:
         """Forget a connection (end of file, protocol error, replaced by a restart): its
@@ -353,10 +356,7 @@ class Router:
         elif flags & p.F_QUERY:
             answer = p.ROUTE.pack(p.ROUTER_ID, link.endpoint_id, request_id, p.F_REPLY)
             answer = framed(answer + encode(self.report(self.query_endpoints(link))))
-            if link.queue_room(len(answer)):
-                link.queue(answer)
-                if not link.want_write:  # else the kernel buffer is full: wait for EPOLLOUT
-                    self.dirty.add(link)
+            self.post(link, answer)
         else:
             link.counters.bad_frames += 1
 

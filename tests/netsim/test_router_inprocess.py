@@ -3,6 +3,7 @@ for endpoint connections, and the test turns the loop's crank itself."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 from multiprocessing import Pipe
@@ -10,7 +11,10 @@ from multiprocessing import Pipe
 import pytest
 
 from sentinel.netsim import protocol as p
+from sentinel.netsim.framing import Splitter
+from sentinel.netsim.links import CLIENT_SHARE_MSGS_MAX, Link, framed
 from sentinel.netsim.router import DEPARTED_KEPT, Router
+from sentinel.netsim.stats import Counters
 from sentinel.wire import decode, encode
 
 LENGTH = struct.Struct("!i")
@@ -164,4 +168,97 @@ def test_a_bad_report_filter_is_refused_and_the_router_keeps_serving(
     finally:
         router.close()
         ours.close()
+        theirs.close()
+
+
+#: A client payload that begins like a wire frame, so the router passes it on.
+JUNK = b"SN\x01junk"
+FLOOD_FRAMES = 30_000  # more than a link's whole output queue held (OUT_MSGS_MAX)
+FLOOD_CHUNK = 2_000  # frames per write: less than the socket buffer takes
+TURNS_MAX = 1_000
+
+
+def _flood(router: Router, sock: socket.socket, src: int, dst: int) -> None:
+    msg = p.ROUTE.pack(src, dst, 0, p.F_REQUEST) + JUNK
+    chunk = (LENGTH.pack(len(msg)) + msg) * FLOOD_CHUNK
+    for _ in range(FLOOD_FRAMES // FLOOD_CHUNK):
+        sock.sendall(chunk)
+        _turn(router)
+
+
+def _drain(sock: socket.socket, splitter: Splitter) -> list[tuple[int, int, int, int]]:
+    """The route headers of the whole messages the kernel holds for `sock`, not waiting."""
+    routes = []
+    sock.setblocking(False)
+    try:
+        while True:
+            try:
+                chunk = sock.recv(1 << 20)
+            except BlockingIOError:
+                break
+            routes += [p.ROUTE.unpack_from(m) for m in splitter.feed(chunk)]
+    finally:
+        sock.settimeout(5)
+    return routes
+
+
+def _write_turn(router: Router) -> None:
+    """One turn of the loop that only writes: every link waiting for room is writable."""
+    router.dirty.update(link for link in router.links.values() if link.want_write)
+    router.flush_dirty()
+
+
+def test_a_client_flood_never_delays_or_drops_a_peer_message(router: Router) -> None:
+    """The leader of a cluster, flooded by one client, must still hear its peers at once
+    (check-quorum deposes it otherwise), and other clients must still get through."""
+    flooder, other = p.CLIENT_ID_FIRST, p.CLIENT_ID_FIRST + 1
+    node, peer = _attach(router, 1), _attach(router, 2)
+    flooding, honest = _attach(router, flooder), _attach(router, other)
+    _flood(router, flooding, flooder, 1)  # node 1 reads nothing meanwhile
+    assert router.links[1].want_write, "the flood never filled the kernel's buffer"
+    _send(peer, 2, 1, 9, p.F_REQUEST, b"heartbeat")
+    _send(honest, other, 1, 5, p.F_REQUEST, JUNK)
+    _turn(router)
+    splitter = Splitter(p.MSG_BYTES_MAX, keep_prefix=False)
+    held = _drain(node, splitter)  # what the kernel held before; now there is room
+    assert all(route[0] == flooder for route in held)
+    _write_turn(router)
+    arrived = _drain(node, splitter)
+    assert arrived[0] == (2, 1, 9, p.F_REQUEST)  # first in the next write
+    for _ in range(TURNS_MAX):  # the honest client's request waits its turn, and comes
+        if any(route[0] == other for route in arrived):
+            break
+        _write_turn(router)
+        arrived = _drain(node, splitter)
+    else:
+        pytest.fail("the honest client's request never arrived")
+    stats = {item.endpoint_id: item for item in router.report().stats}
+    assert stats[2].overflow_msgs == stats[other].overflow_msgs == 0
+    assert stats[flooder].overflow_msgs >= FLOOD_FRAMES - CLIENT_SHARE_MSGS_MAX - len(held)
+    for sock in (node, peer, flooding, honest):
+        sock.close()
+
+
+def test_a_half_written_client_message_is_finished_before_a_peer_message() -> None:
+    ours, theirs = socket.socketpair()
+    link = Link(ours.detach(), 1, Counters(), p.MSG_BYTES_MAX)
+    client = p.CLIENT_ID_FIRST
+    big = framed(p.ROUTE.pack(client, 1, 0, p.F_REQUEST) + JUNK + bytes(4 << 20))
+    beat = framed(p.ROUTE.pack(2, 1, 0, p.F_REQUEST) + b"beat")
+    splitter = Splitter(p.MSG_BYTES_MAX, keep_prefix=True)
+    got: list[bytes] = []
+    try:
+        assert link.put(big, client)
+        assert link.flush() is False  # the kernel took a part of it
+        assert link.put(beat, 2)
+        for _ in range(TURNS_MAX):
+            theirs.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                got += splitter.feed(theirs.recv(1 << 20))
+            if link.flush() and len(got) == 2:
+                break
+        assert got == [big, beat]  # whole, in the one byte stream
+        assert (link.out_bytes, link.client_bytes, link.share_msgs) == (0, 0, {})
+    finally:
+        link.close()
         theirs.close()

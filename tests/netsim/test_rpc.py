@@ -123,13 +123,13 @@ def test_link_output_is_bounded_and_never_blocks() -> None:
     try:
         msg = framed(b"m" * 1000)
         for _ in range(10_000):  # fill the kernel's buffer: the peer never reads
-            link.queue(msg)
+            assert link.put(msg, 2)
             if link.flush() is False:  # returned instead of blocking
                 break
         else:
             pytest.fail("the kernel buffer never filled")
-        while link.queue_room(len(msg)):
-            link.queue(msg)
+        while link.put(msg, 2):
+            pass
         assert len(link.out) == OUT_MSGS_MAX  # the router counts the next one as overflow
         assert link.flush() is False
     finally:
