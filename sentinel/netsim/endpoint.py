@@ -14,8 +14,10 @@ arrived. Everything that arrives is one of four frozen `Incoming` records:
 
 Payloads are `sentinel.wire` frames decoded with the restricted unpickler; a bad frame is
 counted in `bad_frames`, logged (the first of a burst in full, then a count at most once a
-second: a flood of garbage must not flood the log, see logthrottle.py), and skipped: it
-never stops the receiver.
+second: a flood of garbage must not flood the log, see logthrottle.py), reported to the
+router when a client sent it (the router cuts off a client that nodes refuse too often: its
+junk flood would cost the router and the node CPU that raft needs), and skipped: it never
+stops the receiver.
 
 A single-threaded loop (a node) may go faster on both sides: `read_available()` takes every
 whole message the kernel holds in one read (`Connection.recv_bytes` costs two system calls
@@ -26,6 +28,7 @@ format is the Connection's either way (a 4-byte big-endian length, then the mess
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -35,7 +38,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from sentinel.netsim import protocol as p
-from sentinel.netsim.framing import LENGTH, ProtocolError, Splitter
+from sentinel.netsim.framing import LENGTH, SENDER, ProtocolError, Splitter
 from sentinel.netsim.logthrottle import LogThrottle
 from sentinel.wire import WireError, decode, encode
 
@@ -259,6 +262,9 @@ class Endpoint:
             self.bad_frame_log.event(
                 "endpoint %d: bad frame from %d refused: %s", self.endpoint_id, src, exc
             )
+            if src >= p.CLIENT_ID_FIRST:  # the router cuts off a client refused too often
+                with contextlib.suppress(OSError):  # (router gone: the next read says so)
+                    self.send_frame(p.ROUTER_ID, SENDER.pack(src), p.F_REFUSED)
             return None
         if request_id == 0:
             return Message(src, obj, bool(flags & p.F_REPLY))

@@ -67,6 +67,7 @@ class Link:
         "out",
         "out_bytes",
         "outstanding",
+        "refused_frames",
         "share_bytes",
         "share_msgs",
         "splitter",
@@ -88,6 +89,7 @@ class Link:
         self.share_bytes: dict[int, int] = {}  # client id -> their bytes
         self.want_write = False  # registered for EVENT_WRITE
         self.outstanding: set[tuple[int, int]] = set()  # (caller, request id) handed to us
+        self.refused_frames = 0  # frames of this client that nodes refused (F_REFUSED)
 
     def read_messages(self, buffer: bytearray) -> list[bytes] | None:
         """Read what is available into `buffer` (scratch space shared by every link, so no

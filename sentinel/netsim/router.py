@@ -30,22 +30,17 @@ from pathlib import Path
 
 from sentinel.netsim import protocol as p
 from sentinel.netsim.faults import Fate, FaultPolicy, make_topology
+from sentinel.netsim.framing import SENDER
+from sentinel.netsim.ledger import Ledger
 from sentinel.netsim.links import READ_BYTES, Link, ProtocolError, framed
 from sentinel.netsim.listener import ClientListener
-from sentinel.netsim.stats import COUNTER_FIELDS, Counters, totals
+from sentinel.netsim.stats import Counters
 from sentinel.wire import WireError, decode, encode
 from sentinel.wire.codec import MAGIC, VERSION
 
 log = logging.getLogger(__name__)
 
 ENDPOINTS_MAX = 4096
-#: Departed clients whose own counters a full report still lists (the newest); older ones
-#: are folded into the totals. A full report lists every endpoint it holds: a long run of
-#: short-lived clients (every CLI `put` is one) must not make each one cost more (8,192 of
-#: them took the router ~100 ms a report). The supervisor, which asks five times a second,
-#: asks for its nodes only (GetReport.endpoints): with 1,000 live clients, a full report
-#: took ~15 ms and one of three nodes ~2 ms.
-DEPARTED_KEPT = 64
 IN_FLIGHT_MAX = 200_000
 _CONTROL, _LISTENER, _WAKE = "control", "listener", "wake"
 EVENTS_MAX = 1024
@@ -54,9 +49,15 @@ _DELIVER, _NOTICE = 0, 1
 #: A client that sends more malformed frames than this (bad route headers, payloads that are
 #: not wire frames) is cut off: it is broken or hostile, and each one costs the router work.
 BAD_FRAMES_MAX = 1000
+#: A client whose frames nodes refused more often than this is cut off likewise (nodes
+#: report each refusal: F_REFUSED). A node mutes such a client after 64 (raft/inbox.py) and
+#: drops the rest unread, but the router would still route every frame of its flood: 200,000
+#: cost the router and the node CPU enough to starve raft on a loaded host.
+REFUSED_FRAMES_MAX = 32
 #: How every payload a client sends to another endpoint begins (the wire codec's header).
 _WIRE_PREFIX = MAGIC + bytes([VERSION])
 unpack_route = p.ROUTE.unpack_from
+_unpack_id = SENDER.unpack_from  # an endpoint id: a little-endian u32
 #: Every message inside the router is kept framed: 4-byte length prefix, route header, payload.
 _OVERHEAD = 4 + p.ROUTE_BYTES
 _WIRE_END = _OVERHEAD + len(_WIRE_PREFIX)  # (a slice compare costs half a startswith)
@@ -74,9 +75,7 @@ class Router:
         self.rng = random.Random(seed)
         self.msg_bytes_max = msg_bytes_max
         self.links: dict[int, Link] = {}
-        self.counters: dict[int, Counters] = {}
-        self.statuses: dict[int, bytes] = {}
-        self.retired = Counters()  # the sum of departed clients' counters (retire_departed)
+        self.ledger = Ledger(ENDPOINTS_MAX)  # every endpoint's counters and status
         self.timers: list[tuple[float, int, int, int, bytes]] = []
         self.timer_seq = 0
         self.next_client_id = p.CLIENT_ID_FIRST
@@ -234,7 +233,7 @@ class Router:
         is_reply = flags & p.F_REPLY
         peer, caller = (src, dst) if is_reply else (dst, src)
         notice = framed(p.ROUTE.pack(peer, caller, request_id, p.F_FAILED | is_reply))
-        counters = self.counters_of(caller)
+        counters = self.ledger.counters_of(caller)
         self.schedule(now, max(delay_ms, 0), _NOTICE, caller, notice, counters)
 
     def run_timers(self, now: float) -> None:
@@ -247,7 +246,7 @@ class Router:
                     self.post(target, msg)
                 continue
             src, _dst, request_id, flags = unpack_route(msg, 4)
-            sender = self.counters_of(src)
+            sender = self.ledger.counters_of(src)
             sender.in_flight_msgs -= 1
             if target is None or not self.policy.topology.can_talk(src, dst):
                 sender.unreachable_msgs += 1  # cut or dead while the message was in flight
@@ -281,34 +280,6 @@ class Router:
             self.listener_watched = watching
             self.epoll.modify(self.listener.sock.fileno(), select.EPOLLIN if watching else 0)
 
-    def counters_of(self, endpoint: int) -> Counters:
-        counters = self.counters.get(endpoint)
-        if counters is None:
-            counters = self.counters[endpoint] = Counters()
-        return counters
-
-    def retire_departed(self) -> None:
-        """Fold the counters of departed clients (no link, nothing in flight) into `retired`,
-        which totals include, all but the newest DEPARTED_KEPT."""
-        if len(self.counters) - len(self.links) <= DEPARTED_KEPT:
-            return  # (every link has counters): no scan on most closes
-        departed = [
-            endpoint
-            for endpoint, counters in self.counters.items()
-            if endpoint >= p.CLIENT_ID_FIRST
-            and endpoint not in self.links
-            and not counters.in_flight_msgs
-        ]
-        if len(departed) <= DEPARTED_KEPT:
-            return
-        departed.sort()
-        retired = self.retired
-        for endpoint in departed[:-DEPARTED_KEPT]:
-            counters = self.counters.pop(endpoint)
-            for name in COUNTER_FIELDS:
-                setattr(retired, name, getattr(retired, name) + getattr(counters, name))
-            self.statuses.pop(endpoint, None)
-
     def add_link(self, fd: int, endpoint: int) -> Link | None:
         if len(self.links) >= ENDPOINTS_MAX:
             log.warning("refusing endpoint %d: %d endpoints connected", endpoint, ENDPOINTS_MAX)
@@ -317,7 +288,7 @@ class Router:
         old = self.links.get(endpoint)
         if old is not None:
             self.close_link(old)  # the zombie of a restarted node
-        link = Link(fd, endpoint, self.counters_of(endpoint), self.msg_bytes_max)
+        link = Link(fd, endpoint, self.ledger.counters_of(endpoint), self.msg_bytes_max)
         self.links[endpoint] = link
         self.watch(fd, link)
         return link
@@ -344,46 +315,51 @@ class Router:
         if self.links.get(link.endpoint_id) is link:
             del self.links[link.endpoint_id]
         self.dirty.discard(link)
-        self.retire_departed()
+        self.ledger.retire_departed(self.links)
 
     def on_router_message(self, link: Link, msg: bytes, request_id: int, flags: int) -> None:
         if flags & p.F_STATUS:
             if len(msg) - _OVERHEAD > p.STATUS_BYTES_MAX:
                 link.counters.bad_frames += 1
                 return
-            if link.endpoint_id in self.statuses or len(self.statuses) < ENDPOINTS_MAX:
-                self.statuses[link.endpoint_id] = msg[_OVERHEAD:]
+            self.ledger.post_status(link.endpoint_id, msg[_OVERHEAD:])
         elif flags & p.F_QUERY:
             answer = p.ROUTE.pack(p.ROUTER_ID, link.endpoint_id, request_id, p.F_REPLY)
             answer = framed(answer + encode(self.report(self.query_endpoints(link))))
             self.post(link, answer)
+        elif flags & p.F_REFUSED and link.endpoint_id <= p.NODE_ID_MAX:
+            self.on_refused(msg)
         else:
             link.counters.bad_frames += 1
+
+    def on_refused(self, msg: bytes) -> None:
+        """A node refused a frame from the client named in `msg`: cut off one refused too
+        often (its connection closes; it is broken or hostile)."""
+        if len(msg) != _OVERHEAD + 4:
+            return
+        client = self.links.get(_unpack_id(msg, _OVERHEAD)[0])
+        if client is None or client.endpoint_id < p.CLIENT_ID_FIRST:
+            return
+        client.refused_frames += 1
+        if client.refused_frames > REFUSED_FRAMES_MAX:
+            log.warning("cutting off client %d: nodes refused its frames", client.endpoint_id)
+            self.close_link(client)
 
     def query_endpoints(self, link: Link) -> tuple[int, ...]:
         """What an endpoint's own query lists: the nodes and itself. Any client may ask, on
         the data path that every message waits behind, so its answer must not list every
         connected client (68 ms to build and 287 KB with 8,192 of them)."""
-        nodes = [e for e in self.counters if e <= p.NODE_ID_MAX]
-        return (*nodes, link.endpoint_id)
+        return (*self.ledger.nodes(), link.endpoint_id)
 
     # -- control -----------------------------------------------------------------------------
 
     def report(self, endpoints: tuple[int, ...] | None = None) -> p.RouterReport:
         """Counters and statuses of `endpoints` (None: of every endpoint), with totals over
         every endpoint, departed ones included."""
-        counters, statuses = self.counters, self.statuses
-        if endpoints is None:
-            listed = sorted(counters)
-            shown = dict(statuses)
-        else:
-            listed = sorted(e for e in set(endpoints) if e in counters)
-            shown = {e: statuses[e] for e in endpoints if e in statuses}
-        stats = tuple(counters[e].snapshot(e, e in self.links) for e in listed)
+        stats, total, shown = self.ledger.listing(endpoints, self.links)
         return p.RouterReport(
-            stats, totals((*counters.values(), self.retired)), shown,
-            self.policy.config, self.policy.topology, len(self.timers),
-        )  # fmt: skip
+            stats, total, shown, self.policy.config, self.policy.topology, len(self.timers)
+        )
 
     def on_control(self) -> None:
         try:

@@ -12,8 +12,9 @@ import pytest
 
 from sentinel.netsim import protocol as p
 from sentinel.netsim.framing import Splitter
+from sentinel.netsim.ledger import DEPARTED_KEPT
 from sentinel.netsim.links import CLIENT_SHARE_MSGS_MAX, Link, framed
-from sentinel.netsim.router import DEPARTED_KEPT, Router
+from sentinel.netsim.router import Router
 from sentinel.netsim.stats import Counters
 from sentinel.wire import decode, encode
 
@@ -97,26 +98,26 @@ def test_outstanding_requests_fail_when_the_server_goes(router: Router) -> None:
 def test_counters_of_departed_clients_are_folded_into_totals(router: Router) -> None:
     departed = 1000
     for endpoint in range(p.CLIENT_ID_FIRST, p.CLIENT_ID_FIRST + departed):
-        router.counters_of(endpoint).sent_msgs = 1
-    waiting = router.counters_of(p.CLIENT_ID_FIRST + departed)  # gone, a message in flight
+        router.ledger.counters_of(endpoint).sent_msgs = 1
+    waiting = router.ledger.counters_of(p.CLIENT_ID_FIRST + departed)  # gone, a message in flight
     waiting.sent_msgs, waiting.in_flight_msgs = 1, 1
     live = _attach(router, 1)
-    router.counters_of(1).sent_msgs = 1
-    router.retire_departed()
+    router.ledger.counters_of(1).sent_msgs = 1
+    router.ledger.retire_departed(router.links)
     report = router.report()
     listed = {item.endpoint_id for item in report.stats}
     newest = range(p.CLIENT_ID_FIRST + departed - DEPARTED_KEPT, p.CLIENT_ID_FIRST + departed)
     assert listed == {1, p.CLIENT_ID_FIRST + departed, *newest}
     assert report.totals.sent_msgs == departed + 2  # nothing folded is lost from the totals
-    assert router.retired.sent_msgs == departed - DEPARTED_KEPT
+    assert router.ledger.retired.sent_msgs == departed - DEPARTED_KEPT
     live.close()
 
 
 def test_a_report_for_some_endpoints_lists_only_them_with_totals_over_all(router: Router) -> None:
     clients = range(p.CLIENT_ID_FIRST, p.CLIENT_ID_FIRST + 500)
     for endpoint in (1, 2, *clients):
-        router.counters_of(endpoint).sent_msgs = 2
-    router.statuses.update({1: b"node one", 2: b"node two", p.CLIENT_ID_FIRST: b"a client"})
+        router.ledger.counters_of(endpoint).sent_msgs = 2
+    router.ledger.statuses.update({1: b"node one", 2: b"node two", p.CLIENT_ID_FIRST: b"a client"})
     report = router.report((2, 1, 3))  # 3 is unknown to the router: simply not listed
     assert [item.endpoint_id for item in report.stats] == [1, 2]
     assert report.statuses == {1: b"node one", 2: b"node two"}
@@ -131,8 +132,8 @@ def test_an_endpoints_own_query_lists_the_nodes_and_itself(router: Router) -> No
     router a walk over every client's counters."""
     clients = range(p.CLIENT_ID_FIRST, p.CLIENT_ID_FIRST + 500)
     for endpoint in (1, 2, *clients):
-        router.counters_of(endpoint).sent_msgs = 2
-    router.statuses.update({1: b"node one", p.CLIENT_ID_FIRST: b"a client"})
+        router.ledger.counters_of(endpoint).sent_msgs = 2
+    router.ledger.statuses.update({1: b"node one", p.CLIENT_ID_FIRST: b"a client"})
     asker = _attach(router, p.CLIENT_ID_FIRST + 7)
     _send(asker, p.CLIENT_ID_FIRST + 7, p.ROUTER_ID, 42, p.F_QUERY, b"")
     _turn(router)
