@@ -14,7 +14,7 @@ from sentinel.netsim import protocol as p
 from sentinel.netsim.framing import Splitter
 from sentinel.netsim.ledger import DEPARTED_KEPT
 from sentinel.netsim.links import CLIENT_SHARE_MSGS_MAX, Link, framed
-from sentinel.netsim.router import Router
+from sentinel.netsim.router import REFUSED_FRAMES_MAX, Router
 from sentinel.netsim.stats import Counters
 from sentinel.wire import decode, encode
 
@@ -263,3 +263,28 @@ def test_a_half_written_client_message_is_finished_before_a_peer_message() -> No
     finally:
         link.close()
         theirs.close()
+
+
+def test_a_client_that_nodes_refuse_too_often_is_cut_off(router: Router) -> None:
+    """A node reports each frame of a client it refused (F_REFUSED); past
+    REFUSED_FRAMES_MAX the router closes the client. A client cannot report another."""
+    node, junk_id, other_id = 1, p.CLIENT_ID_FIRST, p.CLIENT_ID_FIRST + 1
+    from_node, junk, other = (
+        _attach(router, node),
+        _attach(router, junk_id),
+        _attach(router, other_id),
+    )
+    refusal = junk_id.to_bytes(4, "little")
+    for _ in range(REFUSED_FRAMES_MAX):
+        _send(from_node, node, p.ROUTER_ID, 0, p.F_REFUSED, refusal)
+    for _ in range(2 * REFUSED_FRAMES_MAX):  # believed from nodes only
+        _send(other, other_id, p.ROUTER_ID, 0, p.F_REFUSED, refusal)
+    _turn(router)
+    assert junk_id in router.links
+    assert router.ledger.counters_of(other_id).bad_frames == 2 * REFUSED_FRAMES_MAX
+    _send(from_node, node, p.ROUTER_ID, 0, p.F_REFUSED, refusal)
+    _turn(router)
+    assert junk_id not in router.links and other_id in router.links
+    assert junk.recv(1) == b""  # its connection is closed
+    for sock in (from_node, junk, other):
+        sock.close()

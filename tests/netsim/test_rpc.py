@@ -117,6 +117,25 @@ def test_bad_frames_counted_not_raised(pair) -> None:
     assert endpoint.bad_frames == 2
 
 
+def test_a_bad_frame_from_a_client_is_reported_to_the_router(pair) -> None:
+    """So that the router can cut off a client that floods junk (router.REFUSED_FRAMES_MAX);
+    a bad frame from a peer node is only counted."""
+    peer, endpoint = pair
+    client = p.CLIENT_ID_FIRST + 5
+    peer.send_bytes(p.ROUTE.pack(2, 1, 0, p.F_REQUEST) + b"SN\x01 from a node")
+    peer.send_bytes(p.ROUTE.pack(client, 1, 9, p.F_REQUEST) + b"SN\x01 from a client")
+    _from_peer(peer, p.F_REQUEST, "good", src=client)
+    items: list = []
+    while not items:
+        items = endpoint.poll(5)
+    assert items == [Message(client, "good", False)] and endpoint.bad_frames == 2
+    assert peer.poll(5)
+    report = peer.recv_bytes()
+    assert p.ROUTE.unpack_from(report) == (1, p.ROUTER_ID, 0, p.F_REFUSED)
+    assert report[p.ROUTE_BYTES :] == client.to_bytes(4, "little")
+    assert not peer.poll(0.05)  # one report: the node's bad frame is not one
+
+
 def test_link_output_is_bounded_and_never_blocks() -> None:
     ours, theirs = socket.socketpair()
     link = Link(ours.detach(), 7, Counters(), 1 << 20)
