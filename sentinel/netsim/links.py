@@ -11,8 +11,8 @@ Output goes in two lanes, so that clients can never delay or crowd out raft traf
 peer lane holds what nodes and the router send and is always written first; the client
 lane holds what clients send, and each client may hold only a share of it
 (CLIENT_SHARE_MSGS_MAX messages, CLIENT_SHARE_BYTES_MAX bytes), so a flooding client
-overflows its own share and nobody else's. (One client flooding the leader put peers'
-heartbeat replies behind 20,000 junk frames, or dropped them, and the leader stepped down.)
+overflows its own share and nobody else's. (A leader whose peers' heartbeat replies wait
+behind a client's flood, or are dropped for it, steps down on check-quorum.)
 Each sender's messages stay in order: a sender's messages always take the same lane.
 """
 
