@@ -30,7 +30,12 @@ from sentinel.netsim.stats import Counters
 
 __all__ = ["LENGTH", "Link", "ProtocolError", "framed"]
 
+#: What the router reads from a node's connection in one loop turn.
 READ_BYTES = 256 * 1024
+#: What it reads from a client's: routing costs ~3 us a message, so a read of a client's
+#: flood of small junk frames (256 KiB: ~9,000 of them, ~25 ms) would hold every peer's
+#: message in that turn for as long, or for ten times as long on a starved router.
+CLIENT_READ_BYTES = 32 * 1024
 IOV_MAX = 1024
 #: Bounds of each lane (peer, client) of one link's output.
 OUT_MSGS_MAX = 20_000
@@ -91,7 +96,7 @@ class Link:
         self.outstanding: set[tuple[int, int]] = set()  # (caller, request id) handed to us
         self.refused_frames = 0  # frames of this client that nodes refused (F_REFUSED)
 
-    def read_messages(self, buffer: bytearray) -> list[bytes] | None:
+    def read_messages(self, buffer: bytearray | memoryview) -> list[bytes] | None:
         """Read what is available into `buffer` (scratch space shared by every link, so no
         big allocation per read); return the complete messages, in order, each still FRAMED
         (with its 4-byte length prefix, so it is forwarded as is); None at end of file.

@@ -35,7 +35,7 @@ from sentinel.netsim import protocol as p
 from sentinel.netsim.faults import Fate, FaultPolicy, make_topology
 from sentinel.netsim.framing import SENDER
 from sentinel.netsim.ledger import Ledger
-from sentinel.netsim.links import READ_BYTES, Link, ProtocolError, framed
+from sentinel.netsim.links import CLIENT_READ_BYTES, READ_BYTES, Link, ProtocolError, framed
 from sentinel.netsim.listener import ClientListener
 from sentinel.netsim.stats import Counters
 from sentinel.wire import WireError, decode, encode
@@ -84,6 +84,7 @@ class Router:
         self.next_client_id = p.CLIENT_ID_FIRST
         self.dirty: set[Link] = set()
         self.read_buffer = bytearray(READ_BYTES)  # scratch for every read: no per-read malloc
+        self.client_read_buffer = memoryview(self.read_buffer)[:CLIENT_READ_BYTES]
         self.running = True
         self.epoll = select.epoll()
         self.handlers: dict[int, Link | str] = {}  # fd -> what its readiness means
@@ -124,8 +125,9 @@ class Router:
                 self.flush_dirty()
 
     def on_readable(self, link: Link) -> None:
+        node = link.endpoint_id <= p.NODE_ID_MAX  # (a client's flood must not fill a turn)
         try:
-            messages = link.read_messages(self.read_buffer)
+            messages = link.read_messages(self.read_buffer if node else self.client_read_buffer)
         except ProtocolError as exc:
             log.warning("closing endpoint %d: %s", link.endpoint_id, exc)
             link.counters.bad_frames += 1

@@ -13,7 +13,7 @@ import pytest
 from sentinel.netsim import protocol as p
 from sentinel.netsim.framing import Splitter
 from sentinel.netsim.ledger import DEPARTED_KEPT
-from sentinel.netsim.links import CLIENT_SHARE_MSGS_MAX, Link, framed
+from sentinel.netsim.links import CLIENT_READ_BYTES, CLIENT_SHARE_MSGS_MAX, Link, framed
 from sentinel.netsim.router import REFUSED_FRAMES_MAX, Router
 from sentinel.netsim.stats import Counters
 from sentinel.wire import decode, encode
@@ -175,13 +175,14 @@ def test_a_bad_report_filter_is_refused_and_the_router_keeps_serving(
 #: A client payload that begins like a wire frame, so the router passes it on.
 JUNK = b"SN\x01junk"
 FLOOD_FRAMES = 30_000  # more than a link's whole output queue held (OUT_MSGS_MAX)
-FLOOD_CHUNK = 2_000  # frames per write: less than the socket buffer takes
+FLOOD_CHUNK = 1_000  # frames per write and turn: less than the router reads of a client
 TURNS_MAX = 1_000
 
 
 def _flood(router: Router, sock: socket.socket, src: int, dst: int) -> None:
     msg = p.ROUTE.pack(src, dst, 0, p.F_REQUEST) + JUNK
     chunk = (LENGTH.pack(len(msg)) + msg) * FLOOD_CHUNK
+    assert len(chunk) <= CLIENT_READ_BYTES
     for _ in range(FLOOD_FRAMES // FLOOD_CHUNK):
         sock.sendall(chunk)
         _turn(router)
@@ -288,3 +289,17 @@ def test_a_client_that_nodes_refuse_too_often_is_cut_off(router: Router) -> None
     assert junk.recv(1) == b""  # its connection is closed
     for sock in (from_node, junk, other):
         sock.close()
+
+
+def test_a_turn_reads_only_a_slice_of_a_clients_flood(router: Router) -> None:
+    """Routing costs per message: a turn must not spend ~25 ms on one client's junk while
+    every peer's message waits for the turn's writes."""
+    client_id = p.CLIENT_ID_FIRST
+    node, client = _attach(router, 1), _attach(router, client_id)
+    msg = p.ROUTE.pack(client_id, 1, 0, p.F_REQUEST) + JUNK
+    frame = LENGTH.pack(len(msg)) + msg
+    client.sendall(frame * (3 * CLIENT_READ_BYTES // len(frame)))
+    router.on_readable(router.links[client_id])
+    assert 0 < router.ledger.counters_of(client_id).sent_msgs <= CLIENT_READ_BYTES // len(frame)
+    node.close()
+    client.close()
