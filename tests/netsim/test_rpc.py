@@ -10,7 +10,14 @@ from multiprocessing.connection import wait
 import pytest
 
 from sentinel.netsim import protocol as p
-from sentinel.netsim.endpoint import Endpoint, Failure, Message, Reply, Request
+from sentinel.netsim.endpoint import (
+    REFUSALS_REPORTED_PER_S,
+    Endpoint,
+    Failure,
+    Message,
+    Reply,
+    Request,
+)
 from sentinel.netsim.links import OUT_MSGS_MAX, Link, ProtocolError, framed
 from sentinel.netsim.rpc import Deferred, RpcCall, RpcReply, RpcServer
 from sentinel.netsim.stats import Counters
@@ -134,6 +141,19 @@ def test_a_bad_frame_from_a_client_is_reported_to_the_router(pair) -> None:
     assert p.ROUTE.unpack_from(report) == (1, p.ROUTER_ID, 0, p.F_REFUSED)
     assert report[p.ROUTE_BYTES :] == client.to_bytes(4, "little")
     assert not peer.poll(0.05)  # one report: the node's bad frame is not one
+
+
+def test_refusal_reports_are_bounded_per_second(pair) -> None:
+    """A flood of junk must not make the reports a flood (nor block on a full pipe)."""
+    peer, endpoint = pair
+    header = p.ROUTE.pack(p.CLIENT_ID_FIRST, 1, 0, p.F_REQUEST)
+    for _ in range(10 * REFUSALS_REPORTED_PER_S):  # well within two seconds
+        assert endpoint.parse(header + b"SN\x01junk") is None
+    reports = 0
+    while peer.poll(0.05):
+        assert p.ROUTE.unpack_from(peer.recv_bytes())[3] == p.F_REFUSED
+        reports += 1
+    assert REFUSALS_REPORTED_PER_S <= reports <= 2 * REFUSALS_REPORTED_PER_S
 
 
 def test_link_output_is_bounded_and_never_blocks() -> None:
