@@ -53,7 +53,7 @@ _DELIVER, _NOTICE = 0, 1
 #: not wire frames) is cut off: it is broken or hostile, and each one costs the router work.
 BAD_FRAMES_MAX = 1000
 #: A client whose frames nodes refused more often than this is cut off likewise (nodes
-#: report each refusal: F_REFUSED). A node mutes such a client after 64 (raft/inbox.py) and
+#: report each refusal: F_REFUSED). A node mutes such a client after 64 (its inbox) and
 #: drops the rest unread, but the router would still route its whole flood: 200,000 frames
 #: cost the router ~0.5 s and the leader ~0.15 s of CPU, which starves raft on a loaded host.
 REFUSED_FRAMES_MAX = 32

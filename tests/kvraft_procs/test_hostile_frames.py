@@ -6,7 +6,7 @@ never unpickles, passes it on) and is broken further in: a cut header, a zero le
 padding, a checksummed pickle that is garbage. The leader must stay the leader in the same
 term (no election anywhere), log a few lines rather than one per frame, and the cluster must
 keep serving with every acknowledged write intact. (The leader mutes the client after its
-first bad frames and drops the rest unread: raft/inbox.py; it reports each frame it refused
+first bad frames and drops the rest unread (its inbox); it reports each frame it refused
 to the router, which cuts the client off after a few: router.REFUSED_FRAMES_MAX; and the
 router keeps peers' traffic ahead of any client's: links.py.)
 """
