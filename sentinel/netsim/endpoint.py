@@ -14,8 +14,10 @@ arrived. Everything that arrives is one of four frozen `Incoming` records:
 
 Payloads are `sentinel.wire` frames decoded with the restricted unpickler; a bad frame is
 counted in `bad_frames`, logged (the first of a burst in full, then a count at most once a
-second: a flood of garbage must not flood the log, see logthrottle.py), and skipped: it
-never stops the receiver.
+second: a flood of garbage must not flood the log, see logthrottle.py), reported to the
+router when a client sent it (the router cuts off a client that nodes refuse too often: its
+junk flood would cost the router and the node CPU that raft needs), and skipped: it never
+stops the receiver.
 
 A single-threaded loop (a node) may go faster on both sides: `read_available()` takes every
 whole message the kernel holds in one read (`Connection.recv_bytes` costs two system calls
@@ -26,16 +28,18 @@ format is the Connection's either way (a 4-byte big-endian length, then the mess
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Container
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
 from sentinel.netsim import protocol as p
-from sentinel.netsim.framing import LENGTH, ProtocolError, Splitter
+from sentinel.netsim.framing import LENGTH, SENDER, ProtocolError, Splitter
 from sentinel.netsim.logthrottle import LogThrottle
 from sentinel.wire import WireError, decode, encode
 
@@ -46,6 +50,9 @@ POLL_BATCH_MAX = 1024
 READ_BYTES = 256 * 1024
 #: Corked output past this many bytes is written at once (bounds the buffer).
 CORK_BYTES_MAX = 1024 * 1024
+#: Refused client frames reported to the router per second, at most (the router needs a few
+#: dozen to cut a client off; a flood must not make the reports a flood of their own).
+REFUSALS_REPORTED_PER_S = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +115,8 @@ class Endpoint:
         self._corked_bytes = 0
         self._splitter = Splitter(p.MSG_BYTES_MAX, keep_prefix=False)  # for read_available
         self._read_buffer = bytearray(READ_BYTES)
+        self._reports_began = 0.0  # the current second of refusal reports, and their count
+        self._reports = 0
 
     @classmethod
     def after_hello(cls, conn: Connection, timeout_s: float) -> Endpoint:
@@ -252,12 +261,24 @@ class Endpoint:
             self.bad_frame_log.event(
                 "endpoint %d: bad frame from %d refused: %s", self.endpoint_id, src, exc
             )
+            if src >= p.CLIENT_ID_FIRST:  # the router cuts off a client refused too often
+                self._report_refused(src)
             return None
         if request_id == 0:
             return Message(src, obj, bool(flags & p.F_REPLY))
         if flags & p.F_REPLY:
             return Reply(src, request_id, obj)
         return Request(src, request_id, obj, self)
+
+    def _report_refused(self, client: int) -> None:
+        """Tell the router that a frame from `client` was refused (REFUSALS_REPORTED_PER_S)."""
+        now = time.monotonic()
+        if now - self._reports_began >= 1.0:
+            self._reports_began, self._reports = now, 0
+        if self._reports < REFUSALS_REPORTED_PER_S:
+            self._reports += 1
+            with contextlib.suppress(OSError):  # (router gone: the next read says so)
+                self.send_frame(p.ROUTER_ID, SENDER.pack(client), p.F_REFUSED)
 
     def close(self) -> None:
         """Close the connection (the router sees end of file)."""

@@ -15,7 +15,9 @@ carry the caller's request id. Flags:
 * FAILED (router -> caller): the RPC `request_id` to or from `src` was lost or had no path;
 * HELLO (router -> client, once, first): the client's endpoint id is the header's `dst`;
 * STATUS (endpoint -> router, dst 0): store the payload as this endpoint's status blob;
-* QUERY (endpoint -> router, dst 0): reply (REPLY, same request id) with a `RouterReport`.
+* QUERY (endpoint -> router, dst 0): reply (REPLY, same request id) with a `RouterReport`;
+* REFUSED (node -> router, dst 0): the client whose id (u32, little-endian) is the payload
+  sent this node a frame it refused; the router cuts off a client refused too often.
 
 Supervisor <-> router: a control pipe carrying `sentinel.wire` messages (below); the router
 decodes these with the restricted unpickler (they come from its parent, not from endpoints).
@@ -41,8 +43,9 @@ F_FAILED = 0x04
 F_HELLO = 0x08
 F_STATUS = 0x10
 F_QUERY = 0x20
+F_REFUSED = 0x40
 #: Flags an endpoint may set on a message to another endpoint or to the router.
-ENDPOINT_FLAGS = F_REQUEST | F_REPLY | F_STATUS | F_QUERY
+ENDPOINT_FLAGS = F_REQUEST | F_REPLY | F_STATUS | F_QUERY | F_REFUSED
 
 #: Largest message (route header + payload) the router accepts; larger ones close the link.
 MSG_BYTES_MAX = ROUTE_BYTES + HEADER_BYTES + FRAME_BYTES_MAX

@@ -5,6 +5,9 @@ epoll on every endpoint connection, the control pipe and the client socket, with
 to the next timed delivery; reads every ready connection in big chunks; routes each message on
 its 17-byte header (never unpickling the payload); and writes each destination's batch with
 one writev. On a reliable, uncut network the fault policy is not even consulted (fast path).
+Clients cannot crowd out raft: what nodes send is written before what clients send, each
+client holds a bounded share of a destination's queue (links.py), and a client that sends
+junk is cut off (BAD_FRAMES_MAX, REFUSED_FRAMES_MAX).
 
 Node connections arrive over the control pipe as passed file descriptors (`RegisterNode`
 followed by `multiprocessing.reduction.send_handle`): the supervisor makes a fresh Pipe for
@@ -30,22 +33,17 @@ from pathlib import Path
 
 from sentinel.netsim import protocol as p
 from sentinel.netsim.faults import Fate, FaultPolicy, make_topology
-from sentinel.netsim.links import READ_BYTES, Link, ProtocolError, framed
+from sentinel.netsim.framing import SENDER
+from sentinel.netsim.ledger import Ledger
+from sentinel.netsim.links import CLIENT_READ_BYTES, READ_BYTES, Link, ProtocolError, framed
 from sentinel.netsim.listener import ClientListener
-from sentinel.netsim.stats import COUNTER_FIELDS, Counters, totals
+from sentinel.netsim.stats import Counters
 from sentinel.wire import WireError, decode, encode
 from sentinel.wire.codec import MAGIC, VERSION
 
 log = logging.getLogger(__name__)
 
 ENDPOINTS_MAX = 4096
-#: Departed clients whose own counters a full report still lists (the newest); older ones
-#: are folded into the totals. A full report lists every endpoint it holds: a long run of
-#: short-lived clients (every CLI `put` is one) must not make each one cost more (8,192 of
-#: them took the router ~100 ms a report). The supervisor, which asks five times a second,
-#: asks for its nodes only (GetReport.endpoints): with 1,000 live clients, a full report
-#: took ~15 ms and one of three nodes ~2 ms.
-DEPARTED_KEPT = 64
 IN_FLIGHT_MAX = 200_000
 _CONTROL, _LISTENER, _WAKE = "control", "listener", "wake"
 EVENTS_MAX = 1024
@@ -54,9 +52,15 @@ _DELIVER, _NOTICE = 0, 1
 #: A client that sends more malformed frames than this (bad route headers, payloads that are
 #: not wire frames) is cut off: it is broken or hostile, and each one costs the router work.
 BAD_FRAMES_MAX = 1000
+#: A client whose frames nodes refused more often than this is cut off likewise (nodes
+#: report each refusal: F_REFUSED). A node mutes such a client after 64 (its inbox) and
+#: drops the rest unread, but the router would still route its whole flood: 200,000 frames
+#: cost the router ~0.5 s and the leader ~0.15 s of CPU, which starves raft on a loaded host.
+REFUSED_FRAMES_MAX = 32
 #: How every payload a client sends to another endpoint begins (the wire codec's header).
 _WIRE_PREFIX = MAGIC + bytes([VERSION])
 unpack_route = p.ROUTE.unpack_from
+_unpack_id = SENDER.unpack_from  # an endpoint id: a little-endian u32
 #: Every message inside the router is kept framed: 4-byte length prefix, route header, payload.
 _OVERHEAD = 4 + p.ROUTE_BYTES
 _WIRE_END = _OVERHEAD + len(_WIRE_PREFIX)  # (a slice compare costs half a startswith)
@@ -74,14 +78,13 @@ class Router:
         self.rng = random.Random(seed)
         self.msg_bytes_max = msg_bytes_max
         self.links: dict[int, Link] = {}
-        self.counters: dict[int, Counters] = {}
-        self.statuses: dict[int, bytes] = {}
-        self.retired = Counters()  # the sum of departed clients' counters (retire_departed)
+        self.ledger = Ledger(ENDPOINTS_MAX)  # every endpoint's counters and status
         self.timers: list[tuple[float, int, int, int, bytes]] = []
         self.timer_seq = 0
         self.next_client_id = p.CLIENT_ID_FIRST
         self.dirty: set[Link] = set()
         self.read_buffer = bytearray(READ_BYTES)  # scratch for every read: no per-read malloc
+        self.client_read_buffer = memoryview(self.read_buffer)[:CLIENT_READ_BYTES]
         self.running = True
         self.epoll = select.epoll()
         self.handlers: dict[int, Link | str] = {}  # fd -> what its readiness means
@@ -122,8 +125,9 @@ class Router:
                 self.flush_dirty()
 
     def on_readable(self, link: Link) -> None:
+        node = link.endpoint_id <= p.NODE_ID_MAX  # (a client's flood must not fill a turn)
         try:
-            messages = link.read_messages(self.read_buffer)
+            messages = link.read_messages(self.read_buffer if node else self.client_read_buffer)
         except ProtocolError as exc:
             log.warning("closing endpoint %d: %s", link.endpoint_id, exc)
             link.counters.bad_frames += 1
@@ -182,10 +186,12 @@ class Router:
     def hand_over(
         self, target: Link, msg: bytes, sender: Counters, src: int, request_id: int, flags: int
     ) -> None:
-        """Queue `msg` on its destination's link, or count an overflow (and notify). An RPC
-        request is remembered as outstanding at the target until its reply passes, so that
-        the caller is told at once if the target dies first (labrpc fails such calls too)."""
-        if not target.queue_room(len(msg)):
+        """Queue `msg` on its destination's link, or count an overflow (and notify): a full
+        lane, or a client past its share of one (links.py: a flooding client loses its own
+        messages, never a peer's). An RPC request is remembered as outstanding at the target
+        until its reply passes, so that the caller is told at once if the target dies first
+        (labrpc fails such calls too)."""
+        if not target.put(msg, src):
             sender.overflow_msgs += 1
             if request_id:
                 now = time.monotonic()
@@ -193,12 +199,17 @@ class Router:
             return
         if request_id and not flags & p.F_REPLY and len(target.outstanding) < OUTSTANDING_MAX:
             target.outstanding.add((src, request_id))
-        target.queue(msg)
         received = target.counters
         received.received_msgs += 1
         received.received_bytes += len(msg) - _OVERHEAD
         if not target.want_write:  # else the kernel buffer is full: wait for EPOLLOUT
             self.dirty.add(target)
+
+    def post(self, link: Link, msg: bytes) -> None:
+        """Queue a message the router itself sends (a failure notice, a hello, a report)
+        on `link`'s peer lane; one that does not fit is dropped (the caller times out)."""
+        if link.put(msg, p.ROUTER_ID) and not link.want_write:
+            self.dirty.add(link)  # (else the kernel buffer is full: wait for EPOLLOUT)
 
     # -- timers ----------------------------------------------------------------------------
 
@@ -227,7 +238,7 @@ class Router:
         is_reply = flags & p.F_REPLY
         peer, caller = (src, dst) if is_reply else (dst, src)
         notice = framed(p.ROUTE.pack(peer, caller, request_id, p.F_FAILED | is_reply))
-        counters = self.counters_of(caller)
+        counters = self.ledger.counters_of(caller)
         self.schedule(now, max(delay_ms, 0), _NOTICE, caller, notice, counters)
 
     def run_timers(self, now: float) -> None:
@@ -236,13 +247,11 @@ class Router:
             _due, _seq, kind, dst, msg = heapq.heappop(timers)
             target = self.links.get(dst)
             if kind == _NOTICE:
-                if target is not None and target.queue_room(len(msg)):
-                    target.queue(msg)
-                    if not target.want_write:  # else the kernel buffer is full: wait for EPOLLOUT
-                        self.dirty.add(target)
+                if target is not None:
+                    self.post(target, msg)
                 continue
             src, _dst, request_id, flags = unpack_route(msg, 4)
-            sender = self.counters_of(src)
+            sender = self.ledger.counters_of(src)
             sender.in_flight_msgs -= 1
             if target is None or not self.policy.topology.can_talk(src, dst):
                 sender.unreachable_msgs += 1  # cut or dead while the message was in flight
@@ -276,34 +285,6 @@ class Router:
             self.listener_watched = watching
             self.epoll.modify(self.listener.sock.fileno(), select.EPOLLIN if watching else 0)
 
-    def counters_of(self, endpoint: int) -> Counters:
-        counters = self.counters.get(endpoint)
-        if counters is None:
-            counters = self.counters[endpoint] = Counters()
-        return counters
-
-    def retire_departed(self) -> None:
-        """Fold the counters of departed clients (no link, nothing in flight) into `retired`,
-        which totals include, all but the newest DEPARTED_KEPT."""
-        if len(self.counters) - len(self.links) <= DEPARTED_KEPT:
-            return  # (every link has counters): no scan on most closes
-        departed = [
-            endpoint
-            for endpoint, counters in self.counters.items()
-            if endpoint >= p.CLIENT_ID_FIRST
-            and endpoint not in self.links
-            and not counters.in_flight_msgs
-        ]
-        if len(departed) <= DEPARTED_KEPT:
-            return
-        departed.sort()
-        retired = self.retired
-        for endpoint in departed[:-DEPARTED_KEPT]:
-            counters = self.counters.pop(endpoint)
-            for name in COUNTER_FIELDS:
-                setattr(retired, name, getattr(retired, name) + getattr(counters, name))
-            self.statuses.pop(endpoint, None)
-
     def add_link(self, fd: int, endpoint: int) -> Link | None:
         if len(self.links) >= ENDPOINTS_MAX:
             log.warning("refusing endpoint %d: %d endpoints connected", endpoint, ENDPOINTS_MAX)
@@ -312,7 +293,7 @@ class Router:
         old = self.links.get(endpoint)
         if old is not None:
             self.close_link(old)  # the zombie of a restarted node
-        link = Link(fd, endpoint, self.counters_of(endpoint), self.msg_bytes_max)
+        link = Link(fd, endpoint, self.ledger.counters_of(endpoint), self.msg_bytes_max)
         self.links[endpoint] = link
         self.watch(fd, link)
         return link
@@ -323,9 +304,7 @@ class Router:
             self.next_client_id += 1
             link = self.add_link(fd, endpoint)
             if link is not None:
-                link.queue(framed(p.ROUTE.pack(p.ROUTER_ID, endpoint, 0, p.F_HELLO)))
-                if not link.want_write:  # else the kernel buffer is full: wait for EPOLLOUT
-                    self.dirty.add(link)
+                self.post(link, framed(p.ROUTE.pack(p.ROUTER_ID, endpoint, 0, p.F_HELLO)))
 
     def close_link(self, link: Link) -> None:
         """Forget a connection (end of file, protocol error, replaced by a restart): its
@@ -341,49 +320,51 @@ class Router:
         if self.links.get(link.endpoint_id) is link:
             del self.links[link.endpoint_id]
         self.dirty.discard(link)
-        self.retire_departed()
+        self.ledger.retire_departed(self.links)
 
     def on_router_message(self, link: Link, msg: bytes, request_id: int, flags: int) -> None:
         if flags & p.F_STATUS:
             if len(msg) - _OVERHEAD > p.STATUS_BYTES_MAX:
                 link.counters.bad_frames += 1
                 return
-            if link.endpoint_id in self.statuses or len(self.statuses) < ENDPOINTS_MAX:
-                self.statuses[link.endpoint_id] = msg[_OVERHEAD:]
+            self.ledger.post_status(link.endpoint_id, msg[_OVERHEAD:])
         elif flags & p.F_QUERY:
             answer = p.ROUTE.pack(p.ROUTER_ID, link.endpoint_id, request_id, p.F_REPLY)
             answer = framed(answer + encode(self.report(self.query_endpoints(link))))
-            if link.queue_room(len(answer)):
-                link.queue(answer)
-                if not link.want_write:  # else the kernel buffer is full: wait for EPOLLOUT
-                    self.dirty.add(link)
+            self.post(link, answer)
+        elif flags & p.F_REFUSED and link.endpoint_id <= p.NODE_ID_MAX:
+            self.on_refused(msg)
         else:
             link.counters.bad_frames += 1
+
+    def on_refused(self, msg: bytes) -> None:
+        """A node refused a frame from the client named in `msg`: cut off one refused too
+        often (its connection closes; it is broken or hostile)."""
+        if len(msg) != _OVERHEAD + 4:
+            return
+        client = self.links.get(_unpack_id(msg, _OVERHEAD)[0])
+        if client is None or client.endpoint_id < p.CLIENT_ID_FIRST:
+            return
+        client.refused_frames += 1
+        if client.refused_frames > REFUSED_FRAMES_MAX:
+            log.warning("cutting off client %d: nodes refused its frames", client.endpoint_id)
+            self.close_link(client)
 
     def query_endpoints(self, link: Link) -> tuple[int, ...]:
         """What an endpoint's own query lists: the nodes and itself. Any client may ask, on
         the data path that every message waits behind, so its answer must not list every
         connected client (68 ms to build and 287 KB with 8,192 of them)."""
-        nodes = [e for e in self.counters if e <= p.NODE_ID_MAX]
-        return (*nodes, link.endpoint_id)
+        return (*self.ledger.nodes(), link.endpoint_id)
 
     # -- control -----------------------------------------------------------------------------
 
     def report(self, endpoints: tuple[int, ...] | None = None) -> p.RouterReport:
         """Counters and statuses of `endpoints` (None: of every endpoint), with totals over
         every endpoint, departed ones included."""
-        counters, statuses = self.counters, self.statuses
-        if endpoints is None:
-            listed = sorted(counters)
-            shown = dict(statuses)
-        else:
-            listed = sorted(e for e in set(endpoints) if e in counters)
-            shown = {e: statuses[e] for e in endpoints if e in statuses}
-        stats = tuple(counters[e].snapshot(e, e in self.links) for e in listed)
+        stats, total, shown = self.ledger.listing(endpoints, self.links)
         return p.RouterReport(
-            stats, totals((*counters.values(), self.retired)), shown,
-            self.policy.config, self.policy.topology, len(self.timers),
-        )  # fmt: skip
+            stats, total, shown, self.policy.config, self.policy.topology, len(self.timers)
+        )
 
     def on_control(self) -> None:
         try:

@@ -10,7 +10,14 @@ from multiprocessing.connection import wait
 import pytest
 
 from sentinel.netsim import protocol as p
-from sentinel.netsim.endpoint import Endpoint, Failure, Message, Reply, Request
+from sentinel.netsim.endpoint import (
+    REFUSALS_REPORTED_PER_S,
+    Endpoint,
+    Failure,
+    Message,
+    Reply,
+    Request,
+)
 from sentinel.netsim.links import OUT_MSGS_MAX, Link, ProtocolError, framed
 from sentinel.netsim.rpc import Deferred, RpcCall, RpcReply, RpcServer
 from sentinel.netsim.stats import Counters
@@ -117,19 +124,51 @@ def test_bad_frames_counted_not_raised(pair) -> None:
     assert endpoint.bad_frames == 2
 
 
+def test_a_bad_frame_from_a_client_is_reported_to_the_router(pair) -> None:
+    """So that the router can cut off a client that floods junk (router.REFUSED_FRAMES_MAX);
+    a bad frame from a peer node is only counted."""
+    peer, endpoint = pair
+    client = p.CLIENT_ID_FIRST + 5
+    peer.send_bytes(p.ROUTE.pack(2, 1, 0, p.F_REQUEST) + b"SN\x01 from a node")
+    peer.send_bytes(p.ROUTE.pack(client, 1, 9, p.F_REQUEST) + b"SN\x01 from a client")
+    _from_peer(peer, p.F_REQUEST, "good", src=client)
+    items: list = []
+    while not items:
+        items = endpoint.poll(5)
+    assert items == [Message(client, "good", False)] and endpoint.bad_frames == 2
+    assert peer.poll(5)
+    report = peer.recv_bytes()
+    assert p.ROUTE.unpack_from(report) == (1, p.ROUTER_ID, 0, p.F_REFUSED)
+    assert report[p.ROUTE_BYTES :] == client.to_bytes(4, "little")
+    assert not peer.poll(0.05)  # one report: the node's bad frame is not one
+
+
+def test_refusal_reports_are_bounded_per_second(pair) -> None:
+    """A flood of junk must not make the reports a flood (nor block on a full pipe)."""
+    peer, endpoint = pair
+    header = p.ROUTE.pack(p.CLIENT_ID_FIRST, 1, 0, p.F_REQUEST)
+    for _ in range(10 * REFUSALS_REPORTED_PER_S):  # well within two seconds
+        assert endpoint.parse(header + b"SN\x01junk") is None
+    reports = 0
+    while peer.poll(0.05):
+        assert p.ROUTE.unpack_from(peer.recv_bytes())[3] == p.F_REFUSED
+        reports += 1
+    assert REFUSALS_REPORTED_PER_S <= reports <= 2 * REFUSALS_REPORTED_PER_S
+
+
 def test_link_output_is_bounded_and_never_blocks() -> None:
     ours, theirs = socket.socketpair()
     link = Link(ours.detach(), 7, Counters(), 1 << 20)
     try:
         msg = framed(b"m" * 1000)
         for _ in range(10_000):  # fill the kernel's buffer: the peer never reads
-            link.queue(msg)
+            assert link.put(msg, 2)
             if link.flush() is False:  # returned instead of blocking
                 break
         else:
             pytest.fail("the kernel buffer never filled")
-        while link.queue_room(len(msg)):
-            link.queue(msg)
+        while link.put(msg, 2):
+            pass
         assert len(link.out) == OUT_MSGS_MAX  # the router counts the next one as overflow
         assert link.flush() is False
     finally:
