@@ -13,11 +13,15 @@ driver feeds it events and does what it says:
         if Done:  return action.value                     # the call's answer
         if Fail:  raise action.error
 
-The synchronous `clerk.Clerk` drives it with blocking calls and sleeps; the asynchronous
-client (`client.Client.*_async`) drives it from RPC-completion callbacks and timers. The
-rules (6.824's clerk, plus sessions and deadlines):
+The client (`client.Client`, whose blocking calls are its `*_async` calls waited on)
+drives it from RPC-completion callbacks and timers. The rules (6.824's clerk, plus
+sessions and deadlines):
 
-- Start at the server that answered last (`session.leader`). On no answer (loss, timeout,
+- Start at the server that answered last (`session.leader`). An attempt waits at most
+  `silence_s` (SILENCE_S: about the longest election timeout) for an answer, doubled after
+  each attempt of the call that heard nothing, up to `rpc_timeout_s`: a paused or cut-off
+  leader costs about one election, by when the others have a new leader, while a leader
+  that is only slow is asked again less and less often. On no answer (loss, timeout,
   dead server), RETRY, REFUSED or WRONG_LEADER, move on: to the leader a WRONG_LEADER or
   RETRY reply names (one hop; a wrong hint falls back to the round), else to the next
   server. After a full round of servers without an answer, pause ROUND_PAUSE_S (an
@@ -77,6 +81,11 @@ from sentinel.netsim.rpc import RpcError, RpcReply
 
 #: One RPC attempt; the server answers RETRY after its own reply timeout (1 s) first.
 RPC_TIMEOUT_S = 1.5
+#: An attempt's first wait for an answer before trying the next server: the longest default
+#: election timeout (raft Config, NodeSpec: 150-300 ms), after which a silent leader has
+#: been replaced. Retries resend the same (client_id, seq): a leader that was only slow and
+#: applies it too gets a duplicate, answered from the session table and not applied again.
+SILENCE_S = 0.3
 #: Pause after a full round of servers without an answer (an election takes 0.15-0.3 s).
 ROUND_PAUSE_S = 0.02
 #: Session (re-)registrations in one call (after SESSION_EXPIRED) before giving up.
@@ -215,7 +224,8 @@ class Operation:
     """The attempts of one call on one session (see the module docstring)."""
 
     __slots__ = ("_command", "_followed_hint", "_maybe", "_misses", "_refusal", "_rounds",
-                 "_sent_to", "deadline", "request", "rpc_timeout_s", "session")  # fmt: skip
+                 "_sent_to", "_wait_s", "deadline", "request", "rpc_timeout_s",
+                 "session")  # fmt: skip
 
     def __init__(
         self,
@@ -223,8 +233,9 @@ class Operation:
         request: Request,
         deadline: float | None,
         rpc_timeout_s: float = RPC_TIMEOUT_S,
+        silence_s: float = SILENCE_S,
     ) -> None:
-        assert rpc_timeout_s > 0, "rpc_timeout_s must be positive"
+        assert rpc_timeout_s > 0 and silence_s > 0, "rpc_timeout_s and silence_s must be positive"
         self.session = session
         self.request = request
         self.deadline = math.inf if deadline is None else deadline
@@ -236,6 +247,7 @@ class Operation:
         self._followed_hint = False
         self._sent_to = 0  # the server of the attempt in flight
         self._refusal = ""  # why a server last refused to take the call (for the error)
+        self._wait_s = min(silence_s, rpc_timeout_s)  # the next attempt's wait for an answer
 
     # -- events ---------------------------------------------------------------------------
 
@@ -260,6 +272,8 @@ class Operation:
         elif value is not None:
             name = f"{SERVICE}.{method}"
             return Fail(RuntimeError(f"{name} answered {type(value).__name__}, not a KVReply"))
+        if value is None:  # silence: wait longer next time (the leader may only be slow)
+            self._wait_s = min(2 * self._wait_s, self.rpc_timeout_s)
         if value is None or value.err == RETRY:
             self._maybe = True
         if value is not None and value.detail:
@@ -309,7 +323,7 @@ class Operation:
         self._sent_to = servers[session.leader % len(servers)]
         session.rpcs += 1
         method = _METHODS[type(self._command)]
-        return Send(self._sent_to, method, self._command, min(self.rpc_timeout_s, remaining))
+        return Send(self._sent_to, method, self._command, min(self._wait_s, remaining))
 
     def _expired(self, why: str) -> Fail:
         name = type(self._command).__name__
@@ -396,6 +410,7 @@ __all__ = [
     "REREGISTER_MAX",
     "ROUND_PAUSE_S",
     "RPC_TIMEOUT_S",
+    "SILENCE_S",
     "Action",
     "Done",
     "Fail",

@@ -1,7 +1,7 @@
 """The key/value commands: what a client asks for and what goes into the raft log.
 
-Commands are `@message` dataclasses, so they can travel in RPCs as they are; in the raft log
-they travel in the compact binary form of `sentinel.kvraft.codec`.
+Commands are frozen dataclasses; they travel, in RPCs and in the raft log alike, in the one
+compact binary form of `sentinel.kvraft.codec` (they are not wire messages of their own).
 
 - `Register()` opens an exactly-once session. The state machine answers with a fresh client
   id: the log index of this Register entry (unique for the life of the cluster, never reused,
@@ -18,6 +18,8 @@ with `make_command`) before a command goes anywhere.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sentinel.kvraft.limits import (
     InvalidRequest,
     validate_client_id,
@@ -25,22 +27,21 @@ from sentinel.kvraft.limits import (
     validate_seq,
     validate_value,
 )
-from sentinel.wire import message
 
 
-@message
+@dataclass(frozen=True, slots=True)
 class Register:
     """Open a session; the result's client_id is the id to put on every later write."""
 
 
-@message
+@dataclass(frozen=True, slots=True)
 class Get:
     """Read `key`: OK with its value, or NO_KEY."""
 
     key: str
 
 
-@message
+@dataclass(frozen=True, slots=True)
 class Put:
     """Set `key` to `value`."""
 
@@ -50,7 +51,7 @@ class Put:
     seq: int
 
 
-@message
+@dataclass(frozen=True, slots=True)
 class Append:
     """Append `value` to the value of `key` (a missing key counts as "")."""
 
@@ -60,7 +61,7 @@ class Append:
     seq: int
 
 
-@message
+@dataclass(frozen=True, slots=True)
 class Delete:
     """Remove `key`: OK if it was there, NO_KEY if it was not."""
 
@@ -69,7 +70,7 @@ class Delete:
     seq: int
 
 
-@message
+@dataclass(frozen=True, slots=True)
 class Cas:
     """Set `key` to `new` if its value equals `expected` (None: the key is absent)."""
 

@@ -1,8 +1,9 @@
 """What a clerk and a kv server say to each other over RPC.
 
-Requests are the commands of `sentinel.kvraft.commands` themselves, one RPC method per
-operation: "KVServer.Get" takes a `Get`, "KVServer.Put" a `Put`, ... "KVServer.Register" a
-`Register`. Every answer is a `KVReply`:
+Requests are the commands of `sentinel.kvraft.commands` in their log-entry encoding
+(`codec.encode_command`, checked by `decoded` at the server), one RPC method per operation:
+"KVServer.Get" takes a `Get`, "KVServer.Put" a `Put`, ... "KVServer.Register" a `Register`.
+Every answer is a `KVReply`:
 
 - `OK`: `result` is the state machine's `Result` (its code may still be NO_KEY,
   CAS_MISMATCH, SESSION_EXPIRED, ...: those are answers, not transport errors);
@@ -27,6 +28,9 @@ had come alone: exactly-once, deadlines and retries stay per operation.
 
 from __future__ import annotations
 
+from typing import Any
+
+from sentinel.kvraft.codec import CommandError, decode_command
 from sentinel.kvraft.limits import InvalidRequest
 from sentinel.kvraft.results import Result, ResultCode
 from sentinel.raft.config import Config
@@ -61,6 +65,24 @@ def check_entry_size(data: bytes) -> bytes:
             f"{ENTRY_BYTES_MAX} bytes (shorten the value)"
         )
     return data
+
+
+def decoded(args: object, cls: type) -> tuple[Any, bytes] | KVReply:
+    """The command of type `cls` that `args` (its `encode_command` bytes) holds, and those
+    bytes, checked (every field, the entry size limit); else the INVALID answer."""
+    name = cls.__name__
+    if type(args) is not bytes:
+        return KVReply(INVALID, detail=f"{name} takes an encoded {name} command (bytes), "
+                       f"not {type(args).__name__}")  # fmt: skip
+    try:
+        command = decode_command(check_entry_size(args))
+    except (CommandError, InvalidRequest) as exc:
+        return KVReply(INVALID, detail=f"{name}: {exc}")
+    if type(command) is not cls:
+        return KVReply(
+            INVALID, detail=f"{name} takes a {name} command, not {type(command).__name__}"
+        )
+    return command, args
 
 
 @message

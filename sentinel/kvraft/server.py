@@ -50,7 +50,6 @@ from sentinel.kvraft.codec import (
     CommandError,
     WriteBatch,
     decode_command,
-    encode_command,
     encode_write_batch,
 )
 from sentinel.kvraft.commands import (
@@ -62,7 +61,6 @@ from sentinel.kvraft.commands import (
     Put,
     Register,
     Write,
-    validate_command,
 )
 from sentinel.kvraft.limits import InvalidRequest
 from sentinel.kvraft.protocol import (
@@ -79,6 +77,7 @@ from sentinel.kvraft.protocol import (
     KVReply,
     ServerState,
     check_entry_size,
+    decoded,
 )
 from sentinel.kvraft.results import Result
 from sentinel.kvraft.statemachine import OK_RESULT, KVStateMachine
@@ -262,14 +261,11 @@ class KVServerApp(Application):
 
     # -- requests ------------------------------------------------------------------------
 
-    def write(self, command: object) -> KVReply | Deferred:
-        """Propose a validated write (or Register); the reply waits for its entry."""
-        try:
-            data = check_entry_size(encode_command(command))  # type: ignore[arg-type]
-        except InvalidRequest as exc:  # encode_command validates every field first
-            return KVReply(INVALID, detail=str(exc))
+    def write(self, command: Command, data: bytes) -> KVReply | Deferred:
+        """Propose a write (or Register) decoded from `data`, its checked encoding (see
+        `protocol.decoded`); the reply waits for its entry."""
         deferred = Deferred()
-        return self._propose(command, data, deferred) or deferred  # type: ignore[arg-type]
+        return self._propose(command, data, deferred) or deferred
 
     def _propose(self, command: Command, data: bytes, waiter: Waiter) -> KVReply | None:
         """Propose `data` (the valid encoding of `command`); None when `waiter` now waits
@@ -296,13 +292,8 @@ class KVServerApp(Application):
             self.write_deadlines.append((deadline, index, waiter))
         return None
 
-    def read(self, command: object) -> KVReply | Deferred:
-        """A linearizable Get through ReadIndex."""
-        try:
-            get = validate_command(command)
-        except InvalidRequest as exc:
-            return KVReply(INVALID, detail=str(exc))
-        assert isinstance(get, Get)
+    def read(self, get: Get) -> KVReply | Deferred:
+        """A linearizable Get (decoded, so valid) through ReadIndex."""
         deferred = Deferred()
         return self._read_at_point([(get.key, deferred)]) or deferred
 
@@ -410,35 +401,41 @@ def _reply_ok(result: Result) -> KVReply:
 def _expect(args: object, cls: type) -> KVReply | None:
     if type(args) is cls:
         return None
-    return KVReply(INVALID, detail=f"{cls.__name__} takes a {cls.__name__} command, "
+    return KVReply(INVALID, detail=f"{cls.__name__} takes a {cls.__name__}, "
                    f"not {type(args).__name__}")  # fmt: skip
 
 
 class KVService:
     """The RPC face of a KVServerApp, registered as "KVServer" (see protocol.py). The
     method names are 6.824's RPC names ("KVServer.Get", ...), hence the capitals. Each of
-    Get ... Register takes the command of its name and answers a KVReply or a Deferred."""
+    Get ... Register takes the command of its name as `encode_command` bytes (the one form
+    a command travels in, and goes into the log as) and answers a KVReply or a Deferred."""
 
     def __init__(self, app: KVServerApp) -> None:
         self._app = app
 
     def Get(self, args: Any) -> KVReply | Deferred:
-        return _expect(args, Get) or self._app.read(args)
+        got = decoded(args, Get)
+        return got if type(got) is KVReply else self._app.read(got[0])  # type: ignore[index]
 
     def Put(self, args: Any) -> KVReply | Deferred:
-        return _expect(args, Put) or self._app.write(args)
+        return self._write(args, Put)
 
     def Append(self, args: Any) -> KVReply | Deferred:
-        return _expect(args, Append) or self._app.write(args)
+        return self._write(args, Append)
 
     def Delete(self, args: Any) -> KVReply | Deferred:
-        return _expect(args, Delete) or self._app.write(args)
+        return self._write(args, Delete)
 
     def Cas(self, args: Any) -> KVReply | Deferred:
-        return _expect(args, Cas) or self._app.write(args)
+        return self._write(args, Cas)
 
     def Register(self, args: Any) -> KVReply | Deferred:
-        return _expect(args, Register) or self._app.write(args)
+        return self._write(args, Register)
+
+    def _write(self, args: Any, cls: type) -> KVReply | Deferred:
+        got = decoded(args, cls)
+        return got if type(got) is KVReply else self._app.write(*got)  # type: ignore[misc]
 
     def Batch(self, args: Any) -> KVReply | KVBatchReply | Deferred:
         """Several operations at once (protocol.py): one KVBatchReply, one answer each."""

@@ -27,7 +27,7 @@ import zlib
 from dataclasses import dataclass, field
 from operator import lt
 
-from sentinel.kvraft.binary import UINT_MAX, Reader, Writer
+from sentinel.kvraft.binary import UINT_MAX, Reader, Writer, uint_bytes
 from sentinel.kvraft.limits import (
     CLIENT_ID_MAX,
     KEY_BYTES_MAX,
@@ -104,7 +104,7 @@ def decode_body(body: bytes, fast: bool = True) -> SnapshotState:
     applied_index = reader.uint(UINT_MAX)
     # Where the items start: the varint just read was canonical, so its length is that of
     # its canonical form.
-    start = len(_HEAD) + len(_varint(applied_index))
+    start = len(_HEAD) + len(uint_bytes(applied_index))
     fast_items = _read_items_fast(body, start) if fast else None
     value_sizes = keys_bytes = None
     if fast_items is not None:
@@ -121,16 +121,7 @@ def decode_body(body: bytes, fast: bool = True) -> SnapshotState:
 _VARINT_TABLE_MAX = 1 << 14
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-_VARINTS = [_varint(n) for n in range(_VARINT_TABLE_MAX)]
+_VARINTS = [uint_bytes(n) for n in range(_VARINT_TABLE_MAX)]
 
 
 def _write_items(items: list[tuple[str, str]]) -> bytes:
@@ -144,9 +135,9 @@ def _write_items(items: list[tuple[str, str]]) -> bytes:
         kn, vn = len(kb), len(vb)
         extend(
             (
-                table[kn] if kn < table_max else _varint(kn),
+                table[kn] if kn < table_max else uint_bytes(kn),
                 kb,
-                table[vn] if vn < table_max else _varint(vn),
+                table[vn] if vn < table_max else uint_bytes(vn),
                 vb,
             )
         )
@@ -164,7 +155,7 @@ def _read_items_fast(body: bytes, pos: int) -> _FastItems | None:
         count = Reader(body, SnapshotError, start=pos).uint()
     except SnapshotError:
         return None
-    pos += len(_varint(count))
+    pos += len(uint_bytes(count))
     if 2 * count > len(body) - pos:
         return None  # every item takes at least two bytes: truncated or garbage
     keys: list[str] = []

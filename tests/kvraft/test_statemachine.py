@@ -161,7 +161,7 @@ def test_reads_change_nothing(sm, cid):
 
 @pytest.mark.parametrize(
     "entry",
-    [b"garbage", b"K\x01\x09", b"K\x01\x02\x00", encode(Put("k", "v", 1, 1)), "text", None],
+    [b"garbage", b"K\x01\x09", b"K\x01\x02\x00", encode(("Put", "k", "v", 1, 1)), "text", None],
 )
 def test_a_bad_entry_gives_bad_command_and_changes_nothing_but_the_index(entry):
     replicas = [KVStateMachine(), KVStateMachine()]
