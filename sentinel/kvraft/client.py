@@ -51,7 +51,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,9 @@ from sentinel.kvraft.attempts import (
 from sentinel.kvraft.batching import Coalescer
 from sentinel.kvraft.codec import encode_command
 from sentinel.kvraft.commands import Append, Cas, Delete, Get, Put
+from sentinel.kvraft.keyspace import Error, Reply
 from sentinel.kvraft.limits import InvalidRequest, validate_int, validate_timeout_s
+from sentinel.kvraft.redisreq import Call, exec_call, redis_call, versions_call
 from sentinel.netsim.client import Network
 from sentinel.netsim.client import connect as connect_network
 from sentinel.netsim.protocol import NODE_ID_MAX
@@ -169,6 +171,71 @@ class Client:
     ) -> Future:
         """`cas` without blocking: a Future of whether it swapped."""
         return self._submit(prepare(Cas, key, expected, new), timeout_s)
+
+    # -- Redis commands (redisreq.py): replies are sentinel.kvraft.keyspace reply objects --
+
+    def redis_async(self, args: Sequence[bytes], timeout_s: float = TIMEOUT_S_DEFAULT) -> Future:
+        """One Redis command (`args[0]` its name; every arg bytes): a Future of its reply.
+        A write goes through the log under this client's exactly-once session (a retry is
+        applied once and answers the original reply); a read is served by ReadIndex on the
+        leader, and reads issued together share one round (coalescing). A command the
+        keyspace's `validate` refuses (unknown, wrong arity, over a limit) is not sent: the
+        Future holds that `Error` reply (not an exception), as Redis would answer it. The
+        Future's exceptions are those of the str calls: Unavailable (certainly not applied),
+        OutcomeUnknown (a write whose outcome is unknown). Arguments that are not bytes
+        raise InvalidRequest at once."""
+        return self._submit_call(redis_call(args), timeout_s)
+
+    def redis_exec_async(
+        self,
+        commands: Sequence[Sequence[bytes]],
+        watched: Mapping[bytes, int] | None = None,
+        timeout_s: float = TIMEOUT_S_DEFAULT,
+    ) -> Future:
+        """A MULTI/EXEC block as one log entry, all or nothing: a Future of the list of its
+        replies, or of None when a key of `watched` (key -> the version `redis_versions`
+        read) changed since (nothing ran). A command `validate` refuses: the Future holds
+        the first such `Error` reply instead and nothing is sent."""
+        return self._submit_call(exec_call(commands, watched), timeout_s)
+
+    def redis_versions_async(
+        self, keys: Sequence[bytes], timeout_s: float = TIMEOUT_S_DEFAULT
+    ) -> Future:
+        """WATCH's versions of `keys` (a read): a Future of {key: version}."""
+        return self._submit_call(versions_call(keys), timeout_s)
+
+    def redis(self, args: Sequence[bytes], timeout_s: float = TIMEOUT_S_DEFAULT) -> Reply:
+        """`redis_async` waited on."""
+        return self._wait_call(redis_call(args), timeout_s)
+
+    def redis_exec(
+        self,
+        commands: Sequence[Sequence[bytes]],
+        watched: Mapping[bytes, int] | None = None,
+        timeout_s: float = TIMEOUT_S_DEFAULT,
+    ) -> list[Reply] | Error | None:
+        """`redis_exec_async` waited on."""
+        return self._wait_call(exec_call(commands, watched), timeout_s)
+
+    def redis_versions(
+        self, keys: Sequence[bytes], timeout_s: float = TIMEOUT_S_DEFAULT
+    ) -> dict[bytes, int]:
+        """`redis_versions_async` waited on."""
+        return self._wait_call(versions_call(keys), timeout_s)
+
+    def _submit_call(self, call: Call | Error, timeout_s: float) -> Future:
+        if isinstance(call, Error):
+            validate_timeout_s(timeout_s)
+            future: Future = Future()
+            future.set_result(call)
+            return future
+        return self._submit(Request(*call), timeout_s)
+
+    def _wait_call(self, call: Call | Error, timeout_s: float) -> Any:
+        if isinstance(call, Error):
+            validate_timeout_s(timeout_s)
+            return call
+        return self._wait(Request(*call), timeout_s)
 
     # -- the pool --------------------------------------------------------------------------
 

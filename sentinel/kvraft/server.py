@@ -50,7 +50,9 @@ from sentinel.kvraft.codec import (
     CommandError,
     WriteBatch,
     decode_command,
+    encode_command,
     encode_write_batch,
+    stamp_entry,
 )
 from sentinel.kvraft.commands import (
     Append,
@@ -58,7 +60,12 @@ from sentinel.kvraft.commands import (
     Command,
     Delete,
     Get,
+    Purge,
     Put,
+    RedisExec,
+    RedisRead,
+    RedisVersions,
+    RedisWrite,
     Register,
     Write,
 )
@@ -77,6 +84,7 @@ from sentinel.kvraft.protocol import (
     KVReply,
     ServerState,
     check_entry_size,
+    check_redis,
     decoded,
 )
 from sentinel.kvraft.results import Result
@@ -97,6 +105,10 @@ from sentinel.raft.messages import Entry, EntryKind, Role
 log = logging.getLogger(__name__)
 
 REPLY_TIMEOUT_MS_DEFAULT = 1000
+#: How often a leader looks for expired keys to purge, and the most keys one Purge holds
+#: (an entry of at most ~1 MB even with the longest keys).
+PURGE_INTERVAL_S = 0.1
+PURGE_BATCH_KEYS_MAX = 1000
 #: Deferred replies held at once; past this a request is answered REFUSED (back-pressure).
 WRITES_PENDING_MAX = 10_000
 READS_PENDING_MAX = 4_096
@@ -122,19 +134,27 @@ class KVServerApp(Application):
         self.sm = KVStateMachine()
         self.maxraftstate = -1
         self.reply_timeout_s = REPLY_TIMEOUT_MS_DEFAULT / 1000.0
-        #: raft index -> [(term, waiter, the entry's command, position in it)]: writes waiting
-        #: for their entry to apply (a WriteBatch entry answers each write from its position).
-        self.writes: dict[int, list[tuple[int, Waiter, Command | WriteBatch, int]]] = {}
+        #: raft index -> [(term, waiter, the entry's command, position in it, its stamp)]:
+        #: writes waiting for their entry to apply (a WriteBatch entry answers each write
+        #: from its position).
+        self.writes: dict[int, list[tuple[int, Waiter, Command | WriteBatch, int, int]]] = {}
         #: (deadline, index, waiter) of every write in `writes`, in proposal order: by index
         #: and by deadline alike (a leader's indexes grow; all waits are equally long).
         self.write_deadlines: collections.deque[tuple[float, int, Waiter]] = collections.deque()
-        #: read context -> [(key, waiter)]; (deadline, context) in deadline order.
-        self.reads: dict[bytes, list[tuple[str, Waiter]]] = {}
+        #: read context -> [(key or Redis read, waiter)]; (deadline, context) in deadline order.
+        self.reads: dict[bytes, list[tuple[_Read, Waiter]]] = {}
         self.reads_pending = 0
         self.read_deadlines: collections.deque[tuple[float, bytes]] = collections.deque()
         self.next_read = 0
         self.leader = 0
         self.snapshots_taken = 0
+        #: The highest stamp this node proposed (stamps never go back, see `_stamp_ms`).
+        self.last_stamp_ms = 0
+        #: (index, term) of the Purge in flight (one at a time), and when the last was sent.
+        self.purge_pending: tuple[int, int] | None = None
+        self.purge_sent_at = 0.0
+        self.purges_proposed = 0
+        self.is_leader = False
 
     def start(self, ctx: NodeContext) -> None:
         self.ctx = ctx
@@ -150,7 +170,7 @@ class KVServerApp(Application):
         self.sm.restore(data)  # a SnapshotError here is a corrupt raft snapshot: stop
         assert self.sm.applied_index == index, f"snapshot at {index} says {self.sm.applied_index}"
         for waiting in [i for i in self.writes if i <= index]:
-            for _term, waiter, _command, _at in self.writes.pop(waiting):
+            for _term, waiter, _command, _at, _now in self.writes.pop(waiting):
                 resolve(waiter, _COVERED)  # a retry learns the outcome (duplicate)
         self._forget_deadlines_to(index)
 
@@ -165,13 +185,15 @@ class KVServerApp(Application):
         # command we decoded and checked when it arrived, not decoded again.
         mine = [w for w in waiters if w[0] == entry.term] if waiters else None
         if mine:
-            result = self.sm.apply_command(entry.index, mine[0][2])
+            result = self.sm.apply_command(entry.index, mine[0][2], mine[0][4], entry.term)
         else:
             data = entry.data if entry.kind is EntryKind.NORMAL else b""
-            result = self.sm.apply(entry.index, data)
+            result = self.sm.apply(entry.index, data, entry.term)
+        if self.purge_pending is not None and entry.index >= self.purge_pending[0]:
+            self.purge_pending = None  # applied (or overwritten): the next may go
         if waiters:
             results = result if type(result) is tuple else (result,)
-            for term, waiter, _command, at in waiters:
+            for term, waiter, _command, at, _now in waiters:
                 ours = term == entry.term and at < len(results)
                 resolve(waiter, _reply_ok(results[at]) if ours else _WRONG_LEADER)
 
@@ -196,12 +218,15 @@ class KVServerApp(Application):
         if waiting is not None:
             self.reads_pending -= len(waiting)
             self._forget_answered_reads()
-            lookup = self.sm.lookup  # keys were validated when the reads arrived
-            for key, waiter in waiting:
-                if type(waiter) is BatchSlot:  # straight to its flat answer (no KVReply)
-                    waiter.answer.fill_flat(waiter.position, flat_read(self.sm.value(key)))
+            sm = self.sm  # keys were validated when the reads arrived
+            now_ms = sm.read_time_ms(_wall_ms())
+            for read, waiter in waiting:
+                if type(read) is not str:
+                    resolve(waiter, KVReply(OK, sm.redis_read(read, now_ms)))
+                elif type(waiter) is BatchSlot:  # straight to its flat answer (no KVReply)
+                    waiter.answer.fill_flat(waiter.position, flat_read(sm.value(read, now_ms)))
                 else:
-                    resolve(waiter, KVReply(OK, lookup(key)))
+                    resolve(waiter, KVReply(OK, sm.lookup(read, now_ms)))
 
     def read_failed(self, context: bytes) -> None:
         self._end_reads(context, _WRONG_LEADER)
@@ -223,7 +248,9 @@ class KVServerApp(Application):
 
     def role_changed(self, role: Role, term: int, leader: int) -> None:
         self.leader = leader
+        self.is_leader = role is Role.LEADER
         if role is not Role.LEADER:
+            self.purge_pending = None
             self.fail_writes()
 
     def fail_writes(self) -> None:
@@ -232,7 +259,7 @@ class KVServerApp(Application):
         writes, self.writes = self.writes, {}
         self.write_deadlines.clear()
         for waiters in writes.values():
-            for _term, waiter, _command, _at in waiters:
+            for _term, waiter, _command, _at, _now in waiters:
                 resolve(waiter, KVReply(RETRY, leader=self.leader, detail=_DEPOSED))
 
     def on_tick(self) -> None:
@@ -248,15 +275,43 @@ class KVServerApp(Application):
         while self.read_deadlines and self.read_deadlines[0][0] <= now:
             _deadline, context = self.read_deadlines.popleft()
             self._end_reads(context, _RETRY)
+        if self.purge_pending is None and now - self.purge_sent_at >= PURGE_INTERVAL_S:
+            self.purge_sent_at = now
+            self._purge_expired()
+
+    def _purge_expired(self) -> None:
+        """As leader, log a Purge of up to PURGE_BATCH_KEYS_MAX expired keys (one at a time:
+        the next only once this one applied), so every replica frees their memory."""
+        if not self.is_leader:
+            return
+        keys = self.sm.expired_keys(self.sm.read_time_ms(_wall_ms()), PURGE_BATCH_KEYS_MAX)
+        if not keys:
+            return
+        command = Purge(tuple(keys))
+        now_ms = self._stamp_ms()
+        try:
+            index, term = self.ctx.propose(stamp_entry(now_ms, encode_command(command)))
+        except (NotLeader, ProposalDropped) as exc:
+            log.debug("purge not proposed: %s", exc)
+            return
+        self.purge_pending = (index, term)
+        self.purges_proposed += 1
+
+    def _stamp_ms(self) -> int:
+        """The stamp of a new entry: the wall clock, but never below an earlier stamp (this
+        node's, or the highest applied, which covers the leaders before it)."""
+        stamp = max(_wall_ms(), self.sm.last_stamp_ms, self.last_stamp_ms)
+        self.last_stamp_ms = stamp
+        return stamp
 
     def status(self) -> dict[str, int]:
-        stats = self.sm.stats()
         return {
-            "keys": stats.keys,
-            "sessions": stats.sessions,
+            "keys": len(self.sm.keyspace),
+            "sessions": self.sm.sessions,
             "writes_pending": len(self.write_deadlines),
             "reads_pending": self.reads_pending,
             "snapshots_taken": self.snapshots_taken,
+            "purges_proposed": self.purges_proposed,
         }
 
     # -- requests ------------------------------------------------------------------------
@@ -279,8 +334,9 @@ class KVServerApp(Application):
         per write of a WriteBatch). None when they wait, else the answer for all of them."""
         if len(self.write_deadlines) + len(waiters) > WRITES_PENDING_MAX:
             return KVReply(REFUSED, detail="too many writes pending")
+        now_ms = self._stamp_ms()
         try:
-            index, term = self.ctx.propose(data)
+            index, term = self.ctx.propose(stamp_entry(now_ms, data))
         except NotLeader as exc:
             return KVReply(WRONG_LEADER, leader=exc.leader_hint or 0)
         except ProposalDropped as exc:
@@ -288,16 +344,17 @@ class KVServerApp(Application):
         deadline = time.monotonic() + self.reply_timeout_s
         waiting = self.writes.setdefault(index, [])
         for at, waiter in enumerate(waiters):
-            waiting.append((term, waiter, command, at))
+            waiting.append((term, waiter, command, at, now_ms))
             self.write_deadlines.append((deadline, index, waiter))
         return None
 
-    def read(self, get: Get) -> KVReply | Deferred:
-        """A linearizable Get (decoded, so valid) through ReadIndex."""
+    def read(self, get: Get | RedisRead | RedisVersions) -> KVReply | Deferred:
+        """A linearizable Get or Redis read (decoded, so valid) through ReadIndex."""
         deferred = Deferred()
-        return self._read_at_point([(get.key, deferred)]) or deferred
+        read = get.key if type(get) is Get else get
+        return self._read_at_point([(read, deferred)]) or deferred  # type: ignore[list-item]
 
-    def _read_at_point(self, waiting: list[tuple[str, Waiter]]) -> KVReply | None:
+    def _read_at_point(self, waiting: list[tuple[_Read, Waiter]]) -> KVReply | None:
         """One ReadIndex read point for every (validated key, waiter) of `waiting`; None when
         they now wait for it, else the answer for all of them."""
         if self.reads_pending + len(waiting) > READS_PENDING_MAX:
@@ -324,14 +381,15 @@ class KVServerApp(Application):
         if sum(len(c) if type(c) is bytes else 0 for c in commands) > BATCH_BYTES_MAX:
             return KVReply(INVALID, detail=f"a batch holds at most {BATCH_BYTES_MAX} bytes")
         batch = BatchAnswer(len(commands))
-        reads: list[tuple[str, Waiter]] = []
+        reads: list[tuple[_Read, Waiter]] = []
         writes: list[tuple[int, int, Write, bytes, BatchSlot]] = []
         for position, data in enumerate(commands):
             slot = BatchSlot(batch, position)
             try:
                 if type(data) is not bytes:
                     raise CommandError(f"an operation must be bytes, not {type(data).__name__}")
-                command = decode_command(check_entry_size(data))  # checks every field, limit
+                # checks every field, limit, and a Redis command's arguments
+                command = check_redis(decode_command(check_entry_size(data)))
                 if type(command) is WriteBatch:
                     raise CommandError("each operation is one command, not a write batch")
             except (CommandError, InvalidRequest) as exc:
@@ -339,6 +397,8 @@ class KVServerApp(Application):
                 continue
             if type(command) is Get:
                 reads.append((command.key, slot))
+            elif type(command) is RedisRead or type(command) is RedisVersions:
+                reads.append((command, slot))
             elif type(command) is Register:  # its client id is its own entry's index
                 self._answer(slot, self._propose(command, data, slot))
             else:
@@ -390,7 +450,17 @@ class KVServerApp(Application):
             applied=self.sm.applied_index,
             raft_state_bytes=self.ctx.raft_state_bytes(),
             snapshot_bytes=self.ctx.snapshot_bytes(),
+            keys=len(self.sm.keyspace),
         )
+
+
+#: What a read point serves: a Get's (validated) key, or a Redis read.
+_Read = str | RedisRead | RedisVersions
+
+
+def _wall_ms() -> int:
+    """The wall clock in ms: a leader's stamp for new entries (expiry is by log time)."""
+    return time.time_ns() // 1_000_000
 
 
 def _reply_ok(result: Result) -> KVReply:
@@ -415,8 +485,7 @@ class KVService:
         self._app = app
 
     def Get(self, args: Any) -> KVReply | Deferred:
-        got = decoded(args, Get)
-        return got if type(got) is KVReply else self._app.read(got[0])  # type: ignore[index]
+        return self._read(args, Get)
 
     def Put(self, args: Any) -> KVReply | Deferred:
         return self._write(args, Put)
@@ -432,6 +501,22 @@ class KVService:
 
     def Register(self, args: Any) -> KVReply | Deferred:
         return self._write(args, Register)
+
+    def RedisWrite(self, args: Any) -> KVReply | Deferred:
+        return self._write(args, RedisWrite)
+
+    def RedisExec(self, args: Any) -> KVReply | Deferred:
+        return self._write(args, RedisExec)
+
+    def RedisRead(self, args: Any) -> KVReply | Deferred:
+        return self._read(args, RedisRead)
+
+    def RedisVersions(self, args: Any) -> KVReply | Deferred:
+        return self._read(args, RedisVersions)
+
+    def _read(self, args: Any, cls: type) -> KVReply | Deferred:
+        got = decoded(args, cls)
+        return got if type(got) is KVReply else self._app.read(got[0])  # type: ignore[index]
 
     def _write(self, args: Any, cls: type) -> KVReply | Deferred:
         got = decoded(args, cls)
