@@ -323,7 +323,12 @@ def _blob_at(data: bytes, pos: int, size_max: int, size_min: int = 0) -> tuple[b
 
 def _text_at(data: bytes, pos: int, size_max: int, size_min: int = 0) -> tuple[str, int]:
     """A blob of valid UTF-8 (sizes in bytes), decoded."""
-    blob, end = _blob_at(data, pos, size_max, size_min)
+    size = data[pos] if pos < len(data) else 0x80
+    end = pos + 1 + size
+    if size < 0x80 and size_min <= size <= size_max and end <= len(data):  # the common case
+        blob = data[pos + 1 : end]
+    else:  # a longer length, or a problem the general reader names
+        blob, end = _blob_at(data, pos, size_max, size_min)
     try:
         return blob.decode(), end
     except UnicodeDecodeError as exc:

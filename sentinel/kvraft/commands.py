@@ -1,7 +1,8 @@
 """The key/value commands: what a client asks for and what goes into the raft log.
 
-Commands are frozen dataclasses; they travel, in RPCs and in the raft log alike, in the one
-compact binary form of `sentinel.kvraft.codec` (they are not wire messages of their own).
+Commands travel, in RPCs and in the raft log alike, in the one compact binary form of
+`sentinel.kvraft.codec`. They are `@message` dataclasses for the registry's fast
+constructor (every replica builds one per applied entry), not to be sent as they are.
 
 - `Register()` opens an exactly-once session. The state machine answers with a fresh client
   id: the log index of this Register entry (unique for the life of the cluster, never reused,
@@ -25,8 +26,6 @@ with `make_command`) before a command goes anywhere.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sentinel.kvraft.keyspace.keyspace import BATCH_COMMANDS_MAX, PURGE_KEYS_MAX
 from sentinel.kvraft.limits import (
     KEY_BYTES_MAX,
@@ -38,21 +37,22 @@ from sentinel.kvraft.limits import (
     validate_seq,
     validate_value,
 )
+from sentinel.wire import message
 
 
-@dataclass(frozen=True, slots=True)
+@message
 class Register:
     """Open a session; the result's client_id is the id to put on every later write."""
 
 
-@dataclass(frozen=True, slots=True)
+@message
 class Get:
     """Read `key`: OK with its value, or NO_KEY."""
 
     key: str
 
 
-@dataclass(frozen=True, slots=True)
+@message
 class Put:
     """Set `key` to `value`."""
 
@@ -62,7 +62,7 @@ class Put:
     seq: int
 
 
-@dataclass(frozen=True, slots=True)
+@message
 class Append:
     """Append `value` to the value of `key` (a missing key counts as "")."""
 
@@ -72,7 +72,7 @@ class Append:
     seq: int
 
 
-@dataclass(frozen=True, slots=True)
+@message
 class Delete:
     """Remove `key`: OK if it was there, NO_KEY if it was not."""
 
@@ -81,7 +81,7 @@ class Delete:
     seq: int
 
 
-@dataclass(frozen=True, slots=True)
+@message
 class Cas:
     """Set `key` to `new` if its value equals `expected` (None: the key is absent)."""
 
@@ -92,7 +92,7 @@ class Cas:
     seq: int
 
 
-@dataclass(frozen=True, slots=True)
+@message
 class RedisWrite:
     """One Redis write command: `args[0]` is its name (any case), every arg bytes."""
 
@@ -101,7 +101,7 @@ class RedisWrite:
     seq: int
 
 
-@dataclass(frozen=True, slots=True)
+@message
 class RedisExec:
     """A MULTI/EXEC block: its commands, and the (key, version) pairs WATCH read."""
 
@@ -111,21 +111,21 @@ class RedisExec:
     seq: int
 
 
-@dataclass(frozen=True, slots=True)
+@message
 class RedisRead:
     """One Redis read command (served by ReadIndex)."""
 
     args: tuple[bytes, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@message
 class RedisVersions:
     """WATCH's versions of `keys` (served by ReadIndex)."""
 
     keys: tuple[bytes, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@message
 class Purge:
     """Delete those of `keys` that have expired (logged by the leader, no session)."""
 

@@ -29,7 +29,6 @@ from sentinel.kvraft import (
     validate_command,
 )
 from sentinel.kvraft.codec import WriteBatch
-from sentinel.wire import WireError, decode, encode
 
 keys = st.text(min_size=1, max_size=20)
 values = st.text(max_size=40)
@@ -58,14 +57,6 @@ def test_the_cheap_validity_check_changes_nothing_but_speed(command):
     with mock.patch.object(codec, "_plainly_valid", lambda _command: False):
         careful = encode_command(command)
     assert encode_command(command) == careful
-
-
-@given(commands)
-def test_a_command_travels_only_in_its_one_encoding(command):
-    """Not as a wire message of its own: an RPC carries `encode_command` bytes."""
-    with pytest.raises(WireError, match="not a registered message"):
-        encode(command)
-    assert decode(encode(encode_command(command))) == encode_command(command)
 
 
 def test_log_entries_are_compact():
