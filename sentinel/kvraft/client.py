@@ -59,25 +59,19 @@ from typing import Any
 from sentinel.kvraft.attempts import (
     RPC_TIMEOUT_S,
     SILENCE_S,
-    Done,
-    Fail,
-    Operation,
-    Pause,
     Request,
-    Send,
     SessionState,
     prepare,
 )
 from sentinel.kvraft.batching import Coalescer
-from sentinel.kvraft.codec import encode_command
 from sentinel.kvraft.commands import Append, Cas, Delete, Get, Put
+from sentinel.kvraft.jobs import ClientClosed, Job
 from sentinel.kvraft.keyspace import Error, Reply
 from sentinel.kvraft.limits import InvalidRequest, validate_int, validate_timeout_s
 from sentinel.kvraft.redisreq import Call, exec_call, redis_call, versions_call
 from sentinel.netsim.client import Network
 from sentinel.netsim.client import connect as connect_network
 from sentinel.netsim.protocol import NODE_ID_MAX
-from sentinel.netsim.rpc import RpcReply
 
 TIMEOUT_S_DEFAULT = 10.0
 #: Sessions (clerks) one Client keeps; calls beyond this many at once wait for one.
@@ -85,10 +79,6 @@ CLERKS_MAX_DEFAULT = 64
 #: Calls that may wait for a session at once; past that a call raises QueueFull.
 QUEUE_MAX_DEFAULT = 10_000
 _NODE_DIR = re.compile(r"^node-(\d+)$")
-
-
-class ClientClosed(RuntimeError):
-    """The client is closed."""
 
 
 class QueueFull(RuntimeError):
@@ -117,7 +107,7 @@ class Client:
         self._owns_network = owns_network
         self._sessions: list[SessionState] = []  # every session made (<= clerks_max)
         self._idle: list[SessionState] = []
-        self._waiting: deque[_Job] = deque()  # FIFO of calls waiting for a session
+        self._waiting: deque[Job] = deque()  # FIFO of calls waiting for a session
         self._leader = self.servers[0]  # the last leader any session found
         self._lock = threading.Lock()
         self._closed = False
@@ -250,7 +240,7 @@ class Client:
             raise
 
     def _submit(self, request: Request, timeout_s: float, blocking: bool = False) -> Future:
-        job = _Job(self, request, _deadline(timeout_s))
+        job = Job(self, request, _deadline(timeout_s))
         if blocking and self.network.on_reader_thread():  # before anything is sent
             raise RuntimeError("a blocking call from a callback would wait for its own thread")
         with self._lock:
@@ -281,7 +271,7 @@ class Client:
             session.leader = session.servers.index(self._leader)
         return session
 
-    def _release(self, session: SessionState) -> _Job | None:
+    def _release(self, session: SessionState) -> Job | None:
         """Take `session` back: hand it to the first waiting call (returned, for the caller
         to launch outside any callback chain) or make it idle."""
         with self._lock:
@@ -291,7 +281,7 @@ class Client:
             self._idle.append(session)
             return None
 
-    def _launch(self, session: SessionState, job: _Job | None) -> None:
+    def _launch(self, session: SessionState, job: Job | None) -> None:
         """Start `job` on `session`, and the next queued ones while they end at once."""
         while job is not None:
             if job.begin(session):
@@ -300,7 +290,7 @@ class Client:
             job.settle()
             job = nxt
 
-    def _job_done(self, job: _Job) -> None:
+    def _job_done(self, job: Job) -> None:
         session: SessionState = job.session  # type: ignore[assignment]
         nxt = self._release(session)  # first, so the future's callbacks find a free session
         job.settle()
@@ -376,96 +366,6 @@ def _check_waits(rpc_timeout_s: float, silence_s: float) -> tuple[float, float]:
     return validate_timeout_s(rpc_timeout_s, "rpc_timeout_s"), validate_timeout_s(
         silence_s, "silence_s"
     )
-
-
-class _Job:
-    """One call, driven by RPC completions and timers. One thread at a time touches it: the
-    submitter until its first send, then the one running its callback."""
-
-    __slots__ = ("client", "deadline", "future", "op", "outcome", "request", "session")
-
-    def __init__(self, client: Client, request: Request, deadline: float) -> None:
-        self.client = client
-        self.request = request
-        self.deadline = deadline
-        self.future: Future = Future()
-        self.session: SessionState | None = None
-        self.op: Operation | None = None
-        self.outcome: Done | Fail | None = None
-
-    def begin(self, session: SessionState) -> bool:
-        """Start on `session`; whether the call is now in flight (else it is over)."""
-        if not self.future.set_running_or_notify_cancel():
-            return False  # cancelled while it waited in the queue
-        self.session = session
-        client = self.client
-        self.op = Operation(
-            session, self.request, self.deadline, client.rpc_timeout_s, client.silence_s
-        )
-        return self._act(self.op.start(time.monotonic()))
-
-    def _act(self, action: Any) -> bool:
-        """Do what the Operation says; whether the call is still in flight."""
-        network = self.client.network
-        while True:
-            try:
-                if isinstance(action, Send):
-                    data = encode_command(action.command)  # the one form a command travels in
-                    coalescer = self.client.coalescer
-                    if coalescer is None:
-                        network.call_async(
-                            action.server, action.method, data, action.timeout_s,
-                            self._on_reply,
-                        )  # fmt: skip
-                    else:
-                        coalescer.send(
-                            action.server, action.method, data, action.timeout_s,
-                            self._on_reply, self._on_send_error,
-                        )  # fmt: skip
-                    return True  # the reply may already be handled on the reader thread
-                if isinstance(action, Pause):
-                    network.call_later(action.pause_s, self._on_resume)
-                    return True
-            except Exception as exc:  # closed, or over a bound: end as at the deadline
-                why = f"could not send ({type(exc).__name__}: {exc})"
-                action = self.op.cancel(why)  # type: ignore[union-attr]
-                action.error.__cause__ = exc
-                continue
-            assert isinstance(action, Done | Fail), action
-            self.outcome = action
-            return False
-
-    def _on_reply(self, reply: RpcReply | None, resumed: bool = False) -> None:
-        op: Operation = self.op  # type: ignore[assignment]
-        try:
-            now = time.monotonic()
-            action = op.resume(now) if resumed else op.on_reply(reply, now)
-        except Exception as exc:  # a bug must still end the call, not leave it hanging
-            action = Fail(exc)
-        if not self._act(action):
-            self.client._job_done(self)
-
-    def _on_send_error(self, exc: Exception) -> None:
-        """A held attempt could not be sent (closed, or over a bound): end as at the deadline."""
-        action = self.op.cancel(f"could not send ({type(exc).__name__}: {exc})")  # type: ignore[union-attr]
-        action.error.__cause__ = exc
-        if not self._act(action):
-            self.client._job_done(self)
-
-    def _on_resume(self) -> None:
-        self._on_reply(None, resumed=True)
-
-    def settle(self) -> None:
-        """Hand the outcome to the future (after the session went back to the pool)."""
-        if isinstance(self.outcome, Done):
-            self.future.set_result(self.outcome.value)
-        elif isinstance(self.outcome, Fail):
-            self.future.set_exception(self.outcome.error)
-
-    def abandon(self) -> None:
-        """The client closed while this call waited for a session: nothing was sent."""
-        if self.future.set_running_or_notify_cancel():
-            self.future.set_exception(ClientClosed("the client closed before the call started"))
 
 
 def node_ids(cluster_dir: str | os.PathLike[str]) -> list[int]:

@@ -43,7 +43,6 @@ from __future__ import annotations
 import collections
 import logging
 import time
-from typing import Any
 
 from sentinel.kvraft.codec import (
     WRITE_BATCH_MAX,
@@ -55,21 +54,15 @@ from sentinel.kvraft.codec import (
     stamp_entry,
 )
 from sentinel.kvraft.commands import (
-    Append,
-    Cas,
     Command,
-    Delete,
     Get,
-    Purge,
-    Put,
-    RedisExec,
     RedisRead,
     RedisVersions,
-    RedisWrite,
     Register,
     Write,
 )
 from sentinel.kvraft.limits import InvalidRequest
+from sentinel.kvraft.logclock import LogClock
 from sentinel.kvraft.protocol import (
     BATCH_BYTES_MAX,
     BATCH_OPS_MAX,
@@ -85,9 +78,9 @@ from sentinel.kvraft.protocol import (
     ServerState,
     check_entry_size,
     check_redis,
-    decoded,
 )
 from sentinel.kvraft.results import Result
+from sentinel.kvraft.service import KVService
 from sentinel.kvraft.statemachine import OK_RESULT, KVStateMachine
 from sentinel.kvraft.waiters import (
     OK_REPLY,
@@ -105,10 +98,6 @@ from sentinel.raft.messages import Entry, EntryKind, Role
 log = logging.getLogger(__name__)
 
 REPLY_TIMEOUT_MS_DEFAULT = 1000
-#: How often a leader looks for expired keys to purge, and the most keys one Purge holds
-#: (an entry of at most ~1 MB even with the longest keys).
-PURGE_INTERVAL_S = 0.1
-PURGE_BATCH_KEYS_MAX = 1000
 #: Deferred replies held at once; past this a request is answered REFUSED (back-pressure).
 WRITES_PENDING_MAX = 10_000
 READS_PENDING_MAX = 4_096
@@ -148,12 +137,7 @@ class KVServerApp(Application):
         self.next_read = 0
         self.leader = 0
         self.snapshots_taken = 0
-        #: The highest stamp this node proposed (stamps never go back, see `_stamp_ms`).
-        self.last_stamp_ms = 0
-        #: (index, term) of the Purge in flight (one at a time), and when the last was sent.
-        self.purge_pending: tuple[int, int] | None = None
-        self.purge_sent_at = 0.0
-        self.purges_proposed = 0
+        self.clock = LogClock(self.sm)  # stamps, read times, purges (logclock.py)
         self.is_leader = False
 
     def start(self, ctx: NodeContext) -> None:
@@ -162,12 +146,13 @@ class KVServerApp(Application):
         timeout_ms = int(ctx.options.get("reply_timeout_ms", REPLY_TIMEOUT_MS_DEFAULT))  # type: ignore[call-overload]
         assert timeout_ms > 0, "reply_timeout_ms must be positive"
         self.reply_timeout_s = timeout_ms / 1000.0
-        ctx.rpc.add_service(KVService(self), SERVICE)
+        ctx.rpc.add_service(KVService(self), SERVICE)  # type: ignore[arg-type]
 
     # -- raft -> state machine -----------------------------------------------------------
 
     def restore(self, index: int, data: bytes) -> None:
         self.sm.restore(data)  # a SnapshotError here is a corrupt raft snapshot: stop
+        self.clock.applied(index)
         assert self.sm.applied_index == index, f"snapshot at {index} says {self.sm.applied_index}"
         for waiting in [i for i in self.writes if i <= index]:
             for _term, waiter, _command, _at, _now in self.writes.pop(waiting):
@@ -189,8 +174,7 @@ class KVServerApp(Application):
         else:
             data = entry.data if entry.kind is EntryKind.NORMAL else b""
             result = self.sm.apply(entry.index, data, entry.term)
-        if self.purge_pending is not None and entry.index >= self.purge_pending[0]:
-            self.purge_pending = None  # applied (or overwritten): the next may go
+        self.clock.applied(entry.index)
         if waiters:
             results = result if type(result) is tuple else (result,)
             for term, waiter, _command, at, _now in waiters:
@@ -219,7 +203,7 @@ class KVServerApp(Application):
             self.reads_pending -= len(waiting)
             self._forget_answered_reads()
             sm = self.sm  # keys were validated when the reads arrived
-            now_ms = sm.read_time_ms(_wall_ms())
+            now_ms = self.clock.read_ms()
             for read, waiter in waiting:
                 if type(read) is not str:
                     resolve(waiter, KVReply(OK, sm.redis_read(read, now_ms)))
@@ -250,7 +234,7 @@ class KVServerApp(Application):
         self.leader = leader
         self.is_leader = role is Role.LEADER
         if role is not Role.LEADER:
-            self.purge_pending = None
+            self.clock.lost_leadership()
             self.fail_writes()
 
     def fail_writes(self) -> None:
@@ -275,34 +259,13 @@ class KVServerApp(Application):
         while self.read_deadlines and self.read_deadlines[0][0] <= now:
             _deadline, context = self.read_deadlines.popleft()
             self._end_reads(context, _RETRY)
-        if self.purge_pending is None and now - self.purge_sent_at >= PURGE_INTERVAL_S:
-            self.purge_sent_at = now
-            self._purge_expired()
-
-    def _purge_expired(self) -> None:
-        """As leader, log a Purge of up to PURGE_BATCH_KEYS_MAX expired keys (one at a time:
-        the next only once this one applied), so every replica frees their memory."""
-        if not self.is_leader:
-            return
-        keys = self.sm.expired_keys(self.sm.read_time_ms(_wall_ms()), PURGE_BATCH_KEYS_MAX)
-        if not keys:
-            return
-        command = Purge(tuple(keys))
-        now_ms = self._stamp_ms()
-        try:
-            index, term = self.ctx.propose(stamp_entry(now_ms, encode_command(command)))
-        except (NotLeader, ProposalDropped) as exc:
-            log.debug("purge not proposed: %s", exc)
-            return
-        self.purge_pending = (index, term)
-        self.purges_proposed += 1
-
-    def _stamp_ms(self) -> int:
-        """The stamp of a new entry: the wall clock, but never below an earlier stamp (this
-        node's, or the highest applied, which covers the leaders before it)."""
-        stamp = max(_wall_ms(), self.sm.last_stamp_ms, self.last_stamp_ms)
-        self.last_stamp_ms = stamp
-        return stamp
+        purge = self.clock.purge_due(now, self.is_leader)
+        if purge is not None:
+            try:
+                data = stamp_entry(self.clock.stamp_ms(), encode_command(purge))
+                self.clock.purge_proposed(self.ctx.propose(data)[0])
+            except (NotLeader, ProposalDropped) as exc:
+                log.debug("purge not proposed: %s", exc)
 
     def status(self) -> dict[str, int]:
         return {
@@ -311,7 +274,7 @@ class KVServerApp(Application):
             "writes_pending": len(self.write_deadlines),
             "reads_pending": self.reads_pending,
             "snapshots_taken": self.snapshots_taken,
-            "purges_proposed": self.purges_proposed,
+            "purges_proposed": self.clock.purges,
         }
 
     # -- requests ------------------------------------------------------------------------
@@ -334,7 +297,7 @@ class KVServerApp(Application):
         per write of a WriteBatch). None when they wait, else the answer for all of them."""
         if len(self.write_deadlines) + len(waiters) > WRITES_PENDING_MAX:
             return KVReply(REFUSED, detail="too many writes pending")
-        now_ms = self._stamp_ms()
+        now_ms = self.clock.stamp_ms()
         try:
             index, term = self.ctx.propose(stamp_entry(now_ms, data))
         except NotLeader as exc:
@@ -458,74 +421,6 @@ class KVServerApp(Application):
 _Read = str | RedisRead | RedisVersions
 
 
-def _wall_ms() -> int:
-    """The wall clock in ms: a leader's stamp for new entries (expiry is by log time)."""
-    return time.time_ns() // 1_000_000
-
-
 def _reply_ok(result: Result) -> KVReply:
     """The OK answer carrying `result` (the shared, pre-encoded one for a plain OK)."""
     return _OK_REPLY if result is OK_RESULT else KVReply(OK, result)
-
-
-def _expect(args: object, cls: type) -> KVReply | None:
-    if type(args) is cls:
-        return None
-    return KVReply(INVALID, detail=f"{cls.__name__} takes a {cls.__name__}, "
-                   f"not {type(args).__name__}")  # fmt: skip
-
-
-class KVService:
-    """The RPC face of a KVServerApp, registered as "KVServer" (see protocol.py). The
-    method names are 6.824's RPC names ("KVServer.Get", ...), hence the capitals. Each of
-    Get ... Register takes the command of its name as `encode_command` bytes (the one form
-    a command travels in, and goes into the log as) and answers a KVReply or a Deferred."""
-
-    def __init__(self, app: KVServerApp) -> None:
-        self._app = app
-
-    def Get(self, args: Any) -> KVReply | Deferred:
-        return self._read(args, Get)
-
-    def Put(self, args: Any) -> KVReply | Deferred:
-        return self._write(args, Put)
-
-    def Append(self, args: Any) -> KVReply | Deferred:
-        return self._write(args, Append)
-
-    def Delete(self, args: Any) -> KVReply | Deferred:
-        return self._write(args, Delete)
-
-    def Cas(self, args: Any) -> KVReply | Deferred:
-        return self._write(args, Cas)
-
-    def Register(self, args: Any) -> KVReply | Deferred:
-        return self._write(args, Register)
-
-    def RedisWrite(self, args: Any) -> KVReply | Deferred:
-        return self._write(args, RedisWrite)
-
-    def RedisExec(self, args: Any) -> KVReply | Deferred:
-        return self._write(args, RedisExec)
-
-    def RedisRead(self, args: Any) -> KVReply | Deferred:
-        return self._read(args, RedisRead)
-
-    def RedisVersions(self, args: Any) -> KVReply | Deferred:
-        return self._read(args, RedisVersions)
-
-    def _read(self, args: Any, cls: type) -> KVReply | Deferred:
-        got = decoded(args, cls)
-        return got if type(got) is KVReply else self._app.read(got[0])  # type: ignore[index]
-
-    def _write(self, args: Any, cls: type) -> KVReply | Deferred:
-        got = decoded(args, cls)
-        return got if type(got) is KVReply else self._app.write(*got)  # type: ignore[misc]
-
-    def Batch(self, args: Any) -> KVReply | KVBatchReply | Deferred:
-        """Several operations at once (protocol.py): one KVBatchReply, one answer each."""
-        return _expect(args, KVBatch) or self._app.batch(args)
-
-    def State(self, args: Any = None) -> ServerState:
-        """This server's term, role, applied index and sizes on disk."""
-        return self._app.state()
