@@ -15,7 +15,8 @@ with fields, in order, as unsigned LEB128 varints (ints) or varint length + UTF-
     RedisExec: client_id, seq, n, n x args, m, m x (key, zigzag version)
     RedisVersions, Purge: count, count x key
     WriteBatch: count, then count x (length, the encoding of one write)
-    Stamped: now_ms, then the encoding of one command or WriteBatch (a log entry)
+    Stamped: now_ms (8 bytes, little-endian), then the encoding of one command or
+             WriteBatch (a log entry; fixed width: read with one call, not a varint loop)
 
 where `args` is count, then count x (varint length + bytes): Redis arguments are bytes.
 
@@ -78,6 +79,7 @@ _STAMPED_OP = 13
 _STAMPED_HEAD = _HEAD + bytes([_STAMPED_OP])
 #: The largest stamp (ms since the epoch; about 292 million years).
 NOW_MS_MAX = 2**63 - 1
+_STAMP_BYTES = 8
 _VERSION_ZIGZAG_MAX = 2**64 - 1
 #: Writes in one WriteBatch entry.
 WRITE_BATCH_MAX = 4096
@@ -141,7 +143,7 @@ def encode_command(command: Command) -> bytes:
 
 def stamp_entry(now_ms: int, data: bytes) -> bytes:
     """The log entry for `data` (an encoded command or WriteBatch) proposed at `now_ms`."""
-    return b"".join((_STAMPED_HEAD, _uint(now_ms), data))
+    return b"".join((_STAMPED_HEAD, now_ms.to_bytes(8, "little"), data))
 
 
 def _write_args(args: tuple[bytes, ...], parts: list[bytes]) -> list[bytes]:
@@ -239,7 +241,12 @@ def decode_entry(data: bytes | bytearray | memoryview) -> tuple[int | None, Comm
     if not isinstance(data, (bytes, bytearray, memoryview)) or data[:3] != _STAMPED_HEAD:
         return None, decode_command(data)
     data = bytes(data)
-    now_ms, pos = _uint_at(data, 3, NOW_MS_MAX)
+    pos = 3 + _STAMP_BYTES
+    if len(data) < pos:
+        raise CommandError(f"truncated: expected an {_STAMP_BYTES}-byte stamp at byte 3")
+    now_ms = int.from_bytes(data[3:pos], "little")
+    if now_ms > NOW_MS_MAX:
+        raise CommandError(f"stamp {now_ms} is out of range [0, {NOW_MS_MAX}] at byte 3")
     if data[pos : pos + 3] == _STAMPED_HEAD:
         raise CommandError(f"a stamp inside a stamp at byte {pos}")
     try:

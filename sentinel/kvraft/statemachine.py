@@ -60,7 +60,7 @@ OK_RESULT = Result(ResultCode.OK)
 _OK = OK_RESULT
 _NO_KEY = Result(ResultCode.NO_KEY)
 _DUPLICATES = {code: Result(code, duplicate=True) for code in ResultCode}
-_SET, _GET, _APPEND, _DEL = b"SET", b"GET", b"APPEND", b"DEL"
+_GET, _APPEND, _DEL = b"GET", b"APPEND", b"DEL"
 _UINT64 = 2**64 - 1
 _SEED_MIX = 0x9E3779B97F4A7C15  # a 64-bit odd constant: (index, term) -> a spread seed
 
@@ -296,7 +296,7 @@ class KVStateMachine:
         key = command.key.encode()
         cls = type(command)
         if cls is Put:
-            keyspace.apply([_SET, key, command.value.encode()], now_ms)  # type: ignore[union-attr]
+            keyspace.set_string(key, command.value.encode(), now_ms)  # type: ignore[union-attr]
             return ResultCode.OK
         if cls is Append:
             reply = keyspace.apply([_APPEND, key, command.value.encode()], now_ms)  # type: ignore[union-attr]
@@ -315,7 +315,7 @@ class KVStateMachine:
             matches = type(current) is Bulk and current.data == expected.encode()
         if not matches:
             return ResultCode.CAS_MISMATCH
-        keyspace.apply([_SET, key, command.new.encode()], now_ms)  # type: ignore[union-attr]
+        keyspace.set_string(key, command.new.encode(), now_ms)  # type: ignore[union-attr]
         return ResultCode.OK
 
 

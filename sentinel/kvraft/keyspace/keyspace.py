@@ -98,6 +98,14 @@ class Keyspace:
         store.commit()
         return replies
 
+    def set_string(self, key: bytes, value: bytes, now_ms: int) -> None:
+        """`SET key value` (no options) without parsing a command: the str API's Put, on
+        the hot write path. The caller has checked the key's and value's sizes."""
+        store = self._store
+        if now_ms > store.now_floor_ms:
+            store.now_floor_ms = now_ms
+        store.put(key, value, None)
+
     def _run(self, args: list[bytes], now: int) -> Reply:
         spec = checked(args)
         if isinstance(spec, Error):
