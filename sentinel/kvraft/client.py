@@ -68,10 +68,12 @@ from sentinel.kvraft.commands import Append, Cas, Delete, Get, Put
 from sentinel.kvraft.jobs import ClientClosed, Job
 from sentinel.kvraft.keyspace import Error, Reply
 from sentinel.kvraft.limits import InvalidRequest, validate_int, validate_timeout_s
+from sentinel.kvraft.protocol import SERVICE, ServerState
 from sentinel.kvraft.redisreq import Call, exec_call, redis_call, versions_call
 from sentinel.netsim.client import Network
 from sentinel.netsim.client import connect as connect_network
 from sentinel.netsim.protocol import NODE_ID_MAX
+from sentinel.netsim.rpc import RpcReply
 
 TIMEOUT_S_DEFAULT = 10.0
 #: Sessions (clerks) one Client keeps; calls beyond this many at once wait for one.
@@ -226,6 +228,31 @@ class Client:
             validate_timeout_s(timeout_s)
             return call
         return self._wait(Request(*call), timeout_s)
+
+    def server_states(self, timeout_s: float = 1.0) -> dict[int, ServerState | None]:
+        """Each server's view of itself ("KVServer.State": node id, term, whether it leads,
+        the leader it knows, commit and applied index, stored keys), asked of all at once;
+        None for a server that did not answer within `timeout_s`. For INFO's raft section
+        and tools; it is not a linearizable read."""
+        validate_timeout_s(timeout_s)
+        if self.network.on_reader_thread():
+            raise RuntimeError("a blocking call from a callback would wait for its own thread")
+        futures = {server: Future() for server in self.servers}
+        for server, future in futures.items():
+
+            def done(reply: RpcReply | None, future: Future = future) -> None:
+                value = None if reply is None else reply.value
+                future.set_result(value if isinstance(value, ServerState) else None)
+
+            try:
+                self.network.call_async(server, f"{SERVICE}.State", None, timeout_s, done)
+            except Exception:  # closed or over a bound: no answer from that one
+                future.set_result(None)
+        deadline = time.monotonic() + timeout_s + 1.0  # the network times each call out
+        return {
+            server: future.result(max(0.0, deadline - time.monotonic()))
+            for server, future in futures.items()
+        }
 
     # -- the pool --------------------------------------------------------------------------
 

@@ -209,3 +209,4 @@ class ServerState:
     raft_state_bytes: int
     snapshot_bytes: int
     keys: int = 0  # stored keys, expired ones not yet purged included (per replica)
+    commit: int = 0  # the raft commit index this node knows

@@ -414,6 +414,7 @@ class KVServerApp(Application):
             raft_state_bytes=self.ctx.raft_state_bytes(),
             snapshot_bytes=self.ctx.snapshot_bytes(),
             keys=len(self.sm.keyspace),
+            commit=st.commit,
         )
 
 

@@ -43,6 +43,11 @@ def test_commands_replies_and_validation(make_cluster):
         kv.put("s", "text")
         assert kv.redis([b"APPEND", b"s", b"!"]) == Int(5)
         assert kv.get("s") == "text!"
+        # INFO's raft section: every server's own view
+        states = kv.server_states(timeout_s=5.0)
+        assert sorted(states) == [1, 2, 3] and all(states.values())
+        leaders = [st for st in states.values() if st.is_leader]
+        assert len(leaders) == 1 and leaders[0].commit >= leaders[0].applied > 0
 
 
 def test_exec_is_all_or_nothing_and_watch_aborts(make_cluster):
