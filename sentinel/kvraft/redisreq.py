@@ -20,6 +20,7 @@ from typing import Any
 
 from sentinel.kvraft.codec import encode_command
 from sentinel.kvraft.commands import (
+    ARGS_MAX,
     RedisExec,
     RedisRead,
     RedisVersions,
@@ -32,6 +33,10 @@ from sentinel.kvraft.protocol import ENTRY_BYTES_MAX, check_entry_size
 from sentinel.kvraft.replycodec import decode_reply
 
 Call = tuple[type, tuple]
+#: Bounds on the encoding's bytes besides the arguments: per argument (its varint length)
+#: and per command (header, ids, counts).
+_BLOB_OVERHEAD_BYTES = 10
+_ENCODING_OVERHEAD_BYTES = 64
 _NULL_ARRAY = Null(array=True)
 
 
@@ -42,6 +47,10 @@ def redis_call(args: Sequence[bytes]) -> Call | Error:
     if error is not None:
         return error
     kind = RedisWrite if COMMANDS[args[0].upper()].write else RedisRead
+    if len(args) <= ARGS_MAX and sum(map(len, args)) + _BLOB_OVERHEAD_BYTES * len(args) < (
+        ENTRY_BYTES_MAX - _ENCODING_OVERHEAD_BYTES
+    ):
+        return kind, (args,)  # plainly valid: bytes (checked), sizes (validate), fits an entry
     return _fits(kind, (args,))
 
 
@@ -66,6 +75,10 @@ def versions_call(keys: Sequence[bytes]) -> Call:
 
 
 def _blobs(items: Sequence[bytes], what: str, count_min: int = 1) -> tuple[bytes, ...]:
+    if type(items) in (list, tuple) and len(items) >= count_min:
+        blobs = tuple(items)
+        if all(type(item) is bytes for item in blobs):
+            return blobs  # the common case
     if isinstance(items, (bytes, str)) or not isinstance(items, Sequence):
         raise InvalidRequest(f"{what} must be a sequence of bytes, not {type(items).__name__}")
     blobs = tuple(bytes(item) if type(item) in (bytearray, memoryview) else item for item in items)
@@ -90,16 +103,16 @@ def _fits(kind: type, fields: tuple) -> Call:
 
 def _size_bound(fields: tuple) -> int:
     """An upper bound on the encoded size (each blob: its bytes + a 10-byte length)."""
-    total = 64
+    total = _ENCODING_OVERHEAD_BYTES
     stack: list[Any] = list(fields)
     while stack:
         item = stack.pop()
         if type(item) is bytes:
-            total += len(item) + 10
+            total += len(item) + _BLOB_OVERHEAD_BYTES
         elif type(item) is tuple:
             stack.extend(item)
         else:
-            total += 10
+            total += _BLOB_OVERHEAD_BYTES
     return total
 
 
