@@ -182,6 +182,8 @@ def _plainly_valid(command: object) -> bool:
     """Whether a Get, Put or Append is plainly valid: ASCII text (bytes = characters) in its
     limits and ids in range. False only means "check it the careful way"."""
     cls = type(command)
+    if cls is RedisRead or cls is RedisWrite:
+        return _plain_args(command)
     if cls is Get:
         key = command.key  # type: ignore[attr-defined]
         return type(key) is str and 0 < len(key) <= KEY_BYTES_MAX and key.isascii()
@@ -201,6 +203,28 @@ def _plainly_valid(command: object) -> bool:
         and key.isascii()
         and value.isascii()
     )
+
+
+def _plain_args(command: RedisRead | RedisWrite) -> bool:
+    """Whether a Redis command is plainly valid: a tuple of bytes whose total is within one
+    value's limit, ids in range (a write)."""
+    args = command.args
+    if type(args) is not tuple or not args or len(args) > ARGS_MAX:
+        return False
+    total = 0
+    for arg in args:
+        if type(arg) is not bytes:
+            return False
+        total += len(arg)
+    if total > VALUE_BYTES_MAX:
+        return False
+    if type(command) is RedisRead:
+        return True
+    client_id, seq = command.client_id, command.seq  # type: ignore[union-attr]
+    return (
+        type(client_id) is int and 0 < client_id <= CLIENT_ID_MAX
+        and type(seq) is int and 0 < seq <= SEQ_MAX
+    )  # fmt: skip
 
 
 def _uint(value: int) -> bytes:

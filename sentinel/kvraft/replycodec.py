@@ -84,6 +84,8 @@ def decode_reply(data: bytes) -> Reply:
     """The reply `encode_reply` made `data` from; ReplyError for anything else."""
     if type(data) is not bytes:
         raise ReplyError(f"an encoded reply is bytes, not {type(data).__name__}")
+    if data[:1] == b"B" and len(data) > 1 and data[1] == len(data) - 2 < 0x80:
+        return Bulk(data[2:])  # the common case: a short string
     if data == _NULL:
         return Null()
     if data == _NULL_ARRAY:
