@@ -45,6 +45,8 @@ def encode_reply(reply: Reply) -> bytes:
     cls = type(reply)
     if cls is Null:
         return _NULL_ARRAY if reply.array else _NULL  # type: ignore[union-attr]
+    if cls is Simple and reply.text == "OK":  # type: ignore[union-attr]
+        return _OK_BYTES
     out = Writer()
     _write(out, reply, 0)
     return out.getvalue()
@@ -86,10 +88,9 @@ def decode_reply(data: bytes) -> Reply:
         raise ReplyError(f"an encoded reply is bytes, not {type(data).__name__}")
     if data[:1] == b"B" and len(data) > 1 and data[1] == len(data) - 2 < 0x80:
         return Bulk(data[2:])  # the common case: a short string
-    if data == _NULL:
-        return Null()
-    if data == _NULL_ARRAY:
-        return Null(array=True)
+    common = _COMMON.get(data)
+    if common is not None:
+        return common
     reader = Reader(data, ReplyError)
     reply = _read(reader, 0)
     reader.finish()
@@ -122,3 +123,13 @@ def _read(reader: Reader, depth: int) -> Reply:
             tuple((_read(reader, depth + 1), _read(reader, depth + 1)) for _ in range(count))
         )
     raise reader.fail(f"unknown reply tag {tag!r}")
+
+
+_OK_BYTES = b"S\x02OK"
+#: Frequent replies, decoded by one lookup (replies are immutable: shared safely).
+_COMMON: dict[bytes, Reply] = {
+    _OK_BYTES: Simple("OK"),
+    _NULL: Null(),
+    _NULL_ARRAY: Null(array=True),
+    **{encode_reply(Int(n)): Int(n) for n in range(-1, 2)},
+}
