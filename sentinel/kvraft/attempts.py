@@ -55,6 +55,10 @@ from sentinel.kvraft.commands import (
     Delete,
     Get,
     Put,
+    RedisExec,
+    RedisRead,
+    RedisVersions,
+    RedisWrite,
     Register,
     validate_command,
 )
@@ -76,6 +80,7 @@ from sentinel.kvraft.protocol import (
     KVReply,
     check_entry_size,
 )
+from sentinel.kvraft.redisreq import redis_answer
 from sentinel.kvraft.results import Result, ResultCode
 from sentinel.netsim.rpc import RpcError, RpcReply
 
@@ -95,7 +100,11 @@ REREGISTER_MAX = 3
 _ENCODING_OVERHEAD_BYTES_MAX = 64
 _UTF8_BYTES_PER_CHAR_MAX = 4
 #: The calls and how many fields each takes (a write's without client_id and seq).
-_ARITY: dict[type, int] = {Get: 1, Put: 2, Append: 2, Delete: 1, Cas: 3}
+_ARITY: dict[type, int] = {Get: 1, Put: 2, Append: 2, Delete: 1, Cas: 3, RedisWrite: 1,
+                           RedisExec: 2, RedisRead: 1, RedisVersions: 1}  # fmt: skip
+#: The calls that read (served by ReadIndex, no session).
+READ_KINDS = frozenset({Get, RedisRead, RedisVersions})
+_REDIS_KINDS = frozenset({RedisWrite, RedisExec, RedisRead, RedisVersions})
 _METHODS: dict[type, str] = {k: f"{SERVICE}.{k.__name__}" for k in (*_ARITY, Register)}
 
 #: Replies whose `leader` field is a hint worth one hop (a REFUSED reply names none).
@@ -152,7 +161,7 @@ class Request:
     @property
     def is_write(self) -> bool:
         """Whether this call changes state (needs a session)."""
-        return self.kind is not Get
+        return self.kind not in READ_KINDS
 
 
 def prepare(kind: type, *fields: Any) -> Request:
@@ -254,7 +263,7 @@ class Operation:
     def start(self, now: float) -> Action:
         """The first action of the call."""
         if not self.request.is_write:
-            return self._begin(Get(*self.request.fields), now)
+            return self._begin(self.request.kind(*self.request.fields), now)
         return self._next_round(now)
 
     def on_reply(self, reply: RpcReply | None, now: float) -> Action:
@@ -386,6 +395,8 @@ class Operation:
 def _outcome(request: Request, result: Result) -> Done | Fail:
     """What a call answers, given the state machine's Result for its command."""
     code, kind = result.code, request.kind
+    if kind in _REDIS_KINDS and code is ResultCode.OK:
+        return _redis_outcome(request, result)
     if code is ResultCode.OK:
         if kind is Get:
             return Done(result.value)
@@ -398,6 +409,14 @@ def _outcome(request: Request, result: Result) -> Done | Fail:
         key = request.fields[0]
         return Fail(ValueTooLarge(f"append to {key!r} would pass the value size limit"))
     return Fail(_unexpected(result))
+
+
+def _redis_outcome(request: Request, result: Result) -> Done | Fail:
+    """A Redis call's answer (redisreq.py), or the error of a malformed one."""
+    try:
+        return Done(redis_answer(request.kind, request.fields, result.value))
+    except ValueError as exc:
+        return Fail(RuntimeError(f"the server answered a malformed reply: {exc}"))
 
 
 def _unexpected(result: Result) -> Exception:

@@ -51,7 +51,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -59,19 +59,17 @@ from typing import Any
 from sentinel.kvraft.attempts import (
     RPC_TIMEOUT_S,
     SILENCE_S,
-    Done,
-    Fail,
-    Operation,
-    Pause,
     Request,
-    Send,
     SessionState,
     prepare,
 )
 from sentinel.kvraft.batching import Coalescer
-from sentinel.kvraft.codec import encode_command
 from sentinel.kvraft.commands import Append, Cas, Delete, Get, Put
+from sentinel.kvraft.jobs import ClientClosed, Job
+from sentinel.kvraft.keyspace import Error, Reply
 from sentinel.kvraft.limits import InvalidRequest, validate_int, validate_timeout_s
+from sentinel.kvraft.protocol import SERVICE, ServerState
+from sentinel.kvraft.redisreq import Call, exec_call, redis_call, versions_call
 from sentinel.netsim.client import Network
 from sentinel.netsim.client import connect as connect_network
 from sentinel.netsim.protocol import NODE_ID_MAX
@@ -83,10 +81,6 @@ CLERKS_MAX_DEFAULT = 64
 #: Calls that may wait for a session at once; past that a call raises QueueFull.
 QUEUE_MAX_DEFAULT = 10_000
 _NODE_DIR = re.compile(r"^node-(\d+)$")
-
-
-class ClientClosed(RuntimeError):
-    """The client is closed."""
 
 
 class QueueFull(RuntimeError):
@@ -115,7 +109,7 @@ class Client:
         self._owns_network = owns_network
         self._sessions: list[SessionState] = []  # every session made (<= clerks_max)
         self._idle: list[SessionState] = []
-        self._waiting: deque[_Job] = deque()  # FIFO of calls waiting for a session
+        self._waiting: deque[Job] = deque()  # FIFO of calls waiting for a session
         self._leader = self.servers[0]  # the last leader any session found
         self._lock = threading.Lock()
         self._closed = False
@@ -170,6 +164,96 @@ class Client:
         """`cas` without blocking: a Future of whether it swapped."""
         return self._submit(prepare(Cas, key, expected, new), timeout_s)
 
+    # -- Redis commands (redisreq.py): replies are sentinel.kvraft.keyspace reply objects --
+
+    def redis_async(self, args: Sequence[bytes], timeout_s: float = TIMEOUT_S_DEFAULT) -> Future:
+        """One Redis command (`args[0]` its name; every arg bytes): a Future of its reply.
+        A write goes through the log under this client's exactly-once session (a retry is
+        applied once and answers the original reply); a read is served by ReadIndex on the
+        leader, and reads issued together share one round (coalescing). A command the
+        keyspace's `validate` refuses (unknown, wrong arity, over a limit) is not sent: the
+        Future holds that `Error` reply (not an exception), as Redis would answer it. The
+        Future's exceptions are those of the str calls: Unavailable (certainly not applied),
+        OutcomeUnknown (a write whose outcome is unknown). Arguments that are not bytes
+        raise InvalidRequest at once."""
+        return self._submit_call(redis_call(args), timeout_s)
+
+    def redis_exec_async(
+        self,
+        commands: Sequence[Sequence[bytes]],
+        watched: Mapping[bytes, int] | None = None,
+        timeout_s: float = TIMEOUT_S_DEFAULT,
+    ) -> Future:
+        """A MULTI/EXEC block as one log entry, all or nothing: a Future of the list of its
+        replies, or of None when a key of `watched` (key -> the version `redis_versions`
+        read) changed since (nothing ran). A command `validate` refuses: the Future holds
+        the first such `Error` reply instead and nothing is sent."""
+        return self._submit_call(exec_call(commands, watched), timeout_s)
+
+    def redis_versions_async(
+        self, keys: Sequence[bytes], timeout_s: float = TIMEOUT_S_DEFAULT
+    ) -> Future:
+        """WATCH's versions of `keys` (a read): a Future of {key: version}."""
+        return self._submit_call(versions_call(keys), timeout_s)
+
+    def redis(self, args: Sequence[bytes], timeout_s: float = TIMEOUT_S_DEFAULT) -> Reply:
+        """`redis_async` waited on."""
+        return self._wait_call(redis_call(args), timeout_s)
+
+    def redis_exec(
+        self,
+        commands: Sequence[Sequence[bytes]],
+        watched: Mapping[bytes, int] | None = None,
+        timeout_s: float = TIMEOUT_S_DEFAULT,
+    ) -> list[Reply] | Error | None:
+        """`redis_exec_async` waited on."""
+        return self._wait_call(exec_call(commands, watched), timeout_s)
+
+    def redis_versions(
+        self, keys: Sequence[bytes], timeout_s: float = TIMEOUT_S_DEFAULT
+    ) -> dict[bytes, int]:
+        """`redis_versions_async` waited on."""
+        return self._wait_call(versions_call(keys), timeout_s)
+
+    def _submit_call(self, call: Call | Error, timeout_s: float) -> Future:
+        if isinstance(call, Error):
+            validate_timeout_s(timeout_s)
+            future: Future = Future()
+            future.set_result(call)
+            return future
+        return self._submit(Request(*call), timeout_s)
+
+    def _wait_call(self, call: Call | Error, timeout_s: float) -> Any:
+        if isinstance(call, Error):
+            validate_timeout_s(timeout_s)
+            return call
+        return self._wait(Request(*call), timeout_s)
+
+    def server_states(self, timeout_s: float = 1.0) -> dict[int, ServerState | None]:
+        """Each server's view of itself ("KVServer.State": node id, term, whether it leads,
+        the leader it knows, commit and applied index, stored keys), asked of all at once;
+        None for a server that did not answer within `timeout_s`. For INFO's raft section
+        and tools; it is not a linearizable read."""
+        validate_timeout_s(timeout_s)
+        if self.network.on_reader_thread():
+            raise RuntimeError("a blocking call from a callback would wait for its own thread")
+        futures = {server: Future() for server in self.servers}
+        for server, future in futures.items():
+
+            def done(reply: RpcReply | None, future: Future = future) -> None:
+                value = None if reply is None else reply.value
+                future.set_result(value if isinstance(value, ServerState) else None)
+
+            try:
+                self.network.call_async(server, f"{SERVICE}.State", None, timeout_s, done)
+            except Exception:  # closed or over a bound: no answer from that one
+                future.set_result(None)
+        deadline = time.monotonic() + timeout_s + 1.0  # the network times each call out
+        return {
+            server: future.result(max(0.0, deadline - time.monotonic()))
+            for server, future in futures.items()
+        }
+
     # -- the pool --------------------------------------------------------------------------
 
     def _wait(self, request: Request, timeout_s: float) -> Any:
@@ -183,7 +267,7 @@ class Client:
             raise
 
     def _submit(self, request: Request, timeout_s: float, blocking: bool = False) -> Future:
-        job = _Job(self, request, _deadline(timeout_s))
+        job = Job(self, request, _deadline(timeout_s))
         if blocking and self.network.on_reader_thread():  # before anything is sent
             raise RuntimeError("a blocking call from a callback would wait for its own thread")
         with self._lock:
@@ -214,7 +298,7 @@ class Client:
             session.leader = session.servers.index(self._leader)
         return session
 
-    def _release(self, session: SessionState) -> _Job | None:
+    def _release(self, session: SessionState) -> Job | None:
         """Take `session` back: hand it to the first waiting call (returned, for the caller
         to launch outside any callback chain) or make it idle."""
         with self._lock:
@@ -224,7 +308,7 @@ class Client:
             self._idle.append(session)
             return None
 
-    def _launch(self, session: SessionState, job: _Job | None) -> None:
+    def _launch(self, session: SessionState, job: Job | None) -> None:
         """Start `job` on `session`, and the next queued ones while they end at once."""
         while job is not None:
             if job.begin(session):
@@ -233,7 +317,7 @@ class Client:
             job.settle()
             job = nxt
 
-    def _job_done(self, job: _Job) -> None:
+    def _job_done(self, job: Job) -> None:
         session: SessionState = job.session  # type: ignore[assignment]
         nxt = self._release(session)  # first, so the future's callbacks find a free session
         job.settle()
@@ -309,96 +393,6 @@ def _check_waits(rpc_timeout_s: float, silence_s: float) -> tuple[float, float]:
     return validate_timeout_s(rpc_timeout_s, "rpc_timeout_s"), validate_timeout_s(
         silence_s, "silence_s"
     )
-
-
-class _Job:
-    """One call, driven by RPC completions and timers. One thread at a time touches it: the
-    submitter until its first send, then the one running its callback."""
-
-    __slots__ = ("client", "deadline", "future", "op", "outcome", "request", "session")
-
-    def __init__(self, client: Client, request: Request, deadline: float) -> None:
-        self.client = client
-        self.request = request
-        self.deadline = deadline
-        self.future: Future = Future()
-        self.session: SessionState | None = None
-        self.op: Operation | None = None
-        self.outcome: Done | Fail | None = None
-
-    def begin(self, session: SessionState) -> bool:
-        """Start on `session`; whether the call is now in flight (else it is over)."""
-        if not self.future.set_running_or_notify_cancel():
-            return False  # cancelled while it waited in the queue
-        self.session = session
-        client = self.client
-        self.op = Operation(
-            session, self.request, self.deadline, client.rpc_timeout_s, client.silence_s
-        )
-        return self._act(self.op.start(time.monotonic()))
-
-    def _act(self, action: Any) -> bool:
-        """Do what the Operation says; whether the call is still in flight."""
-        network = self.client.network
-        while True:
-            try:
-                if isinstance(action, Send):
-                    data = encode_command(action.command)  # the one form a command travels in
-                    coalescer = self.client.coalescer
-                    if coalescer is None:
-                        network.call_async(
-                            action.server, action.method, data, action.timeout_s,
-                            self._on_reply,
-                        )  # fmt: skip
-                    else:
-                        coalescer.send(
-                            action.server, action.method, data, action.timeout_s,
-                            self._on_reply, self._on_send_error,
-                        )  # fmt: skip
-                    return True  # the reply may already be handled on the reader thread
-                if isinstance(action, Pause):
-                    network.call_later(action.pause_s, self._on_resume)
-                    return True
-            except Exception as exc:  # closed, or over a bound: end as at the deadline
-                why = f"could not send ({type(exc).__name__}: {exc})"
-                action = self.op.cancel(why)  # type: ignore[union-attr]
-                action.error.__cause__ = exc
-                continue
-            assert isinstance(action, Done | Fail), action
-            self.outcome = action
-            return False
-
-    def _on_reply(self, reply: RpcReply | None, resumed: bool = False) -> None:
-        op: Operation = self.op  # type: ignore[assignment]
-        try:
-            now = time.monotonic()
-            action = op.resume(now) if resumed else op.on_reply(reply, now)
-        except Exception as exc:  # a bug must still end the call, not leave it hanging
-            action = Fail(exc)
-        if not self._act(action):
-            self.client._job_done(self)
-
-    def _on_send_error(self, exc: Exception) -> None:
-        """A held attempt could not be sent (closed, or over a bound): end as at the deadline."""
-        action = self.op.cancel(f"could not send ({type(exc).__name__}: {exc})")  # type: ignore[union-attr]
-        action.error.__cause__ = exc
-        if not self._act(action):
-            self.client._job_done(self)
-
-    def _on_resume(self) -> None:
-        self._on_reply(None, resumed=True)
-
-    def settle(self) -> None:
-        """Hand the outcome to the future (after the session went back to the pool)."""
-        if isinstance(self.outcome, Done):
-            self.future.set_result(self.outcome.value)
-        elif isinstance(self.outcome, Fail):
-            self.future.set_exception(self.outcome.error)
-
-    def abandon(self) -> None:
-        """The client closed while this call waited for a session: nothing was sent."""
-        if self.future.set_running_or_notify_cancel():
-            self.future.set_exception(ClientClosed("the client closed before the call started"))
 
 
 def node_ids(cluster_dir: str | os.PathLike[str]) -> list[int]:

@@ -11,7 +11,19 @@ with fields, in order, as unsigned LEB128 varints (ints) or varint length + UTF-
     Put, Append: client_id, seq, key, value
     Delete: client_id, seq, key
     Cas: client_id, seq, key, has_expected (0 or 1), [expected], new
-    WriteBatch: count, then count x (length, the encoding of one Put, Append, Delete or Cas)
+    RedisWrite: client_id, seq, args          RedisRead: args
+    RedisExec: client_id, seq, n, n x args, m, m x (key, zigzag version)
+    RedisVersions, Purge: count, count x key
+    WriteBatch: count, then count x (length, the encoding of one write)
+    Stamped: now_ms (8 bytes, little-endian), then the encoding of one command or
+             WriteBatch (a log entry; fixed width: read with one call, not a varint loop)
+
+where `args` is count, then count x (varint length + bytes): Redis arguments are bytes.
+
+Every entry a leader proposes is `Stamped`: its clock reading in ms when it proposed it
+(never below an earlier stamp, see server.py), the log time the state machine applies the
+entry at (expiry). Clients never stamp: `decode_command` refuses a stamp, `decode_entry`
+(the state machine's decoder) reads one, or takes an unstamped entry as "no time passed".
 
 A `WriteBatch` is one log entry holding the writes of several sessions that a leader
 received together (a client's batch request): one entry, one replication and one fsync for
@@ -30,16 +42,23 @@ from dataclasses import dataclass
 
 from sentinel.kvraft.binary import uint_bytes
 from sentinel.kvraft.commands import (
+    ARGS_MAX,
     Append,
     Cas,
     Command,
     Delete,
     Get,
+    Purge,
     Put,
+    RedisExec,
+    RedisRead,
+    RedisVersions,
+    RedisWrite,
     Register,
     Write,
     validate_command,
 )
+from sentinel.kvraft.keyspace.keyspace import BATCH_COMMANDS_MAX, PURGE_KEYS_MAX
 from sentinel.kvraft.limits import CLIENT_ID_MAX, KEY_BYTES_MAX, SEQ_MAX, VALUE_BYTES_MAX
 
 #: An upper bound on one write's encoding inside a batch (a log entry is smaller anyway).
@@ -48,12 +67,20 @@ ENTRY_BYTES_MAX = 4 * 1024 * 1024
 MAGIC = b"K"
 VERSION = 1
 _HEAD = MAGIC + bytes([VERSION])
-_OP_CODES: dict[type, int] = {Register: 1, Get: 2, Put: 3, Append: 4, Delete: 5, Cas: 6}
+_OP_CODES: dict[type, int] = {Register: 1, Get: 2, Put: 3, Append: 4, Delete: 5, Cas: 6,
+                              RedisWrite: 8, RedisExec: 9, RedisRead: 10, RedisVersions: 11,
+                              Purge: 12}  # fmt: skip
 _OP_TYPES: dict[int, type] = {code: cls for cls, code in _OP_CODES.items()}
 _OP_HEADS = {cls: _HEAD + bytes([code]) for cls, code in _OP_CODES.items()}
 _WRITE_BATCH_OP = 7
-_WRITE_OPS = frozenset(_OP_CODES[cls] for cls in (Put, Append, Delete, Cas))
+_WRITE_OPS = frozenset(_OP_CODES[cls] for cls in (Put, Append, Delete, Cas, RedisWrite, RedisExec))
 _WRITE_BATCH_HEAD = _HEAD + bytes([_WRITE_BATCH_OP])
+_STAMPED_OP = 13
+_STAMPED_HEAD = _HEAD + bytes([_STAMPED_OP])
+#: The largest stamp (ms since the epoch; about 292 million years).
+NOW_MS_MAX = 2**63 - 1
+_STAMP_BYTES = 8
+_VERSION_ZIGZAG_MAX = 2**64 - 1
 #: Writes in one WriteBatch entry.
 WRITE_BATCH_MAX = 4096
 #: A varint of more bytes than this is refused (enough for any value below 2**70).
@@ -95,6 +122,8 @@ def encode_command(command: Command) -> bytes:
     cls = type(command)
     if cls is Register:
         return _OP_HEADS[Register]
+    if cls in _REDIS_WRITERS:
+        return b"".join(_REDIS_WRITERS[cls](command, [_OP_HEADS[cls]]))
     key = command.key.encode()  # type: ignore[union-attr]
     if cls is Get:
         return b"".join((_OP_HEADS[Get], _uint(len(key)), key))
@@ -112,10 +141,49 @@ def encode_command(command: Command) -> bytes:
     return b"".join(parts)
 
 
+def stamp_entry(now_ms: int, data: bytes) -> bytes:
+    """The log entry for `data` (an encoded command or WriteBatch) proposed at `now_ms`."""
+    return b"".join((_STAMPED_HEAD, now_ms.to_bytes(8, "little"), data))
+
+
+def _write_args(args: tuple[bytes, ...], parts: list[bytes]) -> list[bytes]:
+    parts.append(_uint(len(args)))
+    for arg in args:
+        parts += (_uint(len(arg)), arg)
+    return parts
+
+
+def _encode_redis_write(command: RedisWrite, parts: list[bytes]) -> list[bytes]:
+    parts += (_uint(command.client_id), _uint(command.seq))
+    return _write_args(command.args, parts)
+
+
+def _encode_redis_exec(command: RedisExec, parts: list[bytes]) -> list[bytes]:
+    parts += (_uint(command.client_id), _uint(command.seq), _uint(len(command.commands)))
+    for args in command.commands:
+        _write_args(args, parts)
+    parts.append(_uint(len(command.watched)))
+    for key, version in command.watched:
+        zigzag = version << 1 if version >= 0 else ((-version) << 1) - 1
+        parts += (_uint(len(key)), key, _uint(zigzag))
+    return parts
+
+
+_REDIS_WRITERS = {
+    RedisWrite: _encode_redis_write,
+    RedisExec: _encode_redis_exec,
+    RedisRead: lambda command, parts: _write_args(command.args, parts),
+    RedisVersions: lambda command, parts: _write_args(command.keys, parts),
+    Purge: lambda command, parts: _write_args(command.keys, parts),
+}
+
+
 def _plainly_valid(command: object) -> bool:
     """Whether a Get, Put or Append is plainly valid: ASCII text (bytes = characters) in its
     limits and ids in range. False only means "check it the careful way"."""
     cls = type(command)
+    if cls is RedisRead or cls is RedisWrite:
+        return _plain_args(command)
     if cls is Get:
         key = command.key  # type: ignore[attr-defined]
         return type(key) is str and 0 < len(key) <= KEY_BYTES_MAX and key.isascii()
@@ -135,6 +203,28 @@ def _plainly_valid(command: object) -> bool:
         and key.isascii()
         and value.isascii()
     )
+
+
+def _plain_args(command: RedisRead | RedisWrite) -> bool:
+    """Whether a Redis command is plainly valid: a tuple of bytes whose total is within one
+    value's limit, ids in range (a write)."""
+    args = command.args
+    if type(args) is not tuple or not args or len(args) > ARGS_MAX:
+        return False
+    total = 0
+    for arg in args:
+        if type(arg) is not bytes:
+            return False
+        total += len(arg)
+    if total > VALUE_BYTES_MAX:
+        return False
+    if type(command) is RedisRead:
+        return True
+    client_id, seq = command.client_id, command.seq  # type: ignore[union-attr]
+    return (
+        type(client_id) is int and 0 < client_id <= CLIENT_ID_MAX
+        and type(seq) is int and 0 < seq <= SEQ_MAX
+    )  # fmt: skip
 
 
 def _uint(value: int) -> bytes:
@@ -169,11 +259,33 @@ def decode_command(data: bytes | bytearray | memoryview) -> Command | WriteBatch
     return command
 
 
+def decode_entry(data: bytes | bytearray | memoryview) -> tuple[int | None, Command | WriteBatch]:
+    """The stamp (None if unstamped) and the command of a log entry; CommandError as
+    `decode_command` for anything else."""
+    if not isinstance(data, (bytes, bytearray, memoryview)) or data[:3] != _STAMPED_HEAD:
+        return None, decode_command(data)
+    data = bytes(data)
+    pos = 3 + _STAMP_BYTES
+    if len(data) < pos:
+        raise CommandError(f"truncated: expected an {_STAMP_BYTES}-byte stamp at byte 3")
+    now_ms = int.from_bytes(data[3:pos], "little")
+    if now_ms > NOW_MS_MAX:
+        raise CommandError(f"stamp {now_ms} is out of range [0, {NOW_MS_MAX}] at byte 3")
+    if data[pos : pos + 3] == _STAMPED_HEAD:
+        raise CommandError(f"a stamp inside a stamp at byte {pos}")
+    try:
+        return now_ms, decode_command(data[pos:])
+    except CommandError as exc:
+        raise CommandError(f"after the {pos}-byte stamp: {exc}") from None
+
+
 def _read_fields(cls: type, data: bytes, pos: int) -> tuple[Command, int]:
     """The fields of one command from `pos`, and the position after them. Every limit of
     `validate_command` is enforced as read: text sizes in bytes, ids in range."""
     if cls is Register:
         return Register(), pos
+    if cls in _REDIS_READERS:
+        return _REDIS_READERS[cls](data, pos)
     if cls is Get:
         key, pos = _text_at(data, pos, KEY_BYTES_MAX, 1)
         return Get(key), pos
@@ -254,6 +366,67 @@ def _text_at(data: bytes, pos: int, size_max: int, size_min: int = 0) -> tuple[s
         raise CommandError(f"invalid UTF-8 text: {exc.reason} at byte {pos}") from None
 
 
+def _args_at(
+    data: bytes, pos: int, count_max: int, size_max: int, count_min: int = 0
+) -> tuple[tuple[bytes, ...], int]:
+    """A count in [count_min, count_max] then that many blobs of at most size_max bytes."""
+    count, pos = _uint_at(data, pos, count_max, count_min)
+    if count > len(data) - pos:  # every blob takes at least one byte
+        raise CommandError(f"truncated: {count} arguments announced at byte {pos}")
+    args = []
+    for _ in range(count):
+        arg, pos = _blob_at(data, pos, size_max)
+        args.append(arg)
+    return tuple(args), pos
+
+
+def _ids_at(data: bytes, pos: int) -> tuple[int, int, int]:
+    client_id, pos = _uint_at(data, pos, CLIENT_ID_MAX, 1)
+    seq, pos = _uint_at(data, pos, SEQ_MAX, 1)
+    return client_id, seq, pos
+
+
+def _read_redis_write(data: bytes, pos: int) -> tuple[Command, int]:
+    client_id, seq, pos = _ids_at(data, pos)
+    args, pos = _args_at(data, pos, ARGS_MAX, VALUE_BYTES_MAX, 1)
+    return RedisWrite(args, client_id, seq), pos
+
+
+def _read_redis_exec(data: bytes, pos: int) -> tuple[Command, int]:
+    client_id, seq, pos = _ids_at(data, pos)
+    count, pos = _uint_at(data, pos, BATCH_COMMANDS_MAX)
+    commands = []
+    for _ in range(count):
+        args, pos = _args_at(data, pos, ARGS_MAX, VALUE_BYTES_MAX, 1)
+        commands.append(args)
+    count, pos = _uint_at(data, pos, BATCH_COMMANDS_MAX)
+    watched = []
+    for _ in range(count):
+        key, pos = _blob_at(data, pos, KEY_BYTES_MAX)
+        zigzag, pos = _uint_at(data, pos, _VERSION_ZIGZAG_MAX)
+        watched.append((key, zigzag >> 1 if not zigzag & 1 else -((zigzag + 1) >> 1)))
+    return RedisExec(tuple(commands), tuple(watched), client_id, seq), pos
+
+
+def _read_redis_read(data: bytes, pos: int) -> tuple[Command, int]:
+    args, pos = _args_at(data, pos, ARGS_MAX, VALUE_BYTES_MAX, 1)
+    return RedisRead(args), pos
+
+
+def _read_keys(cls: type, data: bytes, pos: int) -> tuple[Command, int]:
+    keys, pos = _args_at(data, pos, PURGE_KEYS_MAX, KEY_BYTES_MAX)
+    return cls(keys), pos
+
+
+_REDIS_READERS = {
+    RedisWrite: _read_redis_write,
+    RedisExec: _read_redis_exec,
+    RedisRead: _read_redis_read,
+    RedisVersions: lambda data, pos: _read_keys(RedisVersions, data, pos),
+    Purge: lambda data, pos: _read_keys(Purge, data, pos),
+}
+
+
 def _read_write_batch(data: bytes) -> WriteBatch:
     """The writes of a WriteBatch entry (after its op code, at byte 3)."""
     count, pos = _uint_at(data, 3, WRITE_BATCH_MAX, 2)
@@ -262,7 +435,7 @@ def _read_write_batch(data: bytes) -> WriteBatch:
     for _ in range(count):
         blob, end = _blob_at(data, pos, ENTRY_BYTES_MAX, 1)
         if blob[:2] != _HEAD or len(blob) < 3 or blob[2] not in _WRITE_OPS:
-            raise CommandError(f"a write batch holds Put, Append, Delete and Cas only (byte {pos})")
+            raise CommandError(f"a write batch holds writes only (byte {pos})")
         command, at = _read_fields(_OP_TYPES[blob[2]], blob, 3)
         if at != len(blob):
             raise CommandError(f"{len(blob) - at} trailing bytes in the write at byte {pos}")

@@ -31,6 +31,8 @@ from __future__ import annotations
 from typing import Any
 
 from sentinel.kvraft.codec import CommandError, decode_command
+from sentinel.kvraft.commands import Purge, RedisExec, RedisRead, RedisWrite
+from sentinel.kvraft.keyspace import COMMANDS, validate
 from sentinel.kvraft.limits import InvalidRequest
 from sentinel.kvraft.results import Result, ResultCode
 from sentinel.raft.config import Config
@@ -45,7 +47,8 @@ ERRORS = (OK, WRONG_LEADER, RETRY, REFUSED, INVALID)
 
 SERVICE = "KVServer"
 #: RPC method name -> the command class it takes.
-METHODS = ("Get", "Put", "Append", "Delete", "Cas", "Register", "Batch")
+METHODS = ("Get", "Put", "Append", "Delete", "Cas", "Register", "RedisWrite", "RedisExec",
+           "RedisRead", "RedisVersions", "Batch")  # fmt: skip
 BATCH_METHOD = f"{SERVICE}.Batch"
 #: Operations in one batch, and their encoded bytes: a bigger batch is refused (INVALID).
 BATCH_OPS_MAX = 256
@@ -67,6 +70,30 @@ def check_entry_size(data: bytes) -> bytes:
     return data
 
 
+def check_redis(command: object) -> object:
+    """`command` if a client may send it: a Redis command whose args pass the keyspace's
+    `validate` (a known command, its arity, the sizes), a RedisRead only of a read command
+    (it is served outside the log), never a Purge (the leader logs those itself). Else
+    InvalidRequest with the Redis error text."""
+    cls = type(command)
+    if cls is RedisWrite or cls is RedisRead:
+        _check_args(command.args)  # type: ignore[attr-defined]
+        if cls is RedisRead and COMMANDS[command.args[0].upper()].write:  # type: ignore[attr-defined]
+            raise InvalidRequest(f"{command.args[0]!r} is a write: send it as a RedisWrite")  # type: ignore[attr-defined]
+    elif cls is RedisExec:
+        for args in command.commands:  # type: ignore[attr-defined]
+            _check_args(args)
+    elif cls is Purge:
+        raise InvalidRequest("a Purge is logged by the leader, not sent by a client")
+    return command
+
+
+def _check_args(args: tuple[bytes, ...]) -> None:
+    error = validate(list(args))
+    if error is not None:
+        raise InvalidRequest(error.text)
+
+
 def decoded(args: object, cls: type) -> tuple[Any, bytes] | KVReply:
     """The command of type `cls` that `args` (its `encode_command` bytes) holds, and those
     bytes, checked (every field, the entry size limit); else the INVALID answer."""
@@ -75,7 +102,7 @@ def decoded(args: object, cls: type) -> tuple[Any, bytes] | KVReply:
         return KVReply(INVALID, detail=f"{name} takes an encoded {name} command (bytes), "
                        f"not {type(args).__name__}")  # fmt: skip
     try:
-        command = decode_command(check_entry_size(args))
+        command = check_redis(decode_command(check_entry_size(args)))
     except (CommandError, InvalidRequest) as exc:
         return KVReply(INVALID, detail=f"{name}: {exc}")
     if type(command) is not cls:
@@ -181,3 +208,5 @@ class ServerState:
     applied: int
     raft_state_bytes: int
     snapshot_bytes: int
+    keys: int = 0  # stored keys, expired ones not yet purged included (per replica)
+    commit: int = 0  # the raft commit index this node knows

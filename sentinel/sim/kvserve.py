@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from sentinel.kvraft.logclock import LogClock
 from sentinel.kvraft.server import KVServerApp
 from sentinel.kvraft.statemachine import KVStateMachine
 from sentinel.netsim.rpc import Deferred, RpcCall, RpcReply, RpcServer
@@ -151,6 +152,10 @@ class SimContext:
         return {}
 
 
+#: The wall-clock time (ms) at virtual time 0: any fixed value keeps runs reproducible.
+SIM_EPOCH_MS = 1_700_000_000_000
+
+
 def attach(cluster: SimCluster, node: SimNode) -> None:
     """Start the kv server of a freshly started node (when its app is one)."""
     machine = node.app
@@ -158,7 +163,11 @@ def attach(cluster: SimCluster, node: SimNode) -> None:
         return
     ctx = SimContext(cluster, node, machine)
     machine.ctx = ctx
-    machine.server.clock = ctx.clock
+    machine.server.monotonic = ctx.clock
+    # Log time too comes from the virtual clock, so a seed replays to the same stamps.
+    machine.server.clock = LogClock(
+        machine.server.sm, wall=lambda: SIM_EPOCH_MS + int(ctx.clock() * 1000)
+    )
     machine.server.start(ctx)  # type: ignore[arg-type]
 
 

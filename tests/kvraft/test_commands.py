@@ -128,7 +128,7 @@ GOOD = encode_command(Cas("key", "old", "new", 12345, 678))
         (b"garbage", "not an encoded command"),
         (b"K\x02\x02\x01k", "not an encoded command"),  # a future version
         (b"K\x01", "truncated"),
-        (b"K\x01\x09", "unknown operation code 9"),
+        (b"K\x01\x63", "unknown operation code 99"),
         (b"K\x01\x02\x05ab", "truncated: 5 bytes announced"),
         (b"K\x01\x02\x01kX", "1 trailing bytes"),
         (b"K\x01\x02\x00", "0-byte field is out of range \\[1, 1024\\]"),

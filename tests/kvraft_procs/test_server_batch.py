@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 
 from sentinel.kvraft import Append, Delete, Get, Put, Register, encode_command
-from sentinel.kvraft.codec import WriteBatch, decode_command, encode_write_batch
+from sentinel.kvraft.codec import WriteBatch, decode_entry, encode_write_batch
+from sentinel.kvraft.commands import RedisRead, RedisVersions, RedisWrite
+from sentinel.kvraft.keyspace import Bulk, Int, Null, Simple
 from sentinel.kvraft.protocol import (
     BATCH_OPS_MAX,
     INVALID,
@@ -23,6 +25,7 @@ from sentinel.kvraft.protocol import (
     flat_reply,
     unflat_reply,
 )
+from sentinel.kvraft.replycodec import decode_reply
 from sentinel.kvraft.results import Result, ResultCode
 from sentinel.kvraft.waiters import flat_read
 from sentinel.netsim.rpc import Deferred
@@ -71,7 +74,7 @@ def test_the_writes_become_one_entry_in_client_id_order_and_each_gets_its_own_an
     got = svc.Batch(batch(Put("a", "2", two, 1), Register(), Put("a", "1", one, 1),
                           Delete("zz", two, 2)))  # fmt: skip
     assert isinstance(got, Deferred) and not got.resolved
-    entries = [decode_command(data) for _i, _t, data in ctx.proposed[2:]]
+    entries = [decode_entry(data)[1] for _i, _t, data in ctx.proposed[2:]]
     # the two sessions' first writes share one entry, ordered by client id; the Register
     # and the second write of session `two` (a client id seen twice) get entries of their own
     assert entries == [Register(), WriteBatch((Put("a", "1", one, 1), Put("a", "2", two, 1))),
@@ -168,3 +171,24 @@ def test_a_gets_flat_answer_is_the_flat_form_of_the_reply_a_lone_get_gets():
     for value in ("v", "", None):
         lone = KVReply(OK, app.sm.lookup("k") if value is None else Result(ResultCode.OK, value))
         assert flat_read(value) == flat_reply(lone)
+
+
+def test_redis_reads_share_the_read_point_and_redis_writes_the_entry():
+    app, ctx, svc = glue.make()
+    one, two = register(app, ctx, svc), register(app, ctx, svc)
+    got = svc.Batch(
+        batch(RedisWrite((b"INCR", b"n"), one, 1), RedisWrite((b"SET", b"s", b"x"), two, 1))
+    )
+    assert len(ctx.proposed) == 3  # the two sessions' writes: one entry
+    glue.commit(app, ctx, 3)
+    assert [decode_reply(r.result.value) for r in replies(got)] == [Int(1), Simple("OK")]
+    reads = svc.Batch(batch(RedisRead((b"GET", b"n")), Get("s"), RedisVersions((b"n",)),
+                            RedisRead((b"GET", b"none"))))  # fmt: skip
+    assert len(ctx.reads) == 1 and len(ctx.proposed) == 3  # one read point, nothing logged
+    app.read_ready(ctx.reads[0])
+    answers = replies(reads)
+    assert decode_reply(answers[0].result.value) == Bulk(b"1")
+    assert answers[1].result.value == "x"
+    assert decode_reply(answers[3].result.value) == Null()
+    refused = svc.Batch(batch(RedisRead((b"SET", b"n", b"2"))))  # a write as a read
+    assert replies(refused)[0].err == INVALID
