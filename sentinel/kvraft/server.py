@@ -44,7 +44,6 @@ import collections
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 from sentinel.kvraft.codec import (
     WRITE_BATCH_MAX,
