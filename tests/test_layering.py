@@ -23,8 +23,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "kvraft": {"wire", "netsim", "raft"},
     "sim": {"wire", "netsim", "raft", "kvraft", "lin"},
     "dashboard": set(),
-    "redis": {"wire", "netsim", "kvraft"},
-    "cluster": {"wire", "netsim", "lin", "raft", "kvraft", "dashboard"},
+    "redis": {"wire", "netsim", "raft", "kvraft"},
+    "cluster": {"wire", "netsim", "lin", "raft", "kvraft", "dashboard", "redis"},
 }
 #: package -> third-party top-level modules it may import (anything else: stdlib only).
 THIRD_PARTY: dict[str, set[str]] = {
