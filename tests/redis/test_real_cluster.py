@@ -163,13 +163,21 @@ def test_a_leader_kill_inside_10000_incrs(cluster: Cluster) -> None:
     r = cluster.client()
     r.delete("kill:counter")
     leader = cluster.leader()
-    killer = threading.Timer(1.0, lambda: cluster.run("kill", str(leader)))
+    killed_at: list[float] = []
+
+    def kill() -> None:
+        cluster.run("kill", str(leader))
+        killed_at.append(time.monotonic())
+
+    killer = threading.Timer(0.5, kill)
     pipe = r.pipeline(transaction=False)
     for _ in range(10_000):
         pipe.incr("kill:counter")
     killer.start()
     replies = pipe.execute(raise_on_error=False)
+    ended = time.monotonic()
     killer.join()
+    assert killed_at and killed_at[0] < ended, "the kill must land inside the pipeline"
     assert r.get("kill:counter") == b"10000"
     assert replies == list(range(1, 10_001))
     assert cluster.leader() != leader
