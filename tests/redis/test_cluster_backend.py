@@ -16,6 +16,7 @@ import redis
 from sentinel.kvraft.errors import OutcomeUnknown, Unavailable
 from sentinel.kvraft.keyspace import Keyspace
 from sentinel.redis.cluster_backend import CLUSTERDOWN, TRYAGAIN, UNKNOWN, ClusterBackend
+from tests.redis.helpers import check_watch_conflict
 
 
 class FakeClusterClient:
@@ -108,14 +109,7 @@ def test_watch_conflict_aborts_the_exec(cluster: Any) -> None:
     r = redis.Redis(port=cluster.port, socket_timeout=10)
     other = redis.Redis(port=cluster.port, socket_timeout=10)
     r.set("w", "1")
-    pipe = r.pipeline(transaction=True)
-    pipe.watch("w")
-    other.set("w", "2")
-    pipe.multi()
-    pipe.set("w", "3")
-    with pytest.raises(redis.WatchError):
-        pipe.execute()
-    assert r.get("w") == b"2"
+    check_watch_conflict(r, other, "w")
 
 
 @pytest.mark.parametrize(

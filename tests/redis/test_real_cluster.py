@@ -26,6 +26,7 @@ from sentinel.kvraft.client import Client
 from sentinel.lin.checker import CheckResult, check_operations
 from sentinel.lin.history import PENDING, UNKNOWN, Operation
 from sentinel.lin.models import KvInput, KvModel
+from tests.redis.helpers import check_watch_conflict
 
 pytestmark = [
     pytest.mark.processes,
@@ -138,14 +139,7 @@ def test_multi_exec_and_a_watch_conflict(cluster: Cluster) -> None:
     pipe = r.pipeline(transaction=True)
     pipe.set("tx:a", 1).incr("tx:a").get("tx:a")
     assert pipe.execute() == [True, 2, b"2"]
-    pipe = r.pipeline(transaction=True)
-    pipe.watch("tx:a")
-    other.set("tx:a", "changed")
-    pipe.multi()
-    pipe.set("tx:a", "mine")
-    with pytest.raises(redis.WatchError):
-        pipe.execute()
-    assert r.get("tx:a") == b"changed"
+    check_watch_conflict(r, other, "tx:a")
 
 
 def test_garbage_closes_that_connection_only(cluster: Cluster) -> None:
