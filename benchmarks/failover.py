@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sentinel.kvraft.clerk import Clerk
+from sentinel.kvraft.client import Client
 from sentinel.netsim.client import Network, connect
 from sentinel.netsim.control import RouterHandle
 from sentinel.netsim.procs import ProcessGroup, install_sigterm_handler
@@ -131,25 +131,27 @@ class Writers:
         self.lock = threading.Lock()
         self.running = threading.Event()
         self.stop_flag = threading.Event()
-        self.clerks = [Clerk(network, list(range(1, NODES + 1)), RPC_TIMEOUT_S) for _ in range(n)]
+        servers = list(range(1, NODES + 1))
+        self.clerks = [Client(network, servers, 1, RPC_TIMEOUT_S, owns_network=False,
+                              coalesce=False) for _ in range(n)]  # fmt: skip
         self.threads = [threading.Thread(target=self._run, args=(c, i), daemon=True)
                         for i, c in enumerate(self.clerks)]  # fmt: skip
         for t in self.threads:
             t.start()
 
-    def _run(self, clerk: Clerk, me: int) -> None:
+    def _run(self, clerk: Client, me: int) -> None:
         n = me
         while not self.stop_flag.is_set():
             if not self.running.wait(0.1):
                 continue
             n += len(self.clerks)
             try:
-                clerk.put(f"k{n % KEYS}", VALUE, time.monotonic() + 30)
+                clerk.put(f"k{n % KEYS}", VALUE, timeout_s=30)
             except Exception:  # counted and reported (write_errors)
                 with self.lock:
                     self.errors += 1
                 continue
-            node = clerk.servers[clerk.leader % len(clerk.servers)]
+            node = clerk.leader
             with self.lock:
                 if len(self.acks) < ACKS_MAX:
                     self.acks.append((time.monotonic(), node))

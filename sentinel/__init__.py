@@ -21,8 +21,9 @@ __version__ = "0.1.0"
 
 def connect(cluster_dir, **options):  # type: ignore[no-untyped-def]
     """A thread-safe client of the Sentinel cluster in `cluster_dir`. Every option of
-    `sentinel.kvraft.client.connect` (`servers`, `clerks_max`, `queue_max`, `coalesce`) passes
-    through; the client module is imported lazily, so `import sentinel` stays light."""
+    `sentinel.kvraft.client.connect` (`servers`, `clerks_max`, `queue_max`, `coalesce`,
+    `rpc_timeout_s`, `silence_s`) passes through; the client module is imported lazily, so
+    `import sentinel` stays light."""
     from sentinel.kvraft.client import connect as _connect
 
     return _connect(cluster_dir, **options)

@@ -291,19 +291,19 @@ def _run_kv(args: argparse.Namespace, directory: Path) -> str:
     comparison (cas) are refusals: exit status 1, like a failed `git update-ref <old>`."""
     key = args.key
     if args.command in ("put", "append"):
-        getattr(kv, args.command)(directory, key, _value(args))
+        kv.call(directory, args.command, key, _value(args))
         return "OK"
     if args.command == "get":
-        value = kv.get(directory, key)
+        value = kv.call(directory, "get", key)
         if value is None:
             raise CliError(f"no key {key!r}")
         return value
     if args.command == "delete":
-        if not kv.delete(directory, key):
+        if not kv.call(directory, "delete", key):
             raise CliError(f"no key {key!r}")
         return "deleted"
     expected = None if args.absent else args.expect
-    if not kv.cas(directory, key, expected, _value(args)):
+    if not kv.call(directory, "cas", key, expected, _value(args)):
         want = "no value" if expected is None else f"the value {expected!r}"
         raise CliError(f"not set: {key!r} does not hold {want}")
     return "OK"

@@ -53,19 +53,7 @@ BUSY_KEY = "busy"
 RETRY_PAUSE_S = 0.05
 RETRY_PAUSE_MAX_S = 1.0
 
-UNIX_PATH_BYTES_MAX = 100
-
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-def short_address(path: Path, dir_fd: int) -> str:
-    """An AF_UNIX address for `path` within the ~108-byte limit: the path when short, else
-    `/proc/self/fd/<dir_fd>/<name>` through an open directory fd (as netsim's router does;
-    not imported from there so that the small commands start fast)."""
-    text = str(path)
-    if len(text.encode()) <= UNIX_PATH_BYTES_MAX:
-        return text
-    return f"/proc/self/fd/{dir_fd}/{path.name}"
 
 
 class ControlError(RuntimeError):
@@ -117,6 +105,8 @@ class ControlServer:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)  # a stale socket of a dead supervisor (we hold the lock)
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        from sentinel.netsim.protocol import short_address  # netsim: ~0.2 s to import
+
         old_umask = os.umask(0o177)
         try:
             self._sock.bind(short_address(self.path, self._dir_fd))
@@ -317,6 +307,8 @@ def _request_once(directory: Path, payload: dict[str, Any], timeout_s: float) ->
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout_s)
+            from sentinel.netsim.protocol import short_address  # netsim: ~0.2 s to import
+
             try:
                 sock.connect(short_address(path, dir_fd))
             except (FileNotFoundError, ConnectionRefusedError):

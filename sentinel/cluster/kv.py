@@ -1,5 +1,5 @@
-"""`put`, `get`, `append`, `delete` and `cas` from the command line: one key/value client call
-through the router."""
+"""`put`, `get`, `append`, `delete` and `cas` from the command line: one call of the public
+client (`sentinel.connect`) through the router."""
 
 from __future__ import annotations
 
@@ -47,39 +47,15 @@ def connect(directory: Path):  # type: ignore[no-untyped-def]
         raise KVError(f"cannot connect to the cluster in {directory}: {e}") from None
 
 
-def _call(directory: Path, op: str, *args: str | None) -> Any:
+def call(directory: Path, verb: str, *args: str | None) -> Any:
+    """One call of the client's `verb` (put, get, append, delete, cas) with `args`, on a
+    client of the cluster in `directory`; what the call returns. KVError on failure."""
     from sentinel.kvraft.errors import KVError as ClientError  # after connect's import check
 
     with connect(directory) as client:
         try:
-            return getattr(client, op)(*args, timeout_s=KV_TIMEOUT_S)
+            return getattr(client, verb)(*args, timeout_s=KV_TIMEOUT_S)
         except ValueError as e:  # InvalidRequest: refused before sending
             raise KVError(f"invalid request: {e}") from None
         except ClientError as e:
-            raise KVError(f"{op} failed: {type(e).__name__}: {e}") from None
-
-
-def put(directory: Path, key: str, value: str) -> None:
-    """Store `value` under `key`."""
-    _call(directory, "put", key, value)
-
-
-def get(directory: Path, key: str) -> str | None:
-    """The value of `key`, None if there is none."""
-    return _call(directory, "get", key)
-
-
-def append(directory: Path, key: str, value: str) -> None:
-    """Append `value` to the value of `key` (to nothing if there is none)."""
-    _call(directory, "append", key, value)
-
-
-def delete(directory: Path, key: str) -> bool:
-    """Remove `key`; whether it was there."""
-    return bool(_call(directory, "delete", key))
-
-
-def cas(directory: Path, key: str, expected: str | None, new: str) -> bool:
-    """Store `new` under `key` if its value is `expected` (None: if it has none); whether
-    it did."""
-    return bool(_call(directory, "cas", key, expected, new))
+            raise KVError(f"{verb} failed: {type(e).__name__}: {e}") from None

@@ -13,11 +13,15 @@ driver feeds it events and does what it says:
         if Done:  return action.value                     # the call's answer
         if Fail:  raise action.error
 
-The synchronous `clerk.Clerk` drives it with blocking calls and sleeps; the asynchronous
-client (`client.Client.*_async`) drives it from RPC-completion callbacks and timers. The
-rules (6.824's clerk, plus sessions and deadlines):
+The client (`client.Client`, whose blocking calls are its `*_async` calls waited on)
+drives it from RPC-completion callbacks and timers. The rules (6.824's clerk, plus
+sessions and deadlines):
 
-- Start at the server that answered last (`session.leader`). On no answer (loss, timeout,
+- Start at the server that answered last (`session.leader`). An attempt waits at most
+  `silence_s` (SILENCE_S: about the longest election timeout) for an answer, doubled after
+  each attempt of the call that heard nothing, up to `rpc_timeout_s`: a paused or cut-off
+  leader costs about one election, by when the others have a new leader, while a leader
+  that is only slow is asked again less and less often. On no answer (loss, timeout,
   dead server), RETRY, REFUSED or WRONG_LEADER, move on: to the leader a WRONG_LEADER or
   RETRY reply names (one hop; a wrong hint falls back to the round), else to the next
   server. After a full round of servers without an answer, pause ROUND_PAUSE_S (an
@@ -51,6 +55,10 @@ from sentinel.kvraft.commands import (
     Delete,
     Get,
     Put,
+    RedisExec,
+    RedisRead,
+    RedisVersions,
+    RedisWrite,
     Register,
     validate_command,
 )
@@ -72,11 +80,17 @@ from sentinel.kvraft.protocol import (
     KVReply,
     check_entry_size,
 )
+from sentinel.kvraft.redisreq import redis_answer
 from sentinel.kvraft.results import Result, ResultCode
 from sentinel.netsim.rpc import RpcError, RpcReply
 
 #: One RPC attempt; the server answers RETRY after its own reply timeout (1 s) first.
 RPC_TIMEOUT_S = 1.5
+#: An attempt's first wait for an answer before trying the next server: the longest default
+#: election timeout (raft Config, NodeSpec: 150-300 ms), after which a silent leader has
+#: been replaced. Retries resend the same (client_id, seq): a leader that was only slow and
+#: applies it too gets a duplicate, answered from the session table and not applied again.
+SILENCE_S = 0.3
 #: Pause after a full round of servers without an answer (an election takes 0.15-0.3 s).
 ROUND_PAUSE_S = 0.02
 #: Session (re-)registrations in one call (after SESSION_EXPIRED) before giving up.
@@ -86,7 +100,11 @@ REREGISTER_MAX = 3
 _ENCODING_OVERHEAD_BYTES_MAX = 64
 _UTF8_BYTES_PER_CHAR_MAX = 4
 #: The calls and how many fields each takes (a write's without client_id and seq).
-_ARITY: dict[type, int] = {Get: 1, Put: 2, Append: 2, Delete: 1, Cas: 3}
+_ARITY: dict[type, int] = {Get: 1, Put: 2, Append: 2, Delete: 1, Cas: 3, RedisWrite: 1,
+                           RedisExec: 2, RedisRead: 1, RedisVersions: 1}  # fmt: skip
+#: The calls that read (served by ReadIndex, no session).
+READ_KINDS = frozenset({Get, RedisRead, RedisVersions})
+_REDIS_KINDS = frozenset({RedisWrite, RedisExec, RedisRead, RedisVersions})
 _METHODS: dict[type, str] = {k: f"{SERVICE}.{k.__name__}" for k in (*_ARITY, Register)}
 
 #: Replies whose `leader` field is a hint worth one hop (a REFUSED reply names none).
@@ -143,7 +161,7 @@ class Request:
     @property
     def is_write(self) -> bool:
         """Whether this call changes state (needs a session)."""
-        return self.kind is not Get
+        return self.kind not in READ_KINDS
 
 
 def prepare(kind: type, *fields: Any) -> Request:
@@ -215,7 +233,8 @@ class Operation:
     """The attempts of one call on one session (see the module docstring)."""
 
     __slots__ = ("_command", "_followed_hint", "_maybe", "_misses", "_refusal", "_rounds",
-                 "_sent_to", "deadline", "request", "rpc_timeout_s", "session")  # fmt: skip
+                 "_sent_to", "_wait_s", "deadline", "request", "rpc_timeout_s",
+                 "session")  # fmt: skip
 
     def __init__(
         self,
@@ -223,8 +242,9 @@ class Operation:
         request: Request,
         deadline: float | None,
         rpc_timeout_s: float = RPC_TIMEOUT_S,
+        silence_s: float = SILENCE_S,
     ) -> None:
-        assert rpc_timeout_s > 0, "rpc_timeout_s must be positive"
+        assert rpc_timeout_s > 0 and silence_s > 0, "rpc_timeout_s and silence_s must be positive"
         self.session = session
         self.request = request
         self.deadline = math.inf if deadline is None else deadline
@@ -236,13 +256,14 @@ class Operation:
         self._followed_hint = False
         self._sent_to = 0  # the server of the attempt in flight
         self._refusal = ""  # why a server last refused to take the call (for the error)
+        self._wait_s = min(silence_s, rpc_timeout_s)  # the next attempt's wait for an answer
 
     # -- events ---------------------------------------------------------------------------
 
     def start(self, now: float) -> Action:
         """The first action of the call."""
         if not self.request.is_write:
-            return self._begin(Get(*self.request.fields), now)
+            return self._begin(self.request.kind(*self.request.fields), now)
         return self._next_round(now)
 
     def on_reply(self, reply: RpcReply | None, now: float) -> Action:
@@ -260,6 +281,8 @@ class Operation:
         elif value is not None:
             name = f"{SERVICE}.{method}"
             return Fail(RuntimeError(f"{name} answered {type(value).__name__}, not a KVReply"))
+        if value is None:  # silence: wait longer next time (the leader may only be slow)
+            self._wait_s = min(2 * self._wait_s, self.rpc_timeout_s)
         if value is None or value.err == RETRY:
             self._maybe = True
         if value is not None and value.detail:
@@ -309,7 +332,7 @@ class Operation:
         self._sent_to = servers[session.leader % len(servers)]
         session.rpcs += 1
         method = _METHODS[type(self._command)]
-        return Send(self._sent_to, method, self._command, min(self.rpc_timeout_s, remaining))
+        return Send(self._sent_to, method, self._command, min(self._wait_s, remaining))
 
     def _expired(self, why: str) -> Fail:
         name = type(self._command).__name__
@@ -372,6 +395,8 @@ class Operation:
 def _outcome(request: Request, result: Result) -> Done | Fail:
     """What a call answers, given the state machine's Result for its command."""
     code, kind = result.code, request.kind
+    if kind in _REDIS_KINDS and code is ResultCode.OK:
+        return _redis_outcome(request, result)
     if code is ResultCode.OK:
         if kind is Get:
             return Done(result.value)
@@ -386,6 +411,14 @@ def _outcome(request: Request, result: Result) -> Done | Fail:
     return Fail(_unexpected(result))
 
 
+def _redis_outcome(request: Request, result: Result) -> Done | Fail:
+    """A Redis call's answer (redisreq.py), or the error of a malformed one."""
+    try:
+        return Done(redis_answer(request.kind, request.fields, result.value))
+    except ValueError as exc:
+        return Fail(RuntimeError(f"the server answered a malformed reply: {exc}"))
+
+
 def _unexpected(result: Result) -> Exception:
     if result.code is ResultCode.BAD_COMMAND:
         return InvalidRequest(result.detail or "the server refused the command")
@@ -396,6 +429,7 @@ __all__ = [
     "REREGISTER_MAX",
     "ROUND_PAUSE_S",
     "RPC_TIMEOUT_S",
+    "SILENCE_S",
     "Action",
     "Done",
     "Fail",

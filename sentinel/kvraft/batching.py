@@ -12,8 +12,8 @@ ReadIndex read point for their Gets at the server.
 Nothing else changes for an operation: it keeps its own session, sequence number and
 exactly-once rules (the server handles each operation as if it had come alone), its own
 RPC timeout (a member whose attempt must end before the batch's gets its own timer) and
-its own retries. A lone attempt, and any attempt made on another thread (nothing would
-flush it soon), is sent at once as the plain RPC it is.
+its own retries. A lone attempt goes as the plain RPC it is; an attempt made on another
+thread (nothing would flush it soon), or bigger than MEMBER_BYTES_MAX, is sent at once.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sentinel.kvraft.codec import encode_valid_command
-from sentinel.kvraft.commands import Command
 from sentinel.kvraft.protocol import (
     BATCH_BYTES_MAX,
     BATCH_METHOD,
@@ -52,19 +50,17 @@ ErrorCallback = Callable[[Exception], None]
 class _Member:
     """One attempt held for a batch; `deliver` runs its callback exactly once."""
 
-    __slots__ = ("callback", "command", "data", "done", "method", "on_error", "timeout_s")
+    __slots__ = ("callback", "data", "done", "method", "on_error", "timeout_s")
 
     def __init__(
         self,
         method: str,
-        command: Command,
         data: bytes,
         timeout_s: float,
         callback: ReplyCallback,
         on_error: ErrorCallback,
     ) -> None:
         self.method = method
-        self.command = command
         self.data = data
         self.timeout_s = timeout_s
         self.callback = callback
@@ -112,48 +108,27 @@ class Coalescer:
         self,
         server: int,
         method: str,
-        command: Command,
+        data: bytes,
         timeout_s: float,
         callback: ReplyCallback,
         on_error: ErrorCallback,
     ) -> None:
-        """Send one attempt, now or with the reader's next flush. Raises like
-        `Network.call_async` when it is sent at once; a held attempt that cannot be sent
-        gets `on_error(exc)` instead."""
+        """Send one attempt (`data`: its command, `encode_command`d), now or with the
+        reader's next flush. Raises like `Network.call_async` when it is sent at once; a
+        held attempt that cannot be sent gets `on_error(exc)` instead."""
         network = self.network
-        if not network.on_reader_thread():
-            network.call_async(server, method, command, timeout_s, callback)
+        if not network.on_reader_thread() or len(data) > MEMBER_BYTES_MAX:
+            network.call_async(server, method, data, timeout_s, callback)
             return
         if network.closed:
             raise NetworkClosed("the network is closed")
-        held = self._held.get(server)
-        if not held or (len(held) == 1 and not self._encode_first(server, held[0])):
-            # Alone so far (maybe because the first was too big to share and went out):
-            # if it stays alone it goes as the plain RPC it is, so it is not encoded yet.
-            self._held[server] = [_Member(method, command, b"", timeout_s, callback, on_error)]
-            self._held_bytes[server] = 0
-            return
-        data = encode_valid_command(command)  # the call was validated when prepared
-        if len(data) > MEMBER_BYTES_MAX:
-            network.call_async(server, method, command, timeout_s, callback)
-            return
-        held.append(_Member(method, command, data, timeout_s, callback, on_error))
-        size = self._held_bytes[server] + len(data)
+        held = self._held.setdefault(server, [])
+        held.append(_Member(method, data, timeout_s, callback, on_error))
+        size = self._held_bytes.get(server, 0) + len(data)
         self._held_bytes[server] = size
         if len(held) >= BATCH_OPS_MAX or size >= BATCH_BYTES_MAX - MEMBER_BYTES_MAX:
             del self._held[server], self._held_bytes[server]
             self._send(server, held)
-
-    def _encode_first(self, server: int, first: _Member) -> bool:
-        """A second attempt for `server` came: encode the first one held for the batch.
-        False when it is too big to share one: it is then sent alone, as the plain RPC."""
-        first.data = encode_valid_command(first.command)
-        if len(first.data) <= MEMBER_BYTES_MAX:
-            self._held_bytes[server] = len(first.data)
-            return True
-        del self._held[server], self._held_bytes[server]
-        self._send(server, [first])
-        return False
 
     def flush(self) -> None:
         """Send everything held (the reader's flush hook)."""
@@ -170,7 +145,7 @@ class Coalescer:
         try:
             if len(members) == 1:
                 one = members[0]
-                network.call_async(server, one.method, one.command, one.timeout_s, one.deliver)
+                network.call_async(server, one.method, one.data, one.timeout_s, one.deliver)
                 return
             timeout_s = max(m.timeout_s for m in members)
             batch = KVBatch(tuple(m.data for m in members))

@@ -11,6 +11,17 @@ VARINT_BYTES_MAX = 10  # enough for any value below 2**70; we never store more t
 UINT_MAX = 2**64 - 1
 
 
+def uint_bytes(value: int) -> bytes:
+    """An unsigned LEB128 varint on its own (what `Writer.uint` appends)."""
+    assert 0 <= value <= UINT_MAX, value
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
 class Writer:
     """Appends fields to a growing buffer."""
 

@@ -11,9 +11,11 @@
         future = kv.put_async("k", "v", timeout_s=5)   # a concurrent.futures.Future
         future.add_done_callback(lambda f: ...)        # or future.result()
 
-A `Client` is thread-safe: it lends each call a clerk (an exactly-once session, registered
-on its first write) from its pool for the call's duration, so concurrent calls run
-concurrently over one router connection. Every call has a deadline (`timeout_s`); when it
+A `Client` is thread-safe: it lends each call a session (exactly-once: registered on its
+first write, writes numbered 1, 2, 3, ... and every retry resending the same number) from
+its pool for the call's duration, so concurrent calls run concurrently over one router
+connection. A blocking call is its `*_async` twin waited on: one code path, the same
+deadline, errors and validation. Every call has a deadline (`timeout_s`); when it
 passes, a write raises `OutcomeUnknown` (it may have been applied) and a read raises
 `Unavailable`. Bad input raises `InvalidRequest` before anything is sent (a key or value
 that is not exactly a `str`, or breaks a limit; a `timeout_s` out of range), and so does a
@@ -25,14 +27,16 @@ take the same arguments and return a `concurrent.futures.Future` of what the blo
 returns (or raises: OutcomeUnknown, Unavailable, InvalidRequest, ValueTooLarge, ...). Bad
 input, a bad `timeout_s`, a closed client (`ClientClosed`) and a full queue (`QueueFull`)
 raise at once, before anything is sent. No thread per call: the attempts run on the router
-connection's reader thread, driven by RPC completions and timers. Future callbacks run on
-that thread too: keep them short; `*_async` from one is fine, a blocking call raises. A
-future can be cancelled only while it waits in the queue (nothing sent yet).
+connection's reader thread, driven by RPC completions and timers (attempts.py: a silent
+server is left after about an election timeout). Future callbacks run on that thread too:
+keep them short; `*_async` from one is fine, a blocking call raises. A future can be
+cancelled only while it waits in the queue (nothing sent yet).
 
-The pool: at most `clerks_max` clerks (sessions). A call, blocking or not, takes an idle
-clerk or makes a new one; when all `clerks_max` are busy it waits in one FIFO queue (at
-most `queue_max` calls; past that the call raises QueueFull) and starts when a clerk frees
-up. A call's deadline counts from its submission, time in the queue included.
+The pool: at most `clerks_max` sessions ("clerks", 6.824's name). A call, blocking or not,
+takes an idle session or makes a new one; when all `clerks_max` are busy it waits in one
+FIFO queue (at most `queue_max` calls; past that the call raises QueueFull) and starts when
+a session frees up. `clerks_max=1` gives 6.824's clerk: one session, calls in order. A
+call's deadline counts from its submission, time in the queue included.
 
 Coalescing (batching.py, on by default, `coalesce=False` turns it off): the attempts that
 asynchronous calls start on the reader thread during one burst of replies leave, per
@@ -47,44 +51,38 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from sentinel.kvraft.attempts import (
     RPC_TIMEOUT_S,
-    Done,
-    Fail,
-    Operation,
-    Pause,
+    SILENCE_S,
     Request,
-    Send,
+    SessionState,
     prepare,
 )
 from sentinel.kvraft.batching import Coalescer
-from sentinel.kvraft.clerk import Clerk
 from sentinel.kvraft.commands import Append, Cas, Delete, Get, Put
+from sentinel.kvraft.jobs import ClientClosed, Job
+from sentinel.kvraft.keyspace import Error, Reply
 from sentinel.kvraft.limits import InvalidRequest, validate_int, validate_timeout_s
+from sentinel.kvraft.redisreq import Call, exec_call, redis_call, versions_call
 from sentinel.netsim.client import Network
 from sentinel.netsim.client import connect as connect_network
 from sentinel.netsim.protocol import NODE_ID_MAX
-from sentinel.netsim.rpc import RpcReply
 
 TIMEOUT_S_DEFAULT = 10.0
-#: Clerks (sessions) one Client keeps; calls beyond this many at once wait for one.
+#: Sessions (clerks) one Client keeps; calls beyond this many at once wait for one.
 CLERKS_MAX_DEFAULT = 64
-#: Calls that may wait for a clerk at once; past that a call raises QueueFull.
+#: Calls that may wait for a session at once; past that a call raises QueueFull.
 QUEUE_MAX_DEFAULT = 10_000
 _NODE_DIR = re.compile(r"^node-(\d+)$")
 
 
-class ClientClosed(RuntimeError):
-    """The client is closed."""
-
-
 class QueueFull(RuntimeError):
-    """Every clerk is busy and `queue_max` calls already wait for one; nothing was sent."""
+    """Every session is busy and `queue_max` calls already wait for one; nothing was sent."""
 
 
 class Client:
@@ -99,45 +97,46 @@ class Client:
         owns_network: bool = True,
         queue_max: int = QUEUE_MAX_DEFAULT,
         coalesce: bool = True,
+        silence_s: float = SILENCE_S,
     ) -> None:
         self.servers = _check_pool(servers, clerks_max, queue_max)
         self.network = network
         self.clerks_max = clerks_max
         self.queue_max = queue_max
-        self.rpc_timeout_s = rpc_timeout_s
+        self.rpc_timeout_s, self.silence_s = _check_waits(rpc_timeout_s, silence_s)
         self._owns_network = owns_network
-        self._idle: list[Clerk] = []
-        self._made = 0
-        self._waiting: deque[_Waiter | _Job] = deque()  # FIFO of calls waiting for a clerk
-        self._leader = self.servers[0]  # the last leader any clerk found
+        self._sessions: list[SessionState] = []  # every session made (<= clerks_max)
+        self._idle: list[SessionState] = []
+        self._waiting: deque[Job] = deque()  # FIFO of calls waiting for a session
+        self._leader = self.servers[0]  # the last leader any session found
         self._lock = threading.Lock()
         self._closed = False
         #: Async attempts to one server started in one burst travel as one batch (batching.py).
         self.coalescer = Coalescer(network) if coalesce else None
 
-    # -- blocking calls --------------------------------------------------------------------
+    # -- blocking calls: the asynchronous ones, waited on ----------------------------------
 
     def get(self, key: str, timeout_s: float = TIMEOUT_S_DEFAULT) -> str | None:
         """The value of `key`, or None when it is absent."""
-        return self._run(prepare(Get, key), timeout_s)
+        return self._wait(prepare(Get, key), timeout_s)
 
     def put(self, key: str, value: str, timeout_s: float = TIMEOUT_S_DEFAULT) -> None:
         """Set `key` to `value`."""
-        self._run(prepare(Put, key, value), timeout_s)
+        self._wait(prepare(Put, key, value), timeout_s)
 
     def append(self, key: str, value: str, timeout_s: float = TIMEOUT_S_DEFAULT) -> None:
         """Append `value` to the value of `key` (a missing key counts as "")."""
-        self._run(prepare(Append, key, value), timeout_s)
+        self._wait(prepare(Append, key, value), timeout_s)
 
     def delete(self, key: str, timeout_s: float = TIMEOUT_S_DEFAULT) -> bool:
         """Remove `key`; True if it was there."""
-        return self._run(prepare(Delete, key), timeout_s)
+        return self._wait(prepare(Delete, key), timeout_s)
 
     def cas(
         self, key: str, expected: str | None, new: str, timeout_s: float = TIMEOUT_S_DEFAULT
     ) -> bool:
         """Set `key` to `new` if its value is `expected` (None: absent); True if it did."""
-        return self._run(prepare(Cas, key, expected, new), timeout_s)
+        return self._wait(prepare(Cas, key, expected, new), timeout_s)
 
     # -- asynchronous calls ----------------------------------------------------------------
 
@@ -163,95 +162,163 @@ class Client:
         """`cas` without blocking: a Future of whether it swapped."""
         return self._submit(prepare(Cas, key, expected, new), timeout_s)
 
+    # -- Redis commands (redisreq.py): replies are sentinel.kvraft.keyspace reply objects --
+
+    def redis_async(self, args: Sequence[bytes], timeout_s: float = TIMEOUT_S_DEFAULT) -> Future:
+        """One Redis command (`args[0]` its name; every arg bytes): a Future of its reply.
+        A write goes through the log under this client's exactly-once session (a retry is
+        applied once and answers the original reply); a read is served by ReadIndex on the
+        leader, and reads issued together share one round (coalescing). A command the
+        keyspace's `validate` refuses (unknown, wrong arity, over a limit) is not sent: the
+        Future holds that `Error` reply (not an exception), as Redis would answer it. The
+        Future's exceptions are those of the str calls: Unavailable (certainly not applied),
+        OutcomeUnknown (a write whose outcome is unknown). Arguments that are not bytes
+        raise InvalidRequest at once."""
+        return self._submit_call(redis_call(args), timeout_s)
+
+    def redis_exec_async(
+        self,
+        commands: Sequence[Sequence[bytes]],
+        watched: Mapping[bytes, int] | None = None,
+        timeout_s: float = TIMEOUT_S_DEFAULT,
+    ) -> Future:
+        """A MULTI/EXEC block as one log entry, all or nothing: a Future of the list of its
+        replies, or of None when a key of `watched` (key -> the version `redis_versions`
+        read) changed since (nothing ran). A command `validate` refuses: the Future holds
+        the first such `Error` reply instead and nothing is sent."""
+        return self._submit_call(exec_call(commands, watched), timeout_s)
+
+    def redis_versions_async(
+        self, keys: Sequence[bytes], timeout_s: float = TIMEOUT_S_DEFAULT
+    ) -> Future:
+        """WATCH's versions of `keys` (a read): a Future of {key: version}."""
+        return self._submit_call(versions_call(keys), timeout_s)
+
+    def redis(self, args: Sequence[bytes], timeout_s: float = TIMEOUT_S_DEFAULT) -> Reply:
+        """`redis_async` waited on."""
+        return self._wait_call(redis_call(args), timeout_s)
+
+    def redis_exec(
+        self,
+        commands: Sequence[Sequence[bytes]],
+        watched: Mapping[bytes, int] | None = None,
+        timeout_s: float = TIMEOUT_S_DEFAULT,
+    ) -> list[Reply] | Error | None:
+        """`redis_exec_async` waited on."""
+        return self._wait_call(exec_call(commands, watched), timeout_s)
+
+    def redis_versions(
+        self, keys: Sequence[bytes], timeout_s: float = TIMEOUT_S_DEFAULT
+    ) -> dict[bytes, int]:
+        """`redis_versions_async` waited on."""
+        return self._wait_call(versions_call(keys), timeout_s)
+
+    def _submit_call(self, call: Call | Error, timeout_s: float) -> Future:
+        if isinstance(call, Error):
+            validate_timeout_s(timeout_s)
+            future: Future = Future()
+            future.set_result(call)
+            return future
+        return self._submit(Request(*call), timeout_s)
+
+    def _wait_call(self, call: Call | Error, timeout_s: float) -> Any:
+        if isinstance(call, Error):
+            validate_timeout_s(timeout_s)
+            return call
+        return self._wait(Request(*call), timeout_s)
+
     # -- the pool --------------------------------------------------------------------------
 
-    def _run(self, request: Request, timeout_s: float) -> Any:
-        deadline = _deadline(timeout_s)
-        with self._lock:
-            clerk = self._take()
-            if clerk is None:
-                waiter = _Waiter()
-                self._wait_in_line(waiter)
-        if clerk is None:  # wait in line
-            try:
-                clerk = waiter.wait()
-            except BaseException:  # closed, or interrupted (Ctrl-C) while in line
-                self._leave_line(waiter)
-                raise
+    def _wait(self, request: Request, timeout_s: float) -> Any:
+        """Submit `request` and wait for its outcome. Its own deadline ends the call, so
+        the wait needs none; interrupted (Ctrl-C), a call still in the queue leaves it."""
+        future = self._submit(request, timeout_s, blocking=True)
         try:
-            return clerk.run(request, deadline)
-        finally:
-            self._launch(clerk, self._release(clerk))
+            return future.result()
+        except BaseException:
+            future.cancel()  # only while queued: nothing was sent
+            raise
 
-    def _leave_line(self, waiter: _Waiter) -> None:
-        """A blocking call stopped waiting: out of the line, or give back what it was given."""
+    def _submit(self, request: Request, timeout_s: float, blocking: bool = False) -> Future:
+        job = Job(self, request, _deadline(timeout_s))
+        if blocking and self.network.on_reader_thread():  # before anything is sent
+            raise RuntimeError("a blocking call from a callback would wait for its own thread")
         with self._lock:
-            if waiter in self._waiting:
-                self._waiting.remove(waiter)
-                return
-        if waiter.clerk is not None:
-            self._launch(waiter.clerk, self._release(waiter.clerk))
-
-    def _submit(self, request: Request, timeout_s: float) -> Future:
-        job = _Job(self, request, _deadline(timeout_s))
-        with self._lock:
-            clerk = self._take()
-            if clerk is None:
-                self._wait_in_line(job)
+            session = self._take()
+            if session is None:
+                if len(self._waiting) >= self.queue_max:
+                    raise QueueFull(
+                        f"{self.clerks_max} clerks busy and {self.queue_max} calls waiting"
+                    )
+                self._waiting.append(job)
                 return job.future
-        self._launch(clerk, job)
+        self._launch(session, job)
         return job.future
 
-    def _take(self) -> Clerk | None:
-        """An idle or new clerk (lock held), lent with the last known leader; None if every
-        clerk is busy."""
+    def _take(self) -> SessionState | None:
+        """An idle or new session (lock held), lent with the last known leader; None if
+        every session is busy."""
         if self._closed:
             raise ClientClosed("the client is closed")
         if self._idle:
-            clerk = self._idle.pop()
-        elif self._made < self.clerks_max:
-            self._made += 1
-            clerk = Clerk(self.network, self.servers, self.rpc_timeout_s)
+            session = self._idle.pop()
+        elif len(self._sessions) < self.clerks_max:
+            session = SessionState(self.servers)
+            self._sessions.append(session)
         else:
             return None
-        clerk.session.leader = self.servers.index(self._leader)
-        return clerk
+        if self._leader in session.servers:
+            session.leader = session.servers.index(self._leader)
+        return session
 
-    def _wait_in_line(self, call: _Waiter | _Job) -> None:
-        if len(self._waiting) >= self.queue_max:
-            raise QueueFull(f"{self.clerks_max} clerks busy and {self.queue_max} calls waiting")
-        self._waiting.append(call)
-
-    def _release(self, clerk: Clerk) -> _Job | None:
-        """Take `clerk` back: give it to the first waiting call (a queued async call is
-        returned, for the caller to launch outside any callback chain) or make it idle."""
+    def _release(self, session: SessionState) -> Job | None:
+        """Take `session` back: hand it to the first waiting call (returned, for the caller
+        to launch outside any callback chain) or make it idle."""
         with self._lock:
-            session = clerk.session
             self._leader = session.servers[session.leader % len(session.servers)]
             if self._waiting and not self._closed:
-                session.leader = self.servers.index(self._leader)
-                nxt = self._waiting.popleft()
-                if isinstance(nxt, _Job):
-                    return nxt
-                nxt.give(clerk)
-                return None
-            self._idle.append(clerk)
+                return self._waiting.popleft()
+            self._idle.append(session)
             return None
 
-    def _launch(self, clerk: Clerk, job: _Job | None) -> None:
-        """Start `job` on `clerk`, and the next queued ones while they end at once."""
+    def _launch(self, session: SessionState, job: Job | None) -> None:
+        """Start `job` on `session`, and the next queued ones while they end at once."""
         while job is not None:
-            if job.begin(clerk):
+            if job.begin(session):
                 return  # in flight: `_job_done` takes over
-            nxt = self._release(clerk)
+            nxt = self._release(session)
             job.settle()
             job = nxt
 
-    def _job_done(self, job: _Job) -> None:
-        clerk: Clerk = job.clerk  # type: ignore[assignment]
-        nxt = self._release(clerk)  # first, so the future's callbacks find a free clerk
+    def _job_done(self, job: Job) -> None:
+        session: SessionState = job.session  # type: ignore[assignment]
+        nxt = self._release(session)  # first, so the future's callbacks find a free session
         job.settle()
-        self._launch(clerk, nxt)
+        self._launch(session, nxt)
+
+    # -- the sessions, for tools and tests -------------------------------------------------
+
+    @property
+    def leader(self) -> int:
+        """The node id of the server that answered last (the leader, as far as we know)."""
+        return self._leader
+
+    @property
+    def rpcs(self) -> int:
+        """RPC attempts sent so far by every session (tests: "nothing was sent")."""
+        with self._lock:
+            return sum(session.rpcs for session in self._sessions)
+
+    def set_servers(self, servers: Sequence[int]) -> None:
+        """Change the servers every session talks to (6.824's tests: a client's reachable
+        set). A call in flight uses the new set from its next attempt."""
+        ids = _check_pool(servers, self.clerks_max, self.queue_max)
+        with self._lock:
+            self.servers = ids
+            if self._leader not in ids:
+                self._leader = ids[0]
+            for session in self._sessions:
+                session.set_servers(ids)
 
     def close(self) -> None:
         """Close: waiting calls fail with ClientClosed; calls in flight end (OutcomeUnknown or
@@ -260,8 +327,8 @@ class Client:
             self._closed = True
             waiting = list(self._waiting)
             self._waiting.clear()
-        for call in waiting:
-            call.abandon()
+        for job in waiting:
+            job.abandon()
         if self._owns_network:
             self.network.close()
 
@@ -294,114 +361,11 @@ def _check_pool(servers: Sequence[int], clerks_max: int, queue_max: int) -> tupl
     return ids
 
 
-class _Waiter:
-    """A blocking call waiting for a clerk: a bare lock released once by `give`/`abandon`."""
-
-    __slots__ = ("_done", "clerk")
-
-    def __init__(self) -> None:
-        self._done = threading.Lock()
-        self._done.acquire()
-        self.clerk: Clerk | None = None
-
-    def give(self, clerk: Clerk) -> None:
-        self.clerk = clerk
-        self._done.release()
-
-    def abandon(self) -> None:
-        self._done.release()
-
-    def wait(self) -> Clerk:
-        self._done.acquire()
-        if self.clerk is None:
-            raise ClientClosed("the client is closed")
-        return self.clerk
-
-
-class _Job:
-    """One asynchronous call, driven by RPC completions and timers. One thread at a time
-    touches it: the submitter until its first send, then the one running its callback."""
-
-    __slots__ = ("clerk", "client", "deadline", "future", "op", "outcome", "request")
-
-    def __init__(self, client: Client, request: Request, deadline: float) -> None:
-        self.client = client
-        self.request = request
-        self.deadline = deadline
-        self.future: Future = Future()
-        self.clerk: Clerk | None = None
-        self.op: Operation | None = None
-        self.outcome: Done | Fail | None = None
-
-    def begin(self, clerk: Clerk) -> bool:
-        """Start on `clerk`; whether the call is now in flight (else it is over)."""
-        if not self.future.set_running_or_notify_cancel():
-            return False  # cancelled while it waited in the queue
-        self.clerk = clerk
-        self.op = Operation(clerk.session, self.request, self.deadline, clerk.rpc_timeout_s)
-        return self._act(self.op.start(time.monotonic()))
-
-    def _act(self, action: Any) -> bool:
-        """Do what the Operation says; whether the call is still in flight."""
-        network = self.client.network
-        while True:
-            try:
-                if isinstance(action, Send):
-                    coalescer = self.client.coalescer
-                    if coalescer is None:
-                        network.call_async(
-                            action.server, action.method, action.command, action.timeout_s,
-                            self._on_reply,
-                        )  # fmt: skip
-                    else:
-                        coalescer.send(
-                            action.server, action.method, action.command, action.timeout_s,
-                            self._on_reply, self._on_send_error,
-                        )  # fmt: skip
-                    return True  # the reply may already be handled on the reader thread
-                if isinstance(action, Pause):
-                    network.call_later(action.pause_s, self._on_resume)
-                    return True
-            except Exception as exc:  # closed, or over a bound: end as at the deadline
-                why = f"could not send ({type(exc).__name__}: {exc})"
-                action = self.op.cancel(why)  # type: ignore[union-attr]
-                action.error.__cause__ = exc
-                continue
-            assert isinstance(action, Done | Fail), action
-            self.outcome = action
-            return False
-
-    def _on_reply(self, reply: RpcReply | None, resumed: bool = False) -> None:
-        op: Operation = self.op  # type: ignore[assignment]
-        try:
-            now = time.monotonic()
-            action = op.resume(now) if resumed else op.on_reply(reply, now)
-        except Exception as exc:  # a bug must still end the call, not leave it hanging
-            action = Fail(exc)
-        if not self._act(action):
-            self.client._job_done(self)
-
-    def _on_send_error(self, exc: Exception) -> None:
-        """A held attempt could not be sent (closed, or over a bound): end as at the deadline."""
-        action = self.op.cancel(f"could not send ({type(exc).__name__}: {exc})")  # type: ignore[union-attr]
-        action.error.__cause__ = exc
-        if not self._act(action):
-            self.client._job_done(self)
-
-    def _on_resume(self) -> None:
-        self._on_reply(None, resumed=True)
-
-    def settle(self) -> None:
-        """Hand the outcome to the future (after the clerk went back to the pool)."""
-        if isinstance(self.outcome, Done):
-            self.future.set_result(self.outcome.value)
-        elif isinstance(self.outcome, Fail):
-            self.future.set_exception(self.outcome.error)
-
-    def abandon(self) -> None:
-        """The client closed while this call waited for a clerk: nothing was sent."""
-        if self.future.set_running_or_notify_cancel():
-            self.future.set_exception(ClientClosed("the client closed before the call started"))
+def _check_waits(rpc_timeout_s: float, silence_s: float) -> tuple[float, float]:
+    """The attempt waits, checked as call timeouts are (TypeError, InvalidRequest)."""
+    return validate_timeout_s(rpc_timeout_s, "rpc_timeout_s"), validate_timeout_s(
+        silence_s, "silence_s"
+    )
 
 
 def node_ids(cluster_dir: str | os.PathLike[str]) -> list[int]:
@@ -420,22 +384,25 @@ def connect(
     clerks_max: int = CLERKS_MAX_DEFAULT,
     queue_max: int = QUEUE_MAX_DEFAULT,
     coalesce: bool = True,
+    rpc_timeout_s: float = RPC_TIMEOUT_S,
+    silence_s: float = SILENCE_S,
 ) -> Client:
     """A thread-safe client of the cluster in `cluster_dir` (its router socket and auth key).
     `servers` are the node ids to use; by default every node the router knows of or that
     has a `node-<id>` directory there. `clerks_max` sessions serve calls at once; up to
-    `queue_max` more wait in line; `coalesce` batches concurrent async calls (batching.py).
-    Bad options raise InvalidRequest (or TypeError) before the router is contacted."""
-    if servers is not None:
-        servers = _check_pool(servers, clerks_max, queue_max)
-    else:
-        _check_pool((1,), clerks_max, queue_max)
+    `queue_max` more wait in line; `coalesce` batches concurrent async calls (batching.py);
+    an attempt waits `silence_s` for an answer, longer after each silence, up to
+    `rpc_timeout_s` (attempts.py). Bad options raise InvalidRequest (or TypeError) before
+    the router is contacted."""
+    _check_pool((1,) if servers is None else servers, clerks_max, queue_max)
+    _check_waits(rpc_timeout_s, silence_s)
     network = connect_network(cluster_dir)
     try:
         ids = list(servers) if servers is not None else _discover(network, cluster_dir)
         if not ids:
             raise ValueError(f"no servers: the cluster in {cluster_dir} has no nodes")
-        return Client(network, ids, clerks_max=clerks_max, queue_max=queue_max, coalesce=coalesce)
+        options = {"clerks_max": clerks_max, "queue_max": queue_max, "coalesce": coalesce}
+        return Client(network, ids, rpc_timeout_s=rpc_timeout_s, silence_s=silence_s, **options)
     except BaseException:
         network.close()
         raise

@@ -11,7 +11,18 @@ with fields, in order, as unsigned LEB128 varints (ints) or varint length + UTF-
     Put, Append: client_id, seq, key, value
     Delete: client_id, seq, key
     Cas: client_id, seq, key, has_expected (0 or 1), [expected], new
-    WriteBatch: count, then count x (length, the encoding of one Put, Append, Delete or Cas)
+    RedisWrite: client_id, seq, args          RedisRead: args
+    RedisExec: client_id, seq, n, n x args, m, m x (key, zigzag version)
+    RedisVersions, Purge: count, count x key
+    WriteBatch: count, then count x (length, the encoding of one write)
+    Stamped: now_ms, then the encoding of one command or WriteBatch (a log entry)
+
+where `args` is count, then count x (varint length + bytes): Redis arguments are bytes.
+
+Every entry a leader proposes is `Stamped`: its clock reading in ms when it proposed it
+(never below an earlier stamp, see server.py), the log time the state machine applies the
+entry at (expiry). Clients never stamp: `decode_command` refuses a stamp, `decode_entry`
+(the state machine's decoder) reads one, or takes an unstamped entry as "no time passed".
 
 A `WriteBatch` is one log entry holding the writes of several sessions that a leader
 received together (a client's batch request): one entry, one replication and one fsync for
@@ -28,18 +39,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sentinel.kvraft.binary import Reader, Writer
+from sentinel.kvraft.binary import uint_bytes
 from sentinel.kvraft.commands import (
+    ARGS_MAX,
     Append,
     Cas,
     Command,
     Delete,
     Get,
+    Purge,
     Put,
+    RedisExec,
+    RedisRead,
+    RedisVersions,
+    RedisWrite,
     Register,
     Write,
     validate_command,
 )
+from sentinel.kvraft.keyspace.keyspace import BATCH_COMMANDS_MAX, PURGE_KEYS_MAX
 from sentinel.kvraft.limits import CLIENT_ID_MAX, KEY_BYTES_MAX, SEQ_MAX, VALUE_BYTES_MAX
 
 #: An upper bound on one write's encoding inside a batch (a log entry is smaller anyway).
@@ -48,13 +66,26 @@ ENTRY_BYTES_MAX = 4 * 1024 * 1024
 MAGIC = b"K"
 VERSION = 1
 _HEAD = MAGIC + bytes([VERSION])
-_OP_CODES: dict[type, int] = {Register: 1, Get: 2, Put: 3, Append: 4, Delete: 5, Cas: 6}
+_OP_CODES: dict[type, int] = {Register: 1, Get: 2, Put: 3, Append: 4, Delete: 5, Cas: 6,
+                              RedisWrite: 8, RedisExec: 9, RedisRead: 10, RedisVersions: 11,
+                              Purge: 12}  # fmt: skip
 _OP_TYPES: dict[int, type] = {code: cls for cls, code in _OP_CODES.items()}
+_OP_HEADS = {cls: _HEAD + bytes([code]) for cls, code in _OP_CODES.items()}
 _WRITE_BATCH_OP = 7
-_WRITE_OPS = frozenset(bytes([_OP_CODES[cls]]) for cls in (Put, Append, Delete, Cas))
+_WRITE_OPS = frozenset(_OP_CODES[cls] for cls in (Put, Append, Delete, Cas, RedisWrite, RedisExec))
 _WRITE_BATCH_HEAD = _HEAD + bytes([_WRITE_BATCH_OP])
+_STAMPED_OP = 13
+_STAMPED_HEAD = _HEAD + bytes([_STAMPED_OP])
+#: The largest stamp (ms since the epoch; about 292 million years).
+NOW_MS_MAX = 2**63 - 1
+_VERSION_ZIGZAG_MAX = 2**64 - 1
 #: Writes in one WriteBatch entry.
 WRITE_BATCH_MAX = 4096
+#: A varint of more bytes than this is refused (enough for any value below 2**70).
+_VARINT_BYTES_MAX = 10
+#: The encodings of 0..127 as varints (one byte each).
+_SMALL_UINTS = tuple(bytes([value]) for value in range(0x80))
+_ABSENT, _PRESENT = b"\x00", b"\x01"  # a Cas's expected-value flag
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,19 +95,13 @@ class WriteBatch:
     writes: tuple[Write, ...]
 
 
-def _uint_bytes(value: int) -> bytes:
-    out = Writer()
-    out.uint(value)
-    return out.getvalue()
-
-
 def encode_write_batch(encoded: list[bytes]) -> bytes:
     """The entry for several writes given in their own encodings (`encode_command` output,
     already in strictly increasing client id order: the caller sorts; decoding checks)."""
     assert 2 <= len(encoded) <= WRITE_BATCH_MAX, len(encoded)
-    parts = [_WRITE_BATCH_HEAD, _uint_bytes(len(encoded))]
+    parts = [_WRITE_BATCH_HEAD, _uint(len(encoded))]
     for data in encoded:
-        parts.append(_uint_bytes(len(data)))
+        parts.append(_uint(len(data)))
         parts.append(data)
     return b"".join(parts)
 
@@ -86,21 +111,82 @@ class CommandError(ValueError):
 
 
 def encode_command(command: Command) -> bytes:
-    """The log-entry bytes for `command`. Validates first: InvalidRequest if it is bad.
-
-    A Put or Append of ASCII text well inside the limits (a server's hot path: every write
-    it proposes) is checked and joined directly; anything else goes the careful way, which
-    names the problem of a bad command. Both give the same bytes."""
+    """The log-entry bytes for `command`: the one encoding of a command, for the log and for
+    the RPC that carries it. Validates first: InvalidRequest if it is bad (the common case,
+    ASCII text well inside the limits, is recognised cheaply; anything else goes through
+    `validate_command`, which names the problem)."""
+    if not _plainly_valid(command):
+        validate_command(command)
     cls = type(command)
-    if (cls is Put or cls is Append) and _plain_write(command):  # type: ignore[arg-type]
-        return encode_valid_command(command)
-    return _encode_checked(command)
+    if cls is Register:
+        return _OP_HEADS[Register]
+    if cls in _REDIS_WRITERS:
+        return b"".join(_REDIS_WRITERS[cls](command, [_OP_HEADS[cls]]))
+    key = command.key.encode()  # type: ignore[union-attr]
+    if cls is Get:
+        return b"".join((_OP_HEADS[Get], _uint(len(key)), key))
+    parts = [_OP_HEADS[cls], _uint(command.client_id), _uint(command.seq),  # type: ignore[union-attr]
+             _uint(len(key)), key]  # fmt: skip
+    if cls is Cas:
+        expected = command.expected  # type: ignore[union-attr]
+        if expected is None:
+            parts.append(_ABSENT)
+        else:
+            parts += (_PRESENT, *_blob(expected.encode()))
+        parts += _blob(command.new.encode())  # type: ignore[union-attr]
+    elif cls is not Delete:
+        parts += _blob(command.value.encode())  # type: ignore[union-attr]
+    return b"".join(parts)
 
 
-def _plain_write(command: Put | Append) -> bool:
-    """Whether every field is plainly valid: ASCII text (bytes = characters) in its limits
-    and ids in range. False only means "check it the careful way"."""
-    key, value, client_id, seq = command.key, command.value, command.client_id, command.seq
+def stamp_entry(now_ms: int, data: bytes) -> bytes:
+    """The log entry for `data` (an encoded command or WriteBatch) proposed at `now_ms`."""
+    return b"".join((_STAMPED_HEAD, _uint(now_ms), data))
+
+
+def _write_args(args: tuple[bytes, ...], parts: list[bytes]) -> list[bytes]:
+    parts.append(_uint(len(args)))
+    for arg in args:
+        parts += (_uint(len(arg)), arg)
+    return parts
+
+
+def _encode_redis_write(command: RedisWrite, parts: list[bytes]) -> list[bytes]:
+    parts += (_uint(command.client_id), _uint(command.seq))
+    return _write_args(command.args, parts)
+
+
+def _encode_redis_exec(command: RedisExec, parts: list[bytes]) -> list[bytes]:
+    parts += (_uint(command.client_id), _uint(command.seq), _uint(len(command.commands)))
+    for args in command.commands:
+        _write_args(args, parts)
+    parts.append(_uint(len(command.watched)))
+    for key, version in command.watched:
+        zigzag = version << 1 if version >= 0 else ((-version) << 1) - 1
+        parts += (_uint(len(key)), key, _uint(zigzag))
+    return parts
+
+
+_REDIS_WRITERS = {
+    RedisWrite: _encode_redis_write,
+    RedisExec: _encode_redis_exec,
+    RedisRead: lambda command, parts: _write_args(command.args, parts),
+    RedisVersions: lambda command, parts: _write_args(command.keys, parts),
+    Purge: lambda command, parts: _write_args(command.keys, parts),
+}
+
+
+def _plainly_valid(command: object) -> bool:
+    """Whether a Get, Put or Append is plainly valid: ASCII text (bytes = characters) in its
+    limits and ids in range. False only means "check it the careful way"."""
+    cls = type(command)
+    if cls is Get:
+        key = command.key  # type: ignore[attr-defined]
+        return type(key) is str and 0 < len(key) <= KEY_BYTES_MAX and key.isascii()
+    if cls is not Put and cls is not Append:
+        return False
+    key, value = command.key, command.value  # type: ignore[attr-defined]
+    client_id, seq = command.client_id, command.seq  # type: ignore[attr-defined]
     return (
         type(key) is str
         and 0 < len(key) <= KEY_BYTES_MAX
@@ -115,167 +201,218 @@ def _plain_write(command: Put | Append) -> bool:
     )
 
 
-def _encode_checked(command: Command) -> bytes:
-    """`encode_command` the careful way: every field validated, then written."""
-    validate_command(command)
-    out = Writer(_HEAD)
-    out.byte(_OP_CODES[type(command)])
-    if isinstance(command, Register):
-        return out.getvalue()
-    if isinstance(command, Get):
-        out.text(command.key)
-        return out.getvalue()
-    out.uint(command.client_id)
-    out.uint(command.seq)
-    out.text(command.key)
-    if isinstance(command, (Put, Append)):
-        out.text(command.value)
-    elif isinstance(command, Cas):
-        out.byte(0 if command.expected is None else 1)
-        if command.expected is not None:
-            out.text(command.expected)
-        out.text(command.new)
-    return out.getvalue()
-
-
-#: The encodings of 0..127 as varints (one byte each).
-_SMALL_UINTS = tuple(bytes([value]) for value in range(0x80))
-_OP_HEADS = {cls: _HEAD + bytes([code]) for cls, code in _OP_CODES.items()}
-
-
 def _uint(value: int) -> bytes:
-    if value < 0x80:
-        return _SMALL_UINTS[value]
-    out = Writer()
-    out.uint(value)
-    return out.getvalue()
+    """An unsigned LEB128 varint (one byte from a table, the common case)."""
+    return _SMALL_UINTS[value] if value < 0x80 else uint_bytes(value)
 
 
-def encode_valid_command(command: Command) -> bytes:
-    """`encode_command(command)` for a command that already passed `validate_command` (a
-    client's prepared call): the same bytes, without checking every field again. Gets,
-    Puts and Appends, a client's hot path, are joined directly; the rest go the long way."""
-    cls = type(command)
-    if cls is Put or cls is Append:
-        key = command.key.encode()  # type: ignore[union-attr]
-        value = command.value.encode()  # type: ignore[union-attr]
-        return b"".join((_OP_HEADS[cls], _uint(command.client_id), _uint(command.seq),  # type: ignore[union-attr]
-                         _uint(len(key)), key, _uint(len(value)), value))  # fmt: skip
-    if cls is Get:
-        key = command.key.encode()  # type: ignore[union-attr]
-        return b"".join((_OP_HEADS[Get], _uint(len(key)), key))
-    return encode_command(command)
+def _blob(data: bytes) -> tuple[bytes, bytes]:
+    return _uint(len(data)), data
 
 
 def decode_command(data: bytes | bytearray | memoryview) -> Command | WriteBatch:
-    """The command in a log entry. Raises CommandError for anything but a valid encoding."""
+    """The command in a log entry (or an RPC). Raises CommandError for anything but a valid
+    encoding: wrong magic or version, unknown op, truncation, trailing bytes, a non-canonical
+    varint, bad UTF-8, a field that breaks a limit; the error names the byte offset."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise CommandError(f"a command must be bytes, not {type(data).__name__}")
     data = bytes(data)
-    fast = _decode_plain(data)
-    if fast is not None:
-        return fast
     if data[:2] != _HEAD:
         raise CommandError(f"not an encoded command (header {data[:2]!r}, expected {_HEAD!r})")
-    reader = Reader(data, CommandError, start=2)
-    op = reader.byte()
+    if len(data) < 3:
+        raise CommandError("truncated: expected an operation code at byte 2")
+    op = data[2]
     if op == _WRITE_BATCH_OP:
-        return _read_write_batch(reader)  # checks that every byte was read
+        return _read_write_batch(data)
     cls = _OP_TYPES.get(op)
     if cls is None:
-        raise CommandError(f"unknown operation code {op}")
-    command = _read_fields(cls, reader)
-    reader.finish()
+        raise CommandError(f"unknown operation code {op} at byte 2")
+    command, pos = _read_fields(cls, data, 3)
+    if pos != len(data):
+        raise CommandError(f"{len(data) - pos} trailing bytes at byte {pos}")
     return command
 
 
-def _read_fields(cls: type, reader: Reader) -> Command:
-    """The fields of one command. The reader enforces every limit of `validate_command`:
-    the types are right by construction, text sizes and int ranges are checked as read."""
+def decode_entry(data: bytes | bytearray | memoryview) -> tuple[int | None, Command | WriteBatch]:
+    """The stamp (None if unstamped) and the command of a log entry; CommandError as
+    `decode_command` for anything else."""
+    if not isinstance(data, (bytes, bytearray, memoryview)) or data[:3] != _STAMPED_HEAD:
+        return None, decode_command(data)
+    data = bytes(data)
+    now_ms, pos = _uint_at(data, 3, NOW_MS_MAX)
+    if data[pos : pos + 3] == _STAMPED_HEAD:
+        raise CommandError(f"a stamp inside a stamp at byte {pos}")
+    try:
+        return now_ms, decode_command(data[pos:])
+    except CommandError as exc:
+        raise CommandError(f"after the {pos}-byte stamp: {exc}") from None
+
+
+def _read_fields(cls: type, data: bytes, pos: int) -> tuple[Command, int]:
+    """The fields of one command from `pos`, and the position after them. Every limit of
+    `validate_command` is enforced as read: text sizes in bytes, ids in range."""
     if cls is Register:
-        return Register()
+        return Register(), pos
+    if cls in _REDIS_READERS:
+        return _REDIS_READERS[cls](data, pos)
     if cls is Get:
-        return Get(reader.text(KEY_BYTES_MAX, 1))
-    client_id = reader.uint(CLIENT_ID_MAX, 1)
-    seq = reader.uint(SEQ_MAX, 1)
-    key = reader.text(KEY_BYTES_MAX, 1)
+        key, pos = _text_at(data, pos, KEY_BYTES_MAX, 1)
+        return Get(key), pos
+    client_id, pos = _uint_at(data, pos, CLIENT_ID_MAX, 1)
+    seq, pos = _uint_at(data, pos, SEQ_MAX, 1)
+    key, pos = _text_at(data, pos, KEY_BYTES_MAX, 1)
     if cls is Put or cls is Append:
-        return cls(key, reader.text(VALUE_BYTES_MAX), client_id, seq)
+        value, pos = _text_at(data, pos, VALUE_BYTES_MAX)
+        return cls(key, value, client_id, seq), pos
     if cls is Delete:
-        return Delete(key, client_id, seq)
-    flag = reader.byte()
-    if flag not in (0, 1):
-        raise reader.fail(f"Cas expected-value flag must be 0 or 1, not {flag}")
-    expected = reader.text(VALUE_BYTES_MAX) if flag else None
-    return Cas(key, expected, reader.text(VALUE_BYTES_MAX), client_id, seq)
+        return Delete(key, client_id, seq), pos
+    if pos >= len(data):
+        raise CommandError(f"truncated: expected a byte at byte {pos}")
+    flag = data[pos]
+    if flag > 1:
+        raise CommandError(f"Cas expected-value flag must be 0 or 1, not {flag} at byte {pos}")
+    expected = None
+    if flag:
+        expected, pos = _text_at(data, pos + 1, VALUE_BYTES_MAX)
+    else:
+        pos += 1
+    new, pos = _text_at(data, pos, VALUE_BYTES_MAX)
+    return Cas(key, expected, new, client_id, seq), pos
 
 
-def _read_write_batch(reader: Reader) -> WriteBatch:
-    """The writes of a WriteBatch entry (after its op code)."""
-    count = reader.uint(WRITE_BATCH_MAX, 2)
+def _uint_at(data: bytes, pos: int, high: int, low: int = 0) -> tuple[int, int]:
+    """A canonical varint in [low, high] at `pos`, and the position after it."""
+    if pos < len(data) and data[pos] < 0x80:  # one byte: the common case
+        value, end = data[pos], pos + 1
+    else:
+        value = shift = 0
+        end = pos
+        while True:
+            if end >= len(data):
+                raise CommandError(f"truncated: expected a byte at byte {end}")
+            if end - pos >= _VARINT_BYTES_MAX:
+                raise CommandError(f"varint too long at byte {end}")
+            part = data[end]
+            end += 1
+            value |= (part & 0x7F) << shift
+            if part < 0x80:
+                if part == 0 and shift:
+                    raise CommandError(f"non-canonical varint at byte {end}")
+                break
+            shift += 7
+    if not low <= value <= high:
+        raise CommandError(f"number {value} is out of range [{low}, {high}] at byte {end}")
+    return value, end
+
+
+def _blob_at(data: bytes, pos: int, size_max: int, size_min: int = 0) -> tuple[bytes, int]:
+    """A varint length in [size_min, size_max] at `pos`, then that many bytes."""
+    if pos < len(data) and data[pos] < 0x80:  # a one-byte length: the common case
+        size, start = data[pos], pos + 1
+    else:
+        size, start = _uint_at(data, pos, 2**64 - 1)
+    if not size_min <= size <= size_max:
+        raise CommandError(
+            f"{size}-byte field is out of range [{size_min}, {size_max}] at byte {start}"
+        )
+    end = start + size
+    if end > len(data):
+        raise CommandError(f"truncated: {size} bytes announced, {len(data) - start} left")
+    return data[start:end], end
+
+
+def _text_at(data: bytes, pos: int, size_max: int, size_min: int = 0) -> tuple[str, int]:
+    """A blob of valid UTF-8 (sizes in bytes), decoded."""
+    size = data[pos] if pos < len(data) else 0x80
+    end = pos + 1 + size
+    if size < 0x80 and size_min <= size <= size_max and end <= len(data):  # the common case
+        blob = data[pos + 1 : end]
+    else:  # a longer length, or a problem the general reader names
+        blob, end = _blob_at(data, pos, size_max, size_min)
+    try:
+        return blob.decode(), end
+    except UnicodeDecodeError as exc:
+        raise CommandError(f"invalid UTF-8 text: {exc.reason} at byte {pos}") from None
+
+
+def _args_at(
+    data: bytes, pos: int, count_max: int, size_max: int, count_min: int = 0
+) -> tuple[tuple[bytes, ...], int]:
+    """A count in [count_min, count_max] then that many blobs of at most size_max bytes."""
+    count, pos = _uint_at(data, pos, count_max, count_min)
+    if count > len(data) - pos:  # every blob takes at least one byte
+        raise CommandError(f"truncated: {count} arguments announced at byte {pos}")
+    args = []
+    for _ in range(count):
+        arg, pos = _blob_at(data, pos, size_max)
+        args.append(arg)
+    return tuple(args), pos
+
+
+def _ids_at(data: bytes, pos: int) -> tuple[int, int, int]:
+    client_id, pos = _uint_at(data, pos, CLIENT_ID_MAX, 1)
+    seq, pos = _uint_at(data, pos, SEQ_MAX, 1)
+    return client_id, seq, pos
+
+
+def _read_redis_write(data: bytes, pos: int) -> tuple[Command, int]:
+    client_id, seq, pos = _ids_at(data, pos)
+    args, pos = _args_at(data, pos, ARGS_MAX, VALUE_BYTES_MAX, 1)
+    return RedisWrite(args, client_id, seq), pos
+
+
+def _read_redis_exec(data: bytes, pos: int) -> tuple[Command, int]:
+    client_id, seq, pos = _ids_at(data, pos)
+    count, pos = _uint_at(data, pos, BATCH_COMMANDS_MAX)
+    commands = []
+    for _ in range(count):
+        args, pos = _args_at(data, pos, ARGS_MAX, VALUE_BYTES_MAX, 1)
+        commands.append(args)
+    count, pos = _uint_at(data, pos, BATCH_COMMANDS_MAX)
+    watched = []
+    for _ in range(count):
+        key, pos = _blob_at(data, pos, KEY_BYTES_MAX)
+        zigzag, pos = _uint_at(data, pos, _VERSION_ZIGZAG_MAX)
+        watched.append((key, zigzag >> 1 if not zigzag & 1 else -((zigzag + 1) >> 1)))
+    return RedisExec(tuple(commands), tuple(watched), client_id, seq), pos
+
+
+def _read_redis_read(data: bytes, pos: int) -> tuple[Command, int]:
+    args, pos = _args_at(data, pos, ARGS_MAX, VALUE_BYTES_MAX, 1)
+    return RedisRead(args), pos
+
+
+def _read_keys(cls: type, data: bytes, pos: int) -> tuple[Command, int]:
+    keys, pos = _args_at(data, pos, PURGE_KEYS_MAX, KEY_BYTES_MAX)
+    return cls(keys), pos
+
+
+_REDIS_READERS = {
+    RedisWrite: _read_redis_write,
+    RedisExec: _read_redis_exec,
+    RedisRead: _read_redis_read,
+    RedisVersions: lambda data, pos: _read_keys(RedisVersions, data, pos),
+    Purge: lambda data, pos: _read_keys(Purge, data, pos),
+}
+
+
+def _read_write_batch(data: bytes) -> WriteBatch:
+    """The writes of a WriteBatch entry (after its op code, at byte 3)."""
+    count, pos = _uint_at(data, 3, WRITE_BATCH_MAX, 2)
     writes: list[Write] = []
     last_client_id = 0
     for _ in range(count):
-        blob = reader.blob(ENTRY_BYTES_MAX, 1)
-        if blob[2:3] not in _WRITE_OPS:  # before decoding: no batch inside a batch
-            raise reader.fail("a write batch holds Put, Append, Delete and Cas only")
-        command = decode_command(blob)
-        if command.client_id <= last_client_id:
-            raise reader.fail("write batch client ids must strictly increase")
-        last_client_id = command.client_id
-        writes.append(command)
-    reader.finish()
+        blob, end = _blob_at(data, pos, ENTRY_BYTES_MAX, 1)
+        if blob[:2] != _HEAD or len(blob) < 3 or blob[2] not in _WRITE_OPS:
+            raise CommandError(f"a write batch holds writes only (byte {pos})")
+        command, at = _read_fields(_OP_TYPES[blob[2]], blob, 3)
+        if at != len(blob):
+            raise CommandError(f"{len(blob) - at} trailing bytes in the write at byte {pos}")
+        if command.client_id <= last_client_id:  # type: ignore[union-attr]
+            raise CommandError(f"write batch client ids must strictly increase (byte {pos})")
+        last_client_id = command.client_id  # type: ignore[union-attr]
+        writes.append(command)  # type: ignore[arg-type]
+        pos = end
+    if pos != len(data):
+        raise CommandError(f"{len(data) - pos} trailing bytes at byte {pos}")
     return WriteBatch(tuple(writes))
-
-
-class _NotPlain(Exception):
-    """Not the plain shape `_decode_plain` takes: the checked reader decides."""
-
-
-def _varint_at(data: bytes, pos: int) -> tuple[int, int]:
-    """A canonical varint at `pos` and the position after it (IndexError if truncated)."""
-    value = shift = 0
-    while True:
-        part = data[pos]
-        pos += 1
-        value |= (part & 0x7F) << shift
-        if part < 0x80:
-            if part == 0 and shift:
-                raise _NotPlain
-            return value, pos
-        shift += 7
-        if shift >= 7 * 10:
-            raise _NotPlain
-
-
-def _decode_plain(data: bytes) -> Command | None:
-    """Get, Put and Append, the hot path of every replica, decoded without the general
-    reader; None for anything else or anything doubtful (truncation, a bad varint, a field
-    out of its limits, bad UTF-8), which the checked reader then refuses with its error.
-    What it does return is exactly what the reader would (tests compare them)."""
-    try:
-        if data[0] != 0x4B or data[1] != VERSION:  # b"K"
-            return None
-        op = data[2]
-        if op == 2:  # Get
-            size, pos = _varint_at(data, 3)
-            if not 1 <= size <= KEY_BYTES_MAX or pos + size != len(data):
-                return None
-            return Get(data[pos:].decode())
-        if op != 3 and op != 4:  # Put, Append
-            return None
-        client_id, pos = _varint_at(data, 3)
-        seq, pos = _varint_at(data, pos)
-        size, pos = _varint_at(data, pos)
-        if not (1 <= client_id <= CLIENT_ID_MAX and 1 <= seq <= SEQ_MAX
-                and 1 <= size <= KEY_BYTES_MAX):  # fmt: skip
-            return None
-        key = data[pos : pos + size].decode()
-        pos += size
-        size, pos = _varint_at(data, pos)
-        if size > VALUE_BYTES_MAX or pos + size != len(data):
-            return None
-        value = data[pos:].decode()
-    except (IndexError, UnicodeDecodeError, _NotPlain):
-        return None
-    return (Put if op == 3 else Append)(key, value, client_id, seq)

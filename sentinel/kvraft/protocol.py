@@ -1,8 +1,9 @@
 """What a clerk and a kv server say to each other over RPC.
 
-Requests are the commands of `sentinel.kvraft.commands` themselves, one RPC method per
-operation: "KVServer.Get" takes a `Get`, "KVServer.Put" a `Put`, ... "KVServer.Register" a
-`Register`. Every answer is a `KVReply`:
+Requests are the commands of `sentinel.kvraft.commands` in their log-entry encoding
+(`codec.encode_command`, checked by `decoded` at the server), one RPC method per operation:
+"KVServer.Get" takes a `Get`, "KVServer.Put" a `Put`, ... "KVServer.Register" a `Register`.
+Every answer is a `KVReply`:
 
 - `OK`: `result` is the state machine's `Result` (its code may still be NO_KEY,
   CAS_MISMATCH, SESSION_EXPIRED, ...: those are answers, not transport errors);
@@ -27,6 +28,11 @@ had come alone: exactly-once, deadlines and retries stay per operation.
 
 from __future__ import annotations
 
+from typing import Any
+
+from sentinel.kvraft.codec import CommandError, decode_command
+from sentinel.kvraft.commands import Purge, RedisExec, RedisRead, RedisWrite
+from sentinel.kvraft.keyspace import COMMANDS, validate
 from sentinel.kvraft.limits import InvalidRequest
 from sentinel.kvraft.results import Result, ResultCode
 from sentinel.raft.config import Config
@@ -41,7 +47,8 @@ ERRORS = (OK, WRONG_LEADER, RETRY, REFUSED, INVALID)
 
 SERVICE = "KVServer"
 #: RPC method name -> the command class it takes.
-METHODS = ("Get", "Put", "Append", "Delete", "Cas", "Register", "Batch")
+METHODS = ("Get", "Put", "Append", "Delete", "Cas", "Register", "RedisWrite", "RedisExec",
+           "RedisRead", "RedisVersions", "Batch")  # fmt: skip
 BATCH_METHOD = f"{SERVICE}.Batch"
 #: Operations in one batch, and their encoded bytes: a bigger batch is refused (INVALID).
 BATCH_OPS_MAX = 256
@@ -61,6 +68,48 @@ def check_entry_size(data: bytes) -> bytes:
             f"{ENTRY_BYTES_MAX} bytes (shorten the value)"
         )
     return data
+
+
+def check_redis(command: object) -> object:
+    """`command` if a client may send it: a Redis command whose args pass the keyspace's
+    `validate` (a known command, its arity, the sizes), a RedisRead only of a read command
+    (it is served outside the log), never a Purge (the leader logs those itself). Else
+    InvalidRequest with the Redis error text."""
+    cls = type(command)
+    if cls is RedisWrite or cls is RedisRead:
+        _check_args(command.args)  # type: ignore[attr-defined]
+        if cls is RedisRead and COMMANDS[command.args[0].upper()].write:  # type: ignore[attr-defined]
+            raise InvalidRequest(f"{command.args[0]!r} is a write: send it as a RedisWrite")  # type: ignore[attr-defined]
+    elif cls is RedisExec:
+        for args in command.commands:  # type: ignore[attr-defined]
+            _check_args(args)
+    elif cls is Purge:
+        raise InvalidRequest("a Purge is logged by the leader, not sent by a client")
+    return command
+
+
+def _check_args(args: tuple[bytes, ...]) -> None:
+    error = validate(list(args))
+    if error is not None:
+        raise InvalidRequest(error.text)
+
+
+def decoded(args: object, cls: type) -> tuple[Any, bytes] | KVReply:
+    """The command of type `cls` that `args` (its `encode_command` bytes) holds, and those
+    bytes, checked (every field, the entry size limit); else the INVALID answer."""
+    name = cls.__name__
+    if type(args) is not bytes:
+        return KVReply(INVALID, detail=f"{name} takes an encoded {name} command (bytes), "
+                       f"not {type(args).__name__}")  # fmt: skip
+    try:
+        command = check_redis(decode_command(check_entry_size(args)))
+    except (CommandError, InvalidRequest) as exc:
+        return KVReply(INVALID, detail=f"{name}: {exc}")
+    if type(command) is not cls:
+        return KVReply(
+            INVALID, detail=f"{name} takes a {name} command, not {type(command).__name__}"
+        )
+    return command, args
 
 
 @message
@@ -159,3 +208,4 @@ class ServerState:
     applied: int
     raft_state_bytes: int
     snapshot_bytes: int
+    keys: int = 0  # stored keys, expired ones not yet purged included (per replica)

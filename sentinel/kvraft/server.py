@@ -43,7 +43,6 @@ from __future__ import annotations
 import collections
 import logging
 import time
-from typing import Any
 
 from sentinel.kvraft.codec import (
     WRITE_BATCH_MAX,
@@ -52,19 +51,18 @@ from sentinel.kvraft.codec import (
     decode_command,
     encode_command,
     encode_write_batch,
+    stamp_entry,
 )
 from sentinel.kvraft.commands import (
-    Append,
-    Cas,
     Command,
-    Delete,
     Get,
-    Put,
+    RedisRead,
+    RedisVersions,
     Register,
     Write,
-    validate_command,
 )
 from sentinel.kvraft.limits import InvalidRequest
+from sentinel.kvraft.logclock import LogClock
 from sentinel.kvraft.protocol import (
     BATCH_BYTES_MAX,
     BATCH_OPS_MAX,
@@ -79,8 +77,10 @@ from sentinel.kvraft.protocol import (
     KVReply,
     ServerState,
     check_entry_size,
+    check_redis,
 )
 from sentinel.kvraft.results import Result
+from sentinel.kvraft.service import KVService
 from sentinel.kvraft.statemachine import OK_RESULT, KVStateMachine
 from sentinel.kvraft.waiters import (
     OK_REPLY,
@@ -123,19 +123,22 @@ class KVServerApp(Application):
         self.sm = KVStateMachine()
         self.maxraftstate = -1
         self.reply_timeout_s = REPLY_TIMEOUT_MS_DEFAULT / 1000.0
-        #: raft index -> [(term, waiter, the entry's command, position in it)]: writes waiting
-        #: for their entry to apply (a WriteBatch entry answers each write from its position).
-        self.writes: dict[int, list[tuple[int, Waiter, Command | WriteBatch, int]]] = {}
+        #: raft index -> [(term, waiter, the entry's command, position in it, its stamp)]:
+        #: writes waiting for their entry to apply (a WriteBatch entry answers each write
+        #: from its position).
+        self.writes: dict[int, list[tuple[int, Waiter, Command | WriteBatch, int, int]]] = {}
         #: (deadline, index, waiter) of every write in `writes`, in proposal order: by index
         #: and by deadline alike (a leader's indexes grow; all waits are equally long).
         self.write_deadlines: collections.deque[tuple[float, int, Waiter]] = collections.deque()
-        #: read context -> [(key, waiter)]; (deadline, context) in deadline order.
-        self.reads: dict[bytes, list[tuple[str, Waiter]]] = {}
+        #: read context -> [(key or Redis read, waiter)]; (deadline, context) in deadline order.
+        self.reads: dict[bytes, list[tuple[_Read, Waiter]]] = {}
         self.reads_pending = 0
         self.read_deadlines: collections.deque[tuple[float, bytes]] = collections.deque()
         self.next_read = 0
         self.leader = 0
         self.snapshots_taken = 0
+        self.clock = LogClock(self.sm)  # stamps, read times, purges (logclock.py)
+        self.is_leader = False
 
     def start(self, ctx: NodeContext) -> None:
         self.ctx = ctx
@@ -143,15 +146,16 @@ class KVServerApp(Application):
         timeout_ms = int(ctx.options.get("reply_timeout_ms", REPLY_TIMEOUT_MS_DEFAULT))  # type: ignore[call-overload]
         assert timeout_ms > 0, "reply_timeout_ms must be positive"
         self.reply_timeout_s = timeout_ms / 1000.0
-        ctx.rpc.add_service(KVService(self), SERVICE)
+        ctx.rpc.add_service(KVService(self), SERVICE)  # type: ignore[arg-type]
 
     # -- raft -> state machine -----------------------------------------------------------
 
     def restore(self, index: int, data: bytes) -> None:
         self.sm.restore(data)  # a SnapshotError here is a corrupt raft snapshot: stop
+        self.clock.applied(index)
         assert self.sm.applied_index == index, f"snapshot at {index} says {self.sm.applied_index}"
         for waiting in [i for i in self.writes if i <= index]:
-            for _term, waiter, _command, _at in self.writes.pop(waiting):
+            for _term, waiter, _command, _at, _now in self.writes.pop(waiting):
                 resolve(waiter, _COVERED)  # a retry learns the outcome (duplicate)
         self._forget_deadlines_to(index)
 
@@ -166,13 +170,14 @@ class KVServerApp(Application):
         # command we decoded and checked when it arrived, not decoded again.
         mine = [w for w in waiters if w[0] == entry.term] if waiters else None
         if mine:
-            result = self.sm.apply_command(entry.index, mine[0][2])
+            result = self.sm.apply_command(entry.index, mine[0][2], mine[0][4], entry.term)
         else:
             data = entry.data if entry.kind is EntryKind.NORMAL else b""
-            result = self.sm.apply(entry.index, data)
+            result = self.sm.apply(entry.index, data, entry.term)
+        self.clock.applied(entry.index)
         if waiters:
             results = result if type(result) is tuple else (result,)
-            for term, waiter, _command, at in waiters:
+            for term, waiter, _command, at, _now in waiters:
                 ours = term == entry.term and at < len(results)
                 resolve(waiter, _reply_ok(results[at]) if ours else _WRONG_LEADER)
 
@@ -197,12 +202,15 @@ class KVServerApp(Application):
         if waiting is not None:
             self.reads_pending -= len(waiting)
             self._forget_answered_reads()
-            lookup = self.sm.lookup  # keys were validated when the reads arrived
-            for key, waiter in waiting:
-                if type(waiter) is BatchSlot:  # straight to its flat answer (no KVReply)
-                    waiter.answer.fill_flat(waiter.position, flat_read(self.sm.value(key)))
+            sm = self.sm  # keys were validated when the reads arrived
+            now_ms = self.clock.read_ms()
+            for read, waiter in waiting:
+                if type(read) is not str:
+                    resolve(waiter, KVReply(OK, sm.redis_read(read, now_ms)))
+                elif type(waiter) is BatchSlot:  # straight to its flat answer (no KVReply)
+                    waiter.answer.fill_flat(waiter.position, flat_read(sm.value(read, now_ms)))
                 else:
-                    resolve(waiter, KVReply(OK, lookup(key)))
+                    resolve(waiter, KVReply(OK, sm.lookup(read, now_ms)))
 
     def read_failed(self, context: bytes) -> None:
         self._end_reads(context, _WRONG_LEADER)
@@ -224,7 +232,9 @@ class KVServerApp(Application):
 
     def role_changed(self, role: Role, term: int, leader: int) -> None:
         self.leader = leader
+        self.is_leader = role is Role.LEADER
         if role is not Role.LEADER:
+            self.clock.lost_leadership()
             self.fail_writes()
 
     def fail_writes(self) -> None:
@@ -233,7 +243,7 @@ class KVServerApp(Application):
         writes, self.writes = self.writes, {}
         self.write_deadlines.clear()
         for waiters in writes.values():
-            for _term, waiter, _command, _at in waiters:
+            for _term, waiter, _command, _at, _now in waiters:
                 resolve(waiter, KVReply(RETRY, leader=self.leader, detail=_DEPOSED))
 
     def on_tick(self) -> None:
@@ -249,27 +259,31 @@ class KVServerApp(Application):
         while self.read_deadlines and self.read_deadlines[0][0] <= now:
             _deadline, context = self.read_deadlines.popleft()
             self._end_reads(context, _RETRY)
+        purge = self.clock.purge_due(now, self.is_leader)
+        if purge is not None:
+            try:
+                data = stamp_entry(self.clock.stamp_ms(), encode_command(purge))
+                self.clock.purge_proposed(self.ctx.propose(data)[0])
+            except (NotLeader, ProposalDropped) as exc:
+                log.debug("purge not proposed: %s", exc)
 
     def status(self) -> dict[str, int]:
-        stats = self.sm.stats()
         return {
-            "keys": stats.keys,
-            "sessions": stats.sessions,
+            "keys": len(self.sm.keyspace),
+            "sessions": self.sm.sessions,
             "writes_pending": len(self.write_deadlines),
             "reads_pending": self.reads_pending,
             "snapshots_taken": self.snapshots_taken,
+            "purges_proposed": self.clock.purges,
         }
 
     # -- requests ------------------------------------------------------------------------
 
-    def write(self, command: object) -> KVReply | Deferred:
-        """Propose a validated write (or Register); the reply waits for its entry."""
-        try:
-            data = check_entry_size(encode_command(command))  # type: ignore[arg-type]
-        except InvalidRequest as exc:  # encode_command validates every field first
-            return KVReply(INVALID, detail=str(exc))
+    def write(self, command: Command, data: bytes) -> KVReply | Deferred:
+        """Propose a write (or Register) decoded from `data`, its checked encoding (see
+        `protocol.decoded`); the reply waits for its entry."""
         deferred = Deferred()
-        return self._propose(command, data, deferred) or deferred  # type: ignore[arg-type]
+        return self._propose(command, data, deferred) or deferred
 
     def _propose(self, command: Command, data: bytes, waiter: Waiter) -> KVReply | None:
         """Propose `data` (the valid encoding of `command`); None when `waiter` now waits
@@ -283,8 +297,9 @@ class KVServerApp(Application):
         per write of a WriteBatch). None when they wait, else the answer for all of them."""
         if len(self.write_deadlines) + len(waiters) > WRITES_PENDING_MAX:
             return KVReply(REFUSED, detail="too many writes pending")
+        now_ms = self.clock.stamp_ms()
         try:
-            index, term = self.ctx.propose(data)
+            index, term = self.ctx.propose(stamp_entry(now_ms, data))
         except NotLeader as exc:
             return KVReply(WRONG_LEADER, leader=exc.leader_hint or 0)
         except ProposalDropped as exc:
@@ -292,21 +307,17 @@ class KVServerApp(Application):
         deadline = time.monotonic() + self.reply_timeout_s
         waiting = self.writes.setdefault(index, [])
         for at, waiter in enumerate(waiters):
-            waiting.append((term, waiter, command, at))
+            waiting.append((term, waiter, command, at, now_ms))
             self.write_deadlines.append((deadline, index, waiter))
         return None
 
-    def read(self, command: object) -> KVReply | Deferred:
-        """A linearizable Get through ReadIndex."""
-        try:
-            get = validate_command(command)
-        except InvalidRequest as exc:
-            return KVReply(INVALID, detail=str(exc))
-        assert isinstance(get, Get)
+    def read(self, get: Get | RedisRead | RedisVersions) -> KVReply | Deferred:
+        """A linearizable Get or Redis read (decoded, so valid) through ReadIndex."""
         deferred = Deferred()
-        return self._read_at_point([(get.key, deferred)]) or deferred
+        read = get.key if type(get) is Get else get
+        return self._read_at_point([(read, deferred)]) or deferred  # type: ignore[list-item]
 
-    def _read_at_point(self, waiting: list[tuple[str, Waiter]]) -> KVReply | None:
+    def _read_at_point(self, waiting: list[tuple[_Read, Waiter]]) -> KVReply | None:
         """One ReadIndex read point for every (validated key, waiter) of `waiting`; None when
         they now wait for it, else the answer for all of them."""
         if self.reads_pending + len(waiting) > READS_PENDING_MAX:
@@ -333,14 +344,15 @@ class KVServerApp(Application):
         if sum(len(c) if type(c) is bytes else 0 for c in commands) > BATCH_BYTES_MAX:
             return KVReply(INVALID, detail=f"a batch holds at most {BATCH_BYTES_MAX} bytes")
         batch = BatchAnswer(len(commands))
-        reads: list[tuple[str, Waiter]] = []
+        reads: list[tuple[_Read, Waiter]] = []
         writes: list[tuple[int, int, Write, bytes, BatchSlot]] = []
         for position, data in enumerate(commands):
             slot = BatchSlot(batch, position)
             try:
                 if type(data) is not bytes:
                     raise CommandError(f"an operation must be bytes, not {type(data).__name__}")
-                command = decode_command(check_entry_size(data))  # checks every field, limit
+                # checks every field, limit, and a Redis command's arguments
+                command = check_redis(decode_command(check_entry_size(data)))
                 if type(command) is WriteBatch:
                     raise CommandError("each operation is one command, not a write batch")
             except (CommandError, InvalidRequest) as exc:
@@ -348,6 +360,8 @@ class KVServerApp(Application):
                 continue
             if type(command) is Get:
                 reads.append((command.key, slot))
+            elif type(command) is RedisRead or type(command) is RedisVersions:
+                reads.append((command, slot))
             elif type(command) is Register:  # its client id is its own entry's index
                 self._answer(slot, self._propose(command, data, slot))
             else:
@@ -399,51 +413,14 @@ class KVServerApp(Application):
             applied=self.sm.applied_index,
             raft_state_bytes=self.ctx.raft_state_bytes(),
             snapshot_bytes=self.ctx.snapshot_bytes(),
+            keys=len(self.sm.keyspace),
         )
+
+
+#: What a read point serves: a Get's (validated) key, or a Redis read.
+_Read = str | RedisRead | RedisVersions
 
 
 def _reply_ok(result: Result) -> KVReply:
     """The OK answer carrying `result` (the shared, pre-encoded one for a plain OK)."""
     return _OK_REPLY if result is OK_RESULT else KVReply(OK, result)
-
-
-def _expect(args: object, cls: type) -> KVReply | None:
-    if type(args) is cls:
-        return None
-    return KVReply(INVALID, detail=f"{cls.__name__} takes a {cls.__name__} command, "
-                   f"not {type(args).__name__}")  # fmt: skip
-
-
-class KVService:
-    """The RPC face of a KVServerApp, registered as "KVServer" (see protocol.py). The
-    method names are 6.824's RPC names ("KVServer.Get", ...), hence the capitals. Each of
-    Get ... Register takes the command of its name and answers a KVReply or a Deferred."""
-
-    def __init__(self, app: KVServerApp) -> None:
-        self._app = app
-
-    def Get(self, args: Any) -> KVReply | Deferred:
-        return _expect(args, Get) or self._app.read(args)
-
-    def Put(self, args: Any) -> KVReply | Deferred:
-        return _expect(args, Put) or self._app.write(args)
-
-    def Append(self, args: Any) -> KVReply | Deferred:
-        return _expect(args, Append) or self._app.write(args)
-
-    def Delete(self, args: Any) -> KVReply | Deferred:
-        return _expect(args, Delete) or self._app.write(args)
-
-    def Cas(self, args: Any) -> KVReply | Deferred:
-        return _expect(args, Cas) or self._app.write(args)
-
-    def Register(self, args: Any) -> KVReply | Deferred:
-        return _expect(args, Register) or self._app.write(args)
-
-    def Batch(self, args: Any) -> KVReply | KVBatchReply | Deferred:
-        """Several operations at once (protocol.py): one KVBatchReply, one answer each."""
-        return _expect(args, KVBatch) or self._app.batch(args)
-
-    def State(self, args: Any = None) -> ServerState:
-        """This server's term, role, applied index and sizes on disk."""
-        return self._app.state()

@@ -17,7 +17,9 @@ Rules (every replica follows them in log order, so every replica holds the same 
   take the table past `sessions_max`, the least recently used session goes: the smallest
   (last log index, client id). No clock is involved, so expiry is deterministic.
 
-Write replies never carry a value, so a session is three ints and a code.
+A str write's reply is its code alone; a Redis write's reply (INCR's new value, an EXEC's
+array) is kept encoded (replycodec.py) so a retry gets the very reply the write gave. Memory
+is bounded by sessions_max times the largest reply.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Session(NamedTuple):
     seq: int
     code: ResultCode
     last_index: int
+    reply: bytes = b""  # a Redis write's encoded reply (empty for str writes)
 
 
 class SessionTable:
@@ -73,17 +76,19 @@ class SessionTable:
         self._expire()
         return index
 
-    def record(self, client_id: int, seq: int, code: ResultCode, index: int) -> None:
+    def record(
+        self, client_id: int, seq: int, code: ResultCode, index: int, reply: bytes = b""
+    ) -> None:
         """Note a write at `index` from a live session; `seq` is its new highest."""
         old = self._sessions[client_id]
         assert seq >= old.seq and index > old.last_index, (old, seq, index)
-        self._sessions[client_id] = Session(client_id, seq, code, index)
+        self._sessions[client_id] = Session(client_id, seq, code, index, reply)
         self._sessions.move_to_end(client_id)
 
     def touch(self, client_id: int, index: int) -> Session:
         """Mark a live session used at `index` without changing its reply; return it."""
         old = self._sessions[client_id]
-        self.record(client_id, old.seq, old.code, index)
+        self.record(client_id, old.seq, old.code, index, old.reply)
         return self._sessions[client_id]
 
     def _expire(self) -> None:

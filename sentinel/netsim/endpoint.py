@@ -190,13 +190,6 @@ class Endpoint:
         by the router; the supervisor reads it back)."""
         self.send_frame(p.ROUTER_ID, bytes(blob), p.F_STATUS)
 
-    def query_router(self) -> int:
-        """Ask the router for a RouterReport of the nodes and this endpoint (totals over
-        every endpoint); it arrives as a Reply from endpoint 0."""
-        request_id = self.new_request_id()
-        self.send_frame(p.ROUTER_ID, b"", p.F_QUERY, request_id)
-        return request_id
-
     # -- receiving ---------------------------------------------------------------------------
 
     def poll(self, timeout_s: float | None = 0.0) -> list[Incoming]:

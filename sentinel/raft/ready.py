@@ -32,18 +32,6 @@ class Ready:
     #: Whether persisting needs an fsync (entries, a new term or vote, or a snapshot).
     must_sync: bool
 
-    def is_empty(self) -> bool:
-        """Whether there is nothing at all to do."""
-        return not (
-            self.hard_state
-            or self.entries
-            or self.snapshot
-            or self.messages
-            or self.apply_snapshot
-            or self.committed_entries
-            or self.read_states
-        )
-
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class PersistentState:

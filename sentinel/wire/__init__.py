@@ -7,20 +7,12 @@ registered classes. Anything else is a `WireError`.
 
 from sentinel.wire.codec import FRAME_BYTES_MAX, HEADER_BYTES, decode, encode, frame_length
 from sentinel.wire.errors import RegistrationError, WireError, WireWarning
-from sentinel.wire.framing import (
-    FrameDecoder,
-    read_frame,
-    recv_message,
-    send_message,
-    write_frame,
-)
 from sentinel.wire.registry import AnyMessage, constructor, is_registered, message
 
 __all__ = [
     "FRAME_BYTES_MAX",
     "HEADER_BYTES",
     "AnyMessage",
-    "FrameDecoder",
     "RegistrationError",
     "WireError",
     "WireWarning",
@@ -30,8 +22,4 @@ __all__ = [
     "frame_length",
     "is_registered",
     "message",
-    "read_frame",
-    "recv_message",
-    "send_message",
-    "write_frame",
 ]

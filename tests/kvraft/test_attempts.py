@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from sentinel.kvraft.attempts import (
     REREGISTER_MAX,
     ROUND_PAUSE_S,
+    RPC_TIMEOUT_S,
+    SILENCE_S,
     Done,
     Fail,
     Operation,
@@ -41,6 +43,7 @@ from sentinel.kvraft.protocol import (
     KVReply,
 )
 from sentinel.kvraft.results import Result, ResultCode
+from sentinel.kvraft.statemachine import KVStateMachine
 from sentinel.netsim.rpc import RpcError, RpcReply
 
 RPC_S = 1.5
@@ -58,7 +61,9 @@ REGISTERED = ok(client_id=41)
 
 
 def op_on(session: SessionState, kind: type, *fields: object, deadline: float | None = 100.0):
-    return Operation(session, prepare(kind, *fields), deadline, RPC_S)
+    """An Operation that waits the whole RPC_S for every answer (the silence rule is tested
+    on its own, below)."""
+    return Operation(session, prepare(kind, *fields), deadline, RPC_S, silence_s=RPC_S)
 
 
 def registered(servers=(1, 2, 3), client_id: int = 41) -> SessionState:
@@ -217,6 +222,58 @@ def test_set_servers_takes_effect_at_the_next_attempt():
     session.set_servers([3, 4])
     assert session.leader == 0  # the known leader (3) is kept
     assert op.on_reply(None, 0.0).server == 4
+
+
+# -- a silent server (paused, cut off) costs about one election --------------------------
+
+
+def test_a_silent_server_is_left_after_about_an_election_timeout():
+    op = Operation(registered(), prepare(Put, "k", "v"), 100.0)
+    first = op.start(0.0)
+    assert first.server == 1 and first.timeout_s == SILENCE_S
+    assert SILENCE_S <= 0.3 < RPC_TIMEOUT_S  # the longest default election timeout: 300 ms
+    retry = op.on_reply(None, SILENCE_S)
+    assert retry.server == 2 and retry.command == first.command  # same client id and seq
+
+
+def test_the_wait_doubles_after_each_silence_up_to_the_rpc_timeout():
+    op = Operation(SessionState([1, 2, 3]), prepare(Get, "k"), None)
+    waits = [op.start(0.0).timeout_s]
+    now = 0.0
+    while len(waits) < 6:
+        action = op.on_reply(None, now)
+        if isinstance(action, Pause):
+            action = op.resume(now)
+        waits.append(action.timeout_s)
+        now += 1.0
+    assert waits == [SILENCE_S, 2 * SILENCE_S, 4 * SILENCE_S] + [RPC_TIMEOUT_S] * 3
+
+
+def test_an_answer_that_is_not_silence_keeps_the_wait():
+    op = Operation(registered(), prepare(Get, "k"), 100.0)
+    op.start(0.0)
+    hop = op.on_reply(err(WRONG_LEADER, leader=3), 0.0)
+    assert (hop.server, hop.timeout_s) == (3, SILENCE_S)
+    assert op.on_reply(err(REFUSED), 0.0).timeout_s == SILENCE_S
+
+
+def test_a_slow_leader_answering_after_the_retry_does_not_apply_the_write_twice():
+    """The old leader applies the write but its answer comes after the client gave up on it;
+    the retry (same client id and seq) reaches the new leader, whose state machine applies
+    the same log: the second copy is a duplicate, answered and not applied again."""
+    sm = KVStateMachine()
+    client_id = sm.apply(1, encode_command(Register())).client_id
+    session = registered(servers=(1, 2, 3), client_id=client_id)
+    op = Operation(session, prepare(Append, "k", "x"), 100.0)
+    first = op.start(0.0)
+    assert sm.apply(2, encode_command(first.command)).code is ResultCode.OK  # node 1, slow
+    retry = op.on_reply(None, first.timeout_s)  # silence: try node 2
+    assert retry.server == 2 and retry.command == first.command
+    again = sm.apply(3, encode_command(retry.command))  # node 2 leads; the copy commits too
+    assert again.code is ResultCode.OK and again.duplicate
+    assert op.on_reply(RpcReply(KVReply(OK, again)), 0.5) == Done(None)
+    assert sm.apply(4, encode_command(Get("k"))).value == "x"  # appended once
+    assert session.leader == 1  # node 2 (position 1) is remembered as the leader
 
 
 # -- deadlines -----------------------------------------------------------------------------

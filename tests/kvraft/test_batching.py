@@ -63,7 +63,8 @@ class Member:
 
     def send(self, co: Coalescer, server: int, command, timeout_s: float = 1.5) -> None:
         method = f"KVServer.{type(command).__name__}"
-        co.send(server, method, command, timeout_s, self.replies.append, self.errors.append)
+        data = encode_command(command)
+        co.send(server, method, data, timeout_s, self.replies.append, self.errors.append)
 
 
 def test_attempts_wait_for_the_flush_and_leave_as_one_batch_per_server():
@@ -81,7 +82,7 @@ def test_attempts_wait_for_the_flush_and_leave_as_one_batch_per_server():
     ]
     _dst, _method, args, _timeout, callback = net.calls[0]
     assert args == KVBatch((encode_command(Put("k", "v", 7, 1)), encode_command(Get("k"))))
-    assert net.calls[1][2] == Put("x", "y", 8, 3)
+    assert net.calls[1][2] == encode_command(Put("x", "y", 8, 3))
     ok = KVReply(OK, Result(ResultCode.OK))
     value = KVReply(OK, Result(ResultCode.OK, "v"))
     callback(RpcReply(KVBatchReply((flat_reply(ok), flat_reply(value)))))
@@ -189,7 +190,8 @@ def test_a_command_too_big_to_share_a_batch_leaves_alone(big_first):
     small = Put("s", "v", 8, 1)
     for command in (big, small) if big_first else (small, big):
         Member().send(co, 1, command)
-    assert [args for _dst, _method, args, *_ in net.calls] == [big]  # at once, as itself
+    big_data, small_data = encode_command(big), encode_command(small)
+    assert [args for _dst, _method, args, *_ in net.calls] == [big_data]  # at once, alone
     net.flush()
-    assert [args for _dst, _method, args, *_ in net.calls] == [big, small]  # alone too
+    assert [args for _dst, _method, args, *_ in net.calls] == [big_data, small_data]
     assert (co.batches_sent, co.members_sent) == (0, 0)  # no batch at all

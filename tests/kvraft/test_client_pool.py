@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from sentinel.kvraft.client import Client, ClientClosed, QueueFull
+from sentinel.kvraft.codec import decode_command
 from sentinel.kvraft.errors import OutcomeUnknown
 from sentinel.kvraft.protocol import OK, KVReply
 from sentinel.kvraft.results import Result, ResultCode
@@ -21,7 +22,7 @@ DONE = RpcReply(KVReply(OK, Result(ResultCode.OK, value="v")))
 
 
 class ScriptedNetwork:
-    """Async calls wait until the test answers them; blocking calls are answered at once."""
+    """Calls wait until the test answers them (a blocking call is an async one waited on)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -45,11 +46,6 @@ class ScriptedNetwork:
     def add_flush_hook(self, hook) -> None:
         pass
 
-    def call(self, dst, method, args, timeout_s):
-        with self.lock:
-            self.log.append(("sync", args))
-        return REGISTERED if method.endswith("Register") else DONE
-
     def answer(self, reply) -> None:
         with self.lock:
             callback = self.waiting.pop(0)
@@ -61,7 +57,8 @@ class ScriptedNetwork:
 
 def commands(net: ScriptedNetwork) -> list[str]:
     with net.lock:
-        return [f"{how} {type(cmd).__name__} {getattr(cmd, 'value', '')}" for how, cmd in net.log]
+        sent = [(how, decode_command(data)) for how, data in net.log]
+    return [f"{how} {type(cmd).__name__} {getattr(cmd, 'value', '')}" for how, cmd in sent]
 
 
 def test_blocking_and_async_calls_share_one_fifo_line():
@@ -75,13 +72,14 @@ def test_blocking_and_async_calls_share_one_fifo_line():
     wait_for(lambda: len(kv._waiting) == 1, WAIT_S)  # the blocking get waits in line
     second = kv.put_async("k", "b")  # behind it
     net.answer(REGISTERED)
-    net.answer(DONE)  # the first put is done: the clerk goes to the get, then to "b"
+    net.answer(DONE)  # the first put is done: the session goes to the get
+    net.answer(DONE)  # the get is done: the session goes to "b"
     reader.join(WAIT_S)
     assert first.result(WAIT_S) is None and got == ["v"]
-    assert commands(net) == ["async Register ", "async Put a", "sync Get ", "async Put b"]
+    assert commands(net) == ["async Register ", "async Put a", "async Get ", "async Put b"]
     net.answer(DONE)
     assert second.result(WAIT_S) is None
-    assert kv._made == 1
+    assert len(kv._sessions) == 1
 
 
 def test_queue_bound_and_close():
@@ -112,7 +110,7 @@ def test_queue_bound_and_close():
     with pytest.raises(OutcomeUnknown) as caught:
         in_flight.result(WAIT_S)
     assert isinstance(caught.value.__cause__, NetworkClosed)
-    assert kv._waiting == type(kv._waiting)() and kv._idle  # the clerk came back
+    assert kv._waiting == type(kv._waiting)() and kv._idle  # the session came back
 
 
 def test_without_coalescing_async_calls_go_straight_to_the_network():
@@ -124,3 +122,12 @@ def test_without_coalescing_async_calls_go_straight_to_the_network():
     assert commands(net) == ["async Get "]
     net.answer(DONE)
     assert future.result(WAIT_S) == "v"
+
+
+def test_a_blocking_call_from_a_callback_raises_and_sends_nothing():
+    net = ScriptedNetwork()
+    net.on_reader_thread = lambda: True  # as if called from a future's callback
+    kv = Client(net, [1], clerks_max=1, coalesce=False)  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="its own thread"):
+        kv.get("k", timeout_s=WAIT_S)
+    assert commands(net) == [] and not kv._waiting

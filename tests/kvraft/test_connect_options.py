@@ -17,7 +17,14 @@ def test_sentinel_connect_passes_every_client_option_through(monkeypatch) -> Non
     # The real signature, read before the patch, names what must pass through.
     names = [p for p in inspect.signature(client.connect).parameters if p != "cluster_dir"]
     monkeypatch.setattr(client, "connect", fake_connect)
-    assert set(names) >= {"servers", "clerks_max", "queue_max", "coalesce"}
-    options = {"servers": [1, 2], "clerks_max": 3, "queue_max": 7, "coalesce": False}
+    assert set(names) >= {"servers", "clerks_max", "queue_max", "coalesce", "silence_s"}
+    options = {"servers": [1, 2], "clerks_max": 3, "queue_max": 7, "coalesce": False,
+               "rpc_timeout_s": 2.0, "silence_s": 0.2}  # fmt: skip
     assert sentinel.connect("/tmp/x", **options) == "client"
     assert seen == {**options, "cluster_dir": "/tmp/x"}
+
+
+def test_the_client_takes_every_option_connect_takes() -> None:
+    """`connect` builds a Client: its options are the client's, bar the network ones."""
+    made = set(inspect.signature(client.Client).parameters) - {"network", "owns_network"}
+    assert made == set(inspect.signature(client.connect).parameters) - {"cluster_dir"}

@@ -1,9 +1,9 @@
 """Hostile arguments to every client call: each is refused before anything is sent.
 
-Every verb of the blocking `Client`, its `*_async` twin and the 6.824 `Clerk` gets keys and
-values of the wrong type (a str subclass and an enum member included: they cannot travel in
-a frame), and the `Client` timeouts of the wrong type or value. Each call must raise
-InvalidRequest (TypeError for a deadline of the wrong type) and send nothing; the client then
+Every verb of the blocking `Client` and its `*_async` twin gets keys and values of the wrong
+type (a str subclass and an enum member included: they cannot travel in a frame), and
+timeouts of the wrong type or value. Each call must raise InvalidRequest (TypeError for a
+timeout of the wrong type) and send nothing; the client then
 still serves a good call. The network here encodes what it is given, as the real one does,
 so a value that cannot travel would fail there, later and less clearly.
 """
@@ -13,12 +13,10 @@ from __future__ import annotations
 import enum
 import math
 import threading
-import time
 
 import pytest
 
 import sentinel
-from sentinel.kvraft.clerk import Clerk
 from sentinel.kvraft.client import Client
 from sentinel.kvraft.limits import KEY_BYTES_MAX, TIMEOUT_S_MAX, InvalidRequest
 from sentinel.kvraft.protocol import OK, KVReply
@@ -102,16 +100,12 @@ CASES = _cases()
 def _call(kind: str, target, verb: str, args: tuple, timeout_s=5.0):
     if kind == "sync":
         return getattr(target, verb)(*args, timeout_s=timeout_s)
-    if kind == "async":
-        return getattr(target, f"{verb}_async")(*args, timeout_s=timeout_s)
-    return getattr(target, verb)(*args, time.monotonic() + timeout_s)
+    return getattr(target, f"{verb}_async")(*args, timeout_s=timeout_s)
 
 
-@pytest.fixture(params=["sync", "async", "clerk"])
+@pytest.fixture(params=["sync", "async"])
 def client(request):
     net = RecordingNetwork()
-    if request.param == "clerk":
-        return request.param, Clerk(net, [1]), net  # type: ignore[arg-type]
     return request.param, Client(net, [1], clerks_max=2), net  # type: ignore[arg-type]
 
 
@@ -161,18 +155,6 @@ def test_an_int_timeout_and_the_longest_are_fine():
     assert kv.put_async("k", "w", timeout_s=1).result(5.0) is None
 
 
-@pytest.mark.parametrize(("deadline", "error"), [("5", TypeError), (True, TypeError)])
-def test_a_clerk_deadline_of_the_wrong_type_is_refused(deadline, error):
-    net = RecordingNetwork()
-    clerk = Clerk(net, [1])  # type: ignore[arg-type]
-    with pytest.raises(error, match=r"deadline must be a time\.monotonic"):
-        clerk.put("k", "v", deadline)
-    with pytest.raises(InvalidRequest, match="not NaN"):
-        clerk.get("k", math.nan)
-    assert net.sent == []
-    assert clerk.get("k", None) == "v"  # None: no deadline (6.824's clerk)
-
-
 @pytest.mark.parametrize(
     ("options", "error", "says"),
     [
@@ -184,6 +166,8 @@ def test_a_clerk_deadline_of_the_wrong_type_is_refused(deadline, error):
         ({"servers": ["1"]}, InvalidRequest, "a server id must be an int, not str"),
         ({"clerks_max": "3"}, InvalidRequest, "clerks_max must be an int, not str"),
         ({"clerks_max": 0}, InvalidRequest, "clerks_max 0 is out of range"),
+        ({"rpc_timeout_s": 0}, InvalidRequest, "rpc_timeout_s must be more than 0"),
+        ({"silence_s": "1"}, TypeError, "silence_s must be a number of seconds"),
     ],
 )
 def test_connect_checks_its_options_before_contacting_the_router(tmp_path, options, error, says):

@@ -23,6 +23,8 @@ from sentinel.kvraft import (
     SnapshotError,
     encode_command,
 )
+from sentinel.kvraft.binary import uint_bytes
+from sentinel.kvraft.keyspace import Keyspace
 
 OK = ResultCode.OK
 
@@ -51,15 +53,18 @@ def test_snapshot_size_for_the_6824_workload():
     assert submit(restored, Put("x", "1", cid, seq)) == Result(OK, duplicate=True)
 
 
-def test_same_state_same_bytes_whatever_the_insertion_order():
+def test_same_log_same_bytes_and_a_restored_copy_gives_them_again():
     one, two = KVStateMachine(), KVStateMachine()
-    for sm, keys in ((one, "abc"), (two, "cba")):
+    for sm in (one, two):
         cid = submit(sm, Register()).client_id
-        for seq, key in enumerate(keys, start=1):
+        for seq, key in enumerate("cba", start=1):
             submit(sm, Put(key, key.upper(), cid, seq))
         submit(sm, Delete("b", cid, 4))
         submit(sm, Put("b", "B", cid, 5))
     assert one.snapshot() == two.snapshot()
+    copy = KVStateMachine()
+    copy.restore(one.snapshot())
+    assert copy.snapshot() == one.snapshot()
 
 
 def test_restore_replaces_everything_and_reports_the_index():
@@ -101,26 +106,37 @@ def _with_crc(body: bytes) -> bytes:
 GOOD = _valid_snapshot()
 
 
+_KEYSPACE = Keyspace().encode()
+
+
+def _body(applied: int, sessions: bytes, keyspace: bytes = _KEYSPACE) -> bytes:
+    """A version-2 snapshot body: applied index, stamp 0, the keyspace, then `sessions`
+    (count, then client_id, seq, code, last_index, reply length + reply each)."""
+    return (
+        b"KVS\x02" + uint_bytes(applied) + b"\x00" + uint_bytes(len(keyspace)) + keyspace + sessions
+    )
+
+
 @pytest.mark.parametrize(
     ("data", "problem"),
     [
         (b"", "not a key/value snapshot"),
         (b"garbage!", "not a key/value snapshot"),
-        (b"KVS\x02" + GOOD[4:], "not a key/value snapshot"),  # a future version
-        (b"KVS\x01", "truncated snapshot"),
+        (b"KVS\x03" + GOOD[4:], "not a key/value snapshot"),  # a future version
+        (b"KVS\x01" + GOOD[4:], "version-1 key/value snapshot"),  # the str store's
+        (b"KVS\x02", "truncated snapshot"),
         (GOOD[:-1] + bytes([GOOD[-1] ^ 1]), "checksum mismatch"),
         (GOOD[:10] + bytes([GOOD[10] ^ 0x40]) + GOOD[11:], "checksum mismatch"),
         (_with_crc(GOOD[:-4] + b"\x00"), "1 trailing bytes"),
-        (_with_crc(b"KVS\x01\x05\x02\x01b\x00\x01a\x00\x00"), "keys out of order"),
-        (_with_crc(b"KVS\x01\x05\x01\x00\x00\x00"), "key must not be empty"),
-        (_with_crc(b"KVS\x01\x05\x00\x01\x01\x01\x09\x01"), "unknown result code 9"),
-        (_with_crc(b"KVS\x01\x05\x00\x01\x01\x01\x04\x01"), "BAD_COMMAND cannot be"),
-        (_with_crc(b"KVS\x01\x05\x00\x01\x01\x01\x00\x07"), "out of range"),  # after applied
-        (_with_crc(b"KVS\x01\x05\x00\x01\x03\x01\x00\x02"), "bad session client id 3"),
-        (_with_crc(b"KVS\x01\x05\x00\x02\x01\x01\x00\x02\x01\x01\x00\x02"), "bad session"),
-        (_with_crc(b"KVS\x01\x05\x00\x02\x02\x01\x00\x03\x01\x01\x00\x02"), "out of order"),
-        (_with_crc(b"KVS\x01\x05\x01\x01k\x02\xff\xfe\x00"), "invalid UTF-8"),
-        ("KVS\x01", "must be bytes, not str"),
+        (_with_crc(_body(5, b"\x00", b"RKS\x01garbage")), "RKS|keyspace|truncated|checksum"),
+        (_with_crc(_body(5, b"\x01\x01\x01\x09\x01\x00")), "unknown result code 9"),
+        (_with_crc(_body(5, b"\x01\x01\x01\x04\x01\x00")), "BAD_COMMAND cannot be"),
+        (_with_crc(_body(5, b"\x01\x01\x01\x00\x07\x00")), "out of range"),  # after applied
+        (_with_crc(_body(5, b"\x01\x03\x01\x00\x02\x00")), "bad session client id 3"),
+        (_with_crc(_body(5, b"\x02\x01\x01\x00\x02\x00\x01\x01\x00\x02\x00")), "bad session"),
+        (_with_crc(_body(5, b"\x02\x02\x01\x00\x03\x00\x01\x01\x00\x02\x00")), "out of order"),
+        (_with_crc(_body(5, b"\x01\x01\x01\x00\x02\x05ab")), "truncated"),  # the reply
+        ("KVS\x02", "must be bytes, not str"),
     ],
 )
 def test_garbage_snapshot_is_refused_and_changes_nothing(data, problem):

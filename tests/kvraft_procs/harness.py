@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sentinel.kvraft.clerk import Clerk
+from sentinel.kvraft.client import Client
 from sentinel.kvraft.protocol import ServerState
 from sentinel.netsim.client import Network, connect
 from sentinel.netsim.control import RouterHandle
@@ -151,16 +151,16 @@ class KVCluster:
 
     # -- clients -------------------------------------------------------------------------
 
-    def make_client(self, to: list[int]) -> Clerk:
-        """6.824 makeClient(to): a new clerk that may talk to servers `to` only, given in a
-        random order (so position means nothing)."""
+    def make_client(self, to: list[int]) -> Client:
+        """6.824 makeClient(to): a new clerk (a client of one session, calls in order) that
+        may talk to servers `to` only, given in a random order (so position means nothing)."""
         assert self.net is not None
         ids = [i + 1 for i in to]
         with self.rng_lock:
             self.rng.shuffle(ids)
-        return Clerk(self.net, ids)
+        return Client(self.net, ids, clerks_max=1, owns_network=False, coalesce=False)
 
-    def connect_client(self, clerk: Clerk, to: list[int]) -> None:
+    def connect_client(self, clerk: Client, to: list[int]) -> None:
         """6.824 ConnectClient: the clerk may now talk to servers `to`."""
         ids = [i + 1 for i in to]
         with self.rng_lock:

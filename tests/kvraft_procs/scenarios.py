@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from harness_kv import ELECTION_TIMEOUT_S, OP_DEADLINE_S, KVCluster
 
-from sentinel.kvraft.clerk import Clerk
+from sentinel.kvraft.client import Client
 from sentinel.lin import CheckResult, HistoryRecorder, check_operations, kv_model
 
 #: 6.824 runs clients for 5 s per iteration; we run 2 s (time budget; see module docstring).
@@ -42,7 +42,7 @@ class Ops:
     def _run(self, cid: int, f: str, key: str, value: str | None, fn: Callable[[float], object]):
         token = self.rec.invoke(cid, f, key, value)
         try:
-            out = fn(time.monotonic() + OP_DEADLINE_S)
+            out = fn(OP_DEADLINE_S)
         except BaseException:
             self.rec.info(token)
             raise
@@ -54,15 +54,15 @@ class Ops:
             self.count += 1
         return out
 
-    def get(self, ck: Clerk, key: str, cid: int) -> str:
-        value = self._run(cid, "get", key, None, lambda dl: ck.get(key, dl))
+    def get(self, ck: Client, key: str, cid: int) -> str:
+        value = self._run(cid, "get", key, None, lambda timeout_s: ck.get(key, timeout_s))
         return value if value is not None else ""
 
-    def put(self, ck: Clerk, key: str, value: str, cid: int) -> None:
-        self._run(cid, "put", key, value, lambda dl: ck.put(key, value, dl))
+    def put(self, ck: Client, key: str, value: str, cid: int) -> None:
+        self._run(cid, "put", key, value, lambda timeout_s: ck.put(key, value, timeout_s))
 
-    def append(self, ck: Clerk, key: str, value: str, cid: int) -> None:
-        self._run(cid, "append", key, value, lambda dl: ck.append(key, value, dl))
+    def append(self, ck: Client, key: str, value: str, cid: int) -> None:
+        self._run(cid, "append", key, value, lambda timeout_s: ck.append(key, value, timeout_s))
 
     def check_linearizable(self, unknown_ok_because: str = "") -> None:
         """Fail on ILLEGAL; fail on UNKNOWN (checker timeout) unless the caller says why an
@@ -76,7 +76,7 @@ class Ops:
         assert result is CheckResult.OK, f"history of {len(history)} ops is {result.value}"
 
 
-def check(ops: Ops, ck: Clerk, key: str, want: str, cid: int) -> None:
+def check(ops: Ops, ck: Client, key: str, want: str, cid: int) -> None:
     got = ops.get(ck, key, cid)
     assert got == want, f"Get({key!r}): expected {want!r}, received {got!r}"
 

@@ -60,7 +60,7 @@ def test_bad_input_raises_at_once_and_sends_nothing(make_cluster):
                 call()
         with pytest.raises(ValueError, match="timeout_s"):
             kv.put_async("k", "v", timeout_s=0)
-        assert kv._made == 0  # no session was even lent out, so nothing was sent
+        assert len(kv._sessions) == 0  # no session was even lent out, so nothing was sent
         assert kv.get_async("k").result(OP_DEADLINE_S) is None
 
 
@@ -72,7 +72,7 @@ def test_one_clerk_serves_queued_calls_in_fifo_order(make_cluster):
         for future in futures:
             assert future.result(OP_DEADLINE_S) is None
         assert kv.get("log") == "".join(f"<{i}>" for i in range(30))
-        assert kv._made == 1
+        assert len(kv._sessions) == 1
 
 
 def test_many_sessions_chained_from_callbacks_apply_every_append_once(make_cluster):
@@ -106,7 +106,7 @@ def test_many_sessions_chained_from_callbacks_apply_every_append_once(make_clust
         assert not errors, errors
         for me in range(sessions):
             check_clnt_appends(me, kv.get(f"s{me}"), per_session)
-        assert kv._made == sessions
+        assert len(kv._sessions) == sessions
 
 
 def test_calls_made_in_one_callback_travel_as_one_batch_and_each_gets_its_answer(make_cluster):

@@ -11,8 +11,8 @@ import pytest
 from harness_kv import OP_DEADLINE_S
 
 import sentinel
-from sentinel.kvraft import Append, Get, InvalidRequest, Put, ResultCode
-from sentinel.kvraft.clerk import Clerk
+from sentinel.kvraft import Get, InvalidRequest, Put, ResultCode, encode_command
+from sentinel.kvraft.client import Client
 from sentinel.kvraft.errors import OutcomeUnknown, Unavailable
 from sentinel.kvraft.limits import KEY_BYTES_MAX, VALUE_BYTES_MAX
 from sentinel.kvraft.protocol import INVALID, KVReply
@@ -62,7 +62,7 @@ def test_a_value_at_the_size_limit_is_stored_and_read_back(make_cluster):
 def test_bad_input_is_refused_before_anything_is_sent(make_cluster):
     cfg = make_cluster(3)
     assert cfg.net is not None
-    ck = Clerk(cfg.net, [1, 2, 3])
+    ck = Client(cfg.net, [1, 2, 3], owns_network=False)
     bad = [
         lambda: ck.put("", "v"),
         lambda: ck.put(7, "v"),  # type: ignore[arg-type]
@@ -74,7 +74,7 @@ def test_bad_input_is_refused_before_anything_is_sent(make_cluster):
     for call in bad:
         with pytest.raises(InvalidRequest):
             call()
-    assert ck.rpcs == 0 and ck.client_id == 0  # nothing reached a server, not even Register
+    assert ck.rpcs == 0  # nothing reached a server, not even Register
     with sentinel.connect(cfg.directory) as kv, pytest.raises(ValueError):
         kv.put("k", "v", timeout_s=0)
 
@@ -128,13 +128,13 @@ def test_garbage_rpcs_get_clear_errors_and_the_server_keeps_serving(make_cluster
     leader = cfg.wait_leader()
     end = cfg.net.end(leader + 1)
     with pytest.raises(RpcError, match="unknown method"):
-        end.call("KVServer.Frobnicate", Put("k", "v", 1, 1), 5.0)
+        end.call("KVServer.Frobnicate", encode_command(Put("k", "v", 1, 1)), 5.0)
     for method, args, says in [
-        ("KVServer.Put", Get("k"), "Put takes a Put command, not Get"),
-        ("KVServer.Put", Put("k", 3, 1, 1), "value must be a str"),
-        ("KVServer.Append", Append("k", "v", -1, 1), "client_id -1 is out of range"),
-        ("KVServer.Get", {"key": "k"}, "Get takes a Get command, not dict"),
-        ("KVServer.Put", Put("k", "v", 10**6, 1), ""),  # no such session: not applied
+        ("KVServer.Put", encode_command(Get("k")), "Put takes a Put command, not Get"),
+        ("KVServer.Put", b"K\x01\x03\x01\x01\x01k\x02\xff\xfe", "invalid UTF-8"),
+        ("KVServer.Append", b"K\x01\x04\x00\x01\x01k\x01v", "number 0 is out of range"),
+        ("KVServer.Get", {"key": "k"}, "Get takes an encoded Get command (bytes), not dict"),
+        ("KVServer.Put", encode_command(Put("k", "v", 10**6, 1)), ""),  # no such session
     ]:
         reply = end.call(method, args, 5.0)
         assert isinstance(reply, KVReply), reply

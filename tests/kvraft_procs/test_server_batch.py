@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from sentinel.kvraft import Append, Delete, Get, Put, Register, encode_command
-from sentinel.kvraft.codec import WriteBatch, decode_command, encode_write_batch
+from sentinel.kvraft.codec import WriteBatch, decode_entry, encode_write_batch
 from sentinel.kvraft.protocol import (
     BATCH_OPS_MAX,
     INVALID,
@@ -71,7 +71,7 @@ def test_the_writes_become_one_entry_in_client_id_order_and_each_gets_its_own_an
     got = svc.Batch(batch(Put("a", "2", two, 1), Register(), Put("a", "1", one, 1),
                           Delete("zz", two, 2)))  # fmt: skip
     assert isinstance(got, Deferred) and not got.resolved
-    entries = [decode_command(data) for _i, _t, data in ctx.proposed[2:]]
+    entries = [decode_entry(data)[1] for _i, _t, data in ctx.proposed[2:]]
     # the two sessions' first writes share one entry, ordered by client id; the Register
     # and the second write of session `two` (a client id seen twice) get entries of their own
     assert entries == [Register(), WriteBatch((Put("a", "1", one, 1), Put("a", "2", two, 1))),

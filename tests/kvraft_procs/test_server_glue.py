@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from sentinel.kvraft import Append, Cas, Get, Put, Register, encode_command, server
+from sentinel.kvraft.commands import COMMAND_TYPES
 from sentinel.kvraft.limits import KEY_BYTES_MAX, VALUE_BYTES_MAX
 from sentinel.kvraft.protocol import INVALID, OK, REFUSED, RETRY, WRONG_LEADER, KVReply
 from sentinel.kvraft.results import ResultCode
@@ -62,10 +63,26 @@ class FakeContext:
         return self.state_bytes
 
 
-def make(**options: int) -> tuple[KVServerApp, FakeContext, object]:
+class Encoding:
+    """The KVServer service as a client calls it: each command in its `encode_command` bytes
+    (anything else, a KVBatch, as it is)."""
+
+    def __init__(self, service: object) -> None:
+        self.service = service
+
+    def __getattr__(self, method: str):  # type: ignore[no-untyped-def]
+        call = getattr(self.service, method)
+
+        def encoded(args: object) -> object:
+            return call(encode_command(args) if type(args) in COMMAND_TYPES else args)
+
+        return encoded
+
+
+def make(**options: int) -> tuple[KVServerApp, FakeContext, Encoding]:
     app, ctx = KVServerApp(), FakeContext(**options)
     app.start(ctx)  # type: ignore[arg-type]
-    return app, ctx, ctx.services["KVServer"]
+    return app, ctx, Encoding(ctx.services["KVServer"])
 
 
 def reply_of(deferred: KVReply | Deferred) -> KVReply:
@@ -194,19 +211,20 @@ def test_not_leader_is_wrong_leader_with_hint():
 @pytest.mark.parametrize(
     ("method", "args", "says"),
     [
-        ("Put", Get("k"), "Put takes a Put command, not Get"),
-        ("Put", Put("", "v", 1, 1), "key must not be empty"),
-        ("Put", Put(b"k", "v", 1, 1), "key must be a str"),  # type: ignore[arg-type]
-        ("Append", Append("k", 5, 1, 1), "value must be a str"),  # type: ignore[arg-type]
-        ("Cas", Cas("k", None, "v", True, 1), "client_id must be an int"),  # type: ignore[arg-type]
-        ("Put", Put("k", "v" * (1024 * 1024 + 1), 1, 1), "the limit is 1048576"),
-        ("Get", "k", "Get takes a Get command, not str"),
-        ("Register", None, "Register takes a Register command"),
+        ("Put", encode_command(Get("k")), "Put takes a Put command, not Get"),
+        ("Put", b"K\x01\x03\x01\x01\x00\x01v", "0-byte field is out of range [1, 1024]"),
+        ("Put", Put("k", "v", 1, 1), "Put takes an encoded Put command (bytes), not Put"),
+        ("Append", b"K\x01\x04\x01\x01\x01k\x02\xff\xfe", "invalid UTF-8"),
+        ("Cas", b"K\x01\x06\x00\x01\x01k\x00\x01v", "number 0 is out of range"),
+        ("Put", b"K\x01\x03\x01\x01\x01k\x81\x80\x40" + b"v" * (1024 * 1024 + 1),
+         "1048577-byte field is out of range [0, 1048576]"),
+        ("Get", "k", "Get takes an encoded Get command (bytes), not str"),
+        ("Register", None, "Register takes an encoded Register command"),
     ],
-)
+)  # fmt: skip
 def test_bad_input_is_refused_clearly_and_changes_nothing(method, args, says):
     app, ctx, svc = make()
-    reply = getattr(svc, method)(args)
+    reply = getattr(svc.service, method)(args)
     assert isinstance(reply, KVReply) and reply.err == INVALID and says in reply.detail
     assert ctx.proposed == [] and ctx.reads == [] and app.sm.applied_index == 0
 

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sentinel.netsim.framing import LENGTH, ProtocolError, Splitter
+from sentinel.wire import FRAME_BYTES_MAX, HEADER_BYTES, WireError, decode, encode
 
 
 def _stream(messages: list[bytes]) -> bytes:
@@ -61,3 +62,16 @@ def test_messages_from_dropped_senders_are_left_out_and_counted(senders, dropped
         m for m in messages if len(m) < 4 or int.from_bytes(m[:4], "little") not in dropped
     ]
     assert splitter.shed == len(messages) - len(got)
+
+
+def test_wire_frames_split_from_a_stream_decode_and_a_bad_one_costs_only_itself():
+    """The Splitter is the one place a stream is cut into wire frames; a garbage frame among
+    them fails alone with WireError."""
+    frames = [encode(("entry", i, b"d" * i)) for i in range(3)]
+    stream = _stream([frames[0], b"garbage", frames[1], frames[2]])
+    splitter = Splitter(HEADER_BYTES + FRAME_BYTES_MAX, keep_prefix=False)
+    got = [m for i in range(0, len(stream), 7) for m in splitter.feed(stream[i : i + 7])]
+    assert len(got) == 4 and not splitter.partial
+    with pytest.raises(WireError):
+        decode(got[1])
+    assert [decode(m) for m in got[:1] + got[2:]] == [("entry", i, b"d" * i) for i in range(3)]

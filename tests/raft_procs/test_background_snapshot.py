@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sentinel.kvraft.clerk import Clerk
+from sentinel.kvraft.client import Client
 from sentinel.kvraft.protocol import ServerState
 from sentinel.netsim.client import Network, connect
 from sentinel.netsim.control import RouterHandle
@@ -81,16 +81,16 @@ def cluster(tmp_path: Path, no_leaks: None) -> Iterator[Cluster]:
         c.close()
 
 
-def _append_rounds(clerk: Clerk, expected: dict[str, str], first: int, count: int) -> None:
+def _append_rounds(clerk: Client, expected: dict[str, str], first: int, count: int) -> None:
     for i in range(first, first + count):
         key = f"k{i % 5}"
         token = f"x{i}y"
-        clerk.append(key, token, deadline=time.monotonic() + OP_DEADLINE_S)
+        clerk.append(key, token, timeout_s=OP_DEADLINE_S)
         expected[key] = expected.get(key, "") + token
 
 
 def test_background_snapshots_bound_the_log_and_survive_a_crash(cluster: Cluster) -> None:
-    clerk = Clerk(cluster.net, list(range(1, N + 1)))
+    clerk = Client(cluster.net, list(range(1, N + 1)), clerks_max=1, owns_network=False)
     expected: dict[str, str] = {}
     _append_rounds(clerk, expected, 0, 150)
 
@@ -119,4 +119,4 @@ def test_background_snapshots_bound_the_log_and_survive_a_crash(cluster: Cluster
     # The restarted node alone with one other: it must serve everything acknowledged.
     cluster.group.kill(node_name(1))
     for key, value in sorted(expected.items()):
-        assert clerk.get(key, deadline=time.monotonic() + OP_DEADLINE_S) == value, key
+        assert clerk.get(key, timeout_s=OP_DEADLINE_S) == value, key

@@ -15,13 +15,10 @@ from hypothesis import strategies as st
 from sentinel.wire import (
     FRAME_BYTES_MAX,
     HEADER_BYTES,
-    FrameDecoder,
     WireError,
     decode,
     encode,
     message,
-    read_frame,
-    write_frame,
 )
 from sentinel.wire.testing import checked_frame
 
@@ -130,34 +127,3 @@ def test_garbage_pickle_with_a_valid_header_is_a_wire_error(payload: bytes) -> N
 def test_expect_checks_the_type() -> None:
     with pytest.raises(WireError, match="expected Entry"):
         decode(encode(_sample()), expect=Entry)
-
-
-def test_stream_helpers_and_incremental_decoder() -> None:
-    stream = io.BytesIO()
-    for i in range(3):
-        write_frame(stream, Entry(i, b"d" * i))
-    data = stream.getvalue()
-    stream.seek(0)
-    assert [read_frame(stream) for _ in range(3)] == [Entry(i, b"d" * i) for i in range(3)]
-    assert read_frame(stream) is None
-    splitter = FrameDecoder()
-    frames = [f for i in range(0, len(data), 7) for f in splitter.feed(data[i : i + 7])]
-    assert [decode(f) for f in frames] == [Entry(i, b"d" * i) for i in range(3)]
-    assert splitter.pending_bytes == 0
-
-
-def test_receiver_keeps_working_after_a_bad_frame() -> None:
-    from multiprocessing import Pipe
-
-    from sentinel.wire import recv_message, send_message
-
-    left, right = Pipe()
-    try:
-        left.send_bytes(b"garbage")
-        send_message(left, Entry(9, b"ok"))
-        with pytest.raises(WireError):
-            recv_message(right)
-        assert recv_message(right) == Entry(9, b"ok")
-    finally:
-        left.close()
-        right.close()

@@ -116,6 +116,16 @@ class Keyspace:
         now = self._now(now_ms)
         return {key: self._store.version(key, now) for key in keys}
 
+    def live(self, key: bytes, now_ms: int) -> Value | None:
+        """The value of `key` at `now_ms` (None: absent or expired), without running a
+        command: the str API's Get, on the hot read path."""
+        return self._store.live(key, self._now(now_ms))
+
+    @property
+    def now_floor_ms(self) -> int:
+        """The latest log time a write was applied at (log time never goes below it)."""
+        return self._store.now_floor_ms
+
     def expired_keys(self, now_ms: int, limit: int) -> list[bytes]:
         """At most min(limit, PURGE_KEYS_MAX) keys expired at `now_ms`, earliest expiry
         (then key) first: what the leader logs a `purge_expired` of."""
@@ -159,6 +169,11 @@ class Keyspace:
     def __len__(self) -> int:
         """The number of stored keys (expired ones not yet purged included)."""
         return len(self._store.data)
+
+    def size_bytes(self) -> int:
+        """About the bytes of the stored keys and values (O(keys): for a compaction's
+        decision, not a hot path)."""
+        return sum(len(key) + len(value) for key, value in self._store.data.items())
 
     def items(self) -> list[tuple[bytes, Value, int | None]]:
         """(key, value, expiry ms or None) of every stored key, in key order."""

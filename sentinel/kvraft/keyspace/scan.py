@@ -21,11 +21,6 @@ SCAN_BUCKETS = 1 << 14
 _MASK = SCAN_BUCKETS - 1
 
 
-def bucket_of(key: bytes) -> int:
-    """The bucket (and SCAN cursor) of `key`."""
-    return crc32(key) & _MASK
-
-
 class ScanIndex:
     """The keys of a keyspace grouped by bucket."""
 

@@ -158,12 +158,6 @@ class Store:
             self._undo.append(lambda: self._restore_all(old))
             self._saved = set()  # keys changed from now on are saved again, from the empty state
 
-    def on_undo(self, undo: Callable[[], None]) -> None:
-        """Register how to reverse an in-place change of a value (for mutable collection
-        values; called before the key's own saved state is restored)."""
-        if self._saved is not None:
-            self._undo.append(undo)
-
     # -- the undo log -------------------------------------------------------------------
 
     def begin(self) -> None:

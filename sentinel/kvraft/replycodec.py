@@ -1,0 +1,122 @@
+"""Keyspace replies <-> bytes: how a Redis command's reply travels from a server to the
+client and how a session keeps its last write's reply (exactly-once retries get it again).
+
+    reply = tag (1 byte) | payload
+    S text | E text | B data          varint length + bytes (text as UTF-8)
+    I value                            varint length + the decimal ASCII of a signed int
+    D value                            varint length + repr() of the float (round-trips)
+    N | n                              a null (n: the null array of an aborted EXEC)
+    A count, count x reply             M count, count x (reply, reply)
+
+The codec is neutral about RESP versions (the front door writes RESP2 or RESP3 from the
+decoded reply). `decode_reply` raises ReplyError for anything that is not an encoding:
+the bytes come off the network, so a bad server must not crash the client.
+"""
+
+from __future__ import annotations
+
+from sentinel.kvraft.binary import Reader, Writer
+from sentinel.kvraft.keyspace.replies import (
+    Array,
+    Bulk,
+    Double,
+    Error,
+    Int,
+    Map,
+    Null,
+    Reply,
+    Simple,
+)
+
+#: Nesting of arrays in one reply (an EXEC's array of replies is two deep).
+DEPTH_MAX = 8
+_BLOB_BYTES_MAX = 2**32
+_ITEMS_MAX = 2**24
+_NUMBER_BYTES_MAX = 64
+_NULL, _NULL_ARRAY = b"N", b"n"
+
+
+class ReplyError(ValueError):
+    """Bytes that are not an encoded reply."""
+
+
+def encode_reply(reply: Reply) -> bytes:
+    """The bytes of `reply` (same reply, same bytes)."""
+    cls = type(reply)
+    if cls is Null:
+        return _NULL_ARRAY if reply.array else _NULL  # type: ignore[union-attr]
+    out = Writer()
+    _write(out, reply, 0)
+    return out.getvalue()
+
+
+def _write(out: Writer, reply: Reply, depth: int) -> None:
+    if depth > DEPTH_MAX:
+        raise ValueError(f"a reply nests at most {DEPTH_MAX} arrays deep")
+    cls = type(reply)
+    if cls is Simple or cls is Error:
+        out.byte(ord("S" if cls is Simple else "E"))
+        out.blob(reply.text.encode())  # type: ignore[union-attr]
+    elif cls is Bulk:
+        out.byte(ord("B"))
+        out.blob(reply.data)  # type: ignore[union-attr]
+    elif cls is Int or cls is Double:
+        out.byte(ord("I" if cls is Int else "D"))
+        out.blob(repr(reply.value).encode())  # type: ignore[union-attr]
+    elif cls is Null:
+        out.byte((_NULL_ARRAY if reply.array else _NULL)[0])  # type: ignore[union-attr]
+    elif cls is Array:
+        out.byte(ord("A"))
+        out.uint(len(reply.items))  # type: ignore[union-attr]
+        for item in reply.items:  # type: ignore[union-attr]
+            _write(out, item, depth + 1)
+    elif cls is Map:
+        out.byte(ord("M"))
+        out.uint(len(reply.pairs))  # type: ignore[union-attr]
+        for key, value in reply.pairs:  # type: ignore[union-attr]
+            _write(out, key, depth + 1)
+            _write(out, value, depth + 1)
+    else:
+        raise TypeError(f"not a keyspace reply: {cls.__name__}")
+
+
+def decode_reply(data: bytes) -> Reply:
+    """The reply `encode_reply` made `data` from; ReplyError for anything else."""
+    if type(data) is not bytes:
+        raise ReplyError(f"an encoded reply is bytes, not {type(data).__name__}")
+    if data == _NULL:
+        return Null()
+    if data == _NULL_ARRAY:
+        return Null(array=True)
+    reader = Reader(data, ReplyError)
+    reply = _read(reader, 0)
+    reader.finish()
+    return reply
+
+
+def _read(reader: Reader, depth: int) -> Reply:
+    if depth > DEPTH_MAX:
+        raise reader.fail(f"a reply nests at most {DEPTH_MAX} arrays deep")
+    tag = chr(reader.byte())
+    if tag == "S" or tag == "E":
+        text = reader.text(_BLOB_BYTES_MAX)
+        return Simple(text) if tag == "S" else Error(text)
+    if tag == "B":
+        return Bulk(reader.blob(_BLOB_BYTES_MAX))
+    if tag == "I" or tag == "D":
+        raw = reader.blob(_NUMBER_BYTES_MAX).decode("ascii", "replace")
+        try:
+            return Int(int(raw)) if tag == "I" else Double(float(raw))
+        except ValueError:
+            raise reader.fail(f"bad number {raw!r}") from None
+    if tag == "N" or tag == "n":
+        return Null(array=tag == "n")
+    if tag == "A":
+        count = reader.uint(_ITEMS_MAX)
+        return Array(tuple(_read(reader, depth + 1) for _ in range(count)))
+    if tag == "M":
+        count = reader.uint(_ITEMS_MAX)
+        return Map(
+            tuple((_read(reader, depth + 1), _read(reader, depth + 1)) for _ in range(count))
+        )
+    raise reader.fail(f"unknown reply tag {tag!r}")
