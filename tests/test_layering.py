@@ -24,8 +24,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "kvraft": {"wire", "netsim", "raft"},
     "sim": {"wire", "netsim", "raft", "host", "kvraft", "lin"},
     "dashboard": set(),
-    "redis": {"wire", "netsim", "kvraft"},
-    "cluster": {"wire", "netsim", "lin", "raft", "host", "kvraft", "dashboard"},
+    "redis": {"wire", "netsim", "raft", "host", "kvraft"},
+    "cluster": {"wire", "netsim", "lin", "raft", "host", "kvraft", "dashboard", "redis"},
 }
 #: package -> third-party top-level modules it may import (anything else: stdlib only).
 THIRD_PARTY: dict[str, set[str]] = {

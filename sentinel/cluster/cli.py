@@ -28,6 +28,7 @@ from sentinel.cluster.settings import (
     ELECTION_MS_DEFAULT,
     HEARTBEAT_MS_DEFAULT,
     MAXRAFTSTATE_DEFAULT,
+    REDIS_PORT_DEFAULT,
     RunOptions,
     SettingsError,
     load_identity,
@@ -104,6 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="each node's directory holds at most this many MiB (0: no limit); a node "
         "out of room stops acking until there is room again",
     )  # fmt: skip
+    up.add_argument(
+        "--redis-port", type=int,
+        default=int(os.environ.get("SENTINEL_REDIS_PORT", REDIS_PORT_DEFAULT)),
+        help="serve Redis clients on this port (default %(default)s, or $SENTINEL_REDIS_PORT;"
+        " 0: no Redis port)",
+    )  # fmt: skip
+    up.add_argument(
+        "--redis-bind", default="127.0.0.1",
+        help="the Redis port's address (default %(default)s; another needs --redis-password)",
+    )  # fmt: skip
+    up.add_argument("--redis-password", default=None, help="Redis clients must AUTH with this")
     status = sub.add_parser("status", parents=[common], help="show the cluster's state")
     status.add_argument("--json", action="store_true", help="one JSON object")
     for name, what in (
@@ -198,6 +210,9 @@ def cmd_up(args: argparse.Namespace, directory: Path) -> int:
             app=args.app,
             seed=args.seed,
             disk_quota_mb=args.disk_quota_mb,
+            redis_port=args.redis_port,
+            redis_bind=args.redis_bind,
+            redis_password=args.redis_password,
         )
         options.check_app()
         if args.nodes is not None and not 1 <= args.nodes <= 99:

@@ -15,6 +15,8 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sentinel.redis.session import is_loopback
+
 if TYPE_CHECKING:  # netsim is imported only by `up`: the other commands start faster
     from sentinel.netsim.faults import FaultConfig
 
@@ -30,6 +32,8 @@ HEARTBEAT_MS_DEFAULT = 50
 #: Snapshot when a node's raft state on disk passes this; a long-running demo stays bounded.
 MAXRAFTSTATE_DEFAULT = 8 * 1024 * 1024
 SETTINGS_BYTES_MAX = 64 * 1024
+#: Where `up` serves Redis clients by default (`--redis-port`; $SENTINEL_REDIS_PORT).
+REDIS_PORT_DEFAULT = 7379
 
 
 def node_log_path(directory: Path, node_id: int) -> Path:
@@ -79,8 +83,20 @@ class RunOptions:
     #: Each node's directory may hold at most this many MiB (0: no limit): fill one (any
     #: file will do) to see a node run out of disk and recover once there is room.
     disk_quota_mb: int = 0
+    #: The Redis front door's port (0: none), address and AUTH password (required beyond
+    #: loopback).
+    redis_port: int = 0
+    redis_bind: str = "127.0.0.1"
+    redis_password: str | None = None
 
     def __post_init__(self) -> None:
+        if not 0 <= self.redis_port <= 65535:
+            raise SettingsError(f"--redis-port must be 0..65535, not {self.redis_port}")
+        if not is_loopback(self.redis_bind) and not self.redis_password:
+            raise SettingsError(
+                "--redis-bind needs --redis-password: a Redis port open beyond this machine"
+                " must require AUTH (protected mode)"
+            )
         if not 0 <= self.disk_quota_mb <= 1 << 20:
             raise SettingsError(f"--disk-quota-mb must be 0..{1 << 20}, not {self.disk_quota_mb}")
         if not TICK_MS <= self.heartbeat_ms <= 10_000:

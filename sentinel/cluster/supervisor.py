@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from sentinel.cluster import redisproc
 from sentinel.cluster.apps import default_app
 from sentinel.cluster.jobs import MainThreadJobs
 from sentinel.cluster.settings import (
@@ -35,6 +36,7 @@ from sentinel.host.storage import lost_disk
 from sentinel.netsim.control import RouterHandle
 from sentinel.netsim.faults import FaultConfig
 from sentinel.netsim.procs import ProcessGroup
+from sentinel.redis.session import Options as RedisOptions
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,7 @@ class Supervisor:
         self._view_lock = threading.Lock()
         self._sampler: threading.Thread | None = None
         self._logged_seq = 0
+        self._redis_exit_noted = False
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -115,6 +118,7 @@ class Supervisor:
                 i: ProcessInfo(self.states[i], self.started_pids.get(i), self.exit_reasons.get(i))
                 for i in self.node_ids
             }
+        self._start_redis()
         log.info("cluster %s up in %s, app %s", self.identity.cluster_id, self.directory, self.app)
         self._sampler = threading.Thread(target=self._sample_loop, name="sampler", daemon=True)
         self._sampler.start()
@@ -128,6 +132,8 @@ class Supervisor:
             for node_id in self.node_ids:  # a paused node must run to notice the router is gone
                 if self.states[node_id] == ProcessState.PAUSED:
                     self.group.resume(node_name(node_id))
+            if self.options.redis_port:
+                redisproc.stop(self.group)  # before the router: it closes its clients itself
             if self.router is not None:
                 self.router.shutdown()  # nodes see their connection close and exit
             deadline = time.monotonic() + NODE_EXIT_WAIT_S
@@ -135,6 +141,19 @@ class Supervisor:
                 self.group.wait(node_name(node_id), max(0.0, deadline - time.monotonic()))
             self.group.stop_all()  # SIGKILL whatever is left, and reap
         log.info("cluster %s down", self.identity.cluster_id)
+
+    def _start_redis(self) -> None:
+        """The Redis front door, when `redis_port` asks for one (RedisStartError if it does
+        not listen)."""
+        opts = self.options
+        if not opts.redis_port:
+            return
+        options = RedisOptions(bind=opts.redis_bind, port=opts.redis_port,
+                               password=opts.redis_password)  # fmt: skip
+        pid = redisproc.start(self.group, self.directory, options)
+        self.events.record(
+            0.0, EventKind.INFO, f"redis on {opts.redis_bind}:{opts.redis_port} (pid {pid})"
+        )
 
     def spec(self, node_id: int) -> NodeSpec:
         """The NodeSpec of node `node_id` for this run."""
@@ -224,6 +243,7 @@ class Supervisor:
         """Build a fresh view now (the sampler thread does this 5 times a second)."""
         assert self.router is not None
         report = self.router.report(self.node_ids)  # not every connected client
+        self._note_redis_exit()
         with self._view_lock:
             view = self.builder.build(report, self.process_info())
             for event in self.events.since(self._logged_seq):
@@ -231,6 +251,17 @@ class Supervisor:
                 self._logged_seq = event.seq
             self._view = view
         return view
+
+    def _note_redis_exit(self) -> None:
+        """An event, once, when the Redis front door ended while the cluster runs."""
+        if self.options.redis_port and not self._redis_exit_noted and not self.stop_event.is_set():
+            with self._lock:
+                code = redisproc.exit_status(self.group)
+            if code is not None:
+                self._redis_exit_noted = True
+                text = f"redis front door ended (exit status {code}; see redis.log)"
+                log.error(text)
+                self.events.record(time.monotonic() - self.builder.started, EventKind.ERROR, text)
 
     def view(self) -> ClusterView:
         """The latest view (a placeholder before the first sample)."""

@@ -20,12 +20,14 @@ from sentinel.dashboard import (
     NodeView,
     ProcessSampler,
     ProcessState,
+    RedisTotals,
     RouterTotals,
     derive_events,
 )
 from sentinel.host.nodestatus import NodeStatus, decode_status
 from sentinel.netsim.faults import Topology
 from sentinel.netsim.protocol import RouterReport
+from sentinel.redis.service import read_status
 
 GROUP_LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -83,6 +85,8 @@ class ViewBuilder:
         #: The processes as they were started: what the first view is compared with, so
         #: that a node which ended before the first sample still has its event.
         self.as_started: Mapping[int, ProcessInfo] | None = None
+        self._redis_point: tuple[int, int, float] | None = None  # (pid, commands, at_s)
+        self._redis_rate: float | None = None
 
     def build(self, report: RouterReport, procs: Mapping[int, ProcessInfo]) -> ClusterView:
         """The next view; its new events are added to the log."""
@@ -113,11 +117,28 @@ class ViewBuilder:
             uptime_s=now - self.started,
             preset=preset_name(report.config),
             cluster_dir=self.cluster_dir,
+            redis=self._redis(),
         )
         previous = self.previous if self.previous is not None else self._view_as_started(view)
         self.events.extend(derive_events(previous, view))
         self.previous = view
         return dataclasses.replace(view, events=self.events.recent())
+
+    def _redis(self) -> RedisTotals | None:
+        """The Redis front door's figures from its status file (None: no fresh one). The
+        rate is over the last two distinct writes of the same process."""
+        status = read_status(self.cluster_dir)
+        if status is None:
+            self._redis_point, self._redis_rate = None, None
+            return None
+        before = self._redis_point
+        if before is None or before[0] != status.pid:
+            self._redis_rate = None
+        elif status.at_s > before[2]:
+            done = status.commands_total - before[1]
+            self._redis_rate = max(0.0, done / (status.at_s - before[2]))
+        self._redis_point = (status.pid, status.commands_total, status.at_s)
+        return RedisTotals(status.address, status.connections, self._redis_rate)
 
     def _view_as_started(self, view: ClusterView) -> ClusterView | None:
         """`view` with each node's process as it was started (None: not known)."""
@@ -277,6 +298,13 @@ def view_to_json(view: ClusterView, extra: Mapping[str, object] | None = None) -
             "in_flight": t.in_flight,
         },
         "nodes": nodes,
+        "redis": None
+        if view.redis is None
+        else {
+            "address": view.redis.address,
+            "connections": view.redis.connections,
+            "commands_per_s": view.redis.commands_per_s,
+        },
     }
     out.update(extra or {})
     return out

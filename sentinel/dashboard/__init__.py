@@ -33,6 +33,7 @@ from sentinel.dashboard.records import (
     EventLog,
     NodeView,
     ProcessState,
+    RedisTotals,
     Role,
     RouterTotals,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "ProcessSample",
     "ProcessSampler",
     "ProcessState",
+    "RedisTotals",
     "Role",
     "RouterTotals",
     "SignalGuard",

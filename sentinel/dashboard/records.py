@@ -94,6 +94,15 @@ class RouterTotals:
 
 
 @dataclass(frozen=True, slots=True)
+class RedisTotals:
+    """The Redis front door: where it listens, its clients now, commands per second."""
+
+    address: str
+    connections: int
+    commands_per_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     """Something worth a line: `time_s` is seconds since the cluster came up.
 
@@ -123,6 +132,7 @@ class ClusterView:
     preset: str = "reliable"
     cluster_dir: str = ""
     events: tuple[Event, ...] = ()  # oldest first
+    redis: RedisTotals | None = None  # None: no Redis front door serves this cluster
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "nodes", tuple(sorted(self.nodes, key=lambda n: n.node_id)))

@@ -104,6 +104,7 @@ def render_header(view: ClusterView) -> Panel:
     partition = describe_partition(partition_groups(view))
     line3 = Text.assemble(
         ("partition ", "dim"), (partition, "bold magenta" if partition != "whole" else ""),
+        *_redis_parts(view),
         ("  dir ", "dim"), (view.cluster_dir or UNKNOWN, ""),
     )  # fmt: skip
     for line in (line1, line2, line3):
@@ -311,6 +312,16 @@ def render(
     )
 
 
+def _redis_parts(view: ClusterView) -> list[tuple[str, str]]:
+    """The header's Redis figures: address, connections, commands/s (nothing without one)."""
+    r = view.redis
+    if r is None:
+        return []
+    return [("  redis ", "dim"), (r.address, "bold"), ("  conns ", "dim"),
+            (str(r.connections), "bold"), ("  ", ""),
+            (format_rate(r.commands_per_s, " cmd"), "bold")]  # fmt: skip
+
+
 def plain_status_line(view: ClusterView) -> str:
     """One greppable line: cluster figures, router figures, then `id:role/state` per node."""
     t = view.totals
@@ -321,6 +332,10 @@ def plain_status_line(view: ClusterView) -> str:
         f"msgs/s={format_count(t.msgs_per_s)} bytes/s={format_bytes_short(t.bytes_per_s)} "
         f"dropped={_num(t.dropped)} delayed={_num(t.delayed)} inflight={_num(t.in_flight)}"
     )
+    if view.redis is not None:
+        r = view.redis
+        head += (f" redis={r.address} conns={r.connections}"
+                 f" cmd/s={format_count(r.commands_per_s)}")  # fmt: skip
     return head + " |" + "".join(" " + _plain_node(n, view.leader) for n in view.nodes)
 
 

@@ -1,14 +1,19 @@
-"""`python -m sentinel.redis`: serve a running cluster over the Redis protocol (skeleton).
+"""`python -m sentinel.redis --dir DIR [--port P] [--bind ADDR] [--password PW]`: serve a
+running cluster over the Redis protocol (RESP2/RESP3) until SIGINT or SIGTERM.
 
-The options are final; the backend that reaches the cluster through the router is not in
-this package yet, so the command checks its options and then stops with a clear message
-instead of serving.
+It reaches the nodes through the cluster's router as a client (see `service`). Bound beyond
+loopback it refuses to start without a password (exit status 2); a cluster it cannot reach
+(no router in DIR) is exit status 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import signal
 import sys
+from pathlib import Path
 
 from sentinel.redis.session import DEFAULT_PORT, Options, ProtectedModeError
 
@@ -29,16 +34,32 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Check the options; exit 2 on bad ones, 1 because no backend exists yet."""
+    """Serve until told to stop; the exit status (2: bad options, 1: could not serve)."""
     args = parser().parse_args(argv)
+    options = Options(bind=args.bind, port=args.port, password=args.password)
     try:
-        Options(bind=args.bind, port=args.port, password=args.password).check()
-    except ProtectedModeError as exc:
+        options.check()
+    except (ProtectedModeError, ValueError) as exc:
         print(f"sentinel.redis: {exc}", file=sys.stderr)
         return 2
-    print("sentinel.redis: no backend yet: serving a cluster needs the router client backend,"
-          " which is not built; nothing was started", file=sys.stderr)  # fmt: skip
-    return 1
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s redis %(levelname)s %(message)s")
+    try:
+        asyncio.run(_run(Path(args.dir), options))
+    except (OSError, ValueError, RuntimeError) as exc:
+        print(f"sentinel.redis: cannot serve {args.dir}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _run(directory: Path, options: Options) -> None:
+    """`serve` until SIGINT or SIGTERM."""
+    from sentinel.redis.service import serve
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await serve(directory, options, stop)
 
 
 if __name__ == "__main__":

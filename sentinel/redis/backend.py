@@ -59,15 +59,17 @@ class Backend(Protocol):
         commands: Sequence[list[bytes]],
         watched: dict[bytes, Version],
         caller: Caller,
-    ) -> list[Any] | None:
+    ) -> list[Any] | Any | None:
         """Run an EXEC: all `commands` as one atomic step (one log entry), unless a key in
         `watched` no longer has the version `watch` returned for it: then nothing runs and
         the answer is None. Otherwise one reply per command (an error reply for a command
-        that failed at run time, as Redis does; the others still apply)."""
+        that failed at run time, as Redis does; the others still apply), or one `Error`
+        for the whole batch when it could not run or its outcome is unknown."""
         ...
 
-    async def watch(self, keys: Sequence[bytes], caller: Caller) -> list[Version]:
-        """The current version of each key, to be checked by a later `execute_batch`."""
+    async def watch(self, keys: Sequence[bytes], caller: Caller) -> list[Version] | Any:
+        """The current version of each key, to be checked by a later `execute_batch`; or
+        an `Error` reply when they could not be read (nothing is watched then)."""
         ...
 
     async def status(self) -> RaftStatus:

@@ -72,6 +72,8 @@ def cmd_watch(door: FrontDoor, client: Client, args: list[bytes]) -> Any:
 async def _watch(door: FrontDoor, client: Client, keys: list[bytes]) -> Any:
     """Record each key's version the first time it is watched."""
     versions = await door.backend.watch(keys, client.caller)
+    if isinstance(versions, Error):
+        return versions  # the versions could not be read (TRYAGAIN): nothing is watched
     for key, version in zip(keys, versions, strict=True):
         client.watched.setdefault(key, version)
     return OK
@@ -106,6 +108,8 @@ async def _exec(
         answer = await door.backend.execute_batch(batch, watched, client.caller)
         if answer is None:
             return NULL_ARRAY
+        if isinstance(answer, Error):
+            return answer  # the batch's outcome (UNKNOWN) or its refusal (CLUSTERDOWN)
         if len(answer) != len(batch):
             raise RuntimeError(f"execute_batch answered {len(answer)} of {len(batch)} commands")
         results = list(answer)

@@ -36,7 +36,8 @@ OUTPUT_BYTES_MAX = 512 * 1024  # the newest few frames; older output is dropped
 
 
 def env() -> dict[str, str]:
-    out = dict(os.environ, TERM="xterm-256color", PYTHONUNBUFFERED="1")
+    # no Redis port unless a test asks for one: tests run side by side, 7379 is one port
+    out = dict(os.environ, TERM="xterm-256color", PYTHONUNBUFFERED="1", SENTINEL_REDIS_PORT="0")
     out.pop("COLUMNS", None)
     out.pop("LINES", None)
     return out

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from sentinel.dashboard import (
     Event,
     EventKind,
     ProcessState,
+    RedisTotals,
     RouterTotals,
     format_bytes,
     format_count,
@@ -176,6 +179,14 @@ def test_plain_status_line(sample) -> None:
         "msgs/s=1.8k bytes/s=412K dropped=1207 delayed=388 inflight=14 | "
         f"1:F/t7/c1562 {LEADER_MARK}2:L/t7/c1562 3:F/t7/c1562 4:killed 5:F/t7/c1525"
     )
+
+
+def test_the_redis_front_door_shows_in_the_header_and_the_plain_line(sample, render_text) -> None:
+    with_redis = dataclasses.replace(sample, redis=RedisTotals("127.0.0.1:7379", 3, 1250.0))
+    text = render_text(render(with_redis, width=160), width=160)
+    assert "redis 127.0.0.1:7379" in text and "conns 3" in text and "1.2k cmd/s" in text
+    assert " redis=127.0.0.1:7379 conns=3 cmd/s=1.2k |" in plain_status_line(with_redis)
+    assert "redis" not in render_text(render(sample, width=160), width=160)
 
 
 def test_plain_event_line() -> None:

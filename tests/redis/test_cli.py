@@ -1,5 +1,5 @@
 """`python -m sentinel.redis`: the options exist; protected mode refuses a public bind
-without a password; with no backend built yet, it says so and starts nothing."""
+without a password; a directory with no running cluster is refused with the reason."""
 
 from __future__ import annotations
 
@@ -26,6 +26,6 @@ def test_a_public_bind_without_password_is_refused() -> None:
     assert done.returncode == 2 and "protected mode" in done.stderr
 
 
-def test_without_a_backend_it_says_so() -> None:
-    done = cli("--dir", "x")
-    assert done.returncode == 1 and "no backend yet" in done.stderr
+def test_without_a_running_cluster_it_says_so(tmp_path) -> None:
+    done = cli("--dir", str(tmp_path / "none"))
+    assert done.returncode == 1 and "cannot serve" in done.stderr and "authkey" in done.stderr

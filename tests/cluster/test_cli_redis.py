@@ -1,0 +1,94 @@
+"""`up --redis-port N`: the Redis front door runs as the cluster's child process, shows in
+`status --json`, answers redis-py and redis-cli, and ends with the cluster on `down` and when
+the supervisor is SIGKILLed. A port in use makes `up` fail with the reason."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+
+import pytest
+import redis
+
+from sentinel.kvraft.client import Client
+
+pytestmark = pytest.mark.processes
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_status(cli):
+    status = cli.status()
+    return status["redis"] if status and status.get("redis") else None
+
+
+def test_up_serves_redis_and_stops_it_on_every_exit(start_plain, cli, procs, helpers):
+    port = free_port()
+    up = start_plain("-n", "3", "--seed", "3", "--redis-port", str(port))
+    cli.stable_leader(3)
+    procs.track(up.pid)
+    first = helpers.wait_for(lambda: redis_status(cli), "redis in status --json")
+    assert first["address"] == f"127.0.0.1:{port}"
+    r = redis.Redis(port=port, socket_timeout=30)
+    assert r.ping() is True
+    helpers.wait_for(
+        lambda: (redis_status(cli) or {}).get("connections") == 1, "the connection counted"
+    )
+    info = r.info("raft")
+    assert info["role"] == "leader" and info["term"] >= 1
+    r.close()
+    assert "stopped" in cli.ok("down")
+    assert up.wait(60) == 0
+    helpers.no_process_left(procs)
+    assert not (cli.dir / "redis.json").exists()
+
+    again = start_plain("--redis-port", str(port))
+    cli.stable_leader(3)
+    procs.track(again.pid)
+    helpers.wait_for(lambda: redis_status(cli), "redis in status --json again")
+    assert redis.Redis(port=port, socket_timeout=30).ping() is True
+    procs.track(again.pid)
+    os.kill(again.pid, signal.SIGKILL)
+    again.wait(30)
+    helpers.no_process_left(procs)
+
+
+@pytest.mark.skipif(
+    not hasattr(Client, "redis_async"), reason="the client's Redis calls (branch redis-sm)"
+)
+@pytest.mark.skipif(shutil.which("redis-cli") is None, reason="redis-cli is not installed")
+def test_redis_cli_set_then_get_on_up(start_plain, cli, procs, helpers):
+    port = free_port()
+    up = start_plain("-n", "3", "--redis-port", str(port))
+    cli.stable_leader(3)
+    procs.track(up.pid)
+    helpers.wait_for(lambda: redis_status(cli), "redis in status --json")
+    for args, want in ((["SET", "k", "v"], "OK"), (["GET", "k"], "v")):
+        out = subprocess.run(["redis-cli", "-p", str(port), *args],
+                             capture_output=True, text=True, timeout=30)  # fmt: skip
+        assert out.stdout.strip() == want, out
+    assert cli.ok("get", "k").strip() == "v"  # the same store as the Python client's
+
+
+def test_a_port_in_use_fails_up_with_the_reason(start_plain, cluster_dir, procs, helpers):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        up = start_plain("-n", "1", "--redis-port", str(taken.getsockname()[1]))
+        procs.track(up.pid)
+        assert up.wait(60) == 1
+    out = up.out.read_text()
+    assert "Redis front door" in out and "--redis-port" in out, out
+    helpers.no_process_left(procs)
+
+
+def test_a_public_bind_needs_a_password(cli):
+    done = cli.run("up", "-n", "1", "--redis-port", "7999", "--redis-bind", "0.0.0.0")
+    assert done.returncode == 1 and "--redis-password" in done.stderr
