@@ -40,10 +40,10 @@ def test_a_lost_write_is_caught_by_the_linearizability_check(
     changes nothing (on every replica alike, so raft's invariants cannot see it)."""
     real_apply = KVStateMachine._apply_command
 
-    def lossy_apply(self: KVStateMachine, index: int, command: object) -> object:
+    def lossy_apply(self: KVStateMachine, index: int, command: object, *rest: int) -> object:
         if isinstance(command, Put) and command.value.endswith("3;"):
             return Result(ResultCode.OK)  # the applied index moved; the value did not
-        return real_apply(self, index, command)  # type: ignore[arg-type]
+        return real_apply(self, index, command, *rest)  # type: ignore[arg-type]
 
     monkeypatch.setattr(KVStateMachine, "_apply_command", lossy_apply)
     print("kv seeds 0..1 with a lossy Put planted")
