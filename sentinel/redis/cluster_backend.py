@@ -40,7 +40,7 @@ from sentinel.kvraft.keyspace import COMMANDS, validate
 from sentinel.kvraft.keyspace import replies as ks
 from sentinel.kvraft.limits import InvalidRequest
 from sentinel.redis.backend import Caller, RaftStatus, Version
-from sentinel.redis.replies import NULL_ARRAY, Error, Simple
+from sentinel.redis.replies import NULL_ARRAY, Error
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +78,10 @@ def to_reply(reply: Any) -> Any:
         return reply.data
     if isinstance(reply, ks.Int):
         return reply.value
-    if isinstance(reply, ks.Simple):
-        return Simple(reply.text)
+    if isinstance(reply, (ks.Simple, ks.Error)):
+        return reply  # the front door's own status and error types
     if isinstance(reply, ks.Null):
         return NULL_ARRAY if reply.array else None
-    if isinstance(reply, ks.Error):
-        return Error(reply.text)
     if isinstance(reply, ks.Array):
         return [to_reply(item) for item in reply.items]
     if isinstance(reply, ks.Double):

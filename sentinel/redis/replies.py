@@ -28,19 +28,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-
-@dataclass(frozen=True, slots=True)
-class Simple:
-    """A simple string reply (`+OK`)."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Error:
-    """An error reply; `text` starts with its code (`ERR`, `WRONGTYPE`, `NOAUTH` ...)."""
-
-    text: str
+# The store's status and error replies are the front door's too: one type of each.
+from sentinel.kvraft.keyspace.replies import Error, Simple
 
 
 @dataclass(frozen=True, slots=True)
