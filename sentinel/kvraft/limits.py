@@ -12,6 +12,10 @@ The limits:
 - **Values** are `str` of at most `VALUE_BYTES_MAX` = 1 MiB (1,048,576 bytes) as UTF-8; the
   empty string is a valid value. An Append that would grow a value past this limit is not
   applied and answers VALUE_TOO_LARGE.
+- **Collections** (Redis hashes, lists, sets and sorted sets) hold at most
+  `COLLECTION_ELEMENTS_MAX` = 1,000,000 elements (fields, items or members) each, and every
+  element (a field, a field's value, an item, a member) is at most `ELEMENT_BYTES_MAX` = 64 KiB.
+  A command that would break either bound changes nothing and answers an error.
 - **Client ids** are `int` in [1, 2**62): the log index of the client's Register entry.
 - **Sequence numbers** are `int` in [1, 2**63), increasing per client.
 - **Sessions**: the state machine keeps at most `sessions_max` client sessions
@@ -30,6 +34,8 @@ from __future__ import annotations
 
 KEY_BYTES_MAX = 1024
 VALUE_BYTES_MAX = 1024 * 1024
+COLLECTION_ELEMENTS_MAX = 1_000_000
+ELEMENT_BYTES_MAX = 64 * 1024
 CLIENT_ID_MAX = 2**62 - 1
 SEQ_MAX = 2**63 - 1
 SESSIONS_MAX_DEFAULT = 10_000
