@@ -172,3 +172,28 @@ def moved(config: ShardConfig, shard: int, gid: int) -> ShardConfig:
     shards = list(config.shards)
     shards[shard] = gid
     return ShardConfig(config.num + 1, tuple(shards), config.groups)
+
+
+def node_id_of(name: str) -> int:
+    """The node (endpoint) id a server name stands for: "g<gid>.<i>" is 100 * gid + i (the
+    nodes of group gid), "ctl.<i>" is i (the controller's), a plain number is itself."""
+    try:
+        if name.startswith("g") and "." in name:
+            gid, i = name[1:].split(".", 1)
+            node_id = 100 * int(gid) + int(i)
+            assert 1 <= int(i) <= 99
+        elif name.startswith("ctl."):
+            node_id = int(name[4:])
+        else:
+            node_id = int(name)
+    except (ValueError, AssertionError):
+        what = "(g<gid>.<i>, ctl.<i> or a number)"
+        raise ConfigError(f"server name {name!r} names no node {what}") from None
+    if not 1 <= node_id <= 999:
+        raise ConfigError(f"server name {name!r} is node {node_id}, outside 1..999")
+    return node_id
+
+
+def group_names(gid: int, n: int) -> tuple[str, ...]:
+    """The server names of group `gid`'s `n` nodes: g<gid>.1 .. g<gid>.<n>."""
+    return tuple(f"g{gid}.{i}" for i in range(1, n + 1))
