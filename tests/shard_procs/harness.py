@@ -22,10 +22,19 @@ from sentinel.netsim.client import Network, connect
 from sentinel.netsim.control import RouterHandle
 from sentinel.netsim.faults import FaultConfig
 from sentinel.netsim.procs import ProcessGroup
+from sentinel.shard.client import ShardClerk
+from sentinel.shard.config import group_names, node_id_of
 from sentinel.shard.ctlclient import CtlClerk
 from sentinel.shard.ctlserver import CTL_APP
+from sentinel.shard.group import KVOp
+from sentinel.shard.groupserver import GROUP_APP
 
-PRELOAD = ["sentinel.host.node", "sentinel.shard.ctlserver", "sentinel.netsim.router"]
+PRELOAD = [
+    "sentinel.host.node",
+    "sentinel.shard.ctlserver",
+    "sentinel.shard.groupserver",
+    "sentinel.netsim.router",
+]
 TEST_LIMIT_S = 120.0
 
 
@@ -87,6 +96,28 @@ class GroupProcs:
         assert self.net is not None
         return CtlClerk(self.net, ids)
 
+    def shard_clerk(self, ctl_ids: Sequence[int]) -> ShardClerk:
+        assert self.net is not None
+        return ShardClerk(self.net, ctl_ids)
+
+    def wait_served(
+        self, names: Sequence[str], keys: Sequence[str], deadline_s: float = 30.0
+    ) -> None:
+        """Wait until the group of servers `names` answers a get of every key in `keys`
+        (its shards have arrived); AssertionError past the deadline."""
+        assert self.net is not None
+        deadline = time.monotonic() + deadline_s
+        left = list(keys)
+        while left:
+            assert time.monotonic() < deadline, f"{names} still does not serve {left}"
+            for name in names:
+                reply = self.net.call(node_id_of(name), "ShardKV.Op", KVOp("get", left[0]), 0.5)
+                if reply is not None and getattr(reply.value, "err", None) == "":
+                    left.pop(0)
+                    break
+            else:
+                time.sleep(0.05)
+
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
@@ -106,3 +137,13 @@ def start_controller(procs: GroupProcs, n: int = 3, maxraftstate: int = -1) -> l
     ids = list(range(1, n + 1))
     procs.start_group(ids, CTL_APP, {"maxraftstate": maxraftstate})
     return ids
+
+
+def start_shard_group(
+    procs: GroupProcs, gid: int, ctl_ids: Sequence[int], n: int = 3, maxraftstate: int = -1
+) -> tuple[str, ...]:
+    """Shard group `gid` on nodes g<gid>.1 .. g<gid>.<n>; their names (for a Join)."""
+    names = group_names(gid, n)
+    options = {"gid": gid, "ctl": tuple(ctl_ids), "maxraftstate": maxraftstate}
+    procs.start_group([node_id_of(name) for name in names], GROUP_APP, options)
+    return names
