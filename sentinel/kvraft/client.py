@@ -51,7 +51,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -195,6 +195,15 @@ class Client:
     ) -> Future:
         """WATCH's versions of `keys` (a read): a Future of {key: version}."""
         return self._submit_call(versions_call(keys), timeout_s)
+
+    def run_together(self, fn: Callable[[], None]) -> None:
+        """Run `fn()` soon on the router connection's reader thread, where the asynchronous
+        calls it starts are coalesced (one request per server, the reads sharing one
+        ReadIndex round) as those of one burst of replies are. For a caller on another
+        thread (the Redis front door's loop) with many calls to start at once. `fn` must be
+        quick and must not block; an exception in it is logged. Raises NetworkClosed once
+        the connection is closed."""
+        self.network.call_later(0.0, fn)
 
     def redis(self, args: Sequence[bytes], timeout_s: float = TIMEOUT_S_DEFAULT) -> Reply:
         """`redis_async` waited on."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -63,6 +63,9 @@ class FakeClusterClient:
 
     def redis_versions_async(self, keys: Sequence[bytes], timeout_s: float = 5.0) -> Future[Any]:
         return self._later("versions", lambda now: self.keyspace.versions(keys, now))
+
+    def run_together(self, fn: Callable[[], None]) -> None:
+        threading.Timer(self.rng.uniform(0, self.delay_s), fn).start()
 
 
 @pytest.fixture
