@@ -69,7 +69,7 @@ from sentinel.kvraft.jobs import ClientClosed, Job
 from sentinel.kvraft.keyspace import Error, Reply
 from sentinel.kvraft.limits import InvalidRequest, validate_int, validate_timeout_s
 from sentinel.kvraft.protocol import SERVICE, ServerState
-from sentinel.kvraft.redisreq import Call, exec_call, redis_call, versions_call
+from sentinel.kvraft.redisreq import Call, exec_call, reads_call, redis_call, versions_call
 from sentinel.netsim.client import Network
 from sentinel.netsim.client import connect as connect_network
 from sentinel.netsim.protocol import NODE_ID_MAX
@@ -189,6 +189,14 @@ class Client:
         read) changed since (nothing ran). A command `validate` refuses: the Future holds
         the first such `Error` reply instead and nothing is sent."""
         return self._submit_call(exec_call(commands, watched), timeout_s)
+
+    def redis_reads_async(
+        self, commands: Sequence[Sequence[bytes]], timeout_s: float = TIMEOUT_S_DEFAULT
+    ) -> Future:
+        """Several Redis read commands at one ReadIndex read point, in one request: a
+        Future of the list of their replies. A command `validate` refuses, or a write: the
+        Future holds the first such `Error` reply instead and nothing is sent."""
+        return self._submit_call(reads_call(commands), timeout_s)
 
     def redis_versions_async(
         self, keys: Sequence[bytes], timeout_s: float = TIMEOUT_S_DEFAULT

@@ -46,23 +46,44 @@ class Bridge:
         self.client = client
         self._loop: asyncio.AbstractEventLoop | None = None
         self._outbox: list[tuple[Start, OnDone]] = []
+        self._gatherers: list[Callable[[], None]] = []
+        self._scheduled = False
         self._inbox: list[tuple[Future[Any], OnDone]] = []
         self._inbox_lock = threading.Lock()
         self.hops = 0  # run_together hops (tests, benchmarks)
 
     def call(self, start: Start, on_done: OnDone) -> None:
         """Start `start()` with this turn's other calls; `on_done(future)` on the loop."""
-        if self._loop is None:
-            self._loop = asyncio.get_running_loop()
-        if not self._outbox:
-            self._loop.call_soon(self._dispatch)
         self._outbox.append((start, on_done))
+        self._schedule()
+
+    def gather(self, fn: Callable[[], None]) -> None:
+        """Run `fn()` once this turn is over, just before its calls start: it may `call`
+        (a caller that groups the turn's requests into fewer calls makes them there)."""
+        self._gatherers.append(fn)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._scheduled:
+            if self._loop is None:
+                self._loop = asyncio.get_running_loop()
+            self._scheduled = True
+            self._loop.call_soon(self._dispatch)
 
     def _dispatch(self) -> None:
         """Start what this turn collected: alone on this thread, or together on the reader."""
+        self._scheduled = False
+        gatherers, self._gatherers = self._gatherers, []
+        for gather in gatherers:
+            try:
+                gather()
+            except Exception:  # a bug there must not stop the other calls
+                log.exception("redis bridge: gathering a turn's calls failed")
         calls, self._outbox = self._outbox[:CALLS_PER_HOP_MAX], self._outbox[CALLS_PER_HOP_MAX:]
         if self._outbox:
-            self._loop.call_soon(self._dispatch)  # type: ignore[union-attr]
+            self._schedule()
+        if not calls:
+            return
         if len(calls) == 1:
             self._start_all(calls)
             return

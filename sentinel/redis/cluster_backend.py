@@ -49,8 +49,10 @@ log = logging.getLogger(__name__)
 CALL_TIMEOUT_S = 5.0
 #: The most writes of one connection sent as one log entry.
 WRITE_BATCH_MAX = 256
-#: The most argument bytes of one grouped write entry (a big value goes alone).
-WRITE_BATCH_BYTES_MAX = 1024 * 1024
+#: The most reads sent as one call (at one read point).
+READ_BATCH_MAX = 256
+#: The most argument bytes of one grouped write entry or read call (a big value goes alone).
+BATCH_BYTES_MAX = 1024 * 1024
 
 TRYAGAIN = "TRYAGAIN the read's deadline passed without an answer from a leader; nothing changed"
 UNKNOWN = "UNKNOWN the write's deadline passed; it may have been applied (never twice)"
@@ -67,6 +69,10 @@ class RedisClient(Protocol):
         commands: Sequence[Sequence[bytes]],
         watched: Mapping[bytes, int] | None,
         timeout_s: float = ...,
+    ) -> Future[Any]: ...
+
+    def redis_reads_async(
+        self, commands: Sequence[Sequence[bytes]], timeout_s: float = ...
     ) -> Future[Any]: ...
 
     def redis_versions_async(
@@ -151,6 +157,7 @@ class ClusterBackend:
         self.timeout_s = timeout_s
         self._raft_status = raft_status
         self._lanes: dict[int, _Lane] = {}
+        self._reads: list[tuple[list[bytes], asyncio.Future[Any]]] = []  # this turn's
         self.bridge = Bridge(client)
 
     def execute(self, command: list[bytes], caller: Caller) -> asyncio.Future[Any]:
@@ -159,7 +166,11 @@ class ClusterBackend:
         if invalid is not None:
             return _ready(to_reply(invalid))
         if not is_write(command):
-            return self._call(lambda: self.client.redis_async(command, self.timeout_s))
+            done = asyncio.get_running_loop().create_future()
+            if not self._reads:
+                self.bridge.gather(self._send_reads)
+            self._reads.append((command, done))
+            return done
         return self._enqueue(caller, command=command)
 
     def execute_batch(
@@ -199,6 +210,41 @@ class ClusterBackend:
         self.bridge.call(start, on_done)
         return done
 
+    def _send_reads(self) -> None:
+        """This turn's reads, of every connection, as few calls at one read point each."""
+        reads, self._reads = self._reads, []
+        start = 0
+        while start < len(reads):
+            end, size = start + 1, sum(map(len, reads[start][0]))
+            while end < len(reads) and end - start < READ_BATCH_MAX:
+                size += sum(map(len, reads[end][0]))
+                if size > BATCH_BYTES_MAX:
+                    break
+                end += 1
+            self._send_read_group(reads[start:end])
+            start = end
+
+    def _send_read_group(self, group: list[tuple[list[bytes], asyncio.Future[Any]]]) -> None:
+        client, timeout_s = self.client, self.timeout_s
+        if len(group) == 1:
+            command, done = group[0]
+            self.bridge.call(
+                lambda: client.redis_async(command, timeout_s),
+                lambda future: _resolve(done, _answer(future, False)),
+            )
+            return
+        commands = [command for command, _done in group]
+
+        def on_done(future: Future[Any]) -> None:
+            replies = _answer(future, False)
+            for index, (_command, done) in enumerate(group):
+                if isinstance(replies, list) and len(replies) == len(group):
+                    _resolve(done, to_reply(replies[index]))
+                else:
+                    _resolve(done, replies if isinstance(replies, Error) else Error(TRYAGAIN))
+
+        self.bridge.call(lambda: client.redis_reads_async(commands, timeout_s), on_done)
+
     # -- writes in order -------------------------------------------------------------------
 
     def _enqueue(self, caller: Caller, **what: Any) -> asyncio.Future[Any]:
@@ -224,7 +270,7 @@ class ClusterBackend:
             size = group[0].size_bytes
             while lane.waiting and len(group) < WRITE_BATCH_MAX and lane.waiting[0].batch is None:
                 size += lane.waiting[0].size_bytes
-                if size > WRITE_BATCH_BYTES_MAX:
+                if size > BATCH_BYTES_MAX:
                     break
                 group.append(lane.waiting.popleft())
 
@@ -276,6 +322,11 @@ def _settle_group(group: list[_Write], future: Future[Any]) -> None:
             _settle(write, replies if isinstance(replies, Error) else Error(UNKNOWN))
 
 
+def _resolve(done: asyncio.Future[Any], reply: Any) -> None:
+    if not done.done():
+        done.set_result(reply)
+
+
 def _ready(reply: Any) -> asyncio.Future[Any]:
     """A loop future that already holds `reply`."""
     done = asyncio.get_running_loop().create_future()
@@ -284,5 +335,4 @@ def _ready(reply: Any) -> asyncio.Future[Any]:
 
 
 def _settle(write: _Write, reply: Any) -> None:
-    if not write.done.done():
-        write.done.set_result(reply)
+    _resolve(write.done, reply)

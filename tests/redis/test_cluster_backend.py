@@ -64,6 +64,13 @@ class FakeClusterClient:
     def redis_versions_async(self, keys: Sequence[bytes], timeout_s: float = 5.0) -> Future[Any]:
         return self._later("versions", lambda now: self.keyspace.versions(keys, now))
 
+    def redis_reads_async(
+        self, commands: Sequence[Sequence[bytes]], timeout_s: float = 5.0
+    ) -> Future[Any]:
+        return self._later(
+            "reads", lambda now: [self.keyspace.apply(list(c), now) for c in commands]
+        )
+
     def run_together(self, fn: Callable[[], None]) -> None:
         threading.Timer(self.rng.uniform(0, self.delay_s), fn).start()
 
