@@ -274,6 +274,7 @@ class KVServerApp(Application):
     def status(self) -> dict[str, int]:
         return {
             "keys": len(self.sm.keyspace),
+            "expires": self.sm.keyspace.expiring(),
             "sessions": self.sm.sessions,
             "writes_pending": len(self.write_deadlines),
             "reads_pending": self.reads_pending,
