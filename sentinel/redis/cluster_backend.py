@@ -254,12 +254,12 @@ class ClusterBackend:
         lane.waiting.append(write)
         if not lane.busy:
             lane.busy = True
-            loop.call_soon(self._send_next, caller.client_id, lane)
+            self.bridge.gather(lambda: self._send_next(caller.client_id, lane))
         return write.done
 
     def _send_next(self, client_id: int, lane: _Lane) -> None:
-        """Send the next group of the lane's writes (after the current loop turn, so that a
-        pipeline's writes read in one turn leave together)."""
+        """Send the next group of the lane's writes (once the current loop turn is over, so
+        that a pipeline's writes read in one turn leave together)."""
         if not lane.waiting:
             lane.busy = False
             if self._lanes.get(client_id) is lane:
