@@ -115,6 +115,20 @@ def test_pipeline_of_writes_applies_in_order_in_few_entries(cluster: Any) -> Non
     assert r.get("counter") == b"1000"
 
 
+def test_a_pipeline_of_reads_goes_as_few_multi_read_calls(cluster: Any) -> None:
+    """The reads of one pipeline share calls (RedisReads: one ReadIndex round each), and
+    every reply still comes back in request order."""
+    r = redis.Redis(port=cluster.port, socket_timeout=10)
+    r.mset({f"r{i}": str(i) for i in range(300)})
+    client = cluster.fake_client
+    client.calls.clear()
+    pipe = r.pipeline(transaction=False)
+    for i in range(300):
+        pipe.get(f"r{i}").strlen(f"r{i}")
+    assert pipe.execute() == [x for i in range(300) for x in (str(i).encode(), len(str(i)))]
+    assert "reads" in client.calls and len(client.calls) < 60, client.calls
+
+
 def test_watch_conflict_aborts_the_exec(cluster: Any) -> None:
     r = redis.Redis(port=cluster.port, socket_timeout=10)
     other = redis.Redis(port=cluster.port, socket_timeout=10)
