@@ -58,6 +58,7 @@ from sentinel.kvraft.commands import (
     Command,
     Get,
     RedisRead,
+    RedisReads,
     RedisVersions,
     Register,
     Write,
@@ -273,6 +274,7 @@ class KVServerApp(Application):
     def status(self) -> dict[str, int]:
         return {
             "keys": len(self.sm.keyspace),
+            "expires": self.sm.keyspace.expiring(),
             "sessions": self.sm.sessions,
             "writes_pending": len(self.write_deadlines),
             "reads_pending": self.reads_pending,
@@ -314,7 +316,7 @@ class KVServerApp(Application):
             self.write_deadlines.append((deadline, index, waiter))
         return None
 
-    def read(self, get: Get | RedisRead | RedisVersions) -> KVReply | Deferred:
+    def read(self, get: Get | RedisRead | RedisReads | RedisVersions) -> KVReply | Deferred:
         """A linearizable Get or Redis read (decoded, so valid) through ReadIndex."""
         deferred = Deferred()
         read = get.key if type(get) is Get else get
@@ -363,7 +365,7 @@ class KVServerApp(Application):
                 continue
             if type(command) is Get:
                 reads.append((command.key, slot))
-            elif type(command) is RedisRead or type(command) is RedisVersions:
+            elif type(command) in _REDIS_READS:
                 reads.append((command, slot))
             elif type(command) is Register:  # its client id is its own entry's index
                 self._answer(slot, self._propose(command, data, slot))
@@ -422,7 +424,8 @@ class KVServerApp(Application):
 
 
 #: What a read point serves: a Get's (validated) key, or a Redis read.
-_Read = str | RedisRead | RedisVersions
+_Read = str | RedisRead | RedisReads | RedisVersions
+_REDIS_READS = (RedisRead, RedisReads, RedisVersions)
 
 
 def _reply_ok(result: Result) -> KVReply:

@@ -178,6 +178,10 @@ class Keyspace:
         """The number of stored keys (expired ones not yet purged included)."""
         return len(self._store.data)
 
+    def expiring(self) -> int:
+        """The number of stored keys with a time to live (INFO's `expires`)."""
+        return len(self._store.expiry.at_ms)
+
     def size_bytes(self) -> int:
         """About the bytes of the stored keys and values (O(keys): for a compaction's
         decision, not a hot path)."""
