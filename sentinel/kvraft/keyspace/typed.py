@@ -1,0 +1,87 @@
+"""What the commands of the collection types share: typed lookups, the element bound,
+counts, the command's random generator and HSCAN/SSCAN's cursor over a collection.
+
+Cursors of HSCAN/SSCAN: a collection of at most SCAN_WHOLE_MAX elements comes back whole
+from any call, with cursor 0 (Redis does the same for its small encodings). A larger one is
+walked by bucket: an element's bucket is `crc32(element) % MEMBER_SCAN_BUCKETS`, fixed for
+the element's life, and the cursor is the next bucket; so, as Redis promises, an element
+present for a whole iteration is returned at least once, whatever else changes between
+calls. One call costs O(elements) (it reads every element's bucket): COUNT is a hint.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import TypeVar
+from zlib import crc32
+
+from sentinel.kvraft.keyspace import numbers
+from sentinel.kvraft.keyspace.glob import matcher
+from sentinel.kvraft.keyspace.replies import NOT_INTEGER, WRONGTYPE, Error
+from sentinel.kvraft.keyspace.scan import ScanOptions
+from sentinel.kvraft.keyspace.store import Store
+from sentinel.kvraft.limits import COLLECTION_ELEMENTS_MAX
+
+T = TypeVar("T")
+
+SCAN_WHOLE_MAX = 128
+MEMBER_SCAN_BUCKETS = 1 << 16
+
+TOO_MANY = Error(f"ERR a collection holds at most {COLLECTION_ELEMENTS_MAX} elements")
+OUT_OF_RANGE = Error("ERR value is out of range")
+MUST_BE_POSITIVE = Error("ERR value is out of range, must be positive")
+#: The largest |count| of a random pick with repeats (Redis's -LONG_MAX/2 bound).
+REPEATS_MAX = (2**63 - 1) // 2
+
+
+def lookup(store: Store, key: bytes, now_ms: int, cls: type[T]) -> T | Error | None:
+    """The value of type `cls` at `key`, None if absent, or WRONGTYPE."""
+    value = store.live(key, now_ms)
+    if value is None or type(value) is cls:
+        return value  # type: ignore[return-value]
+    return WRONGTYPE
+
+
+def over_limit(size: int, added: int) -> bool:
+    """Whether a collection of `size` elements may not grow by `added`."""
+    return size + added > COLLECTION_ELEMENTS_MAX
+
+
+def parse_count(text: bytes) -> int | Error:
+    """A count argument (a signed 64-bit integer)."""
+    count = numbers.parse_int(text)
+    return NOT_INTEGER if count is None else count
+
+
+def command_random(store: Store) -> random.Random:
+    """The generator of the command being applied, seeded from its log entry."""
+    return random.Random(store.rand_seed)
+
+
+def scan_positions(elements: Sequence[bytes], options: ScanOptions) -> tuple[int, list[int]]:
+    """The next cursor and the positions (in `elements`) a scan call returns."""
+    match = matcher(options.pattern) if options.pattern is not None else None
+    if len(elements) <= SCAN_WHOLE_MAX:
+        chosen = range(len(elements))
+        cursor = 0
+    else:
+        cursor, chosen = _bucket_walk(elements, options.cursor, options.count)
+    if match is None:
+        return cursor, list(chosen)
+    return cursor, [i for i in chosen if match(elements[i])]
+
+
+def _bucket_walk(elements: Sequence[bytes], start: int, count: int) -> tuple[int, list[int]]:
+    """Whole buckets from `start` on until at least `count` elements."""
+    buckets: dict[int, list[int]] = {}
+    for position, element in enumerate(elements):
+        bucket = crc32(element) % MEMBER_SCAN_BUCKETS
+        if bucket >= start:
+            buckets.setdefault(bucket, []).append(position)
+    chosen: list[int] = []
+    for bucket in sorted(buckets):
+        if len(chosen) >= count:
+            return bucket, chosen
+        chosen.extend(sorted(buckets[bucket], key=elements.__getitem__))
+    return 0, chosen
