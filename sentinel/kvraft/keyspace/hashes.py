@@ -13,6 +13,7 @@ from sentinel.kvraft.keyspace import numbers
 from sentinel.kvraft.keyspace.members import Hash
 from sentinel.kvraft.keyspace.replies import (
     EMPTY_ARRAY,
+    INVALID_CURSOR,
     NAN_OR_INF,
     NOT_FLOAT,
     NULL,
@@ -33,12 +34,14 @@ from sentinel.kvraft.keyspace.scan import parse_scan
 from sentinel.kvraft.keyspace.store import Store
 from sentinel.kvraft.keyspace.typed import (
     OUT_OF_RANGE,
-    REPEATS_MAX,
     TOO_MANY,
+    WITH_VALUES_MAX,
     command_random,
     lookup,
     over_limit,
     parse_count,
+    parse_random_count,
+    repeats_too_many,
     scan_positions,
 )
 
@@ -223,14 +226,15 @@ def hrandfield(store: Store, args: list[bytes], now_ms: int) -> Reply:
     count: int | None = None
     with_values = False
     if len(args) >= 3:
-        parsed = parse_count(args[2])
+        parsed = parse_random_count(args[2])
         if isinstance(parsed, Error):
             return parsed
         if len(args) > 4 or (len(args) == 4 and args[3].upper() != b"WITHVALUES"):
             return SYNTAX
-        if parsed < -REPEATS_MAX:
+        with_values = len(args) == 4
+        if with_values and abs(parsed) > WITH_VALUES_MAX:
             return OUT_OF_RANGE
-        count, with_values = parsed, len(args) == 4
+        count = parsed
     value = _hash(store, args[1], now_ms)
     if isinstance(value, Error):
         return value
@@ -240,8 +244,8 @@ def hrandfield(store: Store, args: list[bytes], now_ms: int) -> Reply:
         return Bulk(value.at(command_random(store).randrange(len(value))))
     if value is None or count == 0:
         return EMPTY_ARRAY
-    if count < 0 and over_limit(0, -count):
-        return OUT_OF_RANGE  # a reply this long would not fit in memory
+    if repeats_too_many(count):
+        return OUT_OF_RANGE
     positions = value.positions(command_random(store), abs(count), distinct=count > 0)
     items: list[Reply] = []
     for position in positions:
@@ -254,13 +258,15 @@ def hrandfield(store: Store, args: list[bytes], now_ms: int) -> Reply:
 def hscan(store: Store, args: list[bytes], now_ms: int) -> Reply:
     """HSCAN key cursor [MATCH pattern] [COUNT count] -> [next cursor, [field, value ...]]."""
     options = parse_scan(args, 2, allow_type=False)
-    if isinstance(options, Error):
+    if options is INVALID_CURSOR:
         return options
     value = _hash(store, args[1], now_ms)
     if isinstance(value, Error):
         return value
-    if value is None:
+    if value is None:  # Redis reads the options only of an existing key
         return Array((Bulk(b"0"), EMPTY_ARRAY))
+    if isinstance(options, Error):
+        return options
     cursor, positions = scan_positions(value.members(), options)
     items: list[Reply] = []
     for position in positions:

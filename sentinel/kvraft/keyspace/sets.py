@@ -14,6 +14,7 @@ from __future__ import annotations
 from sentinel.kvraft.keyspace.members import RedisSet
 from sentinel.kvraft.keyspace.replies import (
     EMPTY_ARRAY,
+    INVALID_CURSOR,
     NULL,
     ONE,
     SYNTAX,
@@ -30,12 +31,13 @@ from sentinel.kvraft.keyspace.store import Store
 from sentinel.kvraft.keyspace.typed import (
     MUST_BE_POSITIVE,
     OUT_OF_RANGE,
-    REPEATS_MAX,
     TOO_MANY,
     command_random,
     lookup,
     over_limit,
     parse_count,
+    parse_random_count,
+    repeats_too_many,
     scan_positions,
 )
 
@@ -126,10 +128,8 @@ def spop(store: Store, args: list[bytes], now_ms: int) -> Reply:
     if len(args) > 3:
         return SYNTAX
     count = None if len(args) == 2 else parse_count(args[2])
-    if isinstance(count, Error):
-        return count
-    if count is not None and count < 0:
-        return MUST_BE_POSITIVE
+    if isinstance(count, Error) or (count is not None and count < 0):
+        return MUST_BE_POSITIVE  # Redis's text for a count that is not an integer too
     value = lookup_set(store, args[1], now_ms)
     if value is None or isinstance(value, Error):
         return value or (NULL if count is None else EMPTY_ARRAY)
@@ -154,19 +154,17 @@ def srandmember(store: Store, args: list[bytes], now_ms: int) -> Reply:
     negative count: |count| with repeats)."""
     if len(args) > 3:
         return SYNTAX
-    count = None if len(args) == 2 else parse_count(args[2])
+    count = None if len(args) == 2 else parse_random_count(args[2])
     if isinstance(count, Error):
         return count
-    if count is not None and count < -REPEATS_MAX:
-        return OUT_OF_RANGE
     value = lookup_set(store, args[1], now_ms)
     if value is None or isinstance(value, Error):
         return value or (NULL if count is None else EMPTY_ARRAY)
     rng = command_random(store)
     if count is None:
         return Bulk(value.at(rng.randrange(len(value))))
-    if count < 0 and over_limit(0, -count):
-        return OUT_OF_RANGE  # a reply this long would not fit in memory
+    if repeats_too_many(count):
+        return OUT_OF_RANGE
     positions = value.positions(rng, abs(count), distinct=count > 0)
     return Array(tuple(Bulk(value.at(p)) for p in positions))
 
@@ -176,9 +174,11 @@ def smove(store: Store, args: list[bytes], now_ms: int) -> Reply:
     source_key, target_key, member = args[1], args[2], args[3]
     source = lookup_set(store, source_key, now_ms)
     target = lookup_set(store, target_key, now_ms)
+    if source is None:
+        return ZERO  # before any type check, as Redis answers
     if isinstance(source, Error) or isinstance(target, Error):
         return WRONGTYPE
-    if source is None or member not in source:
+    if member not in source:
         return ZERO
     if source_key == target_key:
         return ONE
@@ -195,13 +195,15 @@ def smove(store: Store, args: list[bytes], now_ms: int) -> Reply:
 def sscan(store: Store, args: list[bytes], now_ms: int) -> Reply:
     """SSCAN key cursor [MATCH pattern] [COUNT count] -> [next cursor, members]."""
     options = parse_scan(args, 2, allow_type=False)
-    if isinstance(options, Error):
+    if options is INVALID_CURSOR:
         return options
     value = lookup_set(store, args[1], now_ms)
     if isinstance(value, Error):
         return value
-    if value is None:
+    if value is None:  # Redis reads the options only of an existing key
         return Array((Bulk(b"0"), EMPTY_ARRAY))
+    if isinstance(options, Error):
+        return options
     cursor, positions = scan_positions(value.members(), options)
     items = tuple(Bulk(value.at(p)) for p in positions)
     return Array((Bulk(str(cursor).encode()), Array(items)))

@@ -31,8 +31,11 @@ MEMBER_SCAN_BUCKETS = 1 << 16
 TOO_MANY = Error(f"ERR a collection holds at most {COLLECTION_ELEMENTS_MAX} elements")
 OUT_OF_RANGE = Error("ERR value is out of range")
 MUST_BE_POSITIVE = Error("ERR value is out of range, must be positive")
-#: The largest |count| of a random pick with repeats (Redis's -LONG_MAX/2 bound).
-REPEATS_MAX = (2**63 - 1) // 2
+COUNT_RANGE = Error(
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+)
+#: The largest |count| of HRANDFIELD ... WITHVALUES (Redis's LONG_MAX/2 bound).
+WITH_VALUES_MAX = numbers.INT64_MAX // 2
 
 
 def lookup(store: Store, key: bytes, now_ms: int, cls: type[T]) -> T | Error | None:
@@ -52,6 +55,19 @@ def parse_count(text: bytes) -> int | Error:
     """A count argument (a signed 64-bit integer)."""
     count = numbers.parse_int(text)
     return NOT_INTEGER if count is None else count
+
+
+def parse_random_count(text: bytes) -> int | Error:
+    """The count of SRANDMEMBER / HRANDFIELD: an integer in [-INT64_MAX, INT64_MAX]."""
+    count = parse_count(text)
+    return COUNT_RANGE if count == numbers.INT64_MIN else count
+
+
+def repeats_too_many(count: int) -> bool:
+    """Whether a pick of |count| members with repeats (a negative count) is refused (with
+    OUT_OF_RANGE): its reply would hold more than COLLECTION_ELEMENTS_MAX members, which
+    Redis would try to send but a replicated reply must not hold."""
+    return count < -COLLECTION_ELEMENTS_MAX
 
 
 def command_random(store: Store) -> random.Random:
