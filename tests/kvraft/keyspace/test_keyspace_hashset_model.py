@@ -186,7 +186,7 @@ class Model:
 _MANY = {b"SINTER", b"SUNION", b"SDIFF", b"SINTERSTORE", b"SUNIONSTORE", b"SDIFFSTORE"}
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)  # no deadline: the machine is shared
 @given(commands=MODEL_COMMANDS, seed=st.integers(0, 2**64 - 1))
 def test_replies_match_the_model(commands: list[list[bytes]], seed: int) -> None:
     ks, model = Keyspace(), Model()
@@ -209,6 +209,7 @@ def run(ks: Keyspace, commands: list[list[bytes]], seed: int, now_ms: int = NOW)
     return [ks.apply(c, now_ms + i, command_seed(seed, i)) for i, c in enumerate(commands)]
 
 
+@settings(deadline=None)
 @given(history=collection_commands(), future=collection_commands(), seed=st.integers(0, 2**64 - 1))
 def test_a_snapshot_restores_hashes_and_sets_exactly(
     history: list[list[bytes]], future: list[list[bytes]], seed: int
@@ -224,6 +225,7 @@ def test_a_snapshot_restores_hashes_and_sets_exactly(
     assert restored.encode() == ks.encode()
 
 
+@settings(deadline=None)
 @given(history=collection_commands(), seed=st.integers(0, 2**64 - 1))
 def test_the_same_entries_give_the_same_replies_and_bytes(
     history: list[list[bytes]], seed: int
@@ -233,6 +235,7 @@ def test_the_same_entries_give_the_same_replies_and_bytes(
     assert one.encode() == other.encode()
 
 
+@settings(deadline=None)
 @given(history=collection_commands(), batch=collection_commands(max_size=10))
 def test_a_failing_transaction_rolls_collections_back_exactly(
     history: list[list[bytes]], batch: list[list[bytes]]
