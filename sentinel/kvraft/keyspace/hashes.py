@@ -78,8 +78,11 @@ def hset(store: Store, args: list[bytes], now_ms: int) -> Reply:
     value = _hash(store, args[1], now_ms)
     if isinstance(value, Error):
         return value
-    pairs = dict(zip(args[2::2], args[3::2], strict=True))  # the last value of a field wins
-    new = sum(field not in value for field in pairs) if value is not None else len(pairs)
+    if len(args) == 4:  # the common case, without the general path's overhead
+        pairs = {args[2]: args[3]}
+    else:  # the last value of a field wins
+        pairs = dict(zip(args[2::2], args[3::2], strict=True))
+    new = len(pairs) if value is None else len(pairs) - sum(map(value.__contains__, pairs))
     if over_limit(len(value or ()), new):
         return TOO_MANY
     value = _open(store, args[1], value)

@@ -69,7 +69,10 @@ def sadd(store: Store, args: list[bytes], now_ms: int) -> Reply:
     value = lookup_set(store, args[1], now_ms)
     if isinstance(value, Error):
         return value
-    new = [m for m in dict.fromkeys(args[2:]) if value is None or m not in value]
+    if len(args) == 3:  # the common case, without the general path's overhead
+        new = [args[2]] if value is None or args[2] not in value else []
+    else:
+        new = [m for m in dict.fromkeys(args[2:]) if value is None or m not in value]
     if not new:
         return ZERO
     if over_limit(len(value or ()), len(new)):
