@@ -36,8 +36,10 @@ from sentinel.kvraft.keyspace.typed import (
     OUT_OF_RANGE,
     TOO_MANY,
     WITH_VALUES_MAX,
+    close_value,
     command_random,
     lookup,
+    open_value,
     over_limit,
     parse_count,
     parse_random_count,
@@ -55,20 +57,7 @@ def _hash(store: Store, key: bytes, now_ms: int) -> Hash | Error | None:
 
 
 def _open(store: Store, key: bytes, value: Hash | None) -> Hash:
-    """The hash at `key` made ready for an in-place change (created if None): the key is
-    saved in the undo log and its version changes (WATCH sees it)."""
-    if value is None:
-        value = Hash()
-        store.put(key, value, None)
-    else:
-        store.put(key, value)  # the same object, the expiry kept
-    return value
-
-
-def _close(store: Store, key: bytes, value: Hash, now_ms: int) -> None:
-    """Delete the key of a hash that became empty (Redis keeps no empty collection)."""
-    if not value:
-        store.remove(key, now_ms)
+    return open_value(store, key, value, Hash)
 
 
 def hset(store: Store, args: list[bytes], now_ms: int) -> Reply:
@@ -78,10 +67,8 @@ def hset(store: Store, args: list[bytes], now_ms: int) -> Reply:
     value = _hash(store, args[1], now_ms)
     if isinstance(value, Error):
         return value
-    if len(args) == 4:  # the common case, without the general path's overhead
-        pairs = {args[2]: args[3]}
-    else:  # the last value of a field wins
-        pairs = dict(zip(args[2::2], args[3::2], strict=True))
+    # One pair is the common case: no zip. Of a repeated field, the last value wins.
+    pairs = {args[2]: args[3]} if len(args) == 4 else dict(zip(args[2::2], args[3::2], strict=True))
     new = len(pairs) if value is None else len(pairs) - sum(map(value.__contains__, pairs))
     if over_limit(len(value or ()), new):
         return TOO_MANY
@@ -131,7 +118,7 @@ def hdel(store: Store, args: list[bytes], now_ms: int) -> Reply:
         return ZERO
     _open(store, args[1], value)
     removed = sum(value.discard(field, store.on_undo) for field in args[2:])
-    _close(store, args[1], value, now_ms)
+    close_value(store, args[1], value, now_ms)
     return Int(removed)
 
 

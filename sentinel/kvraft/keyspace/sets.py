@@ -32,8 +32,10 @@ from sentinel.kvraft.keyspace.typed import (
     MUST_BE_POSITIVE,
     OUT_OF_RANGE,
     TOO_MANY,
+    close_value,
     command_random,
     lookup,
+    open_value,
     over_limit,
     parse_count,
     parse_random_count,
@@ -48,20 +50,8 @@ def lookup_set(store: Store, key: bytes, now_ms: int) -> RedisSet | Error | None
 
 
 def open_set(store: Store, key: bytes, value: RedisSet | None) -> RedisSet:
-    """The set at `key` made ready for an in-place change (created if None): the key is
-    saved in the undo log and its version changes (WATCH sees it)."""
-    if value is None:
-        value = RedisSet()
-        store.put(key, value, None)
-    else:
-        store.put(key, value)  # the same object, the expiry kept
-    return value
-
-
-def _close(store: Store, key: bytes, value: RedisSet, now_ms: int) -> None:
-    """Delete the key of a set that became empty (Redis keeps no empty collection)."""
-    if not value:
-        store.remove(key, now_ms)
+    """The set at `key` ready for an in-place change (typed.open_value)."""
+    return open_value(store, key, value, RedisSet)
 
 
 def sadd(store: Store, args: list[bytes], now_ms: int) -> Reply:
@@ -92,7 +82,7 @@ def srem(store: Store, args: list[bytes], now_ms: int) -> Reply:
         return ZERO
     open_set(store, args[1], value)
     removed = sum(value.discard(member, store.on_undo) for member in args[2:])
-    _close(store, args[1], value, now_ms)
+    close_value(store, args[1], value, now_ms)
     return Int(removed)
 
 
@@ -148,7 +138,7 @@ def spop(store: Store, args: list[bytes], now_ms: int) -> Reply:
     open_set(store, args[1], value)
     for member in popped:
         value.discard(member, store.on_undo)
-    _close(store, args[1], value, now_ms)
+    close_value(store, args[1], value, now_ms)
     return Bulk(popped[0]) if count is None else Array(tuple(map(Bulk, popped)))
 
 
@@ -189,7 +179,7 @@ def smove(store: Store, args: list[bytes], now_ms: int) -> Reply:
     if adds and over_limit(len(target or ()), 1):
         return TOO_MANY
     open_set(store, source_key, source).discard(member, store.on_undo)
-    _close(store, source_key, source, now_ms)
+    close_value(store, source_key, source, now_ms)
     if adds:
         open_set(store, target_key, target).add(member, store.on_undo)
     return ONE

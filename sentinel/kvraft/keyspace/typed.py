@@ -12,7 +12,7 @@ calls. One call costs O(elements) (it reads every element's bucket): COUNT is a 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from typing import TypeVar
 from zlib import crc32
 
@@ -44,6 +44,23 @@ def lookup(store: Store, key: bytes, now_ms: int, cls: type[T]) -> T | Error | N
     if value is None or type(value) is cls:
         return value  # type: ignore[return-value]
     return WRONGTYPE
+
+
+def open_value(store: Store, key: bytes, value: T | None, cls: type[T]) -> T:
+    """The collection at `key` made ready for an in-place change (a new `cls()` if None):
+    the key is saved in the undo log and its version changes (WATCH sees it)."""
+    if value is None:
+        value = cls()
+        store.put(key, value, None)  # type: ignore[arg-type]
+    else:
+        store.put(key, value)  # type: ignore[arg-type]  # the same object, the expiry kept
+    return value
+
+
+def close_value(store: Store, key: bytes, value: Sized, now_ms: int) -> None:
+    """Delete the key of a collection that became empty (Redis keeps no empty one)."""
+    if not len(value):
+        store.remove(key, now_ms)
 
 
 def over_limit(size: int, added: int) -> bool:
