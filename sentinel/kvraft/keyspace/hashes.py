@@ -13,7 +13,6 @@ from sentinel.kvraft.keyspace import numbers
 from sentinel.kvraft.keyspace.members import Hash
 from sentinel.kvraft.keyspace.replies import (
     EMPTY_ARRAY,
-    INVALID_CURSOR,
     NAN_OR_INF,
     NOT_FLOAT,
     NULL,
@@ -30,21 +29,21 @@ from sentinel.kvraft.keyspace.replies import (
     Reply,
     arity_error,
 )
-from sentinel.kvraft.keyspace.scan import parse_scan
 from sentinel.kvraft.keyspace.store import Store
 from sentinel.kvraft.keyspace.typed import (
     OUT_OF_RANGE,
     TOO_MANY,
     WITH_VALUES_MAX,
-    close_value,
     command_random,
+    is_element,
     lookup,
     open_value,
     over_limit,
     parse_count,
     parse_random_count,
+    remove_elements,
     repeats_too_many,
-    scan_positions,
+    scan_call,
 )
 
 NOT_INTEGER_FIELD = Error("ERR hash value is not an integer")
@@ -111,23 +110,12 @@ def hmget(store: Store, args: list[bytes], now_ms: int) -> Reply:
 
 def hdel(store: Store, args: list[bytes], now_ms: int) -> Reply:
     """HDEL key field [field ...] -> how many fields were removed."""
-    value = _hash(store, args[1], now_ms)
-    if value is None or isinstance(value, Error):
-        return value or ZERO
-    if not any(field in value for field in args[2:]):
-        return ZERO
-    _open(store, args[1], value)
-    removed = sum(value.discard(field, store.on_undo) for field in args[2:])
-    close_value(store, args[1], value, now_ms)
-    return Int(removed)
+    return remove_elements(store, args, now_ms, Hash)
 
 
 def hexists(store: Store, args: list[bytes], now_ms: int) -> Reply:
     """HEXISTS key field -> 1 or 0."""
-    value = _hash(store, args[1], now_ms)
-    if value is None or isinstance(value, Error):
-        return value or ZERO
-    return ONE if args[2] in value else ZERO
+    return is_element(store, args, now_ms, Hash)
 
 
 def hlen(store: Store, args: list[bytes], now_ms: int) -> Reply:
@@ -247,17 +235,10 @@ def hrandfield(store: Store, args: list[bytes], now_ms: int) -> Reply:
 
 def hscan(store: Store, args: list[bytes], now_ms: int) -> Reply:
     """HSCAN key cursor [MATCH pattern] [COUNT count] -> [next cursor, [field, value ...]]."""
-    options = parse_scan(args, 2, allow_type=False)
-    if options is INVALID_CURSOR:
-        return options
-    value = _hash(store, args[1], now_ms)
-    if isinstance(value, Error):
-        return value
-    if value is None:  # Redis reads the options only of an existing key
-        return Array((Bulk(b"0"), EMPTY_ARRAY))
-    if isinstance(options, Error):
-        return options
-    cursor, positions = scan_positions(value.members(), options)
+    found = scan_call(store, args, now_ms, Hash)
+    if not isinstance(found, tuple):
+        return found
+    value, cursor, positions = found
     items: list[Reply] = []
     for position in positions:
         items.extend((Bulk(value.at(position)), Bulk(value.value_at(position))))

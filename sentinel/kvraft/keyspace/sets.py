@@ -14,7 +14,6 @@ from __future__ import annotations
 from sentinel.kvraft.keyspace.members import RedisSet
 from sentinel.kvraft.keyspace.replies import (
     EMPTY_ARRAY,
-    INVALID_CURSOR,
     NULL,
     ONE,
     SYNTAX,
@@ -26,7 +25,6 @@ from sentinel.kvraft.keyspace.replies import (
     Int,
     Reply,
 )
-from sentinel.kvraft.keyspace.scan import parse_scan
 from sentinel.kvraft.keyspace.store import Store
 from sentinel.kvraft.keyspace.typed import (
     MUST_BE_POSITIVE,
@@ -34,13 +32,15 @@ from sentinel.kvraft.keyspace.typed import (
     TOO_MANY,
     close_value,
     command_random,
+    is_element,
     lookup,
     open_value,
     over_limit,
     parse_count,
     parse_random_count,
+    remove_elements,
     repeats_too_many,
-    scan_positions,
+    scan_call,
 )
 
 
@@ -75,15 +75,7 @@ def sadd(store: Store, args: list[bytes], now_ms: int) -> Reply:
 
 def srem(store: Store, args: list[bytes], now_ms: int) -> Reply:
     """SREM key member [member ...] -> how many members were removed."""
-    value = lookup_set(store, args[1], now_ms)
-    if value is None or isinstance(value, Error):
-        return value or ZERO
-    if not any(member in value for member in args[2:]):
-        return ZERO
-    open_set(store, args[1], value)
-    removed = sum(value.discard(member, store.on_undo) for member in args[2:])
-    close_value(store, args[1], value, now_ms)
-    return Int(removed)
+    return remove_elements(store, args, now_ms, RedisSet)
 
 
 def smembers(store: Store, args: list[bytes], now_ms: int) -> Reply:
@@ -96,10 +88,7 @@ def smembers(store: Store, args: list[bytes], now_ms: int) -> Reply:
 
 def sismember(store: Store, args: list[bytes], now_ms: int) -> Reply:
     """SISMEMBER key member -> 1 or 0."""
-    value = lookup_set(store, args[1], now_ms)
-    if value is None or isinstance(value, Error):
-        return value or ZERO
-    return ONE if args[2] in value else ZERO
+    return is_element(store, args, now_ms, RedisSet)
 
 
 def smismember(store: Store, args: list[bytes], now_ms: int) -> Reply:
@@ -187,16 +176,9 @@ def smove(store: Store, args: list[bytes], now_ms: int) -> Reply:
 
 def sscan(store: Store, args: list[bytes], now_ms: int) -> Reply:
     """SSCAN key cursor [MATCH pattern] [COUNT count] -> [next cursor, members]."""
-    options = parse_scan(args, 2, allow_type=False)
-    if options is INVALID_CURSOR:
-        return options
-    value = lookup_set(store, args[1], now_ms)
-    if isinstance(value, Error):
-        return value
-    if value is None:  # Redis reads the options only of an existing key
-        return Array((Bulk(b"0"), EMPTY_ARRAY))
-    if isinstance(options, Error):
-        return options
-    cursor, positions = scan_positions(value.members(), options)
+    found = scan_call(store, args, now_ms, RedisSet)
+    if not isinstance(found, tuple):
+        return found
+    value, cursor, positions = found
     items = tuple(Bulk(value.at(p)) for p in positions)
     return Array((Bulk(str(cursor).encode()), Array(items)))

@@ -18,8 +18,20 @@ from zlib import crc32
 
 from sentinel.kvraft.keyspace import numbers
 from sentinel.kvraft.keyspace.glob import matcher
-from sentinel.kvraft.keyspace.replies import NOT_INTEGER, WRONGTYPE, Error
-from sentinel.kvraft.keyspace.scan import ScanOptions
+from sentinel.kvraft.keyspace.replies import (
+    EMPTY_ARRAY,
+    INVALID_CURSOR,
+    NOT_INTEGER,
+    ONE,
+    WRONGTYPE,
+    ZERO,
+    Array,
+    Bulk,
+    Error,
+    Int,
+    Reply,
+)
+from sentinel.kvraft.keyspace.scan import ScanOptions, parse_scan
 from sentinel.kvraft.keyspace.store import Store
 from sentinel.kvraft.limits import COLLECTION_ELEMENTS_MAX
 
@@ -63,6 +75,28 @@ def close_value(store: Store, key: bytes, value: Sized, now_ms: int) -> None:
         store.remove(key, now_ms)
 
 
+def remove_elements(store: Store, args: list[bytes], now_ms: int, cls: type) -> Reply:
+    """HDEL / SREM key element [element ...] -> how many were removed (the key goes with
+    the last one)."""
+    value = lookup(store, args[1], now_ms, cls)
+    if value is None or isinstance(value, Error):
+        return value or ZERO
+    if not any(element in value for element in args[2:]):
+        return ZERO
+    open_value(store, args[1], value, cls)
+    removed = sum(value.discard(element, store.on_undo) for element in args[2:])
+    close_value(store, args[1], value, now_ms)
+    return Int(removed)
+
+
+def is_element(store: Store, args: list[bytes], now_ms: int, cls: type) -> Reply:
+    """HEXISTS / SISMEMBER key element -> 1 or 0."""
+    value = lookup(store, args[1], now_ms, cls)
+    if value is None or isinstance(value, Error):
+        return value or ZERO
+    return ONE if args[2] in value else ZERO
+
+
 def over_limit(size: int, added: int) -> bool:
     """Whether a collection of `size` elements may not grow by `added`."""
     return size + added > COLLECTION_ELEMENTS_MAX
@@ -90,6 +124,26 @@ def repeats_too_many(count: int) -> bool:
 def command_random(store: Store) -> random.Random:
     """The generator of the command being applied, seeded from its log entry."""
     return random.Random(store.rand_seed)
+
+
+def scan_call(
+    store: Store, args: list[bytes], now_ms: int, cls: type[T]
+) -> tuple[T, int, list[int]] | Reply:
+    """HSCAN / SSCAN key cursor [MATCH pattern] [COUNT count]: the collection, the next
+    cursor and the positions to answer; or the whole reply (an error, or the empty scan of
+    a missing key: Redis reads the options only of an existing key)."""
+    options = parse_scan(args, 2, allow_type=False)
+    if options is INVALID_CURSOR:
+        return options
+    value = lookup(store, args[1], now_ms, cls)
+    if isinstance(value, Error):
+        return value
+    if value is None:
+        return Array((Bulk(b"0"), EMPTY_ARRAY))
+    if isinstance(options, Error):
+        return options
+    cursor, positions = scan_positions(value.members(), options)  # type: ignore[attr-defined]
+    return value, cursor, positions
 
 
 def scan_positions(elements: Sequence[bytes], options: ScanOptions) -> tuple[int, list[int]]:
