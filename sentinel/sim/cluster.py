@@ -80,6 +80,7 @@ class SimCluster:
         net_config: FaultConfig | None = None,
         trace: Trace | None = None,
         full_check_us: int = 10 * TICK_US,
+        app_options: dict[str, object] | None = None,
     ) -> None:
         assert 1 <= nodes <= 99, "between 1 and 99 nodes"
         assert compact_every >= 1, "compact_every must be positive"
@@ -88,6 +89,8 @@ class SimCluster:
         self.now_us = 0
         self.compact_every = compact_every
         self.full_check_us = full_check_us
+        #: Options every node's application gets (its NodeContext's `options`).
+        self.app_options = dict(app_options or {})
         self.rng = random.Random(f"{seed}/cluster")
         self.disk_rng = random.Random(f"{seed}/disk")
         policy = FaultPolicy(net_config) if net_config is not None else FaultPolicy()
@@ -314,6 +317,8 @@ class SimCluster:
         lease = kvserve.lease_s(core.config) if core.config.lease_reads else 0.0
         node.driver = NodeDriver(core, SimApp(self, node, host), host, lease)
         kvserve.attach(self, node)
+        if state.snapshot is not None:
+            node.app.restore(state.snapshot.data)  # type: ignore[union-attr]
         self.net.set_up(i, True)
         self.checker.node_started(i, state.snapshot, state.entries)
         self._trace_role(node)

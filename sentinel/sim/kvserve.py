@@ -94,7 +94,10 @@ class SimContext:
         self.peer_ids = node.peer_ids
         self.rpc = RpcServer(None)  # type: ignore[arg-type]  # calls come through serve_rpc
         self.directory = ""
-        self.options: Mapping[str, object] = {"reply_timeout_ms": REPLY_TIMEOUT_MS}
+        self.options: Mapping[str, object] = {
+            "reply_timeout_ms": REPLY_TIMEOUT_MS,
+            **cluster.app_options,
+        }
 
     def clock(self) -> float:
         """Virtual seconds."""
@@ -163,12 +166,12 @@ def attach(cluster: SimCluster, node: SimNode) -> None:
         return
     ctx = SimContext(cluster, node, machine)
     machine.ctx = ctx
+    machine.server.start(ctx)  # type: ignore[arg-type]
     machine.server.monotonic = ctx.clock
     # Log time too comes from the virtual clock, so a seed replays to the same stamps.
     machine.server.clock = LogClock(
         machine.server.sm, wall=lambda: SIM_EPOCH_MS + int(ctx.clock() * 1000)
     )
-    machine.server.start(ctx)  # type: ignore[arg-type]
 
 
 def serve_rpc(cluster: SimCluster, delivery: Delivery) -> None:

@@ -81,9 +81,7 @@ class SimNode:
         self.incarnation += 1
         storage = Storage.open_fs(self.disk, self.cluster_id, self.id)
         state = storage.recovered
-        app = self.app_factory()
-        if state.snapshot is not None:
-            app.restore(state.snapshot.data)
+        app = self.app_factory()  # started and restored by the cluster (with its context)
         rng = random.Random(f"{self.seed}/node/{self.id}/{self.incarnation}")
         self.core = Raft(self.config, rng, state)
         self.storage, self.app = storage, app
