@@ -248,7 +248,7 @@ class KVWorkload:
 
     # --------------------------------------------------------------- listener
 
-    def on_apply(self, node: SimNode, entry: object, result: object) -> None:
+    def on_apply(self, node: SimNode, entry: object) -> None:
         """Answers come as RPC replies, not from here."""
 
     def on_crash(self, node: SimNode) -> None:

@@ -13,13 +13,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sentinel.host.recorder import Recorder
 from sentinel.kvraft import Get, encode_command
-from sentinel.raft import InvariantError, StorageError
-from sentinel.sim.app import LogRecorder, StateMachine
+from sentinel.kvraft.server import KVServerApp
+from sentinel.raft import Application, InvariantError, StorageError
+from sentinel.sim import kvserve
 from sentinel.sim.cluster import SimCluster
 from sentinel.sim.invariants import InvariantViolation
 from sentinel.sim.kv import KVWorkload
-from sentinel.sim.kvserve import KVServerMachine
 from sentinel.sim.schedule import generate
 from sentinel.sim.trace import Trace
 from sentinel.sim.workload import LivenessProbe, ProposalWorkload
@@ -35,11 +36,13 @@ class SimOptions:
     sim_seconds: float = 10.0
     profile: str = "mixed"
     liveness_seconds: float = 3.0
-    compact_every: int = 40
+    #: The kv server compacts once the raft state on disk reaches this many bytes (the
+    #: recorder of the raft workload compacts every 10 commands).
+    maxraftstate: int = 2000
     proposal_gap_ms_max: int = 100
     raft_config: dict[str, Any] | None = None
-    #: None: LogRecorder for the raft workload, the kv server (kvserve.py) for the kv one.
-    app_factory: Callable[[], StateMachine] | None = None
+    #: None: the 6.824 recorder for the raft workload, the kv server for the kv one.
+    app_factory: Callable[[], Application] | None = None
     #: "raft": proposals acknowledged when applied; "kv": key/value clients checked by lin.
     workload: str = "raft"
     kv_clients: int = 3
@@ -129,8 +132,12 @@ def build(seed: int, options: SimOptions) -> tuple[SimCluster, list[Any], Any]:
     if options.workload not in ("raft", "kv"):
         raise ValueError(f"unknown workload {options.workload!r}: raft or kv")
     kv = options.workload == "kv"
-    app_factory = options.app_factory or (KVServerMachine if kv else LogRecorder)
-    app_options: dict[str, object] = {}
+    app_factory = options.app_factory or (KVServerApp if kv else Recorder)
+    app_options: dict[str, object] = {
+        "snapshots": True,  # the recorder's
+        "maxraftstate": options.maxraftstate,  # the kv server's
+        "reply_timeout_ms": kvserve.REPLY_TIMEOUT_MS,
+    }
     if kv:  # the kv server reads through ReadIndex, leased as a node process does
         raft_config = {**raft_config, "lease_reads": True}
         sessions_max = options.sessions_max or seed_sessions_max(seed)
@@ -142,7 +149,6 @@ def build(seed: int, options: SimOptions) -> tuple[SimCluster, list[Any], Any]:
         options.nodes,
         app_factory=app_factory,
         raft_config=raft_config,
-        compact_every=options.compact_every,
         trace=trace,
         app_options=app_options,
     )
@@ -157,8 +163,9 @@ def build(seed: int, options: SimOptions) -> tuple[SimCluster, list[Any], Any]:
     else:
         workload = ProposalWorkload(workload_rng, gap_ms_max, stop_us=duration_us)
     cluster.listeners.append(workload)
-    probe_data = encode_command(Get("liveness")) if kv else b"liveness"
-    probe = LivenessProbe(heal_us, live_us - 10_000, data=probe_data)
+    probe = LivenessProbe(heal_us, live_us - 10_000)
+    if kv:
+        probe.data = encode_command(Get("liveness"))
     return cluster, [schedule, workload, probe], workload
 
 
