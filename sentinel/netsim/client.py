@@ -24,6 +24,11 @@ The reader reads every whole message that has arrived with one system call
 goes out in one write before the reader waits again (other threads flush their own sends
 at once). Small replies that repeat byte for byte (a write's OK) are decoded once.
 
+An asyncio program can make its loop the reader instead (`connect(dir, loop=loop)`,
+loopreader.py): the connection is one of the loop's readers, and callbacks, timers and
+flush hooks run on the loop thread, so calls made there are answered there, with no other
+thread between a request and its reply.
+
 Closing (or losing the router) completes every waiting call at once: blocking calls return
 None, async callbacks get None, and pending `call_later` callbacks run early. After that,
 `call_async` and `call_later` raise `NetworkClosed`. Both are bounded (PENDING_CALLS_MAX,
@@ -32,6 +37,7 @@ TIMERS_MAX): past the bound they raise RuntimeError, before sending anything.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import heapq
 import itertools
@@ -49,6 +55,7 @@ from typing import Any
 from sentinel.netsim import protocol as p
 from sentinel.netsim.dial import dial, not_accepting
 from sentinel.netsim.endpoint import Endpoint, Failure, Reply
+from sentinel.netsim.loopreader import LoopReader
 from sentinel.netsim.rpc import ClientEnd, RpcCall, RpcReply
 from sentinel.wire import encode
 
@@ -120,7 +127,8 @@ def _run_quietly(callback: Callable[..., None], *args: Any) -> None:
 class Network:
     """A client's connection to the router, shared by many threads."""
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Endpoint, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """`loop`: read on that asyncio loop (loopreader.py) rather than a reader thread."""
         self.endpoint = endpoint
         self._pending: dict[int, _Slot | _AsyncCall] = {}
         # (deadline, tie, request_id, timer callback): a call's timeout (request_id > 0;
@@ -130,8 +138,6 @@ class Network:
         self._timers = 0  # call_later entries in the heap
         self._lock = threading.Lock()
         self._closed = False
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_w, False)
         self._sleeps_until = math.inf  # the deadline the reader's poll waits for
         self._reply_cache: dict[bytes, Any] = {}  # reader thread only
         self._reader_ident = 0
@@ -139,6 +145,14 @@ class Network:
         # Sends are corked: the reader writes what its callbacks sent once per batch of
         # replies (one system call, one router wake-up); other threads flush their own.
         endpoint.cork()
+        self._reader: threading.Thread | None = None
+        self._loop_reader: LoopReader | None = None
+        self._wake_r = self._wake_w = -1
+        if loop is not None:
+            self._loop_reader = LoopReader(self, loop)
+            return
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
         self._reader = threading.Thread(target=self._read_loop, name="netsim-reader", daemon=True)
         self._reader.start()
 
@@ -155,6 +169,22 @@ class Network:
     def on_reader_thread(self) -> bool:
         """Whether the calling thread is this network's reader (callbacks run there)."""
         return threading.get_ident() == self._reader_ident
+
+    def burst(self, fn: Callable[[], None]) -> None:
+        """On the reader thread: `fn()`, whose sends leave (after the flush hooks) when it
+        returns, as a batch of replies' do; for a loop reader's own callbacks that start
+        calls (a reader thread flushes before it waits anyway)."""
+        if self._loop_reader is not None:
+            self._loop_reader.burst(fn)
+        else:
+            fn()
+
+    def flush_soon(self) -> None:
+        """On the reader thread: run the flush hooks and write out what is held before the
+        reader waits again. Only a loop reader needs telling (its loop's own callbacks are
+        not the network's); a reader thread always does so before it waits."""
+        if self._loop_reader is not None:
+            self._loop_reader.turn_soon()
 
     def add_flush_hook(self, hook: Callable[[], None]) -> None:
         """Run `hook()` on the reader thread before every write-out of what its callbacks
@@ -180,6 +210,8 @@ class Network:
         self.endpoint.send_frame(dst, frame, flags, request_id)
         if threading.get_ident() != self._reader_ident:
             self.endpoint.flush()  # the reader flushes its own before it waits
+        elif self._loop_reader is not None:
+            self._loop_reader.turn_soon()
 
     # -- blocking calls ---------------------------------------------------------------------
 
@@ -269,6 +301,9 @@ class Network:
         heapq.heappush(heap, (deadline, next(self._ties), request_id, timer))
         if deadline < self._sleeps_until:
             self._sleeps_until = deadline
+            if self._loop_reader is not None:
+                self._loop_reader.kick()
+                return
             with contextlib.suppress(BlockingIOError):  # full of wake-ups already
                 os.write(self._wake_w, b"!")
 
@@ -321,6 +356,14 @@ class Network:
 
     def _wait_ms(self) -> int:
         """How long the reader may sleep: until the nearest deadline (-1: no deadline)."""
+        deadline = self._next_deadline()
+        if deadline == math.inf:
+            return -1
+        return max(0, math.ceil((deadline - time.monotonic()) * 1000.0))
+
+    def _next_deadline(self, wakes_at: float = math.inf) -> float:
+        """The nearest live deadline (inf: none). The reader wakes by it, or by `wakes_at`
+        when earlier: a deadline added later wakes the reader only if it is earlier still."""
         with self._lock:
             heap, pending = self._heap, self._pending
             # A finished call's deadline stays in the heap; waking for it would cost one
@@ -328,10 +371,8 @@ class Network:
             while heap and heap[0][2] and heap[0][2] not in pending:
                 heapq.heappop(heap)
             deadline = heap[0][0] if heap else math.inf
-            self._sleeps_until = deadline
-        if deadline == math.inf:
-            return -1
-        return max(0, math.ceil((deadline - time.monotonic()) * 1000.0))
+            self._sleeps_until = min(deadline, wakes_at)
+        return deadline
 
     def _deliver(self, item: Any) -> None:
         if isinstance(item, Reply | Failure):
@@ -373,8 +414,10 @@ class Network:
             timers = [e[3] for e in self._heap if e[3] is not None]
             self._heap.clear()
             self._timers = 0
-            os.close(self._wake_w)  # under the lock: no _push writes to a reused fd
-            os.close(self._wake_r)
+            if self._wake_w >= 0:  # under the lock: no _push writes to a reused fd
+                os.close(self._wake_w)
+                os.close(self._wake_r)
+                self._wake_r = self._wake_w = -1
         for entry in entries:
             entry.finish(None)
         for timer in timers:
@@ -389,7 +432,10 @@ class Network:
                 view.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-        if threading.current_thread() is not self._reader:
+        if self._loop_reader is not None:
+            self._loop_reader.stop()
+        elif threading.current_thread() is not self._reader:
+            assert self._reader is not None
             self._reader.join(2.0)
         self.endpoint.close()
 
@@ -400,9 +446,14 @@ class Network:
         self.close()
 
 
-def connect(cluster_dir: str | os.PathLike[str], timeout_s: float = CONNECT_TIMEOUT_S) -> Network:
+def connect(
+    cluster_dir: str | os.PathLike[str],
+    timeout_s: float = CONNECT_TIMEOUT_S,
+    loop: asyncio.AbstractEventLoop | None = None,
+) -> Network:
     """Connect to the router of the cluster in `cluster_dir`, all within `timeout_s`
-    (see `dial` for the errors)."""
+    (see `dial` for the errors); `loop`: read on that running asyncio loop, not a thread
+    (call from another thread then: a blocking call on the loop would wait for itself)."""
     deadline = time.monotonic() + timeout_s
     directory = Path(cluster_dir)
     conn = dial(directory, timeout_s)
@@ -414,4 +465,4 @@ def connect(cluster_dir: str | os.PathLike[str], timeout_s: float = CONNECT_TIME
     except BaseException:
         conn.close()
         raise
-    return Network(endpoint)
+    return Network(endpoint, loop)
