@@ -442,9 +442,8 @@ def connect(
     `queue_max` more wait in line; `coalesce` batches concurrent async calls (batching.py);
     an attempt waits `silence_s` for an answer, longer after each silence, up to
     `rpc_timeout_s` (attempts.py). Bad options raise InvalidRequest (or TypeError) before
-    the router is contacted. `loop`: the router connection is read on that running asyncio
-    loop (netsim's loopreader.py), where the calls made on the loop are then answered;
-    connect from another thread then."""
+    the router is contacted. `loop`: read the router connection on that running asyncio
+    loop, not a thread (netsim's loopreader.py); connect from another thread then."""
     _check_pool((1,) if servers is None else servers, clerks_max, queue_max)
     _check_waits(rpc_timeout_s, silence_s)
     network = connect_network(cluster_dir, loop=loop)

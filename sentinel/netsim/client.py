@@ -56,6 +56,7 @@ from sentinel.netsim import protocol as p
 from sentinel.netsim.dial import dial, not_accepting
 from sentinel.netsim.endpoint import Endpoint, Failure, Reply
 from sentinel.netsim.loopreader import LoopReader
+from sentinel.netsim.pending import AsyncCall, ReplyCallback, Slot, run_quietly
 from sentinel.netsim.rpc import ClientEnd, RpcCall, RpcReply
 from sentinel.wire import encode
 
@@ -73,55 +74,9 @@ _FLAGS_AT = p.ROUTE_BYTES - 1  # the flags byte of the route header
 #: The deadline heap drops entries of finished calls when it grows past this.
 _HEAP_COMPACT_SIZE = 4 * (PENDING_CALLS_MAX + TIMERS_MAX)
 
-ReplyCallback = Callable[[RpcReply | None], None]
-
 
 class NetworkClosed(ConnectionError):
     """The network is closed: no more calls can be made on it."""
-
-
-class _Slot:
-    """One blocking call: a bare lock, taken at birth and released once by whoever removes
-    the slot from `_pending` (an Event costs a Condition and a notify on every call)."""
-
-    __slots__ = ("done", "dst", "result")
-
-    def __init__(self, dst: int) -> None:
-        self.dst = dst
-        self.done = threading.Lock()
-        self.done.acquire()
-        self.result: Any = None
-
-    def wait(self, timeout_s: float) -> None:
-        if self.done.acquire(True, min(max(0.0, timeout_s), threading.TIMEOUT_MAX)):
-            self.done.release()
-
-    def finish(self, obj: Any) -> None:
-        self.result = obj
-        self.done.release()
-
-
-class _AsyncCall:
-    """One asynchronous call: its callback, run once by whoever removes it from `_pending`."""
-
-    __slots__ = ("callback", "dst")
-
-    def __init__(self, dst: int, callback: ReplyCallback) -> None:
-        self.dst = dst
-        self.callback = callback
-
-    def finish(self, obj: Any) -> None:
-        try:
-            self.callback(obj if isinstance(obj, RpcReply) else None)
-        except Exception:  # a callback bug must not stop the reader (or the close sweep)
-            log.exception("netsim client callback %r failed", self.callback)
-
-
-def _run_quietly(callback: Callable[..., None], *args: Any) -> None:
-    try:
-        callback(*args)
-    except Exception:  # a callback bug must not stop the reader (or the close sweep)
-        log.exception("netsim client callback %r failed", callback)
 
 
 class Network:
@@ -130,7 +85,7 @@ class Network:
     def __init__(self, endpoint: Endpoint, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """`loop`: read on that asyncio loop (loopreader.py) rather than a reader thread."""
         self.endpoint = endpoint
-        self._pending: dict[int, _Slot | _AsyncCall] = {}
+        self._pending: dict[int, Slot | AsyncCall] = {}
         # (deadline, tie, request_id, timer callback): a call's timeout (request_id > 0;
         # stale once the call left _pending) or a call_later timer (request_id 0).
         self._heap: list[tuple[float, int, int, Callable[[], None] | None]] = []
@@ -196,7 +151,7 @@ class Network:
 
     def _run_flush_hooks(self) -> None:
         for hook in self._flush_hooks:
-            _run_quietly(hook)
+            run_quietly(hook)
 
     def end(self, dst: int) -> ClientEnd:
         """A ClientEnd for calling endpoint `dst`."""
@@ -237,7 +192,7 @@ class Network:
         if threading.get_ident() == self._reader_ident:
             raise RuntimeError("a blocking call from a callback would wait for its own thread")
         request_id = self.endpoint.new_request_id()
-        slot = _Slot(dst)
+        slot = Slot(dst)
         with self._lock:
             if self._closed:
                 return None
@@ -270,7 +225,7 @@ class Network:
                 raise NetworkClosed("the network is closed")
             if len(self._pending) >= PENDING_CALLS_MAX:
                 raise RuntimeError(f"more than {PENDING_CALLS_MAX} calls pending")
-            self._pending[request_id] = _AsyncCall(dst, callback)
+            self._pending[request_id] = AsyncCall(dst, callback)
             self._push(deadline, request_id, None)
         # If the router is gone, the reader's end-of-file sweep answers None. (No
         # contextlib.suppress: it costs more than the rest of this line, once per call.)
@@ -387,7 +342,7 @@ class Network:
 
     def _expire(self, now: float) -> None:
         """Time out the calls and fire the timers whose deadline has come."""
-        due: list[_Slot | _AsyncCall | Callable[[], None]] = []
+        due: list[Slot | AsyncCall | Callable[[], None]] = []
         with self._lock:
             heap = self._heap
             while heap and heap[0][0] <= now:
@@ -397,13 +352,13 @@ class Network:
                     due.append(timer)
                 else:
                     entry = self._pending.pop(request_id, None)
-                    if isinstance(entry, _AsyncCall):
+                    if isinstance(entry, AsyncCall):
                         due.append(entry)
         for item in due:
-            if isinstance(item, _AsyncCall):
+            if isinstance(item, AsyncCall):
                 item.finish(None)
             else:
-                _run_quietly(item)  # type: ignore[arg-type]
+                run_quietly(item)  # type: ignore[arg-type]
 
     def _sweep(self) -> None:
         """The connection is gone: complete every waiting call and timer, once."""
@@ -421,7 +376,7 @@ class Network:
         for entry in entries:
             entry.finish(None)
         for timer in timers:
-            _run_quietly(timer)
+            run_quietly(timer)
         self._run_flush_hooks()  # what the completions held back fails now, not never
 
     def close(self) -> None:
