@@ -101,26 +101,19 @@ def test_other_threads_call_and_set_timers_and_the_loop_cannot_block() -> None:
     run(body)
 
 
-def test_close_from_another_thread_ends_the_waiting_calls() -> None:
+@pytest.mark.parametrize("how", ["close", "router lost"])
+def test_closing_or_losing_the_router_ends_the_waiting_calls(how: str) -> None:
     async def body(network: Network, router: Router, loop: asyncio.AbstractEventLoop) -> None:
         got, on_reply = recorder(loop)
         network.call_async(2, "Silent.A", None, WAIT_S, on_reply)
         await asyncio.to_thread(router.request)
-        await asyncio.to_thread(network.close)
-        assert (await asyncio.wait_for(got, WAIT_S))[0] is None
-        with pytest.raises(NetworkClosed):
-            network.call_async(2, "X.y", None, 1.0, on_reply)
-
-    run(body)
-
-
-def test_losing_the_router_ends_the_waiting_calls() -> None:
-    async def body(network: Network, router: Router, loop: asyncio.AbstractEventLoop) -> None:
-        got, on_reply = recorder(loop)
-        network.call_async(2, "Silent.A", None, WAIT_S, on_reply)
-        await asyncio.to_thread(router.request)
-        router.conn.close()
+        if how == "close":
+            await asyncio.to_thread(network.close)  # from another thread, as `serve` does
+        else:
+            router.conn.close()
         assert (await asyncio.wait_for(got, WAIT_S))[0] is None
         assert network.closed
+        with pytest.raises(NetworkClosed):
+            network.call_async(2, "X.y", None, 1.0, on_reply)
 
     run(body)
