@@ -102,7 +102,9 @@ async def serve(directory: Path, options: Options, stop: asyncio.Event | None = 
     """Serve the cluster in `directory` until `stop` is set (or the task is cancelled)."""
     from sentinel.kvraft.client import connect  # the client pulls in the network stack
 
-    client: Any = await asyncio.to_thread(connect, directory)
+    # The loop reads the router connection: a call made here is answered here, with no
+    # reader thread between (netsim's loopreader.py).
+    client: Any = await asyncio.to_thread(connect, directory, loop=asyncio.get_running_loop())
     server = RedisServer(
         ClusterBackend(client, raft_status=lambda: raft_status(client.network)), options
     )
