@@ -7,6 +7,7 @@ client and how a session keeps its last write's reply (exactly-once retries get 
     D value                            varint length + repr() of the float (round-trips)
     N | n                              a null (n: the null array of an aborted EXEC)
     A count, count x reply             M count, count x (reply, reply)
+    P count, count x reply             (Pairs: a flat array of member, score ...)
 
 The codec is neutral about RESP versions (the front door writes RESP2 or RESP3 from the
 decoded reply). `decode_reply` raises ReplyError for anything that is not an encoding:
@@ -24,6 +25,7 @@ from sentinel.kvraft.keyspace.replies import (
     Int,
     Map,
     Null,
+    Pairs,
     Reply,
     Simple,
 )
@@ -67,8 +69,8 @@ def _write(out: Writer, reply: Reply, depth: int) -> None:
         out.blob(repr(reply.value).encode())  # type: ignore[union-attr]
     elif cls is Null:
         out.byte((_NULL_ARRAY if reply.array else _NULL)[0])  # type: ignore[union-attr]
-    elif cls is Array:
-        out.byte(ord("A"))
+    elif cls is Array or cls is Pairs:
+        out.byte(ord("A" if cls is Array else "P"))
         out.uint(len(reply.items))  # type: ignore[union-attr]
         for item in reply.items:  # type: ignore[union-attr]
             _write(out, item, depth + 1)
@@ -114,9 +116,10 @@ def _read(reader: Reader, depth: int) -> Reply:
             raise reader.fail(f"bad number {raw!r}") from None
     if tag == "N" or tag == "n":
         return Null(array=tag == "n")
-    if tag == "A":
+    if tag == "A" or tag == "P":
         count = reader.uint(_ITEMS_MAX)
-        return Array(tuple(_read(reader, depth + 1) for _ in range(count)))
+        items = tuple(_read(reader, depth + 1) for _ in range(count))
+        return Array(items) if tag == "A" else Pairs(items)
     if tag == "M":
         count = reader.uint(_ITEMS_MAX)
         return Map(

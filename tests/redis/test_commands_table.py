@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from sentinel.kvraft.keyspace.commands import COMMANDS as KEYSPACE_COMMANDS
+from sentinel.kvraft.keyspace.commands import REFUSED
 from sentinel.redis.commands import COMMANDS
 from sentinel.redis.connection import check_command
 from sentinel.redis.replies import encode
@@ -21,10 +23,31 @@ def refusal(*args: bytes) -> bytes:
     return encode(reply)
 
 
+ISSUE_25_LISTS_ZSETS = """LPUSH RPUSH LPUSHX RPUSHX LPOP RPOP LLEN LRANGE LINDEX LSET LREM LTRIM
+LINSERT LPOS LMOVE RPOPLPUSH BLPOP BRPOP BLMOVE BRPOPLPUSH ZADD ZREM ZSCORE ZMSCORE ZINCRBY ZCARD
+ZCOUNT ZRANK ZREVRANK ZRANGE ZRANGEBYSCORE ZREVRANGEBYSCORE ZRANGEBYLEX ZPOPMIN ZPOPMAX
+ZREMRANGEBYRANK ZREMRANGEBYSCORE ZSCAN"""
+
+
 def test_every_command_of_the_issue_is_in_the_table() -> None:
-    assert {w.lower() for w in ISSUE_24.split()} == set(COMMANDS)
+    named = {w.lower() for w in (ISSUE_24 + " " + ISSUE_25_LISTS_ZSETS).split()}
+    assert named <= set(COMMANDS)
     assert set(COMMANDS["client"].subcommands) == {"id", "setname", "getname", "setinfo",
                                                     "list", "info"}  # fmt: skip
+
+
+def test_backend_rows_are_the_keyspace_commands() -> None:
+    """Every backend row is a keyspace command (or a refused blocking one), and back."""
+    backend = {name.upper().encode() for name, cmd in COMMANDS.items() if not cmd.local}
+    assert backend == set(KEYSPACE_COMMANDS) | set(REFUSED)
+    for name, spec in KEYSPACE_COMMANDS.items():
+        row = COMMANDS[name.decode().lower()]
+        assert (row.arity, row.is_write) == (spec.arity, spec.write), name
+        assert (row.first_key, row.last_key, row.step) == (
+            spec.first_key,
+            spec.last_key,
+            spec.key_step,
+        ), name
 
 
 def test_every_row_is_consistent() -> None:

@@ -21,6 +21,7 @@ from sentinel.kvraft.keyspace.replies import (
     Int,
     Map,
     Null,
+    Pairs,
     Reply,
     Simple,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "Keyspace",
     "Map",
     "Null",
+    "Pairs",
     "Reply",
     "Simple",
     "TypeTag",

@@ -9,8 +9,10 @@ a command. `write` says whether the command goes through the log (a read may be 
 after a ReadIndex round; it never changes the state).
 
 `validate(args)` is the check of Limits: known command, right arity, every key at most
-KEY_BYTES_MAX bytes and every other argument at most VALUE_BYTES_MAX bytes. The front door
-calls it before a command reaches the log; `Keyspace.apply` calls it again, so a log entry
+KEY_BYTES_MAX bytes and every other argument at most VALUE_BYTES_MAX bytes (at most
+ELEMENT_BYTES_MAX for the collection commands, whose arguments are elements); blocking
+commands (BLPOP ...) are refused (listmoves.py). The front door calls it before a command
+reaches the log; `Keyspace.apply` calls it again, so a log entry
 that breaks a limit changes nothing and answers the same error on every replica.
 """
 
@@ -19,10 +21,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sentinel.kvraft.keyspace import keys, strings
+from sentinel.kvraft.keyspace import keys, listmoves, lists, strings, zranges, zsets
 from sentinel.kvraft.keyspace.replies import Error, Reply, arity_error, unknown_command
 from sentinel.kvraft.keyspace.store import Store
 from sentinel.kvraft.keyspace.values import KEY_BYTES_MAX, VALUE_BYTES_MAX
+from sentinel.kvraft.limits import ELEMENT_BYTES_MAX
 
 Handler = Callable[[Store, list[bytes], int], Reply]
 
@@ -38,6 +41,9 @@ class CommandSpec:
     first_key: int
     last_key: int
     key_step: int
+    #: Whether the arguments other than keys are collection elements (at most
+    #: ELEMENT_BYTES_MAX bytes each) rather than strings (VALUE_BYTES_MAX).
+    elements: bool = False
 
     def key_indexes(self, argc: int) -> range:
         """The indexes of the keys in a command of `argc` arguments."""
@@ -92,7 +98,59 @@ def _table() -> dict[bytes, CommandSpec]:
         ("flushdb", keys.flush, -1, True, 0, 0, 0),
         ("flushall", keys.flush, -1, True, 0, 0, 0),
     ]
-    return {row[0].upper().encode(): CommandSpec(*row) for row in rows}
+    table = {row[0].upper().encode(): CommandSpec(*row) for row in rows}
+    for row in _COLLECTION_ROWS:
+        table[row[0].upper().encode()] = CommandSpec(*row, elements=True)
+    return table
+
+
+_COLLECTION_ROWS: list[tuple[str, Handler, int, bool, int, int, int]] = [
+    # lists
+    ("lpush", lists.push, -3, True, 1, 1, 1),
+    ("rpush", lists.push, -3, True, 1, 1, 1),
+    ("lpushx", lists.push, -3, True, 1, 1, 1),
+    ("rpushx", lists.push, -3, True, 1, 1, 1),
+    ("lpop", lists.pop, -2, True, 1, 1, 1),
+    ("rpop", lists.pop, -2, True, 1, 1, 1),
+    ("llen", lists.llen, 2, False, 1, 1, 1),
+    ("lrange", lists.lrange, 4, False, 1, 1, 1),
+    ("lindex", lists.lindex, 3, False, 1, 1, 1),
+    ("lset", lists.lset, 4, True, 1, 1, 1),
+    ("lrem", lists.lrem, 4, True, 1, 1, 1),
+    ("ltrim", lists.ltrim, 4, True, 1, 1, 1),
+    ("linsert", lists.linsert, 5, True, 1, 1, 1),
+    ("lpos", lists.lpos, -3, False, 1, 1, 1),
+    ("lmove", listmoves.lmove, 5, True, 1, 2, 1),
+    ("rpoplpush", listmoves.rpoplpush, 3, True, 1, 2, 1),
+    # sorted sets
+    ("zadd", zsets.zadd, -4, True, 1, 1, 1),
+    ("zincrby", zsets.zincrby, 4, True, 1, 1, 1),
+    ("zrem", zsets.zrem, -3, True, 1, 1, 1),
+    ("zscore", zsets.zscore, 3, False, 1, 1, 1),
+    ("zmscore", zsets.zmscore, -3, False, 1, 1, 1),
+    ("zcard", zsets.zcard, 2, False, 1, 1, 1),
+    ("zrank", zsets.zrank, 3, False, 1, 1, 1),
+    ("zrevrank", zsets.zrank, 3, False, 1, 1, 1),
+    ("zpopmin", zsets.zpop, -2, True, 1, 1, 1),
+    ("zpopmax", zsets.zpop, -2, True, 1, 1, 1),
+    ("zscan", zsets.zscan, -3, False, 1, 1, 1),
+    ("zcount", zranges.zcount, 4, False, 1, 1, 1),
+    ("zlexcount", zranges.zcount, 4, False, 1, 1, 1),
+    ("zrange", zranges.zrange, -4, False, 1, 1, 1),
+    ("zrevrange", zranges.zrange, -4, False, 1, 1, 1),
+    ("zrangebyscore", zranges.zrange, -4, False, 1, 1, 1),
+    ("zrevrangebyscore", zranges.zrange, -4, False, 1, 1, 1),
+    ("zrangebylex", zranges.zrange, -4, False, 1, 1, 1),
+    ("zrevrangebylex", zranges.zrange, -4, False, 1, 1, 1),
+    ("zremrangebyrank", zranges.zremrange, 4, True, 1, 1, 1),
+    ("zremrangebyscore", zranges.zremrange, 4, True, 1, 1, 1),
+    ("zremrangebylex", zranges.zremrange, 4, True, 1, 1, 1),
+]
+
+#: Commands refused before the log, with their error (lower-case name -> error).
+REFUSED: dict[bytes, Error] = {
+    name.upper().encode(): listmoves.blocking_refused(name) for name in listmoves.BLOCKING
+}
 
 
 #: Upper-case command name -> spec.
@@ -105,7 +163,7 @@ def lookup(args: list[bytes]) -> CommandSpec | Error:
         return unknown_command(args)
     spec = COMMANDS.get(args[0].upper())
     if spec is None:
-        return unknown_command(args)
+        return REFUSED.get(args[0].upper()) or unknown_command(args)
     arity = spec.arity
     if (arity >= 0 and len(args) != arity) or len(args) < -arity:
         return arity_error(spec.name)
@@ -127,6 +185,12 @@ def _check_sizes(spec: CommandSpec, args: list[bytes]) -> Error | None:
         if len(args[index]) > KEY_BYTES_MAX:
             size = len(args[index])
             return Error(f"ERR key is {size} bytes; the limit is {KEY_BYTES_MAX} bytes")
+    if spec.elements:
+        for index, arg in enumerate(args):
+            if len(arg) > ELEMENT_BYTES_MAX and index not in key_indexes:
+                size = len(arg)
+                return Error(f"ERR element is {size} bytes; the limit is {ELEMENT_BYTES_MAX} bytes")
+        return None
     for arg in args:
         if len(arg) > VALUE_BYTES_MAX:
             size = len(arg)

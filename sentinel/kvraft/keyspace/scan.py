@@ -15,7 +15,11 @@ millisecond), so a small keyspace comes back whole from `SCAN 0`, as from Redis.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from zlib import crc32
+
+from sentinel.kvraft.keyspace import numbers
+from sentinel.kvraft.keyspace.replies import INVALID_CURSOR, NOT_INTEGER, SYNTAX, Error
 
 SCAN_BUCKETS = 1 << 14
 _MASK = SCAN_BUCKETS - 1
@@ -76,3 +80,40 @@ class ScanIndex:
                 found.extend(sorted(bucket))
             index += 1
         return (0 if index >= SCAN_BUCKETS else index), found
+
+
+@dataclass(slots=True)
+class ScanOptions:
+    """A SCAN-family request: the cursor and its MATCH, COUNT and (SCAN only) TYPE."""
+
+    cursor: int
+    count: int = 10
+    pattern: bytes | None = None
+    type_name: bytes | None = None
+
+
+def parse_options(cursor: bytes, options: list[bytes], with_type: bool) -> ScanOptions | Error:
+    """SCAN's / ZSCAN's cursor and options as Redis checks them ("ERR invalid cursor",
+    COUNT must be a positive integer, TYPE only where `with_type`)."""
+    number = numbers.parse_int(cursor)
+    if number is None or number < 0:
+        return INVALID_CURSOR
+    parsed = ScanOptions(number)
+    for i in range(0, len(options), 2):
+        word = options[i].upper()
+        if i + 1 >= len(options):
+            return SYNTAX
+        if word == b"COUNT":
+            count = numbers.parse_int(options[i + 1])
+            if count is None:
+                return NOT_INTEGER
+            if count < 1:
+                return SYNTAX
+            parsed.count = count
+        elif word == b"MATCH":
+            parsed.pattern = options[i + 1]
+        elif word == b"TYPE" and with_type:
+            parsed.type_name = options[i + 1]
+        else:
+            return SYNTAX
+    return parsed

@@ -11,7 +11,9 @@
 Records are sorted by key and tombstones keep their eviction order, so the same state
 always gives the same bytes, whatever order its dicts were filled in. The tag of a record
 (values.TypeTag) chooses the codec of its payload in `PAYLOAD_CODECS`; a string's payload
-is its bytes. Issue #25 adds a codec per collection type; a reader refuses a tag it has no
+is its bytes. A list's payload is its length (uint64 LE), its element sizes (uint32 LE
+each) and its elements; a sorted set's is its size, its member sizes, its scores (float64
+LE each) and its members, all in (score, member) order. A reader refuses a tag it has no
 codec for, and a format change bumps VERSION.
 
 Speed: the columns are packed and unpacked with `array` and one join each, not a Python
@@ -29,9 +31,10 @@ import sys
 import zlib
 from array import array
 from collections.abc import Callable
-from itertools import accumulate
+from itertools import accumulate, pairwise
 
 from sentinel.kvraft.keyspace.expiry import ExpiryIndex
+from sentinel.kvraft.keyspace.lists import ListValue
 from sentinel.kvraft.keyspace.store import Store
 from sentinel.kvraft.keyspace.values import (
     KEY_BYTES_MAX,
@@ -40,6 +43,8 @@ from sentinel.kvraft.keyspace.values import (
     Value,
     type_tag,
 )
+from sentinel.kvraft.keyspace.zsets import ZSet
+from sentinel.kvraft.limits import COLLECTION_ELEMENTS_MAX, ELEMENT_BYTES_MAX
 from sentinel.kvraft.snapshot import SnapshotError
 
 MAGIC = b"RKS"
@@ -60,9 +65,69 @@ def _string_value(payload: bytes) -> Value:
     return payload
 
 
+_COUNT = struct.Struct("<Q")
+
+
+def _list_payload(value: Value) -> bytes:
+    assert type(value) is ListValue
+    return b"".join([_COUNT.pack(len(value)), _column("I", [len(item) for item in value]), *value])
+
+
+def _elements(cursor: _Cursor, what: str) -> tuple[int, list[int]]:
+    """A collection payload's element count and element sizes, checked against the limits."""
+    (count,) = _COUNT.unpack(cursor.take(_COUNT.size))
+    if not 0 < count <= COLLECTION_ELEMENTS_MAX:
+        raise SnapshotError(f"a {what} of {count} elements")
+    sizes = cursor.column("I", count)
+    if max(sizes) > ELEMENT_BYTES_MAX:
+        raise SnapshotError(f"a {what} element is over the size limit")
+    return count, sizes
+
+
+def _list_value(payload: bytes) -> Value:
+    cursor = _Cursor(payload, 0)
+    _, sizes = _elements(cursor, "list")
+    items = ListValue(cursor.split(sizes))
+    cursor.finish()
+    return items
+
+
+def _zset_payload(value: Value) -> bytes:
+    assert type(value) is ZSet
+    pairs = list(value.order)
+    scores = array("d", [score for score, _ in pairs])
+    if _SWAP:
+        scores.byteswap()
+    members = [member for _, member in pairs]
+    sizes = _column("I", [len(member) for member in members])
+    return b"".join([_COUNT.pack(len(pairs)), sizes, scores.tobytes(), *members])
+
+
+def _zset_value(payload: bytes) -> Value:
+    cursor = _Cursor(payload, 0)
+    count, sizes = _elements(cursor, "sorted set")
+    scores = array("d")
+    scores.frombytes(cursor.take(count * scores.itemsize))
+    if _SWAP:
+        scores.byteswap()
+    members = cursor.split(sizes)
+    cursor.finish()
+    pairs = list(zip(scores.tolist(), members, strict=True))
+    if any(score != score for score, _ in pairs):
+        raise SnapshotError("a sorted set holds a NaN score")
+    if any(a >= b for a, b in pairwise(pairs)):
+        raise SnapshotError("a sorted set's members are not in strictly increasing order")
+    zset = ZSet.of_sorted(pairs)
+    if len(zset.scores) != count:
+        raise SnapshotError("a sorted set repeats a member")
+    return zset
+
+
 #: Tag -> (value to payload bytes, payload bytes to value).
 PAYLOAD_CODECS: dict[TypeTag, tuple[Callable[[Value], bytes], Callable[[bytes], Value]]] = {
     TypeTag.STRING: (_string_payload, _string_value),
+    TypeTag.LIST: (_list_payload, _list_value),
+    TypeTag.ZSET: (_zset_payload, _zset_value),
 }
 
 
@@ -103,11 +168,11 @@ def encode(store: Store) -> bytes:
 
 
 class _Cursor:
-    """Reads columns in order from a checked snapshot body."""
+    """Reads columns in order from a checked snapshot body (or one record's payload)."""
 
-    def __init__(self, body: bytes) -> None:
+    def __init__(self, body: bytes, start: int = len(_HEAD)) -> None:
         self.body = body
-        self.pos = len(_HEAD)
+        self.pos = start
 
     def take(self, size: int) -> bytes:
         end = self.pos + size
@@ -123,6 +188,11 @@ class _Cursor:
         if _SWAP:
             column.byteswap()
         return column.tolist()
+
+    def finish(self) -> None:
+        """Refuse bytes left over after the last column."""
+        if self.pos != len(self.body):
+            raise SnapshotError(f"{len(self.body) - self.pos} trailing bytes in the snapshot")
 
     def split(self, sizes: list[int]) -> list[bytes]:
         blob = self.take(sum(sizes))
@@ -156,8 +226,7 @@ def decode(data: bytes) -> Store:
     tomb_sizes = cursor.column("I", n_tombs)
     tomb_stamps = cursor.column("q", n_tombs)
     tomb_keys = cursor.split(tomb_sizes)
-    if cursor.pos != len(body):
-        raise SnapshotError(f"{len(body) - cursor.pos} trailing bytes in the snapshot")
+    cursor.finish()
     _check(keys, tags, expiries, stamps, clock)
     store = Store()
     if set(tags) <= {TypeTag.STRING}:

@@ -17,9 +17,11 @@ State (all of it is in a snapshot, so replicas restored from one agree with the 
 - `now_floor_ms`: the latest log time a write was applied at; log time never goes back
   below it (see `Keyspace`).
 
-Every change goes through `put`, `remove`, `set_expiry`, `clear`: each first saves what it
-overwrites in the undo log while one is open (`begin`), so `rollback` restores every key's
-value, expiry and version and the counters when a command or a transaction fails half way.
+Every change goes through `put`, `remove`, `set_expiry`, `clear`, `changed`: each first saves
+what it overwrites in the undo log while one is open (`begin`), so `rollback` restores every
+key's value, expiry and version and the counters when a command or a transaction fails half
+way. A collection changed in place (a list push) is not copied: `changed` logs the inverse
+of the change instead.
 One thing it does not restore: a tombstone it puts back joins the newest end of the eviction
 order. Rollback runs only when a command raises, which it does alike on every replica, so the
 replicas still agree.
@@ -112,6 +114,17 @@ class Store:
             self.expiry.remove(key)
         elif expire_at_ms is not _ABSENT:
             self.expiry.set(key, expire_at_ms)  # type: ignore[arg-type]  # an int
+        self.clock += 1
+        self.versions[key] = self.clock
+
+    def changed(self, key: bytes, undo: Callable[[], None]) -> None:
+        """Record that the collection stored at `key` was changed in place (a push, a pop,
+        a new score): its version moves on, and `undo` (which reverses exactly that change)
+        joins the undo log, so `rollback` restores the contents too. A collection is never
+        copied to be saved: a one-element push stays O(1)."""
+        self._save(key)
+        if self._saved is not None:
+            self._undo.append(undo)
         self.clock += 1
         self.versions[key] = self.clock
 

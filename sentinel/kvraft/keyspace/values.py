@@ -1,8 +1,8 @@
 """The typed values a key can hold, and the registry that names and tags them.
 
 Every key maps to exactly one value; its type is read from the value's Python class through
-`VALUE_TYPES`, so no separate tag is stored beside it. Today a value is `bytes` (a Redis
-string). The collection types of issue #25 add their classes here: each gets a `TypeTag`
+`VALUE_TYPES`, so no separate tag is stored beside it. A value is `bytes` (a Redis string),
+a `ListValue` (lists.py) or a `ZSet` (zsets.py). Each type has a `TypeTag`
 (the byte a snapshot record starts with; the numbers are stable, never reuse one) and the
 name TYPE answers and SCAN's TYPE filter matches ("hash", "list", "set", "zset").
 
@@ -15,6 +15,8 @@ from __future__ import annotations
 import enum
 from typing import TypeAlias
 
+from sentinel.kvraft.keyspace.lists import ListValue
+from sentinel.kvraft.keyspace.zsets import ZSet
 from sentinel.kvraft.limits import KEY_BYTES_MAX, VALUE_BYTES_MAX
 
 __all__ = [
@@ -40,11 +42,15 @@ class TypeTag(enum.IntEnum):
 
 
 #: What a key may hold. Issue #25 widens this union with its collection classes.
-Value: TypeAlias = bytes
+Value: TypeAlias = bytes | ListValue | ZSet
 
 #: Python class of a value -> its type. Registering a class here makes TYPE, SCAN TYPE,
 #: WRONGTYPE checks and snapshots aware of it (snapshot.py also needs its codec).
-VALUE_TYPES: dict[type, TypeTag] = {bytes: TypeTag.STRING}
+VALUE_TYPES: dict[type, TypeTag] = {
+    bytes: TypeTag.STRING,
+    ListValue: TypeTag.LIST,
+    ZSet: TypeTag.ZSET,
+}
 
 #: The names TYPE answers, per tag (Redis's names).
 TYPE_NAMES: dict[TypeTag, str] = {
