@@ -40,9 +40,10 @@ CLI = [sys.executable, "-m", "sentinel.cluster"]
 
 
 class Cluster:
-    """`up -n 3 --redis-port <free>` in a temporary directory, and its command line."""
+    """`up -n 3 --redis-port <free> [options]` in a temporary directory, and its command
+    line."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *options: str) -> None:
         self.dir = directory
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
@@ -50,7 +51,7 @@ class Cluster:
         self.out = open(directory.parent / "up.out", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [*CLI, "up", "--dir", str(directory), "-n", "3", "--no-dashboard",
-             "--redis-port", str(self.port)],
+             "--redis-port", str(self.port), *options],
             stdin=subprocess.DEVNULL, stdout=self.out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
