@@ -16,6 +16,7 @@ change, so an error changes nothing. The range commands are in zranges.py.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sortedcontainers import SortedList
@@ -68,11 +69,12 @@ class ZSet:
         self._scan: ScanIndex | None = None  # ZSCAN's buckets, built at the first big ZSCAN
 
     @classmethod
-    def of_sorted(cls, pairs: list[tuple[float, bytes]]) -> ZSet:
-        """A sorted set of (score, member) pairs already in order (a snapshot's)."""
-        zset = cls()
-        zset.order = SortedList(pairs)
-        zset.scores = {member: score for score, member in pairs}
+    def of_sorted(cls, scores: Sequence[float], members: list[bytes]) -> ZSet:
+        """A sorted set of members and their scores already in order (a snapshot's)."""
+        zset = cls.__new__(cls)
+        zset.scores = dict(zip(members, scores, strict=True))
+        zset.order = SortedList(zip(scores, members, strict=True))
+        zset._scan = None
         return zset
 
     def __len__(self) -> int:
