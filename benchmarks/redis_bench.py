@@ -9,7 +9,8 @@ router). The reference: a local `redis-server --appendonly yes --appendfsync alw
 on a free port in a temporary directory, when one is installed (else "redis" is absent).
 Both are started and stopped here.
 
-Tests set, get, incr, mset (redis-benchmark's `-t`), each in the modes `c1` (`-c 1`), `c50`
+Tests set, get, incr, mset, lpush, rpush, lpop, rpop, zadd, zpopmin, lrange_100 and
+lrange_600 (redis-benchmark's `-t`; `--tests` picks some), each in the modes `c1` (`-c 1`), `c50`
 (`-c 50`) and `c50_P16` (`-c 50 -P 16`), `-n` requests per run sized per mode so a run takes
 a few seconds (`--scale` multiplies them). Figures come from redis-benchmark's `--csv` lines:
 `rps`, `p50_ms`, `p99_ms`. An MSET is one request of 10 keys.
@@ -40,11 +41,15 @@ from kv_throughput import run_case  # this directory: run as a script
 
 import sentinel
 
-TESTS = ("set", "get", "incr", "mset")
+TESTS = ("set", "get", "incr", "mset", "lpush", "rpush", "lpop", "rpop", "zadd", "zpopmin",
+         "lrange_100", "lrange_600")  # fmt: skip
 #: mode name -> (redis-benchmark flags, requests per run)
 MODES = {"c1": (["-c", "1"], 2_000), "c50": (["-c", "50"], 20_000),
          "c50_P16": (["-c", "50", "-P", "16"], 100_000)}  # fmt: skip
-CSV_NAMES = {"SET": "set", "GET": "get", "INCR": "incr", "MSET (10 keys)": "mset"}
+CSV_NAMES = {"SET": "set", "GET": "get", "INCR": "incr", "MSET (10 keys)": "mset",
+             "LPUSH": "lpush", "RPUSH": "rpush", "LPOP": "lpop", "RPOP": "rpop", "ZADD": "zadd",
+             "ZPOPMIN": "zpopmin", "LRANGE_100 (first 100 elements)": "lrange_100",
+             "LRANGE_600 (first 600 elements)": "lrange_600"}  # fmt: skip
 READY_TIMEOUT_S = 60.0
 RUN_TIMEOUT_S = 300.0
 WRITE_1_SECONDS = 3.0
@@ -82,12 +87,14 @@ def parse_csv(text: str) -> dict[str, dict[str, float]]:
     return out
 
 
-def bench_port(port: int, scale: float) -> dict[str, dict[str, dict[str, float]]]:
+def bench_port(
+    port: int, scale: float, tests: tuple[str, ...] = TESTS
+) -> dict[str, dict[str, dict[str, float]]]:
     """Every test in every mode against the server on `port`: {test: {mode: figures}}."""
-    figures: dict[str, dict[str, dict[str, float]]] = {t: {} for t in TESTS}
+    figures: dict[str, dict[str, dict[str, float]]] = {t: {} for t in tests}
     for mode, (flags, requests) in MODES.items():
         n = max(100, int(requests * scale))
-        argv = ["redis-benchmark", "-p", str(port), "-t", ",".join(TESTS), "-n", str(n),
+        argv = ["redis-benchmark", "-p", str(port), "-t", ",".join(tests), "-n", str(n),
                 "-r", "1000", "--csv", *flags]  # fmt: skip
         done = subprocess.run(argv, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
         if done.returncode != 0:
@@ -97,7 +104,7 @@ def bench_port(port: int, scale: float) -> dict[str, dict[str, dict[str, float]]
     return figures
 
 
-def bench_sentinel(scale: float) -> tuple[dict[str, Any], dict[str, float]]:
+def bench_sentinel(scale: float, tests: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, float]]:
     """A 3-node cluster with its Redis port: redis-benchmark's figures and write_1's."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="redisbench-") as tmp:
@@ -111,7 +118,7 @@ def bench_sentinel(scale: float) -> tuple[dict[str, Any], dict[str, float]]:
             with sentinel.connect(directory) as client:
                 client.put("k0", "warm-up", timeout_s=30)  # a leader exists
                 write_1 = run_case(client, "put", 1, WRITE_1_SECONDS)
-            return bench_port(port, scale), write_1
+            return bench_port(port, scale, tests), write_1
         finally:
             subprocess.run([sys.executable, "-m", "sentinel.cluster", "down", "--dir",
                             str(directory)], capture_output=True, timeout=120)  # fmt: skip
@@ -122,7 +129,7 @@ def bench_sentinel(scale: float) -> tuple[dict[str, Any], dict[str, float]]:
                 up.wait(30)
 
 
-def bench_redis(scale: float) -> dict[str, Any] | None:
+def bench_redis(scale: float, tests: tuple[str, ...]) -> dict[str, Any] | None:
     """The reference redis-server (appendfsync always), or None when it is not installed."""
     server = shutil.which("redis-server")
     if server is None:
@@ -134,7 +141,7 @@ def bench_redis(scale: float) -> dict[str, Any] | None:
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_port(port, proc, "redis-server")
-            return bench_port(port, scale)
+            return bench_port(port, scale, tests)
         finally:
             proc.terminate()
             try:
@@ -148,17 +155,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply -n (default 1)")
+    parser.add_argument("--tests", default=",".join(TESTS), help="comma-separated -t tests")
     args = parser.parse_args(argv)
+    tests = tuple(args.tests.split(","))
+    if not set(tests) <= set(TESTS):
+        parser.error(f"--tests: choose among {', '.join(TESTS)}")
     if shutil.which("redis-benchmark") is None:
         print("redis-benchmark is not installed (Debian: redis-tools)", file=sys.stderr)
         return 1
     load_before = os.getloadavg()[0]
-    sentinel_figures, write_1 = bench_sentinel(args.scale)
+    sentinel_figures, write_1 = bench_sentinel(args.scale, tests)
     results: dict[str, Any] = {"sentinel": sentinel_figures}
-    reference = bench_redis(args.scale)
+    reference = bench_redis(args.scale, tests)
     if reference is not None:
         results["redis"] = reference
-    set_c1 = sentinel_figures["set"].get("c1", {}).get("rps")
+    set_c1 = sentinel_figures.get("set", {}).get("c1", {}).get("rps")
     results["write_1"] = {"ops_per_s": write_1["ops_per_s"], "p50_ms": write_1["p50_ms"]}
     results["c1_set_vs_write_1"] = round(set_c1 / write_1["ops_per_s"], 3) if set_c1 else None
     results["load_avg"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
@@ -169,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     for server in ("sentinel", "redis"):
         for test, modes in results.get(server, {}).items():
             for mode, fig in modes.items():
-                print(f"{server:8s} {test:5s} {mode:8s} {fig['rps']:10.0f}/s  "
+                print(f"{server:8s} {test:10s} {mode:8s} {fig['rps']:10.0f}/s  "
                       f"p50 {fig['p50_ms']:7.3f} ms  p99 {fig['p99_ms']:7.3f} ms")  # fmt: skip
     print(
         f"write_1 {write_1['ops_per_s']:.0f}/s p50 {write_1['p50_ms']:.3f} ms; "

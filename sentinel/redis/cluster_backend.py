@@ -40,7 +40,7 @@ from sentinel.kvraft.keyspace import COMMANDS, validate
 from sentinel.kvraft.keyspace import replies as ks
 from sentinel.kvraft.limits import InvalidRequest
 from sentinel.redis.backend import Caller, RaftStatus, Version
-from sentinel.redis.replies import NULL_ARRAY, Error, Pairs
+from sentinel.redis.replies import NULL_ARRAY, BulkStrings, Error, Pairs
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,8 @@ def to_reply(reply: Any) -> Any:
         return reply.value
     if isinstance(reply, ks.Map):
         return {to_reply(k): to_reply(v) for k, v in reply.pairs}
+    if isinstance(reply, ks.Bulks):
+        return BulkStrings(reply.items)
     if isinstance(reply, ks.Pairs):
         return Pairs(to_reply(item) for item in reply.items)
     raise TypeError(f"not a keyspace reply: {reply!r}")

@@ -16,6 +16,7 @@ from sentinel.kvraft.keyspace.keyspace import (
 from sentinel.kvraft.keyspace.replies import (
     Array,
     Bulk,
+    Bulks,
     Double,
     Error,
     Int,
@@ -39,6 +40,7 @@ __all__ = [
     "VALUE_BYTES_MAX",
     "Array",
     "Bulk",
+    "Bulks",
     "CommandSpec",
     "Double",
     "Error",

@@ -32,6 +32,7 @@ from sentinel.kvraft.keyspace.replies import (
     ZERO,
     Array,
     Bulk,
+    Bulks,
     Error,
     Int,
     Reply,
@@ -136,7 +137,7 @@ def pop(store: Store, args: list[bytes], now_ms: int) -> Reply:
     taken = pop_items(store, args[1], current, left, 1 if count is None else count, now_ms)
     if count is None:
         return Bulk(taken[0])
-    return Array(tuple(Bulk(item) for item in taken))
+    return Bulks(tuple(taken))
 
 
 def pop_items(
@@ -181,7 +182,7 @@ def lrange(store: Store, args: list[bytes], now_ms: int) -> Reply:
     if current is None:
         return EMPTY_ARRAY
     first, end = bounds(*indexes, len(current))
-    return Array(tuple(map(Bulk, window(current, first, end))))
+    return Bulks(tuple(window(current, first, end)))
 
 
 def lindex(store: Store, args: list[bytes], now_ms: int) -> Reply:

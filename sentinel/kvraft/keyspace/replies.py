@@ -4,7 +4,8 @@ A reply is one of a few frozen dataclasses. They mirror RESP's kinds, so the wri
 each one-to-one: `Simple` (+OK), `Error` (-ERR ...), `Int` (:1), `Bulk` ($3 foo), `Null`
 (RESP2 `$-1` or `*-1` as `Null.array` says; RESP3 `_`), `Array` (*n), and for RESP3 where
 Redis uses them `Double` (`,` ; RESP2 writes it as a bulk string), `Map` (`%`; RESP2 a
-flat array) and `Pairs` (an array of 2-arrays; RESP2 a flat array). `Error.text` is the
+flat array) and `Pairs` (an array of 2-arrays; RESP2 a flat array). `Bulks` is an array of
+bulk strings in a cheaper form. `Error.text` is the
 whole error line without the leading '-', e.g.
 "WRONGTYPE Operation against a key holding the wrong kind of value".
 
@@ -85,7 +86,15 @@ class Pairs:
     items: tuple[Reply, ...]
 
 
-Reply: TypeAlias = Simple | Error | Int | Bulk | Null | Array | Double | Map | Pairs
+@dataclass(frozen=True, slots=True)
+class Bulks:
+    """An array of bulk strings held as plain bytes (LRANGE, ZRANGE): the same reply as an
+    `Array` of `Bulk`, built, carried and written without an object per element."""
+
+    items: tuple[bytes, ...]
+
+
+Reply: TypeAlias = Simple | Error | Int | Bulk | Null | Array | Double | Map | Pairs | Bulks
 
 OK = Simple("OK")
 NULL = Null()

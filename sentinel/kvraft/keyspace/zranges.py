@@ -23,8 +23,8 @@ from sentinel.kvraft.keyspace.replies import (
     NOT_INTEGER,
     SYNTAX,
     ZERO,
-    Array,
     Bulk,
+    Bulks,
     Error,
     Int,
     Pairs,
@@ -200,7 +200,7 @@ def _reply(zset: ZSet, first: int, end: int, query: RangeQuery) -> Reply:
         return EMPTY_ARRAY
     picked = zset.order.islice(first, end, reverse=query.reverse)
     if not query.withscores:
-        return Array(tuple(Bulk(member) for _, member in picked))
+        return Bulks(tuple(member for _, member in picked))
     return Pairs(tuple(item for s, m in picked for item in (Bulk(m), score_reply(s))))
 
 

@@ -6,6 +6,7 @@ from sentinel.kvraft.keyspace import Keyspace
 from sentinel.kvraft.keyspace.replies import (
     Array,
     Bulk,
+    Bulks,
     Double,
     Error,
     Int,
@@ -34,6 +35,8 @@ def plain(reply: Reply) -> object:
         return "+" + reply.text
     if isinstance(reply, Error):
         return "-" + reply.text
+    if isinstance(reply, Bulks):
+        return list(reply.items)
     if isinstance(reply, Double):
         return reply.value
     if isinstance(reply, Array | Pairs):
