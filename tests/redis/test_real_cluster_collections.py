@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import random
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,8 +15,9 @@ import pytest
 import redis
 
 from sentinel.lin.checker import CheckResult, check_operations
-from sentinel.lin.history import PENDING, UNKNOWN, Operation
+from sentinel.lin.history import UNKNOWN
 from sentinel.lin.models import KvInput, KvModel
+from tests.redis.helpers import Step, record_history
 from tests.redis.test_real_cluster import DEADLINE_S, Cluster, pytestmark  # noqa: F401
 
 INF = float("inf")
@@ -201,43 +200,22 @@ class ListModel(KvModel):
         return f"{input[0]}({input[1]!r}, {input[2]!r}) -> {output!r}"
 
 
+def _list_step(rng: random.Random, n: int) -> Step:
+    key = f"linl:{rng.randrange(2)}"
+    kind = rng.choice(("rpush", "rpush", "lpop", "lrange"))
+    if kind == "rpush":
+        value = f"{rng.randrange(1 << 30)}-{n}"
+        return KvInput(kind, key, value), lambda r: r.rpush(key, value)
+    if kind == "lpop":
+        return KvInput(kind, key, None), lambda r: (r.lpop(key) or b"").decode()
+    return KvInput(kind, key, None), lambda r: b",".join(r.lrange(key, 0, -1)).decode()
+
+
 def test_list_history_is_linearizable(cluster: Cluster) -> None:
     seed = random.randrange(1 << 30)
     print(f"history seed {seed}")
-    ops: list[Operation] = []
-    lock = threading.Lock()
-    start = time.monotonic()
-
-    def worker(cid: int) -> None:
-        rng = random.Random(seed + cid)
-        r = cluster.client(2 + cid % 2)
-        for n in range(50):
-            key = f"linl:{rng.randrange(2)}"
-            kind = rng.choice(("rpush", "rpush", "lpop", "lrange"))
-            value = f"{cid}-{n}" if kind == "rpush" else None
-            began = time.monotonic() - start
-            try:
-                if kind == "rpush":
-                    out: Any = r.rpush(key, value)
-                elif kind == "lpop":
-                    out = (r.lpop(key) or b"").decode()
-                else:
-                    out = ",".join(item.decode() for item in r.lrange(key, 0, -1))
-            except redis.ResponseError as exc:
-                if not str(exc).startswith("UNKNOWN"):
-                    continue  # certainly not applied (or a read): leaves no trace
-                out, ended = UNKNOWN, PENDING
-            else:
-                ended = time.monotonic() - start
-            with lock:
-                ops.append(Operation(cid, KvInput(kind, key, value), began, out, ended))
-
     cluster.client().delete("linl:0", "linl:1")
-    threads = [threading.Thread(target=worker, args=(cid,)) for cid in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(DEADLINE_S * 2)
+    ops = record_history(lambda cid: cluster.client(2 + cid % 2), _list_step, seed)
     assert len(ops) > 100
     result = check_operations(ListModel(), ops, timeout_s=60)
     assert result == CheckResult.OK, result

@@ -171,18 +171,26 @@ def _indexes(args: list[bytes]) -> tuple[int, int] | Error:
     return start, stop
 
 
-def lrange(store: Store, args: list[bytes], now_ms: int) -> Reply:
-    """LRANGE key start stop -> the elements from start to stop, both included."""
+def _span(
+    store: Store, args: list[bytes], now_ms: int
+) -> tuple[ListValue, int, int] | Error | None:
+    """The list of LRANGE/LTRIM `key start stop` and the positions [first, end) they name;
+    None without the list, or the error (indexes are checked before the key)."""
     indexes = _indexes(args)
     if isinstance(indexes, Error):
         return indexes
     current = lookup_list(store, args[1], now_ms)
-    if isinstance(current, Error):
+    if current is None or isinstance(current, Error):
         return current
-    if current is None:
-        return EMPTY_ARRAY
-    first, end = bounds(*indexes, len(current))
-    return Bulks(tuple(window(current, first, end)))
+    return (current, *bounds(*indexes, len(current)))
+
+
+def lrange(store: Store, args: list[bytes], now_ms: int) -> Reply:
+    """LRANGE key start stop -> the elements from start to stop, both included."""
+    span = _span(store, args, now_ms)
+    if span is None or isinstance(span, Error):
+        return EMPTY_ARRAY if span is None else span
+    return Bulks(tuple(window(*span)))
 
 
 def lindex(store: Store, args: list[bytes], now_ms: int) -> Reply:
@@ -260,15 +268,10 @@ def replace(store: Store, key: bytes, current: ListValue, items: list[bytes], no
 
 def ltrim(store: Store, args: list[bytes], now_ms: int) -> Reply:
     """LTRIM key start stop -> OK; the list keeps only the elements from start to stop."""
-    indexes = _indexes(args)
-    if isinstance(indexes, Error):
-        return indexes
-    current = lookup_list(store, args[1], now_ms)
-    if isinstance(current, Error):
-        return current
-    if current is None:
-        return OK
-    first, end = bounds(*indexes, len(current))
+    span = _span(store, args, now_ms)
+    if span is None or isinstance(span, Error):
+        return OK if span is None else span
+    current, first, end = span
     if end <= first:
         first = end = len(current)
     head = [current.popleft() for _ in range(first)]

@@ -204,42 +204,48 @@ def _reply(zset: ZSet, first: int, end: int, query: RangeQuery) -> Reply:
     return Pairs(tuple(item for s, m in picked for item in (Bulk(m), score_reply(s))))
 
 
-def zcount(store: Store, args: list[bytes], now_ms: int) -> Reply:
-    """ZCOUNT key min max / ZLEXCOUNT key min max -> the number of members in the range."""
-    kind = LEX if args[0].upper() == b"ZLEXCOUNT" else SCORE
-    error = check_bounds(kind, args[2], args[3])
-    if error is not None:
-        return error
-    zset = lookup_zset(store, args[1], now_ms)
-    if zset is None or isinstance(zset, Error):
-        return ZERO if zset is None else zset
-    found = positions(zset, kind, args[2], args[3])
-    assert not isinstance(found, Error)
-    return Int(max(0, found[1] - found[0]))
-
-
-def zremrange(store: Store, args: list[bytes], now_ms: int) -> Reply:
-    """ZREMRANGEBYRANK key start stop / ZREMRANGEBYSCORE key min max / ZREMRANGEBYLEX key
-    min max -> the number of members removed."""
-    name = args[0].upper()
-    if name == b"ZREMRANGEBYRANK":
+def _span(
+    store: Store, args: list[bytes], now_ms: int, kind: str
+) -> tuple[ZSet, int, int] | Error | None:
+    """The sorted set of `key min max` (or `key start stop` for RANK) and the positions
+    [first, end) the range names; None without the set, or the error (the range is checked
+    before the key, as Redis does)."""
+    if kind == RANK:
         start, stop = numbers.parse_int(args[2]), numbers.parse_int(args[3])
         if start is None or stop is None:
             return NOT_INTEGER
     else:
-        kind = SCORE if name == b"ZREMRANGEBYSCORE" else LEX
         error = check_bounds(kind, args[2], args[3])
         if error is not None:
             return error
     zset = lookup_zset(store, args[1], now_ms)
     if zset is None or isinstance(zset, Error):
-        return ZERO if zset is None else zset
-    if name == b"ZREMRANGEBYRANK":
-        first, end = bounds(start, stop, len(zset))  # type: ignore[arg-type]
-    else:
-        found = positions(zset, kind, args[2], args[3])
-        assert not isinstance(found, Error)
-        first, end = found
+        return zset
+    if kind == RANK:
+        return (zset, *bounds(start, stop, len(zset)))  # type: ignore[arg-type]
+    found = positions(zset, kind, args[2], args[3])
+    assert not isinstance(found, Error)  # checked above
+    return (zset, *found)
+
+
+def zcount(store: Store, args: list[bytes], now_ms: int) -> Reply:
+    """ZCOUNT key min max / ZLEXCOUNT key min max -> the number of members in the range."""
+    span = _span(store, args, now_ms, LEX if args[0].upper() == b"ZLEXCOUNT" else SCORE)
+    if span is None or isinstance(span, Error):
+        return ZERO if span is None else span
+    return Int(max(0, span[2] - span[1]))
+
+
+_REMOVE_KINDS = {b"ZREMRANGEBYRANK": RANK, b"ZREMRANGEBYSCORE": SCORE, b"ZREMRANGEBYLEX": LEX}
+
+
+def zremrange(store: Store, args: list[bytes], now_ms: int) -> Reply:
+    """ZREMRANGEBYRANK key start stop / ZREMRANGEBYSCORE key min max / ZREMRANGEBYLEX key
+    min max -> the number of members removed."""
+    span = _span(store, args, now_ms, _REMOVE_KINDS[args[0].upper()])
+    if span is None or isinstance(span, Error):
+        return ZERO if span is None else span
+    zset, first, end = span
     if end <= first:
         return ZERO
     doomed = list(zset.order.islice(first, end))
