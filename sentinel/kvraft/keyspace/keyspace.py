@@ -27,7 +27,7 @@ from sentinel.kvraft.keyspace import snapshot
 from sentinel.kvraft.keyspace.commands import checked
 from sentinel.kvraft.keyspace.replies import Error, Reply
 from sentinel.kvraft.keyspace.store import Store
-from sentinel.kvraft.keyspace.values import Value
+from sentinel.kvraft.keyspace.values import Value, value_bytes
 
 log = logging.getLogger(__name__)
 
@@ -179,9 +179,9 @@ class Keyspace:
         return len(self._store.data)
 
     def size_bytes(self) -> int:
-        """About the bytes of the stored keys and values (O(keys): for a compaction's
-        decision, not a hot path)."""
-        return sum(len(key) + len(value) for key, value in self._store.data.items())
+        """About the bytes of the stored keys and values, a collection's elements counted
+        (O(keys + elements), like a snapshot: for a compaction's decision, not a hot path)."""
+        return sum(len(key) + value_bytes(value) for key, value in self._store.data.items())
 
     def items(self) -> list[tuple[bytes, Value, int | None]]:
         """(key, value, expiry ms or None) of every stored key, in key order."""

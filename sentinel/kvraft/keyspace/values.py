@@ -28,6 +28,7 @@ __all__ = [
     "Value",
     "type_name",
     "type_tag",
+    "value_bytes",
 ]
 
 
@@ -73,3 +74,17 @@ def type_tag(value: Value) -> TypeTag:
 def type_name(value: Value) -> str:
     """Redis's name for the type of a stored value ("string", ...)."""
     return TYPE_NAMES[VALUE_TYPES[type(value)]]
+
+
+#: What a sorted set's score takes in a snapshot (a float64), beside its member's bytes.
+_SCORE_BYTES = 8
+
+
+def value_bytes(value: Value) -> int:
+    """About the bytes a value holds: a string's length, the sum of a list's elements, a
+    sorted set's members plus 8 bytes per score (O(elements))."""
+    if type(value) is bytes:
+        return len(value)
+    if type(value) is ZSet:
+        return sum(map(len, value.scores)) + _SCORE_BYTES * len(value)
+    return sum(map(len, value))  # type: ignore[arg-type]

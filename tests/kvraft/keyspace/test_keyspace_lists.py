@@ -187,3 +187,12 @@ def _explode(store: object, args: list[bytes], now_ms: int) -> Reply:
 def exploding_get(monkeypatch: pytest.MonkeyPatch) -> None:
     spec = dataclasses.replace(commands.COMMANDS[b"GET"], handler=_explode)
     monkeypatch.setitem(commands.COMMANDS, b"GET", spec)
+
+
+def test_size_bytes_counts_the_elements_of_collections() -> None:
+    """The compaction's decision (inline or in the background) reads this size."""
+    ks = Keyspace()
+    ks.apply(args_of("RPUSH", "l", "abc", "de"), NOW)
+    ks.apply(args_of("ZADD", "z", 1, "mm"), NOW)
+    ks.apply(args_of("SET", "s", "xyz"), NOW)
+    assert ks.size_bytes() == (1 + 5) + (1 + 2 + 8) + (1 + 3)
