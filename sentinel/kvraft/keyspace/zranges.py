@@ -183,7 +183,7 @@ def zrange(store: Store, args: list[bytes], now_ms: int) -> Reply:
 
 def _reply(zset: ZSet, first: int, end: int, query: RangeQuery) -> Reply:
     """The members at positions [first, end), in the query's direction, after its LIMIT."""
-    if end <= first or query.offset < 0:
+    if end <= first or (query.offset < 0 and query.kind != RANK):
         return EMPTY_ARRAY
     count = end - first
     if query.kind != RANK:
