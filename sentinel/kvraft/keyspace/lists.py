@@ -193,14 +193,24 @@ def lrange(store: Store, args: list[bytes], now_ms: int) -> Reply:
     return Bulks(tuple(window(*span)))
 
 
-def lindex(store: Store, args: list[bytes], now_ms: int) -> Reply:
-    """LINDEX key index -> the element at index (negative from the end), or nil."""
-    index = numbers.parse_int(args[2])
-    if index is None:
+def _with_number(
+    store: Store, args: list[bytes], now_ms: int
+) -> tuple[ListValue | None, int] | Error:
+    """The list of `CMD key number ...` (None if absent) and the integer `number` (an index
+    or a count), checked before the key as Redis does; or the error."""
+    number = numbers.parse_int(args[2])
+    if number is None:
         return NOT_INTEGER
     current = lookup_list(store, args[1], now_ms)
-    if isinstance(current, Error):
-        return current
+    return current if isinstance(current, Error) else (current, number)
+
+
+def lindex(store: Store, args: list[bytes], now_ms: int) -> Reply:
+    """LINDEX key index -> the element at index (negative from the end), or nil."""
+    found = _with_number(store, args, now_ms)
+    if isinstance(found, Error):
+        return found
+    current, index = found
     if current is None or not -len(current) <= index < len(current):
         return NULL
     return Bulk(current[index])
@@ -208,12 +218,10 @@ def lindex(store: Store, args: list[bytes], now_ms: int) -> Reply:
 
 def lset(store: Store, args: list[bytes], now_ms: int) -> Reply:
     """LSET key index element -> OK; an error for a missing key or an index out of range."""
-    index = numbers.parse_int(args[2])
-    if index is None:
-        return NOT_INTEGER
-    current = lookup_list(store, args[1], now_ms)
-    if isinstance(current, Error):
-        return current
+    found = _with_number(store, args, now_ms)
+    if isinstance(found, Error):
+        return found
+    current, index = found
     if current is None:
         return NO_SUCH_KEY
     if not -len(current) <= index < len(current):
@@ -227,12 +235,10 @@ def lset(store: Store, args: list[bytes], now_ms: int) -> Reply:
 def lrem(store: Store, args: list[bytes], now_ms: int) -> Reply:
     """LREM key count element -> how many were removed: the first count from the head
     (count > 0), from the tail (count < 0) or all of them (0)."""
-    count = numbers.parse_int(args[2])
-    if count is None:
-        return NOT_INTEGER
-    current = lookup_list(store, args[1], now_ms)
-    if isinstance(current, Error):
-        return current
+    found = _with_number(store, args, now_ms)
+    if isinstance(found, Error):
+        return found
+    current, count = found
     if current is None:
         return ZERO
     target, limit = args[3], abs(count) or len(current)
