@@ -22,10 +22,21 @@ MAY_IMPORT: dict[str, set[str]] = {
     "raft": {"wire", "netsim"},
     "host": {"wire", "netsim", "raft"},
     "kvraft": {"wire", "netsim", "raft"},
-    "sim": {"wire", "netsim", "raft", "host", "kvraft", "lin"},
+    "shard": {"wire", "netsim", "raft", "kvraft", "lin"},
+    "sim": {"wire", "netsim", "raft", "host", "kvraft", "lin", "shard"},
     "dashboard": set(),
     "redis": {"wire", "netsim", "raft", "host", "kvraft"},
-    "cluster": {"wire", "netsim", "lin", "raft", "host", "kvraft", "dashboard", "redis"},
+    "cluster": {
+        "wire",
+        "netsim",
+        "lin",
+        "raft",
+        "host",
+        "kvraft",
+        "shard",
+        "dashboard",
+        "redis",
+    },
 }
 #: package -> third-party top-level modules it may import (anything else: stdlib only).
 THIRD_PARTY: dict[str, set[str]] = {

@@ -9,10 +9,12 @@ a command. `write` says whether the command goes through the log (a read may be 
 after a ReadIndex round; it never changes the state).
 
 `validate(args)` is the check of Limits: known command, right arity, every key at most
-KEY_BYTES_MAX bytes and every other argument at most VALUE_BYTES_MAX bytes (at most
-ELEMENT_BYTES_MAX for the collection commands, whose arguments are elements); blocking
-commands (BLPOP ...) are refused (listmoves.py). The front door calls it before a command
-reaches the log; `Keyspace.apply` calls it again, so a log entry
+KEY_BYTES_MAX bytes, every other argument at most VALUE_BYTES_MAX bytes, and every argument
+a command stores as a collection's element (from `elements_from` on) at most
+ELEMENT_BYTES_MAX bytes. (How many elements a collection may hold is checked when the
+command is applied: it depends on the state.) Blocking commands (BLPOP ...) are refused
+(listmoves.py). The front door
+calls it before a command reaches the log; `Keyspace.apply` calls it again, so a log entry
 that breaks a limit changes nothing and answers the same error on every replica.
 """
 
@@ -21,7 +23,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sentinel.kvraft.keyspace import keys, listmoves, lists, strings, zranges, zsets
+from sentinel.kvraft.keyspace import (
+    hashes,
+    keys,
+    listmoves,
+    lists,
+    setops,
+    sets,
+    strings,
+    zranges,
+    zsets,
+)
 from sentinel.kvraft.keyspace.replies import Error, Reply, arity_error, unknown_command
 from sentinel.kvraft.keyspace.store import Store
 from sentinel.kvraft.keyspace.values import KEY_BYTES_MAX, VALUE_BYTES_MAX
@@ -41,9 +53,8 @@ class CommandSpec:
     first_key: int
     last_key: int
     key_step: int
-    #: Whether the arguments other than keys are collection elements (at most
-    #: ELEMENT_BYTES_MAX bytes each) rather than strings (VALUE_BYTES_MAX).
-    elements: bool = False
+    #: The index of the first argument stored as a collection's element (0: none).
+    elements_from: int = 0
 
     def key_indexes(self, argc: int) -> range:
         """The indexes of the keys in a command of `argc` arguments."""
@@ -54,7 +65,10 @@ class CommandSpec:
 
 
 def _table() -> dict[bytes, CommandSpec]:
-    rows: list[tuple[str, Handler, int, bool, int, int, int]] = [
+    rows: list[
+        tuple[str, Handler, int, bool, int, int, int]
+        | tuple[str, Handler, int, bool, int, int, int, int]
+    ] = [
         # strings
         ("get", strings.get, 2, False, 1, 1, 1),
         ("set", strings.set_, -3, True, 1, 1, 1),
@@ -97,64 +111,93 @@ def _table() -> dict[bytes, CommandSpec]:
         ("dbsize", keys.dbsize, 1, False, 0, 0, 0),
         ("flushdb", keys.flush, -1, True, 0, 0, 0),
         ("flushall", keys.flush, -1, True, 0, 0, 0),
+        # hashes
+        ("hset", hashes.hset, -4, True, 1, 1, 1, 2),
+        ("hmset", hashes.hset, -4, True, 1, 1, 1, 2),
+        ("hsetnx", hashes.hsetnx, 4, True, 1, 1, 1, 2),
+        ("hget", hashes.hget, 3, False, 1, 1, 1),
+        ("hmget", hashes.hmget, -3, False, 1, 1, 1),
+        ("hdel", hashes.hdel, -3, True, 1, 1, 1),
+        ("hexists", hashes.hexists, 3, False, 1, 1, 1),
+        ("hlen", hashes.hlen, 2, False, 1, 1, 1),
+        ("hgetall", hashes.hgetall, 2, False, 1, 1, 1),
+        ("hkeys", hashes.hkeys, 2, False, 1, 1, 1),
+        ("hvals", hashes.hkeys, 2, False, 1, 1, 1),
+        ("hstrlen", hashes.hstrlen, 3, False, 1, 1, 1),
+        ("hincrby", hashes.hincrby, 4, True, 1, 1, 1, 2),
+        ("hincrbyfloat", hashes.hincrbyfloat, 4, True, 1, 1, 1, 2),
+        ("hrandfield", hashes.hrandfield, -2, False, 1, 1, 1),
+        ("hscan", hashes.hscan, -3, False, 1, 1, 1),
+        # sets
+        ("sadd", sets.sadd, -3, True, 1, 1, 1, 2),
+        ("srem", sets.srem, -3, True, 1, 1, 1),
+        ("smembers", sets.smembers, 2, False, 1, 1, 1),
+        ("sismember", sets.sismember, 3, False, 1, 1, 1),
+        ("smismember", sets.smismember, -3, False, 1, 1, 1),
+        ("scard", sets.scard, 2, False, 1, 1, 1),
+        ("spop", sets.spop, -2, True, 1, 1, 1),
+        ("srandmember", sets.srandmember, -2, False, 1, 1, 1),
+        ("smove", sets.smove, 4, True, 1, 2, 1, 3),
+        ("sinter", setops.combine, -2, False, 1, -1, 1),
+        ("sintercard", setops.sintercard, -3, False, 0, 0, 0),
+        ("sunion", setops.combine, -2, False, 1, -1, 1),
+        ("sdiff", setops.combine, -2, False, 1, -1, 1),
+        ("sinterstore", setops.combine_store, -3, True, 1, -1, 1),
+        ("sunionstore", setops.combine_store, -3, True, 1, -1, 1),
+        ("sdiffstore", setops.combine_store, -3, True, 1, -1, 1),
+        ("sscan", sets.sscan, -3, False, 1, 1, 1),
+        # lists
+        ("lpush", lists.push, -3, True, 1, 1, 1, 2),
+        ("rpush", lists.push, -3, True, 1, 1, 1, 2),
+        ("lpushx", lists.push, -3, True, 1, 1, 1, 2),
+        ("rpushx", lists.push, -3, True, 1, 1, 1, 2),
+        ("lpop", lists.pop, -2, True, 1, 1, 1),
+        ("rpop", lists.pop, -2, True, 1, 1, 1),
+        ("llen", lists.llen, 2, False, 1, 1, 1),
+        ("lrange", lists.lrange, 4, False, 1, 1, 1),
+        ("lindex", lists.lindex, 3, False, 1, 1, 1),
+        ("lset", lists.lset, 4, True, 1, 1, 1, 3),
+        ("lrem", lists.lrem, 4, True, 1, 1, 1),
+        ("ltrim", lists.ltrim, 4, True, 1, 1, 1),
+        ("linsert", lists.linsert, 5, True, 1, 1, 1, 4),
+        ("lpos", lists.lpos, -3, False, 1, 1, 1),
+        ("lmove", listmoves.lmove, 5, True, 1, 2, 1),
+        ("rpoplpush", listmoves.rpoplpush, 3, True, 1, 2, 1),
+        # sorted sets (ZADD's elements: its flags, scores and members)
+        ("zadd", zsets.zadd, -4, True, 1, 1, 1, 2),
+        ("zincrby", zsets.zincrby, 4, True, 1, 1, 1, 3),
+        ("zrem", zsets.zrem, -3, True, 1, 1, 1),
+        ("zscore", zsets.zscore, 3, False, 1, 1, 1),
+        ("zmscore", zsets.zmscore, -3, False, 1, 1, 1),
+        ("zcard", zsets.zcard, 2, False, 1, 1, 1),
+        ("zrank", zsets.zrank, 3, False, 1, 1, 1),
+        ("zrevrank", zsets.zrank, 3, False, 1, 1, 1),
+        ("zpopmin", zsets.zpop, -2, True, 1, 1, 1),
+        ("zpopmax", zsets.zpop, -2, True, 1, 1, 1),
+        ("zscan", zsets.zscan, -3, False, 1, 1, 1),
+        ("zcount", zranges.zcount, 4, False, 1, 1, 1),
+        ("zlexcount", zranges.zcount, 4, False, 1, 1, 1),
+        ("zrange", zranges.zrange, -4, False, 1, 1, 1),
+        ("zrevrange", zranges.zrange, -4, False, 1, 1, 1),
+        ("zrangebyscore", zranges.zrange, -4, False, 1, 1, 1),
+        ("zrevrangebyscore", zranges.zrange, -4, False, 1, 1, 1),
+        ("zrangebylex", zranges.zrange, -4, False, 1, 1, 1),
+        ("zrevrangebylex", zranges.zrange, -4, False, 1, 1, 1),
+        ("zremrangebyrank", zranges.zremrange, 4, True, 1, 1, 1),
+        ("zremrangebyscore", zranges.zremrange, 4, True, 1, 1, 1),
+        ("zremrangebylex", zranges.zremrange, 4, True, 1, 1, 1),
     ]
-    table = {row[0].upper().encode(): CommandSpec(*row) for row in rows}
-    for row in _COLLECTION_ROWS:
-        table[row[0].upper().encode()] = CommandSpec(*row, elements=True)
-    return table
-
-
-_COLLECTION_ROWS: list[tuple[str, Handler, int, bool, int, int, int]] = [
-    # lists
-    ("lpush", lists.push, -3, True, 1, 1, 1),
-    ("rpush", lists.push, -3, True, 1, 1, 1),
-    ("lpushx", lists.push, -3, True, 1, 1, 1),
-    ("rpushx", lists.push, -3, True, 1, 1, 1),
-    ("lpop", lists.pop, -2, True, 1, 1, 1),
-    ("rpop", lists.pop, -2, True, 1, 1, 1),
-    ("llen", lists.llen, 2, False, 1, 1, 1),
-    ("lrange", lists.lrange, 4, False, 1, 1, 1),
-    ("lindex", lists.lindex, 3, False, 1, 1, 1),
-    ("lset", lists.lset, 4, True, 1, 1, 1),
-    ("lrem", lists.lrem, 4, True, 1, 1, 1),
-    ("ltrim", lists.ltrim, 4, True, 1, 1, 1),
-    ("linsert", lists.linsert, 5, True, 1, 1, 1),
-    ("lpos", lists.lpos, -3, False, 1, 1, 1),
-    ("lmove", listmoves.lmove, 5, True, 1, 2, 1),
-    ("rpoplpush", listmoves.rpoplpush, 3, True, 1, 2, 1),
-    # sorted sets
-    ("zadd", zsets.zadd, -4, True, 1, 1, 1),
-    ("zincrby", zsets.zincrby, 4, True, 1, 1, 1),
-    ("zrem", zsets.zrem, -3, True, 1, 1, 1),
-    ("zscore", zsets.zscore, 3, False, 1, 1, 1),
-    ("zmscore", zsets.zmscore, -3, False, 1, 1, 1),
-    ("zcard", zsets.zcard, 2, False, 1, 1, 1),
-    ("zrank", zsets.zrank, 3, False, 1, 1, 1),
-    ("zrevrank", zsets.zrank, 3, False, 1, 1, 1),
-    ("zpopmin", zsets.zpop, -2, True, 1, 1, 1),
-    ("zpopmax", zsets.zpop, -2, True, 1, 1, 1),
-    ("zscan", zsets.zscan, -3, False, 1, 1, 1),
-    ("zcount", zranges.zcount, 4, False, 1, 1, 1),
-    ("zlexcount", zranges.zcount, 4, False, 1, 1, 1),
-    ("zrange", zranges.zrange, -4, False, 1, 1, 1),
-    ("zrevrange", zranges.zrange, -4, False, 1, 1, 1),
-    ("zrangebyscore", zranges.zrange, -4, False, 1, 1, 1),
-    ("zrevrangebyscore", zranges.zrange, -4, False, 1, 1, 1),
-    ("zrangebylex", zranges.zrange, -4, False, 1, 1, 1),
-    ("zrevrangebylex", zranges.zrange, -4, False, 1, 1, 1),
-    ("zremrangebyrank", zranges.zremrange, 4, True, 1, 1, 1),
-    ("zremrangebyscore", zranges.zremrange, 4, True, 1, 1, 1),
-    ("zremrangebylex", zranges.zremrange, 4, True, 1, 1, 1),
-]
-
-#: Commands refused before the log, with their error (lower-case name -> error).
-REFUSED: dict[bytes, Error] = {
-    name.upper().encode(): listmoves.blocking_refused(name) for name in listmoves.BLOCKING
-}
+    return {row[0].upper().encode(): CommandSpec(*row) for row in rows}
 
 
 #: Upper-case command name -> spec.
 COMMANDS: dict[bytes, CommandSpec] = _table()
+
+
+#: Commands refused before the log, with their error (upper-case name -> error).
+REFUSED: dict[bytes, Error] = {
+    name.upper().encode(): listmoves.blocking_refused(name) for name in listmoves.BLOCKING
+}
 
 
 def lookup(args: list[bytes]) -> CommandSpec | Error:
@@ -185,16 +228,15 @@ def _check_sizes(spec: CommandSpec, args: list[bytes]) -> Error | None:
         if len(args[index]) > KEY_BYTES_MAX:
             size = len(args[index])
             return Error(f"ERR key is {size} bytes; the limit is {KEY_BYTES_MAX} bytes")
-    if spec.elements:
-        for index, arg in enumerate(args):
-            if len(arg) > ELEMENT_BYTES_MAX and index not in key_indexes:
-                size = len(arg)
-                return Error(f"ERR element is {size} bytes; the limit is {ELEMENT_BYTES_MAX} bytes")
-        return None
     for arg in args:
         if len(arg) > VALUE_BYTES_MAX:
             size = len(arg)
             return Error(f"ERR argument is {size} bytes; the limit is {VALUE_BYTES_MAX} bytes")
+    if spec.elements_from:
+        for arg in args[spec.elements_from :]:
+            if len(arg) > ELEMENT_BYTES_MAX:
+                size = len(arg)
+                return Error(f"ERR element is {size} bytes; the limit is {ELEMENT_BYTES_MAX} bytes")
     return None
 
 

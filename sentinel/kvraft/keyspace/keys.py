@@ -26,7 +26,7 @@ from sentinel.kvraft.keyspace.replies import (
     Simple,
     expire_error,
 )
-from sentinel.kvraft.keyspace.scan import parse_options
+from sentinel.kvraft.keyspace.scan import parse_scan
 from sentinel.kvraft.keyspace.store import Store
 from sentinel.kvraft.keyspace.values import TYPE_BY_NAME, type_name, type_tag
 
@@ -71,16 +71,17 @@ def keys(store: Store, args: list[bytes], now_ms: int) -> Reply:
 
 def scan(store: Store, args: list[bytes], now_ms: int) -> Reply:
     """SCAN cursor [MATCH pattern] [COUNT count] [TYPE type] -> [next cursor, keys]."""
-    options = parse_options(args[1], args[2:], with_type=True)
+    options = parse_scan(args, 1, allow_type=True)
     if isinstance(options, Error):
         return options
-    cursor, count, pattern, wanted = options.cursor, options.count, options.pattern, None
+    wanted = None
     if options.type_name is not None:
         wanted = TYPE_BY_NAME.get(options.type_name.lower())
         if wanted is None:
             name = options.type_name.decode("utf-8", "replace")
             return Error(f"ERR unknown type name '{name}'")
-    next_cursor, found = store.scan_index().scan(cursor, count)
+    pattern = options.pattern
+    next_cursor, found = store.scan_index().scan(options.cursor, options.count)
     match = matcher(pattern) if pattern is not None else None
     items = []
     for key in found:

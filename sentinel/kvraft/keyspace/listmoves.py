@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sentinel.kvraft.keyspace.lists import ListValue, lookup_list, pop_items
-from sentinel.kvraft.keyspace.replies import NULL, SYNTAX, Bulk, Error, Reply, collection_full
+from sentinel.kvraft.keyspace.lists import ListValue, changed, lookup_list, pop_items
+from sentinel.kvraft.keyspace.replies import NULL, SYNTAX, TOO_MANY, Bulk, Error, Reply
 from sentinel.kvraft.limits import COLLECTION_ELEMENTS_MAX
 
 if TYPE_CHECKING:
@@ -64,16 +64,16 @@ def move(
     if isinstance(destination, Error):
         return destination
     if destination is not None and len(destination) >= COLLECTION_ELEMENTS_MAX:
-        return collection_full()
+        return TOO_MANY
     (item,) = pop_items(store, source, items, source_left, 1, now_ms)
     if destination is None:
         store.put(target, ListValue((item,)), None)
     elif target_left:
         destination.appendleft(item)
-        store.changed(target, destination.popleft)
+        changed(store, target, destination, destination.popleft)
     else:
         destination.append(item)
-        store.changed(target, destination.pop)
+        changed(store, target, destination, destination.pop)
     return Bulk(item)
 
 
@@ -86,5 +86,5 @@ def _rotate(store: Store, key: bytes, items: ListValue, from_left: bool, to_left
         moved = items.popleft() if to_left else items.pop()
         (items.appendleft if from_left else items.append)(moved)
 
-    store.changed(key, undo)
+    changed(store, key, items, undo)
     return Bulk(item)

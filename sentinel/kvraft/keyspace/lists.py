@@ -9,25 +9,28 @@ Handlers take `(store, args, now_ms)` like every keyspace command. A handler che
 argument and the bounds before its first change (COLLECTION_ELEMENTS_MAX elements per list;
 the bytes of each element are checked before the log, see commands.py), so an error
 changes nothing. A change to an existing list is made in place and reported to the store
-with its inverse (`Store.changed`), so a failing transaction can still roll it back.
+with its inverse (`changed`), so a failing transaction can still roll it back.
 The moving commands (LMOVE, RPOPLPUSH) are in listmoves.py.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from itertools import islice
 from typing import TYPE_CHECKING
 
 from sentinel.kvraft.keyspace import numbers
 from sentinel.kvraft.keyspace.replies import (
     EMPTY_ARRAY,
+    MUST_BE_POSITIVE,
     NO_SUCH_KEY,
     NOT_INTEGER,
     NULL,
     NULL_ARRAY,
     OK,
     SYNTAX,
+    TOO_MANY,
     WRONGTYPE,
     ZERO,
     Array,
@@ -36,14 +39,12 @@ from sentinel.kvraft.keyspace.replies import (
     Error,
     Int,
     Reply,
-    collection_full,
 )
 from sentinel.kvraft.limits import COLLECTION_ELEMENTS_MAX
 
 if TYPE_CHECKING:
     from sentinel.kvraft.keyspace.store import Store
 
-NOT_POSITIVE = Error("ERR value is out of range, must be positive")
 INDEX_RANGE = Error("ERR index out of range")
 RANK_ZERO = Error(
     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
@@ -57,6 +58,20 @@ class ListValue(deque):  # type: ignore[type-arg]  # deque[bytes]; a class of it
     """A Redis list: a deque of bytes, never empty while stored."""
 
     __slots__ = ()
+
+    @property
+    def size_bytes(self) -> int:
+        """The bytes of the elements (O(n): for a compaction's decision, not a hot path)."""
+        return sum(map(len, self))
+
+
+def changed(store: Store, key: bytes, value: object, undo: Callable[[], None]) -> None:
+    """Record an in-place change of the collection `value` stored at `key`: the key is saved
+    and its version moves on (a `put` of the same object), and `undo`, which reverses
+    exactly that change, joins the undo log, so a rollback restores the contents without a
+    copy of the collection."""
+    store.put(key, value)  # type: ignore[arg-type]
+    store.on_undo(undo)
 
 
 def lookup_list(store: Store, key: bytes, now_ms: int) -> ListValue | Error | None:
@@ -99,18 +114,18 @@ def push(store: Store, args: list[bytes], now_ms: int) -> Reply:
         if name.endswith(b"X"):
             return ZERO
         if len(items) > COLLECTION_ELEMENTS_MAX:
-            return collection_full()
+            return TOO_MANY
         store.put(key, ListValue(reversed(items) if name[0:1] == b"L" else items), None)
         return Int(len(items))
     if len(current) + len(items) > COLLECTION_ELEMENTS_MAX:
-        return collection_full()
+        return TOO_MANY
     count = len(items)
     if name[0:1] == b"L":
         current.extendleft(items)
-        store.changed(key, lambda: _drop(current.popleft, count))
+        changed(store, key, current, lambda: _drop(current.popleft, count))
     else:
         current.extend(items)
-        store.changed(key, lambda: _drop(current.pop, count))
+        changed(store, key, current, lambda: _drop(current.pop, count))
     return Int(len(current))
 
 
@@ -127,7 +142,7 @@ def pop(store: Store, args: list[bytes], now_ms: int) -> Reply:
     if len(args) == 3:
         count = numbers.parse_int(args[2])
         if count is None or count < 0:
-            return NOT_POSITIVE
+            return MUST_BE_POSITIVE
     current = lookup_list(store, args[1], now_ms)
     if isinstance(current, Error):
         return current
@@ -150,7 +165,7 @@ def pop_items(
     taken = [take() for _ in range(count)]
     if taken:
         restore = items.extendleft if left else items.extend
-        store.changed(key, lambda: restore(reversed(taken)))
+        changed(store, key, items, lambda: restore(reversed(taken)))
         if not items:
             store.remove(key, now_ms)
     return taken
@@ -228,7 +243,7 @@ def lset(store: Store, args: list[bytes], now_ms: int) -> Reply:
         return INDEX_RANGE
     old = current[index]
     current[index] = args[3]
-    store.changed(args[1], lambda: current.__setitem__(index, old))
+    changed(store, args[1], current, lambda: current.__setitem__(index, old))
     return OK
 
 
@@ -267,7 +282,7 @@ def replace(store: Store, key: bytes, current: ListValue, items: list[bytes], no
         current.clear()
         current.extend(old)
 
-    store.changed(key, undo)
+    changed(store, key, current, undo)
     if not current:
         store.remove(key, now_ms)
 
@@ -288,7 +303,7 @@ def ltrim(store: Store, args: list[bytes], now_ms: int) -> Reply:
             current.extend(reversed(tail))
             current.extendleft(reversed(head))
 
-        store.changed(args[1], undo)
+        changed(store, args[1], current, undo)
         if not current:
             store.remove(args[1], now_ms)
     return OK
@@ -310,10 +325,10 @@ def linsert(store: Store, args: list[bytes], now_ms: int) -> Reply:
     except ValueError:
         return Int(-1)
     if len(current) >= COLLECTION_ELEMENTS_MAX:
-        return collection_full()
+        return TOO_MANY
     index += where == b"AFTER"
     current.insert(index, args[4])
-    store.changed(args[1], lambda: current.__delitem__(index))
+    changed(store, args[1], current, lambda: current.__delitem__(index))
     return Int(len(current))
 
 

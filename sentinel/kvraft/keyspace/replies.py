@@ -117,9 +117,10 @@ OFFSET_RANGE = Error("ERR offset is out of range")
 INVALID_CURSOR = Error("ERR invalid cursor")
 
 
-def collection_full() -> Error:
-    """The error of a command that would grow a collection past COLLECTION_ELEMENTS_MAX."""
-    return Error(f"ERR a collection holds at most {COLLECTION_ELEMENTS_MAX} elements")
+#: A command that would grow a collection past COLLECTION_ELEMENTS_MAX.
+TOO_MANY = Error(f"ERR a collection holds at most {COLLECTION_ELEMENTS_MAX} elements")
+#: A count (LPOP's, ZPOPMIN's, SPOP's ...) that is negative or not an integer.
+MUST_BE_POSITIVE = Error("ERR value is out of range, must be positive")
 
 
 def expire_error(command: str) -> Error:

@@ -25,6 +25,45 @@ SCAN_BUCKETS = 1 << 14
 _MASK = SCAN_BUCKETS - 1
 
 
+@dataclass(frozen=True, slots=True)
+class ScanOptions:
+    """The parsed arguments of SCAN, HSCAN, SSCAN (and ZSCAN)."""
+
+    cursor: int
+    count: int = 10
+    pattern: bytes | None = None
+    type_name: bytes | None = None  # SCAN's TYPE option (the others refuse it)
+
+
+def parse_scan(args: list[bytes], cursor_at: int, allow_type: bool) -> ScanOptions | Error:
+    """`cursor [MATCH pattern] [COUNT count]` (and `[TYPE type]` if `allow_type`) from
+    `args[cursor_at]` on, with Redis's errors."""
+    cursor = numbers.parse_int(args[cursor_at])
+    if cursor is None or cursor < 0:
+        return INVALID_CURSOR
+    count, pattern, type_name = 10, None, None
+    i = cursor_at + 1
+    while i < len(args):
+        word = args[i].upper()
+        if i + 1 >= len(args):
+            return SYNTAX
+        if word == b"COUNT":
+            parsed = numbers.parse_int(args[i + 1])
+            if parsed is None:
+                return NOT_INTEGER
+            if parsed < 1:
+                return SYNTAX
+            count = parsed
+        elif word == b"MATCH":
+            pattern = args[i + 1]
+        elif word == b"TYPE" and allow_type:
+            type_name = args[i + 1]
+        else:
+            return SYNTAX
+        i += 2
+    return ScanOptions(cursor, count, pattern, type_name)
+
+
 class ScanIndex:
     """The keys of a keyspace grouped by bucket."""
 
@@ -80,40 +119,3 @@ class ScanIndex:
                 found.extend(sorted(bucket))
             index += 1
         return (0 if index >= SCAN_BUCKETS else index), found
-
-
-@dataclass(slots=True)
-class ScanOptions:
-    """A SCAN-family request: the cursor and its MATCH, COUNT and (SCAN only) TYPE."""
-
-    cursor: int
-    count: int = 10
-    pattern: bytes | None = None
-    type_name: bytes | None = None
-
-
-def parse_options(cursor: bytes, options: list[bytes], with_type: bool) -> ScanOptions | Error:
-    """SCAN's / ZSCAN's cursor and options as Redis checks them ("ERR invalid cursor",
-    COUNT must be a positive integer, TYPE only where `with_type`)."""
-    number = numbers.parse_int(cursor)
-    if number is None or number < 0:
-        return INVALID_CURSOR
-    parsed = ScanOptions(number)
-    for i in range(0, len(options), 2):
-        word = options[i].upper()
-        if i + 1 >= len(options):
-            return SYNTAX
-        if word == b"COUNT":
-            count = numbers.parse_int(options[i + 1])
-            if count is None:
-                return NOT_INTEGER
-            if count < 1:
-                return SYNTAX
-            parsed.count = count
-        elif word == b"MATCH":
-            parsed.pattern = options[i + 1]
-        elif word == b"TYPE" and with_type:
-            parsed.type_name = options[i + 1]
-        else:
-            return SYNTAX
-    return parsed

@@ -11,10 +11,13 @@
 Records are sorted by key and tombstones keep their eviction order, so the same state
 always gives the same bytes, whatever order its dicts were filled in. The tag of a record
 (values.TypeTag) chooses the codec of its payload in `PAYLOAD_CODECS`; a string's payload
-is its bytes. A list's payload is its length (uint64 LE), its element sizes (uint32 LE
-each) and its elements; a sorted set's is its size, its member sizes, its scores (float64
-LE each) and its members, all in (score, member) order. A reader refuses a tag it has no
-codec for, and a format change bumps VERSION.
+is its bytes, a hash's and a set's are their elements in their dense order (members.py:
+that order is state, SPOP's draws depend on it). A list's payload is its length (uint64
+LE), its element sizes (uint32 LE each) and its elements; a sorted set's is its size, its
+member sizes, its scores (float64 LE each) and its members, all in (score, member) order. A
+reader refuses a tag it has no codec for (so an older reader refuses a snapshot holding a
+type it does not know, rather than misreading it), and a change of an existing record's
+format bumps VERSION.
 
 Speed: the columns are packed and unpacked with `array` and one join each, not a Python
 call per field, and the SCAN index is built at the first SCAN, not at restore; so 100,000
@@ -37,6 +40,7 @@ from itertools import accumulate, islice
 
 from sentinel.kvraft.keyspace.expiry import ExpiryIndex
 from sentinel.kvraft.keyspace.lists import ListValue
+from sentinel.kvraft.keyspace.members import Hash, RedisSet
 from sentinel.kvraft.keyspace.store import Store
 from sentinel.kvraft.keyspace.values import (
     KEY_BYTES_MAX,
@@ -133,6 +137,8 @@ PAYLOAD_CODECS: dict[TypeTag, tuple[Callable[[Value], bytes], Callable[[bytes], 
     TypeTag.STRING: (_string_payload, _string_value),
     TypeTag.LIST: (_list_payload, _list_value),
     TypeTag.ZSET: (_zset_payload, _zset_value),
+    TypeTag.HASH: (Hash.to_payload, Hash.from_payload),  # type: ignore[dict-item]
+    TypeTag.SET: (RedisSet.to_payload, RedisSet.from_payload),  # type: ignore[dict-item]
 }
 
 

@@ -17,11 +17,10 @@ State (all of it is in a snapshot, so replicas restored from one agree with the 
 - `now_floor_ms`: the latest log time a write was applied at; log time never goes back
   below it (see `Keyspace`).
 
-Every change goes through `put`, `remove`, `set_expiry`, `clear`, `changed`: each first saves
-what it overwrites in the undo log while one is open (`begin`), so `rollback` restores every
-key's value, expiry and version and the counters when a command or a transaction fails half
-way. A collection changed in place (a list push) is not copied: `changed` logs the inverse
-of the change instead.
+Every change goes through `put`, `remove`, `set_expiry`, `clear` (and, inside a collection
+value, through `on_undo`): each first saves what it overwrites (or the inverse of the change)
+in the undo log while one is open (`begin`), so `rollback` restores every key's
+value, expiry and version and the counters when a command or a transaction fails half way.
 One thing it does not restore: a tombstone it puts back joins the newest end of the eviction
 order. Rollback runs only when a command raises, which it does alike on every replica, so the
 replicas still agree.
@@ -55,6 +54,7 @@ class Store:
         "expiry",
         "floor",
         "now_floor_ms",
+        "rand_seed",
         "tombstones",
         "versions",
     )
@@ -68,6 +68,9 @@ class Store:
         self.clock = 0
         self.floor = 0
         self.now_floor_ms = 0
+        #: The randomness of the command being applied (set by `Keyspace` per command from
+        #: the log entry's seed; SPOP and the like seed `random.Random` with it). Not state.
+        self.rand_seed = 0
         self._saved: set[bytes] | None = None  # keys saved since `begin` or the last clear
         self._undo: list[tuple[bytes, _Saved] | Callable[[], None]] = []
         self._undo_scalars: tuple[int, int, int] = (0, 0, 0)
@@ -117,17 +120,6 @@ class Store:
         self.clock += 1
         self.versions[key] = self.clock
 
-    def changed(self, key: bytes, undo: Callable[[], None]) -> None:
-        """Record that the collection stored at `key` was changed in place (a push, a pop,
-        a new score): its version moves on, and `undo` (which reverses exactly that change)
-        joins the undo log, so `rollback` restores the contents too. A collection is never
-        copied to be saved: a one-element push stays O(1)."""
-        self._save(key)
-        if self._saved is not None:
-            self._undo.append(undo)
-        self.clock += 1
-        self.versions[key] = self.clock
-
     def set_expiry(self, key: bytes, expire_at_ms: int | None) -> None:
         """Change the expiry of an existing key (None: make it persistent)."""
         self._save(key)
@@ -173,6 +165,13 @@ class Store:
         if self._saved is not None:
             self._undo.append(lambda: self._restore_all(old))
             self._saved = set()  # keys changed from now on are saved again, from the empty state
+
+    def on_undo(self, undo: Callable[[], None]) -> None:
+        """Record `undo`, the inverse of an in-place change of a stored value, while an undo
+        log is open. A command changing a collection in place first `put`s the key (which
+        saves it and changes its version), then passes this to each change."""
+        if self._saved is not None:
+            self._undo.append(undo)
 
     # -- the undo log -------------------------------------------------------------------
 

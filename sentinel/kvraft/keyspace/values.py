@@ -2,7 +2,10 @@
 
 Every key maps to exactly one value; its type is read from the value's Python class through
 `VALUE_TYPES`, so no separate tag is stored beside it. A value is `bytes` (a Redis string),
-a `ListValue` (lists.py) or a `ZSet` (zsets.py). Each type has a `TypeTag`
+a `Hash` or a `RedisSet` (members.py), a `ListValue` (lists.py) or a `ZSet` (zsets.py).
+Each collection class of issue #25 is registered here and has `__len__` (its element count,
+never 0: an empty collection is deleted) and `size_bytes` (the bytes it holds, for
+`value_bytes`). Each type has a `TypeTag`
 (the byte a snapshot record starts with; the numbers are stable, never reuse one) and the
 name TYPE answers and SCAN's TYPE filter matches ("hash", "list", "set", "zset").
 
@@ -16,6 +19,7 @@ import enum
 from typing import TypeAlias
 
 from sentinel.kvraft.keyspace.lists import ListValue
+from sentinel.kvraft.keyspace.members import Hash, RedisSet
 from sentinel.kvraft.keyspace.zsets import ZSet
 from sentinel.kvraft.limits import KEY_BYTES_MAX, VALUE_BYTES_MAX
 
@@ -43,12 +47,14 @@ class TypeTag(enum.IntEnum):
 
 
 #: What a key may hold. Issue #25 widens this union with its collection classes.
-Value: TypeAlias = bytes | ListValue | ZSet
+Value: TypeAlias = bytes | Hash | RedisSet | ListValue | ZSet
 
 #: Python class of a value -> its type. Registering a class here makes TYPE, SCAN TYPE,
 #: WRONGTYPE checks and snapshots aware of it (snapshot.py also needs its codec).
 VALUE_TYPES: dict[type, TypeTag] = {
     bytes: TypeTag.STRING,
+    Hash: TypeTag.HASH,
+    RedisSet: TypeTag.SET,
     ListValue: TypeTag.LIST,
     ZSet: TypeTag.ZSET,
 }
@@ -76,15 +82,6 @@ def type_name(value: Value) -> str:
     return TYPE_NAMES[VALUE_TYPES[type(value)]]
 
 
-#: What a sorted set's score takes in a snapshot (a float64), beside its member's bytes.
-_SCORE_BYTES = 8
-
-
 def value_bytes(value: Value) -> int:
-    """About the bytes a value holds: a string's length, the sum of a list's elements, a
-    sorted set's members plus 8 bytes per score (O(elements))."""
-    if type(value) is bytes:
-        return len(value)
-    if type(value) is ZSet:
-        return sum(map(len, value.scores)) + _SCORE_BYTES * len(value)
-    return sum(map(len, value))  # type: ignore[arg-type]
+    """About the bytes a stored value holds (a string's length, a collection's elements)."""
+    return len(value) if type(value) is bytes else value.size_bytes  # type: ignore[union-attr]

@@ -8,7 +8,7 @@ command that removes its last member deletes the key.
 
 Every change goes through `ZSet.assign`, which returns the member's previous score; a
 command collects those and hands them to `commit`, which logs their inverse with the store
-(`Store.changed`) so a failing transaction rolls the change back, and deletes an emptied
+(`lists.changed`) so a failing transaction rolls the change back, and deletes an emptied
 key. Arguments and the element bound (COLLECTION_ELEMENTS_MAX) are checked before the first
 change, so an error changes nothing. The range commands are in zranges.py.
 """
@@ -23,12 +23,15 @@ from sortedcontainers import SortedList
 
 from sentinel.kvraft.keyspace import numbers
 from sentinel.kvraft.keyspace.glob import matcher
+from sentinel.kvraft.keyspace.lists import changed
 from sentinel.kvraft.keyspace.numbers import format_double
 from sentinel.kvraft.keyspace.replies import (
     EMPTY_ARRAY,
+    MUST_BE_POSITIVE,
     NOT_FLOAT,
     NULL,
     SYNTAX,
+    TOO_MANY,
     WRONGTYPE,
     ZERO,
     Array,
@@ -38,9 +41,8 @@ from sentinel.kvraft.keyspace.replies import (
     Int,
     Pairs,
     Reply,
-    collection_full,
 )
-from sentinel.kvraft.keyspace.scan import SCAN_BUCKETS, ScanIndex, parse_options
+from sentinel.kvraft.keyspace.scan import SCAN_BUCKETS, ScanIndex, parse_scan
 from sentinel.kvraft.limits import COLLECTION_ELEMENTS_MAX
 
 if TYPE_CHECKING:
@@ -50,7 +52,6 @@ NAN_SCORE = Error("ERR resulting score is not a number (NaN)")
 NX_XX = Error("ERR XX and NX options at the same time are not compatible")
 GT_LT_NX = Error("ERR GT, LT, and/or NX options at the same time are not compatible")
 INCR_PAIRS = Error("ERR INCR option supports a single increment-element pair")
-NOT_POSITIVE = Error("ERR value is out of range, must be positive")
 
 _ZADD_FLAGS = {b"NX", b"XX", b"CH", b"INCR", b"GT", b"LT"}
 
@@ -79,6 +80,11 @@ class ZSet:
 
     def __len__(self) -> int:
         return len(self.scores)
+
+    @property
+    def size_bytes(self) -> int:
+        """The bytes of the members and 8 per score (O(n): for a compaction's decision)."""
+        return sum(map(len, self.scores)) + 8 * len(self.scores)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ZSet) and self.scores == other.scores
@@ -135,7 +141,7 @@ def commit(store: Store, key: bytes, zset: ZSet, changes: list[Change], now_ms: 
         for member, score in reversed(changes):
             zset.assign(member, score)
 
-    store.changed(key, undo)
+    changed(store, key, zset, undo)
     if not zset.scores:
         store.remove(key, now_ms)
 
@@ -185,7 +191,7 @@ def zadd(store: Store, args: list[bytes], now_ms: int) -> Reply:
     zset = zset if zset is not None else ZSet()
     new = 0 if b"XX" in flags else len({m for m in members if m not in zset.scores})
     if len(zset) + new > COLLECTION_ELEMENTS_MAX:
-        return collection_full()
+        return TOO_MANY
     changes: list[Change] = []
     added = updated = 0
     result: float | None = None
@@ -290,7 +296,7 @@ def zpop(store: Store, args: list[bytes], now_ms: int) -> Reply:
     if len(args) == 3:
         parsed = numbers.parse_int(args[2])
         if parsed is None or parsed < 0:
-            return NOT_POSITIVE
+            return MUST_BE_POSITIVE
         count = parsed
     zset = lookup_zset(store, args[1], now_ms)
     if zset is None or isinstance(zset, Error):
@@ -313,7 +319,7 @@ def zscan(store: Store, args: list[bytes], now_ms: int) -> Reply:
     """ZSCAN key cursor [MATCH pattern] [COUNT count] -> [next cursor, [member, score ...]].
     A big set is walked by its members' buckets, so a member present from the start to
     the end of a full iteration is returned at least once, as Redis promises."""
-    options = parse_options(args[2], args[3:], with_type=False)
+    options = parse_scan(args, 2, allow_type=False)
     if isinstance(options, Error):
         return options
     zset = lookup_zset(store, args[1], now_ms)
