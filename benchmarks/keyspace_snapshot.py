@@ -1,10 +1,10 @@
 """Time the Redis keyspace's snapshot encode and decode (sentinel.kvraft.keyspace).
 
 What a node pays at compaction (encode) and at restore (decode) for a keyspace of string keys,
-a quarter of them with an expiry, and for a mixed keyspace of as many keys: a third strings, a
-third lists and a third sorted sets of `--elements` elements each (the hash and set types join
-it when they land). Prints one line per case, or one JSON object with `--json`. The target of
-a restore is the crash benchmark's cold restart of 100,000 keys, 3,000 ms (docs/benchmarks.md).
+a quarter of them with an expiry, and for a mixed keyspace of as many keys: a fifth each of
+strings, lists, sets, sorted sets and hashes, the collections of `--elements` elements each.
+Prints one line per case, or one JSON object with `--json`. The target of a restore is the
+crash benchmark's cold restart of 100,000 keys, 3,000 ms (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -27,13 +27,17 @@ def _string_command(i: int, elements: int) -> list[bytes]:
 
 
 def _mixed_command(i: int, elements: int) -> list[bytes]:
-    key = b"key:%08d" % i
-    if i % 3 == 0:
+    key, kind = b"key:%08d" % i, i % 5
+    if kind == 0:
         return _string_command(i, elements)
-    if i % 3 == 1:
+    if kind == 1:
         return [b"RPUSH", key, *(b"item-%d-%d" % (i, n) for n in range(elements))]
+    if kind == 2:
+        return [b"SADD", key, *(b"member-%d" % n for n in range(elements))]
     pairs = [(b"%d.5" % n, b"member-%d" % n) for n in range(elements)]
-    return [b"ZADD", key, *(word for pair in pairs for word in pair)]
+    if kind == 3:
+        return [b"ZADD", key, *(word for pair in pairs for word in pair)]
+    return [b"HSET", key, *(word for pair in pairs for word in reversed(pair))]
 
 
 CASES = {"strings": _string_command, "mixed": _mixed_command}
