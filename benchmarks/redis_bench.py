@@ -9,10 +9,11 @@ router). The reference: a local `redis-server --appendonly yes --appendfsync alw
 on a free port in a temporary directory, when one is installed (else "redis" is absent).
 Both are started and stopped here.
 
-Tests set, get, incr, mset, sadd, spop, hset (redis-benchmark's `-t`; `--tests` picks some;
-spop pops the set sadd filled), each in the modes `c1` (`-c 1`), `c50` (`-c 50`) and
-`c50_P16` (`-c 50 -P 16`), `-n` requests per run sized per mode so a run takes a few seconds
-(`--scale` multiplies them). Figures come from redis-benchmark's `--csv` lines:
+Tests set, get, incr, mset, sadd, spop, hset, lpush, rpush, lpop, rpop, zadd, zpopmin,
+lrange_100 and lrange_600 (redis-benchmark's `-t`; `--tests` picks some; spop pops the set
+sadd filled, lpop and rpop the lists the pushes filled), each in the modes `c1` (`-c 1`),
+`c50` (`-c 50`) and `c50_P16` (`-c 50 -P 16`), `-n` requests per run sized per mode so a run
+takes a few seconds (`--scale` multiplies them). Figures come from redis-benchmark's `--csv` lines:
 `rps`, `p50_ms`, `p99_ms`. An MSET is one request of 10 keys.
 
 In the same run, `kv_throughput.py`'s write_1 (one session, one put at a time through the
@@ -41,13 +42,17 @@ from kv_throughput import run_case  # this directory: run as a script
 
 import sentinel
 
-TESTS = ("set", "get", "incr", "mset", "sadd", "spop", "hset")
+TESTS = ("set", "get", "incr", "mset", "sadd", "spop", "hset", "lpush", "rpush", "lpop", "rpop",
+         "zadd", "zpopmin", "lrange_100", "lrange_600")  # fmt: skip
 #: mode name -> (redis-benchmark flags, requests per run)
 MODES = {"c1": (["-c", "1"], 2_000), "c50": (["-c", "50"], 20_000),
          "c50_P16": (["-c", "50", "-P", "16"], 100_000)}  # fmt: skip
 #: redis-benchmark's CSV test name -> the `-t` name (a new test adds a row here and in TESTS)
 CSV_NAMES = {"SET": "set", "GET": "get", "INCR": "incr", "MSET (10 keys)": "mset",
-             "SADD": "sadd", "SPOP": "spop", "HSET": "hset"}  # fmt: skip
+             "SADD": "sadd", "SPOP": "spop", "HSET": "hset",
+             "LPUSH": "lpush", "RPUSH": "rpush", "LPOP": "lpop", "RPOP": "rpop", "ZADD": "zadd",
+             "ZPOPMIN": "zpopmin", "LRANGE_100 (first 100 elements)": "lrange_100",
+             "LRANGE_600 (first 600 elements)": "lrange_600"}  # fmt: skip
 READY_TIMEOUT_S = 60.0
 RUN_TIMEOUT_S = 300.0
 WRITE_1_SECONDS = 3.0
@@ -181,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     for server in ("sentinel", "redis"):
         for test, modes in results.get(server, {}).items():
             for mode, fig in modes.items():
-                print(f"{server:8s} {test:5s} {mode:8s} {fig['rps']:10.0f}/s  "
+                print(f"{server:8s} {test:10s} {mode:8s} {fig['rps']:10.0f}/s  "
                       f"p50 {fig['p50_ms']:7.3f} ms  p99 {fig['p99_ms']:7.3f} ms")  # fmt: skip
     print(
         f"write_1 {write_1['ops_per_s']:.0f}/s p50 {write_1['p50_ms']:.3f} ms; "

@@ -7,6 +7,9 @@ client and how a session keeps its last write's reply (exactly-once retries get 
     D value                            varint length + repr() of the float (round-trips)
     N | n                              a null (n: the null array of an aborted EXEC)
     A count, count x reply             M count, count x (reply, reply)
+    P count, count x reply             (Pairs: a flat array of member, score ...)
+    L count, sizes, data                (Bulks) count, then two blobs: the sizes (uint32 LE
+                                       each) and the strings, concatenated
 
 The codec is neutral about RESP versions (the front door writes RESP2 or RESP3 from the
 decoded reply). `decode_reply` raises ReplyError for anything that is not an encoding:
@@ -15,15 +18,21 @@ the bytes come off the network, so a bad server must not crash the client.
 
 from __future__ import annotations
 
+import sys
+from array import array
+from itertools import accumulate, islice
+
 from sentinel.kvraft.binary import Reader, Writer
 from sentinel.kvraft.keyspace.replies import (
     Array,
     Bulk,
+    Bulks,
     Double,
     Error,
     Int,
     Map,
     Null,
+    Pairs,
     Reply,
     Simple,
 )
@@ -34,6 +43,7 @@ _BLOB_BYTES_MAX = 2**32
 _ITEMS_MAX = 2**24
 _NUMBER_BYTES_MAX = 64
 _NULL, _NULL_ARRAY = b"N", b"n"
+_SWAP = sys.byteorder == "big"  # sizes are little-endian on every machine
 
 
 class ReplyError(ValueError):
@@ -65,10 +75,19 @@ def _write(out: Writer, reply: Reply, depth: int) -> None:
     elif cls is Int or cls is Double:
         out.byte(ord("I" if cls is Int else "D"))
         out.blob(repr(reply.value).encode())  # type: ignore[union-attr]
+    elif cls is Bulks:
+        items = reply.items  # type: ignore[union-attr]
+        sizes = array("I", map(len, items))
+        if _SWAP:
+            sizes.byteswap()
+        out.byte(ord("L"))
+        out.uint(len(items))
+        out.blob(sizes.tobytes())
+        out.blob(b"".join(items))
     elif cls is Null:
         out.byte((_NULL_ARRAY if reply.array else _NULL)[0])  # type: ignore[union-attr]
-    elif cls is Array:
-        out.byte(ord("A"))
+    elif cls is Array or cls is Pairs:
+        out.byte(ord("A" if cls is Array else "P"))
         out.uint(len(reply.items))  # type: ignore[union-attr]
         for item in reply.items:  # type: ignore[union-attr]
             _write(out, item, depth + 1)
@@ -112,17 +131,33 @@ def _read(reader: Reader, depth: int) -> Reply:
             return Int(int(raw)) if tag == "I" else Double(float(raw))
         except ValueError:
             raise reader.fail(f"bad number {raw!r}") from None
+    if tag == "L":
+        return _read_bulks(reader)
     if tag == "N" or tag == "n":
         return Null(array=tag == "n")
-    if tag == "A":
+    if tag == "A" or tag == "P":
         count = reader.uint(_ITEMS_MAX)
-        return Array(tuple(_read(reader, depth + 1) for _ in range(count)))
+        items = tuple(_read(reader, depth + 1) for _ in range(count))
+        return Array(items) if tag == "A" else Pairs(items)
     if tag == "M":
         count = reader.uint(_ITEMS_MAX)
         return Map(
             tuple((_read(reader, depth + 1), _read(reader, depth + 1)) for _ in range(count))
         )
     raise reader.fail(f"unknown reply tag {tag!r}")
+
+
+def _read_bulks(reader: Reader) -> Bulks:
+    count = reader.uint(_ITEMS_MAX)
+    sizes = array("I")
+    sizes.frombytes(reader.blob(count * sizes.itemsize, count * sizes.itemsize))
+    if _SWAP:
+        sizes.byteswap()
+    data = reader.blob(_BLOB_BYTES_MAX)
+    ends = list(accumulate(sizes, initial=0))
+    if len(sizes) != count or ends[-1] != len(data):
+        raise reader.fail(f"an array of {count} strings does not match its sizes")
+    return Bulks(tuple(map(data.__getitem__, map(slice, ends, islice(ends, 1, None)))))
 
 
 _OK_BYTES = b"S\x02OK"

@@ -22,13 +22,20 @@ log = logging.getLogger(__name__)
 _INFO_DEFAULT = ("server", "clients", "stats", "keyspace", "raft")
 
 
+#: Redis's ACL category of a command group, where the names differ.
+_CATEGORY_OF_GROUP = {
+    "generic": "keyspace",
+    "transactions": "transaction",
+    "sorted_set": "sortedset",
+}
+
+
 def command_info(cmd: Command) -> list[Any]:
     """One COMMAND INFO entry (Redis 7's ten fields)."""
     categories = ["@write" if cmd.is_write else "@read" if "readonly" in cmd.flags else "",
                   "@fast" if "fast" in cmd.flags else "@slow",
                   "@admin" if "admin" in cmd.flags else "",
-                  "@" + {"generic": "keyspace", "transactions": "transaction"}.get(
-                      cmd.group, cmd.group)]  # fmt: skip
+                  "@" + _CATEGORY_OF_GROUP.get(cmd.group, cmd.group)]  # fmt: skip
     return [cmd.name.encode(), cmd.arity, ReplySet(Simple(f) for f in cmd.flags),
             cmd.first_key, cmd.last_key, cmd.step,
             ReplySet(Simple(c) for c in categories if c), [], [],

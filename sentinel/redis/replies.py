@@ -14,6 +14,8 @@ knowing the protocol version of the connection:
 | `list` / `tuple` | array `*` | the same |
 | `dict` | map `%` | flat array `*` of key, value, key, value ... |
 | `set` / `frozenset` / `ReplySet` | set `~` (`ReplySet` keeps its order) | array `*` |
+| `Pairs(member, score, ...)` | array of 2-element arrays | flat array `*` |
+| `BulkStrings(bytes, ...)` | array `*` of bulk strings | the same |
 | `Simple("OK")` | simple string `+` | the same |
 | `Error("ERR ...")` | error `-` (first word is the code) | the same |
 | `Verbatim(text, "txt")` | verbatim string `=` | bulk string of the text |
@@ -24,11 +26,11 @@ Error texts and simple strings cannot hold CR or LF; they are replaced by spaces
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 # The store's status and error replies are the front door's too: one type of each.
+from sentinel.kvraft.keyspace.numbers import format_double
 from sentinel.kvraft.keyspace.replies import Error, Simple
 
 
@@ -53,6 +55,20 @@ class ReplySet(tuple):
     __slots__ = ()
 
 
+class Pairs(tuple):
+    """Member/score pairs, flat: ZRANGE WITHSCORES and ZPOPMIN with a count, which Redis 7
+    nests in RESP3 (an array of [member, score] arrays) and sends flat in RESP2."""
+
+    __slots__ = ()
+
+
+class BulkStrings(tuple):
+    """An array of bulk strings (bytes), written in one pass of C loops: LRANGE's and
+    ZRANGE's replies, where a call per element was most of a 100-element reply's cost."""
+
+    __slots__ = ()
+
+
 class _NullArray:
     """The type of NULL_ARRAY (a singleton)."""
 
@@ -70,6 +86,7 @@ PONG = Simple("PONG")
 
 _OK2 = b"+OK\r\n"
 _NEWLINES = str.maketrans("\r\n", "  ")
+_BULK = b"$%d\r\n%b\r\n"
 
 
 def error(text: str) -> Error:
@@ -122,6 +139,20 @@ def _encode_other(reply: Any, resp3: bool, out: list[bytes]) -> None:
         for key, value in reply.items():
             _encode(key, resp3, out)
             _encode(value, resp3, out)
+    elif isinstance(reply, BulkStrings):
+        out.append(b"*%d\r\n" % len(reply))
+        out.append(b"".join(map(_BULK.__mod__, zip(map(len, reply), reply, strict=True))))
+    elif isinstance(reply, Pairs):
+        if not resp3:
+            out.append(b"*%d\r\n" % len(reply))
+            for item in reply:
+                _encode(item, resp3, out)
+            return
+        out.append(b"*%d\r\n" % (len(reply) // 2))
+        for index in range(0, len(reply) - 1, 2):
+            out.append(b"*2\r\n")
+            _encode(reply[index], resp3, out)
+            _encode(reply[index + 1], resp3, out)
     elif isinstance(reply, set | frozenset | ReplySet):
         out.append((b"~%d\r\n" if resp3 else b"*%d\r\n") % len(reply))
         for item in reply:
@@ -143,15 +174,3 @@ def _encode_other(reply: Any, resp3: bool, out: list[bytes]) -> None:
         out.append(b":%d\r\n" % reply)
     else:
         raise TypeError(f"not a reply value: {type(reply).__name__}")
-
-
-def format_double(value: float) -> str:
-    """A double as Redis writes it: the shortest text that reads back the same, `inf`,
-    `-inf` or `nan`, and integral values without a fraction (`3`, not `3.0`)."""
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if math.isnan(value):
-        return "nan"
-    if value.is_integer() and abs(value) < 1e17:
-        return str(int(value))
-    return repr(value)

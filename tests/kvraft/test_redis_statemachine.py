@@ -9,7 +9,18 @@ import pytest
 from sentinel.kvraft import InvalidRequest, KVStateMachine, Register, ResultCode
 from sentinel.kvraft.codec import decode_entry, encode_command, stamp_entry
 from sentinel.kvraft.commands import Purge, RedisExec, RedisRead, RedisVersions, RedisWrite
-from sentinel.kvraft.keyspace import Array, Bulk, Double, Error, Int, Map, Null, Simple
+from sentinel.kvraft.keyspace import (
+    Array,
+    Bulk,
+    Bulks,
+    Double,
+    Error,
+    Int,
+    Map,
+    Null,
+    Pairs,
+    Simple,
+)
 from sentinel.kvraft.logclock import PURGE_BATCH_KEYS_MAX, PURGE_INTERVAL_S, LogClock
 from sentinel.kvraft.protocol import check_redis
 from sentinel.kvraft.replycodec import ReplyError, decode_reply, encode_reply
@@ -146,13 +157,20 @@ def test_a_client_cannot_send_a_purge_or_a_write_as_a_read():
         Array((Int(1), Array((Bulk(b"x"), Null())))),
         Double(3.25),
         Map(((Bulk(b"k"), Int(2)),)),
+        Pairs((Bulk(b"m"), Double(float("-inf")))),
+        Bulks(()),
+        Bulks((b"", b"a", b"\x00\r\n" * 100)),
     ],
 )
 def test_replies_round_trip(reply):
     assert decode_reply(encode_reply(reply)) == reply
 
 
-@pytest.mark.parametrize("data", [b"", b"Z", b"I\x03abc", b"A\x02N", b"B\x05ab", b"SN"])
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"Z", b"I\x03abc", b"A\x02N", b"B\x05ab", b"SN", b"L\x01\x04\x02\x00\x00\x00\x01a",
+     b"L\x02\x04\x01\x00\x00\x00\x01a", b"P\x01"],
+)  # fmt: skip
 def test_a_malformed_reply_is_refused(data):
     with pytest.raises(ReplyError):
         decode_reply(data)

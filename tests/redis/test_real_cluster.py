@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,9 +23,9 @@ import redis
 
 from sentinel.kvraft.client import Client
 from sentinel.lin.checker import CheckResult, check_operations
-from sentinel.lin.history import PENDING, UNKNOWN, Operation
+from sentinel.lin.history import UNKNOWN
 from sentinel.lin.models import KvInput, KvModel
-from tests.redis.helpers import check_watch_conflict
+from tests.redis.helpers import Step, check_watch_conflict, record_history
 
 pytestmark = [
     pytest.mark.processes,
@@ -40,9 +39,10 @@ CLI = [sys.executable, "-m", "sentinel.cluster"]
 
 
 class Cluster:
-    """`up -n 3 --redis-port <free>` in a temporary directory, and its command line."""
+    """`up -n 3 --redis-port <free> [options]` in a temporary directory, and its command
+    line."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *options: str) -> None:
         self.dir = directory
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
@@ -50,7 +50,7 @@ class Cluster:
         self.out = open(directory.parent / "up.out", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [*CLI, "up", "--dir", str(directory), "-n", "3", "--no-dashboard",
-             "--redis-port", str(self.port)],
+             "--redis-port", str(self.port), *options],
             stdin=subprocess.DEVNULL, stdout=self.out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
@@ -216,46 +216,23 @@ class RedisKvModel(KvModel):
         return None if input[0] == "incr" else super().compile_operation(input, output)
 
 
+def _kv_step(rng: random.Random, n: int) -> Step:
+    key = f"lin:{rng.randrange(3)}"
+    kind = rng.choice(("get", "put", "incr"))
+    if kind == "get":
+        return KvInput(kind, key, None), lambda r: (r.get(key) or b"").decode()
+    if kind == "put":
+        value = str(rng.randrange(100))
+        return KvInput(kind, key, value), lambda r: r.set(key, value) and None
+    return KvInput(kind, key, None), lambda r: r.incr(key)
+
+
 def test_get_set_incr_history_is_linearizable(cluster: Cluster) -> None:
     seed = random.randrange(1 << 30)
     print(f"history seed {seed}")
-    ops: list[Operation] = []
-    lock = threading.Lock()
-    start = time.monotonic()
-
-    def worker(cid: int) -> None:
-        rng = random.Random(seed + cid)
-        r = cluster.client(2 + cid % 2)
-        for _ in range(60):
-            key = f"lin:{rng.randrange(3)}"
-            kind = rng.choice(("get", "put", "incr"))
-            value = str(rng.randrange(100)) if kind == "put" else None
-            began = time.monotonic() - start
-            try:
-                if kind == "get":
-                    got = r.get(key)
-                    out: Any = got.decode() if got is not None else ""
-                elif kind == "put":
-                    r.set(key, value)
-                    out = None
-                else:
-                    out = r.incr(key)
-            except redis.ResponseError as exc:
-                if not str(exc).startswith("UNKNOWN"):
-                    continue  # certainly not applied (or a read): leaves no trace
-                out, ended = UNKNOWN, PENDING
-            else:
-                ended = time.monotonic() - start
-            with lock:
-                ops.append(Operation(cid, KvInput(kind, key, value), began, out, ended))
-
     for key in range(3):
         cluster.client().delete(f"lin:{key}")
-    threads = [threading.Thread(target=worker, args=(cid,)) for cid in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(DEADLINE_S * 2)
+    ops = record_history(lambda cid: cluster.client(2 + cid % 2), _kv_step, seed, rounds=60)
     assert len(ops) > 100
     result = check_operations(RedisKvModel(), ops, timeout_s=60)
     assert result == CheckResult.OK, result

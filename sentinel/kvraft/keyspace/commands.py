@@ -12,7 +12,8 @@ after a ReadIndex round; it never changes the state).
 KEY_BYTES_MAX bytes, every other argument at most VALUE_BYTES_MAX bytes, and every argument
 a command stores as a collection's element (from `elements_from` on) at most
 ELEMENT_BYTES_MAX bytes. (How many elements a collection may hold is checked when the
-command is applied: it depends on the state.) The front door
+command is applied: it depends on the state.) Blocking commands (BLPOP ...) are refused
+(listmoves.py). The front door
 calls it before a command reaches the log; `Keyspace.apply` calls it again, so a log entry
 that breaks a limit changes nothing and answers the same error on every replica.
 """
@@ -22,7 +23,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sentinel.kvraft.keyspace import hashes, keys, setops, sets, strings
+from sentinel.kvraft.keyspace import (
+    hashes,
+    keys,
+    listmoves,
+    lists,
+    setops,
+    sets,
+    strings,
+    zranges,
+    zsets,
+)
 from sentinel.kvraft.keyspace.replies import Error, Reply, arity_error, unknown_command
 from sentinel.kvraft.keyspace.store import Store
 from sentinel.kvraft.keyspace.values import KEY_BYTES_MAX, VALUE_BYTES_MAX
@@ -135,6 +146,46 @@ def _table() -> dict[bytes, CommandSpec]:
         ("sunionstore", setops.combine_store, -3, True, 1, -1, 1),
         ("sdiffstore", setops.combine_store, -3, True, 1, -1, 1),
         ("sscan", sets.sscan, -3, False, 1, 1, 1),
+        # lists
+        ("lpush", lists.push, -3, True, 1, 1, 1, 2),
+        ("rpush", lists.push, -3, True, 1, 1, 1, 2),
+        ("lpushx", lists.push, -3, True, 1, 1, 1, 2),
+        ("rpushx", lists.push, -3, True, 1, 1, 1, 2),
+        ("lpop", lists.pop, -2, True, 1, 1, 1),
+        ("rpop", lists.pop, -2, True, 1, 1, 1),
+        ("llen", lists.llen, 2, False, 1, 1, 1),
+        ("lrange", lists.lrange, 4, False, 1, 1, 1),
+        ("lindex", lists.lindex, 3, False, 1, 1, 1),
+        ("lset", lists.lset, 4, True, 1, 1, 1, 3),
+        ("lrem", lists.lrem, 4, True, 1, 1, 1),
+        ("ltrim", lists.ltrim, 4, True, 1, 1, 1),
+        ("linsert", lists.linsert, 5, True, 1, 1, 1, 4),
+        ("lpos", lists.lpos, -3, False, 1, 1, 1),
+        ("lmove", listmoves.lmove, 5, True, 1, 2, 1),
+        ("rpoplpush", listmoves.rpoplpush, 3, True, 1, 2, 1),
+        # sorted sets (ZADD's elements: its flags, scores and members)
+        ("zadd", zsets.zadd, -4, True, 1, 1, 1, 2),
+        ("zincrby", zsets.zincrby, 4, True, 1, 1, 1, 3),
+        ("zrem", zsets.zrem, -3, True, 1, 1, 1),
+        ("zscore", zsets.zscore, 3, False, 1, 1, 1),
+        ("zmscore", zsets.zmscore, -3, False, 1, 1, 1),
+        ("zcard", zsets.zcard, 2, False, 1, 1, 1),
+        ("zrank", zsets.zrank, 3, False, 1, 1, 1),
+        ("zrevrank", zsets.zrank, 3, False, 1, 1, 1),
+        ("zpopmin", zsets.zpop, -2, True, 1, 1, 1),
+        ("zpopmax", zsets.zpop, -2, True, 1, 1, 1),
+        ("zscan", zsets.zscan, -3, False, 1, 1, 1),
+        ("zcount", zranges.zcount, 4, False, 1, 1, 1),
+        ("zlexcount", zranges.zcount, 4, False, 1, 1, 1),
+        ("zrange", zranges.zrange, -4, False, 1, 1, 1),
+        ("zrevrange", zranges.zrange, -4, False, 1, 1, 1),
+        ("zrangebyscore", zranges.zrange, -4, False, 1, 1, 1),
+        ("zrevrangebyscore", zranges.zrange, -4, False, 1, 1, 1),
+        ("zrangebylex", zranges.zrange, -4, False, 1, 1, 1),
+        ("zrevrangebylex", zranges.zrange, -4, False, 1, 1, 1),
+        ("zremrangebyrank", zranges.zremrange, 4, True, 1, 1, 1),
+        ("zremrangebyscore", zranges.zremrange, 4, True, 1, 1, 1),
+        ("zremrangebylex", zranges.zremrange, 4, True, 1, 1, 1),
     ]
     return {row[0].upper().encode(): CommandSpec(*row) for row in rows}
 
@@ -143,13 +194,19 @@ def _table() -> dict[bytes, CommandSpec]:
 COMMANDS: dict[bytes, CommandSpec] = _table()
 
 
+#: Commands refused before the log, with their error (upper-case name -> error).
+REFUSED: dict[bytes, Error] = {
+    name.upper().encode(): listmoves.blocking_refused(name) for name in listmoves.BLOCKING
+}
+
+
 def lookup(args: list[bytes]) -> CommandSpec | Error:
     """The spec of the command `args` names, or Redis's unknown-command / arity error."""
     if not args:
         return unknown_command(args)
     spec = COMMANDS.get(args[0].upper())
     if spec is None:
-        return unknown_command(args)
+        return REFUSED.get(args[0].upper()) or unknown_command(args)
     arity = spec.arity
     if (arity >= 0 and len(args) != arity) or len(args) < -arity:
         return arity_error(spec.name)

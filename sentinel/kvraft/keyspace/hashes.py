@@ -20,6 +20,7 @@ from sentinel.kvraft.keyspace.replies import (
     ONE,
     OVERFLOW,
     SYNTAX,
+    TOO_MANY,
     ZERO,
     Array,
     Bulk,
@@ -32,7 +33,6 @@ from sentinel.kvraft.keyspace.replies import (
 from sentinel.kvraft.keyspace.store import Store
 from sentinel.kvraft.keyspace.typed import (
     OUT_OF_RANGE,
-    TOO_MANY,
     WITH_VALUES_MAX,
     command_random,
     is_element,

@@ -197,8 +197,8 @@ class Keyspace:
         return len(self._store.expiry.at_ms)
 
     def size_bytes(self) -> int:
-        """About the bytes of the stored keys and values (O(keys): for a compaction's
-        decision, not a hot path)."""
+        """About the bytes of the stored keys and values, a collection's elements counted
+        (O(keys + elements), like a snapshot: for a compaction's decision, not a hot path)."""
         return sum(len(key) + value_bytes(value) for key, value in self._store.data.items())
 
     def items(self) -> list[tuple[bytes, Value, int | None]]:

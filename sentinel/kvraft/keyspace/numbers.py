@@ -14,6 +14,7 @@ print exactly. Redis on x86-64 gives the same bytes; on a machine whose long dou
 
 from __future__ import annotations
 
+import math
 import re
 from fractions import Fraction
 
@@ -146,3 +147,74 @@ def add_long_doubles(current: bytes, increment: bytes) -> bytes | str:
     if total is None:
         return "nan"
     return format_long_double(total)
+
+
+_C_SPACE = b" \t\n\v\f\r"
+
+
+def _strtod(text: bytes) -> float | None:
+    """What C's `strtod` makes of the whole of `text` (decimal, hex, inf; not nan), with
+    overflow to +-inf and underflow to 0 as it rounds; None if it does not read all of it."""
+    if _INF.fullmatch(text):
+        return -math.inf if text[:1] == b"-" else math.inf
+    if _HEX.fullmatch(text):
+        match = _HEX.fullmatch(text)
+        assert match is not None
+        sign, whole, frac, exponent = match.groups()
+        if not (whole or frac):
+            return None
+        body = b"0x" + (whole or b"0") + b"." + (frac or b"0") + b"p" + (exponent or b"0")
+        try:
+            value = float.fromhex(body.decode())
+        except OverflowError:
+            value = math.inf
+        return -value if sign == b"-" else value
+    match = _DEC.fullmatch(text)
+    if match is None or not (match.group(2) or match.group(3)):
+        return None
+    return float(text)  # the grammar matched: Python reads it as strtod does
+
+
+def parse_double(text: bytes) -> float | None:
+    """A score as Redis's getDoubleFromObject reads it, or None ("value is not a valid
+    float"): the whole text, no leading space, no nan, no overflow and no underflow to 0."""
+    if not text or text[:1] in _C_SPACE:
+        return None
+    value = _strtod(text)
+    if value is None:
+        return None
+    if math.isinf(value) and not _INF.fullmatch(text):
+        return None  # ERANGE: HUGE_VAL
+    if value == 0 and _nonzero_digits(text):
+        return None  # ERANGE: an underflow to zero
+    return value
+
+
+def _nonzero_digits(text: bytes) -> bool:
+    """Whether the significand of a float text has a digit other than 0."""
+    hexed = _HEX.fullmatch(text)
+    if hexed:
+        return bool((hexed.group(2) + (hexed.group(3) or b"")).strip(b"0"))
+    match = _DEC.fullmatch(text)
+    return match is not None and bool((match.group(2) + (match.group(3) or b"")).strip(b"0"))
+
+
+def parse_range_double(text: bytes) -> float | None:
+    """A bound of ZRANGEBYSCORE / ZCOUNT as Redis's zslParseRange reads it with strtod:
+    leading spaces allowed, overflow gives +-inf, no nan, the whole text; None if not."""
+    if not text:
+        return 0.0  # strtod reads nothing and its end is the (empty) end: Redis takes 0
+    value = _strtod(text.lstrip(_C_SPACE))
+    return None if value is None or math.isnan(value) else value
+
+
+def format_double(value: float) -> str:
+    """A double as Redis writes it: the shortest text that reads back the same, `inf`,
+    `-inf` or `nan`, and integral values without a fraction (`3`, not `3.0`)."""
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if math.isnan(value):
+        return "nan"
+    if value.is_integer() and abs(value) < 1e17:
+        return str(int(value))
+    return repr(value)

@@ -3,8 +3,10 @@
 A reply is one of a few frozen dataclasses. They mirror RESP's kinds, so the writer maps
 each one-to-one: `Simple` (+OK), `Error` (-ERR ...), `Int` (:1), `Bulk` ($3 foo), `Null`
 (RESP2 `$-1` or `*-1` as `Null.array` says; RESP3 `_`), `Array` (*n), and for RESP3 where
-Redis uses them `Double` (`,` ; RESP2 writes it as a bulk string) and `Map` (`%`; RESP2 a
-flat array). `Error.text` is the whole error line without the leading '-', e.g.
+Redis uses them `Double` (`,` ; RESP2 writes it as a bulk string), `Map` (`%`; RESP2 a
+flat array) and `Pairs` (an array of 2-arrays; RESP2 a flat array). `Bulks` is an array of
+bulk strings in a cheaper form. `Error.text` is the
+whole error line without the leading '-', e.g.
 "WRONGTYPE Operation against a key holding the wrong kind of value".
 
 The error texts are Redis's own (src/server.c `shared.*` objects, src/t_string.c,
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TypeAlias
+
+from sentinel.kvraft.limits import COLLECTION_ELEMENTS_MAX
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +77,24 @@ class Map:
     pairs: tuple[tuple[Reply, Reply], ...]
 
 
-Reply: TypeAlias = Simple | Error | Int | Bulk | Null | Array | Double | Map
+@dataclass(frozen=True, slots=True)
+class Pairs:
+    """Member/score pairs, flat (member, score, member, score ...): ZRANGE WITHSCORES,
+    ZPOPMIN with a count. RESP3 nests each pair in an array of two; RESP2 sends the flat
+    array (Redis 7's replies)."""
+
+    items: tuple[Reply, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Bulks:
+    """An array of bulk strings held as plain bytes (LRANGE, ZRANGE): the same reply as an
+    `Array` of `Bulk`, built, carried and written without an object per element."""
+
+    items: tuple[bytes, ...]
+
+
+Reply: TypeAlias = Simple | Error | Int | Bulk | Null | Array | Double | Map | Pairs | Bulks
 
 OK = Simple("OK")
 NULL = Null()
@@ -94,6 +115,12 @@ NO_SUCH_KEY = Error("ERR no such key")
 TOO_BIG = Error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
 OFFSET_RANGE = Error("ERR offset is out of range")
 INVALID_CURSOR = Error("ERR invalid cursor")
+
+
+#: A command that would grow a collection past COLLECTION_ELEMENTS_MAX.
+TOO_MANY = Error(f"ERR a collection holds at most {COLLECTION_ELEMENTS_MAX} elements")
+#: A count (LPOP's, ZPOPMIN's, SPOP's ...) that is negative or not an integer.
+MUST_BE_POSITIVE = Error("ERR value is out of range, must be positive")
 
 
 def expire_error(command: str) -> Error:

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 
 from sentinel.kvraft.keyspace import numbers
 from sentinel.kvraft.keyspace.members import RedisSet
-from sentinel.kvraft.keyspace.replies import SYNTAX, Array, Bulk, Error, Int, Reply
+from sentinel.kvraft.keyspace.replies import SYNTAX, TOO_MANY, Array, Bulk, Error, Int, Reply
 from sentinel.kvraft.keyspace.sets import lookup_set
 from sentinel.kvraft.keyspace.store import Store
-from sentinel.kvraft.keyspace.typed import TOO_MANY, over_limit
+from sentinel.kvraft.keyspace.typed import over_limit
 
 NUMKEYS = Error("ERR numkeys should be greater than 0")
 NUMKEYS_ARGS = Error("ERR Number of keys can't be greater than number of args")

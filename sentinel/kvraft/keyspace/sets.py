@@ -14,9 +14,11 @@ from __future__ import annotations
 from sentinel.kvraft.keyspace.members import RedisSet
 from sentinel.kvraft.keyspace.replies import (
     EMPTY_ARRAY,
+    MUST_BE_POSITIVE,
     NULL,
     ONE,
     SYNTAX,
+    TOO_MANY,
     WRONGTYPE,
     ZERO,
     Array,
@@ -27,9 +29,7 @@ from sentinel.kvraft.keyspace.replies import (
 )
 from sentinel.kvraft.keyspace.store import Store
 from sentinel.kvraft.keyspace.typed import (
-    MUST_BE_POSITIVE,
     OUT_OF_RANGE,
-    TOO_MANY,
     close_value,
     command_random,
     is_element,

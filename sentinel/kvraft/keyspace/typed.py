@@ -40,9 +40,7 @@ T = TypeVar("T")
 SCAN_WHOLE_MAX = 128
 MEMBER_SCAN_BUCKETS = 1 << 16
 
-TOO_MANY = Error(f"ERR a collection holds at most {COLLECTION_ELEMENTS_MAX} elements")
 OUT_OF_RANGE = Error("ERR value is out of range")
-MUST_BE_POSITIVE = Error("ERR value is out of range, must be positive")
 COUNT_RANGE = Error(
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
 )

@@ -2,9 +2,10 @@
 
 Every key maps to exactly one value; its type is read from the value's Python class through
 `VALUE_TYPES`, so no separate tag is stored beside it. A value is `bytes` (a Redis string),
-a `Hash` or a `RedisSet` (members.py). Each collection class of issue #25 is registered here
-and has `__len__` (its element count, never 0: an empty collection is deleted) and
-`size_bytes` (the bytes it holds, for `value_bytes`). Each type has a `TypeTag`
+a `Hash` or a `RedisSet` (members.py), a `ListValue` (lists.py) or a `ZSet` (zsets.py).
+Each collection class of issue #25 is registered here and has `__len__` (its element count,
+never 0: an empty collection is deleted) and `size_bytes` (the bytes it holds, for
+`value_bytes`). Each type has a `TypeTag`
 (the byte a snapshot record starts with; the numbers are stable, never reuse one) and the
 name TYPE answers and SCAN's TYPE filter matches ("hash", "list", "set", "zset").
 
@@ -17,7 +18,9 @@ from __future__ import annotations
 import enum
 from typing import TypeAlias
 
+from sentinel.kvraft.keyspace.lists import ListValue
 from sentinel.kvraft.keyspace.members import Hash, RedisSet
+from sentinel.kvraft.keyspace.zsets import ZSet
 from sentinel.kvraft.limits import KEY_BYTES_MAX, VALUE_BYTES_MAX
 
 __all__ = [
@@ -44,7 +47,7 @@ class TypeTag(enum.IntEnum):
 
 
 #: What a key may hold. Issue #25 widens this union with its collection classes.
-Value: TypeAlias = bytes | Hash | RedisSet
+Value: TypeAlias = bytes | Hash | RedisSet | ListValue | ZSet
 
 #: Python class of a value -> its type. Registering a class here makes TYPE, SCAN TYPE,
 #: WRONGTYPE checks and snapshots aware of it (snapshot.py also needs its codec).
@@ -52,6 +55,8 @@ VALUE_TYPES: dict[type, TypeTag] = {
     bytes: TypeTag.STRING,
     Hash: TypeTag.HASH,
     RedisSet: TypeTag.SET,
+    ListValue: TypeTag.LIST,
+    ZSet: TypeTag.ZSET,
 }
 
 #: The names TYPE answers, per tag (Redis's names).
