@@ -20,10 +20,8 @@ State (all of it is in a snapshot, so replicas restored from one agree with the 
 Every change goes through `put`, `remove`, `set_expiry`, `clear` (and, inside a collection
 value, through `on_undo`): each first saves what it overwrites (or the inverse of the change)
 in the undo log while one is open (`begin`), so `rollback` restores every key's
-value, expiry and version and the counters when a command or a transaction fails half way.
-One thing it does not restore: a tombstone it puts back joins the newest end of the eviction
-order. Rollback runs only when a command raises, which it does alike on every replica, so the
-replicas still agree.
+value, expiry and version, the tombstones' eviction order and the counters when a command or
+a transaction fails half way: the state after a rollback encodes to the same bytes as before.
 """
 
 from __future__ import annotations
@@ -47,6 +45,7 @@ class Store:
     __slots__ = (
         "_saved",
         "_scan",
+        "_tomb_order",
         "_undo",
         "_undo_scalars",
         "clock",
@@ -74,6 +73,9 @@ class Store:
         self._saved: set[bytes] | None = None  # keys saved since `begin` or the last clear
         self._undo: list[tuple[bytes, _Saved] | Callable[[], None]] = []
         self._undo_scalars: tuple[int, int, int] = (0, 0, 0)
+        #: The tombstones' eviction order at `begin`, taken when a change first touches a
+        #: tombstone (so a command that touches none copies nothing); None until then.
+        self._tomb_order: tuple[bytes, ...] | None = None
 
     # -- reading ------------------------------------------------------------------------
 
@@ -158,6 +160,8 @@ class Store:
     def clear(self) -> None:
         """Delete every key (FLUSHALL); every key's version changes."""
         old = (self.data, self.expiry, self._scan, self.versions, self.tombstones)
+        if self._saved is not None and self._tomb_order is None:
+            self._tomb_order = tuple(self.tombstones)  # the order at `begin`, for rollback
         self.data, self.expiry, self._scan = {}, ExpiryIndex(), None
         self.versions, self.tombstones = {}, {}
         self.clock += 1
@@ -180,11 +184,13 @@ class Store:
         self._saved = set()
         self._undo = []
         self._undo_scalars = (self.clock, self.floor, self.now_floor_ms)
+        self._tomb_order = None
 
     def commit(self) -> None:
         """Keep the changes and close the undo log."""
         self._saved = None
         self._undo = []
+        self._tomb_order = None
 
     def rollback(self) -> None:
         """Reverse every change since `begin`, newest first, and close the undo log."""
@@ -197,18 +203,24 @@ class Store:
             else:
                 key, (value, at, stamp, tomb) = entry
                 self._restore(key, value, at, stamp, tomb)
+        order, self._tomb_order = self._tomb_order, None
+        if order is not None:  # restored tombstones joined the newest end: reorder
+            # `order` may name tombstones made in this log before it was taken (the restore
+            # removed them); every tombstone of `begin` is in it, in its place.
+            tombstones = self.tombstones
+            ordered = {key: tombstones[key] for key in order if key in tombstones}
+            ordered.update(tombstones)  # none should be left; kept at the end if one is
+            self.tombstones = ordered
         self.clock, self.floor, self.now_floor_ms = self._undo_scalars
 
     def _save(self, key: bytes) -> None:
         saved = self._saved
         if saved is not None and key not in saved:
             saved.add(key)
-            old = (
-                self.data.get(key),
-                self.expiry.at_ms.get(key),
-                self.versions.get(key),
-                self.tombstones.get(key),
-            )
+            tomb = self.tombstones.get(key)
+            if tomb is not None and self._tomb_order is None:
+                self._tomb_order = tuple(self.tombstones)
+            old = (self.data.get(key), self.expiry.at_ms.get(key), self.versions.get(key), tomb)
             self._undo.append((key, old))
 
     def _restore(
