@@ -10,6 +10,7 @@ client and how a session keeps its last write's reply (exactly-once retries get 
     P count, count x reply             (Pairs: a flat array of member, score ...)
     L count, sizes, data                (Bulks) count, then two blobs: the sizes (uint32 LE
                                        each) and the strings, concatenated
+    T count, sizes, data                (Bulks of a set's members) as L
 
 The codec is neutral about RESP versions (the front door writes RESP2 or RESP3 from the
 decoded reply). `decode_reply` raises ReplyError for anything that is not an encoding:
@@ -80,7 +81,7 @@ def _write(out: Writer, reply: Reply, depth: int) -> None:
         sizes = array("I", map(len, items))
         if _SWAP:
             sizes.byteswap()
-        out.byte(ord("L"))
+        out.byte(ord("T" if reply.members else "L"))  # type: ignore[union-attr]
         out.uint(len(items))
         out.blob(sizes.tobytes())
         out.blob(b"".join(items))
@@ -131,8 +132,8 @@ def _read(reader: Reader, depth: int) -> Reply:
             return Int(int(raw)) if tag == "I" else Double(float(raw))
         except ValueError:
             raise reader.fail(f"bad number {raw!r}") from None
-    if tag == "L":
-        return _read_bulks(reader)
+    if tag == "L" or tag == "T":
+        return _read_bulks(reader, members=tag == "T")
     if tag == "N" or tag == "n":
         return Null(array=tag == "n")
     if tag == "A" or tag == "P":
@@ -147,7 +148,7 @@ def _read(reader: Reader, depth: int) -> Reply:
     raise reader.fail(f"unknown reply tag {tag!r}")
 
 
-def _read_bulks(reader: Reader) -> Bulks:
+def _read_bulks(reader: Reader, members: bool) -> Bulks:
     count = reader.uint(_ITEMS_MAX)
     sizes = array("I")
     sizes.frombytes(reader.blob(count * sizes.itemsize, count * sizes.itemsize))
@@ -157,7 +158,8 @@ def _read_bulks(reader: Reader) -> Bulks:
     ends = list(accumulate(sizes, initial=0))
     if len(sizes) != count or ends[-1] != len(data):
         raise reader.fail(f"an array of {count} strings does not match its sizes")
-    return Bulks(tuple(map(data.__getitem__, map(slice, ends, islice(ends, 1, None)))))
+    items = tuple(map(data.__getitem__, map(slice, ends, islice(ends, 1, None))))
+    return Bulks(items, members)
 
 
 _OK_BYTES = b"S\x02OK"

@@ -42,7 +42,7 @@ from sentinel.kvraft.keyspace import replies as ks
 from sentinel.kvraft.limits import InvalidRequest
 from sentinel.redis.backend import Caller, RaftStatus, Version
 from sentinel.redis.bridge import Bridge
-from sentinel.redis.replies import NULL_ARRAY, BulkStrings, Error, Pairs
+from sentinel.redis.replies import NULL_ARRAY, BulkStrings, Error, Pairs, ReplySet
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def to_reply(reply: Any) -> Any:
     if isinstance(reply, ks.Map):
         return {to_reply(k): to_reply(v) for k, v in reply.pairs}
     if isinstance(reply, ks.Bulks):
-        return BulkStrings(reply.items)
+        return ReplySet(reply.items) if reply.members else BulkStrings(reply.items)
     if isinstance(reply, ks.Pairs):
         return Pairs(to_reply(item) for item in reply.items)
     raise TypeError(f"not a keyspace reply: {reply!r}")

@@ -27,6 +27,7 @@ from sentinel.kvraft.keyspace.replies import (
     Error,
     Int,
     Map,
+    Pairs,
     Reply,
     arity_error,
 )
@@ -230,7 +231,7 @@ def hrandfield(store: Store, args: list[bytes], now_ms: int) -> Reply:
         items.append(Bulk(value.at(position)))
         if with_values:
             items.append(Bulk(value.value_at(position)))
-    return Array(tuple(items))
+    return Pairs(tuple(items)) if with_values else Array(tuple(items))
 
 
 def hscan(store: Store, args: list[bytes], now_ms: int) -> Reply:

@@ -89,9 +89,13 @@ class Pairs:
 @dataclass(frozen=True, slots=True)
 class Bulks:
     """An array of bulk strings held as plain bytes (LRANGE, ZRANGE): the same reply as an
-    `Array` of `Bulk`, built, carried and written without an object per element."""
+    `Array` of `Bulk`, built, carried and written without an object per element.
+
+    `members` marks the members of a set (SMEMBERS, SINTER, SUNION, SDIFF, SPOP with a
+    count), which RESP3 sends as a set (`~`) and RESP2 as an array, as Redis does."""
 
     items: tuple[bytes, ...]
+    members: bool = False
 
 
 Reply: TypeAlias = Simple | Error | Int | Bulk | Null | Array | Double | Map | Pairs | Bulks
@@ -103,6 +107,7 @@ ZERO = Int(0)
 ONE = Int(1)
 EMPTY_BULK = Bulk(b"")
 EMPTY_ARRAY = Array(())
+EMPTY_MEMBERS = Bulks((), members=True)
 
 WRONGTYPE = Error("WRONGTYPE Operation against a key holding the wrong kind of value")
 SYNTAX = Error("ERR syntax error")

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from sentinel.kvraft.keyspace import numbers
 from sentinel.kvraft.keyspace.members import RedisSet
-from sentinel.kvraft.keyspace.replies import SYNTAX, TOO_MANY, Array, Bulk, Error, Int, Reply
+from sentinel.kvraft.keyspace.replies import SYNTAX, TOO_MANY, Bulks, Error, Int, Reply
 from sentinel.kvraft.keyspace.sets import lookup_set
 from sentinel.kvraft.keyspace.store import Store
 from sentinel.kvraft.keyspace.typed import over_limit
@@ -72,7 +72,7 @@ def combine(store: Store, args: list[bytes], now_ms: int) -> Reply:
     sets = _sets(store, args[1:], now_ms)
     if isinstance(sets, Error):
         return sets
-    return Array(tuple(map(Bulk, _OPERATIONS[args[0].upper()](sets))))
+    return Bulks(tuple(_OPERATIONS[args[0].upper()](sets)), members=True)
 
 
 def combine_store(store: Store, args: list[bytes], now_ms: int) -> Reply:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from sentinel.kvraft.keyspace.members import RedisSet
 from sentinel.kvraft.keyspace.replies import (
     EMPTY_ARRAY,
+    EMPTY_MEMBERS,
     MUST_BE_POSITIVE,
     NULL,
     ONE,
@@ -23,6 +24,7 @@ from sentinel.kvraft.keyspace.replies import (
     ZERO,
     Array,
     Bulk,
+    Bulks,
     Error,
     Int,
     Reply,
@@ -79,11 +81,11 @@ def srem(store: Store, args: list[bytes], now_ms: int) -> Reply:
 
 
 def smembers(store: Store, args: list[bytes], now_ms: int) -> Reply:
-    """SMEMBERS key -> every member (an array: the keyspace's replies have no set kind)."""
+    """SMEMBERS key -> every member (a set reply)."""
     value = lookup_set(store, args[1], now_ms)
     if value is None or isinstance(value, Error):
-        return value or EMPTY_ARRAY
-    return Array(tuple(map(Bulk, value)))
+        return value or EMPTY_MEMBERS
+    return Bulks(tuple(value), members=True)
 
 
 def sismember(store: Store, args: list[bytes], now_ms: int) -> Reply:
@@ -114,9 +116,9 @@ def spop(store: Store, args: list[bytes], now_ms: int) -> Reply:
         return MUST_BE_POSITIVE  # Redis's text for a count that is not an integer too
     value = lookup_set(store, args[1], now_ms)
     if value is None or isinstance(value, Error):
-        return value or (NULL if count is None else EMPTY_ARRAY)
+        return value or (NULL if count is None else EMPTY_MEMBERS)
     if count == 0:
-        return EMPTY_ARRAY
+        return EMPTY_MEMBERS
     rng = command_random(store)
     if count is None:
         popped = [value.at(rng.randrange(len(value)))]
@@ -128,7 +130,7 @@ def spop(store: Store, args: list[bytes], now_ms: int) -> Reply:
     for member in popped:
         value.discard(member, store.on_undo)
     close_value(store, args[1], value, now_ms)
-    return Bulk(popped[0]) if count is None else Array(tuple(map(Bulk, popped)))
+    return Bulk(popped[0]) if count is None else Bulks(tuple(popped), members=True)
 
 
 def srandmember(store: Store, args: list[bytes], now_ms: int) -> Reply:

@@ -1,4 +1,4 @@
-"""Lists and sorted sets against a real redis-server: the same commands, the same RESP2
+"""Keyspace replies against a real redis-server: the same commands, the same RESP2
 and RESP3 bytes (replies and error texts).
 
 Scores are kept to values whose shortest text and Redis 7.0's "%.17g" agree (integers,
@@ -305,6 +305,43 @@ def test_lists_and_sorted_sets_answer_as_redis_server(redis_port: int, proto: in
     assert real.call([b"FLUSHALL"]) == b"+OK\r\n"
     keyspace = Keyspace()
     for args in _lines():
+        ours = encode(to_reply(keyspace.apply(args, NOW_MS)), proto)
+        theirs = real.call(args)
+        assert ours == theirs, (args, ours, theirs)
+
+
+#: Set and hash replies whose RESP3 shape differs from RESP2 (sets `~`, field/value pairs
+#: nested). One-member sets and a one-field hash, so the order of members (Redis's hash
+#: table order) cannot differ.
+SHAPES = """
+SADD s a
+SADD t a
+HSET h f v
+SMEMBERS s
+SMEMBERS nos
+SINTER s t
+SUNION s t
+SDIFF s nos
+SDIFF s t
+SRANDMEMBER s 3
+SRANDMEMBER s -2
+HRANDFIELD h 1 WITHVALUES
+HRANDFIELD h -2 WITHVALUES
+HRANDFIELD h 2
+HGETALL h
+SPOP nos 2
+SPOP s 0
+SPOP s 5
+"""
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_set_and_hash_reply_shapes_answer_as_redis_server(redis_port: int, proto: int) -> None:
+    real = RealRedis(redis_port, proto)
+    assert real.call([b"FLUSHALL"]) == b"+OK\r\n"
+    keyspace = Keyspace()
+    for line in SHAPES.strip().splitlines():
+        args = line.encode().split()
         ours = encode(to_reply(keyspace.apply(args, NOW_MS)), proto)
         theirs = real.call(args)
         assert ours == theirs, (args, ours, theirs)
