@@ -20,10 +20,10 @@ from sentinel.shard.group import (
     DeleteShards,
     InsertShards,
     InstallConfig,
-    KVOpReply,
     PullArgs,
     PullReply,
     ShardGroupMachine,
+    ShardReply,
     ShardsGone,
 )
 
@@ -70,6 +70,6 @@ def follow_up(machine: ShardGroupMachine, task: Task, reply: object) -> object |
             return InsertShards(num, reply.shards)
         return None
     assert isinstance(task.args, DeleteShards)
-    if isinstance(reply, KVOpReply) and reply.err == OK and task.args.num == num:
+    if isinstance(reply, ShardReply) and reply.err == OK and task.args.num == num:
         return ShardsGone(num, task.args.shards)
     return None

@@ -18,15 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from sentinel.host.node import NodeSpec, node_name, spawn_node
+from sentinel.kvraft.codec import encode_command
+from sentinel.kvraft.commands import Get
 from sentinel.netsim.client import Network, connect
 from sentinel.netsim.control import RouterHandle
 from sentinel.netsim.faults import FaultConfig
 from sentinel.netsim.procs import ProcessGroup
 from sentinel.shard.client import ShardClerk
-from sentinel.shard.config import group_names, node_id_of
+from sentinel.shard.config import group_names, key_shard, node_id_of
 from sentinel.shard.ctlclient import CtlClerk
 from sentinel.shard.ctlserver import CTL_APP
-from sentinel.shard.group import KVOp
+from sentinel.shard.group import ShardOp
 from sentinel.shard.groupserver import GROUP_APP
 
 PRELOAD = [
@@ -111,7 +113,8 @@ class GroupProcs:
         while left:
             assert time.monotonic() < deadline, f"{names} still does not serve {left}"
             for name in names:
-                reply = self.net.call(node_id_of(name), "ShardKV.Op", KVOp("get", left[0]), 0.5)
+                op = ShardOp(key_shard(left[0]), encode_command(Get(left[0])))
+                reply = self.net.call(node_id_of(name), "ShardKV.Op", op, 0.5)
                 if reply is not None and getattr(reply.value, "err", None) == "":
                     left.pop(0)
                     break

@@ -44,7 +44,7 @@ def test_static_shards(procs: GroupProcs) -> None:
         futures = {}
         for k in keys:
             clerk = procs.shard_clerk(ctl)
-            clerk._deadline_s = 2.0  # the lab waits 2 s for the gets of the downed group
+            clerk.deadline_s = 2.0  # the lab waits 2 s for the gets of the downed group
             futures[k] = pool.submit(clerk.get, k)
         answered = {k for k, f in futures.items() if f.exception() is None}
     assert answered == set(keys) - set(down)
