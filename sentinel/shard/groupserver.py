@@ -27,7 +27,11 @@ from sentinel.raft.app import NodeContext
 from sentinel.raft.messages import Role
 from sentinel.shard.config import node_id_of
 from sentinel.shard.group import (
+    BEPULLED,
     ERR_INVALID,
+    GCING,
+    PULLING,
+    SERVING,
     DeleteShards,
     PullArgs,
     PullReply,
@@ -173,4 +177,9 @@ class ShardGroupApp(ReplicatedApp):
                     self.submit(command)
 
     def status(self) -> dict[str, int]:
-        return {"config_num": self.machine.config.num}
+        """For the dashboard: the applied configuration and the shards by state (bit i:
+        shard i)."""
+        out = {"config_num": self.machine.config.num, "gid": self.machine.gid}
+        for state in (SERVING, PULLING, BEPULLED, GCING):
+            out[state] = sum(1 << s for s in self.machine.shards_in(state))
+        return out
