@@ -18,13 +18,14 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sentinel.host.nodestatus import decode_status
 from sentinel.netsim.client import Network
-from sentinel.redis.backend import RaftStatus
+from sentinel.redis.backend import Backend, RaftStatus
 from sentinel.redis.cluster_backend import ClusterBackend
 from sentinel.redis.server import RedisServer
 from sentinel.redis.session import Options
@@ -98,14 +99,22 @@ def raft_status(network: Network) -> RaftStatus:
                       leader.applied, keys, expires)  # fmt: skip
 
 
-async def serve(directory: Path, options: Options, stop: asyncio.Event | None = None) -> None:
-    """Serve the cluster in `directory` until `stop` is set (or the task is cancelled)."""
+def open_backend(directory: Path) -> tuple[Any, Backend]:
+    """A client of the cluster in `directory` and the ClusterBackend over it (blocking)."""
     from sentinel.kvraft.client import connect  # the client pulls in the network stack
 
-    client: Any = await asyncio.to_thread(connect, directory)
-    server = RedisServer(
-        ClusterBackend(client, raft_status=lambda: raft_status(client.network)), options
-    )
+    client = connect(directory)
+    return client, ClusterBackend(client, raft_status=lambda: raft_status(client.network))
+
+
+async def serve(
+    directory: Path, options: Options, stop: asyncio.Event | None = None,
+    opener: Callable[[Path], tuple[Any, Backend]] = open_backend,
+) -> None:  # fmt: skip
+    """Serve the cluster in `directory` until `stop` is set (or the task is cancelled);
+    `opener` makes the client (closed at the end) and the backend over it."""
+    client, backend = await asyncio.to_thread(opener, directory)
+    server = RedisServer(backend, options)
     try:
         await server.start()
         stop = stop or asyncio.Event()

@@ -7,7 +7,9 @@ shard is one kvraft state machine, group.py): before its first write to a shard 
 opens a session there (a Register through that shard's group), then numbers its writes to
 that shard 1, 2, 3..., retrying each unchanged until answered, so each applies once (the
 session moves with the shard). A command whose keys span shards is refused before anything
-is sent (ShardKeyError: Redis's CROSSSLOT). One call at a time per clerk.
+is sent (ShardKeyError: Redis's CROSSSLOT). Errors are the kv client's (errors.py):
+InvalidRequest, OutcomeUnknown (a write sent without a definite answer by the deadline, or
+whose session expired), Unavailable (nothing changed). One call at a time per clerk.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from sentinel.kvraft.commands import (
     RedisWrite,
     Register,
 )
+from sentinel.kvraft.errors import OutcomeUnknown, Unavailable
 from sentinel.kvraft.keyspace import Error, Reply
+from sentinel.kvraft.limits import InvalidRequest
 from sentinel.kvraft.redisreq import exec_call, redis_answer, redis_call, versions_call
 from sentinel.kvraft.results import Result, ResultCode
 from sentinel.netsim.rpc import Caller
@@ -39,11 +43,6 @@ from sentinel.shard.keys import ShardKeyError, command_shard
 
 #: Sessions one clerk keeps (one per shard it has written to).
 SESSIONS_PER_CLERK_MAX = 4096
-
-
-class ShardError(RuntimeError):
-    """A request was refused as invalid, not answered within the clerk's deadline, or its
-    session expired (the outcome of the write is then unknown)."""
 
 
 class ShardClerk:
@@ -73,11 +72,12 @@ class ShardClerk:
         """The value of `key` ("" when absent)."""
         return self.run(Get(key)).value or ""
 
-    def put(self, key: str, value: str) -> None:
-        self.write(lambda cid, seq: Put(key, value, cid, seq))
+    def put(self, key: str, value: str) -> Result:
+        return self.write(lambda cid, seq: Put(key, value, cid, seq))
 
-    def append(self, key: str, value: str) -> None:
-        self.write(lambda cid, seq: Append(key, value, cid, seq))
+    def append(self, key: str, value: str) -> Result:
+        """Append to the value of `key`; the Result (VALUE_TOO_LARGE: nothing changed)."""
+        return self.write(lambda cid, seq: Append(key, value, cid, seq))
 
     def delete(self, key: str) -> bool:
         """Remove `key`; whether it was there."""
@@ -115,7 +115,7 @@ class ShardClerk:
         except ShardKeyError as exc:
             return Error(str(exc))
         if result.code is not ResultCode.OK:
-            raise ShardError(f"{kind.__name__}: {result.code.name} {result.detail}")
+            return Error(f"ERR {result.code.name.lower()}: {result.detail}")
         return redis_answer(kind, fields, result.value)
 
     # -- plumbing ------------------------------------------------------------------------
@@ -123,7 +123,7 @@ class ShardClerk:
     def run(self, command: Command) -> Result:
         """A command without a session (a read) on its shard; its Result."""
         with self._lock:
-            return self._call(self.shard_of(command), encode_command(command))
+            return self._call(self.shard_of(command), encode_command(command), False)
 
     def write(self, make: Any) -> Result:
         """The write `make(client_id, seq)` under this clerk's session on its shard."""
@@ -133,21 +133,25 @@ class ShardClerk:
             if session is None:
                 if len(self._sessions) >= SESSIONS_PER_CLERK_MAX:
                     self._sessions.clear()
-                opened = self._call(shard, encode_command(Register()))
+                opened = self._call(shard, encode_command(Register()), False)
                 session = self._sessions[shard] = [opened.client_id, 0]
             session[1] += 1
-            result = self._call(shard, encode_command(make(session[0], session[1])))
+            result = self._call(shard, encode_command(make(session[0], session[1])), True)
             if result.code is ResultCode.SESSION_EXPIRED:
                 del self._sessions[shard]
-                raise ShardError(f"the session on shard {shard} expired: {result.detail}")
+                raise OutcomeUnknown(f"the session on shard {shard} expired: {result.detail}")
             return result
 
-    def _call(self, shard: int, command: bytes) -> Result:
+    def _call(self, shard: int, command: bytes, write: bool) -> Result:
+        """Send until a group answers; past the deadline OutcomeUnknown (a `write` that was
+        sent) or Unavailable (nothing changed)."""
         op = ShardOp(shard, command)
+        sent = False
         deadline = time.monotonic() + self.deadline_s
         while time.monotonic() < deadline:
             gid = self.config.shards[shard]
             for name in self.config.servers(gid):
+                sent = True
                 reply = self._caller.call(node_id_of(name), "ShardKV.Op", op, self._rpc_timeout_s)
                 value = None if reply is None else reply.value
                 if not isinstance(value, ShardReply):
@@ -155,9 +159,10 @@ class ShardClerk:
                 if value.err == OK and value.result is not None:
                     return value.result
                 if value.err == ERR_INVALID:
-                    raise ShardError(f"invalid request: {value.detail}")
+                    raise InvalidRequest(value.detail)
                 if value.err == ERR_WRONG_GROUP:
                     break
             time.sleep(ROUND_PAUSE_S)
             self.config = self._ctl.query(-1)
-        raise ShardError(f"no group answered on shard {shard} within {self.deadline_s} s")
+        what = f"no group answered on shard {shard} within {self.deadline_s} s"
+        raise OutcomeUnknown(what) if write and sent else Unavailable(what)
