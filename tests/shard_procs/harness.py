@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sentinel.host.node import NodeSpec, node_name, spawn_node
+from sentinel.host.nodestatus import NodeStatus, decode_status
 from sentinel.kvraft.codec import encode_command
 from sentinel.kvraft.commands import Get
 from sentinel.netsim.client import Network, connect
@@ -90,6 +91,34 @@ class GroupProcs:
     def restart(self, node_id: int) -> None:
         """A fresh process on the node's directory."""
         spawn_node(self.specs[node_id], self.router, self.group)
+
+    def kill_group(self, gid: int) -> None:
+        """SIGKILL every node of shard group `gid` (6.824's ShutdownGroup)."""
+        for node_id in sorted(self.specs):
+            if node_id // 100 == gid:
+                self.kill(node_id)
+
+    def restart_group(self, gid: int) -> None:
+        """Fresh processes on every node of shard group `gid` (6.824's StartGroup)."""
+        for node_id in sorted(self.specs):
+            if node_id // 100 == gid:
+                self.restart(node_id)
+
+    def statuses(self, deadline_s: float = 10.0) -> dict[int, NodeStatus]:
+        """The latest status report of every node started (waits until each has one)."""
+        assert self.net is not None
+        deadline = time.monotonic() + deadline_s
+        while True:
+            report = self.net.report()
+            found = {}
+            for node_id, blob in (report.statuses if report is not None else {}).items():
+                st = decode_status(blob)
+                if st is not None and node_id in self.specs:
+                    found[node_id] = st
+            if len(found) == len(self.specs):
+                return found
+            assert time.monotonic() < deadline, f"status of {sorted(found)} of {sorted(self.specs)}"
+            time.sleep(0.05)
 
     def set_unreliable(self, unreliable: bool) -> None:
         self.router.set_faults(FaultConfig(reliable=not unreliable))
