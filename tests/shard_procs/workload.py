@@ -95,17 +95,19 @@ class Appenders:
 
     def __init__(
         self, procs: GroupProcs, ctl: Sequence[int], recorder: Recorder, keys: list[str],
-        values: list[str], seed: int,
+        values: list[str], seed: int, clients: int = 0, mixed: bool = False,
     ) -> None:  # fmt: skip
-        self.keys, self.values = keys, values
+        """`clients` (default: one per key); `mixed`: the unreliable3 clients instead."""
+        self.keys, self.values, self.mixed = keys, values, mixed
+        clients = clients or len(keys)
         self.stop = threading.Event()
         self.ops = 0
         self.errors: list[str] = []
         self._lock = threading.Lock()
-        self._clerks = [RecordingClerk(procs.shard_clerk(ctl), recorder) for _ in keys]
+        self._clerks = [RecordingClerk(procs.shard_clerk(ctl), recorder) for _ in range(clients)]
         self._threads = [
             threading.Thread(target=self._run, args=(i, random.Random(seed + i)), daemon=True)
-            for i in range(len(keys))
+            for i in range(clients)
         ]
 
     def __enter__(self) -> Appenders:
@@ -120,6 +122,9 @@ class Appenders:
         assert not any(t.is_alive() for t in self._threads), "a client did not stop"
 
     def _run(self, i: int, rng: random.Random) -> None:
+        if self.mixed:
+            self._run_mixed(i, rng)
+            return
         ck, key = self._clerks[i], self.keys[i]
         for _ in range(CLIENT_CALLS_MAX):
             if self.stop.is_set():
@@ -137,6 +142,26 @@ class Appenders:
                 return
             with self._lock:
                 self.ops += 2
+
+    def _run_mixed(self, i: int, rng: random.Random) -> None:
+        """6.824's unreliable3 clients: random gets, puts and appends on shared keys (only
+        the history check can tell whether they were right)."""
+        ck = self._clerks[i]
+        for n in range(CLIENT_CALLS_MAX):
+            if self.stop.is_set():
+                return
+            key, value = rng.choice(self.keys), f"{i}.{n} "
+            try:
+                f = rng.choice(("get", "put", "append"))
+                if f == "get":
+                    ck.get(key)
+                else:
+                    getattr(ck, f)(key, value)
+            except (OutcomeUnknown, Unavailable) as exc:
+                self.errors.append(f"client {i}: {exc}")
+                return
+            with self._lock:
+                self.ops += 1
 
     def wait_ops(self, more: int, deadline_s: float = 60.0) -> None:
         """Wait until the clients have made `more` calls more (AssertionError past the
