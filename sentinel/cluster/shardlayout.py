@@ -6,16 +6,13 @@ g<g>.1.. (ids 100 * g + i). Light: the command line reads it without starting an
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import uuid
 from pathlib import Path
 
-from sentinel.cluster.settings import SETTINGS_NAME, SettingsError
+from sentinel.cluster.settings import SETTINGS_NAME, SettingsError, read_json, write_json
 from sentinel.shard.config import group_names, node_id_of
 
 LAYOUT_NAME = "shards.json"
-LAYOUT_BYTES_MAX = 4096
 CTL_NODES = 3
 GROUPS_MAX = 9  # node ids 100 * gid + i stay within 1..999
 NODES_PER_GROUP_MAX = 9
@@ -59,16 +56,10 @@ class ShardLayout:
 def load_layout(directory: Path) -> ShardLayout | None:
     """The layout stored in `directory`, or None when it holds no sharded cluster."""
     path = directory / LAYOUT_NAME
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    data = read_json(path, "a sharded cluster's layout")
+    if data is None:
         return None
-    except OSError as e:
-        raise SettingsError(f"cannot read {path}: {e.strerror}") from None
     try:
-        if len(raw) > LAYOUT_BYTES_MAX:
-            raise ValueError("too large")
-        data = json.loads(raw)
         return ShardLayout(str(data["cluster_id"]), int(data["groups"]), int(data["nodes"]))
     except (ValueError, KeyError, TypeError) as e:
         raise SettingsError(f"{path} is not a sharded cluster's layout ({e})") from None
@@ -88,13 +79,5 @@ def open_layout(directory: Path, groups: int | None, nodes: int | None) -> tuple
     if (directory / SETTINGS_NAME).exists():
         raise SettingsError(f"{directory} holds an unsharded cluster; use another --dir")
     layout = ShardLayout(f"sentinel-{uuid.uuid4().hex[:12]}", groups or 3, nodes or 3)
-    tmp = directory / (LAYOUT_NAME + ".tmp")
-    data = json.dumps(dataclasses.asdict(layout), indent=2).encode() + b"\n"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, directory / LAYOUT_NAME)
+    write_json(directory / LAYOUT_NAME, dataclasses.asdict(layout))
     return layout, False

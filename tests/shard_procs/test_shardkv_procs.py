@@ -92,8 +92,17 @@ def _check_and_append(ck: RecordingClerk, keys: list[str], values: list[str], mo
         values[i] += more
 
 
-def _start_groups(procs: GroupProcs, ctl: list[int], maxraftstate: int = -1) -> dict:
-    return {g: start_shard_group(procs, g, ctl, maxraftstate=maxraftstate) for g in (1, 2, 3)}
+def _three_groups_one_joined(procs: GroupProcs, ctl: list[int]) -> tuple:
+    """Groups 1-3 (snapshots at 1 KB of raft state), group 1 joined and holding the keys;
+    (admin, recorder, group names, recording clerk, keys, values)."""
+    admin, recorder = procs.ctl_clerk(ctl), Recorder()
+    groups = {g: start_shard_group(procs, g, ctl, maxraftstate=1000) for g in (1, 2, 3)}
+    admin.join({1: groups[1]})
+    ck = RecordingClerk(procs.shard_clerk(ctl), recorder)
+    keys, values = keys_and_values(procs.seed)
+    for k, v in zip(keys, values, strict=True):
+        ck.put(k, v)
+    return admin, recorder, groups, ck, keys, values
 
 
 def test_snapshots(procs: GroupProcs) -> None:
@@ -102,13 +111,7 @@ def test_snapshots(procs: GroupProcs) -> None:
     under 8 x maxraftstate; then every group is killed and restarted from its snapshot and
     the log after it, and every key still reads its full value."""
     ctl = start_controller(procs, maxraftstate=1000)
-    admin, recorder = procs.ctl_clerk(ctl), Recorder()
-    groups = _start_groups(procs, ctl, maxraftstate=1000)
-    admin.join({1: groups[1]})
-    ck = RecordingClerk(procs.shard_clerk(ctl), recorder)
-    keys, values = keys_and_values(procs.seed)
-    for k, v in zip(keys, values, strict=True):
-        ck.put(k, v)
+    admin, recorder, groups, ck, keys, values = _three_groups_one_joined(procs, ctl)
     admin.join({2: groups[2]})
     admin.join({3: groups[3]})
     admin.leave([1])
@@ -134,13 +137,7 @@ def test_miss_change(procs: GroupProcs) -> None:
     another node of each group goes down for the next changes (join 1, leave 3). Every key
     keeps its value throughout."""
     ctl = start_controller(procs)
-    admin, recorder = procs.ctl_clerk(ctl), Recorder()
-    groups = _start_groups(procs, ctl, maxraftstate=1000)
-    admin.join({1: groups[1]})
-    ck = RecordingClerk(procs.shard_clerk(ctl), recorder)
-    keys, values = keys_and_values(procs.seed)
-    for k, v in zip(keys, values, strict=True):
-        ck.put(k, v)
+    admin, recorder, groups, ck, keys, values = _three_groups_one_joined(procs, ctl)
     admin.join({2: groups[2]})
     for gid in (1, 2, 3):
         procs.kill(100 * gid + 1)
