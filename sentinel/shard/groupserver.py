@@ -8,7 +8,8 @@ whose keys span shards "invalid" with Redis's CROSSSLOT error), `Pull(PullArgs)`
 from the applied state: shards given away are frozen, so any replica's copy is final) and
 `Delete(DeleteShards)` (through the log). The leader does groupwork.py's tasks every
 `POLL_TICKS` ticks, sending its own requests through the node's endpoint and proposing what
-the answers lead to. Options: "gid" (this group's id), "ctl" (the controller's node ids),
+the answers lead to, and proposes the purges of expired keys (groupwork.purges).
+Options: "gid" (this group's id), "ctl" (the controller's node ids),
 "maxraftstate".
 """
 
@@ -40,7 +41,7 @@ from sentinel.shard.group import (
     ShardOp,
     ShardReply,
 )
-from sentinel.shard.groupwork import Task, follow_up, tasks
+from sentinel.shard.groupwork import Task, follow_up, purges, tasks
 from sentinel.shard.replicated import ReplicatedApp
 
 GROUP_APP = "sentinel.shard.groupserver:ShardGroupApp"
@@ -152,6 +153,8 @@ class ShardGroupApp(ReplicatedApp):
         ]
         for rid in stale:
             del self.outstanding[rid]
+        for entry in purges(self.machine, self.stamp_ms()):
+            self.submit(entry)
         endpoint = getattr(self.ctx, "endpoint", None)
         if endpoint is None:
             return  # a host without a network of its own (the simulator drives the work)
@@ -177,9 +180,11 @@ class ShardGroupApp(ReplicatedApp):
                     self.submit(command)
 
     def status(self) -> dict[str, int]:
-        """For the dashboard: the applied configuration and the shards by state (bit i:
-        shard i)."""
-        out = {"config_num": self.machine.config.num, "gid": self.machine.gid}
+        """For the dashboard: the applied configuration, the keys held and the shards by
+        state (bit i: shard i)."""
+        kv = self.machine.kv.values()
+        out = {"config_num": self.machine.config.num, "gid": self.machine.gid,
+               "keys": sum(len(m.keyspace) for m in kv)}  # fmt: skip
         for state in (SERVING, PULLING, BEPULLED, GCING):
             out[state] = sum(1 << s for s in self.machine.shards_in(state))
         return out

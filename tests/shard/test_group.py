@@ -27,7 +27,7 @@ from sentinel.shard.group import (
     ShardReply,
     ShardsGone,
 )
-from sentinel.shard.groupwork import DELETE, PULL, QUERY, follow_up, tasks
+from sentinel.shard.groupwork import DELETE, PULL, QUERY, follow_up, purges, tasks
 from sentinel.shard.keys import CROSSSLOT_ERROR, NO_KEY_ERROR
 from sentinel.wire import encode
 
@@ -136,3 +136,20 @@ def test_expiry_follows_the_log_time_of_the_shard() -> None:
     assert g1.m.read(key_shard("a"), Get("a"), NOW_MS + 50).result.value == "v"  # type: ignore[union-attr]
     later = g1.m.read(key_shard("a"), Get("a"), NOW_MS + 150)
     assert later.result is not None and later.result.code is ResultCode.NO_KEY
+
+
+def test_expired_keys_are_purged_per_shard() -> None:
+    g1 = Log(1)
+    g1.do(InstallConfig(config(1, {})))
+    cid = g1.result(Register()).client_id
+    g1.result(RedisWrite((b"SET", b"a", b"v", b"PX", b"100"), cid, 1))
+    other = g1.result(Register(), "b").client_id  # sessions are per shard
+    assert g1.result(RedisWrite((b"SET", b"b", b"w"), other, 1), "b").ok
+    assert purges(g1.m, NOW_MS + 50) == []  # nothing expired yet
+    (entry,) = purges(g1.m, NOW_MS + 150)
+    assert entry.shard == key_shard("a")
+    kv = g1.m.kv[key_shard("a")]
+    assert len(kv.keyspace) == 1
+    assert g1.do(entry).err == OK  # type: ignore[attr-defined]
+    assert len(kv.keyspace) == 0 and purges(g1.m, NOW_MS + 150) == []
+    assert g1.result(Get("b"), "b").value == "w"
