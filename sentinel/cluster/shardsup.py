@@ -21,10 +21,12 @@ from pathlib import Path
 from sentinel.cluster.settings import TICK_MS, RunOptions
 from sentinel.cluster.shardlayout import ShardLayout
 from sentinel.cluster.supervisor import ActionError, Supervisor
-from sentinel.dashboard import ClusterView
+from sentinel.cluster.views import ProcessInfo, ViewBuilder
+from sentinel.dashboard import ClusterView, EventLog
 from sentinel.dashboard.records import GroupView, ShardsView
 from sentinel.host.node import NodeSpec
 from sentinel.host.nodestatus import NodeStatus
+from sentinel.netsim.protocol import RouterReport
 from sentinel.shard.config import NSHARDS, group_names
 from sentinel.shard.ctlserver import CTL_APP
 from sentinel.shard.groupserver import GROUP_APP
@@ -41,6 +43,7 @@ class ShardSupervisor(Supervisor):
         super().__init__(directory, layout, options)  # type: ignore[arg-type]
         self.layout = layout
         self.fresh = fresh
+        self.builder = ShardViewBuilder(str(directory), layout, self.events)
 
     def spec(self, node_id: int) -> NodeSpec:
         maxraftstate = self.options.maxraftstate
@@ -87,12 +90,17 @@ class ShardSupervisor(Supervisor):
         except (CtlError, OSError) as e:
             log.error("the groups did not join: %s", e)
 
-    def refresh(self) -> ClusterView:
-        view = super().refresh()
-        shards = shards_view(self.builder.statuses, self.layout.groups)
-        with self._view_lock:
-            self._view = dataclasses.replace(view, shards=shards)
-            return self._view
+
+class ShardViewBuilder(ViewBuilder):
+    """The ViewBuilder whose views carry the shard figures (`shards_view`)."""
+
+    def __init__(self, cluster_dir: str, layout: ShardLayout, events: EventLog) -> None:
+        super().__init__(cluster_dir, layout.node_ids, events)
+        self.groups = layout.groups
+
+    def build(self, report: RouterReport, procs: Mapping[int, ProcessInfo]) -> ClusterView:
+        view = super().build(report, procs)
+        return dataclasses.replace(view, shards=shards_view(self.statuses, self.groups))
 
 
 def shards_view(statuses: Mapping[int, NodeStatus], groups: int) -> ShardsView:
