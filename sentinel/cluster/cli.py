@@ -35,6 +35,7 @@ from sentinel.cluster.settings import (
     node_log_path,
     tail_lines,
 )
+from sentinel.cluster.shardlayout import ShardLayout, load_layout
 from sentinel.shard.config import node_id_of
 
 DEFAULT_DIR = ".sentinel"
@@ -254,11 +255,13 @@ def cmd_down(args: argparse.Namespace, directory: Path) -> int:
 
 def cmd_logs(args: argparse.Namespace, directory: Path) -> int:
     try:
-        identity = load_identity(directory)
+        identity = load_identity(directory) or load_layout(directory)  # plain, or sharded
     except SettingsError as e:
         raise CliError(str(e)) from None
     if identity is None:
         raise CliError(f"no cluster in {directory}")
+    if args.node not in identity.node_ids and isinstance(identity, ShardLayout):
+        raise CliError(f"no node {args.node} in this sharded cluster")
     if args.node not in identity.node_ids:
         raise CliError(f"no node {args.node}: nodes are 1-{identity.nodes}")
     if args.lines < 1:

@@ -33,6 +33,7 @@ def test_sharded_cluster_from_the_command_line(start_plain, cli, procs, helpers)
     for i in range(10):
         assert cli.ok("put", f"k{i}", f"v{i}").strip() == "OK"
     assert "node 201 killed" in cli.ok("kill", "g2.1")
+    assert cli.ok("logs", "g1.2", "--lines", "3").strip()  # node names work for logs too
     assert cli.ok("get", "k3").strip() == "v3"
 
     out = cli.ok("leave", "1")
