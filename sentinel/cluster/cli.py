@@ -223,6 +223,8 @@ def cmd_up(args: argparse.Namespace, directory: Path) -> int:
             redis_password=args.redis_password,
         )
         options.check_app()
+        if args.groups is not None and args.app is not None:
+            raise SettingsError("--app does not apply to --groups (their nodes run the shards)")
         if args.nodes is not None and not 1 <= args.nodes <= 99:
             raise SettingsError(f"-n must be 1 to 99, not {args.nodes}")
         dashboard = False if args.no_dashboard else None
