@@ -9,9 +9,10 @@ router). The reference: a local `redis-server --appendonly yes --appendfsync alw
 on a free port in a temporary directory, when one is installed (else "redis" is absent).
 Both are started and stopped here.
 
-Tests set, get, incr, mset (redis-benchmark's `-t`), each in the modes `c1` (`-c 1`), `c50`
-(`-c 50`) and `c50_P16` (`-c 50 -P 16`), `-n` requests per run sized per mode so a run takes
-a few seconds (`--scale` multiplies them). Figures come from redis-benchmark's `--csv` lines:
+Tests set, get, incr, mset, sadd, spop, hset (redis-benchmark's `-t`; `--tests` picks some;
+spop pops the set sadd filled), each in the modes `c1` (`-c 1`), `c50` (`-c 50`) and
+`c50_P16` (`-c 50 -P 16`), `-n` requests per run sized per mode so a run takes a few seconds
+(`--scale` multiplies them). Figures come from redis-benchmark's `--csv` lines:
 `rps`, `p50_ms`, `p99_ms`. An MSET is one request of 10 keys.
 
 In the same run, `kv_throughput.py`'s write_1 (one session, one put at a time through the
@@ -40,11 +41,13 @@ from kv_throughput import run_case  # this directory: run as a script
 
 import sentinel
 
-TESTS = ("set", "get", "incr", "mset")
+TESTS = ("set", "get", "incr", "mset", "sadd", "spop", "hset")
 #: mode name -> (redis-benchmark flags, requests per run)
 MODES = {"c1": (["-c", "1"], 2_000), "c50": (["-c", "50"], 20_000),
          "c50_P16": (["-c", "50", "-P", "16"], 100_000)}  # fmt: skip
-CSV_NAMES = {"SET": "set", "GET": "get", "INCR": "incr", "MSET (10 keys)": "mset"}
+#: redis-benchmark's CSV test name -> the `-t` name (a new test adds a row here and in TESTS)
+CSV_NAMES = {"SET": "set", "GET": "get", "INCR": "incr", "MSET (10 keys)": "mset",
+             "SADD": "sadd", "SPOP": "spop", "HSET": "hset"}  # fmt: skip
 READY_TIMEOUT_S = 60.0
 RUN_TIMEOUT_S = 300.0
 WRITE_1_SECONDS = 3.0
@@ -82,12 +85,14 @@ def parse_csv(text: str) -> dict[str, dict[str, float]]:
     return out
 
 
-def bench_port(port: int, scale: float) -> dict[str, dict[str, dict[str, float]]]:
+def bench_port(
+    port: int, scale: float, tests: tuple[str, ...] = TESTS
+) -> dict[str, dict[str, dict[str, float]]]:
     """Every test in every mode against the server on `port`: {test: {mode: figures}}."""
-    figures: dict[str, dict[str, dict[str, float]]] = {t: {} for t in TESTS}
+    figures: dict[str, dict[str, dict[str, float]]] = {t: {} for t in tests}
     for mode, (flags, requests) in MODES.items():
         n = max(100, int(requests * scale))
-        argv = ["redis-benchmark", "-p", str(port), "-t", ",".join(TESTS), "-n", str(n),
+        argv = ["redis-benchmark", "-p", str(port), "-t", ",".join(tests), "-n", str(n),
                 "-r", "1000", "--csv", *flags]  # fmt: skip
         done = subprocess.run(argv, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
         if done.returncode != 0:
@@ -97,7 +102,9 @@ def bench_port(port: int, scale: float) -> dict[str, dict[str, dict[str, float]]
     return figures
 
 
-def bench_sentinel(scale: float) -> tuple[dict[str, Any], dict[str, float]]:
+def bench_sentinel(
+    scale: float, tests: tuple[str, ...] = TESTS
+) -> tuple[dict[str, Any], dict[str, float]]:
     """A 3-node cluster with its Redis port: redis-benchmark's figures and write_1's."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="redisbench-") as tmp:
@@ -111,7 +118,7 @@ def bench_sentinel(scale: float) -> tuple[dict[str, Any], dict[str, float]]:
             with sentinel.connect(directory) as client:
                 client.put("k0", "warm-up", timeout_s=30)  # a leader exists
                 write_1 = run_case(client, "put", 1, WRITE_1_SECONDS)
-            return bench_port(port, scale), write_1
+            return bench_port(port, scale, tests), write_1
         finally:
             subprocess.run([sys.executable, "-m", "sentinel.cluster", "down", "--dir",
                             str(directory)], capture_output=True, timeout=120)  # fmt: skip
@@ -122,7 +129,7 @@ def bench_sentinel(scale: float) -> tuple[dict[str, Any], dict[str, float]]:
                 up.wait(30)
 
 
-def bench_redis(scale: float) -> dict[str, Any] | None:
+def bench_redis(scale: float, tests: tuple[str, ...] = TESTS) -> dict[str, Any] | None:
     """The reference redis-server (appendfsync always), or None when it is not installed."""
     server = shutil.which("redis-server")
     if server is None:
@@ -134,7 +141,7 @@ def bench_redis(scale: float) -> dict[str, Any] | None:
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_port(port, proc, "redis-server")
-            return bench_port(port, scale)
+            return bench_port(port, scale, tests)
         finally:
             proc.terminate()
             try:
@@ -148,17 +155,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply -n (default 1)")
+    parser.add_argument("--tests", default=",".join(TESTS), help="comma-separated subset")
     args = parser.parse_args(argv)
+    tests = tuple(t for t in args.tests.split(",") if t)
+    unknown = set(tests) - set(TESTS)
+    if unknown:
+        parser.error(f"unknown tests {sorted(unknown)}; known: {', '.join(TESTS)}")
     if shutil.which("redis-benchmark") is None:
         print("redis-benchmark is not installed (Debian: redis-tools)", file=sys.stderr)
         return 1
     load_before = os.getloadavg()[0]
-    sentinel_figures, write_1 = bench_sentinel(args.scale)
+    sentinel_figures, write_1 = bench_sentinel(args.scale, tests)
     results: dict[str, Any] = {"sentinel": sentinel_figures}
-    reference = bench_redis(args.scale)
+    reference = bench_redis(args.scale, tests)
     if reference is not None:
         results["redis"] = reference
-    set_c1 = sentinel_figures["set"].get("c1", {}).get("rps")
+    set_c1 = sentinel_figures.get("set", {}).get("c1", {}).get("rps")
     results["write_1"] = {"ops_per_s": write_1["ops_per_s"], "p50_ms": write_1["p50_ms"]}
     results["c1_set_vs_write_1"] = round(set_c1 / write_1["ops_per_s"], 3) if set_c1 else None
     results["load_avg"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]

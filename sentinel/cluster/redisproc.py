@@ -3,7 +3,8 @@
 The supervisor starts it after the nodes, in the same process group (so it is stopped on every
 exit path with the rest, SIGKILLed at worst), waits until it listens (its status file appears)
 or ends (a port in use: `up` then fails with the reason), and reads its counters from that
-file for the views (`sentinel.redis.service.read_status`).
+file for the views (`sentinel.redis.service.read_status`). If it dies later, the supervisor
+starts it again (`restart`), with an event.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ PROCESS_NAME = "redis"
 #: How long `up` waits for the front door to listen.
 READY_TIMEOUT_S = 15.0
 READY_POLL_S = 0.05
+#: Automatic restarts of a front door that died, within a window, before it is left down.
+RESTARTS_MAX = 5
+RESTART_WINDOW_S = 60.0
 #: SIGTERM's grace before SIGKILL at shutdown.
 STOP_GRACE_S = 2.0
 
@@ -76,6 +80,35 @@ def start(group: ProcessGroup, directory: Path, options: Options) -> int:
         time.sleep(READY_POLL_S)
     group.stop(PROCESS_NAME)
     raise RedisStartError(f"the Redis front door did not listen within {READY_TIMEOUT_S:g} s")
+
+
+def restart(group: ProcessGroup) -> int:
+    """Start the front door again with the same options (it died); its pid. Returns at once:
+    the new process listens within a moment (the cluster's views show it when it does)."""
+    return group.restart(PROCESS_NAME)
+
+
+class Keeper:
+    """Restarts a front door that died while the cluster runs: at most RESTARTS_MAX times
+    in RESTART_WINDOW_S (past that something keeps killing it, and it stays down)."""
+
+    def __init__(self) -> None:
+        self._restarts_s: list[float] = []  # monotonic times of the restarts in the window
+        self.given_up = False
+
+    def check(self, group: ProcessGroup) -> str | None:
+        """Restart the front door if it ended; the event's text then, else None."""
+        code = None if self.given_up else exit_status(group)
+        if code is None:
+            return None
+        now = time.monotonic()
+        self._restarts_s = [t for t in self._restarts_s if now - t < RESTART_WINDOW_S]
+        text = f"redis front door ended (exit status {code}; see redis.log)"
+        if len(self._restarts_s) >= RESTARTS_MAX:
+            self.given_up = True
+            return f"{text}; {RESTARTS_MAX} restarts in {RESTART_WINDOW_S:g} s, left down"
+        self._restarts_s.append(now)
+        return f"{text}; restarted (pid {restart(group)})"
 
 
 def stop(group: ProcessGroup) -> None:

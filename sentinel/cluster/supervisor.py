@@ -91,7 +91,7 @@ class Supervisor:
         self._view_lock = threading.Lock()
         self._sampler: threading.Thread | None = None
         self._logged_seq = 0
-        self._redis_exit_noted = False
+        self._redis_keeper = redisproc.Keeper()
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -253,15 +253,15 @@ class Supervisor:
         return view
 
     def _note_redis_exit(self) -> None:
-        """An event, once, when the Redis front door ended while the cluster runs."""
-        if self.options.redis_port and not self._redis_exit_noted and not self.stop_event.is_set():
-            with self._lock:
-                code = redisproc.exit_status(self.group)
-            if code is not None:
-                self._redis_exit_noted = True
-                text = f"redis front door ended (exit status {code}; see redis.log)"
-                log.error(text)
-                self.events.record(time.monotonic() - self.builder.started, EventKind.ERROR, text)
+        """When the Redis front door ended while the cluster runs: an event, and a fresh
+        one on the same port (`redisproc.Keeper`)."""
+        if not self.options.redis_port or self.stop_event.is_set():
+            return
+        with self._lock:
+            text = self._redis_keeper.check(self.group)
+        if text is not None:
+            log.error(text)
+        self.events.record(time.monotonic() - self.builder.started, EventKind.ERROR, text)
 
     def view(self) -> ClusterView:
         """The latest view (a placeholder before the first sample)."""

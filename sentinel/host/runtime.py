@@ -208,8 +208,7 @@ class NodeRuntime:
                 endpoint.bad_frame_log.flush()  # a burst's last count, once its second is up
                 self.invalid_log.flush()
                 self.inbox.on_tick()
-                if self.saver.stalled is None:  # (its compaction would join a Ready in flight)
-                    self.finish_background_snapshot()
+                self.finish_background_snapshot()
             ready_began = time.monotonic()
             self.driver.process(READY_BATCHES_MAX, lambda: bool(self.poller.poll(0)))
             if now >= next_status:
@@ -228,13 +227,15 @@ class NodeRuntime:
                 )  # fmt: skip
 
     def finish_background_snapshot(self) -> None:
-        """Compact to a snapshot a forked child has written (checked once per tick)."""
+        """Hand the driver a snapshot a forked child has written (checked once per tick):
+        the driver compacts to it at its next `process`."""
         began = time.monotonic()
         done = self.snapshot_fork.collect(self.core.log.snapshot_index)
-        if done is not None and self.core.compact(*done):
+        if done is not None:
+            self.driver.compact(*done)
             log.info(
-                "node %d compacted to %d (snapshot written in the background, read back in "
-                "%.1f ms)", self.node_id, done[0], (time.monotonic() - began) * 1000.0,
+                "node %d: snapshot at %d written in the background, read back in %.1f ms",
+                self.node_id, done[0], (time.monotonic() - began) * 1000.0,
             )  # fmt: skip
 
     def receive(self, arrivals: list[bytes]) -> None:

@@ -57,6 +57,7 @@ from sentinel.kvraft.commands import (
     Put,
     RedisExec,
     RedisRead,
+    RedisReads,
     RedisVersions,
     RedisWrite,
     Register,
@@ -101,10 +102,11 @@ _ENCODING_OVERHEAD_BYTES_MAX = 64
 _UTF8_BYTES_PER_CHAR_MAX = 4
 #: The calls and how many fields each takes (a write's without client_id and seq).
 _ARITY: dict[type, int] = {Get: 1, Put: 2, Append: 2, Delete: 1, Cas: 3, RedisWrite: 1,
-                           RedisExec: 2, RedisRead: 1, RedisVersions: 1}  # fmt: skip
+                           RedisExec: 2, RedisRead: 1, RedisReads: 1,
+                           RedisVersions: 1}  # fmt: skip
 #: The calls that read (served by ReadIndex, no session).
-READ_KINDS = frozenset({Get, RedisRead, RedisVersions})
-_REDIS_KINDS = frozenset({RedisWrite, RedisExec, RedisRead, RedisVersions})
+READ_KINDS = frozenset({Get, RedisRead, RedisReads, RedisVersions})
+_REDIS_KINDS = frozenset({RedisWrite, RedisExec, RedisRead, RedisReads, RedisVersions})
 _METHODS: dict[type, str] = {k: f"{SERVICE}.{k.__name__}" for k in (*_ARITY, Register)}
 
 #: Replies whose `leader` field is a hint worth one hop (a REFUSED reply names none).

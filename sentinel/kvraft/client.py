@@ -51,7 +51,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,7 @@ from sentinel.kvraft.jobs import ClientClosed, Job
 from sentinel.kvraft.keyspace import Error, Reply
 from sentinel.kvraft.limits import InvalidRequest, validate_int, validate_timeout_s
 from sentinel.kvraft.protocol import SERVICE, ServerState
-from sentinel.kvraft.redisreq import Call, exec_call, redis_call, versions_call
+from sentinel.kvraft.redisreq import Call, exec_call, reads_call, redis_call, versions_call
 from sentinel.netsim.client import Network
 from sentinel.netsim.client import connect as connect_network
 from sentinel.netsim.protocol import NODE_ID_MAX
@@ -190,11 +190,28 @@ class Client:
         the first such `Error` reply instead and nothing is sent."""
         return self._submit_call(exec_call(commands, watched), timeout_s)
 
+    def redis_reads_async(
+        self, commands: Sequence[Sequence[bytes]], timeout_s: float = TIMEOUT_S_DEFAULT
+    ) -> Future:
+        """Several Redis read commands at one ReadIndex read point, in one request: a
+        Future of the list of their replies. A command `validate` refuses, or a write: the
+        Future holds the first such `Error` reply instead and nothing is sent."""
+        return self._submit_call(reads_call(commands), timeout_s)
+
     def redis_versions_async(
         self, keys: Sequence[bytes], timeout_s: float = TIMEOUT_S_DEFAULT
     ) -> Future:
         """WATCH's versions of `keys` (a read): a Future of {key: version}."""
         return self._submit_call(versions_call(keys), timeout_s)
+
+    def run_together(self, fn: Callable[[], None]) -> None:
+        """Run `fn()` soon on the router connection's reader thread, where the asynchronous
+        calls it starts are coalesced (one request per server, the reads sharing one
+        ReadIndex round) as those of one burst of replies are. For a caller on another
+        thread (the Redis front door's loop) with many calls to start at once. `fn` must be
+        quick and must not block; an exception in it is logged. Raises NetworkClosed once
+        the connection is closed."""
+        self.network.call_later(0.0, fn)
 
     def redis(self, args: Sequence[bytes], timeout_s: float = TIMEOUT_S_DEFAULT) -> Reply:
         """`redis_async` waited on."""

@@ -13,6 +13,7 @@ with fields, in order, as unsigned LEB128 varints (ints) or varint length + UTF-
     Cas: client_id, seq, key, has_expected (0 or 1), [expected], new
     RedisWrite: client_id, seq, args          RedisRead: args
     RedisExec: client_id, seq, n, n x args, m, m x (key, zigzag version)
+    RedisReads: n (at least 1), n x args
     RedisVersions, Purge: count, count x key
     WriteBatch: count, then count x (length, the encoding of one write)
     Stamped: now_ms (8 bytes, little-endian), then the encoding of one command or
@@ -52,6 +53,7 @@ from sentinel.kvraft.commands import (
     Put,
     RedisExec,
     RedisRead,
+    RedisReads,
     RedisVersions,
     RedisWrite,
     Register,
@@ -69,7 +71,7 @@ VERSION = 1
 _HEAD = MAGIC + bytes([VERSION])
 _OP_CODES: dict[type, int] = {Register: 1, Get: 2, Put: 3, Append: 4, Delete: 5, Cas: 6,
                               RedisWrite: 8, RedisExec: 9, RedisRead: 10, RedisVersions: 11,
-                              Purge: 12}  # fmt: skip
+                              Purge: 12, RedisReads: 14}  # fmt: skip
 _OP_TYPES: dict[int, type] = {code: cls for cls, code in _OP_CODES.items()}
 _OP_HEADS = {cls: _HEAD + bytes([code]) for cls, code in _OP_CODES.items()}
 _WRITE_BATCH_OP = 7
@@ -158,10 +160,16 @@ def _encode_redis_write(command: RedisWrite, parts: list[bytes]) -> list[bytes]:
     return _write_args(command.args, parts)
 
 
-def _encode_redis_exec(command: RedisExec, parts: list[bytes]) -> list[bytes]:
-    parts += (_uint(command.client_id), _uint(command.seq), _uint(len(command.commands)))
-    for args in command.commands:
+def _write_commands(commands: tuple[tuple[bytes, ...], ...], parts: list[bytes]) -> list[bytes]:
+    parts.append(_uint(len(commands)))
+    for args in commands:
         _write_args(args, parts)
+    return parts
+
+
+def _encode_redis_exec(command: RedisExec, parts: list[bytes]) -> list[bytes]:
+    parts += (_uint(command.client_id), _uint(command.seq))
+    _write_commands(command.commands, parts)
     parts.append(_uint(len(command.watched)))
     for key, version in command.watched:
         zigzag = version << 1 if version >= 0 else ((-version) << 1) - 1
@@ -173,6 +181,7 @@ _REDIS_WRITERS = {
     RedisWrite: _encode_redis_write,
     RedisExec: _encode_redis_exec,
     RedisRead: lambda command, parts: _write_args(command.args, parts),
+    RedisReads: lambda command, parts: _write_commands(command.commands, parts),
     RedisVersions: lambda command, parts: _write_args(command.keys, parts),
     Purge: lambda command, parts: _write_args(command.keys, parts),
 }
@@ -392,20 +401,30 @@ def _read_redis_write(data: bytes, pos: int) -> tuple[Command, int]:
     return RedisWrite(args, client_id, seq), pos
 
 
-def _read_redis_exec(data: bytes, pos: int) -> tuple[Command, int]:
-    client_id, seq, pos = _ids_at(data, pos)
-    count, pos = _uint_at(data, pos, BATCH_COMMANDS_MAX)
+def _commands_at(data: bytes, pos: int, count_min: int = 0) -> tuple[tuple, int]:
+    count, pos = _uint_at(data, pos, BATCH_COMMANDS_MAX, count_min)
     commands = []
     for _ in range(count):
         args, pos = _args_at(data, pos, ARGS_MAX, VALUE_BYTES_MAX, 1)
         commands.append(args)
+    return tuple(commands), pos
+
+
+def _read_redis_exec(data: bytes, pos: int) -> tuple[Command, int]:
+    client_id, seq, pos = _ids_at(data, pos)
+    commands, pos = _commands_at(data, pos)
     count, pos = _uint_at(data, pos, BATCH_COMMANDS_MAX)
     watched = []
     for _ in range(count):
         key, pos = _blob_at(data, pos, KEY_BYTES_MAX)
         zigzag, pos = _uint_at(data, pos, _VERSION_ZIGZAG_MAX)
         watched.append((key, zigzag >> 1 if not zigzag & 1 else -((zigzag + 1) >> 1)))
-    return RedisExec(tuple(commands), tuple(watched), client_id, seq), pos
+    return RedisExec(commands, tuple(watched), client_id, seq), pos
+
+
+def _read_redis_reads(data: bytes, pos: int) -> tuple[Command, int]:
+    commands, pos = _commands_at(data, pos, 1)
+    return RedisReads(commands), pos
 
 
 def _read_redis_read(data: bytes, pos: int) -> tuple[Command, int]:
@@ -422,6 +441,7 @@ _REDIS_READERS = {
     RedisWrite: _read_redis_write,
     RedisExec: _read_redis_exec,
     RedisRead: _read_redis_read,
+    RedisReads: _read_redis_reads,
     RedisVersions: lambda data, pos: _read_keys(RedisVersions, data, pos),
     Purge: lambda data, pos: _read_keys(Purge, data, pos),
 }

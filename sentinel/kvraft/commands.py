@@ -15,8 +15,9 @@ constructor (every replica builds one per applied entry), not to be sent as they
 - `RedisWrite(args)` is one Redis write command (`args[0]` its name, all bytes) and
   `RedisExec(commands, watched)` a MULTI/EXEC block (one entry: all or nothing; aborted when
   a key of `watched` is no longer at the version WATCH read): writes under a session.
-- `RedisRead(args)` is one Redis read command and `RedisVersions(keys)` reads WATCH's
-  versions: served by ReadIndex, not through the log.
+- `RedisRead(args)` is one Redis read command, `RedisReads(commands)` several at one read
+  point, and `RedisVersions(keys)` reads WATCH's versions: served by ReadIndex, not through
+  the log.
 - `Purge(keys)` deletes those of `keys` that have expired: the leader logs it on its own
   (no session), so that memory comes back on every replica.
 
@@ -119,6 +120,14 @@ class RedisRead:
 
 
 @message
+class RedisReads:
+    """Several Redis read commands served at one read point (a pipeline's or a burst's
+    reads: one request, one ReadIndex round); the reply is an Array of their replies."""
+
+    commands: tuple[tuple[bytes, ...], ...]
+
+
+@message
 class RedisVersions:
     """WATCH's versions of `keys` (served by ReadIndex)."""
 
@@ -135,7 +144,7 @@ class Purge:
 Write = Put | Append | Delete | Cas | RedisWrite | RedisExec
 Command = (
     Register | Get | Put | Append | Delete | Cas | RedisWrite | RedisExec | RedisRead
-    | RedisVersions | Purge
+    | RedisReads | RedisVersions | Purge
 )  # fmt: skip
 
 #: Operation names as clients (CLI, RESP gateway) spell them -> command class.
@@ -150,7 +159,8 @@ OPERATIONS: dict[str, type] = {
 #: Arguments of one Redis command (MSET of many keys is one command).
 ARGS_MAX = 1024 * 1024
 WRITE_TYPES: tuple[type, ...] = (Put, Append, Delete, Cas, RedisWrite, RedisExec)
-REDIS_TYPES: tuple[type, ...] = (RedisWrite, RedisExec, RedisRead, RedisVersions, Purge)
+REDIS_TYPES: tuple[type, ...] = (RedisWrite, RedisExec, RedisRead, RedisReads, RedisVersions,
+                                  Purge)  # fmt: skip
 COMMAND_TYPES: tuple[type, ...] = (Register, Get, Put, Append, Delete, Cas, *REDIS_TYPES)
 
 
@@ -222,6 +232,10 @@ def _check_redis(command: object) -> None:
                 raise InvalidRequest("watched holds (key, version) pairs")
             _check_blobs((pair[0],), KEY_BYTES_MAX, "watched key")
             validate_int(pair[1], "a watched version", -(2**63), 2**63 - 1)
+    elif isinstance(command, RedisReads):
+        _check_tuple(command.commands, "commands", BATCH_COMMANDS_MAX, 1)
+        for args in command.commands:
+            _check_args(args)
     elif isinstance(command, RedisVersions | Purge):
         _check_tuple(command.keys, "keys", PURGE_KEYS_MAX)
         _check_blobs(command.keys, KEY_BYTES_MAX, "key")

@@ -31,7 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 from sentinel.kvraft.codec import CommandError, decode_command
-from sentinel.kvraft.commands import Purge, RedisExec, RedisRead, RedisWrite
+from sentinel.kvraft.commands import Purge, RedisExec, RedisRead, RedisReads, RedisWrite
 from sentinel.kvraft.keyspace import COMMANDS, validate
 from sentinel.kvraft.limits import InvalidRequest
 from sentinel.kvraft.results import Result, ResultCode
@@ -48,7 +48,7 @@ ERRORS = (OK, WRONG_LEADER, RETRY, REFUSED, INVALID)
 SERVICE = "KVServer"
 #: RPC method name -> the command class it takes.
 METHODS = ("Get", "Put", "Append", "Delete", "Cas", "Register", "RedisWrite", "RedisExec",
-           "RedisRead", "RedisVersions", "Batch")  # fmt: skip
+           "RedisRead", "RedisReads", "RedisVersions", "Batch")  # fmt: skip
 BATCH_METHOD = f"{SERVICE}.Batch"
 #: Operations in one batch, and their encoded bytes: a bigger batch is refused (INVALID).
 BATCH_OPS_MAX = 256
@@ -80,9 +80,11 @@ def check_redis(command: object) -> object:
         _check_args(command.args)  # type: ignore[attr-defined]
         if cls is RedisRead and COMMANDS[command.args[0].upper()].write:  # type: ignore[attr-defined]
             raise InvalidRequest(f"{command.args[0]!r} is a write: send it as a RedisWrite")  # type: ignore[attr-defined]
-    elif cls is RedisExec:
+    elif cls is RedisExec or cls is RedisReads:
         for args in command.commands:  # type: ignore[attr-defined]
             _check_args(args)
+            if cls is RedisReads and COMMANDS[args[0].upper()].write:
+                raise InvalidRequest(f"{args[0]!r} is a write: send it as a RedisWrite")
     elif cls is Purge:
         raise InvalidRequest("a Purge is logged by the leader, not sent by a client")
     return command

@@ -6,6 +6,7 @@ A call is a (command class, fields) pair, as attempts.py's `Request` holds it:
 - `redis_call(args)`: one command; a write (`COMMANDS[name].write`) is a `RedisWrite` under
   the session, a read a `RedisRead` (ReadIndex, no log entry).
 - `exec_call(commands, watched)`: a MULTI/EXEC block, one `RedisExec` entry.
+- `reads_call(commands)`: several read commands at one read point, a `RedisReads` read.
 - `versions_call(keys)`: WATCH's versions, a `RedisVersions` read.
 
 Each returns the keyspace's `Error` reply instead when `validate` refuses a command (the
@@ -23,6 +24,7 @@ from sentinel.kvraft.commands import (
     ARGS_MAX,
     RedisExec,
     RedisRead,
+    RedisReads,
     RedisVersions,
     RedisWrite,
     validate_command,
@@ -58,6 +60,28 @@ def exec_call(
     commands: Sequence[Sequence[bytes]], watched: Mapping[bytes, int] | None
 ) -> Call | Error:
     """The call for a MULTI/EXEC block, or the Error reply of its first bad command."""
+    block = _block(commands)
+    if isinstance(block, Error):
+        return block
+    pairs = tuple(sorted((watched or {}).items()))
+    return _fits(RedisExec, (block, pairs))
+
+
+def reads_call(commands: Sequence[Sequence[bytes]]) -> Call | Error:
+    """The call for several read commands at one read point, or the Error reply of its
+    first bad command (a write among them is one: ERR, it must go through the log)."""
+    block = _block(commands)
+    if isinstance(block, Error):
+        return block
+    for args in block:
+        if COMMANDS[args[0].upper()].write:
+            return Error(f"ERR {args[0].decode('latin-1')} is a write, not a read")
+    return _fits(RedisReads, (block,))
+
+
+def _block(commands: Sequence[Sequence[bytes]]) -> tuple[tuple[bytes, ...], ...] | Error:
+    """The commands as tuples of bytes, or the Error reply of the first that `validate`
+    refuses."""
     if isinstance(commands, (bytes, str)) or not isinstance(commands, Sequence):
         raise InvalidRequest(f"commands must be a sequence, not {type(commands).__name__}")
     block = tuple(_blobs(args, "a command") for args in commands)
@@ -65,8 +89,7 @@ def exec_call(
         error = validate(list(args))
         if error is not None:
             return error
-    pairs = tuple(sorted((watched or {}).items()))
-    return _fits(RedisExec, (block, pairs))
+    return block
 
 
 def versions_call(keys: Sequence[bytes]) -> Call:
@@ -121,6 +144,10 @@ def redis_answer(kind: type, fields: tuple, data: object) -> Any:
     list of replies (None: a watched key changed, nothing ran); versions: key -> version.
     ValueError if the reply is malformed."""
     reply = decode_reply(data)  # type: ignore[arg-type]
+    if kind is RedisReads:
+        if type(reply) is Array and len(reply.items) == len(fields[0]):
+            return list(reply.items)
+        raise ValueError(f"reads answered {reply!r:.80}")
     if kind is RedisExec:
         if type(reply) is Array:
             return list(reply.items)

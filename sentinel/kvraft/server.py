@@ -28,6 +28,9 @@ It registers the "KVServer" RPC service (protocol.py) and glues it to raft and t
   linearisation, and one entry costs raft one replication and one fsync for all. Registers
   keep an entry each (a client id is its Register's index); the Gets share one ReadIndex
   read point; the batch is answered once, when its last operation is.
+- **Sessions**: the exactly-once session table holds at most `sessions_max` sessions
+  (option; default SESSIONS_MAX_DEFAULT); past that the least recently used expires, and
+  its client's next write is answered SESSION_EXPIRED (sessions.py).
 - **Snapshots**: after each applied batch, when the raft state on disk has reached
   `maxraftstate` bytes (option; -1, the default, means never), the state machine's snapshot
   is handed to raft, which persists it and trims the log. At start the node restores the
@@ -58,6 +61,7 @@ from sentinel.kvraft.commands import (
     Command,
     Get,
     RedisRead,
+    RedisReads,
     RedisVersions,
     Register,
     Write,
@@ -149,6 +153,10 @@ class KVServerApp(Application):
         timeout_ms = int(ctx.options.get("reply_timeout_ms", REPLY_TIMEOUT_MS_DEFAULT))  # type: ignore[call-overload]
         assert timeout_ms > 0, "reply_timeout_ms must be positive"
         self.reply_timeout_s = timeout_ms / 1000.0
+        sessions_max = ctx.options.get("sessions_max")
+        if sessions_max is not None:  # nothing is applied yet: a table of that size
+            self.sm = KVStateMachine(int(sessions_max))  # type: ignore[call-overload]
+            self.clock = LogClock(self.sm)
         ctx.rpc.add_service(KVService(self), SERVICE)  # type: ignore[arg-type]
 
     # -- raft -> state machine -----------------------------------------------------------
@@ -273,6 +281,7 @@ class KVServerApp(Application):
     def status(self) -> dict[str, int]:
         return {
             "keys": len(self.sm.keyspace),
+            "expires": self.sm.keyspace.expiring(),
             "sessions": self.sm.sessions,
             "writes_pending": len(self.write_deadlines),
             "reads_pending": self.reads_pending,
@@ -314,7 +323,7 @@ class KVServerApp(Application):
             self.write_deadlines.append((deadline, index, waiter))
         return None
 
-    def read(self, get: Get | RedisRead | RedisVersions) -> KVReply | Deferred:
+    def read(self, get: Get | RedisRead | RedisReads | RedisVersions) -> KVReply | Deferred:
         """A linearizable Get or Redis read (decoded, so valid) through ReadIndex."""
         deferred = Deferred()
         read = get.key if type(get) is Get else get
@@ -363,7 +372,7 @@ class KVServerApp(Application):
                 continue
             if type(command) is Get:
                 reads.append((command.key, slot))
-            elif type(command) is RedisRead or type(command) is RedisVersions:
+            elif type(command) in _REDIS_READS:
                 reads.append((command, slot))
             elif type(command) is Register:  # its client id is its own entry's index
                 self._answer(slot, self._propose(command, data, slot))
@@ -422,7 +431,8 @@ class KVServerApp(Application):
 
 
 #: What a read point serves: a Get's (validated) key, or a Redis read.
-_Read = str | RedisRead | RedisVersions
+_Read = str | RedisRead | RedisReads | RedisVersions
+_REDIS_READS = (RedisRead, RedisReads, RedisVersions)
 
 
 def _reply_ok(result: Result) -> KVReply:

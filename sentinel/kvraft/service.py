@@ -14,6 +14,7 @@ from sentinel.kvraft.commands import (
     Put,
     RedisExec,
     RedisRead,
+    RedisReads,
     RedisVersions,
     RedisWrite,
     Register,
@@ -73,6 +74,9 @@ class KVService:
 
     def RedisRead(self, args: Any) -> KVReply | Deferred:
         return self._read(args, RedisRead)
+
+    def RedisReads(self, args: Any) -> KVReply | Deferred:
+        return self._read(args, RedisReads)
 
     def RedisVersions(self, args: Any) -> KVReply | Deferred:
         return self._read(args, RedisVersions)

@@ -38,6 +38,7 @@ from sentinel.kvraft.commands import (
     Put,
     RedisExec,
     RedisRead,
+    RedisReads,
     RedisVersions,
     RedisWrite,
     Register,
@@ -180,12 +181,16 @@ class KVStateMachine:
         value = self.value(key, now_ms)
         return _NO_KEY if value is None else Result(ResultCode.OK, value)
 
-    def redis_read(self, command: RedisRead | RedisVersions, now_ms: int) -> Result:
-        """A Redis read command or WATCH's versions at `now_ms`: OK with the encoded reply
-        (versions: an Array of Int, in the order of the keys). Changes nothing a client sees."""
+    def redis_read(self, command: RedisRead | RedisReads | RedisVersions, now_ms: int) -> Result:
+        """A Redis read command (several: an Array of their replies) or WATCH's versions at
+        `now_ms`: OK with the encoded reply (versions: an Array of Int, in the order of the
+        keys). Changes nothing a client sees."""
         if type(command) is RedisVersions:
             versions = self.keyspace.versions(command.keys, now_ms)
             reply: Reply = Array(tuple(Int(versions[key]) for key in command.keys))
+        elif type(command) is RedisReads:
+            apply = self.keyspace.apply
+            reply = Array(tuple(apply(list(args), now_ms) for args in command.commands))
         else:
             reply = self.keyspace.apply(list(command.args), now_ms)
         return Result(ResultCode.OK, encode_reply(reply))
@@ -245,7 +250,7 @@ class KVStateMachine:
             )
         if cls is Get:
             return self.read(command.key, now_ms)  # type: ignore[union-attr]
-        if cls is RedisRead or cls is RedisVersions:
+        if cls is RedisRead or cls is RedisReads or cls is RedisVersions:
             return self.redis_read(command, now_ms)  # type: ignore[arg-type]
         if cls is Register:
             return Result(ResultCode.OK, client_id=self._sessions.open(index))

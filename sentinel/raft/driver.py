@@ -105,8 +105,10 @@ class NodeDriver:
         self.reads_asked.add(bytes(context))
 
     def compact(self, index: int, data: bytes) -> None:
-        """Compact to snapshot `data` at `index` once the current batch is applied (the
-        highest index asked wins)."""
+        """Compact to snapshot `data` at `index` once the current batch is applied, or at
+        the next `process` when none is (the highest index asked wins). Every compaction of
+        the node goes through here: the application's, and a snapshot written by a forked
+        child (host/bgsnap.py)."""
         if self.compact_wish is None or index > self.compact_wish[0]:
             self.compact_wish = (index, bytes(data))
 
@@ -122,6 +124,7 @@ class NodeDriver:
                 return False
             self.stalled = None
             self.finish(rd, early)
+        self.compact_to_wish()  # one asked for between Readys (a background snapshot)
         for batch in range(batches_max):
             if not self.core.has_ready():
                 return True
@@ -150,7 +153,12 @@ class NodeDriver:
         self.host.flush()  # the answers leave now, not after the next batch's fsync
         self.core.advance(rd)  # 4. advance
         self.check_role()
-        if self.compact_wish is not None:
+        self.compact_to_wish()
+
+    def compact_to_wish(self) -> None:
+        """Compact to the latest snapshot asked for (`compact`), if any: only between
+        Readys, never while one is held for want of disk room."""
+        if self.compact_wish is not None and self.stalled is None:
             index, data = self.compact_wish
             self.compact_wish = None
             if self.core.compact(index, data):

@@ -17,7 +17,7 @@ replies back in request order.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Awaitable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -47,19 +47,20 @@ class RaftStatus:
 
 
 class Backend(Protocol):
-    """The data side of the Redis front door (all calls are coroutines)."""
+    """The data side of the Redis front door. Every call returns an awaitable: a coroutine,
+    or a future (cheaper per call: the front door then makes no task for it)."""
 
-    async def execute(self, command: list[bytes], caller: Caller) -> Any:
+    def execute(self, command: list[bytes], caller: Caller) -> Awaitable[Any]:
         """Run one data command (`command[0]` is the name as sent, any case) and return
         its reply. The command has passed the table's arity check."""
         ...
 
-    async def execute_batch(
+    def execute_batch(
         self,
         commands: Sequence[list[bytes]],
         watched: dict[bytes, Version],
         caller: Caller,
-    ) -> list[Any] | Any | None:
+    ) -> Awaitable[list[Any] | Any | None]:
         """Run an EXEC: all `commands` as one atomic step (one log entry), unless a key in
         `watched` no longer has the version `watch` returned for it: then nothing runs and
         the answer is None. Otherwise one reply per command (an error reply for a command

@@ -1,9 +1,10 @@
 """The real backend: the Redis front door's data side, a client of the cluster through the router.
 
 `ClusterBackend(client)` implements `sentinel.redis.backend.Backend` with the Python client's
-Redis calls (`redis_async`, `redis_exec_async`, `redis_versions_async`), whose
-`concurrent.futures.Future`s are bridged to the front door's event loop with
-`asyncio.wrap_future`. The client follows the leader and retries under its exactly-once
+Redis calls (`redis_async`, `redis_exec_async`, `redis_versions_async`), started and answered
+through a `Bridge` (bridge.py): the calls of one event-loop turn leave together, so the reads
+of a pipeline or burst share one request and one ReadIndex round, and their answers come back
+to the loop in one wake-up. The client follows the leader and retries under its exactly-once
 sessions, so a leader kill is a short pause for a Redis client, not an error.
 
 Every call has a deadline of `timeout_s` (CALL_TIMEOUT_S, 5 s, by default: longer than an
@@ -21,8 +22,8 @@ writes is in flight; the writes that arrive meanwhile wait and then leave togeth
 EXEC-like log entry (`redis_exec_async` without watched keys), at most WRITE_BATCH_MAX
 commands. A pipeline of writes thus costs one log entry per round trip, and stays in order.
 Grouping writes is safe: the replies are per command and a group applies atomically, which
-is one of the orders Redis itself could have produced. Reads go straight out (reads issued
-together share one ReadIndex round in the client).
+is one of the orders Redis itself could have produced. The groups of many connections that
+leave in one turn share one request (and, at the leader, one log entry).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from sentinel.kvraft.keyspace import COMMANDS, validate
 from sentinel.kvraft.keyspace import replies as ks
 from sentinel.kvraft.limits import InvalidRequest
 from sentinel.redis.backend import Caller, RaftStatus, Version
+from sentinel.redis.bridge import Bridge
 from sentinel.redis.replies import NULL_ARRAY, Error
 
 log = logging.getLogger(__name__)
@@ -47,8 +49,10 @@ log = logging.getLogger(__name__)
 CALL_TIMEOUT_S = 5.0
 #: The most writes of one connection sent as one log entry.
 WRITE_BATCH_MAX = 256
-#: The most argument bytes of one grouped write entry (a big value goes alone).
-WRITE_BATCH_BYTES_MAX = 1024 * 1024
+#: The most reads sent as one call (at one read point).
+READ_BATCH_MAX = 256
+#: The most argument bytes of one grouped write entry or read call (a big value goes alone).
+BATCH_BYTES_MAX = 1024 * 1024
 
 TRYAGAIN = "TRYAGAIN the read's deadline passed without an answer from a leader; nothing changed"
 UNKNOWN = "UNKNOWN the write's deadline passed; it may have been applied (never twice)"
@@ -67,9 +71,15 @@ class RedisClient(Protocol):
         timeout_s: float = ...,
     ) -> Future[Any]: ...
 
+    def redis_reads_async(
+        self, commands: Sequence[Sequence[bytes]], timeout_s: float = ...
+    ) -> Future[Any]: ...
+
     def redis_versions_async(
         self, keys: Sequence[bytes], timeout_s: float = ...
     ) -> Future[dict[bytes, int]]: ...
+
+    def run_together(self, fn: Callable[[], None]) -> None: ...
 
 
 def to_reply(reply: Any) -> Any:
@@ -147,32 +157,37 @@ class ClusterBackend:
         self.timeout_s = timeout_s
         self._raft_status = raft_status
         self._lanes: dict[int, _Lane] = {}
+        self._reads: list[tuple[list[bytes], asyncio.Future[Any]]] = []  # this turn's
+        self.bridge = Bridge(client)
 
-    async def execute(self, command: list[bytes], caller: Caller) -> Any:
-        """A read goes straight out; a write joins its connection's lane."""
+    def execute(self, command: list[bytes], caller: Caller) -> asyncio.Future[Any]:
+        """A read goes out with this turn's other calls; a write joins its connection's lane."""
         invalid = validate(command)
         if invalid is not None:
-            return to_reply(invalid)
+            return _ready(to_reply(invalid))
         if not is_write(command):
-            return await self._call(lambda: self.client.redis_async(command, self.timeout_s), False)
-        return await self._enqueue(caller, command=command)
+            done = asyncio.get_running_loop().create_future()
+            if not self._reads:
+                self.bridge.gather(self._send_reads)
+            self._reads.append((command, done))
+            return done
+        return self._enqueue(caller, command=command)
 
-    async def execute_batch(
+    def execute_batch(
         self, commands: Sequence[list[bytes]], watched: dict[bytes, Version], caller: Caller
-    ) -> list[Any] | None:
+    ) -> asyncio.Future[Any]:
         """EXEC: one log entry after this connection's earlier writes."""
         versions = {key: int(version) for key, version in watched.items()}  # type: ignore[call-overload]
-        return await self._enqueue(caller, batch=list(commands), watched=versions)
+        return self._enqueue(caller, batch=list(commands), watched=versions)
 
     async def watch(self, keys: Sequence[bytes], caller: Caller) -> list[Version] | Error:
         """The keys' versions, read from the leader; a TRYAGAIN error when they could not
         be read in time."""
-        try:
-            future = self.client.redis_versions_async(list(keys), self.timeout_s)
-            versions = await asyncio.wrap_future(future)
-        except Exception as exc:
-            return failure_reply(exc, False)
-        return [versions[key] for key in keys]
+        keys = list(keys)
+        reply = await self._call(
+            lambda: self.client.redis_versions_async(keys, self.timeout_s), raw=True
+        )
+        return [reply[key] for key in keys] if isinstance(reply, dict) else reply
 
     async def status(self) -> RaftStatus:
         """INFO's raft and keyspace sections."""
@@ -184,20 +199,67 @@ class ClusterBackend:
         return RaftStatus(raft.role, raft.term, raft.leader, raft.commit_index,
                           raft.applied_index, keys, raft.expires)  # fmt: skip
 
+    def _call(self, start: Callable[[], Future[Any]], raw: bool = False) -> asyncio.Future[Any]:
+        """A read through the bridge: a loop future of its reply (`raw`: unconverted)."""
+        done = asyncio.get_running_loop().create_future()
+
+        def on_done(future: Future[Any]) -> None:
+            if not done.done():
+                done.set_result(_answer(future, False, raw))
+
+        self.bridge.call(start, on_done)
+        return done
+
+    def _send_reads(self) -> None:
+        """This turn's reads, of every connection, as few calls at one read point each."""
+        reads, self._reads = self._reads, []
+        start = 0
+        while start < len(reads):
+            end, size = start + 1, sum(map(len, reads[start][0]))
+            while end < len(reads) and end - start < READ_BATCH_MAX:
+                size += sum(map(len, reads[end][0]))
+                if size > BATCH_BYTES_MAX:
+                    break
+                end += 1
+            self._send_read_group(reads[start:end])
+            start = end
+
+    def _send_read_group(self, group: list[tuple[list[bytes], asyncio.Future[Any]]]) -> None:
+        client, timeout_s = self.client, self.timeout_s
+        if len(group) == 1:
+            command, done = group[0]
+            self.bridge.call(
+                lambda: client.redis_async(command, timeout_s),
+                lambda future: _resolve(done, _answer(future, False)),
+            )
+            return
+        commands = [command for command, _done in group]
+
+        def on_done(future: Future[Any]) -> None:
+            replies = _answer(future, False)
+            for index, (_command, done) in enumerate(group):
+                if isinstance(replies, list) and len(replies) == len(group):
+                    _resolve(done, to_reply(replies[index]))
+                else:
+                    _resolve(done, replies if isinstance(replies, Error) else Error(TRYAGAIN))
+
+        self.bridge.call(lambda: client.redis_reads_async(commands, timeout_s), on_done)
+
     # -- writes in order -------------------------------------------------------------------
 
-    async def _enqueue(self, caller: Caller, **what: Any) -> Any:
+    def _enqueue(self, caller: Caller, **what: Any) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
         lane = self._lanes.setdefault(caller.client_id, _Lane())
-        write = _Write(asyncio.get_running_loop().create_future(), **what)
+        write = _Write(loop.create_future(), **what)
         lane.waiting.append(write)
         if not lane.busy:
             lane.busy = True
-            asyncio.get_running_loop().call_soon(self._send_next, caller.client_id, lane)
-        return await write.done
+            self.bridge.gather(lambda: self._send_next(caller.client_id, lane))
+        return write.done
 
     def _send_next(self, client_id: int, lane: _Lane) -> None:
-        """Send the next group of the lane's writes (after the current loop turn, so that a
-        pipeline's writes read in one turn leave together)."""
+        """Send the next group of the lane's writes (once the current loop turn is over, so
+        that a pipeline's writes read in one turn leave together)."""
         if not lane.waiting:
             lane.busy = False
             if self._lanes.get(client_id) is lane:
@@ -208,52 +270,69 @@ class ClusterBackend:
             size = group[0].size_bytes
             while lane.waiting and len(group) < WRITE_BATCH_MAX and lane.waiting[0].batch is None:
                 size += lane.waiting[0].size_bytes
-                if size > WRITE_BATCH_BYTES_MAX:
+                if size > BATCH_BYTES_MAX:
                     break
                 group.append(lane.waiting.popleft())
-        task = asyncio.get_running_loop().create_task(self._send(group))
-        task.add_done_callback(lambda _: self._send_next(client_id, lane))
 
-    async def _send(self, group: list[_Write]) -> None:
+        def on_done(future: Future[Any]) -> None:
+            _settle_group(group, future)
+            self._send_next(client_id, lane)
+
+        self.bridge.call(self._starter(group), on_done)
+
+    def _starter(self, group: list[_Write]) -> Callable[[], Future[Any]]:
+        """How to start a group: an EXEC, one write alone, or several as one EXEC-like entry."""
+        client, timeout_s = self.client, self.timeout_s
         first = group[0]
         if first.batch is not None:
-            batch, watched = first.batch, first.watched
-            replies = await self._call(
-                lambda: self.client.redis_exec_async(batch, watched or None, self.timeout_s), True
-            )
-            if isinstance(replies, list):
-                replies = [to_reply(r) for r in replies]
-            _settle(first, replies)
-            return
+            batch, watched = first.batch, first.watched or None
+            return lambda: client.redis_exec_async(batch, watched, timeout_s)
         if len(group) == 1:
             command = first.command
             assert command is not None
-            _settle(
-                first,
-                await self._call(lambda: self.client.redis_async(command, self.timeout_s), True),
-            )
-            return
+            return lambda: client.redis_async(command, timeout_s)
         commands = [w.command for w in group]
-        replies = await self._call(
-            lambda: self.client.redis_exec_async(commands, None, self.timeout_s), True
-        )
-        for index, write in enumerate(group):
-            if isinstance(replies, list) and len(replies) == len(group):
-                _settle(write, to_reply(replies[index]))
-            else:
-                _settle(write, replies if isinstance(replies, Error) else Error(UNKNOWN))
+        return lambda: client.redis_exec_async(commands, None, timeout_s)  # type: ignore[arg-type]
 
-    async def _call(self, start: Callable[[], Future[Any]], write: bool) -> Any:
-        """Start a client call and await it: its reply converted, or the error reply."""
-        try:
-            reply = await asyncio.wrap_future(start())  # QueueFull/ClientClosed raise at start
-        except Exception as exc:
-            return failure_reply(exc, write)
-        if reply is None or isinstance(reply, list):
-            return reply  # an EXEC's replies (converted by the caller) or its WATCH abort
-        return to_reply(reply)
+
+def _answer(future: Future[Any], write: bool, raw: bool = False) -> Any:
+    """A settled client call's reply, converted (`raw`: as is), or its error reply."""
+    try:
+        reply = future.result()
+    except Exception as exc:
+        return failure_reply(exc, write)
+    if raw or reply is None or isinstance(reply, list):
+        return reply  # an EXEC's replies (converted by the caller) or its WATCH abort
+    return to_reply(reply)
+
+
+def _settle_group(group: list[_Write], future: Future[Any]) -> None:
+    """Hand each write of a sent group its reply (an error for all when the call failed)."""
+    replies = _answer(future, True)
+    first = group[0]
+    if first.batch is not None:
+        _settle(first, [to_reply(r) for r in replies] if isinstance(replies, list) else replies)
+    elif len(group) == 1:
+        _settle(first, replies)
+    elif isinstance(replies, list) and len(replies) == len(group):
+        for write, reply in zip(group, replies, strict=True):
+            _settle(write, to_reply(reply))
+    else:
+        for write in group:
+            _settle(write, replies if isinstance(replies, Error) else Error(UNKNOWN))
+
+
+def _resolve(done: asyncio.Future[Any], reply: Any) -> None:
+    if not done.done():
+        done.set_result(reply)
+
+
+def _ready(reply: Any) -> asyncio.Future[Any]:
+    """A loop future that already holds `reply`."""
+    done = asyncio.get_running_loop().create_future()
+    done.set_result(reply)
+    return done
 
 
 def _settle(write: _Write, reply: Any) -> None:
-    if not write.done.done():
-        write.done.set_result(reply)
+    _resolve(write.done, reply)

@@ -13,13 +13,13 @@ Key/value runs: `SimOptions(workload="kv")` (or `--workload kv`) runs the produc
 server (`KVServerApp`, through kvserve.py) on every node, with `KVWorkload` clients that are
 the production client state machine (`kvraft.attempts.Operation`) calling the servers' RPCs
 over the virtual network; gets are served by ReadIndex and leases (counted in the summary
-line), and the history is checked with `sentinel.lin`. Any other application plugs in with
-`SimOptions(app_factory=...)` (a class with apply(entry) / snapshot() -> bytes /
-restore(bytes)); clients are `Timer`s (next_us/fire) that propose through a leader and
-`ApplyListener`s that learn results in on_apply.
+line), and the history is checked with `sentinel.lin`. The raft workload runs the 6.824
+recorder (`sentinel.host.recorder`). Any other `raft.app.Application` plugs in with
+`SimOptions(app_factory=...)`: the node driver runs it as in a node process, with a
+`SimContext` as its node; clients are `Timer`s (next_us/fire) that propose through a leader
+and `ApplyListener`s that hear of each applied entry in on_apply.
 """
 
-from sentinel.sim.app import KVApplication, LogRecorder, StateMachine
 from sentinel.sim.cluster import NEVER, TICK_US, ApplyListener, SimCluster, Timer
 from sentinel.sim.disk import DiskCrash, SimDisk
 from sentinel.sim.invariants import (
@@ -55,10 +55,8 @@ __all__ = [
     "DurableLog",
     "InvariantChecker",
     "InvariantViolation",
-    "KVApplication",
     "KVWorkload",
     "LivenessProbe",
-    "LogRecorder",
     "ProposalWorkload",
     "RunResult",
     "Schedule",
@@ -67,7 +65,6 @@ __all__ = [
     "SimNode",
     "SimOptions",
     "SimulationFailure",
-    "StateMachine",
     "SweepSummary",
     "Timer",
     "Trace",

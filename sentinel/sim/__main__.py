@@ -27,10 +27,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="raft",
         help="raft proposals, or key/value clients whose history is checked by sentinel.lin",
     )
+    p.add_argument(
+        "--sessions-max",
+        type=int,
+        default=None,
+        help="the kv servers' session table size (default: each seed picks)",
+    )
     p.add_argument("--verbose", action="store_true", help="print every event (with --seed)")
     args = p.parse_args(argv)
     if args.seeds < 1 or not 1 <= args.nodes <= 99 or args.sim_seconds <= 0:
         p.error("need --seeds >= 1, 1 <= --nodes <= 99 and --sim-seconds > 0")
+    if args.sessions_max is not None and args.sessions_max < 1:
+        p.error("need --sessions-max >= 1")
     return args
 
 
@@ -56,7 +64,9 @@ def _describe(result: RunResult) -> str:
         f"commits={result.commits} acked={result.acked} crashes={c['crashes']} "
         f"disk_crashes={c['disk_crashes']} pauses={c['pauses']} compactions={c['compactions']} "
         f"snapshots_installed={c['snapshots_installed']} delivered={c['delivered']} "
-        f"dropped={c['dropped']}"
+        f"dropped={c['dropped']} gets_readindex={c['reads_index']} "
+        f"gets_lease={c['reads_lease']} kv_batches={c.get('kv_batches', 0)} "
+        f"sessions_expired={c.get('sessions_expired', 0)}"
     )
 
 
@@ -72,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         sim_seconds=args.sim_seconds,
         profile=args.profile,
         workload=args.workload,
+        sessions_max=args.sessions_max,
         keep_trace=args.verbose and args.seed is not None,
     )
     if args.seed is not None:

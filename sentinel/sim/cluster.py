@@ -19,14 +19,14 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from sentinel.host.recorder import Recorder
 from sentinel.netsim import FaultConfig, FaultPolicy, VirtualNetwork
 from sentinel.netsim.vnet import Delivery
-from sentinel.raft import InvalidMessage, Message, MessageType, Raft, Role
+from sentinel.raft import Application, InvalidMessage, Message, MessageType, Raft, Role
 from sentinel.raft.driver import NodeDriver
 from sentinel.sim import kvserve
-from sentinel.sim.app import LogRecorder, StateMachine
 from sentinel.sim.disk import DiskCrash
-from sentinel.sim.host import SimApp, SimHost
+from sentinel.sim.host import SimContext, SimHost
 from sentinel.sim.invariants import DurableLog, InvariantChecker
 from sentinel.sim.node import SimNode
 from sentinel.sim.trace import Trace
@@ -58,8 +58,8 @@ class Timer(Protocol):
 class ApplyListener(Protocol):
     """Told about every entry applied on every node (clients learn their results here)."""
 
-    def on_apply(self, node: SimNode, entry: Any, result: Any) -> None:
-        """`node` applied `entry`; `result` is what its application returned."""
+    def on_apply(self, node: SimNode, entry: Any) -> None:
+        """`node` applied `entry`."""
         ...
 
     def on_crash(self, node: SimNode) -> None:
@@ -74,20 +74,21 @@ class SimCluster:
         self,
         seed: int,
         nodes: int = 5,
-        app_factory: Callable[[], StateMachine] = LogRecorder,
+        app_factory: Callable[[], Application] = Recorder,
         raft_config: dict[str, Any] | None = None,
-        compact_every: int = 50,
         net_config: FaultConfig | None = None,
         trace: Trace | None = None,
         full_check_us: int = 10 * TICK_US,
+        app_options: dict[str, object] | None = None,
     ) -> None:
         assert 1 <= nodes <= 99, "between 1 and 99 nodes"
-        assert compact_every >= 1, "compact_every must be positive"
         self.seed = seed
         self.ids = tuple(range(1, nodes + 1))
         self.now_us = 0
-        self.compact_every = compact_every
         self.full_check_us = full_check_us
+        #: Options every node's application gets (its NodeContext's `options`): they say
+        #: when it compacts (the recorder's "snapshots", the kv server's "maxraftstate").
+        self.app_options = dict(app_options or {})
         self.rng = random.Random(f"{seed}/cluster")
         self.disk_rng = random.Random(f"{seed}/disk")
         policy = FaultPolicy(net_config) if net_config is not None else FaultPolicy()
@@ -310,10 +311,16 @@ class SimCluster:
         state = node.start()
         core = node.core
         assert core is not None
+        app = node.app
+        assert app is not None
         host = SimHost(self, node)
         lease = kvserve.lease_s(core.config) if core.config.lease_reads else 0.0
-        node.driver = NodeDriver(core, SimApp(self, node, host), host, lease)
-        kvserve.attach(self, node)
+        node.driver = NodeDriver(core, app, host, lease)
+        node.ctx = SimContext(self, node, self.app_options)
+        app.start(node.ctx)  # type: ignore[arg-type]  # a NodeContext
+        kvserve.attach(node.ctx, app)
+        if state.snapshot is not None:
+            app.restore(state.snapshot.meta.index, state.snapshot.data)
         self.net.set_up(i, True)
         self.checker.node_started(i, state.snapshot, state.entries)
         self._trace_role(node)

@@ -1,17 +1,22 @@
-"""The simulator as the node driver's host: a simulated node's disk, network and application.
+"""The simulator as the node driver's host and as its application's node.
 
-The simulator runs each node through the same `NodeDriver` as the node process. What the
-driver hands out lands here: `SimHost` saves to the node's simulated disk and sends on the
-virtual network, `SimApp` runs the node's state machine as its `Application`. Both tell the
-invariant checker and the trace what happened, and `SimApp` asks for a compaction every
-`compact_every` applied entries.
+The simulator runs each node through the same `NodeDriver` as the node process, with the
+node's `Application` (raft/app.py: the kv server, the 6.824 recorder, any other) driven by
+it directly. What the driver hands out lands here: `SimHost` saves to the node's simulated
+disk and sends on the virtual network; `SimContext` is the application's `NodeContext`
+(proposals, reads and compactions go to the driver; time is virtual; sizes are those of the
+simulated disk). Both tell the invariant checker and the trace what happened: a Ready that
+`SimHost` saved is then applied by the driver, so its restore and entries are observed as
+applied there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from sentinel.raft import Application, Entry, Message, Ready, Role, Snapshot
+from sentinel.netsim.rpc import RpcServer
+from sentinel.raft import Entry, Message, Ready, Status
 
 if TYPE_CHECKING:
     from sentinel.sim.cluster import SimCluster
@@ -24,11 +29,10 @@ class SimHost:
     def __init__(self, cluster: SimCluster, node: SimNode) -> None:
         self.cluster = cluster
         self.node = node
-        #: The snapshot of the Ready being finished, if it installs one (for the checker).
-        self.installing: Snapshot | None = None
 
     def save(self, rd: Ready) -> bool:
-        """Save `rd` through the node's stalling saver; trace stalls; tell the checker."""
+        """Save `rd` through the node's stalling saver; trace stalls; tell the checker what
+        was persisted and what the driver applies next."""
         cluster, node = self.cluster, self.node
         saver, storage = node.saver, node.storage
         assert saver is not None and storage is not None
@@ -47,8 +51,26 @@ class SimHost:
             # the core's log may already differ there (it stepped a new leader's APPENDs)
             prev = storage.stored_term(rd.entries[0].index - 1)
             checker.observe_persist(node.id, prev if prev is not None else -1, rd.entries)
-        self.installing = rd.apply_snapshot
+        self.observe_applied(rd)
         return True
+
+    def observe_applied(self, rd: Ready) -> None:
+        """What the driver applies of a saved Ready: its snapshot, its entries, its reads."""
+        cluster, node = self.cluster, self.node
+        snap = rd.apply_snapshot
+        if snap is not None:
+            cluster.checker.observe_restore(node.id, snap)
+            cluster.counts["snapshots_installed"] += 1
+            cluster.trace.add((cluster.now_us, "restore", node.id, snap.meta.index))
+        for entry in rd.committed_entries:
+            cluster.checker.observe_apply(node.id, entry)
+            cluster.trace.add((cluster.now_us, "apply", node.id, entry.index, entry.term))
+            for listener in cluster.listeners:
+                listener.on_apply(node, entry)
+        ctx = node.ctx
+        if ctx is not None:
+            for rs in rd.read_states:
+                ctx.read_confirmed(rs.context)
 
     def send(self, messages: tuple[Message, ...]) -> None:
         """Put messages on the virtual network."""
@@ -59,66 +81,86 @@ class SimHost:
         """Nothing is buffered: the virtual network took every message already."""
 
 
-class SimApp(Application):
-    """A node's state machine (`sim.app.StateMachine`) as the driver's application."""
+class SimContext:
+    """A `NodeContext` on a simulated node: the driver, virtual time, the simulated disk.
+    It counts the reads it asked for by how they are confirmed (a lease, or a round)."""
 
-    def __init__(self, cluster: SimCluster, node: SimNode, host: SimHost) -> None:
+    def __init__(self, cluster: SimCluster, node: SimNode, options: Mapping[str, object]):
         self.cluster = cluster
         self.node = node
-        self.host = host
-        assert node.app is not None and node.core is not None
-        self.machine = node.app
-        self.applied = node.core.log.applied
+        self.node_id = node.id
+        self.peer_ids = node.peer_ids
+        self.rpc = RpcServer(None)  # type: ignore[arg-type]  # calls come through kvserve.py
+        self.directory = ""
+        self.options = options
+        #: read context -> "reads_lease" or "reads_index" (the counter it goes to).
+        self.read_kinds: dict[bytes, str] = {}
+        #: How many gets a read context serves (the application says, if it serves gets).
+        self.gets_of: Callable[[bytes], int] = lambda context: 0
 
-    def restore(self, index: int, data: bytes) -> None:
-        """Install the leader's snapshot (the checker sees it)."""
-        snap = self.host.installing
-        assert snap is not None and snap.meta.index == index, "restore follows its save"
-        cluster = self.cluster
-        self.machine.restore(data)
-        self.applied = index
-        cluster.checker.observe_restore(self.node.id, snap)
-        cluster.counts["snapshots_installed"] += 1
-        cluster.trace.add((cluster.now_us, "restore", self.node.id, index))
+    def clock(self) -> float:
+        """Virtual seconds."""
+        return self.cluster.now_us / 1e6
 
-    def apply(self, entry: Entry) -> None:
-        """Apply one entry; the checker, the trace and the listeners hear of it."""
-        cluster = self.cluster
-        result = self.machine.apply(entry)
-        self.applied = entry.index
-        cluster.checker.observe_apply(self.node.id, entry)
-        cluster.trace.add((cluster.now_us, "apply", self.node.id, entry.index, entry.term))
-        for listener in cluster.listeners:
-            listener.on_apply(self.node, entry, result)
+    def propose(self, data: bytes) -> tuple[int, int]:
+        """Through the node's driver."""
+        assert self.node.driver is not None
+        return self.node.driver.propose(data)
 
-    def read_ready(self, context: bytes) -> None:
-        """A confirmed read point: the state machine serves it, if it serves reads."""
-        if hasattr(self.machine, "read_ready"):
-            self.machine.read_ready(context)
+    def read_index(self, context: bytes) -> None:
+        """Through the node's driver, on virtual time; remember whether a lease answers."""
+        driver = self.node.driver
+        assert driver is not None
+        now_s = self.clock()
+        leased = now_s < driver.lease_until
+        driver.read_index(context, now_s)
+        self.read_kinds[bytes(context)] = "reads_lease" if leased else "reads_index"
 
-    def read_failed(self, context: bytes) -> None:
-        """A read point lost with the leadership."""
-        if hasattr(self.machine, "read_failed"):
-            self.machine.read_failed(context)
+    def read_confirmed(self, context: bytes) -> None:
+        """A read point is confirmed: count the gets it serves."""
+        kind = self.read_kinds.pop(context, None)
+        if kind is not None:
+            self.cluster.counts[kind] += self.gets_of(context)
 
-    def role_changed(self, role: Role, term: int, leader: int) -> None:
-        """This node's role, term or leader changed."""
-        if hasattr(self.machine, "role_changed"):
-            self.machine.role_changed(role, term, leader)
-
-    def on_tick(self) -> None:
-        """One tick (a server times out its deferred replies here)."""
-        if hasattr(self.machine, "on_tick"):
-            self.machine.on_tick()
-
-    def after_apply(self) -> None:
-        """Ask for a compaction once `compact_every` entries were applied since the last."""
-        cluster, core, driver = self.cluster, self.node.core, self.node.driver
-        assert core is not None and driver is not None
-        if self.applied - core.log.snapshot_index < cluster.compact_every:
-            return
-        # Check first: the commits up to here must be seen while their entries are in the log.
-        cluster.checker.check_node(self.node.id, core)
-        driver.compact(self.applied, self.machine.snapshot())
+    def compact(self, index: int, data: bytes) -> None:
+        """Through the node's driver (the checker sees the commits before they go)."""
+        node, cluster = self.node, self.cluster
+        assert node.driver is not None and node.core is not None
+        cluster.checker.check_node(node.id, node.core)
+        node.driver.compact(index, data)
         cluster.counts["compactions"] += 1
-        cluster.trace.add((cluster.now_us, "compact", self.node.id, self.applied))
+        cluster.trace.add((cluster.now_us, "compact", node.id, index))
+
+    def compact_in_background(
+        self, index: int, make_snapshot: Callable[[], bytes], state_bytes: int
+    ) -> bool:
+        """No fork in the simulator: compact at once."""
+        self.compact(index, make_snapshot())
+        return True
+
+    def raft_status(self) -> Status:
+        """The core's status."""
+        assert self.node.core is not None
+        return self.node.core.status()
+
+    def entry(self, index: int) -> Entry | None:
+        """The core's entry at `index`, if held."""
+        core = self.node.core
+        assert core is not None
+        if not core.log.snapshot_index < index <= core.log.last_index:
+            return None
+        return core.log.entry(index)
+
+    def raft_state_bytes(self) -> int:
+        """The raft state on the simulated disk (what `maxraftstate` is compared with)."""
+        assert self.node.storage is not None
+        return self.node.storage.raft_state_bytes()
+
+    def snapshot_bytes(self) -> int:
+        """The snapshot file on the simulated disk."""
+        assert self.node.storage is not None
+        return self.node.storage.snapshot_bytes()
+
+    def counters(self) -> Mapping[str, int]:
+        """None kept."""
+        return {}

@@ -10,14 +10,16 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sentinel.host import StallingSaver, Storage
-from sentinel.raft import Config, Message, PersistentState, Raft, SnapshotMeta
+from sentinel.raft import Application, Config, Message, PersistentState, Raft, SnapshotMeta
 from sentinel.raft.driver import NodeDriver
-from sentinel.sim.app import StateMachine
 from sentinel.sim.disk import SimDisk
 from sentinel.sim.invariants import DurableLog
+
+if TYPE_CHECKING:
+    from sentinel.sim.host import SimContext
 
 #: Messages a paused node keeps queued (the oldest are dropped beyond it, like a full socket).
 INBOX_MAX = 10_000
@@ -37,7 +39,7 @@ class SimNode:
         peer_ids: tuple[int, ...],
         seed: int,
         cluster_id: str,
-        app_factory: Callable[[], StateMachine],
+        app_factory: Callable[[], Application],
         config_kw: dict[str, Any],
         clock: Callable[[], float],
     ) -> None:
@@ -53,9 +55,11 @@ class SimNode:
         #: Saves this incarnation's Ready batches; holds one the disk had no room for.
         self.saver: StallingSaver | None = None
         self.core: Raft | None = None
-        self.app: StateMachine | None = None
-        #: Drives the core for this incarnation (the simulator sets it at each start).
+        self.app: Application | None = None
+        #: Drives the core for this incarnation, and is the application's node (the
+        #: simulator sets both at each start).
         self.driver: NodeDriver | None = None
+        self.ctx: SimContext | None = None
         self.incarnation = 0
         self.paused = False
         self.inbox: deque[Message] = deque()
@@ -76,14 +80,13 @@ class SimNode:
         return self.core is not None and not self.paused
 
     def start(self) -> PersistentState:
-        """(Re)start from the disk: recover storage, restore the application, build the core."""
+        """(Re)start from the disk: recover storage, build the core and a new application
+        (which the cluster starts and restores)."""
         assert self.core is None, f"node {self.id} is already running"
         self.incarnation += 1
         storage = Storage.open_fs(self.disk, self.cluster_id, self.id)
         state = storage.recovered
-        app = self.app_factory()
-        if state.snapshot is not None:
-            app.restore(state.snapshot.data)
+        app = self.app_factory()  # started and restored by the cluster (with its context)
         rng = random.Random(f"{self.seed}/node/{self.id}/{self.incarnation}")
         self.core = Raft(self.config, rng, state)
         self.storage, self.app = storage, app
@@ -98,7 +101,7 @@ class SimNode:
         self.disk.crash(rng)
         assert self.storage is not None
         self.storage.close()
-        self.core = self.storage = self.app = self.driver = None
+        self.core = self.storage = self.app = self.driver = self.ctx = None
         self.saver = None
         self.paused = False
         self.inbox.clear()

@@ -13,13 +13,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sentinel.host.recorder import Recorder
 from sentinel.kvraft import Get, encode_command
-from sentinel.raft import InvariantError, StorageError
-from sentinel.sim.app import LogRecorder, StateMachine
+from sentinel.kvraft.server import KVServerApp
+from sentinel.raft import Application, InvariantError, StorageError
+from sentinel.sim import kvserve
 from sentinel.sim.cluster import SimCluster
 from sentinel.sim.invariants import InvariantViolation
 from sentinel.sim.kv import KVWorkload
-from sentinel.sim.kvserve import KVServerMachine
 from sentinel.sim.schedule import generate
 from sentinel.sim.trace import Trace
 from sentinel.sim.workload import LivenessProbe, ProposalWorkload
@@ -35,14 +36,18 @@ class SimOptions:
     sim_seconds: float = 10.0
     profile: str = "mixed"
     liveness_seconds: float = 3.0
-    compact_every: int = 40
+    #: The kv server compacts once the raft state on disk reaches this many bytes (the
+    #: recorder of the raft workload compacts every 10 commands).
+    maxraftstate: int = 2000
     proposal_gap_ms_max: int = 100
     raft_config: dict[str, Any] | None = None
-    #: None: LogRecorder for the raft workload, the kv server (kvserve.py) for the kv one.
-    app_factory: Callable[[], StateMachine] | None = None
+    #: None: the 6.824 recorder for the raft workload, the kv server for the kv one.
+    app_factory: Callable[[], Application] | None = None
     #: "raft": proposals acknowledged when applied; "kv": key/value clients checked by lin.
     workload: str = "raft"
     kv_clients: int = 3
+    #: The kv servers' session table size; None lets each seed pick (seed_sessions_max).
+    sessions_max: int | None = None
     keep_trace: bool = False
     ring_events: int = 200
 
@@ -59,8 +64,14 @@ class SimulationFailure(AssertionError):
         super().__init__(
             f"seed {seed}: {what}\nreplay: python -m sentinel.sim --seed {seed} "
             f"--nodes {options.nodes} --sim-seconds {options.sim_seconds:g} "
-            f"--profile {options.profile} --workload {options.workload}\nlast events:\n{tail}"
+            f"--profile {options.profile} --workload {options.workload}"
+            f"{_sessions_flag(options)}\nlast events:\n{tail}"
         )
+
+
+def _sessions_flag(options: SimOptions) -> str:
+    """The replay command's --sessions-max, when the run did not let the seed pick."""
+    return f" --sessions-max {options.sessions_max}" if options.sessions_max else ""
 
 
 @dataclass
@@ -98,6 +109,18 @@ def seed_raft_config(seed: int, profile: str = "mixed") -> dict[str, Any]:
     }
 
 
+#: The session table sizes a kv seed may pick: one seed in three keeps fewer sessions than
+#: its clients open, so that sessions expire under their clients (who register again).
+SMALL_SESSIONS_MAX = (2, 3, 4)
+
+
+def seed_sessions_max(seed: int) -> int | None:
+    """The kv servers' `sessions_max` for a seed: small on one seed in three, else None
+    (the server's default)."""
+    rng = random.Random(f"{seed}/sessions")
+    return rng.choice(SMALL_SESSIONS_MAX) if rng.random() < 1 / 3 else None
+
+
 def build(seed: int, options: SimOptions) -> tuple[SimCluster, list[Any], Any]:
     """The cluster and its timers (schedule, workload, liveness probe) for one seed."""
     duration_us = int(options.sim_seconds * US_PER_S)
@@ -109,17 +132,25 @@ def build(seed: int, options: SimOptions) -> tuple[SimCluster, list[Any], Any]:
     if options.workload not in ("raft", "kv"):
         raise ValueError(f"unknown workload {options.workload!r}: raft or kv")
     kv = options.workload == "kv"
-    app_factory = options.app_factory or (KVServerMachine if kv else LogRecorder)
+    app_factory = options.app_factory or (KVServerApp if kv else Recorder)
+    app_options: dict[str, object] = {
+        "snapshots": True,  # the recorder's
+        "maxraftstate": options.maxraftstate,  # the kv server's
+        "reply_timeout_ms": kvserve.REPLY_TIMEOUT_MS,
+    }
     if kv:  # the kv server reads through ReadIndex, leased as a node process does
         raft_config = {**raft_config, "lease_reads": True}
+        sessions_max = options.sessions_max or seed_sessions_max(seed)
+        if sessions_max is not None:
+            app_options["sessions_max"] = sessions_max
     trace = Trace(options.ring_events, keep_all=options.keep_trace)
     cluster = SimCluster(
         seed,
         options.nodes,
         app_factory=app_factory,
         raft_config=raft_config,
-        compact_every=options.compact_every,
         trace=trace,
+        app_options=app_options,
     )
     schedule = generate(seed, options.nodes, duration_us, heal_us, options.profile)
     gap_ms_max = options.proposal_gap_ms_max
@@ -132,8 +163,9 @@ def build(seed: int, options: SimOptions) -> tuple[SimCluster, list[Any], Any]:
     else:
         workload = ProposalWorkload(workload_rng, gap_ms_max, stop_us=duration_us)
     cluster.listeners.append(workload)
-    probe_data = encode_command(Get("liveness")) if kv else b"liveness"
-    probe = LivenessProbe(heal_us, live_us - 10_000, data=probe_data)
+    probe = LivenessProbe(heal_us, live_us - 10_000)
+    if kv:
+        probe.data = encode_command(Get("liveness"))
     return cluster, [schedule, workload, probe], workload
 
 
@@ -160,13 +192,16 @@ def run_seed(seed: int, options: SimOptions | None = None) -> RunResult:
         what = f"unexpected {type(exc).__name__}: {exc}\n{where}"
         failure = SimulationFailure(seed, what, cluster.trace.tail(), options)
     wall = time.perf_counter() - started
+    counts = dict(cluster.counts)
+    if isinstance(workload, KVWorkload):
+        counts.update(kv_batches=workload.batches, sessions_expired=workload.sessions_expired)
     return RunResult(
         seed=seed,
         failure=failure,
         digest=cluster.trace.digest(),
         sim_seconds=cluster.now_us / US_PER_S,
         wall_seconds=wall,
-        counts=dict(cluster.counts),
+        counts=counts,
         commits=cluster.checker.commit_max,
         acked=workload.acked,
         trace=cluster.trace,
@@ -198,6 +233,9 @@ class SweepSummary:
     #: Gets the kv servers served from a ReadIndex heartbeat round, and from a lease.
     gets_readindex: int = 0
     gets_lease: int = 0
+    #: Batch requests the kv clients sent, and sessions that expired under their clients.
+    kv_batches: int = 0
+    sessions_expired: int = 0
     sim_seconds: float = 0.0
     wall_seconds: float = 0.0
 
@@ -224,6 +262,8 @@ class SweepSummary:
         self.disk_stalls += result.counts["disk_full_stalls"]
         self.gets_readindex += result.counts["reads_index"]
         self.gets_lease += result.counts["reads_lease"]
+        self.kv_batches += result.counts.get("kv_batches", 0)
+        self.sessions_expired += result.counts.get("sessions_expired", 0)
         self.sim_seconds += result.sim_seconds
         self.wall_seconds += result.wall_seconds
 
@@ -234,6 +274,7 @@ class SweepSummary:
             f"commits={self.commits} acked={self.acked} crashes={self.crashes} "
             f"installs={self.installs} disk_stalls={self.disk_stalls} "
             f"gets_readindex={self.gets_readindex} gets_lease={self.gets_lease} "
+            f"kv_batches={self.kv_batches} sessions_expired={self.sessions_expired} "
             f"simulated={self.sim_seconds:.1f}s wall={self.wall_seconds:.1f}s "
             f"speed={self.speed:.1f} sim-s/wall-s"
         )

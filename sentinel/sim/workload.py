@@ -1,4 +1,6 @@
 """Raft-level clients: proposals at random times to whoever leads, and the liveness probe.
+Commands are wire-encoded, as the 6.824 recorder (the raft workload's application) takes
+them.
 
 A proposal is acknowledged when the node that accepted it applies it at the index it was
 given (committed and applied); it is lost when that node applies another entry there, and
@@ -15,6 +17,7 @@ from sentinel.raft import Entry, NotLeader, ProposalDropped
 from sentinel.sim.cluster import NEVER, TICK_US, SimCluster
 from sentinel.sim.invariants import InvariantViolation
 from sentinel.sim.node import SimNode
+from sentinel.wire import encode
 
 #: Proposals waiting for their outcome, across nodes.
 PENDING_MAX = 100_000
@@ -53,7 +56,8 @@ class ProposalWorkload:
             self.refused += 1
             return
         node = self.rng.choice(leaders)
-        data = f"cmd/{self.proposed}".encode()
+        command = f"cmd/{self.proposed}"
+        data = encode(command)  # as the recorder's Start encodes a command
         try:
             index, term = node.core.propose(data)  # type: ignore[union-attr]
         except (NotLeader, ProposalDropped):
@@ -62,10 +66,10 @@ class ProposalWorkload:
         self.proposed += 1
         if len(self.pending) < PENDING_MAX:
             self.pending[(node.id, node.incarnation, index)] = (term, data)
-        cluster.trace.add((cluster.now_us, "propose", node.id, index, term, data.decode()))
+        cluster.trace.add((cluster.now_us, "propose", node.id, index, term, command))
         cluster.process(node)
 
-    def on_apply(self, node: SimNode, entry: Entry, result: object) -> None:
+    def on_apply(self, node: SimNode, entry: Entry) -> None:
         """Settle the proposal this node accepted at this index, if any."""
         want = self.pending.pop((node.id, node.incarnation, entry.index), None)
         if want is None:
@@ -106,7 +110,7 @@ class LivenessProbe:
     proposal: tuple[int, int] | None = None  # (index, term)
     attempts: int = 0
     #: What the probe proposes (a valid command for the application).
-    data: bytes = b"liveness"
+    data: bytes = encode("liveness")
     _next_us: int = 0
 
     def __post_init__(self) -> None:

@@ -4,6 +4,7 @@ the supervisor is SIGKILLed. A port in use makes `up` fail with the reason."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -27,6 +28,14 @@ def free_port() -> int:
 def redis_status(cli):
     status = cli.status()
     return status["redis"] if status and status.get("redis") else None
+
+
+def front_door_pid(cli) -> int | None:
+    """The pid in the front door's status file (None while there is none)."""
+    try:
+        return int(json.loads((cli.dir / "redis.json").read_text())["pid"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def test_up_serves_redis_and_stops_it_on_every_exit(start_plain, cli, procs, helpers):
@@ -58,6 +67,24 @@ def test_up_serves_redis_and_stops_it_on_every_exit(start_plain, cli, procs, hel
     os.kill(again.pid, signal.SIGKILL)
     again.wait(30)
     helpers.no_process_left(procs)
+
+
+def test_a_front_door_that_dies_is_restarted_with_an_event(start_plain, cli, procs, helpers):
+    port = free_port()
+    up = start_plain("-n", "3", "--redis-port", str(port))
+    cli.stable_leader(3)
+    procs.track(up.pid)
+    first = helpers.wait_for(lambda: redis_status(cli), "redis in status --json")
+    pid = front_door_pid(cli)
+    os.kill(pid, signal.SIGKILL)
+    helpers.wait_for(lambda: front_door_pid(cli) not in (None, pid), "a new front door")
+    assert (
+        helpers.wait_for(lambda: redis_status(cli), "redis in status")["address"]
+        == (first["address"])
+    )
+    assert redis.Redis(port=port, socket_timeout=30).ping() is True
+    log = (cli.dir / "supervisor.log").read_text()
+    assert f"redis front door ended (exit status -{signal.SIGKILL}" in log and "restarted" in log
 
 
 @pytest.mark.skipif(

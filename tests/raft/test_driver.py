@@ -155,3 +155,25 @@ def test_compaction_waits_for_the_batch_and_the_highest_wish_wins() -> None:
     d.propose(b"more")
     d.process(100)
     assert d.core.log.snapshot_index == applied and d.core.snapshot.data == b"newest"
+
+
+def test_a_compaction_asked_between_readys_waits_for_a_held_ready_then_happens() -> None:
+    """A snapshot written in the background reaches the core through the driver: at the next
+    `process`, and never while a Ready is held for want of disk room."""
+    d = driver(1, (1,))
+    elect_alone(d)
+    d.propose(b"c")
+    d.process(100)
+    applied = d.core.log.applied
+    host = d.host
+    host.room = False  # type: ignore[attr-defined]
+    d.propose(b"held")
+    assert not d.process(100) and d.stalled is not None
+    d.compact(applied, b"background")
+    assert not d.process(100)
+    assert d.core.log.snapshot_index == 0  # not while the Ready is held
+    host.room = True  # type: ignore[attr-defined]
+    d.process(100)
+    assert d.core.log.snapshot_index == applied and d.core.snapshot.data == b"background"
+    assert d.process(100)  # the compaction's snapshot was saved in a Ready of its own
+    assert host.saved[-1].snapshot is not None  # type: ignore[attr-defined]

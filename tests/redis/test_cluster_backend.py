@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -64,6 +64,16 @@ class FakeClusterClient:
     def redis_versions_async(self, keys: Sequence[bytes], timeout_s: float = 5.0) -> Future[Any]:
         return self._later("versions", lambda now: self.keyspace.versions(keys, now))
 
+    def redis_reads_async(
+        self, commands: Sequence[Sequence[bytes]], timeout_s: float = 5.0
+    ) -> Future[Any]:
+        return self._later(
+            "reads", lambda now: [self.keyspace.apply(list(c), now) for c in commands]
+        )
+
+    def run_together(self, fn: Callable[[], None]) -> None:
+        threading.Timer(self.rng.uniform(0, self.delay_s), fn).start()
+
 
 @pytest.fixture
 def cluster(serve: Any) -> Any:
@@ -103,6 +113,20 @@ def test_pipeline_of_writes_applies_in_order_in_few_entries(cluster: Any) -> Non
     client = cluster.fake_client
     assert client.calls.count("exec") + client.calls.count("one") < 1000
     assert r.get("counter") == b"1000"
+
+
+def test_a_pipeline_of_reads_goes_as_few_multi_read_calls(cluster: Any) -> None:
+    """The reads of one pipeline share calls (RedisReads: one ReadIndex round each), and
+    every reply still comes back in request order."""
+    r = redis.Redis(port=cluster.port, socket_timeout=10)
+    r.mset({f"r{i}": str(i) for i in range(300)})
+    client = cluster.fake_client
+    client.calls.clear()
+    pipe = r.pipeline(transaction=False)
+    for i in range(300):
+        pipe.get(f"r{i}").strlen(f"r{i}")
+    assert pipe.execute() == [x for i in range(300) for x in (str(i).encode(), len(str(i)))]
+    assert "reads" in client.calls and len(client.calls) < 60, client.calls
 
 
 def test_watch_conflict_aborts_the_exec(cluster: Any) -> None:

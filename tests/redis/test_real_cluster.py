@@ -177,6 +177,9 @@ def test_expiry_across_a_leader_change_and_a_restart(cluster: Cluster) -> None:
     r = cluster.client()
     r.set("exp:short", "v", px=300)
     r.set("exp:long", "v", ex=600)
+    cluster.wait_for(  # INFO counts the keys with a time to live (the nodes' status lags)
+        lambda: r.info("keyspace").get("db0", {}).get("expires", 0) >= 1, "INFO's expires"
+    )
     leader = cluster.wait_for(cluster.leader, "a leader")
     cluster.run("kill", str(leader))
     cluster.wait_for(lambda: cluster.leader() not in (None, leader), "a new leader")

@@ -6,10 +6,13 @@ from __future__ import annotations
 import pytest
 
 import sentinel.sim.cluster as cluster_module
+from sentinel.host.recorder import Recorder
 from sentinel.kvraft import Get, Put, Register, ResultCode, encode_command
+from sentinel.kvraft.server import KVServerApp
 from sentinel.raft import Role
-from sentinel.sim import KVApplication, LogRecorder, SimCluster, heal_all
+from sentinel.sim import SimCluster, heal_all
 from sentinel.sim.schedule import Action, perform
+from sentinel.wire import encode
 
 MS = 1000
 
@@ -23,6 +26,7 @@ def settled(seed: int, nodes: int = 5, **kw: object) -> SimCluster:
 
 
 def propose(cluster: SimCluster, data: bytes) -> tuple[int, int]:
+    """Propose `data` (a command the cluster's application takes) through the leader."""
     leader = cluster.leader()
     assert leader is not None and leader.core is not None
     index, term = leader.core.propose(data)
@@ -36,7 +40,7 @@ def test_a_power_cut_while_persisting_loses_the_unsynced_batch() -> None:
     assert leader is not None and leader.core is not None
     before = leader.core.log.last_index
     leader.disk.arm(2)  # the WAL append happens, its fsync does not
-    index, _ = leader.core.propose(b"doomed")
+    index, _ = leader.core.propose(encode("doomed"))
     cluster.process(leader)
     assert leader.core is None, "the node should have crashed during persist"
     assert cluster.counts["disk_crashes"] == 1
@@ -49,14 +53,14 @@ def test_a_power_cut_while_persisting_loses_the_unsynced_batch() -> None:
     cluster.check_cluster()
     # The leader sent its APPEND before the fsync that lost power (the driver's send-early
     # rule): the followers stored the entry, so it committed without the leader's copy.
-    doomed = [i for i, e in cluster.checker.applied.items() if e.data == b"doomed"]
+    doomed = [i for i, e in cluster.checker.applied.items() if e.data == encode("doomed")]
     assert doomed == [index]
 
 
 def test_crash_and_restart_recover_from_the_disk() -> None:
     cluster = settled(4)
     for k in range(30):
-        propose(cluster, f"v{k}".encode())
+        propose(cluster, encode(f"v{k}"))
         cluster.run_until(cluster.now_us + 20 * MS)
     follower = next(n for n in cluster.nodes.values() if n.core.role is Role.FOLLOWER)  # type: ignore[union-attr]
     last = follower.core.log.last_index  # type: ignore[union-attr]
@@ -70,12 +74,12 @@ def test_crash_and_restart_recover_from_the_disk() -> None:
 
 
 def test_a_paused_node_queues_and_then_catches_up() -> None:
-    cluster = settled(5, compact_every=1000)
+    cluster = settled(5)  # the recorder takes no snapshots
     follower = next(n for n in cluster.nodes.values() if n.core.role is Role.FOLLOWER)  # type: ignore[union-attr]
     cluster.pause(follower.id)
     commit = follower.core.log.committed  # type: ignore[union-attr]
     for k in range(10):
-        propose(cluster, f"p{k}".encode())
+        propose(cluster, encode(f"p{k}"))
         cluster.run_until(cluster.now_us + 30 * MS)
     assert follower.inbox, "messages for a paused node wait in its queue"
     assert follower.core.log.committed == commit  # type: ignore[union-attr]
@@ -121,23 +125,21 @@ def test_every_message_crosses_the_wire_codec(monkeypatch: pytest.MonkeyPatch) -
     assert calls["decode"] == totals.received_msgs > 0
 
 
-def test_log_recorder_snapshots_restore_the_same_state() -> None:
-    cluster = settled(8, compact_every=5)
+def test_recorder_snapshots_restore_the_same_state() -> None:
+    cluster = settled(8, app_options={"snapshots": True})  # one every 10 commands
     for k in range(40):
-        propose(cluster, f"r{k}".encode())
+        propose(cluster, encode(f"r{k}"))
         cluster.run_until(cluster.now_us + 15 * MS)
     cluster.run_until(cluster.now_us + 500 * MS)
     apps = [n.app for n in cluster.nodes.values()]
-    assert all(isinstance(a, LogRecorder) for a in apps)
-    assert len({a.snapshot() for a in apps}) == 1  # type: ignore[union-attr]
-    assert cluster.counts["compactions"] >= 5 * 8
-    copy = LogRecorder()
-    copy.restore(apps[0].snapshot())  # type: ignore[union-attr]
-    assert copy.snapshot() == apps[0].snapshot()  # type: ignore[union-attr]
+    assert all(isinstance(a, Recorder) and not a.errors for a in apps)
+    assert all(a.commands == [None, *(f"r{k}" for k in range(40))] for a in apps)  # type: ignore[union-attr]
+    assert cluster.counts["compactions"] >= 4 * 5
+    assert any(n.core.log.snapshot_index >= 30 for n in cluster.nodes.values())  # type: ignore[union-attr]
 
 
-def test_the_kv_state_machine_plugs_in() -> None:
-    cluster = settled(9, nodes=3, app_factory=KVApplication, compact_every=4)
+def test_the_kv_server_plugs_in() -> None:
+    cluster = settled(9, nodes=3, app_factory=KVServerApp, app_options={"maxraftstate": 200})
     propose(cluster, encode_command(Register()))
     cluster.run_until(cluster.now_us + 200 * MS)
     session = next(i for i, e in cluster.checker.applied.items() if e.data)
@@ -146,7 +148,7 @@ def test_the_kv_state_machine_plugs_in() -> None:
         cluster.run_until(cluster.now_us + 30 * MS)
     cluster.run_until(cluster.now_us + 500 * MS)
     for node in cluster.nodes.values():
-        result = node.app.machine.read("k")  # type: ignore[union-attr]
+        result = node.app.sm.read("k")  # type: ignore[union-attr]
         assert result.code is ResultCode.OK and result.value == "v10"
     assert cluster.counts["compactions"] >= 3
     assert encode_command(Get("k"))  # reads may also go through the log

@@ -20,6 +20,8 @@ def test_kv_histories_are_linearizable_under_faults() -> None:
     assert summary.acked > 100 * len(seeds)  # the clients really got answers
     # Gets are served by the kv server's ReadIndex rounds and leases, not through the log.
     assert summary.gets_readindex > 0 and summary.gets_lease > 0
+    # The clients' attempts were coalesced, and sessions expired under their clients.
+    assert summary.kv_batches > 0 and summary.sessions_expired > 0
 
 
 def test_the_kv_history_records_calls_and_retries() -> None:

@@ -1,5 +1,5 @@
-"""sentinel.kvraft.keyspace: the pure, deterministic Redis keyspace (strings, keys, expiry,
-transactions, snapshots) that every replica applies from the log.
+"""sentinel.kvraft.keyspace: the pure, deterministic Redis keyspace (strings, hashes, sets,
+keys, expiry, transactions, snapshots) that every replica applies from the log.
 
 Entry points: `Keyspace` (apply, apply_batch, versions, expired_keys, purge_expired,
 encode, decode), `validate` (the front door's check before the log), `COMMANDS` (the

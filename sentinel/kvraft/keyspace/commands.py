@@ -9,7 +9,10 @@ a command. `write` says whether the command goes through the log (a read may be 
 after a ReadIndex round; it never changes the state).
 
 `validate(args)` is the check of Limits: known command, right arity, every key at most
-KEY_BYTES_MAX bytes and every other argument at most VALUE_BYTES_MAX bytes. The front door
+KEY_BYTES_MAX bytes, every other argument at most VALUE_BYTES_MAX bytes, and every argument
+a command stores as a collection's element (from `elements_from` on) at most
+ELEMENT_BYTES_MAX bytes. (How many elements a collection may hold is checked when the
+command is applied: it depends on the state.) The front door
 calls it before a command reaches the log; `Keyspace.apply` calls it again, so a log entry
 that breaks a limit changes nothing and answers the same error on every replica.
 """
@@ -19,10 +22,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sentinel.kvraft.keyspace import keys, strings
+from sentinel.kvraft.keyspace import hashes, keys, setops, sets, strings
 from sentinel.kvraft.keyspace.replies import Error, Reply, arity_error, unknown_command
 from sentinel.kvraft.keyspace.store import Store
 from sentinel.kvraft.keyspace.values import KEY_BYTES_MAX, VALUE_BYTES_MAX
+from sentinel.kvraft.limits import ELEMENT_BYTES_MAX
 
 Handler = Callable[[Store, list[bytes], int], Reply]
 
@@ -38,6 +42,8 @@ class CommandSpec:
     first_key: int
     last_key: int
     key_step: int
+    #: The index of the first argument stored as a collection's element (0: none).
+    elements_from: int = 0
 
     def key_indexes(self, argc: int) -> range:
         """The indexes of the keys in a command of `argc` arguments."""
@@ -48,7 +54,10 @@ class CommandSpec:
 
 
 def _table() -> dict[bytes, CommandSpec]:
-    rows: list[tuple[str, Handler, int, bool, int, int, int]] = [
+    rows: list[
+        tuple[str, Handler, int, bool, int, int, int]
+        | tuple[str, Handler, int, bool, int, int, int, int]
+    ] = [
         # strings
         ("get", strings.get, 2, False, 1, 1, 1),
         ("set", strings.set_, -3, True, 1, 1, 1),
@@ -91,6 +100,41 @@ def _table() -> dict[bytes, CommandSpec]:
         ("dbsize", keys.dbsize, 1, False, 0, 0, 0),
         ("flushdb", keys.flush, -1, True, 0, 0, 0),
         ("flushall", keys.flush, -1, True, 0, 0, 0),
+        # hashes
+        ("hset", hashes.hset, -4, True, 1, 1, 1, 2),
+        ("hmset", hashes.hset, -4, True, 1, 1, 1, 2),
+        ("hsetnx", hashes.hsetnx, 4, True, 1, 1, 1, 2),
+        ("hget", hashes.hget, 3, False, 1, 1, 1),
+        ("hmget", hashes.hmget, -3, False, 1, 1, 1),
+        ("hdel", hashes.hdel, -3, True, 1, 1, 1),
+        ("hexists", hashes.hexists, 3, False, 1, 1, 1),
+        ("hlen", hashes.hlen, 2, False, 1, 1, 1),
+        ("hgetall", hashes.hgetall, 2, False, 1, 1, 1),
+        ("hkeys", hashes.hkeys, 2, False, 1, 1, 1),
+        ("hvals", hashes.hkeys, 2, False, 1, 1, 1),
+        ("hstrlen", hashes.hstrlen, 3, False, 1, 1, 1),
+        ("hincrby", hashes.hincrby, 4, True, 1, 1, 1, 2),
+        ("hincrbyfloat", hashes.hincrbyfloat, 4, True, 1, 1, 1, 2),
+        ("hrandfield", hashes.hrandfield, -2, False, 1, 1, 1),
+        ("hscan", hashes.hscan, -3, False, 1, 1, 1),
+        # sets
+        ("sadd", sets.sadd, -3, True, 1, 1, 1, 2),
+        ("srem", sets.srem, -3, True, 1, 1, 1),
+        ("smembers", sets.smembers, 2, False, 1, 1, 1),
+        ("sismember", sets.sismember, 3, False, 1, 1, 1),
+        ("smismember", sets.smismember, -3, False, 1, 1, 1),
+        ("scard", sets.scard, 2, False, 1, 1, 1),
+        ("spop", sets.spop, -2, True, 1, 1, 1),
+        ("srandmember", sets.srandmember, -2, False, 1, 1, 1),
+        ("smove", sets.smove, 4, True, 1, 2, 1, 3),
+        ("sinter", setops.combine, -2, False, 1, -1, 1),
+        ("sintercard", setops.sintercard, -3, False, 0, 0, 0),
+        ("sunion", setops.combine, -2, False, 1, -1, 1),
+        ("sdiff", setops.combine, -2, False, 1, -1, 1),
+        ("sinterstore", setops.combine_store, -3, True, 1, -1, 1),
+        ("sunionstore", setops.combine_store, -3, True, 1, -1, 1),
+        ("sdiffstore", setops.combine_store, -3, True, 1, -1, 1),
+        ("sscan", sets.sscan, -3, False, 1, 1, 1),
     ]
     return {row[0].upper().encode(): CommandSpec(*row) for row in rows}
 
@@ -131,6 +175,11 @@ def _check_sizes(spec: CommandSpec, args: list[bytes]) -> Error | None:
         if len(arg) > VALUE_BYTES_MAX:
             size = len(arg)
             return Error(f"ERR argument is {size} bytes; the limit is {VALUE_BYTES_MAX} bytes")
+    if spec.elements_from:
+        for arg in args[spec.elements_from :]:
+            if len(arg) > ELEMENT_BYTES_MAX:
+                size = len(arg)
+                return Error(f"ERR element is {size} bytes; the limit is {ELEMENT_BYTES_MAX} bytes")
     return None
 
 

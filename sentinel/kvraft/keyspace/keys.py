@@ -12,7 +12,6 @@ from __future__ import annotations
 from sentinel.kvraft.keyspace import numbers
 from sentinel.kvraft.keyspace.glob import matcher
 from sentinel.kvraft.keyspace.replies import (
-    INVALID_CURSOR,
     NO_SUCH_KEY,
     NOT_INTEGER,
     OK,
@@ -27,6 +26,7 @@ from sentinel.kvraft.keyspace.replies import (
     Simple,
     expire_error,
 )
+from sentinel.kvraft.keyspace.scan import parse_scan
 from sentinel.kvraft.keyspace.store import Store
 from sentinel.kvraft.keyspace.values import TYPE_BY_NAME, type_name, type_tag
 
@@ -71,33 +71,17 @@ def keys(store: Store, args: list[bytes], now_ms: int) -> Reply:
 
 def scan(store: Store, args: list[bytes], now_ms: int) -> Reply:
     """SCAN cursor [MATCH pattern] [COUNT count] [TYPE type] -> [next cursor, keys]."""
-    cursor = numbers.parse_int(args[1])
-    if cursor is None or cursor < 0:
-        return INVALID_CURSOR
-    count, pattern, wanted = 10, None, None
-    i = 2
-    while i < len(args):
-        word = args[i].upper()
-        if i + 1 >= len(args):
-            return SYNTAX
-        if word == b"COUNT":
-            parsed = numbers.parse_int(args[i + 1])
-            if parsed is None:
-                return NOT_INTEGER
-            if parsed < 1:
-                return SYNTAX
-            count = parsed
-        elif word == b"MATCH":
-            pattern = args[i + 1]
-        elif word == b"TYPE":
-            wanted = TYPE_BY_NAME.get(args[i + 1].lower())
-            if wanted is None:
-                name = args[i + 1].decode("utf-8", "replace")
-                return Error(f"ERR unknown type name '{name}'")
-        else:
-            return SYNTAX
-        i += 2
-    next_cursor, found = store.scan_index().scan(cursor, count)
+    options = parse_scan(args, 1, allow_type=True)
+    if isinstance(options, Error):
+        return options
+    wanted = None
+    if options.type_name is not None:
+        wanted = TYPE_BY_NAME.get(options.type_name.lower())
+        if wanted is None:
+            name = options.type_name.decode("utf-8", "replace")
+            return Error(f"ERR unknown type name '{name}'")
+    pattern = options.pattern
+    next_cursor, found = store.scan_index().scan(options.cursor, options.count)
     match = matcher(pattern) if pattern is not None else None
     items = []
     for key in found:

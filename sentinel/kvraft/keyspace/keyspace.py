@@ -27,7 +27,7 @@ from sentinel.kvraft.keyspace import snapshot
 from sentinel.kvraft.keyspace.commands import checked
 from sentinel.kvraft.keyspace.replies import Error, Reply
 from sentinel.kvraft.keyspace.store import Store
-from sentinel.kvraft.keyspace.values import Value
+from sentinel.kvraft.keyspace.values import Value, value_bytes
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,18 @@ BATCH_COMMANDS_MAX = 10_000
 #: The most keys one `expired_keys` / `purge_expired` call handles.
 PURGE_KEYS_MAX = 10_000
 
+_SEED_STEP = 0x9E3779B97F4A7C15  # 2**64 / golden ratio: spreads positions over 64 bits
+_UINT64 = 2**64 - 1
+
 INTERNAL_ERROR = "ERR internal error; the command was not applied"
 ROLLED_BACK = "ERR internal error in the transaction; no command of it was applied"
+
+
+def command_seed(entry_seed: int, position: int) -> int:
+    """The randomness of the command at `position` of a log entry whose seed is
+    `entry_seed`: the entry's own seed for the first (and a lone) command, a different one
+    for each further command of a MULTI/EXEC block. The same on every replica."""
+    return (entry_seed + position * _SEED_STEP) & _UINT64
 
 
 class Keyspace:
@@ -52,10 +62,11 @@ class Keyspace:
 
     def apply(self, args: list[bytes], now_ms: int, rand_seed: int = 0) -> Reply:
         """Run one command (`args[0]` is its name, any case) at log time `now_ms`.
-        `rand_seed` is the log entry's randomness for commands that need it (none of the
-        string and key commands do). Never raises."""
+        `rand_seed` is the log entry's randomness for commands that need it (SPOP,
+        SRANDMEMBER, HRANDFIELD read it as `store.rand_seed`). Never raises."""
         store = self._store
         now = self._now(now_ms)
+        store.rand_seed = rand_seed
         store.begin()
         try:
             reply = self._run(args, now)
@@ -90,7 +101,10 @@ class Keyspace:
             return None
         store.begin()
         try:
-            replies = [self._run(args, now) for args in commands]
+            replies = []
+            for position, args in enumerate(commands):
+                store.rand_seed = command_seed(rand_seed, position)
+                replies.append(self._run(args, now))
         except Exception:
             store.rollback()
             log.exception("keyspace transaction failed; rolled back")
@@ -178,10 +192,14 @@ class Keyspace:
         """The number of stored keys (expired ones not yet purged included)."""
         return len(self._store.data)
 
+    def expiring(self) -> int:
+        """The number of stored keys with a time to live (INFO's `expires`)."""
+        return len(self._store.expiry.at_ms)
+
     def size_bytes(self) -> int:
         """About the bytes of the stored keys and values (O(keys): for a compaction's
         decision, not a hot path)."""
-        return sum(len(key) + len(value) for key, value in self._store.data.items())
+        return sum(len(key) + value_bytes(value) for key, value in self._store.data.items())
 
     def items(self) -> list[tuple[bytes, Value, int | None]]:
         """(key, value, expiry ms or None) of every stored key, in key order."""

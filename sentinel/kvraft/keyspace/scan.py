@@ -15,10 +15,53 @@ millisecond), so a small keyspace comes back whole from `SCAN 0`, as from Redis.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from zlib import crc32
+
+from sentinel.kvraft.keyspace import numbers
+from sentinel.kvraft.keyspace.replies import INVALID_CURSOR, NOT_INTEGER, SYNTAX, Error
 
 SCAN_BUCKETS = 1 << 14
 _MASK = SCAN_BUCKETS - 1
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOptions:
+    """The parsed arguments of SCAN, HSCAN, SSCAN (and ZSCAN)."""
+
+    cursor: int
+    count: int = 10
+    pattern: bytes | None = None
+    type_name: bytes | None = None  # SCAN's TYPE option (the others refuse it)
+
+
+def parse_scan(args: list[bytes], cursor_at: int, allow_type: bool) -> ScanOptions | Error:
+    """`cursor [MATCH pattern] [COUNT count]` (and `[TYPE type]` if `allow_type`) from
+    `args[cursor_at]` on, with Redis's errors."""
+    cursor = numbers.parse_int(args[cursor_at])
+    if cursor is None or cursor < 0:
+        return INVALID_CURSOR
+    count, pattern, type_name = 10, None, None
+    i = cursor_at + 1
+    while i < len(args):
+        word = args[i].upper()
+        if i + 1 >= len(args):
+            return SYNTAX
+        if word == b"COUNT":
+            parsed = numbers.parse_int(args[i + 1])
+            if parsed is None:
+                return NOT_INTEGER
+            if parsed < 1:
+                return SYNTAX
+            count = parsed
+        elif word == b"MATCH":
+            pattern = args[i + 1]
+        elif word == b"TYPE" and allow_type:
+            type_name = args[i + 1]
+        else:
+            return SYNTAX
+        i += 2
+    return ScanOptions(cursor, count, pattern, type_name)
 
 
 class ScanIndex:

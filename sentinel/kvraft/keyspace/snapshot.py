@@ -11,8 +11,11 @@
 Records are sorted by key and tombstones keep their eviction order, so the same state
 always gives the same bytes, whatever order its dicts were filled in. The tag of a record
 (values.TypeTag) chooses the codec of its payload in `PAYLOAD_CODECS`; a string's payload
-is its bytes. Issue #25 adds a codec per collection type; a reader refuses a tag it has no
-codec for, and a format change bumps VERSION.
+is its bytes, a hash's and a set's are their elements in their dense order (members.py:
+that order is state, SPOP's draws depend on it). Issue #25 adds a codec per collection
+type; a reader refuses a tag it has no codec for (so an older reader refuses a snapshot
+holding a type it does not know, rather than misreading it), and a change of an existing
+record's format bumps VERSION.
 
 Speed: the columns are packed and unpacked with `array` and one join each, not a Python
 call per field, and the SCAN index is built at the first SCAN, not at restore; so 100,000
@@ -32,6 +35,7 @@ from collections.abc import Callable
 from itertools import accumulate
 
 from sentinel.kvraft.keyspace.expiry import ExpiryIndex
+from sentinel.kvraft.keyspace.members import Hash, RedisSet
 from sentinel.kvraft.keyspace.store import Store
 from sentinel.kvraft.keyspace.values import (
     KEY_BYTES_MAX,
@@ -63,6 +67,8 @@ def _string_value(payload: bytes) -> Value:
 #: Tag -> (value to payload bytes, payload bytes to value).
 PAYLOAD_CODECS: dict[TypeTag, tuple[Callable[[Value], bytes], Callable[[bytes], Value]]] = {
     TypeTag.STRING: (_string_payload, _string_value),
+    TypeTag.HASH: (Hash.to_payload, Hash.from_payload),  # type: ignore[dict-item]
+    TypeTag.SET: (RedisSet.to_payload, RedisSet.from_payload),  # type: ignore[dict-item]
 }
 
 

@@ -17,8 +17,9 @@ State (all of it is in a snapshot, so replicas restored from one agree with the 
 - `now_floor_ms`: the latest log time a write was applied at; log time never goes back
   below it (see `Keyspace`).
 
-Every change goes through `put`, `remove`, `set_expiry`, `clear`: each first saves what it
-overwrites in the undo log while one is open (`begin`), so `rollback` restores every key's
+Every change goes through `put`, `remove`, `set_expiry`, `clear` (and, inside a collection
+value, through `on_undo`): each first saves what it overwrites (or the inverse of the change)
+in the undo log while one is open (`begin`), so `rollback` restores every key's
 value, expiry and version and the counters when a command or a transaction fails half way.
 One thing it does not restore: a tombstone it puts back joins the newest end of the eviction
 order. Rollback runs only when a command raises, which it does alike on every replica, so the
@@ -53,6 +54,7 @@ class Store:
         "expiry",
         "floor",
         "now_floor_ms",
+        "rand_seed",
         "tombstones",
         "versions",
     )
@@ -66,6 +68,9 @@ class Store:
         self.clock = 0
         self.floor = 0
         self.now_floor_ms = 0
+        #: The randomness of the command being applied (set by `Keyspace` per command from
+        #: the log entry's seed; SPOP and the like seed `random.Random` with it). Not state.
+        self.rand_seed = 0
         self._saved: set[bytes] | None = None  # keys saved since `begin` or the last clear
         self._undo: list[tuple[bytes, _Saved] | Callable[[], None]] = []
         self._undo_scalars: tuple[int, int, int] = (0, 0, 0)
@@ -160,6 +165,13 @@ class Store:
         if self._saved is not None:
             self._undo.append(lambda: self._restore_all(old))
             self._saved = set()  # keys changed from now on are saved again, from the empty state
+
+    def on_undo(self, undo: Callable[[], None]) -> None:
+        """Record `undo`, the inverse of an in-place change of a stored value, while an undo
+        log is open. A command changing a collection in place first `put`s the key (which
+        saves it and changes its version), then passes this to each change."""
+        if self._saved is not None:
+            self._undo.append(undo)
 
     # -- the undo log -------------------------------------------------------------------
 
