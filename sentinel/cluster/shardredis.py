@@ -10,6 +10,7 @@ refused too: it would need every shard. Nothing is sent for a refused command.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,22 +39,28 @@ def refusal(command: Any) -> Error | None:
 class ShardedBackend(ClusterBackend):
     """The front door's backend over a sharded store (see the module docstring)."""
 
-    async def execute(self, command: list[bytes], caller: Caller) -> Any:
+    def execute(self, command: list[bytes], caller: Caller) -> asyncio.Future[Any]:
         known = bool(command) and bytes(command[0]).upper() in COMMANDS
         refused = refusal(RedisRead(tuple(command))) if known else None
-        return refused or await super().execute(command, caller)
+        return _ready(refused) if refused else super().execute(command, caller)
 
-    async def execute_batch(
+    def execute_batch(
         self, commands: Sequence[list[bytes]], watched: dict[bytes, Version], caller: Caller
-    ) -> list[Any] | Any | None:
+    ) -> asyncio.Future[Any]:
         block = tuple(tuple(args) for args in commands)
-        pairs = tuple((key, 0) for key in watched)
-        refused = refusal(RedisExec(block, pairs, 0, 0))
-        return refused or await super().execute_batch(commands, watched, caller)
+        refused = refusal(RedisExec(block, tuple((key, 0) for key in watched), 0, 0))
+        return _ready(refused) if refused else super().execute_batch(commands, watched, caller)
 
     async def watch(self, keys: Sequence[bytes], caller: Caller) -> list[Version] | Error:
         refused = refusal(RedisVersions(tuple(keys)))
         return refused or await super().watch(keys, caller)
+
+
+def _ready(reply: Any) -> asyncio.Future[Any]:
+    """A loop future that already holds `reply`."""
+    done = asyncio.get_running_loop().create_future()
+    done.set_result(reply)
+    return done
 
 
 def open_sharded_backend(directory: Path) -> tuple[ShardedClient, ShardedBackend]:

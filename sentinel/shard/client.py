@@ -33,7 +33,13 @@ from sentinel.kvraft.commands import (
 from sentinel.kvraft.errors import OutcomeUnknown, Unavailable
 from sentinel.kvraft.keyspace import Error, Reply
 from sentinel.kvraft.limits import InvalidRequest
-from sentinel.kvraft.redisreq import exec_call, redis_answer, redis_call, versions_call
+from sentinel.kvraft.redisreq import (
+    exec_call,
+    reads_call,
+    redis_answer,
+    redis_call,
+    versions_call,
+)
 from sentinel.kvraft.results import Result, ResultCode
 from sentinel.netsim.rpc import Caller
 from sentinel.shard.config import node_id_of
@@ -98,6 +104,13 @@ class ShardClerk:
     ) -> list[Reply] | Error | None:
         """A MULTI/EXEC block on one shard (None: a watched key changed)."""
         call = exec_call(commands, watched)
+        if isinstance(call, Error):
+            return call
+        return self._redis(*call)  # type: ignore[no-any-return]
+
+    def redis_reads(self, commands: Sequence[Sequence[bytes]]) -> list[Reply] | Error:
+        """Several read commands on one shard at one read point: their replies."""
+        call = reads_call(commands)
         if isinstance(call, Error):
             return call
         return self._redis(*call)  # type: ignore[no-any-return]

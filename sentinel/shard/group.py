@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 
 from sentinel.kvraft.codec import CommandError, WriteBatch, decode_entry
-from sentinel.kvraft.commands import Command, Get, RedisRead, RedisVersions
+from sentinel.kvraft.commands import Command, Get, RedisRead, RedisReads, RedisVersions
 from sentinel.kvraft.results import Result, ResultCode
 from sentinel.kvraft.snapshot import SnapshotError
 from sentinel.kvraft.statemachine import KVStateMachine
@@ -58,7 +58,7 @@ ERR_RETRY = "retry"
 ERR_NOT_READY = "not ready"
 ERR_INVALID = "invalid"
 
-Read = Get | RedisRead | RedisVersions
+Read = Get | RedisRead | RedisReads | RedisVersions
 
 
 @message

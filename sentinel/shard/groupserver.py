@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from sentinel.kvraft.codec import CommandError, decode_command, stamp_entry
-from sentinel.kvraft.commands import Get, RedisRead, RedisVersions
+from sentinel.kvraft.commands import Get, RedisRead, RedisReads, RedisVersions
 from sentinel.kvraft.limits import InvalidRequest
 from sentinel.kvraft.logclock import wall_ms
 from sentinel.kvraft.protocol import check_entry_size, check_redis
@@ -92,7 +92,7 @@ class ShardKVService:
         return self._app.submit(args)
 
 
-_READS = (Get, RedisRead, RedisVersions)
+_READS = (Get, RedisRead, RedisReads, RedisVersions)
 
 
 class ShardGroupApp(ReplicatedApp):

@@ -5,8 +5,9 @@ command whose keys span shards (MSET, MGET, RENAME, DEL of several keys, a MULTI
 or a WATCH over keys of different shards) cannot run on one group's state machine, so it
 is refused with Redis Cluster's error `CROSSSLOT` (hash tags `{...}` put keys in one
 shard). A command with no key at all (KEYS, SCAN, DBSIZE, FLUSHALL...) would need every
-shard; it is refused too (`NO_KEY_ERROR`). `Register` names no key: it opens a session on
-the shard its request names.
+shard; it is refused too (`NO_KEY_ERROR`). Several reads at one read point (`RedisReads`)
+must share a shard as well; the sharded client splits a burst of reads by shard.
+`Register` names no key: it opens a session on the shard its request names.
 
 Pure functions of the command, used by the clerks before sending, by the group server
 before proposing and by the group state machine again on apply (so a bad entry changes
@@ -27,6 +28,7 @@ from sentinel.kvraft.commands import (
     Put,
     RedisExec,
     RedisRead,
+    RedisReads,
     RedisVersions,
     RedisWrite,
     Register,
@@ -59,10 +61,10 @@ def command_keys(command: Command) -> Iterator[str | bytes]:
         yield command.key  # type: ignore[union-attr]
     elif cls is RedisWrite or cls is RedisRead:
         yield from redis_keys(command.args)  # type: ignore[union-attr]
-    elif cls is RedisExec:
+    elif cls is RedisExec or cls is RedisReads:
         for args in command.commands:  # type: ignore[union-attr]
             yield from redis_keys(args)
-        for key, _ in command.watched:  # type: ignore[union-attr]
+        for key, _ in getattr(command, "watched", ()):
             yield key
     elif cls is RedisVersions or cls is Purge:
         yield from command.keys  # type: ignore[union-attr]

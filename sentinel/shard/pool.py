@@ -1,6 +1,7 @@
 """`ShardedClient`: the thread-safe client of a sharded store, with the kv client's calls
 (`sentinel.kvraft.client.Client`: get, put, append, delete, cas, redis, redis_exec,
-redis_versions, their `_async` forms returning Futures, close), so one address serves the
+redis_versions, their `_async` forms returning Futures, redis_reads_async, run_together,
+close), so one address serves the
 whole store: `sentinel.connect` returns one for a sharded cluster directory.
 
 Each call runs on a worker thread with a `ShardClerk` of its own (at most `clerks_max` at
@@ -8,7 +9,8 @@ once; up to `queue_max` more wait, past that QueueFull), which routes it by key 
 owning its shard. A command whose keys span shards answers Redis's CROSSSLOT error. A group
 of writes sent as one EXEC without WATCH (the Redis front door's pipelining of one
 connection's writes) whose commands span shards runs as consecutive single-shard EXECs in
-order, so the connection's writes still apply in order.
+order, so the connection's writes still apply in order; a burst of reads over several
+shards is read one shard after another (each shard's at one read point).
 """
 
 from __future__ import annotations
@@ -118,6 +120,17 @@ class ShardedClient:
     ) -> Future:  # fmt: skip
         return self._submit(lambda clerk: _exec(clerk, commands, watched), timeout_s)
 
+    def redis_reads_async(
+        self, commands: Sequence[Sequence[bytes]], timeout_s: float = TIMEOUT_S_DEFAULT
+    ) -> Future:
+        """Several reads: a Future of their replies in order (one read point per shard)."""
+        return self._submit(lambda clerk: _reads(clerk, commands), timeout_s)
+
+    def run_together(self, fn: Callable[[], None]) -> None:
+        """Run `fn()` (which starts calls) now: each call has a worker thread of its own,
+        so there is nothing to coalesce and no thread to hop to."""
+        fn()
+
     def redis_versions_async(
         self, keys: Sequence[bytes], timeout_s: float = TIMEOUT_S_DEFAULT
     ) -> Future:
@@ -177,29 +190,49 @@ class ShardedClient:
         self.close()
 
 
+def _by_shard(
+    clerk: ShardClerk, commands: Sequence[Sequence[bytes]]
+) -> list[tuple[int, list[int]]] | None:
+    """The commands' positions in runs of consecutive commands on one shard (None: a
+    command that cannot run on one shard)."""
+    runs: list[tuple[int, list[int]]] = []
+    for at, args in enumerate(commands):
+        try:
+            read = RedisRead(tuple(bytes(a) for a in args))
+            shard = command_shard(read, len(clerk.config.shards))
+        except ShardKeyError:
+            return None
+        if runs and runs[-1][0] == shard:
+            runs[-1][1].append(at)
+        else:
+            runs.append((shard, [at]))
+    return runs
+
+
+def _reads(clerk: ShardClerk, commands: Sequence[Sequence[bytes]]) -> Any:
+    """Reads at one read point per run of one shard, the replies put back in order."""
+    runs = _by_shard(clerk, commands)
+    if runs is None or len(runs) == 1:
+        return clerk.redis_reads(commands)  # one shard, or the error reply
+    replies: list[Any] = []
+    for _, positions in runs:
+        answer = clerk.redis_reads([commands[at] for at in positions])
+        if not isinstance(answer, list):
+            return answer
+        replies.extend(answer)
+    return replies
+
+
 def _exec(
     clerk: ShardClerk, commands: Sequence[Sequence[bytes]], watched: Mapping[bytes, int] | None
 ) -> Any:
     """An EXEC; without WATCH and across shards, consecutive single-shard EXECs in order."""
-    if watched:
-        return clerk.redis_exec(commands, watched)
-    runs: list[tuple[int, list[Sequence[bytes]]]] = []
-    for args in commands:
-        try:
-            shard = command_shard(
-                RedisRead(tuple(bytes(a) for a in args)), len(clerk.config.shards)
-            )
-        except ShardKeyError:
-            return clerk.redis_exec(commands, watched)  # one error reply for the whole
-        if runs and runs[-1][0] == shard:
-            runs[-1][1].append(args)
-        else:
-            runs.append((shard, [args]))
-    if len(runs) == 1:
-        return clerk.redis_exec(commands, watched)
+    runs = _by_shard(clerk, commands) if not watched else None
+    if runs is None or len(runs) == 1:
+        return clerk.redis_exec(commands, watched)  # one shard, WATCH, or the error reply
     replies: list[Any] = []
-    for _, run in runs:
-        answer = clerk.redis_exec(run, None)
+    for _, positions in runs:
+        answer = clerk.redis_exec([commands[at] for at in positions], None)
         if not isinstance(answer, list):
             return answer if isinstance(answer, Error) else Error("ERR the group did not run")
         replies.extend(answer)

@@ -65,11 +65,13 @@ def test_redis_backend_routes_and_refuses_crossslot(procs: GroupProcs) -> None:
 
     async def scenario() -> None:
         # a pipeline of one connection's writes over both groups, applied in order
-        writes = [backend.execute([b"APPEND", k, b"x"], me) for k in keys]
-        writes += [backend.execute([b"APPEND", k, b"y"], me) for k in keys]
-        assert await asyncio.gather(*writes) == [1] * len(keys) + [2] * len(keys)
+        writes = [backend.execute([b"APPEND", k, k], me) for k in keys]
+        writes += [backend.execute([b"APPEND", k, b"+"], me) for k in keys]
+        lengths = [len(k) for k in keys] + [len(k) + 1 for k in keys]
+        assert await asyncio.gather(*writes) == lengths
+        # a burst of reads over both groups: read shard by shard, answered in order
         reads = await asyncio.gather(*(backend.execute([b"GET", k], me) for k in keys))
-        assert reads == [b"xy"] * len(keys)
+        assert reads == [k + b"+" for k in keys]
         assert await backend.execute([b"MSET", a, b"1", b, b"2"], me) == DoorError(CROSSSLOT_ERROR)
         assert await backend.execute([b"RENAME", a, b], me) == DoorError(CROSSSLOT_ERROR)
         assert await backend.execute([b"DEL", a, b], me) == DoorError(CROSSSLOT_ERROR)
