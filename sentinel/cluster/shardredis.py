@@ -63,7 +63,11 @@ def _ready(reply: Any) -> asyncio.Future[Any]:
     return done
 
 
-def open_sharded_backend(directory: Path) -> tuple[ShardedClient, ShardedBackend]:
-    """A client of the sharded cluster in `directory` and the backend over it (blocking)."""
+def open_sharded_backend(
+    directory: Path, loop: asyncio.AbstractEventLoop
+) -> tuple[ShardedClient, ShardedBackend]:
+    """A client of the sharded cluster in `directory` and the backend over it (blocking).
+    The client's own threads read its router connection, not `loop`: each call waits on a
+    worker thread of its own."""
     client = connect_sharded(directory)
     return client, ShardedBackend(client, raft_status=lambda: raft_status(client.network))

@@ -122,6 +122,8 @@ class Coalescer:
             return
         if network.closed:
             raise NetworkClosed("the network is closed")
+        if not self._held:
+            network.flush_soon()  # a loop reader's own callbacks are no burst it flushes
         held = self._held.setdefault(server, [])
         held.append(_Member(method, data, timeout_s, callback, on_error))
         size = self._held_bytes.get(server, 0) + len(data)

@@ -46,6 +46,7 @@ sequence number, deadline, retries and errors.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import threading
@@ -209,8 +210,11 @@ class Client:
         calls it starts are coalesced (one request per server, the reads sharing one
         ReadIndex round) as those of one burst of replies are. For a caller on another
         thread (the Redis front door's loop) with many calls to start at once. `fn` must be
-        quick and must not block; an exception in it is logged. Raises NetworkClosed once
+        quick and must not block; an exception in it is logged. On the reader thread itself
+        (a network read by an asyncio loop) `fn()` runs at once. Raises NetworkClosed once
         the connection is closed."""
+        if self.network.on_reader_thread() and not self.network.closed:
+            return self.network.burst(fn)
         self.network.call_later(0.0, fn)
 
     def redis(self, args: Sequence[bytes], timeout_s: float = TIMEOUT_S_DEFAULT) -> Reply:
@@ -430,6 +434,7 @@ def connect(
     coalesce: bool = True,
     rpc_timeout_s: float = RPC_TIMEOUT_S,
     silence_s: float = SILENCE_S,
+    loop: asyncio.AbstractEventLoop | None = None,
 ) -> Client:
     """A thread-safe client of the cluster in `cluster_dir` (its router socket and auth key).
     `servers` are the node ids to use; by default every node the router knows of or that
@@ -437,10 +442,11 @@ def connect(
     `queue_max` more wait in line; `coalesce` batches concurrent async calls (batching.py);
     an attempt waits `silence_s` for an answer, longer after each silence, up to
     `rpc_timeout_s` (attempts.py). Bad options raise InvalidRequest (or TypeError) before
-    the router is contacted."""
+    the router is contacted. `loop`: read the router connection on that running asyncio
+    loop, not a thread (netsim's loopreader.py); connect from another thread then."""
     _check_pool((1,) if servers is None else servers, clerks_max, queue_max)
     _check_waits(rpc_timeout_s, silence_s)
-    network = connect_network(cluster_dir)
+    network = connect_network(cluster_dir, loop=loop)
     try:
         ids = list(servers) if servers is not None else _discover(network, cluster_dir)
         if not ids:

@@ -24,6 +24,11 @@ The reader reads every whole message that has arrived with one system call
 goes out in one write before the reader waits again (other threads flush their own sends
 at once). Small replies that repeat byte for byte (a write's OK) are decoded once.
 
+An asyncio program can make its loop the reader instead (`connect(dir, loop=loop)`,
+loopreader.py): the connection is one of the loop's readers, and callbacks, timers and
+flush hooks run on the loop thread, so calls made there are answered there, with no other
+thread between a request and its reply.
+
 Closing (or losing the router) completes every waiting call at once: blocking calls return
 None, async callbacks get None, and pending `call_later` callbacks run early. After that,
 `call_async` and `call_later` raise `NetworkClosed`. Both are bounded (PENDING_CALLS_MAX,
@@ -32,6 +37,7 @@ TIMERS_MAX): past the bound they raise RuntimeError, before sending anything.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import heapq
 import itertools
@@ -49,6 +55,8 @@ from typing import Any
 from sentinel.netsim import protocol as p
 from sentinel.netsim.dial import dial, not_accepting
 from sentinel.netsim.endpoint import Endpoint, Failure, Reply
+from sentinel.netsim.loopreader import LoopReader
+from sentinel.netsim.pending import AsyncCall, ReplyCallback, Slot, run_quietly
 from sentinel.netsim.rpc import ClientEnd, RpcCall, RpcReply
 from sentinel.wire import encode
 
@@ -66,63 +74,18 @@ _FLAGS_AT = p.ROUTE_BYTES - 1  # the flags byte of the route header
 #: The deadline heap drops entries of finished calls when it grows past this.
 _HEAP_COMPACT_SIZE = 4 * (PENDING_CALLS_MAX + TIMERS_MAX)
 
-ReplyCallback = Callable[[RpcReply | None], None]
-
 
 class NetworkClosed(ConnectionError):
     """The network is closed: no more calls can be made on it."""
 
 
-class _Slot:
-    """One blocking call: a bare lock, taken at birth and released once by whoever removes
-    the slot from `_pending` (an Event costs a Condition and a notify on every call)."""
-
-    __slots__ = ("done", "dst", "result")
-
-    def __init__(self, dst: int) -> None:
-        self.dst = dst
-        self.done = threading.Lock()
-        self.done.acquire()
-        self.result: Any = None
-
-    def wait(self, timeout_s: float) -> None:
-        if self.done.acquire(True, min(max(0.0, timeout_s), threading.TIMEOUT_MAX)):
-            self.done.release()
-
-    def finish(self, obj: Any) -> None:
-        self.result = obj
-        self.done.release()
-
-
-class _AsyncCall:
-    """One asynchronous call: its callback, run once by whoever removes it from `_pending`."""
-
-    __slots__ = ("callback", "dst")
-
-    def __init__(self, dst: int, callback: ReplyCallback) -> None:
-        self.dst = dst
-        self.callback = callback
-
-    def finish(self, obj: Any) -> None:
-        try:
-            self.callback(obj if isinstance(obj, RpcReply) else None)
-        except Exception:  # a callback bug must not stop the reader (or the close sweep)
-            log.exception("netsim client callback %r failed", self.callback)
-
-
-def _run_quietly(callback: Callable[..., None], *args: Any) -> None:
-    try:
-        callback(*args)
-    except Exception:  # a callback bug must not stop the reader (or the close sweep)
-        log.exception("netsim client callback %r failed", callback)
-
-
 class Network:
     """A client's connection to the router, shared by many threads."""
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Endpoint, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """`loop`: read on that asyncio loop (loopreader.py) rather than a reader thread."""
         self.endpoint = endpoint
-        self._pending: dict[int, _Slot | _AsyncCall] = {}
+        self._pending: dict[int, Slot | AsyncCall] = {}
         # (deadline, tie, request_id, timer callback): a call's timeout (request_id > 0;
         # stale once the call left _pending) or a call_later timer (request_id 0).
         self._heap: list[tuple[float, int, int, Callable[[], None] | None]] = []
@@ -130,8 +93,6 @@ class Network:
         self._timers = 0  # call_later entries in the heap
         self._lock = threading.Lock()
         self._closed = False
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_w, False)
         self._sleeps_until = math.inf  # the deadline the reader's poll waits for
         self._reply_cache: dict[bytes, Any] = {}  # reader thread only
         self._reader_ident = 0
@@ -139,6 +100,14 @@ class Network:
         # Sends are corked: the reader writes what its callbacks sent once per batch of
         # replies (one system call, one router wake-up); other threads flush their own.
         endpoint.cork()
+        self._reader: threading.Thread | None = None
+        self._loop_reader: LoopReader | None = None
+        self._wake_r = self._wake_w = -1
+        if loop is not None:
+            self._loop_reader = LoopReader(self, loop)
+            return
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
         self._reader = threading.Thread(target=self._read_loop, name="netsim-reader", daemon=True)
         self._reader.start()
 
@@ -156,6 +125,22 @@ class Network:
         """Whether the calling thread is this network's reader (callbacks run there)."""
         return threading.get_ident() == self._reader_ident
 
+    def burst(self, fn: Callable[[], None]) -> None:
+        """On the reader thread: `fn()`, whose sends leave (after the flush hooks) when it
+        returns, as a batch of replies' do; for a loop reader's own callbacks that start
+        calls (a reader thread flushes before it waits anyway)."""
+        if self._loop_reader is not None:
+            self._loop_reader.burst(fn)
+        else:
+            fn()
+
+    def flush_soon(self) -> None:
+        """On the reader thread: run the flush hooks and write out what is held before the
+        reader waits again. Only a loop reader needs telling (its loop's own callbacks are
+        not the network's); a reader thread always does so before it waits."""
+        if self._loop_reader is not None:
+            self._loop_reader.turn_soon()
+
     def add_flush_hook(self, hook: Callable[[], None]) -> None:
         """Run `hook()` on the reader thread before every write-out of what its callbacks
         sent (once per batch of arrivals or timers), and once more at close, after the
@@ -166,7 +151,7 @@ class Network:
 
     def _run_flush_hooks(self) -> None:
         for hook in self._flush_hooks:
-            _run_quietly(hook)
+            run_quietly(hook)
 
     def end(self, dst: int) -> ClientEnd:
         """A ClientEnd for calling endpoint `dst`."""
@@ -180,6 +165,8 @@ class Network:
         self.endpoint.send_frame(dst, frame, flags, request_id)
         if threading.get_ident() != self._reader_ident:
             self.endpoint.flush()  # the reader flushes its own before it waits
+        elif self._loop_reader is not None:
+            self._loop_reader.turn_soon()
 
     # -- blocking calls ---------------------------------------------------------------------
 
@@ -205,7 +192,7 @@ class Network:
         if threading.get_ident() == self._reader_ident:
             raise RuntimeError("a blocking call from a callback would wait for its own thread")
         request_id = self.endpoint.new_request_id()
-        slot = _Slot(dst)
+        slot = Slot(dst)
         with self._lock:
             if self._closed:
                 return None
@@ -238,7 +225,7 @@ class Network:
                 raise NetworkClosed("the network is closed")
             if len(self._pending) >= PENDING_CALLS_MAX:
                 raise RuntimeError(f"more than {PENDING_CALLS_MAX} calls pending")
-            self._pending[request_id] = _AsyncCall(dst, callback)
+            self._pending[request_id] = AsyncCall(dst, callback)
             self._push(deadline, request_id, None)
         # If the router is gone, the reader's end-of-file sweep answers None. (No
         # contextlib.suppress: it costs more than the rest of this line, once per call.)
@@ -269,6 +256,9 @@ class Network:
         heapq.heappush(heap, (deadline, next(self._ties), request_id, timer))
         if deadline < self._sleeps_until:
             self._sleeps_until = deadline
+            if self._loop_reader is not None:
+                self._loop_reader.kick()
+                return
             with contextlib.suppress(BlockingIOError):  # full of wake-ups already
                 os.write(self._wake_w, b"!")
 
@@ -321,6 +311,14 @@ class Network:
 
     def _wait_ms(self) -> int:
         """How long the reader may sleep: until the nearest deadline (-1: no deadline)."""
+        deadline = self._next_deadline()
+        if deadline == math.inf:
+            return -1
+        return max(0, math.ceil((deadline - time.monotonic()) * 1000.0))
+
+    def _next_deadline(self, wakes_at: float = math.inf) -> float:
+        """The nearest live deadline (inf: none). The reader wakes by it, or by `wakes_at`
+        when earlier: a deadline added later wakes the reader only if it is earlier still."""
         with self._lock:
             heap, pending = self._heap, self._pending
             # A finished call's deadline stays in the heap; waking for it would cost one
@@ -328,10 +326,8 @@ class Network:
             while heap and heap[0][2] and heap[0][2] not in pending:
                 heapq.heappop(heap)
             deadline = heap[0][0] if heap else math.inf
-            self._sleeps_until = deadline
-        if deadline == math.inf:
-            return -1
-        return max(0, math.ceil((deadline - time.monotonic()) * 1000.0))
+            self._sleeps_until = min(deadline, wakes_at)
+        return deadline
 
     def _deliver(self, item: Any) -> None:
         if isinstance(item, Reply | Failure):
@@ -346,7 +342,7 @@ class Network:
 
     def _expire(self, now: float) -> None:
         """Time out the calls and fire the timers whose deadline has come."""
-        due: list[_Slot | _AsyncCall | Callable[[], None]] = []
+        due: list[Slot | AsyncCall | Callable[[], None]] = []
         with self._lock:
             heap = self._heap
             while heap and heap[0][0] <= now:
@@ -356,13 +352,13 @@ class Network:
                     due.append(timer)
                 else:
                     entry = self._pending.pop(request_id, None)
-                    if isinstance(entry, _AsyncCall):
+                    if isinstance(entry, AsyncCall):
                         due.append(entry)
         for item in due:
-            if isinstance(item, _AsyncCall):
+            if isinstance(item, AsyncCall):
                 item.finish(None)
             else:
-                _run_quietly(item)  # type: ignore[arg-type]
+                run_quietly(item)  # type: ignore[arg-type]
 
     def _sweep(self) -> None:
         """The connection is gone: complete every waiting call and timer, once."""
@@ -373,12 +369,14 @@ class Network:
             timers = [e[3] for e in self._heap if e[3] is not None]
             self._heap.clear()
             self._timers = 0
-            os.close(self._wake_w)  # under the lock: no _push writes to a reused fd
-            os.close(self._wake_r)
+            if self._wake_w >= 0:  # under the lock: no _push writes to a reused fd
+                os.close(self._wake_w)
+                os.close(self._wake_r)
+                self._wake_r = self._wake_w = -1
         for entry in entries:
             entry.finish(None)
         for timer in timers:
-            _run_quietly(timer)
+            run_quietly(timer)
         self._run_flush_hooks()  # what the completions held back fails now, not never
 
     def close(self) -> None:
@@ -389,7 +387,10 @@ class Network:
                 view.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-        if threading.current_thread() is not self._reader:
+        if self._loop_reader is not None:
+            self._loop_reader.stop()
+        elif threading.current_thread() is not self._reader:
+            assert self._reader is not None
             self._reader.join(2.0)
         self.endpoint.close()
 
@@ -400,9 +401,14 @@ class Network:
         self.close()
 
 
-def connect(cluster_dir: str | os.PathLike[str], timeout_s: float = CONNECT_TIMEOUT_S) -> Network:
+def connect(
+    cluster_dir: str | os.PathLike[str],
+    timeout_s: float = CONNECT_TIMEOUT_S,
+    loop: asyncio.AbstractEventLoop | None = None,
+) -> Network:
     """Connect to the router of the cluster in `cluster_dir`, all within `timeout_s`
-    (see `dial` for the errors)."""
+    (see `dial` for the errors); `loop`: read on that running asyncio loop, not a thread
+    (call from another thread then: a blocking call on the loop would wait for itself)."""
     deadline = time.monotonic() + timeout_s
     directory = Path(cluster_dir)
     conn = dial(directory, timeout_s)
@@ -414,4 +420,4 @@ def connect(cluster_dir: str | os.PathLike[str], timeout_s: float = CONNECT_TIME
     except BaseException:
         conn.close()
         raise
-    return Network(endpoint)
+    return Network(endpoint, loop)

@@ -1,15 +1,17 @@
-"""The hop between the front door's event loop and the cluster client's reader thread, paid
-once per burst instead of once per call.
+"""Starting the front door's calls together and bringing their answers back to its loop.
 
 The front door runs on an asyncio loop; the cluster client (`sentinel.kvraft.client`) runs
-its calls' attempts on its router connection's reader thread. A `Bridge` collects the calls
-the loop starts during one turn and starts them together (`start`): a lone call straight
-from the loop thread (no hop: the lowest latency for one client), several inside one
-`run_together` callback on the reader thread, where the client coalesces their attempts
-into one request per server (batching.py): the reads of a burst share one ReadIndex round
-and one frame, the writes of many connections one log entry. The answers come back the same
-way: every call completed on the reader thread joins one inbox, and the loop is woken once
-(`call_soon_threadsafe`) for all that arrived before it ran.
+its calls' attempts where its router connection is read. A `Bridge` collects the calls the
+loop starts during one turn and starts them together, inside one `run_together` callback,
+where the client coalesces their attempts into one request per server (batching.py): the
+reads of a burst share one ReadIndex round and one frame, the writes of many connections
+one log entry.
+
+The front door's client is read by the loop itself (netsim's loopreader.py): then
+`run_together` runs at once on the loop thread, and each answer's `on_done` runs as its
+reply is read: no thread between a request and its reply. With a client read by a reader
+thread, the turn's calls cost one hop there, and the answers come back in one wake-up of
+the loop (`call_soon_threadsafe`) for all that arrived before it ran.
 
 Each call's `on_done(future)` runs on the loop thread with the settled
 `concurrent.futures.Future`; a call whose start raised (a full queue, a closed client)
@@ -50,6 +52,7 @@ class Bridge:
         self._scheduled = False
         self._inbox: list[tuple[Future[Any], OnDone]] = []
         self._inbox_lock = threading.Lock()
+        self._loop_ident = 0  # the loop's thread
         self.hops = 0  # run_together hops (tests, benchmarks)
 
     def call(self, start: Start, on_done: OnDone) -> None:
@@ -67,25 +70,23 @@ class Bridge:
         if not self._scheduled:
             if self._loop is None:
                 self._loop = asyncio.get_running_loop()
+                self._loop_ident = threading.get_ident()
             self._scheduled = True
             self._loop.call_soon(self._dispatch)
 
     def _dispatch(self) -> None:
         """Start what this turn collected: alone on this thread, or together on the reader."""
-        self._scheduled = False
         gatherers, self._gatherers = self._gatherers, []
-        for gather in gatherers:
+        for gather in gatherers:  # (their calls join this dispatch: no turn of their own)
             try:
                 gather()
             except Exception:  # a bug there must not stop the other calls
                 log.exception("redis bridge: gathering a turn's calls failed")
         calls, self._outbox = self._outbox[:CALLS_PER_HOP_MAX], self._outbox[CALLS_PER_HOP_MAX:]
-        if self._outbox:
+        self._scheduled = False
+        if self._outbox or self._gatherers:
             self._schedule()
         if not calls:
-            return
-        if len(calls) == 1:
-            self._start_all(calls)
             return
         try:
             self.client.run_together(lambda: self._start_all(calls))
@@ -103,7 +104,11 @@ class Bridge:
             future.add_done_callback(lambda done, on_done=on_done: self._finish(done, on_done))
 
     def _finish(self, future: Future[Any], on_done: OnDone) -> None:
-        """Any thread: queue the answer; wake the loop if the inbox was empty."""
+        """On the loop: the answer now. Any other thread: queue the answer; wake the loop if
+        the inbox was empty."""
+        if threading.get_ident() == self._loop_ident:
+            _run_quietly(on_done, future)
+            return
         with self._inbox_lock:
             wake = not self._inbox
             self._inbox.append((future, on_done))
@@ -119,10 +124,14 @@ class Bridge:
         with self._inbox_lock:
             done, self._inbox = self._inbox, []
         for future, on_done in done:
-            try:
-                on_done(future)
-            except Exception:  # one bad callback must not lose the others' answers
-                log.exception("redis bridge: an answer's callback failed")
+            _run_quietly(on_done, future)
+
+
+def _run_quietly(on_done: OnDone, future: Future[Any]) -> None:
+    try:
+        on_done(future)
+    except Exception:  # one bad callback must not lose the others' answers
+        log.exception("redis bridge: an answer's callback failed")
 
 
 def _failed(exc: BaseException) -> Future[Any]:

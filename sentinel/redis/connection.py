@@ -267,7 +267,10 @@ class Connection(asyncio.Protocol):
             log.exception("client %d: backend call failed", self.client.id)
             slot.data = encode(_INTERNAL_ERROR, proto)
         self._inflight -= 1
-        self._schedule_pump()
+        if self._inflight or self._pump_scheduled:
+            self._schedule_pump()
+        else:  # the last answer owed: nothing to gather with, write it now
+            self._pump()
 
     def _restrict_reader(self) -> None:
         """Before AUTH, requests are held to Redis's small unauthenticated limits."""

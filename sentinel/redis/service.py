@@ -99,21 +99,25 @@ def raft_status(network: Network) -> RaftStatus:
                       leader.applied, keys, expires)  # fmt: skip
 
 
-def open_backend(directory: Path) -> tuple[Any, Backend]:
-    """A client of the cluster in `directory` and the ClusterBackend over it (blocking)."""
+def open_backend(
+    directory: Path, loop: asyncio.AbstractEventLoop
+) -> tuple[Any, Backend]:  # fmt: skip
+    """A client of the cluster in `directory` whose router connection `loop` reads (a call
+    made on the loop is answered there, with no reader thread between: netsim's
+    loopreader.py) and the ClusterBackend over it (blocking)."""
     from sentinel.kvraft.client import connect  # the client pulls in the network stack
 
-    client = connect(directory)
+    client = connect(directory, loop=loop)
     return client, ClusterBackend(client, raft_status=lambda: raft_status(client.network))
 
 
 async def serve(
     directory: Path, options: Options, stop: asyncio.Event | None = None,
-    opener: Callable[[Path], tuple[Any, Backend]] = open_backend,
+    opener: Callable[[Path, asyncio.AbstractEventLoop], tuple[Any, Backend]] = open_backend,
 ) -> None:  # fmt: skip
     """Serve the cluster in `directory` until `stop` is set (or the task is cancelled);
-    `opener` makes the client (closed at the end) and the backend over it."""
-    client, backend = await asyncio.to_thread(opener, directory)
+    `opener(directory, loop)` makes the client (closed at the end) and the backend."""
+    client, backend = await asyncio.to_thread(opener, directory, asyncio.get_running_loop())
     server = RedisServer(backend, options)
     try:
         await server.start()

@@ -34,6 +34,7 @@ class ScriptedNetwork:
         self.calls: list[tuple[int, str, object, float, object]] = []
         self.timers: list[tuple[float, object]] = []
         self.refuse: Exception | None = None
+        self.flushes_asked = 0  # flush_soon calls: a loop reader's cue to flush
 
     def on_reader_thread(self) -> bool:
         return self.reader
@@ -48,6 +49,9 @@ class ScriptedNetwork:
 
     def call_later(self, delay_s, callback) -> None:
         self.timers.append((delay_s, callback))
+
+    def flush_soon(self) -> None:
+        self.flushes_asked += 1
 
     def flush(self) -> None:
         for hook in self.hooks:
@@ -75,6 +79,7 @@ def test_attempts_wait_for_the_flush_and_leave_as_one_batch_per_server():
     b.send(co, 1, Get("k"))
     c.send(co, 2, Put("x", "y", 8, 3))
     assert net.calls == []  # held until the reader flushes
+    assert net.flushes_asked == 1  # the reader was told once that a burst is held
     net.flush()
     assert [(dst, method) for dst, method, *_ in net.calls] == [
         (1, BATCH_METHOD),
