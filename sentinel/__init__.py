@@ -22,8 +22,18 @@ __version__ = "0.1.0"
 def connect(cluster_dir, **options):  # type: ignore[no-untyped-def]
     """A thread-safe client of the Sentinel cluster in `cluster_dir`. Every option of
     `sentinel.kvraft.client.connect` (`servers`, `clerks_max`, `queue_max`, `coalesce`,
-    `rpc_timeout_s`, `silence_s`) passes through; the client module is imported lazily, so
-    `import sentinel` stays light."""
+        `rpc_timeout_s`, `silence_s`) passes through; a sharded cluster's directory (`up
+    --groups`) gets a `sentinel.shard.pool.ShardedClient` (`clerks_max`, `queue_max`,
+    `rpc_timeout_s`), which routes each call by key. The client modules are imported
+    lazily, so `import sentinel` stays light."""
+    from pathlib import Path
+
+    from sentinel.cluster.shardlayout import LAYOUT_NAME
+
+    if (Path(cluster_dir) / LAYOUT_NAME).exists():  # sharded (up --groups): routes by key
+        from sentinel.shard.pool import connect as _connect_sharded
+
+        return _connect_sharded(cluster_dir, **options)
     from sentinel.kvraft.client import connect as _connect
 
     return _connect(cluster_dir, **options)

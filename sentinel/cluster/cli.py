@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sentinel.cluster import kv
+from sentinel.cluster import kv, shardcli
 from sentinel.cluster.ctlsock import ControlError, request
 from sentinel.cluster.lock import DirectoryBusy, is_locked
 from sentinel.cluster.settings import (
@@ -35,6 +35,8 @@ from sentinel.cluster.settings import (
     node_log_path,
     tail_lines,
 )
+from sentinel.cluster.shardlayout import ShardLayout, load_layout
+from sentinel.shard.config import node_id_of
 
 DEFAULT_DIR = ".sentinel"
 DOWN_WAIT_S = 60.0
@@ -49,10 +51,11 @@ class CliError(RuntimeError):
 
 
 def _node_number(text: str) -> int:
+    """A node number, or a sharded cluster's node name (g2.1: group 2's first, ctl.1)."""
     try:
-        value = int(text)
+        value = int(text) if text.isdigit() else node_id_of(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a node number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a node number or name: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"node numbers start at 1, not {value}")
     return value
@@ -60,8 +63,8 @@ def _node_number(text: str) -> int:
 
 def _group(text: str) -> list[int]:
     try:
-        ids = [int(part) for part in text.split(",")]
-    except ValueError:
+        ids = [_node_number(part) for part in text.split(",")]
+    except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
             f"a group is node numbers separated by commas (like 1,2), not {text!r}"
         ) from None
@@ -81,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up = sub.add_parser("up", parents=[common], help="start (or recover) the cluster here")
     up.add_argument("-n", "--nodes", type=int, default=None, help="nodes (1-99, default 5)")
+    up.add_argument(
+        "--groups", type=int, default=None,
+        help="sharded: a controller group and this many shard groups of -n nodes (default 3)",
+    )  # fmt: skip
     up.add_argument("--unreliable", action="store_true", help="drop and delay messages")
     up.add_argument("--long-reordering", action="store_true", help="hold back some replies")
     up.add_argument(
@@ -151,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("node", type=_node_number)
     logs.add_argument("--lines", type=int, default=LOG_LINES_DEFAULT)
     sub.add_parser("down", parents=[common], help="stop the cluster (data stays on disk)")
+    shardcli.add_parsers(sub, common)
     return parser
 
 
@@ -215,9 +223,12 @@ def cmd_up(args: argparse.Namespace, directory: Path) -> int:
             redis_password=args.redis_password,
         )
         options.check_app()
+        if args.groups is not None and args.app is not None:
+            raise SettingsError("--app does not apply to --groups (their nodes run the shards)")
         if args.nodes is not None and not 1 <= args.nodes <= 99:
             raise SettingsError(f"-n must be 1 to 99, not {args.nodes}")
-        return run_up(directory, args.nodes, options, False if args.no_dashboard else None)
+        dashboard = False if args.no_dashboard else None
+        return run_up(directory, args.nodes, options, dashboard, groups=args.groups)
     except (SettingsError, DirectoryBusy, StartupError) as e:
         raise CliError(str(e)) from None
 
@@ -246,11 +257,13 @@ def cmd_down(args: argparse.Namespace, directory: Path) -> int:
 
 def cmd_logs(args: argparse.Namespace, directory: Path) -> int:
     try:
-        identity = load_identity(directory)
+        identity = load_identity(directory) or load_layout(directory)  # plain, or sharded
     except SettingsError as e:
         raise CliError(str(e)) from None
     if identity is None:
         raise CliError(f"no cluster in {directory}")
+    if args.node not in identity.node_ids and isinstance(identity, ShardLayout):
+        raise CliError(f"no node {args.node} in this sharded cluster")
     if args.node not in identity.node_ids:
         raise CliError(f"no node {args.node}: nodes are 1-{identity.nodes}")
     if args.lines < 1:
@@ -347,10 +360,19 @@ def cmd_load(args: argparse.Namespace, directory: Path) -> int:
             raise CliError("interrupted: the last round was not checked") from None
 
 
+def cmd_shards(args: argparse.Namespace, directory: Path) -> int:
+    try:
+        print(shardcli.run(args, directory))
+    except shardcli.ShardCliError as e:
+        raise CliError(str(e)) from None
+    return 0
+
+
 COMMANDS = {
     "up": cmd_up, "status": cmd_status, "down": cmd_down, "logs": cmd_logs, "load": cmd_load,
 }  # fmt: skip
 COMMANDS.update(dict.fromkeys(("put", "get", "append", "delete", "cas"), cmd_kv))
+COMMANDS.update(dict.fromkeys(("join", "leave", "move", "shards"), cmd_shards))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

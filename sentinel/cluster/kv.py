@@ -30,17 +30,21 @@ def read_value(stream: BinaryIO) -> str:
 def connect(directory: Path):  # type: ignore[no-untyped-def]
     """A client of the cluster running in `directory`; KVError when there is none."""
     from sentinel.cluster.settings import SettingsError, load_identity
+    from sentinel.cluster.shardlayout import LAYOUT_NAME
 
     try:
         identity = load_identity(directory)
     except SettingsError as e:
         raise KVError(str(e)) from None
-    if identity is None:
+    sharded = identity is None and (directory / LAYOUT_NAME).exists()
+    if identity is None and not sharded:
         raise KVError(f"no cluster in {directory}")
     try:
         import sentinel
 
-        return sentinel.connect(directory, servers=identity.node_ids)
+        if sharded:  # routes each call by key
+            return sentinel.connect(directory)
+        return sentinel.connect(directory, servers=identity.node_ids)  # type: ignore[union-attr]
     except ImportError as e:
         raise KVError(f"the key/value client is not available: {e}") from None
     except (OSError, EOFError, ValueError) as e:

@@ -15,6 +15,7 @@ import signal
 import time
 from pathlib import Path
 
+from sentinel.cluster.shardlayout import LAYOUT_NAME
 from sentinel.netsim.procs import ProcessGroup
 from sentinel.redis.service import read_status, serve
 from sentinel.redis.session import Options
@@ -47,7 +48,13 @@ def run_front_door(directory: str, bind: str, port: int, password: str | None) -
     async def main() -> None:
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        await serve(Path(directory), Options(bind=bind, port=port, password=password), stop)
+        options = Options(bind=bind, port=port, password=password)
+        if (Path(directory) / LAYOUT_NAME).exists():  # sharded: route by key
+            from sentinel.cluster.shardredis import open_sharded_backend
+
+            await serve(Path(directory), options, stop, open_sharded_backend)
+        else:
+            await serve(Path(directory), options, stop)
 
     asyncio.run(main())
 

@@ -13,7 +13,7 @@ import json
 import os
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sentinel.redis.session import is_loopback
 
@@ -154,9 +154,9 @@ def preset_name(config: FaultConfig) -> str:
     return "_".join(words)
 
 
-def load_identity(directory: Path) -> Identity | None:
-    """The identity stored in `directory`, or None if it holds no cluster yet."""
-    path = directory / SETTINGS_NAME
+def read_json(path: Path, what: str) -> Any:
+    """The JSON in `path` (at most SETTINGS_BYTES_MAX bytes), or None when there is no such
+    file; SettingsError naming `what` the file should be when it cannot be read."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -166,26 +166,39 @@ def load_identity(directory: Path) -> Identity | None:
     try:
         if len(raw) > SETTINGS_BYTES_MAX:
             raise ValueError("too large")
-        data = json.loads(raw)
-        identity = Identity(str(data["cluster_id"]), int(data["nodes"]))
+        return json.loads(raw)
+    except ValueError as e:
+        raise SettingsError(f"{path} is not {what} ({e})") from None
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write `data` as JSON to `path` atomically (a temporary file, fsynced, renamed)."""
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, json.dumps(data, indent=2).encode() + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def load_identity(directory: Path) -> Identity | None:
+    """The identity stored in `directory`, or None if it holds no cluster yet."""
+    path = directory / SETTINGS_NAME
+    data = read_json(path, "a cluster settings file")
+    if data is None:
+        return None
+    try:
+        return Identity(str(data["cluster_id"]), int(data["nodes"]))
     except (ValueError, KeyError, TypeError) as e:
         raise SettingsError(f"{path} is not a cluster settings file ({e})") from None
-    return identity
 
 
 def create_identity(directory: Path, nodes: int) -> Identity:
     """A fresh identity for a new cluster, written atomically to `directory`."""
     identity = Identity(f"sentinel-{uuid.uuid4().hex[:12]}", nodes)
-    path = directory / SETTINGS_NAME
-    tmp = path.with_suffix(".tmp")
-    data = json.dumps(dataclasses.asdict(identity), indent=2).encode() + b"\n"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_json(directory / SETTINGS_NAME, dataclasses.asdict(identity))
     return identity
 
 

@@ -8,13 +8,15 @@ status lines) is written to the terminal while the cluster runs.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from sentinel.cluster import shardsup
 from sentinel.cluster.commands import handle_request, on_key_action
 from sentinel.cluster.ctlsock import ControlServer
 from sentinel.cluster.lock import DirectoryLock
@@ -24,6 +26,7 @@ from sentinel.cluster.settings import (
     RunOptions,
     open_identity,
 )
+from sentinel.cluster.shardlayout import load_layout, open_layout
 from sentinel.cluster.supervisor import Supervisor
 from sentinel.dashboard import run_dashboard
 
@@ -68,19 +71,29 @@ def _exit_on_signal(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def run_up(directory: Path, nodes: int | None, options: RunOptions, dashboard: bool | None) -> int:
-    """Run a cluster until it is asked to stop; the exit status."""
+def run_up(
+    directory: Path, nodes: int | None, options: RunOptions, dashboard: bool | None,
+    groups: int | None = None,
+) -> int:  # fmt: skip
+    """Run a cluster (sharded: `groups`, or a directory holding a sharded cluster) until it
+    is asked to stop; the exit status."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     lock = DirectoryLock(directory)
     lock.acquire()  # DirectoryBusy: the caller prints it
     try:
-        identity, recovered = open_identity(directory, nodes)
+        make: Callable[[], Supervisor]
+        if groups is not None or load_layout(directory) is not None:
+            layout, recovered = open_layout(directory, groups, nodes)
+            fresh = not recovered
+            make = functools.partial(shardsup.ShardSupervisor, directory, layout, options, fresh)
+        else:
+            identity, recovered = open_identity(directory, nodes)
+            make = functools.partial(Supervisor, directory, identity, options)
         setup_logging(directory)
         for signum in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, _exit_on_signal)
         with stderr_to(directory / STDERR_LOG_NAME):
-            sup = Supervisor(directory, identity, options)
-            return _serve(directory, sup, recovered, dashboard)
+            return _serve(directory, make(), recovered, dashboard)
     finally:
         lock.release()
 

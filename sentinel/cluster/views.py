@@ -24,6 +24,7 @@ from sentinel.dashboard import (
     RouterTotals,
     derive_events,
 )
+from sentinel.dashboard.shards import shards_to_json
 from sentinel.host.nodestatus import NodeStatus, decode_status
 from sentinel.netsim.faults import Topology
 from sentinel.netsim.protocol import RouterReport
@@ -306,5 +307,7 @@ def view_to_json(view: ClusterView, extra: Mapping[str, object] | None = None) -
             "commands_per_s": view.redis.commands_per_s,
         },
     }
+    if view.shards is not None:
+        out["shards"] = shards_to_json(view.shards)
     out.update(extra or {})
     return out

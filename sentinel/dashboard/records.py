@@ -120,6 +120,27 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupView:
+    """One raft group of a sharded cluster (gid 0: the shard controller)."""
+
+    gid: int
+    leader: int | None = None  # node id
+    term: int | None = None
+    config_num: int | None = None  # the configuration its leader has applied
+
+
+@dataclass(frozen=True, slots=True)
+class ShardsView:
+    """A sharded cluster: its groups, the latest configuration's shard map (shard i owned by
+    group `owners[i]`, 0: none) and shards in flight as (shard, from gid, to gid)."""
+
+    config_num: int | None
+    owners: tuple[int, ...]
+    groups: tuple[GroupView, ...]
+    in_flight: tuple[tuple[int, int, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterView:
     """A whole-cluster snapshot: everything one dashboard frame shows."""
 
@@ -133,6 +154,7 @@ class ClusterView:
     cluster_dir: str = ""
     events: tuple[Event, ...] = ()  # oldest first
     redis: RedisTotals | None = None  # None: no Redis front door serves this cluster
+    shards: ShardsView | None = None  # None: not a sharded cluster
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "nodes", tuple(sorted(self.nodes, key=lambda n: n.node_id)))

@@ -29,6 +29,7 @@ from sentinel.dashboard.formatting import (
 )
 from sentinel.dashboard.keys import KEYMAP, KeyBinding, footer_keys
 from sentinel.dashboard.records import ClusterView, Event, EventKind, NodeView, ProcessState, Role
+from sentinel.dashboard.shards import plain_shards, shard_lines
 
 LEADER_MARK = "★"
 WIDE_COLUMNS = 120
@@ -303,9 +304,10 @@ def render(
     if height is not None:
         footer_lines = footer.plain.count("\n") + 1
         spare = height - FRAME_LINES_FIXED - len(view.nodes) - footer_lines
-        lines = max(EVENT_LINES_MIN, spare)
+        lines = max(EVENT_LINES_MIN, spare - (3 if view.shards is not None else 0))
     return Group(
         render_header(view),
+        *(shard_lines(view.shards) if view.shards is not None else ()),
         render_nodes(view, width=width),
         render_events(view.events, lines=lines),
         footer,
@@ -336,6 +338,8 @@ def plain_status_line(view: ClusterView) -> str:
         r = view.redis
         head += (f" redis={r.address} conns={r.connections}"
                  f" cmd/s={format_count(r.commands_per_s)}")  # fmt: skip
+    if view.shards is not None:
+        head += plain_shards(view.shards)
     return head + " |" + "".join(" " + _plain_node(n, view.leader) for n in view.nodes)
 
 

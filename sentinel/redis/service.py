@@ -18,13 +18,14 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sentinel.host.nodestatus import decode_status
 from sentinel.netsim.client import Network
-from sentinel.redis.backend import RaftStatus
+from sentinel.redis.backend import Backend, RaftStatus
 from sentinel.redis.cluster_backend import ClusterBackend
 from sentinel.redis.server import RedisServer
 from sentinel.redis.session import Options
@@ -98,16 +99,26 @@ def raft_status(network: Network) -> RaftStatus:
                       leader.applied, keys, expires)  # fmt: skip
 
 
-async def serve(directory: Path, options: Options, stop: asyncio.Event | None = None) -> None:
-    """Serve the cluster in `directory` until `stop` is set (or the task is cancelled)."""
+def open_backend(
+    directory: Path, loop: asyncio.AbstractEventLoop
+) -> tuple[Any, Backend]:  # fmt: skip
+    """A client of the cluster in `directory` whose router connection `loop` reads (a call
+    made on the loop is answered there, with no reader thread between: netsim's
+    loopreader.py) and the ClusterBackend over it (blocking)."""
     from sentinel.kvraft.client import connect  # the client pulls in the network stack
 
-    # The loop reads the router connection: a call made here is answered here, with no
-    # reader thread between (netsim's loopreader.py).
-    client: Any = await asyncio.to_thread(connect, directory, loop=asyncio.get_running_loop())
-    server = RedisServer(
-        ClusterBackend(client, raft_status=lambda: raft_status(client.network)), options
-    )
+    client = connect(directory, loop=loop)
+    return client, ClusterBackend(client, raft_status=lambda: raft_status(client.network))
+
+
+async def serve(
+    directory: Path, options: Options, stop: asyncio.Event | None = None,
+    opener: Callable[[Path, asyncio.AbstractEventLoop], tuple[Any, Backend]] = open_backend,
+) -> None:  # fmt: skip
+    """Serve the cluster in `directory` until `stop` is set (or the task is cancelled);
+    `opener(directory, loop)` makes the client (closed at the end) and the backend."""
+    client, backend = await asyncio.to_thread(opener, directory, asyncio.get_running_loop())
+    server = RedisServer(backend, options)
     try:
         await server.start()
         stop = stop or asyncio.Event()

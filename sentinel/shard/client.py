@@ -1,31 +1,58 @@
-"""`ShardClerk`: a blocking client of the sharded store that routes each key to the group
-owning its shard (6.824 shardkv's Clerk).
+"""`ShardClerk`: a blocking client of the sharded store that routes each command to the
+group owning its keys' shard (6.824 shardkv's Clerk, with kvraft's commands and sessions).
 
 It caches the latest configuration; a "wrong group" answer, or a full round of the group's
-servers without an answer, makes it ask the controller again. Writes carry the clerk's
-random client id and a seq, retried unchanged until answered, so each applies once (the
-groups move the exactly-once tables with the shards). One call at a time per clerk.
+servers without an answer, makes it ask the controller again. Sessions are per shard (each
+shard is one kvraft state machine, group.py): before its first write to a shard the clerk
+opens a session there (a Register through that shard's group), then numbers its writes to
+that shard 1, 2, 3..., retrying each unchanged until answered, so each applies once (the
+session moves with the shard). A command whose keys span shards is refused before anything
+is sent (ShardKeyError: Redis's CROSSSLOT). Errors are the kv client's (errors.py):
+InvalidRequest, OutcomeUnknown (a write sent without a definite answer by the deadline, or
+whose session expired), Unavailable (nothing changed). One call at a time per clerk.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+from sentinel.kvraft.codec import encode_command
+from sentinel.kvraft.commands import (
+    Append,
+    Command,
+    Delete,
+    Get,
+    Put,
+    RedisExec,
+    RedisWrite,
+    Register,
+)
+from sentinel.kvraft.errors import OutcomeUnknown, Unavailable
+from sentinel.kvraft.keyspace import Error, Reply
+from sentinel.kvraft.limits import InvalidRequest
+from sentinel.kvraft.redisreq import (
+    exec_call,
+    reads_call,
+    redis_answer,
+    redis_call,
+    versions_call,
+)
+from sentinel.kvraft.results import Result, ResultCode
 from sentinel.netsim.rpc import Caller
 from sentinel.shard.config import node_id_of
 from sentinel.shard.ctlclient import ROUND_PAUSE_S, CtlClerk
-from sentinel.shard.group import ERR_INVALID, ERR_WRONG_GROUP, OK, KVOp, KVOpReply
+from sentinel.shard.group import ERR_INVALID, ERR_WRONG_GROUP, OK, ShardOp, ShardReply
+from sentinel.shard.keys import ShardKeyError, command_shard
 
-
-class ShardError(RuntimeError):
-    """A request was refused as invalid, or not answered within the clerk's deadline."""
+#: Sessions one clerk keeps (one per shard it has written to).
+SESSIONS_PER_CLERK_MAX = 4096
 
 
 class ShardClerk:
-    """Get, Put and Append against the groups; `ctl_ids` are the controller's node ids."""
+    """Commands against the groups; `ctl_ids` are the controller's node ids."""
 
     def __init__(
         self, caller: Caller, ctl_ids: Sequence[int], rpc_timeout_s: float = 0.5,
@@ -34,43 +61,121 @@ class ShardClerk:
         self._caller = caller
         self._ctl = CtlClerk(caller, ctl_ids, rpc_timeout_s, deadline_s)
         self._rpc_timeout_s = rpc_timeout_s
-        self._deadline_s = deadline_s
+        self.deadline_s = deadline_s
         self._lock = threading.Lock()
-        self.client_id = int.from_bytes(os.urandom(7), "little") + 1
-        self._seq = 0
+        self._sessions: dict[int, list[int]] = {}  # shard -> [client id, last seq]
         self.config = self._ctl.query(-1)
+
+    def shard_of(self, command: Command) -> int:
+        """The shard `command` runs on (ShardKeyError: CROSSSLOT or no key)."""
+        shard = command_shard(command, len(self.config.shards))
+        assert shard is not None, "a Register names its shard"
+        return shard
+
+    # -- the str API (6.824's Get, Put, Append) ------------------------------------------
 
     def get(self, key: str) -> str:
         """The value of `key` ("" when absent)."""
+        return self.run(Get(key)).value or ""
+
+    def put(self, key: str, value: str) -> Result:
+        return self.write(lambda cid, seq: Put(key, value, cid, seq))
+
+    def append(self, key: str, value: str) -> Result:
+        """Append to the value of `key`; the Result (VALUE_TOO_LARGE: nothing changed)."""
+        return self.write(lambda cid, seq: Append(key, value, cid, seq))
+
+    def delete(self, key: str) -> bool:
+        """Remove `key`; whether it was there."""
+        return self.write(lambda cid, seq: Delete(key, cid, seq)).code is ResultCode.OK
+
+    # -- Redis commands ------------------------------------------------------------------
+
+    def redis(self, args: Sequence[bytes]) -> Reply:
+        """One Redis command on the shard of its keys (an Error reply for what Redis
+        refuses, CROSSSLOT included)."""
+        call = redis_call(args)
+        if isinstance(call, Error):
+            return call
+        return self._redis(*call)
+
+    def redis_exec(
+        self, commands: Sequence[Sequence[bytes]], watched: Mapping[bytes, int] | None = None
+    ) -> list[Reply] | Error | None:
+        """A MULTI/EXEC block on one shard (None: a watched key changed)."""
+        call = exec_call(commands, watched)
+        if isinstance(call, Error):
+            return call
+        return self._redis(*call)  # type: ignore[no-any-return]
+
+    def redis_reads(self, commands: Sequence[Sequence[bytes]]) -> list[Reply] | Error:
+        """Several read commands on one shard at one read point: their replies."""
+        call = reads_call(commands)
+        if isinstance(call, Error):
+            return call
+        return self._redis(*call)  # type: ignore[no-any-return]
+
+    def redis_versions(self, keys: Sequence[bytes]) -> dict[bytes, int] | Error:
+        """WATCH's versions of `keys` (all in one shard)."""
+        return self._redis(*versions_call(keys))  # type: ignore[no-any-return]
+
+    def _redis(self, kind: type, fields: tuple) -> Any:
+        try:
+            if kind is RedisWrite or kind is RedisExec:
+                result = self.write(lambda cid, seq: kind(*fields, cid, seq))
+            else:
+                result = self.run(kind(*fields))
+        except ShardKeyError as exc:
+            return Error(str(exc))
+        if result.code is not ResultCode.OK:
+            return Error(f"ERR {result.code.name.lower()}: {result.detail}")
+        return redis_answer(kind, fields, result.value)
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def run(self, command: Command) -> Result:
+        """A command without a session (a read) on its shard; its Result."""
         with self._lock:
-            return self._call(KVOp("get", key)).value
+            return self._call(self.shard_of(command), encode_command(command), False)
 
-    def put(self, key: str, value: str) -> None:
-        self._write("put", key, value)
-
-    def append(self, key: str, value: str) -> None:
-        self._write("append", key, value)
-
-    def _write(self, kind: str, key: str, value: str) -> None:
+    def write(self, make: Any) -> Result:
+        """The write `make(client_id, seq)` under this clerk's session on its shard."""
         with self._lock:
-            self._seq += 1
-            self._call(KVOp(kind, key, value, self.client_id, self._seq))
+            shard = self.shard_of(make(1, 1))
+            session = self._sessions.get(shard)
+            if session is None:
+                if len(self._sessions) >= SESSIONS_PER_CLERK_MAX:
+                    self._sessions.clear()
+                opened = self._call(shard, encode_command(Register()), False)
+                session = self._sessions[shard] = [opened.client_id, 0]
+            session[1] += 1
+            result = self._call(shard, encode_command(make(session[0], session[1])), True)
+            if result.code is ResultCode.SESSION_EXPIRED:
+                del self._sessions[shard]
+                raise OutcomeUnknown(f"the session on shard {shard} expired: {result.detail}")
+            return result
 
-    def _call(self, op: KVOp) -> KVOpReply:
-        deadline = time.monotonic() + self._deadline_s
+    def _call(self, shard: int, command: bytes, write: bool) -> Result:
+        """Send until a group answers; past the deadline OutcomeUnknown (a `write` that was
+        sent) or Unavailable (nothing changed)."""
+        op = ShardOp(shard, command)
+        sent = False
+        deadline = time.monotonic() + self.deadline_s
         while time.monotonic() < deadline:
-            gid = self.config.owner(op.key)
+            gid = self.config.shards[shard]
             for name in self.config.servers(gid):
+                sent = True
                 reply = self._caller.call(node_id_of(name), "ShardKV.Op", op, self._rpc_timeout_s)
                 value = None if reply is None else reply.value
-                if not isinstance(value, KVOpReply):
+                if not isinstance(value, ShardReply):
                     continue
-                if value.err == OK:
-                    return value
+                if value.err == OK and value.result is not None:
+                    return value.result
                 if value.err == ERR_INVALID:
-                    raise ShardError(f"invalid request: {value.value}")
+                    raise InvalidRequest(value.detail)
                 if value.err == ERR_WRONG_GROUP:
                     break
             time.sleep(ROUND_PAUSE_S)
             self.config = self._ctl.query(-1)
-        raise ShardError(f"no group answered {op.kind} {op.key!r} within {self._deadline_s} s")
+        what = f"no group answered on shard {shard} within {self.deadline_s} s"
+        raise OutcomeUnknown(what) if write and sent else Unavailable(what)

@@ -76,4 +76,8 @@ class ShardCtlApp(ReplicatedApp):
         return CtlReply(err, leader=leader)
 
     def status(self) -> dict[str, int]:
-        return {"config_num": self.machine.latest().num}
+        """For the dashboard: the latest configuration's number and shard map."""
+        latest = self.machine.latest()
+        out = {"config_num": latest.num, "ctl": 1}
+        out.update({f"shard{i}": gid for i, gid in enumerate(latest.shards)})
+        return out

@@ -1,11 +1,15 @@
 """A shard group on a node: `ShardGroupApp`, an `Application` over `ShardGroupMachine`.
 
-RPCs ("ShardKV.<method>"): `Op(KVOp)` (gets and writes go through the group's log; a key
-this group does not serve is answered "wrong group" at once), `Pull(PullArgs)` (answered
+RPCs ("ShardKV.<method>"): `Op(ShardOp)` (a kv command for one shard: writes and
+Registers go through the group's log, stamped with the leader's log time as kvraft's
+server stamps them; reads (Get, Redis reads, WATCH's versions) are answered at a ReadIndex
+point; a shard this group does not serve is answered "wrong group" at once, a command
+whose keys span shards "invalid" with Redis's CROSSSLOT error), `Pull(PullArgs)` (answered
 from the applied state: shards given away are frozen, so any replica's copy is final) and
 `Delete(DeleteShards)` (through the log). The leader does groupwork.py's tasks every
 `POLL_TICKS` ticks, sending its own requests through the node's endpoint and proposing what
-the answers lead to. Options: "gid" (this group's id), "ctl" (the controller's node ids),
+the answers lead to, and proposes the purges of expired keys (groupwork.purges).
+Options: "gid" (this group's id), "ctl" (the controller's node ids),
 "maxraftstate".
 """
 
@@ -13,22 +17,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from sentinel.kvraft.codec import CommandError, decode_command, stamp_entry
+from sentinel.kvraft.commands import Get, RedisRead, RedisReads, RedisVersions
+from sentinel.kvraft.limits import InvalidRequest
+from sentinel.kvraft.logclock import wall_ms
+from sentinel.kvraft.protocol import check_entry_size, check_redis
 from sentinel.netsim.endpoint import Failure, Reply
 from sentinel.netsim.rpc import RpcCall
 from sentinel.raft.app import NodeContext
 from sentinel.raft.messages import Role
-from sentinel.shard.config import key_shard, node_id_of
+from sentinel.shard.config import node_id_of
 from sentinel.shard.group import (
+    BEPULLED,
     ERR_INVALID,
-    ERR_WRONG_GROUP,
+    GCING,
+    PULLING,
+    SERVING,
     DeleteShards,
-    KVOp,
-    KVOpReply,
     PullArgs,
     PullReply,
+    ShardEntry,
     ShardGroupMachine,
+    ShardOp,
+    ShardReply,
 )
-from sentinel.shard.groupwork import Task, follow_up, tasks
+from sentinel.shard.groupwork import Task, follow_up, purges, tasks
 from sentinel.shard.replicated import ReplicatedApp
 
 GROUP_APP = "sentinel.shard.groupserver:ShardGroupApp"
@@ -46,13 +59,25 @@ class ShardKVService:
         self._app = app
 
     def Op(self, op: Any) -> Any:
-        """A client's get, put or append."""
-        if type(op) is not KVOp or type(op.key) is not str or not op.key:
-            return KVOpReply(ERR_INVALID, "Op takes a KVOp with a non-empty key")
-        machine = self._app.machine
-        if not machine.serves(key_shard(op.key, len(machine.config.shards))):
-            return KVOpReply(ERR_WRONG_GROUP, leader=self._app.leader)
-        return self._app.submit(op)
+        """A client's kv command for one shard."""
+        if type(op) is not ShardOp or type(op.shard) is not int or type(op.command) is not bytes:
+            return ShardReply(ERR_INVALID, detail="Op takes a ShardOp (shard, command bytes)")
+        try:
+            command = check_redis(decode_command(op.command))
+        except (CommandError, InvalidRequest) as exc:
+            return ShardReply(ERR_INVALID, detail=str(exc))
+        app = self._app
+        refused = app.machine.check(op.shard, command)  # type: ignore[arg-type]
+        if refused is not None:
+            refused.leader = app.leader
+            return refused
+        if type(command) in _READS:
+            return app.read((op.shard, command))
+        try:
+            entry = check_entry_size(stamp_entry(app.stamp_ms(), op.command))
+        except InvalidRequest as exc:
+            return ShardReply(ERR_INVALID, detail=str(exc))
+        return app.submit(ShardEntry(op.shard, entry))
 
     def Pull(self, args: Any) -> Any:
         """Another group fetches the shards this one gives away."""
@@ -63,8 +88,11 @@ class ShardKVService:
     def Delete(self, args: Any) -> Any:
         """The receiver has the shards: drop this group's copy (through the log)."""
         if type(args) is not DeleteShards:
-            return KVOpReply(ERR_INVALID, "Delete takes a DeleteShards")
+            return ShardReply(ERR_INVALID, detail="Delete takes a DeleteShards")
         return self._app.submit(args)
+
+
+_READS = (Get, RedisRead, RedisReads, RedisVersions)
 
 
 class ShardGroupApp(ReplicatedApp):
@@ -77,6 +105,7 @@ class ShardGroupApp(ReplicatedApp):
         self.outstanding: dict[int, tuple[int, Task]] = {}  # request id -> (tick, task)
         self.turn = 0
         self.is_leader = False
+        self.last_stamp_ms = 0
 
     def start(self, ctx: NodeContext) -> None:
         super().start(ctx)
@@ -86,6 +115,17 @@ class ShardGroupApp(ReplicatedApp):
 
     def apply_data(self, index: int, data: bytes) -> Any:
         return self.machine.apply(index, data)
+
+    def answer_read(self, request: Any) -> ShardReply:
+        shard, command = request
+        return self.machine.read(shard, command, wall_ms())
+
+    def stamp_ms(self) -> int:
+        """A new entry's log time: the wall clock, never below an earlier stamp (this
+        node's or any applied), as kvraft's LogClock stamps."""
+        stamp = max(wall_ms(), self.last_stamp_ms, self.machine.last_stamp_ms())
+        self.last_stamp_ms = stamp
+        return stamp
 
     def snapshot_data(self) -> bytes:
         return self.machine.snapshot()
@@ -97,8 +137,8 @@ class ShardGroupApp(ReplicatedApp):
         super().restore(index, data)
         self.machine.applied_index = index
 
-    def error_reply(self, err: str, leader: int = 0) -> KVOpReply:
-        return KVOpReply(err, leader=leader)
+    def error_reply(self, err: str, leader: int = 0) -> ShardReply:
+        return ShardReply(err, leader=leader)
 
     def role_changed(self, role: Role, term: int, leader: int) -> None:
         super().role_changed(role, term, leader)
@@ -113,6 +153,8 @@ class ShardGroupApp(ReplicatedApp):
         ]
         for rid in stale:
             del self.outstanding[rid]
+        for entry in purges(self.machine, self.stamp_ms()):
+            self.submit(entry)
         endpoint = getattr(self.ctx, "endpoint", None)
         if endpoint is None:
             return  # a host without a network of its own (the simulator drives the work)
@@ -138,4 +180,11 @@ class ShardGroupApp(ReplicatedApp):
                     self.submit(command)
 
     def status(self) -> dict[str, int]:
-        return {"config_num": self.machine.config.num}
+        """For the dashboard: the applied configuration, the keys held and the shards by
+        state (bit i: shard i)."""
+        kv = self.machine.kv.values()
+        out = {"config_num": self.machine.config.num, "gid": self.machine.gid,
+               "keys": sum(len(m.keyspace) for m in kv)}  # fmt: skip
+        for state in (SERVING, PULLING, BEPULLED, GCING):
+            out[state] = sum(1 << s for s in self.machine.shards_in(state))
+        return out

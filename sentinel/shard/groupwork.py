@@ -1,7 +1,8 @@
 """What a shard group's leader does on its own, sans I/O: `tasks(machine)` lists the calls
 to make now (ask the controller for the next configuration, pull shards from their previous
 owners, tell sources to delete shards that arrived) and `follow_up(machine, task, reply)`
-turns an answer into the command to propose, if any.
+turns an answer into the command to propose, if any; `purges(machine, now_ms)` are the
+entries that delete the expired keys of each shard served (kvraft's Purge, per shard).
 
 Stateless on purpose: the leader recomputes the tasks from its applied state every poll
 (6.824: ~100 ms), so a lost call, a lost proposal or a new leader just means the next poll
@@ -12,6 +13,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from sentinel.kvraft.codec import encode_command, stamp_entry
+from sentinel.kvraft.commands import Purge
+from sentinel.kvraft.logclock import PURGE_BATCH_KEYS_MAX
 from sentinel.shard.ctl import CtlQuery, CtlReply
 from sentinel.shard.group import (
     GCING,
@@ -20,10 +24,11 @@ from sentinel.shard.group import (
     DeleteShards,
     InsertShards,
     InstallConfig,
-    KVOpReply,
     PullArgs,
     PullReply,
+    ShardEntry,
     ShardGroupMachine,
+    ShardReply,
     ShardsGone,
 )
 
@@ -70,6 +75,20 @@ def follow_up(machine: ShardGroupMachine, task: Task, reply: object) -> object |
             return InsertShards(num, reply.shards)
         return None
     assert isinstance(task.args, DeleteShards)
-    if isinstance(reply, KVOpReply) and reply.err == OK and task.args.num == num:
+    if isinstance(reply, ShardReply) and reply.err == OK and task.args.num == num:
         return ShardsGone(num, task.args.shards)
     return None
+
+
+def purges(machine: ShardGroupMachine, now_ms: int) -> list[ShardEntry]:
+    """For each shard served with keys expired at `now_ms`, the entry (stamped `now_ms`)
+    that deletes at most PURGE_BATCH_KEYS_MAX of them: memory comes back on every replica,
+    and a repeated purge changes nothing."""
+    out = []
+    for shard in sorted(machine.kv):
+        if machine.serves(shard):
+            keys = machine.kv[shard].expired_keys(now_ms, PURGE_BATCH_KEYS_MAX)
+            if keys:
+                command = encode_command(Purge(tuple(keys)))
+                out.append(ShardEntry(shard, stamp_entry(now_ms, command)))
+    return out

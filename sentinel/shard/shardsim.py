@@ -8,11 +8,14 @@ committed prefix common to all replicas; a new leader may discard the uncommitte
 proposal can be lost or replaced; replicas apply the committed prefix at their own pace and
 restart from their last snapshot). The raft core itself is simulated by sentinel.sim.
 
-Invariants, checked after every event: a replica serves a shard only if its applied
-configuration gives the shard to its group, and at most one group serves a shard in any
-configuration. At the end (faults healed, every group caught up): every group holds exactly
-the shards it owns (given-away shards deleted), and the clients' history, with final reads of
-every key, is linearizable (`sentinel.lin`): no acknowledged write lost or applied twice.
+Clients speak kvraft's commands: a Register opens their session on a shard before their
+first write there. Invariants, checked after every event: a replica serves a shard only if
+its applied configuration gives the shard to its group, and at most one group serves a
+shard in any configuration; no client's session is ever lost (the runs stay far below the
+session bound, so SESSION_EXPIRED can only mean a shard moved without its sessions). At the
+end (faults healed, every group caught up): every group holds exactly the shards it owns
+(given-away shards deleted), and the clients' history, with final reads of every key, is
+linearizable (`sentinel.lin`): no acknowledged write lost or applied twice.
 """
 
 from __future__ import annotations
@@ -24,11 +27,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sentinel.kvraft.codec import encode_command, stamp_entry
+from sentinel.kvraft.commands import Append, Command, Get, Put, Register
+from sentinel.kvraft.results import Result, ResultCode
 from sentinel.lin import PENDING, UNKNOWN, CheckResult, KvInput, check_operations, kv_model
 from sentinel.lin import Operation as LinOperation
 from sentinel.shard.config import group_names, key_shard
 from sentinel.shard.ctl import CtlJoin, CtlLeave, CtlRegister, CtlReply, ShardCtlMachine
-from sentinel.shard.group import BEPULLED, ERR_WRONG_GROUP, OK, KVOp, KVOpReply, ShardGroupMachine
+from sentinel.shard.group import (
+    BEPULLED,
+    ERR_RETRY,
+    ERR_WRONG_GROUP,
+    ERR_WRONG_LEADER,
+    OK,
+    ShardEntry,
+    ShardGroupMachine,
+    ShardReply,
+)
 from sentinel.shard.groupwork import DELETE, PULL, QUERY, Task, follow_up, tasks
 from sentinel.wire import decode, encode
 
@@ -125,7 +140,7 @@ class ShardSim:
                 reply = replica.machine.apply(index, data)
                 if i == group.leader and index in group.waiters:
                     want, done = group.waiters.pop(index)
-                    done(reply if want == epoch else KVOpReply("wrong leader"))
+                    done(reply if want == epoch else ShardReply(ERR_WRONG_LEADER))
                 if index % 7 == 0:
                     replica.snap = (index, replica.machine.snapshot())
             self.check_replica(group, replica)
@@ -136,7 +151,7 @@ class ShardSim:
         keep = self.rng.randint(group.commit, len(group.log))
         del group.log[keep:]
         for _, done in group.waiters.values():
-            done(KVOpReply("retry"))
+            done(ShardReply(ERR_RETRY))
         group.waiters.clear()
         group.epoch += 1
         group.leader = self.rng.randrange(len(group.replicas))
@@ -209,46 +224,67 @@ class ShardSim:
     # -- clients --------------------------------------------------------------------------
 
     def client(self, cid: int) -> None:
-        state: dict[str, Any] = {"n": 0, "seq": 0, "config": self.ctl.query(-1)}
+        """Client `cid`: one operation at a time; a session per shard it writes to."""
+        config = [self.ctl.query(-1)]
+        sessions: dict[int, list[int]] = {}  # shard -> [client id, last seq]
+        count = [0]
 
         def begin() -> None:
             if self.now > (self.fault_ms + 2000) * MS:
                 return
-            state["n"] += 1
+            count[0] += 1
             key = self.rng.choice(self.keys)
             f = self.rng.choice(("get", "put", "append", "append"))
-            value = f"{cid}.{state['n']} "
-            op = KVOp(f, key, value if f != "get" else "", cid, 0)
-            if f != "get":
-                state["seq"] += 1
-                op = KVOp(f, key, value, cid, state["seq"])
-            lin = KvInput(f, key, value if f != "get" else None)
-            self.open_calls[cid] = (lin, self.now)
-            call(op, lin, self.now, 0)
+            value = f"{cid}.{count[0]} " if f != "get" else None
+            lin = KvInput(f, key, value)
+            start = self.now
+            self.open_calls[cid] = (lin, start)
+            shard = key_shard(key)
 
-        def call(op: KVOp, lin: KvInput, start: int, tries: int) -> None:
-            config = state["config"]
-            gid = config.owner(op.key)
+            def finish(result: Result) -> None:
+                if result.code is ResultCode.SESSION_EXPIRED:
+                    self.fail(f"client {cid} lost its session on shard {shard}")
+                del self.open_calls[cid]
+                output = (result.value or "") if f == "get" else None
+                self.history.append(LinOperation(cid, lin, start, output, self.now))
+                self.counts["ops"] += 1
+                self.at(self.rng.randint(0, 20 * MS), begin)
+
+            def write() -> None:
+                session = sessions[shard]
+                session[1] += 1
+                kind = Put if f == "put" else Append
+                call(shard, kind(key, value, session[0], session[1]), finish)
+
+            def opened(result: Result) -> None:
+                sessions[shard] = [result.client_id, 0]
+                write()
+
+            if f == "get":
+                call(shard, Get(key), finish)
+            elif shard in sessions:
+                write()
+            else:
+                call(shard, Register(), opened)
+
+        def call(shard: int, command: Command, on_ok: Callable[[Result], None]) -> None:
+            gid = config[0].shards[shard]
             answered = [False]
 
-            def on_reply(reply: KVOpReply) -> None:
+            def on_reply(reply: ShardReply) -> None:
                 if answered[0]:
                     return
                 answered[0] = True
-                if reply.err == OK:
-                    del self.open_calls[cid]
-                    output = reply.value if op.kind == "get" else None
-                    self.history.append(LinOperation(cid, lin, start, output, self.now))
-                    self.counts["ops"] += 1
-                    self.at(self.rng.randint(0, 20 * MS), begin)
+                if reply.err == OK and reply.result is not None:
+                    on_ok(reply.result)
                     return
                 if reply.err == ERR_WRONG_GROUP:
-                    state["config"] = self.ctl.query(-1)
+                    config[0] = self.ctl.query(-1)
                 retry()
 
             def retry() -> None:
                 self.counts["retries"] += 1
-                self.at(self.rng.randint(1, 30) * MS, lambda: call(op, lin, start, tries + 1))
+                self.at(self.rng.randint(1, 30) * MS, lambda: call(shard, command, on_ok))
 
             def timeout() -> None:
                 if not answered[0]:
@@ -259,16 +295,17 @@ class ShardSim:
                 return
             self.at(200 * MS, timeout)
             if gid == 0:
-                self.send(lambda: on_reply(KVOpReply(ERR_WRONG_GROUP)))
+                self.send(lambda: on_reply(ShardReply(ERR_WRONG_GROUP)))
                 return
             group = self.groups[gid]
             target = self.rng.randrange(len(group.replicas))
 
             def arrive() -> None:
                 if target != group.leader:
-                    self.send(lambda: on_reply(KVOpReply("wrong leader")))
+                    self.send(lambda: on_reply(ShardReply(ERR_WRONG_LEADER)))
                     return
-                self.propose(group, op, lambda r: self.send(lambda: on_reply(r)))
+                entry = ShardEntry(shard, stamp_entry(self.now // MS, encode_command(command)))
+                self.propose(group, entry, lambda r: self.send(lambda: on_reply(r)))
 
             self.send(arrive)
 
@@ -342,7 +379,7 @@ class ShardSim:
         t = self.now + 1
         for key in self.keys:
             gid = latest.owner(key)
-            value = self.groups[gid].replicas[0].machine.data[key_shard(key)].get(key, "")
+            value = self.groups[gid].replicas[0].machine.kv[key_shard(key)].value(key) or ""
             self.history.append(LinOperation(0, KvInput("get", key), t, value, t + 1))
         verdict = check_operations(kv_model, self.history, timeout_s=30)
         if verdict is not CheckResult.OK:

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from sentinel.shard.group import BEPULLED, GCING, SERVING, ShardGroupMachine
+from sentinel.kvraft.snapshot import SnapshotState, decode_snapshot, encode_snapshot
+from sentinel.shard.group import (
+    BEPULLED,
+    GCING,
+    SERVING,
+    PullReply,
+    ShardData,
+    ShardGroupMachine,
+)
 from sentinel.shard.shardsim import ShardSim, ShardSimFailure
 
 SWEEP_SEEDS = range(20)
@@ -47,13 +55,16 @@ def test_planted_bug_serving_a_shard_given_away_is_found(monkeypatch: pytest.Mon
 def test_planted_bug_moving_data_without_sessions_is_found(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    insert = ShardGroupMachine._insert
+    pull = ShardGroupMachine.pull
 
-    def forgetful(self: ShardGroupMachine, command) -> int:  # type: ignore[no-untyped-def]
-        done = insert(self, command)
-        for shard in command.shards:
-            self.dedup[shard.shard] = {}  # the exactly-once table stays behind
-        return done
+    def forgetful(self: ShardGroupMachine, args) -> PullReply:  # type: ignore[no-untyped-def]
+        reply = pull(self, args)
+        shards = []
+        for data in reply.shards:  # the keyspace moves, the session table stays behind
+            state = decode_snapshot(data.state)
+            bare = SnapshotState(state.applied_index, state.last_stamp_ms, state.keyspace, ())
+            shards.append(ShardData(data.shard, encode_snapshot(bare)))
+        return PullReply(reply.err, reply.num, tuple(shards))
 
-    monkeypatch.setattr(ShardGroupMachine, "_insert", forgetful)
-    assert "ILLEGAL" in _first_failure(range(30))
+    monkeypatch.setattr(ShardGroupMachine, "pull", forgetful)
+    assert "lost its session" in _first_failure(range(30))

@@ -27,6 +27,7 @@ def _load(name: str, path: Path) -> None:
 _HERE = Path(__file__).parent
 _load("harness_shard", _HERE / "harness.py")
 _load("ctl_scenarios", _HERE.parent / "shard" / "ctl_scenarios.py")
+_load("workload_shard", _HERE / "workload.py")
 
 from harness_shard import TEST_LIMIT_S, GroupProcs, start_forkserver  # noqa: E402
 

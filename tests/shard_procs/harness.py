@@ -1,104 +1,26 @@
-"""Raft groups of real node processes behind one router, each group running the application
-its spec names: the shard controller (and, later, the shard groups) on real processes.
-
-Node ids say the group: the controller's nodes are 1..n, group g's are 100 * g + 1...; every
-group's nodes are peers of each other only. Nodes are killed with SIGKILL and restarted on
-their directory as in the kv process tests.
-"""
+"""The sharding tests' harness: `GroupProcs` (sentinel/cluster/shardprocs.py) with a wait
+for a group to serve keys, and the test time limit."""
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.forkserver
-import os
-import random
 import time
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
 
-from sentinel.host.node import NodeSpec, node_name, spawn_node
-from sentinel.netsim.client import Network, connect
-from sentinel.netsim.control import RouterHandle
-from sentinel.netsim.faults import FaultConfig
-from sentinel.netsim.procs import ProcessGroup
-from sentinel.shard.client import ShardClerk
-from sentinel.shard.config import group_names, node_id_of
-from sentinel.shard.ctlclient import CtlClerk
-from sentinel.shard.ctlserver import CTL_APP
-from sentinel.shard.group import KVOp
-from sentinel.shard.groupserver import GROUP_APP
+from sentinel.cluster import shardprocs
+from sentinel.cluster.shardprocs import start_controller, start_forkserver, start_shard_group
+from sentinel.kvraft.codec import encode_command
+from sentinel.kvraft.commands import Get
+from sentinel.shard.config import key_shard, node_id_of
+from sentinel.shard.group import ShardOp
 
-PRELOAD = [
-    "sentinel.host.node",
-    "sentinel.shard.ctlserver",
-    "sentinel.shard.groupserver",
-    "sentinel.netsim.router",
-]
 TEST_LIMIT_S = 120.0
 
-
-def start_forkserver() -> None:
-    """The fork server with the node modules loaded (it lives as long as the interpreter)."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PRELOAD)
-    multiprocessing.forkserver.ensure_running()
+__all__ = ["TEST_LIMIT_S", "GroupProcs", "start_controller", "start_forkserver",
+           "start_shard_group"]  # fmt: skip
 
 
-class GroupProcs:
-    """A router and raft groups of node processes (see the module docstring)."""
-
-    def __init__(self, directory: Path, seed: int | None = None) -> None:
-        self.seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little")
-        print(f"GroupProcs seed={self.seed}")
-        self.rng = random.Random(self.seed)
-        self.directory = directory
-        self.started = time.monotonic()
-        self.group = ProcessGroup(start_method="forkserver")
-        self.specs: dict[int, NodeSpec] = {}
-        self.net: Network | None = None
-        try:
-            self.router = RouterHandle.start(directory, self.group, seed=self.seed)
-            self.net = connect(directory)
-        except BaseException:
-            self.cleanup()
-            raise
-
-    def start_group(
-        self, ids: Sequence[int], app: str, options: Mapping[str, Any] | None = None
-    ) -> None:
-        """Start one raft group of nodes `ids` running `app`."""
-        for node_id in ids:
-            spec = NodeSpec(
-                cluster_dir=str(self.directory),
-                node_id=node_id,
-                peer_ids=tuple(ids),
-                cluster_id=f"shard-procs-{self.seed}",
-                app=app,
-                app_options=dict(options or {}),
-                seed=self.rng.randrange(1 << 62),
-            )
-            self.specs[node_id] = spec
-            spawn_node(spec, self.router, self.group)
-
-    def kill(self, node_id: int) -> None:
-        """SIGKILL one node (its directory survives)."""
-        self.group.kill(node_name(node_id))
-
-    def restart(self, node_id: int) -> None:
-        """A fresh process on the node's directory."""
-        spawn_node(self.specs[node_id], self.router, self.group)
-
-    def set_unreliable(self, unreliable: bool) -> None:
-        self.router.set_faults(FaultConfig(reliable=not unreliable))
-
-    def ctl_clerk(self, ids: Sequence[int]) -> CtlClerk:
-        assert self.net is not None
-        return CtlClerk(self.net, ids)
-
-    def shard_clerk(self, ctl_ids: Sequence[int]) -> ShardClerk:
-        assert self.net is not None
-        return ShardClerk(self.net, ctl_ids)
+class GroupProcs(shardprocs.GroupProcs):
+    """Raft groups of node processes behind one router, for a test."""
 
     def wait_served(
         self, names: Sequence[str], keys: Sequence[str], deadline_s: float = 30.0
@@ -111,39 +33,10 @@ class GroupProcs:
         while left:
             assert time.monotonic() < deadline, f"{names} still does not serve {left}"
             for name in names:
-                reply = self.net.call(node_id_of(name), "ShardKV.Op", KVOp("get", left[0]), 0.5)
+                op = ShardOp(key_shard(left[0]), encode_command(Get(left[0])))
+                reply = self.net.call(node_id_of(name), "ShardKV.Op", op, 0.5)
                 if reply is not None and getattr(reply.value, "err", None) == "":
                     left.pop(0)
                     break
             else:
                 time.sleep(0.05)
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
-    def cleanup(self) -> None:
-        """Stop everything (every exit path of a test goes through here)."""
-        try:
-            if self.net is not None:
-                self.net.close()
-            if hasattr(self, "router"):
-                self.router.shutdown()
-        finally:
-            self.group.stop_all()
-
-
-def start_controller(procs: GroupProcs, n: int = 3, maxraftstate: int = -1) -> list[int]:
-    """The controller group on nodes 1..n; its ids."""
-    ids = list(range(1, n + 1))
-    procs.start_group(ids, CTL_APP, {"maxraftstate": maxraftstate})
-    return ids
-
-
-def start_shard_group(
-    procs: GroupProcs, gid: int, ctl_ids: Sequence[int], n: int = 3, maxraftstate: int = -1
-) -> tuple[str, ...]:
-    """Shard group `gid` on nodes g<gid>.1 .. g<gid>.<n>; their names (for a Join)."""
-    names = group_names(gid, n)
-    options = {"gid": gid, "ctl": tuple(ctl_ids), "maxraftstate": maxraftstate}
-    procs.start_group([node_id_of(name) for name in names], GROUP_APP, options)
-    return names

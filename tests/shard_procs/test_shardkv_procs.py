@@ -6,6 +6,8 @@ nodes behind one router; clerks route each key to its group.
 - test_join_leave: one group, ten keys; a second joins (keys readable and appendable); the
   first leaves; then its nodes are killed and every key still reads its full value (the data
   moved, with the exactly-once tables), once the second group serves them all.
+- test_snapshots, test_miss_change: see their docstrings. Each records its client history
+  and checks it with sentinel.lin.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import concurrent.futures
 import random
 
 from harness_shard import GroupProcs, start_controller, start_shard_group
+from workload_shard import Recorder, RecordingClerk
 
 N = 10
 
@@ -44,7 +47,7 @@ def test_static_shards(procs: GroupProcs) -> None:
         futures = {}
         for k in keys:
             clerk = procs.shard_clerk(ctl)
-            clerk._deadline_s = 2.0  # the lab waits 2 s for the gets of the downed group
+            clerk.deadline_s = 2.0  # the lab waits 2 s for the gets of the downed group
             futures[k] = pool.submit(clerk.get, k)
         answered = {k for k, f in futures.items() if f.exception() is None}
     assert answered == set(keys) - set(down)
@@ -80,3 +83,80 @@ def test_join_leave(procs: GroupProcs) -> None:
         procs.kill(node)
     for i, k in enumerate(keys):
         assert ck.get(k) == values[i]
+
+
+def _check_and_append(ck: RecordingClerk, keys: list[str], values: list[str], more: str) -> None:
+    for i, k in enumerate(keys):
+        assert ck.get(k) == values[i]
+        ck.append(k, more)
+        values[i] += more
+
+
+def _three_groups_one_joined(procs: GroupProcs, ctl: list[int]) -> tuple:
+    """Groups 1-3 (snapshots at 1 KB of raft state), group 1 joined and holding the keys;
+    (admin, recorder, group names, recording clerk, keys, values)."""
+    admin, recorder = procs.ctl_clerk(ctl), Recorder()
+    groups = {g: start_shard_group(procs, g, ctl, maxraftstate=1000) for g in (1, 2, 3)}
+    admin.join({1: groups[1]})
+    ck = RecordingClerk(procs.shard_clerk(ctl), recorder)
+    keys, values = keys_and_values(procs.seed)
+    for k, v in zip(keys, values, strict=True):
+        ck.put(k, v)
+    return admin, recorder, groups, ck, keys, values
+
+
+def test_snapshots(procs: GroupProcs) -> None:
+    """Groups snapshot at 1 KB of raft state: join 1, write, join 2 and 3, leave 1, leave 2,
+    join 1 (checking and appending each key in between); every node's raft state stays
+    under 8 x maxraftstate; then every group is killed and restarted from its snapshot and
+    the log after it, and every key still reads its full value."""
+    ctl = start_controller(procs, maxraftstate=1000)
+    admin, recorder, groups, ck, keys, values = _three_groups_one_joined(procs, ctl)
+    admin.join({2: groups[2]})
+    admin.join({3: groups[3]})
+    admin.leave([1])
+    _check_and_append(ck, keys, values, "a")
+    admin.leave([2])
+    admin.join({1: groups[1]})
+    _check_and_append(ck, keys, values, "b")
+    statuses = procs.statuses()
+    for node_id, st in statuses.items():
+        assert st.raft_state_bytes <= 8 * 1000, f"node {node_id}: {st.raft_state_bytes} bytes"
+    snapshotted = [i for i, st in statuses.items() if i > 99 and st.snapshot_index > 0]
+    assert snapshotted, "the groups that took the writes have snapshotted"
+    for gid in (1, 2, 3):
+        procs.kill_group(gid)
+    for gid in (1, 2, 3):
+        procs.restart_group(gid)
+    _check_and_append(ck, keys, values, "c")
+    recorder.assert_linearizable()
+
+
+def test_miss_change(procs: GroupProcs) -> None:
+    """One node of each group is down while configurations change (join 3, leave 2, leave
+    1), so it misses them; it comes back and catches up through its group's log while
+    another node of each group goes down for the next changes (join 1, leave 3). Every key
+    keeps its value throughout."""
+    ctl = start_controller(procs)
+    admin, recorder, groups, ck, keys, values = _three_groups_one_joined(procs, ctl)
+    admin.join({2: groups[2]})
+    for gid in (1, 2, 3):
+        procs.kill(100 * gid + 1)
+    admin.join({3: groups[3]})
+    admin.leave([2])
+    admin.leave([1])
+    _check_and_append(ck, keys, values, "a")
+    admin.join({2: groups[2]})
+    _check_and_append(ck, keys, values, "b")
+    for gid in (1, 2, 3):
+        procs.restart(100 * gid + 1)
+    _check_and_append(ck, keys, values, "c")
+    for gid in (1, 2, 3):
+        procs.kill(100 * gid + 2)
+    admin.join({1: groups[1]})
+    admin.leave([3])
+    _check_and_append(ck, keys, values, "d")
+    for gid in (1, 2, 3):
+        procs.restart(100 * gid + 2)
+    _check_and_append(ck, keys, values, "e")
+    recorder.assert_linearizable()
