@@ -43,6 +43,7 @@ from sentinel.raft.app import Application
 from sentinel.raft.core import Raft
 from sentinel.raft.driver import NodeDriver
 from sentinel.raft.errors import InvalidMessage, ProposalDropped
+from sentinel.raft.membership import app_data, wrap_snapshot
 from sentinel.raft.messages import Entry, Role, SnapshotMeta, Status
 from sentinel.raft.messages import Message as RaftMessage
 from sentinel.raft.ready import Ready
@@ -93,7 +94,7 @@ class NodeRuntime:
         self.app.start(self)  # the core exists: the application may ask for its status
         if state.snapshot is not None:  # below the serving nodes' priority (lowprio.py)
             snap = state.snapshot
-            run_niced(lambda: self.app.restore(snap.meta.index, snap.data))
+            run_niced(lambda: self.app.restore(snap.meta.index, app_data(snap.data)))
         self.started = time.monotonic()
         self.counts = dict.fromkeys(
             ("raft_msgs_received", "raft_bytes_received", "raft_requests_received",
@@ -146,7 +147,11 @@ class NodeRuntime:
         assert term is not None, f"{index} is applied, so in the log"
         self.endpoint.flush()  # the child must not inherit (and drop) unsent frames
         began = time.monotonic()
-        self.snapshot_fork.start(SnapshotMeta(index, term), make_snapshot)
+        # The file holds what the core's snapshot will: the configuration, then the state.
+        conf = self.core.log.membership_at(index)
+        self.snapshot_fork.start(
+            SnapshotMeta(index, term), lambda: wrap_snapshot(conf, make_snapshot())
+        )
         fork_ms = (time.monotonic() - began) * 1000.0
         log.info(
             "node %d: snapshot at %d forked in %.1f ms (state ~%d bytes)",
@@ -231,7 +236,7 @@ class NodeRuntime:
         """Compact to a snapshot a forked child has written (checked once per tick)."""
         began = time.monotonic()
         done = self.snapshot_fork.collect(self.core.log.snapshot_index)
-        if done is not None and self.core.compact(*done):
+        if done is not None and self.core.compact(done[0], app_data(done[1])):
             log.info(
                 "node %d compacted to %d (snapshot written in the background, read back in "
                 "%.1f ms)", self.node_id, done[0], (time.monotonic() - began) * 1000.0,

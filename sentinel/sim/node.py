@@ -15,6 +15,7 @@ from typing import Any
 from sentinel.host import StallingSaver, Storage
 from sentinel.raft import Config, Message, PersistentState, Raft, SnapshotMeta
 from sentinel.raft.driver import NodeDriver
+from sentinel.raft.membership import app_data
 from sentinel.sim.app import StateMachine
 from sentinel.sim.disk import SimDisk
 from sentinel.sim.invariants import DurableLog
@@ -83,7 +84,7 @@ class SimNode:
         state = storage.recovered
         app = self.app_factory()
         if state.snapshot is not None:
-            app.restore(state.snapshot.data)
+            app.restore(app_data(state.snapshot.data))
         rng = random.Random(f"{self.seed}/node/{self.id}/{self.incarnation}")
         self.core = Raft(self.config, rng, state)
         self.storage, self.app = storage, app
