@@ -84,10 +84,12 @@ def follow_log(r: Raft) -> None:
 
 def is_removed(r: Raft) -> bool:
     """Whether a committed configuration no longer holds this node (a leader first hands
-    over, see `maybe_retire`)."""
+    over, see `maybe_retire`). A joining node that got a snapshot older than its own
+    addition is not in it either, but is not removed: its id is past `id_max` there."""
     conf = r.membership
     return (
         conf.known
+        and r.id <= conf.id_max
         and r.id not in conf.members
         and conf.index <= r.log.committed
         and r.role is not Role.LEADER

@@ -23,7 +23,7 @@ from sentinel.netsim import FaultConfig, FaultPolicy, VirtualNetwork
 from sentinel.netsim.vnet import Delivery
 from sentinel.raft import InvalidMessage, Message, MessageType, Raft, Role
 from sentinel.raft.driver import NodeDriver
-from sentinel.sim import kvserve
+from sentinel.sim import kvserve, members
 from sentinel.sim.app import LogRecorder, StateMachine
 from sentinel.sim.disk import DiskCrash
 from sentinel.sim.host import SimApp, SimHost
@@ -85,6 +85,10 @@ class SimCluster:
         assert compact_every >= 1, "compact_every must be positive"
         self.seed = seed
         self.ids = tuple(range(1, nodes + 1))
+        #: Nodes 1..founders started the cluster; members.py adds the others (new ids).
+        self.founders = nodes
+        #: Nodes a committed configuration removed: stopped for good.
+        self.retired: set[int] = set()
         self.now_us = 0
         self.compact_every = compact_every
         self.full_check_us = full_check_us
@@ -112,21 +116,35 @@ class SimCluster:
                 "elections",
                 "reads_index",
                 "reads_lease",
+                "conf_changes",
+                "conf_refused",
+                "retired",
             ),
             0,
         )
         cluster_id = f"sim-{seed}"
         config_kw = dict(raft_config or {})
-        self.nodes = {
-            i: SimNode(i, self.ids, seed, cluster_id, app_factory, config_kw, self._clock_s)
-            for i in self.ids
-        }
+        self._node_args = (seed, cluster_id, app_factory, config_kw, self._clock_s)
+        self.nodes = {i: SimNode(i, self.ids, *self._node_args) for i in self.ids}
         self._next_tick = {i: self.rng.randrange(1, TICK_US + 1) for i in self.ids}
         self._next_full_check = 0
         self._durability_key = (-1, -1)
         for i in self.ids:
             self.net.add_endpoint(i)
             self.start(i)
+
+    def add_node(self, i: int) -> None:
+        """Start a blank node `i` that joins the cluster (members.py adds it)."""
+        assert i not in self.nodes, f"node ids are never reused ({i})"
+        seed, cluster_id, app_factory, config_kw, clock = self._node_args
+        founders = tuple(range(1, self.founders + 1))
+        config = {**config_kw, "joining": True}
+        self.nodes[i] = SimNode(i, founders, seed, cluster_id, app_factory, config, clock)
+        self.ids = (*self.ids, i)
+        self._next_tick[i] = self.now_us + self.rng.randrange(1, TICK_US + 1)
+        self.net.add_endpoint(i)
+        self.trace.add((self.now_us, "add-node", i))
+        self.start(i)
 
     # ------------------------------------------------------------------ views
 
@@ -259,6 +277,8 @@ class SimCluster:
             raise AssertionError(f"node {node.id} never ran out of Ready batches")
         self._trace_role(node)
         self.checker.check_node(node.id, core)
+        if core.removed:
+            members.retire_if_removed(self, node.id)
 
     def send(self, m: Message) -> None:
         """Put one node's message on the virtual network (the checker sees leaders')."""
@@ -338,7 +358,7 @@ class SimCluster:
     def restart(self, i: int) -> bool:
         """Restart a crashed node i (False when it is running)."""
         node = self.nodes[i]
-        if node.core is not None:
+        if node.core is not None or i in self.retired:
             return False
         self.counts["restarts"] += 1
         self.trace.add((self.now_us, "restart", i))
