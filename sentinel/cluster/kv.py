@@ -39,8 +39,9 @@ def connect(directory: Path):  # type: ignore[no-untyped-def]
         raise KVError(f"no cluster in {directory}")
     try:
         import sentinel
+        from sentinel.cluster.members import current_ids
 
-        return sentinel.connect(directory, servers=identity.node_ids)
+        return sentinel.connect(directory, servers=current_ids(directory, identity.node_ids))
     except ImportError as e:
         raise KVError(f"the key/value client is not available: {e}") from None
     except (OSError, EOFError, ValueError) as e:

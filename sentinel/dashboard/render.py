@@ -134,6 +134,9 @@ def _role_cell(node: NodeView, leader: int | None, *, short: bool = False) -> Te
         label = _ROLE_SHORT[role]
     if node.node_id == leader:
         label = label.upper()
+    if node.member == "learner":
+        pct = "?" if node.catch_up_percent is None else f"{node.catch_up_percent}%"
+        label = f"learner · joining: caught up {pct}" if not short else f"lrn {pct}"
     return Text(label, style=ROLE_STYLES.get(role, "") if role is not None else "")
 
 

@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from sentinel.host.bgsnap import SnapshotFork
 from sentinel.host.inbox import ClientInbox, from_client
 from sentinel.host.lowprio import run_niced
+from sentinel.host.members import MembershipService
 from sentinel.host.nodespec import NodeSpec
 from sentinel.host.nodestatus import NodeStatus
 from sentinel.host.stall import StallingSaver
@@ -91,6 +92,8 @@ class NodeRuntime:
         # Commit news waits for the next APPEND or tick (tick_ms) rather than costing every
         # write a second APPEND round to each follower (4 of a sequential write's 10 hops).
         self.core.commit_news_on_tick = True
+        self.members = MembershipService(self.core)
+        self.rpc.add_service(self.members, "Membership")
         self.app.start(self)  # the core exists: the application may ask for its status
         if state.snapshot is not None:  # below the serving nodes' priority (lowprio.py)
             snap = state.snapshot
@@ -184,7 +187,8 @@ class NodeRuntime:
     # -- the loop ------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Serve until the router connection closes (EOFError / ConnectionError)."""
+        """Serve until the router connection closes (EOFError / ConnectionError), or until
+        a committed configuration removed this node (it returns then)."""
         tick_s = self.spec.tick_ms / 1000.0
         status_s = self.spec.status_interval_ms / 1000.0
         next_tick = time.monotonic() + tick_s
@@ -217,9 +221,15 @@ class NodeRuntime:
                     self.finish_background_snapshot()
             ready_began = time.monotonic()
             self.driver.process(READY_BATCHES_MAX, lambda: bool(self.poller.poll(0)))
+            self.members.poll()
             if now >= next_status:
                 self.post_status()
                 next_status = now + status_s
+                if self.core.removed:
+                    log.info("node %d: removed from the cluster (configuration index %d); "
+                             "stopping", self.node_id, self.core.membership.index)  # fmt: skip
+                    self.endpoint.flush()
+                    return
             ended = time.monotonic()
             if (ended - woke) * 1000.0 >= SLOW_TURN_MS:  # nothing else ran meanwhile: say so
                 self.counts["slow_turns"] += 1
@@ -325,7 +335,8 @@ class NodeRuntime:
                     c["raft_requests_received"], c["raft_msgs_sent"], c["raft_bytes_sent"],
                     self.endpoint.bad_frames, c["invalid_msgs"], self.rpc.calls,
                     int((time.monotonic() - self.started) * 1000), self.app.status(),
-                    self.saver.error,
+                    self.saver.error, st.voters, st.learners, st.conf_index,
+                    {p: m for p, m in st.match.items() if p in st.learners},
                 )
             )
         )  # fmt: skip
