@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sentinel.dashboard import EventKind, ProcessState
+from sentinel.host.nodespec import node_name
 
 if TYPE_CHECKING:
     from sentinel.cluster.supervisor import Supervisor
@@ -36,8 +37,10 @@ PROMOTE_WAIT_S = 60.0
 #: How long a change keeps looking for a leader (an election takes 0.15-0.3 s).
 LEADER_WAIT_S = 5.0
 POLL_S = 0.1
-#: How long a removed node gets to stop by itself before it is killed.
-REMOVED_EXIT_S = 5.0
+#: How long a removed node gets to stop by itself before it is killed. One cut off when it
+#: was removed never learns of it (the leader no longer writes to it), and keeps trying
+#: pre-votes that nobody grants until then: harmless, and shown by the process tests.
+REMOVED_EXIT_S = 30.0
 
 
 class MembershipError(RuntimeError):
@@ -89,6 +92,8 @@ class Membership:
         self.id_max = max(founders) if recorded is None else int(recorded["id_max"])
         self.conf_index = 0 if recorded is None else int(recorded.get("conf_index", 0))
         self._net: Any = None
+        #: Removed nodes whose processes still run: node id -> when to kill them.
+        self.retiring: dict[int, float] = {}
 
     # -- talking to the leader ------------------------------------------------------------
 
@@ -230,6 +235,16 @@ class Membership:
         return {"leader": st["node"], "conf_index": st["conf_index"], "members": rows}
 
     # -- bookkeeping ----------------------------------------------------------------------
+
+    def reap(self) -> None:
+        """Main thread: kill the removed nodes' processes that outstayed REMOVED_EXIT_S,
+        forget those that stopped by themselves."""
+        now = time.monotonic()
+        for node_id, deadline in list(self.retiring.items()):
+            name = node_name(node_id)
+            if not self.sup.group.is_alive(name) or now >= deadline:
+                self.sup.group.kill(name)
+                del self.retiring[node_id]
 
     def record(self) -> None:
         """Write members.json from what the supervisor runs now."""

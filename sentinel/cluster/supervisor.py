@@ -288,6 +288,7 @@ class Supervisor:
     def dashboard_view(self) -> ClusterView:
         """For the dashboard loop (main thread): run queued actions, then the latest view."""
         self.jobs.run_pending()
+        self.members.reap()
         return self.view()
 
     # -- actions (main thread) ---------------------------------------------------------
@@ -317,10 +318,7 @@ class Supervisor:
             self.node_ids = tuple(i for i in self.node_ids if i != node_id)
             self.builder.node_ids = self.node_ids
             self.states.pop(node_id, None)
-            name = node_name(node_id)
-            if name in self.group.names():
-                self.group.wait(name, members.REMOVED_EXIT_S)
-                self.group.kill(name)
+            self.members.retiring[node_id] = time.monotonic() + members.REMOVED_EXIT_S
 
     def kill(self, node_id: int) -> str:
         """SIGKILL node `node_id` (its disk stays)."""
