@@ -65,6 +65,25 @@ class Load:
         return text
 
 
+def loaded_cluster(start_plain, cli, cluster_dir, procs, helpers, seed: int):  # type: ignore[no-untyped-def]
+    """`up -n 3` (after any extra steps by the caller), then the load running."""
+    up = start_plain("-n", "3", "--seed", str(seed))
+    procs.track(up.pid)
+    leader = cli.stable_leader(3)["leader"]
+    load = Load(cluster_dir, procs)
+    helpers.wait_for(lambda: len(load.out.progress()) >= 2, "the load running")
+    return up, load, leader
+
+
+def wind_down(up, load, cli, helpers, what: str) -> None:  # type: ignore[no-untyped-def]
+    """Calls complete after the change; every round linearizable; the cluster stops."""
+    seen = len(load.out.progress())
+    load.calls_after(helpers, seen, what)
+    load.finish()
+    cli.ok("down")
+    assert up.wait(60) == 0
+
+
 def members(cli) -> dict:  # type: ignore[no-untyped-def]
     return json.loads(cli.ok("members", "--json"))
 
@@ -76,11 +95,7 @@ def roles(cli) -> dict[int, str]:  # type: ignore[no-untyped-def]
 def test_grow_three_to_five_and_shrink_back_under_load(
     start_plain, cli, cluster_dir, procs, helpers
 ):
-    up = start_plain("-n", "3", "--seed", "3")
-    procs.track(up.pid)
-    cli.stable_leader(3)
-    load = Load(cluster_dir, procs)
-    helpers.wait_for(lambda: len(load.out.progress()) >= 2, "the load running")
+    up, load, _ = loaded_cluster(start_plain, cli, cluster_dir, procs, helpers, seed=3)
     assert "node 4 added" in cli.ok("add")
     assert "node 5 added" in cli.ok("add")
     assert roles(cli) == dict.fromkeys([1, 2, 3, 4, 5], "voter")
@@ -141,19 +156,11 @@ def test_remove_the_leader_under_load(start_plain, cli, cluster_dir, procs, help
     assert f"node {leader} removed" in cli.ok("remove", str(leader))
     st = cli.stable_leader(3, exclude=leader)
     assert leader not in [n["id"] for n in st["nodes"]]
-    seen = len(load.out.progress())
-    load.calls_after(helpers, seen, "calls under the new leader")
-    load.finish()
-    cli.ok("down")
-    assert up.wait(60) == 0
+    wind_down(up, load, cli, helpers, "calls under the new leader")
 
 
 def test_add_while_the_network_is_unreliable(start_plain, cli, cluster_dir, procs, helpers):
-    up = start_plain("-n", "3", "--seed", "6")
-    procs.track(up.pid)
-    cli.stable_leader(3)
-    load = Load(cluster_dir, procs)
-    helpers.wait_for(lambda: len(load.out.progress()) >= 2, "the load running")
+    up, load, _ = loaded_cluster(start_plain, cli, cluster_dir, procs, helpers, seed=6)
     cli.ok("net", "unreliable")
     result = cli.run("add")
     print(result.stdout, result.stderr)
@@ -166,19 +173,11 @@ def test_add_while_the_network_is_unreliable(start_plain, cli, cluster_dir, proc
         return got.get(4) == "voter" or (result.returncode != 0 and 4 not in got)
 
     helpers.wait_for(settled, "a settled membership")
-    seen = len(load.out.progress())
-    load.calls_after(helpers, seen, "calls after the add")
-    load.finish()
-    cli.ok("down")
-    assert up.wait(60) == 0
+    wind_down(up, load, cli, helpers, "calls after the add")
 
 
 def test_kill_the_leader_in_the_middle_of_a_change(start_plain, cli, cluster_dir, procs, helpers):
-    up = start_plain("-n", "3", "--seed", "8")
-    procs.track(up.pid)
-    leader = cli.stable_leader(3)["leader"]
-    load = Load(cluster_dir, procs)
-    helpers.wait_for(lambda: len(load.out.progress()) >= 2, "the load running")
+    up, load, leader = loaded_cluster(start_plain, cli, cluster_dir, procs, helpers, seed=8)
     result: dict[str, subprocess.CompletedProcess] = {}
     adder = threading.Thread(target=lambda: result.setdefault("add", cli.run("add")))
     adder.start()
@@ -200,11 +199,7 @@ def test_kill_the_leader_in_the_middle_of_a_change(start_plain, cli, cluster_dir
     got = roles(cli)
     assert set(got) in ({1, 2, 3}, {1, 2, 3, 4}), got
     print("after the kill:", got, st["members"])
-    seen = len(load.out.progress())
-    load.calls_after(helpers, seen, "calls after the change")
-    load.finish()
-    cli.ok("down")
-    assert up.wait(60) == 0
+    wind_down(up, load, cli, helpers, "calls after the change")
 
 
 def test_a_removed_node_cut_off_does_not_disturb_the_leader(
