@@ -93,6 +93,9 @@ def render_header(view: ClusterView) -> Panel:
         ("  up ", "dim"), (format_duration(view.uptime_s), "bold"),
         ("  network ", "dim"), (view.preset, _preset_style(view.preset)),
     )  # fmt: skip
+    conf = [n.conf_index for n in view.nodes if n.conf_index is not None]
+    if conf:  # the configuration index the nodes use (the newest: the leader's)
+        line1.append_text(Text.assemble(("  config ", "dim"), (str(max(conf)), "bold")))
     t = view.totals
     line2 = Text.assemble(
         ("router ", "dim"), (format_rate(t.msgs_per_s, " msg"), "bold"),

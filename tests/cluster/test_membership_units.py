@@ -5,15 +5,17 @@ learner label and promotion event, the `members` table."""
 from __future__ import annotations
 
 import dataclasses
+import io
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from sentinel.cluster import members
 from sentinel.cluster.table import members_table
 from sentinel.cluster.views import membership_view, view_to_json
 from sentinel.dashboard import ClusterView, NodeView, ProcessState, derive_events
-from sentinel.dashboard.render import _role_cell
+from sentinel.dashboard.render import _role_cell, render_header
 from sentinel.host.nodestatus import NodeStatus
 
 
@@ -51,6 +53,12 @@ def test_the_leader_says_who_is_a_learner_and_how_far_it_caught_up() -> None:
     promoted = ClusterView(nodes=(voter, dataclasses.replace(learner, member="voter")))
     texts = [e.text for e in derive_events(view, promoted)]
     assert "node 4 promoted to voter" in texts
+    header = render_header(
+        dataclasses.replace(view, nodes=(dataclasses.replace(voter, conf_index=7),))
+    )
+    console = Console(record=True, width=120, color_system=None, file=io.StringIO())
+    console.print(header)
+    assert "config 7" in console.export_text()
 
 
 def test_members_table() -> None:
