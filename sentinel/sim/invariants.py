@@ -16,9 +16,9 @@ states. It remembers the whole run, crashed nodes included:
   global sequence; snapshots taken at the same index are byte-identical;
 * applied <= committed <= last index on every node;
 * membership: when a leader's commit advances, its voter set's majorities overlap those of
-  the last configuration known committed before (consecutive voter sets overlap: a leader
-  that stacked two changes before the first committed is caught here), and the durability
-  quorum is counted among the voters of the configuration in effect.
+  the newest configuration known committed that its log holds (consecutive voter sets
+  overlap: a leader that stacked two changes before the first committed is caught here),
+  and the durability quorum is counted among the voters of the configuration in effect.
 
 When (in the simulator): everything but the whole-log scan runs after every step of every
 node (each delivered message, tick, proposal, restart), incrementally: each persisted entry,
@@ -225,7 +225,7 @@ class InvariantChecker:
             )
         seen = self.node_commit.get(node_id, 0)
         if log.committed > seen and core.role is Role.LEADER:
-            check_overlap(node_id, core.membership, self.confs[-1])
+            check_overlap(node_id, core.membership, self.committed_conf_in(core))
         if log.committed > seen:
             if log.snapshot_index > seen:
                 known = self.committed.get(log.snapshot_index)
@@ -319,6 +319,18 @@ class InvariantChecker:
                 f"{_describe(top)} at index {top.index} is committed but only nodes "
                 f"{sorted(holders)} hold it (voters {[c.voters for c in confs]})",
             )
+
+    def committed_conf_in(self, core: Raft) -> Membership:
+        """The newest configuration known committed that this node's log holds. (A leader
+        paused for long may commit, on acks from before its pause, with a configuration
+        several changes old: safe, as its quorum acked before the next leader was elected.)"""
+        log = core.log
+        for conf in reversed(self.confs):
+            if conf.index <= log.snapshot_index or (
+                log.term(conf.index) == self.committed[conf.index].term
+            ):
+                return conf
+        return self.confs[0]
 
     def quorum_confs(self, index: int) -> list[Membership]:
         """The configurations whose quorum may have committed `index`: the one in effect
