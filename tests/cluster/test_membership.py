@@ -122,6 +122,8 @@ def test_replace_a_node_whose_directory_was_deleted(start_plain, cli, cluster_di
     cli.stable_leader(3)
     for k in range(20):
         cli.ok("put", f"key{k}", f"value{k}")
+    load = Load(cluster_dir, procs)
+    helpers.wait_for(lambda: len(load.out.progress()) >= 2, "the load running")
     cli.ok("kill", "1")
     shutil.rmtree(cluster_dir / "node-1")
     refused = cli.run("restart", "1")
@@ -129,6 +131,8 @@ def test_replace_a_node_whose_directory_was_deleted(start_plain, cli, cluster_di
     out = cli.ok("replace", "1")
     assert "node 4 added" in out and "node 1 removed" in out, out
     assert roles(cli) == dict.fromkeys([2, 3, 4], "voter")
+    load.calls_after(helpers, len(load.out.progress()), "calls after the replacement")
+    load.finish()
     cli.ok("kill", "2")  # the data is on 3 and the new 4: a quorum without node 2
     for k in range(20):
         assert cli.ok("get", f"key{k}").strip() == f"value{k}"
@@ -205,23 +209,20 @@ def test_kill_the_leader_in_the_middle_of_a_change(start_plain, cli, cluster_dir
 def test_a_removed_node_cut_off_does_not_disturb_the_leader(
     start_plain, cli, cluster_dir, procs, helpers
 ):
-    up = start_plain("-n", "3", "--seed", "9")
-    procs.track(up.pid)
-    leader = cli.stable_leader(3)["leader"]
+    up, load, leader = loaded_cluster(start_plain, cli, cluster_dir, procs, helpers, seed=9)
     victim = next(i for i in (1, 2, 3) if i != leader)
     cli.ok("partition", str(victim))
     assert f"node {victim} removed" in cli.ok("remove", str(victim))
     term = cli.status()["term"]
-    time.sleep(1.5)  # the removed node times out, again and again, while cut off
+    victim_log = cluster_dir / f"node-{victim}" / "node.log"
+    helpers.wait_for(  # it times out and stands, while cut off
+        lambda: "PRE_CANDIDATE" in victim_log.read_text(), "the cut-off node's pre-vote"
+    )
     cli.ok("heal")
     # For several election timeouts after it came back, nobody's term rises.
     deadline = time.monotonic() + 4.0
     while time.monotonic() < deadline:
         st = cli.status()
         assert st["term"] == term and st["leader"] == leader, st
-        time.sleep(0.3)
-    victim_log = (cluster_dir / f"node-{victim}" / "node.log").read_text()
-    assert "PRE_CANDIDATE" in victim_log  # it did try, while cut off
-    cli.ok("put", "after", "ok")
-    cli.ok("down")
-    assert up.wait(60) == 0
+        time.sleep(0.3)  # (an observation window: the property is "for 4 s")
+    wind_down(up, load, cli, helpers, "calls after it came back")
