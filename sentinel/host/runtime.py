@@ -283,7 +283,9 @@ class NodeRuntime:
     def step(self, item: Message, size: int) -> None:
         """One raft message from the network; garbage is logged and counted, never fatal."""
         m: RaftMessage = item.obj
-        if item.src != m.src or item.is_reply != m.is_response:
+        # Raft traffic comes from node endpoints only (a client may not pose as a member:
+        # the core takes messages from ids it does not know, for nodes that join).
+        if item.src != m.src or item.src > p.NODE_ID_MAX or item.is_reply != m.is_response:
             self.counts["invalid_msgs"] += 1
             self.invalid_log.event(
                 "refused %s claiming src %d from endpoint %d", m.type, m.src, item.src
