@@ -65,11 +65,13 @@ class Load:
         return text
 
 
-def loaded_cluster(start_plain, cli, cluster_dir, procs, helpers, seed: int):  # type: ignore[no-untyped-def]
-    """`up -n 3` (after any extra steps by the caller), then the load running."""
+def loaded_cluster(start_plain, cli, cluster_dir, procs, helpers, seed: int, setup=None):  # type: ignore[no-untyped-def]
+    """`up -n 3`, then `setup()` (it may return the leader), then the load running."""
     up = start_plain("-n", "3", "--seed", str(seed))
     procs.track(up.pid)
     leader = cli.stable_leader(3)["leader"]
+    if setup is not None:
+        leader = setup() or cli.stable_leader(3)["leader"]
     load = Load(cluster_dir, procs)
     helpers.wait_for(lambda: len(load.out.progress()) >= 2, "the load running")
     return up, load, leader
@@ -117,13 +119,11 @@ def test_grow_three_to_five_and_shrink_back_under_load(
 
 
 def test_replace_a_node_whose_directory_was_deleted(start_plain, cli, cluster_dir, procs, helpers):
-    up = start_plain("-n", "3", "--seed", "4")
-    procs.track(up.pid)
-    cli.stable_leader(3)
-    for k in range(20):
-        cli.ok("put", f"key{k}", f"value{k}")
-    load = Load(cluster_dir, procs)
-    helpers.wait_for(lambda: len(load.out.progress()) >= 2, "the load running")
+    def puts() -> None:
+        for k in range(20):
+            cli.ok("put", f"key{k}", f"value{k}")
+
+    up, load, _ = loaded_cluster(start_plain, cli, cluster_dir, procs, helpers, 4, puts)
     cli.ok("kill", "1")
     shutil.rmtree(cluster_dir / "node-1")
     refused = cli.run("restart", "1")
@@ -150,13 +150,11 @@ def test_replace_a_node_whose_directory_was_deleted(start_plain, cli, cluster_di
 
 
 def test_remove_the_leader_under_load(start_plain, cli, cluster_dir, procs, helpers):
-    up = start_plain("-n", "3", "--seed", "5")
-    procs.track(up.pid)
-    cli.stable_leader(3)
-    cli.ok("add")
-    leader = cli.stable_leader(4)["leader"]
-    load = Load(cluster_dir, procs)
-    helpers.wait_for(lambda: len(load.out.progress()) >= 2, "the load running")
+    def add() -> int:
+        cli.ok("add")
+        return cli.stable_leader(4)["leader"]
+
+    up, load, leader = loaded_cluster(start_plain, cli, cluster_dir, procs, helpers, 5, add)
     assert f"node {leader} removed" in cli.ok("remove", str(leader))
     st = cli.stable_leader(3, exclude=leader)
     assert leader not in [n["id"] for n in st["nodes"]]
