@@ -158,13 +158,26 @@ class Membership:
         try:
             index = self.change("add", new_id, st["conf_index"])
         except MembershipError:
-            self.sup.jobs.call(lambda: self.sup.forget_member(new_id), RPC_TIMEOUT_S)
-            shutil.rmtree(self.sup.spec(new_id).directory, ignore_errors=True)
-            raise
+            # An unknown outcome may still have put the change in the leader's log: then
+            # it is a member (a learner at least) and stays; else it goes, process and all.
+            index = self.member_since(new_id)
+            if index is None:
+                self.sup.jobs.call(lambda: self.sup.forget_member(new_id, True), RPC_TIMEOUT_S)
+                shutil.rmtree(self.sup.spec(new_id).directory, ignore_errors=True)
+                self.record()
+                raise
         self.conf_index = index
         promoted = self.wait_promoted(new_id)
         self.event(f"node {new_id} added (learner at index {index}, voter at {promoted})")
         return f"node {new_id} added: learner at index {index}, voter at index {promoted}"
+
+    def member_since(self, node_id: int) -> int | None:
+        """The leader's configuration index if it holds `node_id`, else None."""
+        try:
+            st = self.leader_status()
+        except MembershipError:
+            return None
+        return st["conf_index"] if node_id in st["voters"] + st["learners"] else None
 
     def wait_promoted(self, node_id: int) -> int:
         """Wait until the leader has promoted `node_id` and committed it; its index."""

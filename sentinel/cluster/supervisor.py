@@ -312,13 +312,16 @@ class Supervisor:
         self.members.record()
         return pid
 
-    def forget_member(self, node_id: int) -> None:
-        """Stop running a removed member: it stops by itself, or is killed (main thread)."""
+    def forget_member(self, node_id: int, kill_now: bool = False) -> None:
+        """Stop running a removed member: it stops by itself, or is killed (main thread);
+        `kill_now`: at once (a node whose add was refused)."""
         with self._lock:
             self.node_ids = tuple(i for i in self.node_ids if i != node_id)
             self.builder.node_ids = self.node_ids
             self.states.pop(node_id, None)
             self.members.retiring[node_id] = time.monotonic() + members.REMOVED_EXIT_S
+            if kill_now:
+                self.group.kill(node_name(node_id))
 
     def kill(self, node_id: int) -> str:
         """SIGKILL node `node_id` (its disk stays)."""
