@@ -40,6 +40,8 @@ from sentinel.shard.config import node_id_of
 
 DEFAULT_DIR = ".sentinel"
 DOWN_WAIT_S = 60.0
+#: add, remove and replace wait for their commits (and add for the promotion).
+MEMBER_WAIT_S = 200.0
 LOG_LINES_DEFAULT = 40
 LOG_TAIL_BYTES_MAX = 1024 * 1024
 LOAD_HELP = "clients that keep the cluster busy, then a linearizability check"
@@ -159,6 +161,19 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--lines", type=int, default=LOG_LINES_DEFAULT)
     sub.add_parser("down", parents=[common], help="stop the cluster (data stays on disk)")
     shardcli.add_parsers(sub, common)
+    sub.add_parser("add", parents=[common], help="add a new node (learner, then voter)")
+    for name, what in (
+        ("remove", "remove a node from the cluster"),
+        ("replace", "add a new node, then remove this one (e.g. it lost its disk)"),
+    ):
+        change = sub.add_parser(name, parents=[common], help=what)
+        change.add_argument("node", type=_node_number)
+        change.add_argument(
+            "--force", action="store_true",
+            help="even if the voters that are up would be short of a quorum",
+        )  # fmt: skip
+    members = sub.add_parser("members", parents=[common], help="the cluster's members")
+    members.add_argument("--json", action="store_true", help="one JSON object")
     return parser
 
 
@@ -262,9 +277,13 @@ def cmd_logs(args: argparse.Namespace, directory: Path) -> int:
         raise CliError(str(e)) from None
     if identity is None:
         raise CliError(f"no cluster in {directory}")
+    from sentinel.cluster.members import current_ids
+
     if args.node not in identity.node_ids and isinstance(identity, ShardLayout):
         raise CliError(f"no node {args.node} in this sharded cluster")
-    if args.node not in identity.node_ids:
+    if args.node not in identity.node_ids and args.node not in current_ids(
+        directory, identity.node_ids
+    ):
         raise CliError(f"no node {args.node}: nodes are 1-{identity.nodes}")
     if args.lines < 1:
         raise CliError("--lines must be positive")
@@ -286,6 +305,28 @@ def cmd_simple(args: argparse.Namespace, directory: Path) -> int:
     elif args.command == "net":
         payload["preset"] = args.preset
     print(_ask(directory, payload).get("message", "ok"))
+    return 0
+
+
+def cmd_members(args: argparse.Namespace, directory: Path) -> int:
+    """add / remove / replace (each waits for its commit) and members."""
+    payload: dict[str, Any] = {"cmd": args.command}
+    if args.command in ("remove", "replace"):
+        payload.update(node=args.node, force=args.force)
+    try:
+        reply = request(directory, payload, timeout_s=MEMBER_WAIT_S)
+    except ControlError as e:
+        raise CliError(str(e)) from None
+    if not reply.get("ok"):
+        raise CliError(str(reply.get("error", "refused")))
+    if args.command != "members":
+        print(reply.get("message", "ok"))
+    elif args.json:
+        print(json.dumps(reply["members"]))
+    else:
+        from sentinel.cluster.table import members_table
+
+        print(members_table(reply["members"]))
     return 0
 
 
@@ -373,6 +414,7 @@ COMMANDS = {
 }  # fmt: skip
 COMMANDS.update(dict.fromkeys(("put", "get", "append", "delete", "cas"), cmd_kv))
 COMMANDS.update(dict.fromkeys(("join", "leave", "move", "shards"), cmd_shards))
+COMMANDS.update(dict.fromkeys(("add", "remove", "replace", "members"), cmd_members))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

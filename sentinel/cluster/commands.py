@@ -8,6 +8,8 @@ Requests are JSON objects with a "cmd" and its arguments:
     {"cmd": "heal"} | {"cmd": "isolate-leader"} | {"cmd": "partition-random"}
     {"cmd": "net", "preset": "unreliable"}  (a name from netsim's PRESETS)
     {"cmd": "down"}
+    {"cmd": "add"} | {"cmd": "remove" | "replace", "node": 3, "force": false}
+    {"cmd": "members"}                      -> {"ok": true, "members": {...}}
 
 Every answer has "ok"; a refused request has "error" with the reason and changes nothing
 (and "busy": true when it may simply be sent again). Actions run on the main thread (see
@@ -19,14 +21,16 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
 from sentinel.cluster.ctlsock import BUSY_KEY
 from sentinel.cluster.jobs import JobsFull, JobTimeout
-from sentinel.cluster.supervisor import ActionError, Supervisor
+from sentinel.cluster.members import MembershipError
+from sentinel.cluster.supervisor import STARTED_POLL_S, ActionError, Supervisor
 from sentinel.cluster.views import view_to_json
-from sentinel.dashboard import Action, ActionName
+from sentinel.dashboard import Action, ActionName, ProcessState
 from sentinel.netsim.faults import PRESETS
 
 log = logging.getLogger(__name__)
@@ -86,6 +90,31 @@ def _action(sup: Supervisor, request: dict[str, Any]) -> Callable[[], str]:
     raise BadRequest(f"unknown command {cmd!r}")
 
 
+MEMBER_COMMANDS = ("add", "remove", "replace", "members")
+
+
+def _membership(sup: Supervisor, request: dict[str, Any]) -> dict[str, Any]:
+    """add / remove / replace / members: on this control thread (they wait for commits)."""
+    cmd = request["cmd"]
+    try:
+        if cmd == "members":
+            return {"ok": True, "members": sup.members.members()}
+        if cmd == "add":
+            message = sup.members.add()
+        else:
+            force = request.get("force", False)
+            if not isinstance(force, bool):
+                raise BadRequest("'force' must be true or false")
+            message = getattr(sup.members, cmd)(_node_arg(request), force)
+    except (BadRequest, MembershipError, JobTimeout, ActionError) as e:
+        log.info("control request %s refused: %s", cmd, e)
+        return {"ok": False, "error": str(e)}
+    except OSError as e:  # the supervisor's own connection to the router
+        return {"ok": False, "error": f"cannot reach the nodes: {e}"}
+    log.info("control request %s: %s", cmd, message)
+    return {"ok": True, "message": message}
+
+
 def handle_request(sup: Supervisor, request: dict[str, Any]) -> dict[str, Any]:
     """Answer one control request (any thread)."""
     cmd = request.get("cmd")
@@ -95,11 +124,13 @@ def handle_request(sup: Supervisor, request: dict[str, Any]) -> dict[str, Any]:
     if cmd == "down":
         log.info("down requested over the control socket")
         return {"ok": True, "message": sup.down(), "supervisor_pid": os.getpid()}
+    if cmd in MEMBER_COMMANDS:
+        return _membership(sup, request)
     try:
         action = _action(sup, request)
         message = sup.jobs.call(action, ACTION_TIMEOUT_S)
         if cmd == "restart":  # off the main thread: the dashboard keeps drawing meanwhile
-            message = sup.wait_started(_node_arg(request), message, RESTART_WAIT_S)
+            message = wait_started(sup, _node_arg(request), message, RESTART_WAIT_S)
     except JobsFull as e:
         return {"ok": False, "error": str(e), BUSY_KEY: True}  # nothing done: ask again
     except (BadRequest, ActionError, JobTimeout) as e:
@@ -107,6 +138,30 @@ def handle_request(sup: Supervisor, request: dict[str, Any]) -> dict[str, Any]:
         return {"ok": False, "error": str(e)}
     log.info("control request %s: %s", cmd, message)
     return {"ok": True, "message": message}
+
+
+def wait_started(sup: Supervisor, node_id: int, message: str, timeout_s: float) -> str:
+    """After `restart`, on a control thread (never the main one, which must keep
+    serving the dashboard): wait until the node's new process posts its first status,
+    then `message`; ActionError with the reason if it ended first. A node still silent
+    after `timeout_s` is said to be so (it runs, maybe replaying a long log)."""
+    pid = sup.started_pids[node_id]
+    deadline = time.monotonic() + timeout_s
+    while not sup.stop_event.wait(STARTED_POLL_S):
+        info = sup.process_info()[node_id]
+        if info.state in (ProcessState.EXITED, ProcessState.KILLED) and (
+            info.pid is None and sup.started_pids[node_id] == pid
+        ):
+            verb = "was killed" if info.state == ProcessState.KILLED else "exited"
+            raise ActionError(
+                f"node {node_id} was restarted (pid {pid}) but {verb}: {info.exit_reason}"
+            )
+        node = sup.view().node(node_id)
+        if info.pid != pid or (node is not None and node.pid == pid and node.role):
+            return message  # it reports (or someone restarted it again meanwhile)
+        if time.monotonic() >= deadline:
+            return f"{message}; it has not reported its state within {timeout_s:g} s"
+    return message  # the cluster is stopping
 
 
 def on_key_action(sup: Supervisor, action: Action) -> str:

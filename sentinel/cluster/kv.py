@@ -41,10 +41,11 @@ def connect(directory: Path):  # type: ignore[no-untyped-def]
         raise KVError(f"no cluster in {directory}")
     try:
         import sentinel
+        from sentinel.cluster.members import current_ids
 
         if sharded:  # routes each call by key
             return sentinel.connect(directory)
-        return sentinel.connect(directory, servers=identity.node_ids)  # type: ignore[union-attr]
+        return sentinel.connect(directory, servers=current_ids(directory, identity.node_ids))  # type: ignore[union-attr]
     except ImportError as e:
         raise KVError(f"the key/value client is not available: {e}") from None
     except (OSError, EOFError, ValueError) as e:

@@ -216,3 +216,15 @@ def open_identity(directory: Path, nodes: int | None) -> tuple[Identity, bool]:
             )
         return identity, True
     return create_identity(directory, nodes if nodes is not None else 5), False
+
+
+def last_line(path: Path, chars_max: int) -> str:
+    """The last non-empty line of a log file (shortened), or "" if there is none."""
+    try:
+        lines = [line.strip() for line in tail_lines(path, 4096) if line.strip()]
+    except OSError:
+        return ""
+    if not lines:
+        return ""
+    last = lines[-1]
+    return last if len(last) <= chars_max else last[: chars_max - 3] + "..."

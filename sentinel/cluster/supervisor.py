@@ -18,16 +18,16 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from sentinel.cluster import redisproc
+from sentinel.cluster import members, redisproc
 from sentinel.cluster.apps import default_app
 from sentinel.cluster.jobs import MainThreadJobs
 from sentinel.cluster.settings import (
     TICK_MS,
     Identity,
     RunOptions,
+    last_line,
     node_log_path,
     preset_name,
-    tail_lines,
 )
 from sentinel.cluster.views import ProcessInfo, ViewBuilder
 from sentinel.dashboard import ClusterView, EventKind, EventLog, NodeView, ProcessState
@@ -44,8 +44,6 @@ SAMPLE_INTERVAL_S = 0.2
 NODE_EXIT_WAIT_S = 3.0
 #: How often `wait_started` looks at a restarted node.
 STARTED_POLL_S = 0.1
-#: Where a node that ended by itself is explained: the end of its log.
-LOG_TAIL_BYTES = 4096
 EXIT_LINE_CHARS_MAX = 300
 
 
@@ -71,7 +69,11 @@ class Supervisor:
         self.directory = directory
         self.identity = identity
         self.options = options
-        self.node_ids = identity.node_ids
+        #: The nodes that founded the cluster, and the members this supervisor runs now
+        #: (members.json once the membership changed; see members.py).
+        self.founders = identity.node_ids
+        recorded = members.load(directory)
+        self.node_ids = tuple(recorded["members"]) if recorded else identity.node_ids
         self.group = ProcessGroup(start_method=start_method)
         self.router: RouterHandle | None = None
         self.faults = options.faults
@@ -92,6 +94,7 @@ class Supervisor:
         self._sampler: threading.Thread | None = None
         self._logged_seq = 0
         self._redis_keeper = redisproc.Keeper()
+        self.members = members.Membership(self)
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -140,6 +143,7 @@ class Supervisor:
             for node_id in self.node_ids:
                 self.group.wait(node_name(node_id), max(0.0, deadline - time.monotonic()))
             self.group.stop_all()  # SIGKILL whatever is left, and reap
+        self.members.close()
         log.info("cluster %s down", self.identity.cluster_id)
 
     def _start_redis(self) -> None:
@@ -161,7 +165,8 @@ class Supervisor:
         return NodeSpec(
             cluster_dir=str(self.directory),
             node_id=node_id,
-            peer_ids=self.node_ids,
+            peer_ids=self.founders,
+            joining=node_id not in self.founders,
             cluster_id=self.identity.cluster_id,
             app=self.app,
             app_options={"maxraftstate": maxraftstate, "snapshots": maxraftstate > 0},
@@ -220,7 +225,7 @@ class Supervisor:
             state, reason = ProcessState.KILLED, f"by {_signal_name(-code)}, from outside"
         else:
             state, reason = ProcessState.EXITED, f"exit status {code}"
-            last = _last_line(node_log_path(self.directory, node_id))
+            last = last_line(node_log_path(self.directory, node_id), EXIT_LINE_CHARS_MAX)
             if last:
                 reason += f"; its log ends: {last}"
         log.warning("node %d ended (%s)", node_id, reason)
@@ -283,6 +288,7 @@ class Supervisor:
     def dashboard_view(self) -> ClusterView:
         """For the dashboard loop (main thread): run queued actions, then the latest view."""
         self.jobs.run_pending()
+        self.members.reap()
         return self.view()
 
     # -- actions (main thread) ---------------------------------------------------------
@@ -292,8 +298,30 @@ class Supervisor:
         if isinstance(node_id, bool) or not isinstance(node_id, int):
             raise ActionError(f"node must be a number, not {node_id!r}")
         if node_id not in self.node_ids:
-            raise ActionError(f"no node {node_id}: nodes are 1-{len(self.node_ids)}")
+            if node_id <= self.members.id_max:
+                raise ActionError(f"node {node_id} is no longer a member: it is not started")
+            raise ActionError(f"no node {node_id}: nodes are {_id_list(self.node_ids)}")
         return node_id
+
+    def start_member(self, node_id: int) -> int:
+        """Start a new member's process on a fresh directory (main thread; members.py)."""
+        with self._lock:
+            self.node_ids = tuple(sorted({*self.node_ids, node_id}))
+            self.builder.node_ids = self.node_ids
+        pid = self._spawn(node_id)
+        self.members.record()
+        return pid
+
+    def forget_member(self, node_id: int, kill_now: bool = False) -> None:
+        """Stop running a removed member: it stops by itself, or is killed (main thread);
+        `kill_now`: at once (a node whose add was refused)."""
+        with self._lock:
+            self.node_ids = tuple(i for i in self.node_ids if i != node_id)
+            self.builder.node_ids = self.node_ids
+            self.states.pop(node_id, None)
+            self.members.retiring[node_id] = time.monotonic() + members.REMOVED_EXIT_S
+            if kill_now:
+                self.group.kill(node_name(node_id))
 
     def kill(self, node_id: int) -> str:
         """SIGKILL node `node_id` (its disk stays)."""
@@ -339,29 +367,6 @@ class Supervisor:
             raise ActionError(f"node {node_id} not restarted: {why}")
         pid = self._spawn(node_id)
         return f"node {node_id} restarted (pid {pid})"
-
-    def wait_started(self, node_id: int, message: str, timeout_s: float) -> str:
-        """After `restart`, on a control thread (never the main one, which must keep
-        serving the dashboard): wait until the node's new process posts its first status,
-        then `message`; ActionError with the reason if it ended first. A node still silent
-        after `timeout_s` is said to be so (it runs, maybe replaying a long log)."""
-        pid = self.started_pids[node_id]
-        deadline = time.monotonic() + timeout_s
-        while not self.stop_event.wait(STARTED_POLL_S):
-            info = self.process_info()[node_id]
-            if info.state in (ProcessState.EXITED, ProcessState.KILLED) and (
-                info.pid is None and self.started_pids[node_id] == pid
-            ):
-                verb = "was killed" if info.state == ProcessState.KILLED else "exited"
-                raise ActionError(
-                    f"node {node_id} was restarted (pid {pid}) but {verb}: {info.exit_reason}"
-                )
-            node = self.view().node(node_id)
-            if info.pid != pid or (node is not None and node.pid == pid and node.role):
-                return message  # it reports (or someone restarted it again meanwhile)
-            if time.monotonic() >= deadline:
-                return f"{message}; it has not reported its state within {timeout_s:g} s"
-        return message  # the cluster is stopping
 
     def partition(self, groups: Sequence[Iterable[int]]) -> str:
         """Cut the network into `groups`; nodes named in no group form one more group."""
@@ -426,20 +431,14 @@ class Supervisor:
         return "cluster stopping"
 
 
+def _id_list(ids: Sequence[int]) -> str:
+    if tuple(ids) == tuple(range(1, len(ids) + 1)):
+        return f"1-{len(ids)}"
+    return ", ".join(map(str, ids))
+
+
 def _signal_name(signum: int) -> str:
     try:
         return signal.Signals(signum).name
     except ValueError:
         return f"signal {signum}"
-
-
-def _last_line(path: Path) -> str:
-    """The last non-empty line of a log file (shortened), or "" if there is none."""
-    try:
-        lines = [line.strip() for line in tail_lines(path, LOG_TAIL_BYTES) if line.strip()]
-    except OSError:
-        return ""
-    if not lines:
-        return ""
-    last = lines[-1]
-    return last if len(last) <= EXIT_LINE_CHARS_MAX else last[: EXIT_LINE_CHARS_MAX - 3] + "..."

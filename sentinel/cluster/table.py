@@ -31,6 +31,16 @@ def _cell(key: str, value: Any) -> str:
     return str(value)
 
 
+def members_table(members: dict[str, Any]) -> str:
+    """`members` as a header line and one aligned row per member."""
+    head = f"leader {members.get('leader')}, configuration index {members.get('conf_index')}"
+    keys = ("id", "role", "match", "pid", "directory")
+    rows = [list(keys)] + [[_cell(k, m.get(k)) for k in keys] for m in members["members"]]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(keys))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join([head, *lines])
+
+
 def status_table(status: dict[str, Any]) -> str:
     """A header line and one aligned row per node."""
     leader = status.get("leader")

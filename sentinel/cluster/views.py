@@ -98,15 +98,15 @@ class ViewBuilder:
         rates = self._node_rates(report, interval_s)
         samples = self.sampler.sample(info.pid for info in procs.values() if info.pid is not None)
         labels = group_labels(report.topology, self.node_ids)
+        lead = self._leader_status()
         nodes = []
         for node_id in self.node_ids:
             info = procs[node_id]
             st = self.statuses.get(node_id)
             sample = samples.get(info.pid) if info.pid is not None else None
             restarted = node_id in self.reported
-            nodes.append(
-                self._node_view(node_id, info, st, sample, labels[node_id], rates, restarted)
-            )
+            node = self._node_view(node_id, info, st, sample, labels[node_id], rates, restarted)
+            nodes.append(membership_view(node, lead))
         self.reported.update(self.statuses)
         leader, term = self._leader()
         view = ClusterView(
@@ -170,6 +170,11 @@ class ViewBuilder:
                     self.elections += 1
                     self.term_max = st.term
         return fresh
+
+    def _leader_status(self) -> NodeStatus | None:
+        """The status of the leader of the highest term, if it reports."""
+        leader, _ = self._leader()
+        return self.statuses.get(leader) if leader is not None else None
 
     def _leader(self) -> tuple[int | None, int | None]:
         """The leader of the highest term among running nodes, and that term."""
@@ -255,7 +260,21 @@ class ViewBuilder:
             snapshot_index=st.snapshot_index,
             disk_bytes=st.disk_bytes,
             disk_error=st.disk_error or None,
+            conf_index=st.conf_index,
         )
+
+
+def membership_view(node: NodeView, lead: NodeStatus | None) -> NodeView:
+    """`node` with what the leader says of its membership (voter / learner, catching up)."""
+    if lead is None or not lead.voters:
+        return node
+    member = "voter" if node.node_id in lead.voters else None
+    percent = None
+    if node.node_id in lead.learners:
+        member = "learner"
+        match = lead.learner_match.get(node.node_id, 0)
+        percent = min(100, match * 100 // lead.last_index) if lead.last_index else 100
+    return dataclasses.replace(node, member=member, catch_up_percent=percent)
 
 
 def view_to_json(view: ClusterView, extra: Mapping[str, object] | None = None) -> dict:
@@ -280,6 +299,9 @@ def view_to_json(view: ClusterView, extra: Mapping[str, object] | None = None) -
             "rss_bytes": n.rss_bytes,
             "msgs_in_per_s": n.msgs_in_per_s,
             "msgs_out_per_s": n.msgs_out_per_s,
+            "member": n.member,
+            "conf_index": n.conf_index,
+            "catch_up_percent": n.catch_up_percent,
         }
         for n in view.nodes
     ]
@@ -299,6 +321,11 @@ def view_to_json(view: ClusterView, extra: Mapping[str, object] | None = None) -
             "in_flight": t.in_flight,
         },
         "nodes": nodes,
+        "members": {
+            "voters": [n["id"] for n in nodes if n["member"] == "voter"],
+            "learners": [n["id"] for n in nodes if n["member"] == "learner"],
+            "conf_index": max((n.conf_index or 0 for n in view.nodes), default=0),
+        },
         "redis": None
         if view.redis is None
         else {

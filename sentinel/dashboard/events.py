@@ -36,6 +36,8 @@ def derive_events(previous: ClusterView | None, current: ClusterView) -> list[Ev
         texts += _process_changes(before, node)
         texts += _snapshot_changes(before, node)
         texts += _disk_changes(before, node)
+        if before.member == "learner" and node.member == "voter":
+            texts.append((EventKind.INFO, f"node {node.node_id} promoted to voter"))
     for node in previous.nodes:
         if current.node(node.node_id) is None:
             texts.append((EventKind.INFO, f"node {node.node_id} removed"))

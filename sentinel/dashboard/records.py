@@ -76,6 +76,9 @@ class NodeView:
     rss_bytes: int | None = None
     msgs_in_per_s: float | None = None
     msgs_out_per_s: float | None = None
+    member: str | None = None  # "voter" or "learner", as the leader says; None: unknown
+    conf_index: int | None = None  # the index of the configuration this node uses
+    catch_up_percent: int | None = None  # a learner's match over the leader's last index
 
     def __post_init__(self) -> None:
         assert self.node_id >= 0, self.node_id

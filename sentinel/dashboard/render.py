@@ -94,6 +94,9 @@ def render_header(view: ClusterView) -> Panel:
         ("  up ", "dim"), (format_duration(view.uptime_s), "bold"),
         ("  network ", "dim"), (view.preset, _preset_style(view.preset)),
     )  # fmt: skip
+    conf = [n.conf_index for n in view.nodes if n.conf_index is not None]
+    if conf:  # the configuration index the nodes use (the newest: the leader's)
+        line1.append_text(Text.assemble(("  config ", "dim"), (str(max(conf)), "bold")))
     t = view.totals
     line2 = Text.assemble(
         ("router ", "dim"), (format_rate(t.msgs_per_s, " msg"), "bold"),
@@ -135,6 +138,9 @@ def _role_cell(node: NodeView, leader: int | None, *, short: bool = False) -> Te
         label = _ROLE_SHORT[role]
     if node.node_id == leader:
         label = label.upper()
+    if node.member == "learner":
+        pct = "?" if node.catch_up_percent is None else f"{node.catch_up_percent}%"
+        label = f"learner · joining: caught up {pct}" if not short else f"lrn {pct}"
     return Text(label, style=ROLE_STYLES.get(role, "") if role is not None else "")
 
 

@@ -53,6 +53,9 @@ class NodeSpec:
     #: Between ticks a leader sends new entries only to the quorum - 1 followers that keep
     #: up best, the rest once per tick (Config.lazy_followers).
     lazy_followers: bool = True
+    #: A node added to a running cluster (a learner first): it knows no configuration
+    #: until the leader's log or snapshot gives it one (Config.joining).
+    joining: bool = False
     #: The node's directory may hold at most this many bytes (0: as much as the disk has):
     #: a way to run out of disk on purpose, see OsFileSystem and stall.py.
     disk_quota_bytes: int = 0
@@ -77,6 +80,7 @@ class NodeSpec:
             heartbeat_ticks=self.heartbeat_ticks,
             lease_reads=self.lease_reads,
             lazy_followers=self.lazy_followers,
+            joining=self.joining,
         )
 
 

@@ -6,6 +6,8 @@ read it back with `RouterHandle.statuses()` (or `Network.report()`) and `decode_
 
 from __future__ import annotations
 
+import dataclasses
+
 from sentinel.wire import WireError, decode, message
 
 
@@ -42,6 +44,12 @@ class NodeStatus:
     app: dict[str, int]
     #: Why the node cannot persist (e.g. "disk full: ..."); "" when it can.
     disk_error: str = ""
+    #: The configuration in effect here: voters, learners, the index of its entry.
+    voters: tuple[int, ...] = ()
+    learners: tuple[int, ...] = ()
+    conf_index: int = 0
+    #: Leader only: each learner's match index (its catching up, for the dashboard).
+    learner_match: dict[int, int] = dataclasses.field(default_factory=dict)
 
 
 def decode_status(blob: bytes) -> NodeStatus | None:

@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from sentinel.host.bgsnap import SnapshotFork
 from sentinel.host.inbox import ClientInbox, from_client
 from sentinel.host.lowprio import run_niced
+from sentinel.host.members import MembershipService
 from sentinel.host.nodespec import NodeSpec
 from sentinel.host.nodestatus import NodeStatus
 from sentinel.host.stall import StallingSaver
@@ -43,6 +44,7 @@ from sentinel.raft.app import Application
 from sentinel.raft.core import Raft
 from sentinel.raft.driver import NodeDriver
 from sentinel.raft.errors import InvalidMessage, ProposalDropped
+from sentinel.raft.membership import app_data, wrap_snapshot
 from sentinel.raft.messages import Entry, Role, SnapshotMeta, Status
 from sentinel.raft.messages import Message as RaftMessage
 from sentinel.raft.ready import Ready
@@ -90,10 +92,12 @@ class NodeRuntime:
         # Commit news waits for the next APPEND or tick (tick_ms) rather than costing every
         # write a second APPEND round to each follower (4 of a sequential write's 10 hops).
         self.core.commit_news_on_tick = True
+        self.members = MembershipService(self.core)
+        self.rpc.add_service(self.members, "Membership")
         self.app.start(self)  # the core exists: the application may ask for its status
         if state.snapshot is not None:  # below the serving nodes' priority (lowprio.py)
             snap = state.snapshot
-            run_niced(lambda: self.app.restore(snap.meta.index, snap.data))
+            run_niced(lambda: self.app.restore(snap.meta.index, app_data(snap.data)))
         self.started = time.monotonic()
         self.counts = dict.fromkeys(
             ("raft_msgs_received", "raft_bytes_received", "raft_requests_received",
@@ -146,7 +150,11 @@ class NodeRuntime:
         assert term is not None, f"{index} is applied, so in the log"
         self.endpoint.flush()  # the child must not inherit (and drop) unsent frames
         began = time.monotonic()
-        self.snapshot_fork.start(SnapshotMeta(index, term), make_snapshot)
+        # The file holds what the core's snapshot will: the configuration, then the state.
+        conf = self.core.log.membership_at(index)
+        self.snapshot_fork.start(
+            SnapshotMeta(index, term), lambda: wrap_snapshot(conf, make_snapshot())
+        )
         fork_ms = (time.monotonic() - began) * 1000.0
         log.info(
             "node %d: snapshot at %d forked in %.1f ms (state ~%d bytes)",
@@ -179,7 +187,8 @@ class NodeRuntime:
     # -- the loop ------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Serve until the router connection closes (EOFError / ConnectionError)."""
+        """Serve until the router connection closes (EOFError / ConnectionError), or until
+        a committed configuration removed this node (it returns then)."""
         tick_s = self.spec.tick_ms / 1000.0
         status_s = self.spec.status_interval_ms / 1000.0
         next_tick = time.monotonic() + tick_s
@@ -211,9 +220,15 @@ class NodeRuntime:
                 self.finish_background_snapshot()
             ready_began = time.monotonic()
             self.driver.process(READY_BATCHES_MAX, lambda: bool(self.poller.poll(0)))
+            self.members.poll()
             if now >= next_status:
                 self.post_status()
                 next_status = now + status_s
+                if self.core.removed:
+                    log.info("node %d: removed from the cluster (configuration index %d); "
+                             "stopping", self.node_id, self.core.membership.index)  # fmt: skip
+                    self.endpoint.flush()
+                    return
             ended = time.monotonic()
             if (ended - woke) * 1000.0 >= SLOW_TURN_MS:  # nothing else ran meanwhile: say so
                 self.counts["slow_turns"] += 1
@@ -232,7 +247,7 @@ class NodeRuntime:
         began = time.monotonic()
         done = self.snapshot_fork.collect(self.core.log.snapshot_index)
         if done is not None:
-            self.driver.compact(*done)
+            self.driver.compact(done[0], app_data(done[1]))
             log.info(
                 "node %d: snapshot at %d written in the background, read back in %.1f ms",
                 self.node_id, done[0], (time.monotonic() - began) * 1000.0,
@@ -269,7 +284,9 @@ class NodeRuntime:
     def step(self, item: Message, size: int) -> None:
         """One raft message from the network; garbage is logged and counted, never fatal."""
         m: RaftMessage = item.obj
-        if item.src != m.src or item.is_reply != m.is_response:
+        # Raft traffic comes from node endpoints only (a client may not pose as a member:
+        # the core takes messages from ids it does not know, for nodes that join).
+        if item.src != m.src or item.src > p.NODE_ID_MAX or item.is_reply != m.is_response:
             self.counts["invalid_msgs"] += 1
             self.invalid_log.event(
                 "refused %s claiming src %d from endpoint %d", m.type, m.src, item.src
@@ -321,7 +338,8 @@ class NodeRuntime:
                     c["raft_requests_received"], c["raft_msgs_sent"], c["raft_bytes_sent"],
                     self.endpoint.bad_frames, c["invalid_msgs"], self.rpc.calls,
                     int((time.monotonic() - self.started) * 1000), self.app.status(),
-                    self.saver.error,
+                    self.saver.error, st.voters, st.learners, st.conf_index,
+                    {p: m for p, m in st.match.items() if p in st.learners},
                 )
             )
         )  # fmt: skip

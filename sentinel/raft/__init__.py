@@ -28,6 +28,7 @@ from sentinel.raft.core import Raft
 from sentinel.raft.driver import DriverHost, NodeDriver
 from sentinel.raft.errors import (
     ClusterMismatchError,
+    ConfChangeRefused,
     CorruptLogError,
     CorruptSnapshotError,
     CorruptStateError,
@@ -39,6 +40,7 @@ from sentinel.raft.errors import (
     RaftError,
     StorageError,
 )
+from sentinel.raft.membership import ConfChangeOp, Membership
 from sentinel.raft.messages import (
     NONE,
     Entry,
@@ -58,6 +60,8 @@ __all__ = [
     "NONE",
     "Application",
     "ClusterMismatchError",
+    "ConfChangeOp",
+    "ConfChangeRefused",
     "Config",
     "CorruptLogError",
     "CorruptSnapshotError",
@@ -68,6 +72,7 @@ __all__ = [
     "HardState",
     "InvalidMessage",
     "InvariantError",
+    "Membership",
     "Message",
     "MessageType",
     "MissingSnapshotError",

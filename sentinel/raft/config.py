@@ -19,8 +19,18 @@ class Config:
     """
 
     node_id: int
-    #: Every voter, this node included. Ids are ints 1..N.
+    #: The founding voters, this node included (ids are ints >= 1). The configuration in
+    #: effect is the latest in the log or snapshot (see `membership`); this is the one
+    #: before any. With `joining`, they are the cluster the node joins, for information.
     peer_ids: tuple[int, ...]
+    #: A node added to a running cluster: it knows no configuration until the leader's log
+    #: or snapshot gives it one, and until then never campaigns.
+    joining: bool = False
+    #: The leader promotes a learner by itself once its match index has stayed within
+    #: max_learner_lag_entries of the leader's last index for learner_caught_up_ticks.
+    auto_promote: bool = True
+    max_learner_lag_entries: int = 256
+    learner_caught_up_ticks: int = 20
     election_ticks: int = 15
     heartbeat_ticks: int = 5
     pre_vote: bool = True
@@ -67,10 +77,12 @@ class Config:
 
     def __post_init__(self) -> None:
         problems = []
-        if self.node_id not in self.peer_ids:
+        if self.node_id not in self.peer_ids and not self.joining:
             problems.append(f"node_id {self.node_id} is not in peer_ids {self.peer_ids}")
         if len(set(self.peer_ids)) != len(self.peer_ids) or any(p < 1 for p in self.peer_ids):
             problems.append(f"peer_ids must be distinct ints >= 1, got {self.peer_ids}")
+        if self.learner_caught_up_ticks < 1:
+            problems.append("learner_caught_up_ticks must be >= 1")
         if self.heartbeat_ticks < 1 or self.election_ticks <= self.heartbeat_ticks:
             problems.append("need 1 <= heartbeat_ticks < election_ticks")
         for field in dataclasses.fields(self):

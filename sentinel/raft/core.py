@@ -13,6 +13,7 @@ as functions of the `Raft` (etcd's raft.go `stepLeader` / `stepFollower` / `step
                  APPEND/SNAPSHOT/heartbeat sending, commit advancement, lazy followers
     follower.py  step_follower, the leader's APPEND/HEARTBEAT/SNAPSHOT handled
     election.py  the election tick, campaigns, (pre-)votes, step_candidate, check-quorum
+    reconfig.py  membership changes: proposing, learners' promotion, a removed leader
 
 Invariants kept here (checked after every input by `check_invariants`): applied <=
 committed <= last index; the last entry's term is at most the current term; the term never
@@ -27,16 +28,16 @@ import random
 from collections import deque
 from collections.abc import Callable
 
-from sentinel.raft import election, follower, leader
+from sentinel.raft import coreviews, election, follower, leader, reconfig
 from sentinel.raft.config import Config
 from sentinel.raft.errors import (
-    InvalidMessage,
     InvariantError,
     NotLeader,
     RaftError,
     invariant,
 )
 from sentinel.raft.log import RaftLog
+from sentinel.raft.membership import ConfChangeOp, Membership, wrap_snapshot
 from sentinel.raft.messages import (
     NONE,
     Entry,
@@ -74,16 +75,21 @@ class Raft:
         state = state or PersistentState()
         self.config = config
         self.id = config.node_id
-        self.peers = tuple(sorted(config.peer_ids))
-        self.followers = tuple(p for p in self.peers if p != self.id)
+        #: The configuration before any in the log or snapshot (none for a joining node).
+        self.bootstrap = Membership() if config.joining else Membership.bootstrap(config.peer_ids)
         self._rng = rng
         meta = state.snapshot.meta if state.snapshot else SnapshotMeta()
-        self.log = RaftLog(meta, state.entries)
+        self.log = RaftLog(meta, state.entries, reconfig.snapshot_conf(self, state.snapshot))
+        #: The configuration in effect; voters, members, members but us (hot paths read them).
+        self.membership = Membership()
+        self.voters: tuple[int, ...] = ()
+        self.peers: tuple[int, ...] = ()
+        self.followers: tuple[int, ...] = ()
         hs = state.hard_state
         if self.log.last_term > hs.term:
             raise ValueError(f"log has term {self.log.last_term} > hard state term {hs.term}")
-        if hs.vote != NONE and hs.vote not in self.peers:
-            raise ValueError(f"hard state votes for {hs.vote}, not a peer")
+        if hs.vote < 0:
+            raise ValueError(f"hard state votes for {hs.vote}")
         # commit is persisted lazily and may be ahead of what reached the disk: clamp it.
         self.log.committed = max(meta.index, min(hs.commit, self.log.last_index))
         self.term = hs.term
@@ -131,6 +137,7 @@ class Raft:
         self.role_step: Callable[[Raft, Message], None] = follower.step_follower
         self.role_tick: Callable[[Raft], None] = election.tick_election
         self.become_follower(self.term, NONE)
+        self.refresh_membership()
         self.check_invariants()
 
     # ----------------------------------------------------------------- public inputs
@@ -138,6 +145,9 @@ class Raft:
     def tick(self) -> None:
         """Advance logical time by one tick."""
         self.role_tick(self)
+        if self.role is Role.LEADER:
+            reconfig.tick_learners(self)
+            reconfig.maybe_retire(self)
         self.check_invariants()
 
     def propose(self, data: bytes) -> tuple[int, int]:
@@ -165,6 +175,25 @@ class Raft:
             raise NotLeader(self.lead or None)
         leader.start_read(self, context, lease)
 
+    def change_membership(
+        self, op: ConfChangeOp, node_id: int, expected_index: int | None = None
+    ) -> tuple[int, int]:
+        """Propose a single-server change (rules: reconfig.py); its entry's (index, term).
+        Raises NotLeader, or ConfChangeRefused saying why (nothing changed)."""
+        if self.role is not Role.LEADER:
+            raise NotLeader(self.lead or None)
+        entry = reconfig.propose_conf_change(self, op, node_id, expected_index)
+        self.check_invariants()
+        return entry.index, entry.term
+
+    removed = property(reconfig.is_removed, doc="A committed configuration dropped us.")
+    quorum = property(lambda self: self.membership.quorum, doc="A majority of the voters.")
+
+    def refresh_membership(self) -> None:
+        """Follow the log's configuration (see `reconfig.follow_log`)."""
+        if self.log.membership is not self.membership:
+            reconfig.follow_log(self)
+
     def transfer_leadership(self, to_id: int) -> None:
         """Hand leadership to `to_id` (thesis §3.10): catch it up, then send TIMEOUT_NOW.
 
@@ -177,7 +206,8 @@ class Raft:
 
     def compact(self, index: int, data: bytes) -> bool:
         """The application's snapshot of its state at `index` (<= applied): drop the log up
-        to it. Returns False (and does nothing) when `index` is not past the last snapshot."""
+        to it; the snapshot holds the configuration at `index` too (`wrap_snapshot`).
+        Returns False (and does nothing) when `index` is not past the last snapshot."""
         if index <= self.log.snapshot_index:
             return False
         if index > self.log.applied:
@@ -185,8 +215,9 @@ class Raft:
         if len(data) > self.config.max_snapshot_bytes:
             raise ValueError(f"snapshot of {len(data)} bytes is over max_snapshot_bytes")
         meta = SnapshotMeta(index, self.log.term(index) or 0)
+        conf = self.log.membership_at(index)
         self.log.compact(index)
-        self.snapshot = Snapshot(meta, bytes(data))
+        self.snapshot = Snapshot(meta, wrap_snapshot(conf, bytes(data)))
         self.snapshot_to_persist = self.snapshot
         self.check_invariants()
         return True
@@ -212,23 +243,14 @@ class Raft:
             election.handle_vote_request(self, m)
         else:
             self.role_step(self, m)
+        self.refresh_membership()
+        if self.role is Role.LEADER:
+            reconfig.maybe_retire(self)
         self.check_invariants()
 
     def validate(self, m: Message) -> None:
         """Reject what no correct peer sends, before any state changes."""
-        if m.dst != self.id:
-            raise InvalidMessage(f"message for {m.dst} delivered to {self.id}")
-        if m.src == self.id or m.src not in self.peers:
-            raise InvalidMessage(f"message from unknown peer {m.src}")
-        if m.term < 0 or m.index < 0 or m.log_term < 0 or m.commit < 0:
-            raise InvalidMessage(f"negative field in {m.type.name} from {m.src}")
-        for k, entry in enumerate(m.entries):
-            if entry.index != m.index + 1 + k or not 0 < entry.term <= m.term:
-                raise InvalidMessage(f"bad entry {k} in {m.type.name} from {m.src}")
-        if m.entries and (m.type is not T.APPEND or m.entries[0].term < m.log_term):
-            raise InvalidMessage(f"unexpected entries in {m.type.name} from {m.src}")
-        if m.type is T.SNAPSHOT and m.snapshot is None:
-            raise InvalidMessage(f"SNAPSHOT without a snapshot from {m.src}")
+        coreviews.validate(self, m)
 
     def send(self, m: Message) -> None:
         """Queue a message for the next Ready."""
@@ -297,10 +319,8 @@ class Raft:
         self.role_step = leader.step_leader
         self.role_tick = leader.tick_heartbeat
         last = self.log.last_index
-        for peer in self.peers:
-            pr = Progress(last + 1, self.config.max_inflight_msgs, self.config.max_inflight_bytes)
-            pr.recent_active = True
-            self.prs[peer] = pr
+        for peer in {*self.peers, self.id}:
+            self.prs[peer] = leader.new_progress(self, last + 1)
         self.prs[self.id].match = last
         self.prs[self.id].become_replicate()
         self.last_index_at_tick = last
@@ -381,6 +401,7 @@ class Raft:
             self.log.stable_to(rd.entries[-1].index, rd.entries[-1].term)
             if self.role is Role.LEADER:
                 leader.maybe_commit(self)  # our own copy is durable now: it counts
+                reconfig.maybe_retire(self)
         if rd.snapshot is not None and rd.snapshot is self.snapshot_to_persist:
             self.snapshot_to_persist = None
         if rd.apply_snapshot is not None:
@@ -393,23 +414,7 @@ class Raft:
 
     def status(self) -> Status:
         """A frozen record of this node's state."""
-        leader = self.role is Role.LEADER
-        return Status(
-            id=self.id,
-            role=self.role,
-            term=self.term,
-            vote=self.vote,
-            leader=self.lead,
-            commit=self.log.committed,
-            applied=self.log.applied,
-            first_index=self.log.first_index,
-            last_index=self.log.last_index,
-            snapshot_index=self.log.snapshot_index,
-            snapshot_term=self.log.snapshot_term,
-            lead_transferee=self.lead_transferee,
-            match={p: pr.match for p, pr in self.prs.items()} if leader else {},
-            progress={p: pr.state.value for p, pr in self.prs.items()} if leader else {},
-        )
+        return coreviews.status_of(self)
 
     def hard_state(self) -> HardState:
         """The current (term, vote, commit)."""
@@ -431,19 +436,11 @@ class Raft:
             and lg.stable <= last
             and (lg.snapshot_index <= lg.applied or self.snapshot_to_apply is not None)
             and lg.last_term <= self.term
-            and (self.vote == NONE or self.vote in self.peers)
+            and self.vote >= 0
             and (self.role is Role.LEADER) == (self.lead == self.id)
         ):
             self.explain_invariants()
 
     def explain_invariants(self) -> None:
         """Raise InvariantError for the first invariant that does not hold."""
-        lg = self.log
-        invariant(lg.committed <= lg.last_index, f"commit {lg.committed} > last {lg.last_index}")
-        invariant(lg.applied <= lg.committed, f"applied {lg.applied} > commit {lg.committed}")
-        restoring = self.snapshot_to_apply is not None
-        invariant(restoring or lg.snapshot_index <= lg.applied, "snapshot beyond applied")
-        invariant(lg.stable <= lg.last_index, "stable beyond the log")
-        invariant(lg.last_term <= self.term, "log term beyond the current term")
-        invariant(self.vote == NONE or self.vote in self.peers, "vote for a stranger")
-        invariant((self.role is Role.LEADER) == (self.lead == self.id), "leader mismatch")
+        coreviews.explain_invariants(self)

@@ -28,6 +28,7 @@ from typing import Protocol
 
 from sentinel.raft.app import Application
 from sentinel.raft.core import Raft
+from sentinel.raft.membership import app_data
 from sentinel.raft.messages import Message, Role
 from sentinel.raft.ready import Ready
 
@@ -182,7 +183,7 @@ class NodeDriver:
         """Restore `rd`'s snapshot, apply its entries, note its confirmed reads."""
         if rd.apply_snapshot is not None:
             snap = rd.apply_snapshot
-            self.app.restore(snap.meta.index, snap.data)
+            self.app.restore(snap.meta.index, app_data(snap.data))
         for entry in rd.committed_entries:
             self.app.apply(entry)
         for rs in rd.read_states:  # confirmed: served once applied, even if leadership goes

@@ -33,7 +33,8 @@ def tick_election(r: Raft) -> None:
     r.election_elapsed += 1
     if r.election_elapsed >= r.config.election_ticks:
         r.start_guard = False  # any lease granted before a restart has run out
-    if r.election_elapsed >= r.randomized_election_ticks:
+    if r.election_elapsed >= r.randomized_election_ticks and r.id in r.voters:
+        # (a learner, a removed node and one joining never campaign: see reconfig.py)
         r.election_elapsed = 0
         campaign(r, pre_vote=r.config.pre_vote, transfer=False)
 
@@ -48,7 +49,7 @@ def campaign(r: Raft, pre_vote: bool, transfer: bool) -> None:
         kind, term = T.VOTE, r.term
     if record_vote(r, r.id, granted=True):
         return
-    for peer in r.peers:
+    for peer in r.voters:
         if peer != r.id:
             r.send(
                 Message(
@@ -64,17 +65,19 @@ def campaign(r: Raft, pre_vote: bool, transfer: bool) -> None:
 
 
 def record_vote(r: Raft, src: int, granted: bool) -> bool:
-    """Count a (pre-)vote; on a decision, move on. Returns True when decided."""
+    """Count a (pre-)vote of a voter; on a decision, move on. Returns True when decided."""
+    if src not in r.voters:
+        return False
     r.votes.setdefault(src, granted)
     yes = sum(1 for v in r.votes.values() if v)
     no = len(r.votes) - yes
-    if yes >= r.config.quorum:
+    if yes >= r.quorum:
         if r.role is Role.PRE_CANDIDATE:
             campaign(r, pre_vote=False, transfer=False)
         else:
             r.become_leader()
         return True
-    if no > len(r.peers) - r.config.quorum:
+    if no > len(r.voters) - r.quorum:
         r.become_follower(r.term, NONE)
         return True
     return False
@@ -131,7 +134,8 @@ def in_lease(r: Raft) -> bool:
 def quorum_active(r: Raft) -> bool:
     """Leader, check quorum (thesis §6.2): a quorum was heard from this round; starts a
     new round."""
-    active = sum(1 for p, pr in r.prs.items() if p == r.id or pr.recent_active)
+    voters = r.voters
+    active = sum(1 for p, pr in r.prs.items() if p in voters and (p == r.id or pr.recent_active))
     for peer, pr in r.prs.items():
         pr.recent_active = peer == r.id
-    return active >= r.config.quorum
+    return active >= r.quorum

@@ -22,6 +22,10 @@ class ProposalDropped(RaftError):
     """The leader refused a proposal or read: a limit is reached or a transfer is under way."""
 
 
+class ConfChangeRefused(RaftError):
+    """A membership change that may not start now (the message says why); nothing changed."""
+
+
 class InvalidMessage(RaftError):
     """A message that no correct peer sends (wrong recipient, unknown sender, bad entries).
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from sentinel.raft.election import FROM_LEADER, campaign
 from sentinel.raft.messages import Message, MessageType
+from sentinel.raft.reconfig import snapshot_conf
 
 if TYPE_CHECKING:
     from sentinel.raft.core import Raft
@@ -39,7 +40,7 @@ def step_follower(r: Raft, m: Message) -> None:
             handle_heartbeat(r, m)
         else:
             handle_snapshot(r, m)
-    elif m.type is T.TIMEOUT_NOW:
+    elif m.type is T.TIMEOUT_NOW and r.id in r.voters:  # a learner never campaigns
         log.debug("node %d campaigns: leadership transfer from %d", r.id, m.src)
         campaign(r, pre_vote=False, transfer=True)
 
@@ -85,7 +86,7 @@ def handle_snapshot(r: Raft, m: Message) -> None:
         r.log.commit_to(meta.index)  # our log holds it: just fast-forward the commit
     else:
         log.debug("node %d restores snapshot %d/%d", r.id, meta.index, meta.term)
-        r.log.restore(meta)
+        r.log.restore(meta, snapshot_conf(r, snap))
         r.snapshot = snap
         r.snapshot_to_persist = snap
         r.snapshot_to_apply = snap

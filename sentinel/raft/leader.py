@@ -109,7 +109,7 @@ def start_read(r: Raft, context: bytes, lease: bool) -> None:
     if len(r.read_only) + len(r.deferred_reads) >= r.config.max_pending_reads:
         raise ProposalDropped("too many pending reads")
     leased = lease and r.config.lease_reads and r.lead_transferee == NONE
-    if len(r.peers) == 1 or (leased and r.committed_in_current_term()):
+    if r.voters == (r.id,) or (leased and r.committed_in_current_term()):
         r.read_states.append(ReadState(r.log.committed, context))
     elif not r.committed_in_current_term():
         r.deferred_reads.append(context)  # §6.4 step 1: wait for this term's commit
@@ -120,8 +120,8 @@ def start_read(r: Raft, context: bytes, lease: bool) -> None:
 
 def start_transfer(r: Raft, to_id: int) -> None:
     """Leadership transfer (thesis §3.10): catch `to_id` up, then send it TIMEOUT_NOW."""
-    if to_id not in r.peers:
-        raise ValueError(f"{to_id} is not a peer")
+    if to_id not in r.voters:
+        raise ValueError(f"{to_id} is not a voter")
     if to_id == r.id or to_id == r.lead_transferee:
         return
     r.lead_transferee = to_id
@@ -130,6 +130,13 @@ def start_transfer(r: Raft, to_id: int) -> None:
         send_timeout_now(r, to_id)
     else:
         send_append(r, to_id)
+
+
+def new_progress(r: Raft, next_index: int) -> Progress:
+    """A leader's fresh view of a member (active: it gets an election timeout)."""
+    pr = Progress(next_index, r.config.max_inflight_msgs, r.config.max_inflight_bytes)
+    pr.recent_active = True
+    return pr
 
 
 # ------------------------------------------------------------------ sending
@@ -175,8 +182,9 @@ def choose_eager(r: Raft) -> None:
     before = r.last_index_at_tick
     r.last_index_at_tick = r.log.last_index
     prs = r.prs
-    ranked = sorted(r.followers, key=lambda p: (prs[p].match < before, -prs[p].match, p))
-    r.eager = tuple(sorted(ranked[: r.config.quorum - 1]))
+    voters = [p for p in r.voters if p != r.id]
+    ranked = sorted(voters, key=lambda p: (prs[p].match < before, -prs[p].match, p))
+    r.eager = tuple(sorted(ranked[: r.quorum - (r.id in r.voters)]))
 
 
 def lazy_followers_behind(r: Raft) -> bool:
@@ -297,8 +305,8 @@ def maybe_commit(r: Raft) -> bool:
     send a batch's APPENDs before its own fsync (thesis §10.2.1): an entry is never
     committed on the strength of a copy that a crash could still take back."""
     own = min(r.prs[r.id].match, r.log.stable)
-    matches = sorted((own if p == r.id else r.prs[p].match for p in r.peers), reverse=True)
-    candidate = matches[r.config.quorum - 1]
+    matches = sorted((own if p == r.id else r.prs[p].match for p in r.voters), reverse=True)
+    candidate = matches[r.quorum - 1]
     if candidate <= r.log.committed or r.log.term(candidate) != r.term:
         return False
     first_in_term = not r.committed_in_current_term()
@@ -378,7 +386,9 @@ def handle_heartbeat_response(r: Raft, m: Message, pr: Progress) -> None:
             send_append_if_any(r, m.src)  # fill the window; no empty APPEND
     if not m.context:
         return
-    if r.read_only.recv_ack(m.src, m.context) < r.config.quorum:
+    # Only voters' acks count (our own, counted at the start, only while we are one).
+    needed = r.quorum + (r.id not in r.voters)
+    if m.src not in r.voters or r.read_only.recv_ack(m.src, m.context) < needed:
         return
     for request in r.read_only.advance(m.context):
         r.read_states.append(ReadState(request.index, request.context))

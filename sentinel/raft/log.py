@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sentinel.raft.errors import InvariantError, invariant
-from sentinel.raft.messages import ENTRY_OVERHEAD_BYTES, Entry, SnapshotMeta
+from sentinel.raft.membership import Membership
+from sentinel.raft.messages import ENTRY_OVERHEAD_BYTES, Entry, EntryKind, SnapshotMeta
+
+_CONFIG = EntryKind.CONFIG
 
 
 class RaftLog:
@@ -21,7 +24,9 @@ class RaftLog:
     the module docstring for the rest); `Raft.check_invariants` checks them.
     """
 
-    def __init__(self, snapshot: SnapshotMeta, entries: Sequence[Entry]) -> None:
+    def __init__(
+        self, snapshot: SnapshotMeta, entries: Sequence[Entry], base: Membership | None = None
+    ) -> None:
         self.snapshot_index = snapshot.index
         self.snapshot_term = snapshot.term
         self._entries: list[Entry] = []
@@ -40,6 +45,27 @@ class RaftLog:
         self.applied = snapshot.index
         #: Entries up to here are on disk (the driver persisted a Ready that held them).
         self.stable = self.last_index
+        #: The configuration at the snapshot (or the bootstrap one), then one per CONFIG
+        #: entry in the log, in index order: the last one is in effect (§4.1).
+        self.confs: list[Membership] = [base or Membership()]
+        self._add_confs(self._entries)
+
+    @property
+    def membership(self) -> Membership:
+        """The configuration in effect: the latest in the log, committed or not."""
+        return self.confs[-1]
+
+    def membership_at(self, index: int) -> Membership:
+        """The configuration in effect once the log ended at `index`."""
+        for conf in reversed(self.confs):
+            if conf.index <= index:
+                return conf
+        return self.confs[0]
+
+    def _add_confs(self, entries: Sequence[Entry]) -> None:
+        for entry in entries:
+            if entry.kind is _CONFIG:
+                self.confs.append(Membership.decode(entry.data, entry.index))
 
     @property
     def first_index(self) -> int:
@@ -143,7 +169,10 @@ class RaftLog:
         if not self.committed < first <= self.last_index + 1:
             raise InvariantError(f"append at {first}")
         del self._entries[first - self.snapshot_index - 1 :]
+        if self.confs[-1].index >= first:  # a cut suffix takes its configurations along
+            self.confs = [self.confs[0]] + [c for c in self.confs[1:] if c.index < first]
         self._entries.extend(entries)
+        self._add_confs(entries)
         self.last_index = self.snapshot_index + len(self._entries)
         self.stable = min(self.stable, first - 1)
         invariant(self.entry(self.last_index) is entries[-1], "append left a gap")
@@ -161,9 +190,11 @@ class RaftLog:
             raise InvariantError(f"applied_to {index}")
         self.applied = index
 
-    def restore(self, meta: SnapshotMeta) -> None:
-        """Replace the whole log by a snapshot received from the leader."""
+    def restore(self, meta: SnapshotMeta, conf: Membership) -> None:
+        """Replace the whole log by a snapshot received from the leader (`conf`: the
+        configuration at its index)."""
         self._entries.clear()
+        self.confs = [conf]
         self.snapshot_index, self.snapshot_term = meta.index, meta.term
         self.last_index = meta.index
         self.committed = meta.index
@@ -175,5 +206,7 @@ class RaftLog:
         if term is None or index > self.applied:
             raise InvariantError(f"cannot compact to {index}")
         del self._entries[: index - self.snapshot_index]
+        base = self.membership_at(index)
+        self.confs = [base] + [c for c in self.confs if c.index > index]
         self.snapshot_index, self.snapshot_term = index, term or 0
         self.last_index = index + len(self._entries)

@@ -20,10 +20,12 @@ ENTRY_OVERHEAD_BYTES = 24
 
 @message
 class EntryKind(enum.Enum):
-    """NORMAL carries an application command; EMPTY is the no-op a new leader appends."""
+    """NORMAL carries an application command; EMPTY is the no-op a new leader appends;
+    CONFIG carries a cluster configuration (`membership.Membership.encode`)."""
 
     NORMAL = 1
     EMPTY = 2
+    CONFIG = 3
 
 
 @message
@@ -202,3 +204,7 @@ class Status:
     match: dict[int, int]
     #: Leader only: peer id -> "probe" / "replicate" / "snapshot".
     progress: dict[int, str]
+    #: The configuration in effect: voters, learners, and the index of its entry.
+    voters: tuple[int, ...] = ()
+    learners: tuple[int, ...] = ()
+    conf_index: int = 0

@@ -75,6 +75,8 @@ class Progress:
         #: about it: a follower back from a crash answers its whole backlog of them at once
         #: (one per ReadIndex round it missed), and each must not send the probe again.
         self.probe_retry_ok = False
+        #: Learner: ticks for which it has stayed within the lag bound (promotion).
+        self.caught_up_ticks = 0
         #: Heard from this follower since the last check-quorum round.
         self.recent_active = False
         #: SNAPSHOT: the index of the snapshot sent, and ticks since it was sent.

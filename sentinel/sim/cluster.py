@@ -24,7 +24,8 @@ from sentinel.netsim import FaultConfig, FaultPolicy, VirtualNetwork
 from sentinel.netsim.vnet import Delivery
 from sentinel.raft import Application, InvalidMessage, Message, MessageType, Raft, Role
 from sentinel.raft.driver import NodeDriver
-from sentinel.sim import kvserve
+from sentinel.raft.membership import app_data
+from sentinel.sim import kvserve, members
 from sentinel.sim.disk import DiskCrash
 from sentinel.sim.host import SimContext, SimHost
 from sentinel.sim.invariants import DurableLog, InvariantChecker
@@ -84,6 +85,10 @@ class SimCluster:
         assert 1 <= nodes <= 99, "between 1 and 99 nodes"
         self.seed = seed
         self.ids = tuple(range(1, nodes + 1))
+        #: Nodes 1..founders started the cluster; members.py adds the others (new ids).
+        self.founders = nodes
+        #: Nodes a committed configuration removed: stopped for good.
+        self.retired: set[int] = set()
         self.now_us = 0
         self.full_check_us = full_check_us
         #: Options every node's application gets (its NodeContext's `options`): they say
@@ -113,21 +118,35 @@ class SimCluster:
                 "elections",
                 "reads_index",
                 "reads_lease",
+                "conf_changes",
+                "conf_refused",
+                "retired",
             ),
             0,
         )
         cluster_id = f"sim-{seed}"
         config_kw = dict(raft_config or {})
-        self.nodes = {
-            i: SimNode(i, self.ids, seed, cluster_id, app_factory, config_kw, self._clock_s)
-            for i in self.ids
-        }
+        self._node_args = (seed, cluster_id, app_factory, config_kw, self._clock_s)
+        self.nodes = {i: SimNode(i, self.ids, *self._node_args) for i in self.ids}
         self._next_tick = {i: self.rng.randrange(1, TICK_US + 1) for i in self.ids}
         self._next_full_check = 0
         self._durability_key = (-1, -1)
         for i in self.ids:
             self.net.add_endpoint(i)
             self.start(i)
+
+    def add_node(self, i: int) -> None:
+        """Start a blank node `i` that joins the cluster (members.py adds it)."""
+        assert i not in self.nodes, f"node ids are never reused ({i})"
+        seed, cluster_id, app_factory, config_kw, clock = self._node_args
+        founders = tuple(range(1, self.founders + 1))
+        config = {**config_kw, "joining": True}
+        self.nodes[i] = SimNode(i, founders, seed, cluster_id, app_factory, config, clock)
+        self.ids = (*self.ids, i)
+        self._next_tick[i] = self.now_us + self.rng.randrange(1, TICK_US + 1)
+        self.net.add_endpoint(i)
+        self.trace.add((self.now_us, "add-node", i))
+        self.start(i)
 
     # ------------------------------------------------------------------ views
 
@@ -260,6 +279,8 @@ class SimCluster:
             raise AssertionError(f"node {node.id} never ran out of Ready batches")
         self._trace_role(node)
         self.checker.check_node(node.id, core)
+        if core.removed:
+            members.retire_if_removed(self, node.id)
 
     def send(self, m: Message) -> None:
         """Put one node's message on the virtual network (the checker sees leaders')."""
@@ -320,7 +341,7 @@ class SimCluster:
         app.start(node.ctx)  # type: ignore[arg-type]  # a NodeContext
         kvserve.attach(node.ctx, app)
         if state.snapshot is not None:
-            app.restore(state.snapshot.meta.index, state.snapshot.data)
+            app.restore(state.snapshot.meta.index, app_data(state.snapshot.data))
         self.net.set_up(i, True)
         self.checker.node_started(i, state.snapshot, state.entries)
         self._trace_role(node)
@@ -345,7 +366,7 @@ class SimCluster:
     def restart(self, i: int) -> bool:
         """Restart a crashed node i (False when it is running)."""
         node = self.nodes[i]
-        if node.core is not None:
+        if node.core is not None or i in self.retired:
             return False
         self.counts["restarts"] += 1
         self.trace.add((self.now_us, "restart", i))

@@ -14,7 +14,11 @@ states. It remembers the whole run, crashed nodes included:
   (leader completeness);
 * state machine safety: every node applies, in order and without gaps, a prefix of one
   global sequence; snapshots taken at the same index are byte-identical;
-* applied <= committed <= last index on every node.
+* applied <= committed <= last index on every node;
+* membership: when a leader's commit advances, its voter set's majorities overlap those of
+  the newest configuration known committed that its log holds (consecutive voter sets
+  overlap: a leader that stacked two changes before the first committed is caught here),
+  and the durability quorum is counted among the voters of the configuration in effect.
 
 When (in the simulator): everything but the whole-log scan runs after every step of every
 node (each delivered message, tick, proposal, restart), incrementally: each persisted entry,
@@ -30,9 +34,10 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sentinel.raft import Entry, EntryKind, Raft, Role, Snapshot, SnapshotMeta
+from sentinel.raft import Entry, EntryKind, Membership, Raft, Role, Snapshot, SnapshotMeta
 
 _ENTRIES_MAX = 4096  # entries read from one log per slice
+_CONFIG = EntryKind.CONFIG
 
 
 class InvariantViolation(AssertionError):
@@ -81,6 +86,10 @@ class InvariantChecker:
     def __init__(self, node_ids: Iterable[int]) -> None:
         self.node_ids = tuple(sorted(node_ids))
         self.quorum = len(self.node_ids) // 2 + 1
+        #: The configurations known committed, in index order (the founders' first).
+        self.confs: list[Membership] = [Membership.bootstrap(self.node_ids)]
+        #: index -> the configurations CONFIG entries at that index hold in any log.
+        self.conf_entries: dict[int, set[Membership]] = {}
         #: term -> the one node that led it.
         self.leaders: dict[int, int] = {}
         self._completeness_checked: set[int] = set()
@@ -127,6 +136,9 @@ class InvariantChecker:
             name = (entry.index, entry.term)
             value = (prev_term, entry.data, entry.kind)
             seen = registry.setdefault(name, value)
+            if entry.kind is _CONFIG and seen is value:
+                conf = Membership.decode(entry.data, entry.index)
+                self.conf_entries.setdefault(entry.index, set()).add(conf)
             if seen != value:
                 raise InvariantViolation(
                     "log matching",
@@ -197,6 +209,8 @@ class InvariantChecker:
             )
         if entry.index > self.commit_max:
             self.commit_max = entry.index
+        if entry.kind is EntryKind.CONFIG and entry.index > self.confs[-1].index:
+            self.confs.append(Membership.decode(entry.data, entry.index))
 
     # ------------------------------------------------------------------- checks
 
@@ -210,6 +224,8 @@ class InvariantChecker:
                 f"last index {log.last_index}",
             )
         seen = self.node_commit.get(node_id, 0)
+        if log.committed > seen and core.role is Role.LEADER:
+            check_overlap(node_id, core.membership, self.committed_conf_in(core))
         if log.committed > seen:
             if log.snapshot_index > seen:
                 known = self.committed.get(log.snapshot_index)
@@ -294,14 +310,34 @@ class InvariantChecker:
         if not self.commit_max:
             return
         top = self.committed[self.commit_max]
-        holders = [i for i, core in live.items() if _core_covers(core, top)]
-        holders += [i for i, disk in durable.items() if disk.covers(top.index, top.term)]
-        if len(holders) < self.quorum:
+        holders = {i for i, core in live.items() if _core_covers(core, top)}
+        holders |= {i for i, disk in durable.items() if disk.covers(top.index, top.term)}
+        confs = self.quorum_confs(top.index)
+        if not any(len(holders & set(c.voters)) >= c.quorum for c in confs):
             raise InvariantViolation(
                 "committed entry lost",
                 f"{_describe(top)} at index {top.index} is committed but only nodes "
-                f"{sorted(holders)} hold it (quorum {self.quorum})",
+                f"{sorted(holders)} hold it (voters {[c.voters for c in confs]})",
             )
+
+    def committed_conf_in(self, core: Raft) -> Membership:
+        """The newest configuration known committed that this node's log holds. (A leader
+        paused for long may commit, on acks from before its pause, with a configuration
+        several changes old: safe, as its quorum acked before the next leader was elected.)"""
+        log = core.log
+        for conf in reversed(self.confs):
+            if conf.index <= log.snapshot_index or (
+                log.term(conf.index) == self.committed[conf.index].term
+            ):
+                return conf
+        return self.confs[0]
+
+    def quorum_confs(self, index: int) -> list[Membership]:
+        """The configurations whose quorum may have committed `index`: the one in effect
+        at it, and those of CONFIG entries past it in any log (a leader's uncommitted one
+        is in effect when it commits)."""
+        at = next(c for c in reversed(self.confs) if c.index <= index)
+        return [at, *(c for i, cs in self.conf_entries.items() if i > index for c in cs)]
 
 
 def check_log_matching(logs: Mapping[int, Raft]) -> None:
@@ -322,6 +358,18 @@ def check_log_matching(logs: Mapping[int, Raft]) -> None:
                         f"nodes {a} and {b} agree on index {top} term {va[top].term} but differ "
                         f"at index {index}: {_describe(va[index])} vs {_describe(vb[index])}",
                     )
+
+
+def check_overlap(node_id: int, conf: Membership, committed: Membership) -> None:
+    """Every majority of `conf`'s voters meets every majority of `committed`'s."""
+    union = set(conf.voters) | set(committed.voters)
+    if conf.quorum + committed.quorum <= len(union):
+        raise InvariantViolation(
+            "configuration overlap",
+            f"leader {node_id} commits with voters {conf.voters} (index {conf.index}), whose "
+            f"majorities need not meet those of the committed {committed.voters} "
+            f"(index {committed.index})",
+        )
 
 
 def _core_covers(core: Raft, entry: Entry) -> bool:

@@ -4,6 +4,9 @@ network weather (loss, duplication, delay, reordering); then a heal for the live
 The "disks" profile adds full disks (the leader's or a random node's, for a while) to the
 mixed faults. The "isolate-leader" profile cuts the leader off and pauses it while the
 others elect another, again and again (the read path's test: a stale leader serves no read).
+The "membership" profile adds membership changes (members.py) to the mixed faults: adds,
+removals of followers and of the leader, two removals at once, during the partitions,
+crashes and pauses.
 
 A schedule is generated up front from its own random source as a list of timed actions.
 Targets such as "the leader" are resolved when the action runs (from the cluster's random
@@ -17,6 +20,7 @@ import random
 from dataclasses import dataclass, field
 
 from sentinel.netsim import FaultConfig
+from sentinel.sim import members
 from sentinel.sim.cluster import NEVER, SimCluster
 
 MS = 1000
@@ -24,7 +28,7 @@ MS = 1000
 ACTIONS_MAX = 100_000
 LEADER, RANDOM = "leader", "random"
 
-PROFILES = ("mixed", "figure8", "calm", "disks", "isolate-leader")
+PROFILES = ("mixed", "figure8", "calm", "disks", "isolate-leader", "membership")
 
 #: The ordinary network between faults: 1-11 ms one way (requests jitter), no loss.
 BASE_WEATHER = FaultConfig(
@@ -173,6 +177,8 @@ def perform(cluster: SimCluster, action: Action, picked: dict[int, int]) -> None
         cluster.trace.add((cluster.now_us, "weather", action.weather or "base"))
     elif kind == "heal-all":
         heal_all(cluster)
+    elif kind in members.KINDS:
+        members.perform(cluster, kind)
     else:
         raise ValueError(f"unknown action {kind!r}")
 
@@ -220,8 +226,10 @@ def generate(
     gen = _Generator(rng, nodes, heal_us)
     if profile != "calm":
         gen.add(0, Action("weather", weather=""))
-    if profile in ("mixed", "disks"):
+    if profile in ("mixed", "disks", "membership"):
         gen.mixed()
+    if profile == "membership":
+        gen.membership()
     if profile == "disks":
         gen.full_disks()
     if profile == "isolate-leader":
@@ -292,6 +300,15 @@ class _Generator:
             self.add(resume, Action("resume", episode=ep))
             self.add(end, Action("heal-net"))
             t = end + self.ms(50, 500)
+
+    def membership(self) -> None:
+        """A membership change every 100-600 ms: adds most often (they take the longest:
+        a learner catches up first), then follower removals, the leader's, and pairs."""
+        t = self.ms(200, 600)
+        weights = [4, 2, 1, 2]
+        while t < self.heal_us:
+            self.add(t, Action(self.rng.choices(members.KINDS, weights)[0]))
+            t += self.ms(100, 600)
 
     def full_disks(self) -> None:
         """Full-disk episodes over the other faults: the leader's or a random node's disk

@@ -21,6 +21,7 @@ from sentinel.raft import (
     Snapshot,
     SnapshotMeta,
 )
+from sentinel.raft.membership import app_data
 from sentinel.wire import decode, encode
 
 
@@ -64,7 +65,7 @@ class Cluster:
         self.seed = seed
         self.config_kw = config
         self.rng = random.Random(seed)
-        self.disks = {i: Disk() for i in self.ids}
+        self.disks = {i: Disk() for i in range(1, n + 1)}
         for i, state in (states or {}).items():
             self.disks[i].hard_state = state.hard_state
             self.disks[i].snapshot = state.snapshot
@@ -83,11 +84,21 @@ class Cluster:
         self.drop: Callable[[Message], bool] = lambda m: False
 
     @property
-    def ids(self) -> range:
-        return range(1, self.n + 1)
+    def ids(self) -> list[int]:
+        """Every node ever started: the founders 1..n, then those `add_node` added."""
+        return sorted(self.disks)
 
     def config(self, i: int) -> Config:
-        return Config(node_id=i, peer_ids=tuple(self.ids), **self.config_kw)
+        founders = tuple(range(1, self.n + 1))
+        return Config(node_id=i, peer_ids=founders, joining=i > self.n, **self.config_kw)
+
+    def add_node(self, i: int) -> None:
+        """Start a blank node i that joins the cluster (it learns the configuration from
+        the leader); the leader still has to add it."""
+        self.disks[i] = Disk()
+        self.applied[i], self.last_applied[i] = {}, 0
+        self.state_machine[i], self.reads[i] = [], []
+        self.nodes[i] = self._make(i)
 
     def _make(self, i: int) -> Raft:
         return Raft(self.config(i), random.Random(self.seed * 100 + i), self.disks[i].state())
@@ -109,7 +120,7 @@ class Cluster:
             node.advance(rd)
 
     def restore(self, i: int, snap: Snapshot) -> None:
-        self.applied[i] = dict(decode(snap.data))
+        self.applied[i] = dict(decode(app_data(snap.data)))
         self.last_applied[i] = snap.meta.index
 
     def apply(self, i: int, entry: Entry) -> None:
@@ -152,7 +163,8 @@ class Cluster:
 
     def can_deliver(self, m: Message) -> bool:
         return (
-            m.dst not in self.down
+            m.dst in self.nodes  # (a member added before its node was started)
+            and m.dst not in self.down
             and m.src not in self.down
             and frozenset((m.src, m.dst)) not in self.cut
         )

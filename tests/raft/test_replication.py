@@ -269,7 +269,7 @@ def test_step_rejects_garbage_without_changing_state() -> None:
     before = c.nodes[2].status()
     bad = [
         Message(T.APPEND, 1, 3, 1),  # wrong recipient
-        Message(T.APPEND, 9, 2, 1),  # unknown sender
+        Message(T.APPEND, 0, 2, 1),  # no node's id (an id unknown to us may be a new member)
         Message(T.APPEND, 1, 2, 1, index=1, entries=(e(1, 5),)),  # gap
         Message(T.APPEND, 1, 2, 1, index=1, entries=(e(7, 2),)),  # entry from the future
         Message(T.SNAPSHOT, 1, 2, 1),  # no snapshot
