@@ -27,7 +27,8 @@ import logging
 import os
 import re
 import struct
-from collections.abc import Mapping
+from array import array
+from collections.abc import Mapping, Sequence
 
 from sentinel.host import wal
 from sentinel.host.fs import FileSystem, OsFileSystem
@@ -108,9 +109,14 @@ class Storage:
         self.cluster_id = cluster_id
         self.node_id = node_id
         self._hard_state = HardState()
-        self._snapshot: Snapshot | None = None
-        self._entries: list[Entry] = []  # retained entries, right after the snapshot
-        #: A snapshot whose file another process already wrote (see write_snapshot_file).
+        #: The stored snapshot's (index, term); None when there is none.
+        self._snap_meta: SnapshotMeta | None = None
+        #: The terms of the stored entries, from the snapshot's index + 1 on: all that `save`
+        #: and `stored_term` need of the log. The entries themselves are the core's (RaftLog);
+        #: a Ready that stores a snapshot brings those kept after it (`Ready.kept_entries`).
+        self._terms = array("Q")
+        #: A snapshot whose file is written already (by another process, see
+        #: write_snapshot_file, or by a save that then failed); the next save skips it.
         self._prewritten: SnapshotMeta | None = None
         #: What the node recovered (see PersistentState); read it once at start.
         self.recovered = PersistentState()
@@ -139,13 +145,19 @@ class Storage:
     def save(self, rd: Ready) -> None:
         """Persist a Ready: snapshot, hard state, entries; at most one fsync for the log.
 
-        If it raises (a full disk: OSError ENOSPC), nothing it wrote is relied upon and the
-        same Ready can be saved again: every step is idempotent, and the state kept here
-        changes only once its file is written."""
-        rewrite = False
-        if rd.snapshot is not None:
-            self._write_snapshot(rd.snapshot)
-            rewrite = True
+        Checks first that the entries follow the stored log (and that a snapshot's
+        `kept_entries` are what the stored log keeps after it): a StorageError then, with
+        nothing written. If it raises after that (a full disk: OSError ENOSPC), nothing it
+        wrote is relied upon and the same Ready can be saved again: every step is
+        idempotent, and the state kept here changes only once its file is written."""
+        snap = rd.snapshot
+        if snap is not None:
+            terms = self._kept_terms(rd)
+        elif rd.entries:
+            cut = self._check_follows(rd.entries, self._first_index(), len(self._terms))
+        if snap is not None and snap.meta not in (self._snap_meta, self._prewritten):
+            self.write_snapshot_file(snap.meta, snap.data, sync_every_bytes=SNAPSHOT_SYNC_BYTES)
+            self._prewritten = snap.meta
         if rd.hard_state is not None:
             old, hs = self._hard_state, rd.hard_state
             if (old.term, old.vote) != (hs.term, hs.vote):
@@ -157,21 +169,51 @@ class Storage:
                     hs = HardState(hs.term, hs.vote, rd.entries[0].index - 1)
                 self._write_hard_state(hs)
             self._hard_state = rd.hard_state
-        self._put_entries(rd.entries)
-        if rewrite:
-            self._rewrite_wal()
+        if snap is not None:
+            self._rewrite_wal(snap.meta, rd.kept_entries or ())
+            self._snap_meta, self._terms, self._prewritten = snap.meta, terms, None
             self._remove_old_snapshots()
         elif rd.entries:
             self.fs.append(WAL, wal.frame(wal.encode_batch(rd.entries)))
             self.fs.sync(WAL)
+            del self._terms[cut:]
+            self._terms.extend([e.term for e in rd.entries])
 
-    def _write_snapshot(self, snap: Snapshot) -> None:
-        if self._snapshot is not None and self._snapshot.meta == snap.meta:
-            return  # saved again after a failure: its file is written and kept already
-        if snap.meta != self._prewritten:
-            self.write_snapshot_file(snap.meta, snap.data, sync_every_bytes=SNAPSHOT_SYNC_BYTES)
-        self._prewritten = None
-        self._keep_after(snap)
+    def _first_index(self) -> int:
+        """The index of the first stored entry (or of the next one)."""
+        return self._snap_meta.index + 1 if self._snap_meta else 1
+
+    @staticmethod
+    def _check_follows(entries: Sequence[Entry], first: int, count: int) -> int:
+        """Where `entries` go in a stored log of `count` entries from index `first` on,
+        counted from `first`; StorageError if they leave a gap or are not contiguous."""
+        if why := wal.misplaced(entries, first, count):
+            raise StorageError(f"not saved: {why}")
+        return entries[0].index - first
+
+    def _kept_terms(self, rd: Ready) -> array[int]:
+        """The terms of the log stored with `rd`'s snapshot, after checking that its
+        `kept_entries` are that log: the stored entries after the snapshot if the stored log
+        leads to it (none if not: a snapshot from the leader that replaces our log), with
+        `rd.entries` put in place."""
+        assert rd.snapshot is not None
+        meta, kept = rd.snapshot.meta, rd.kept_entries
+        if kept is None:
+            raise StorageError("a Ready with a snapshot must carry the entries kept after it")
+        terms = array("Q")
+        if self.stored_term(meta.index) == meta.term:
+            terms = self._terms[meta.index + 1 - self._first_index() :]
+        if rd.entries:
+            del terms[self._check_follows(rd.entries, meta.index + 1, len(terms)) :]
+            terms.extend([e.term for e in rd.entries])
+        why = wal.misplaced(kept, meta.index + 1, 0) if kept else None
+        if why is None and array("Q", [e.term for e in kept]) != terms:
+            why = f"terms {[e.term for e in kept[:8]]}... where it holds {terms[:8].tolist()}..."
+        if why:
+            raise StorageError(
+                f"the entries kept after snapshot {meta.index} are not the stored log's: {why}"
+            )
+        return terms
 
     # ------------------------------------------------ snapshots written elsewhere
 
@@ -212,29 +254,20 @@ class Storage:
 
     def discard_snapshot_file(self, meta: SnapshotMeta) -> None:
         """Remove a snapshot file that was written but will not be used."""
-        if self._snapshot is None or self._snapshot.meta != meta:
+        if self._snap_meta != meta:
             self.fs.remove(_snap_name(meta))
 
     def _write_hard_state(self, hs: HardState) -> None:
         self.fs.write_atomic(HARDSTATE, wal.frame(_HS.pack(hs.term, hs.vote, hs.commit)))
 
-    def _put_entries(self, entries: tuple[Entry, ...]) -> None:
-        for entry in entries:
-            first = self._snapshot.meta.index + 1 if self._snapshot else 1
-            if not first <= entry.index <= first + len(self._entries):
-                raise StorageError(f"entry {entry.index} does not follow the stored log")
-            del self._entries[entry.index - first :]
-            self._entries.append(entry)
-
-    def _rewrite_wal(self) -> None:
-        meta = self._snapshot.meta if self._snapshot else SnapshotMeta()
+    def _rewrite_wal(self, meta: SnapshotMeta, entries: Sequence[Entry]) -> None:
         data = wal.frame(wal.encode_mark(meta))
-        if self._entries:
-            data += wal.frame(wal.encode_batch(self._entries))
+        if entries:
+            data += wal.frame(wal.encode_batch(entries))
         self.fs.write_atomic(WAL, data)
 
     def _remove_old_snapshots(self) -> None:
-        keep = _snap_name(self._snapshot.meta) if self._snapshot else None
+        keep = _snap_name(self._snap_meta) if self._snap_meta else None
         for name in self.fs.names():
             if _SNAP_NAME.match(name) and name != keep:
                 self.fs.remove(name)
@@ -243,11 +276,11 @@ class Storage:
         """The term of the stored entry at `index` (the snapshot's at its index, 0 at 0);
         None when the stored log does not hold it. What is on disk, which may differ from
         the core's log while a Ready waits to be saved (a full disk)."""
-        meta = self._snapshot.meta if self._snapshot else SnapshotMeta()
+        meta = self._snap_meta or SnapshotMeta()
         if index == meta.index:
             return meta.term
         k = index - meta.index - 1
-        return self._entries[k].term if 0 <= k < len(self._entries) else None
+        return self._terms[k] if 0 <= k < len(self._terms) else None
 
     # ------------------------------------------------------------------ sizes
 
@@ -257,7 +290,7 @@ class Storage:
 
     def snapshot_bytes(self) -> int:
         """Bytes of the snapshot file (0 when there is none)."""
-        return self.fs.size(_snap_name(self._snapshot.meta)) if self._snapshot else 0
+        return self.fs.size(_snap_name(self._snap_meta)) if self._snap_meta else 0
 
     def disk_bytes(self) -> int:
         """Bytes of every file in the directory, space allocated ahead included."""
@@ -280,13 +313,14 @@ class Storage:
             if payload is None or len(payload) != _HS.size:
                 raise CorruptStateError(f"{HARDSTATE}: damaged hard state file")
             self._hard_state = HardState(*_HS.unpack(payload))
-        mark, entries, tail = self._read_wal() if WAL in names else (None, [], None)
+        mark, entries, tail = (
+            wal.read_log(self.fs.read(WAL), WAL) if WAL in names else (None, [], None)
+        )
         if mark is None and born_with_log:
             raise _lost_log("is missing" if WAL not in names else "lost its first record")
         mark = mark or SnapshotMeta()
-        snap = self._read_newest_snapshot(names)
-        interrupted = self._reconcile(mark, entries, snap)
-        self._check_terms(HARDSTATE in names)
+        snap, entries, interrupted = _reconcile(mark, entries, self._read_newest_snapshot(names))
+        self._check_terms(entries, snap, HARDSTATE in names)
         if tail is not None:  # appends continue right after the last whole record
             end, size, torn = tail
             if torn:
@@ -301,23 +335,26 @@ class Storage:
             log.warning(
                 "node %d: finishing a compaction interrupted by a crash (snapshot %d, mark %d)",
                 self.node_id,
-                self._snapshot.meta.index if self._snapshot else 0,
+                snap.meta.index if snap else 0,
                 mark.index,
             )
-            self._rewrite_wal()
+            assert snap is not None
+            self._rewrite_wal(snap.meta, entries)
+        self._snap_meta = snap.meta if snap else None
+        self._terms = array("Q", [e.term for e in entries])
+        if interrupted:
             self._remove_old_snapshots()
         for name in names:
             if name.endswith(".tmp"):
                 self.fs.remove(name)  # leftovers of an interrupted atomic write
-        self.recovered = PersistentState(self._hard_state, self._snapshot, tuple(self._entries))
+        self.recovered = PersistentState(self._hard_state, snap, tuple(entries))
 
-    def _check_terms(self, has_hard_state: bool) -> None:
+    def _check_terms(
+        self, entries: Sequence[Entry], snap: Snapshot | None, has_hard_state: bool
+    ) -> None:
         """The hard state must be at least at the newest term the log or snapshot holds: a
         node stores an entry or snapshot of term T only after its term T is on disk."""
-        newest = max(
-            self._entries[-1].term if self._entries else 0,
-            self._snapshot.meta.term if self._snapshot else 0,
-        )
+        newest = max(entries[-1].term if entries else 0, snap.meta.term if snap else 0)
         if newest > 0 and not has_hard_state:
             raise CorruptStateError(
                 f"{HARDSTATE}: the hard state file is missing, though the log holds term "
@@ -358,39 +395,6 @@ class Storage:
     def _is_birth_log(self) -> bool:
         return self.fs.read(WAL) == _BIRTH_LOG
 
-    def _read_wal(self) -> tuple[SnapshotMeta | None, list[Entry], tuple[int, int, bool] | None]:
-        """The log's MARK (None when it has none), its entries, and (end, size, torn) when
-        bytes follow its last whole record: a torn tail, or zeros only (space the file system
-        allocated ahead of the appends, not torn)."""
-        data = self.fs.read(WAL)
-        payloads, end = wal.scan(data, WAL)
-        mark = None
-        entries: list[Entry] = []
-        for k, payload in enumerate(payloads):
-            record = wal.decode_record(payload, WAL)
-            if isinstance(record, SnapshotMeta):
-                if k != 0:
-                    raise CorruptStateError(f"{WAL}: snapshot mark in record {k}")
-                mark = record
-                continue
-            if not record:
-                continue
-            # A batch is contiguous (one Ready's entries); it replaces the stored suffix
-            # from its first index on.
-            start = record[0].index
-            first = mark.index + 1 if mark else 1
-            if not first <= start <= first + len(entries):
-                raise CorruptStateError(f"{WAL}: entry {start} leaves a gap")
-            if record[-1].index != start + len(record) - 1 or any(
-                e.index != start + k for k, e in enumerate(record)
-            ):
-                raise CorruptStateError(f"{WAL}: batch at entry {start} is not contiguous")
-            del entries[start - first :]
-            entries.extend(record)
-        if end == len(data):
-            return mark, entries, None
-        return mark, entries, (end, len(data), data.count(0, end) != len(data) - end)
-
     def _read_newest_snapshot(self, names: list[str]) -> Snapshot | None:
         found = [(int(m[1]), int(m[2]), n) for n in names if (m := _SNAP_NAME.match(n))]
         if not found:
@@ -406,32 +410,27 @@ class Storage:
             raise CorruptSnapshotError(f"{name}: contents do not match the file name")
         return Snapshot(SnapshotMeta(index, term), payload[_SNAP_HEADER.size :])
 
-    def _reconcile(self, mark: SnapshotMeta, entries: list[Entry], snap: Snapshot | None) -> bool:
-        """Match the log's MARK with the newest snapshot. True when a compaction was
-        interrupted (snapshot written, log not yet rewritten) and must be finished."""
-        snap_meta = snap.meta if snap else SnapshotMeta()
-        if snap_meta.index < mark.index:
-            raise MissingSnapshotError(
-                f"the log starts after index {mark.index} (term {mark.term}) but the newest "
-                f"snapshot is at index {snap_meta.index}"
-            )
-        self._entries = entries
-        if snap_meta.index == mark.index:
-            if snap_meta.term != mark.term:
-                raise CorruptSnapshotError(
-                    f"snapshot term {snap_meta.term} != log mark term {mark.term} at {mark.index}"
-                )
-            self._snapshot = snap
-            return False
-        assert snap is not None
-        self._keep_after(snap)
-        return True
 
-    def _keep_after(self, snap: Snapshot) -> None:
-        """Make `snap` the snapshot; keep only the entries that continue from it."""
-        meta = snap.meta
-        kept = self._entries
-        if not any(e.index == meta.index and e.term == meta.term for e in kept):
-            kept = []  # a snapshot from the leader that our log does not lead to
-        self._entries = [e for e in kept if e.index > meta.index]
-        self._snapshot = snap
+def _reconcile(
+    mark: SnapshotMeta, entries: list[Entry], snap: Snapshot | None
+) -> tuple[Snapshot | None, list[Entry], bool]:
+    """Match the log's MARK (and its `entries`) with the newest snapshot: the snapshot, the
+    entries that follow it, and whether a compaction was interrupted (snapshot written, log
+    not yet rewritten) and must be finished."""
+    snap_meta = snap.meta if snap else SnapshotMeta()
+    if snap_meta.index < mark.index:
+        raise MissingSnapshotError(
+            f"the log starts after index {mark.index} (term {mark.term}) but the newest "
+            f"snapshot is at index {snap_meta.index}"
+        )
+    if snap_meta.index == mark.index:
+        if snap_meta.term != mark.term:
+            raise CorruptSnapshotError(
+                f"snapshot term {snap_meta.term} != log mark term {mark.term} at {mark.index}"
+            )
+        return snap, entries, False
+    # Keep only the entries that continue from the snapshot: none if the log does not lead
+    # to it (a snapshot from the leader that replaced our log).
+    if not any(e.index == snap_meta.index and e.term == snap_meta.term for e in entries):
+        entries = []
+    return snap, [e for e in entries if e.index > snap_meta.index], True

@@ -1,4 +1,4 @@
-"""Checked records and the write-ahead log's record types.
+"""Checked records, the write-ahead log's record types, and reading a log back.
 
 A record is `magic b"RW" | length u32 | crc32 u32 | payload`, the crc covering the length
 and the payload, so a flipped bit anywhere is caught. Each `Storage.save` appends ONE record
@@ -16,7 +16,7 @@ import struct
 import zlib
 from collections.abc import Sequence
 
-from sentinel.raft.errors import CorruptLogError
+from sentinel.raft.errors import CorruptLogError, CorruptStateError
 from sentinel.raft.messages import Entry, EntryKind, SnapshotMeta
 
 MAGIC = b"RW"
@@ -139,3 +139,46 @@ def decode_record(payload: bytes, what: str) -> SnapshotMeta | list[Entry]:
         return entries
     except (IndexError, KeyError, ValueError, struct.error) as exc:
         raise CorruptLogError(f"{what}: unreadable record: {exc}") from exc
+
+
+def misplaced(batch: Sequence[Entry], first: int, count: int) -> str | None:
+    """Why `batch` (one save's entries) cannot go into a log of `count` entries from index
+    `first` on, or None when it can: it is contiguous and starts at most right after the
+    log's end (replacing the log's suffix from its first index on)."""
+    start = batch[0].index
+    if not first <= start <= first + count:
+        return f"entry {start} leaves a gap after a log of entries {first}..{first + count - 1}"
+    if batch[-1].index != start + len(batch) - 1 or any(
+        e.index != start + k for k, e in enumerate(batch)
+    ):
+        return f"batch at entry {start} is not contiguous"
+    return None
+
+
+def read_log(
+    data: bytes, what: str
+) -> tuple[SnapshotMeta | None, list[Entry], tuple[int, int, bool] | None]:
+    """A log's MARK (None when it has none), its entries, and (end, size, torn) when bytes
+    follow its last whole record: a torn tail, or zeros only (space the file system
+    allocated ahead of the appends, not torn). CorruptStateError for a batch that does not
+    fit (see `misplaced`) or a MARK after the first record."""
+    payloads, end = scan(data, what)
+    mark = None
+    entries: list[Entry] = []
+    for k, payload in enumerate(payloads):
+        record = decode_record(payload, what)
+        if isinstance(record, SnapshotMeta):
+            if k != 0:
+                raise CorruptStateError(f"{what}: snapshot mark in record {k}")
+            mark = record
+            continue
+        if not record:
+            continue
+        first = mark.index + 1 if mark else 1
+        if why := misplaced(record, first, len(entries)):
+            raise CorruptStateError(f"{what}: {why}")
+        del entries[record[0].index - first :]
+        entries.extend(record)
+    if end == len(data):
+        return mark, entries, None
+    return mark, entries, (end, len(data), data.count(0, end) != len(data) - end)

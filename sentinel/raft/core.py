@@ -384,6 +384,7 @@ class Raft:
             read_states=tuple(self.read_states),
             must_sync=bool(entries or self.snapshot_to_persist)
             or (hs.term, hs.vote) != (prev.term, prev.vote),
+            kept_entries=self.log.retained_entries() if self.snapshot_to_persist else None,
         )
         self.msgs.clear()
         self.read_states = []

@@ -118,6 +118,10 @@ class RaftLog:
         """Entries not yet persisted."""
         return tuple(self._entries[self.stable - self.snapshot_index :])
 
+    def retained_entries(self) -> tuple[Entry, ...]:
+        """Every entry in memory: those after the snapshot."""
+        return tuple(self._entries)
+
     def stable_to(self, index: int, term: int) -> None:
         """The driver persisted entries up to (index, term); ignored if since replaced."""
         if self.match_term(index, term) and index > self.stable:

@@ -31,6 +31,11 @@ class Ready:
     read_states: tuple[ReadState, ...]
     #: Whether persisting needs an fsync (entries, a new term or vote, or a snapshot).
     must_sync: bool
+    #: With `snapshot`: the log's entries after it when this Ready was made (`entries`
+    #: among them), which the stored log keeps once the snapshot is stored. Taken here,
+    #: not when the Ready is saved: while a Ready waits for disk room the core may move
+    #: on (a newer term, a new leader's entries) past what this Ready's hard state covers.
+    kept_entries: tuple[Entry, ...] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

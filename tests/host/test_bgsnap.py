@@ -24,8 +24,9 @@ CLUSTER = "test-cluster"
 WAIT_S = 30.0
 
 
-def ready(entries=(), hard_state=None, snapshot=None) -> Ready:
-    return Ready(hard_state, tuple(entries), snapshot, (), None, (), (), True)
+def ready(entries=(), hard_state=None, snapshot=None, kept=None) -> Ready:
+    kept = None if kept is None else tuple(kept)
+    return Ready(hard_state, tuple(entries), snapshot, (), None, (), (), True, kept)
 
 
 def ents(lo: int, hi: int, term: int = 1) -> list[Entry]:
@@ -85,7 +86,7 @@ def test_an_adopted_file_is_not_written_again_and_the_log_is_compacted(tmp_path:
     assert done == (15, b"state at 15")
     path = tmp_path / _snap_name(SnapshotMeta(15, 1))
     inode = path.stat().st_ino
-    st.save(ready(snapshot=Snapshot(SnapshotMeta(15, 1), done[1])))
+    st.save(ready(snapshot=Snapshot(SnapshotMeta(15, 1), done[1]), kept=ents(16, 20)))
     assert path.stat().st_ino == inode  # the child's file, not a second copy
     st.close()
     assert recovered(tmp_path) == (Snapshot(SnapshotMeta(15, 1), b"state at 15"), [*range(16, 21)])
@@ -119,7 +120,7 @@ def test_a_snapshot_overtaken_by_a_newer_one_is_discarded(tmp_path: Path) -> Non
     fork = SnapshotFork(st)
     fork.start(SnapshotMeta(10, 1), lambda: b"old")
     # meanwhile the node installed a leader's snapshot at 18
-    st.save(ready(snapshot=Snapshot(SnapshotMeta(18, 1), b"leader's")))
+    st.save(ready(snapshot=Snapshot(SnapshotMeta(18, 1), b"leader's"), kept=ents(19, 20)))
     assert collect(fork, snapshot_index=18) is None
     assert not (tmp_path / _snap_name(SnapshotMeta(10, 1))).exists()
     assert (tmp_path / _snap_name(SnapshotMeta(18, 1))).exists()

@@ -15,7 +15,7 @@ from test_storage import CLUSTER, digest, ents, ready
 from sentinel.host import Storage, fs
 from sentinel.host.fs import OsFileSystem
 from sentinel.host.stall import DISK_RETRY_S, StallingSaver
-from sentinel.raft import HardState, Message, MessageType, Snapshot, SnapshotMeta
+from sentinel.raft import Entry, HardState, Message, MessageType, Snapshot, SnapshotMeta
 
 QUOTA_BYTES = 256 * 1024
 
@@ -95,16 +95,52 @@ def test_a_snapshot_saved_again_after_its_log_rewrite_failed_keeps_the_later_ent
     snap = Snapshot(SnapshotMeta(5, 1), b"s" * 100)
     # Room for the snapshot file but not for the log rewritten after it (entries 6-10).
     ballast = leave_room(tmp_path, 1000)
+    compaction = ready(snapshot=snap, kept=ents(6, 10, size=2000))
     with pytest.raises(OSError) as caught:
-        st.save(ready(snapshot=snap))
+        st.save(compaction)
     assert caught.value.errno == errno.ENOSPC
     assert any(p.name.startswith("snap-") for p in tmp_path.iterdir())  # it got that far
     ballast.unlink()
-    st.save(ready(snapshot=snap))
+    st.save(compaction)
     st.close()
     rec = Storage.open(tmp_path, CLUSTER, 1).recovered
     assert rec.snapshot is not None and rec.snapshot.meta == SnapshotMeta(5, 1)
     assert [e.index for e in rec.entries] == [6, 7, 8, 9, 10]
+
+
+def test_a_held_compaction_is_saved_as_made_though_the_core_took_a_newer_term_meanwhile(
+    tmp_path: Path,
+) -> None:
+    """While a Ready that stores a snapshot waits for room, the core steps a new leader's
+    APPEND: a newer term and an entry of it. The Ready keeps the entries of its making, so
+    the disk never holds an entry of a term past its hard state (recovery would refuse it)."""
+    c = Cluster(3, seed=5)
+    c.elect(1)
+    for k in range(12):
+        c.propose(1, b"c%d" % k)
+    c.deliver_all()
+    c.process_all()
+    follower = c.nodes[2]
+    st = Storage.open(tmp_path, CLUSTER, 2, quota_bytes=QUOTA_BYTES)
+    st.save(ready(follower.log.retained_entries(), follower.hard_state()))  # its disk so far
+    assert follower.log.applied == 13 and follower.compact(9, c.snapshot_of(2, 9))
+    held = follower.ready()
+    assert held.snapshot is not None and held.kept_entries == follower.log.retained_entries()
+    ballast = leave_room(tmp_path, 0)
+    with pytest.raises(OSError):
+        st.save(held)
+    last, term = follower.log.last_index, follower.term
+    new_term_entry = Entry(term + 1, last + 1, b"new leader's")
+    follower.step(
+        Message(MessageType.APPEND, 3, 2, term + 1, term, last, entries=(new_term_entry,))
+    )
+    assert follower.log.last_term == term + 1  # the core moved on past the held Ready
+    ballast.unlink()
+    st.save(held)
+    st.close()
+    rec = Storage.open(tmp_path, CLUSTER, 2).recovered
+    assert rec.snapshot == held.snapshot and rec.entries == held.kept_entries != ()
+    assert max(e.term for e in rec.entries) <= rec.hard_state.term == term
 
 
 class _Disk:

@@ -33,8 +33,12 @@ from sentinel.sim.disk import DiskCrash, SimDisk
 CLUSTER = "test-cluster"
 
 
-def ready(entries=(), hard_state=None, snapshot=None, apply_snapshot=None, must_sync=True) -> Ready:
-    return Ready(hard_state, tuple(entries), snapshot, (), apply_snapshot, (), (), must_sync)
+def ready(
+    entries=(), hard_state=None, snapshot=None, apply_snapshot=None, must_sync=True, kept=None
+) -> Ready:
+    """A Ready as the core makes it; with a snapshot, `kept` are the log's entries after it."""
+    kept = None if kept is None else tuple(kept)
+    return Ready(hard_state, tuple(entries), snapshot, (), apply_snapshot, (), (), must_sync, kept)
 
 
 def ents(lo: int, hi: int, term: int = 1, size: int = 8) -> list[Entry]:
@@ -88,7 +92,7 @@ def test_snapshot_compaction_rewrites_the_log_and_bounds_raft_state_size(tmp_pat
     st.save(ready(ents(1, 200), HardState(1, 1, 0)))
     assert st.raft_state_bytes() > 2000
     snap = Snapshot(SnapshotMeta(195, 1), b"state machine at 195")
-    st.save(ready((), HardState(1, 1, 200), snapshot=snap))
+    st.save(ready((), HardState(1, 1, 200), snapshot=snap, kept=ents(196, 200)))
     assert st.raft_state_bytes() < 2000
     assert st.snapshot_bytes() > len(snap.data)
     assert st.disk_bytes() >= st.raft_state_bytes() + st.snapshot_bytes()
@@ -107,7 +111,7 @@ def test_snapshot_survives_later_saves_and_restarts(tmp_path: Path) -> None:
     """6.824 TestSnapshotInit: later persists must not wipe the snapshot."""
     st = Storage.open(tmp_path, CLUSTER, 1)
     st.save(ready(ents(1, 12), HardState(1, 1, 12)))
-    st.save(ready((), None, snapshot=Snapshot(SnapshotMeta(9, 1), b"nine")))
+    st.save(ready((), None, snapshot=Snapshot(SnapshotMeta(9, 1), b"nine"), kept=ents(10, 12)))
     for round_ in range(3):
         st.close()
         st = Storage.open(tmp_path, CLUSTER, 1)
@@ -123,7 +127,8 @@ def test_a_received_snapshot_that_our_log_does_not_lead_to_replaces_the_log(
     st = Storage.open(tmp_path, CLUSTER, 1)
     st.save(ready(ents(1, 10), HardState(1, 1, 3)))
     snap = Snapshot(SnapshotMeta(20, 3), b"leader state")
-    st.save(ready(ents(21, 22, term=3), HardState(3, 0, 20), snapshot=snap, apply_snapshot=snap))
+    rd = ready(ents(21, 22, term=3), HardState(3, 0, 20), snap, snap, kept=ents(21, 22, term=3))
+    st.save(rd)
     st.close()
     rec = Storage.open(tmp_path, CLUSTER, 1).recovered
     assert rec.snapshot == snap and [e.index for e in rec.entries] == [21, 22]
@@ -197,7 +202,7 @@ def test_corrupt_hard_state_file_stops_the_node(tmp_path: Path) -> None:
 def test_corrupt_or_missing_snapshot_stops_the_node(tmp_path: Path) -> None:
     st = Storage.open(tmp_path, CLUSTER, 1)
     st.save(ready(ents(1, 20), HardState(1, 1, 20)))
-    st.save(ready((), None, snapshot=Snapshot(SnapshotMeta(15, 1), b"x" * 100)))
+    st.save(ready((), None, snapshot=Snapshot(SnapshotMeta(15, 1), b"x" * 100), kept=ents(16, 20)))
     st.close()
     (snap,) = [p for p in tmp_path.iterdir() if p.name.startswith("snap-")]
     good = snap.read_bytes()
@@ -238,7 +243,7 @@ def test_crash_between_snapshot_and_log_rewrite_is_finished_on_open() -> None:
     st = Storage.open_fs(fs, CLUSTER, 1)
     st.save(ready(ents(1, 12), HardState(1, 1, 12)))
     wal_before = fs.read("wal")
-    st.save(ready((), None, snapshot=Snapshot(SnapshotMeta(9, 1), b"nine")))
+    st.save(ready((), None, snapshot=Snapshot(SnapshotMeta(9, 1), b"nine"), kept=ents(10, 12)))
     fs.write_atomic("wal", wal_before)  # as if the crash came before the rewrite
     rec = Storage.open_fs(fs, CLUSTER, 1).recovered
     assert rec.snapshot.meta.index == 9 and [e.index for e in rec.entries] == [10, 11, 12]
@@ -488,7 +493,7 @@ def test_stored_term_is_what_the_disk_holds() -> None:
     assert st.stored_term(0) == 0 and st.stored_term(1) is None
     st.save(ready(ents(1, 4, term=2), HardState(2, 1, 0)))
     assert [st.stored_term(i) for i in range(6)] == [0, 2, 2, 2, 2, None]
-    st.save(ready((), None, snapshot=Snapshot(SnapshotMeta(3, 2), b"three")))
+    st.save(ready((), None, snapshot=Snapshot(SnapshotMeta(3, 2), b"three"), kept=ents(4, 4, 2)))
     assert [st.stored_term(i) for i in range(1, 6)] == [None, None, 2, 2, None]
 
 

@@ -14,7 +14,8 @@ CLUSTER = "test-cluster"
 
 
 def _ready(entries=(), hard_state=None, snapshot=None) -> Ready:
-    return Ready(hard_state, tuple(entries), snapshot, (), None, (), (), True)
+    kept = () if snapshot else None  # (these Readys' snapshots cover the whole log)
+    return Ready(hard_state, tuple(entries), snapshot, (), None, (), (), True, kept)
 
 
 def _digest(directory: Path) -> dict[str, str]:
