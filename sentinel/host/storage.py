@@ -115,6 +115,8 @@ class Storage:
         #: and `stored_term` need of the log. The entries themselves are the core's (RaftLog);
         #: a Ready that stores a snapshot brings those kept after it (`Ready.kept_entries`).
         self._terms = array("Q")
+        #: The index of the first stored entry (or of the next one): the snapshot's + 1.
+        self._first = 1
         #: A snapshot whose file is written already (by another process, see
         #: write_snapshot_file, or by a save that then failed); the next save skips it.
         self._prewritten: SnapshotMeta | None = None
@@ -150,11 +152,11 @@ class Storage:
         nothing written. If it raises after that (a full disk: OSError ENOSPC), nothing it
         wrote is relied upon and the same Ready can be saved again: every step is
         idempotent, and the state kept here changes only once its file is written."""
-        snap = rd.snapshot
+        snap, entries = rd.snapshot, rd.entries
         if snap is not None:
-            terms = self._kept_terms(rd)
-        elif rd.entries:
-            cut = self._check_follows(rd.entries, self._first_index(), len(self._terms))
+            kept_terms = self._kept_terms(rd)
+        elif entries and (why := wal.misplaced(entries, self._first, len(self._terms))):
+            raise StorageError(f"not saved: {why}")
         if snap is not None and snap.meta not in (self._snap_meta, self._prewritten):
             self.write_snapshot_file(snap.meta, snap.data, sync_every_bytes=SNAPSHOT_SYNC_BYTES)
             self._prewritten = snap.meta
@@ -171,25 +173,18 @@ class Storage:
             self._hard_state = rd.hard_state
         if snap is not None:
             self._rewrite_wal(snap.meta, rd.kept_entries or ())
-            self._snap_meta, self._terms, self._prewritten = snap.meta, terms, None
+            self._snap_meta, self._first = snap.meta, snap.meta.index + 1
+            self._terms, self._prewritten = kept_terms, None
             self._remove_old_snapshots()
-        elif rd.entries:
-            self.fs.append(WAL, wal.frame(wal.encode_batch(rd.entries)))
+        elif entries:
+            self.fs.append(WAL, wal.frame(wal.encode_batch(entries)))
             self.fs.sync(WAL)
-            del self._terms[cut:]
-            self._terms.extend([e.term for e in rd.entries])
-
-    def _first_index(self) -> int:
-        """The index of the first stored entry (or of the next one)."""
-        return self._snap_meta.index + 1 if self._snap_meta else 1
-
-    @staticmethod
-    def _check_follows(entries: Sequence[Entry], first: int, count: int) -> int:
-        """Where `entries` go in a stored log of `count` entries from index `first` on,
-        counted from `first`; StorageError if they leave a gap or are not contiguous."""
-        if why := wal.misplaced(entries, first, count):
-            raise StorageError(f"not saved: {why}")
-        return entries[0].index - first
+            terms, cut = self._terms, entries[0].index - self._first
+            if cut < len(terms):  # they replace a stored suffix
+                del terms[cut:]
+            append = terms.append  # (a list comprehension costs more for one entry)
+            for e in entries:
+                append(e.term)
 
     def _kept_terms(self, rd: Ready) -> array[int]:
         """The terms of the log stored with `rd`'s snapshot, after checking that its
@@ -202,9 +197,11 @@ class Storage:
             raise StorageError("a Ready with a snapshot must carry the entries kept after it")
         terms = array("Q")
         if self.stored_term(meta.index) == meta.term:
-            terms = self._terms[meta.index + 1 - self._first_index() :]
+            terms = self._terms[meta.index + 1 - self._first :]
         if rd.entries:
-            del terms[self._check_follows(rd.entries, meta.index + 1, len(terms)) :]
+            if why := wal.misplaced(rd.entries, meta.index + 1, len(terms)):
+                raise StorageError(f"not saved: {why}")
+            del terms[rd.entries[0].index - meta.index - 1 :]
             terms.extend([e.term for e in rd.entries])
         why = wal.misplaced(kept, meta.index + 1, 0) if kept else None
         if why is None and array("Q", [e.term for e in kept]) != terms:
@@ -341,6 +338,7 @@ class Storage:
             assert snap is not None
             self._rewrite_wal(snap.meta, entries)
         self._snap_meta = snap.meta if snap else None
+        self._first = snap.meta.index + 1 if snap else 1
         self._terms = array("Q", [e.term for e in entries])
         if interrupted:
             self._remove_old_snapshots()

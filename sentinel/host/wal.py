@@ -12,6 +12,7 @@ from there) and MARK (the snapshot (index, term) the log starts after; first rec
 
 from __future__ import annotations
 
+import operator
 import struct
 import zlib
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ _U32 = struct.Struct(">I")
 _MARK = struct.Struct(">BQQ")
 _ENTRY = struct.Struct(">BQQI")
 _KINDS = {kind.value: kind for kind in EntryKind}
+_INDEX = operator.attrgetter("index")
 
 
 def frame(payload: bytes) -> bytes:
@@ -145,11 +147,11 @@ def misplaced(batch: Sequence[Entry], first: int, count: int) -> str | None:
     """Why `batch` (one save's entries) cannot go into a log of `count` entries from index
     `first` on, or None when it can: it is contiguous and starts at most right after the
     log's end (replacing the log's suffix from its first index on)."""
-    start = batch[0].index
+    start, n = batch[0].index, len(batch)
     if not first <= start <= first + count:
         return f"entry {start} leaves a gap after a log of entries {first}..{first + count - 1}"
-    if batch[-1].index != start + len(batch) - 1 or any(
-        e.index != start + k for k, e in enumerate(batch)
+    if batch[-1].index != start + n - 1 or (
+        n > 2 and list(map(_INDEX, batch)) != list(range(start, start + n))
     ):
         return f"batch at entry {start} is not contiguous"
     return None
