@@ -155,8 +155,13 @@ class Storage:
         snap, entries = rd.snapshot, rd.entries
         if snap is not None:
             kept_terms = self._kept_terms(rd)
-        elif entries and (why := wal.misplaced(entries, self._first, len(self._terms))):
-            raise StorageError(f"not saved: {why}")
+        elif entries:
+            next_index = self._first + len(self._terms)
+            # (one entry right after the stored ones, the usual Ready, needs no closer look)
+            if (len(entries) != 1 or entries[0].index != next_index) and (
+                why := wal.misplaced(entries, self._first, len(self._terms))
+            ):
+                raise StorageError(f"not saved: {why}")
         if snap is not None and snap.meta not in (self._snap_meta, self._prewritten):
             self.write_snapshot_file(snap.meta, snap.data, sync_every_bytes=SNAPSHOT_SYNC_BYTES)
             self._prewritten = snap.meta
