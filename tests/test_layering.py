@@ -43,6 +43,7 @@ THIRD_PARTY: dict[str, set[str]] = {
     "netsim": {"rich", "psutil"},  # the demo's table, the test helpers' process checks
     "dashboard": {"rich", "psutil"},
     "cluster": {"psutil"},
+    "kvraft": {"sortedcontainers"},  # sorted sets' ordered index
 }
 
 

@@ -2,7 +2,7 @@
 `Network` (netsim/client.py) looks to its `Coalescer` (kvraft/batching.py).
 
 The simulated kv clients (kv.py) hand their attempts to the real `Coalescer`, which needs
-five things of its network: `call_async`, `call_later`, `add_flush_hook`,
+six things of its network: `call_async`, `call_later`, `add_flush_hook`, `flush_soon`,
 `on_reader_thread` and `closed`. Here they run on the virtual network and clock: a call is
 a delivery with a request id carrying an `RpcCall`; its callback runs exactly once, with the
 `RpcReply`, or with None on a failure notice or at its timeout. Everything runs on one
@@ -56,6 +56,11 @@ class SimClientNetwork:
     def on_reader_thread(self) -> bool:
         """Always: the simulator's one thread runs every callback (attempts are held)."""
         return True
+
+    def flush_soon(self) -> None:
+        """Held attempts leave with a flush at this virtual instant (as a loop reader's turn
+        ends), after every callback of the instant has run."""
+        self._flush_due = True
 
     def add_flush_hook(self, hook: Callable[[], None]) -> None:
         """Run `hook` at every `flush` (the Coalescer sends what it holds)."""
