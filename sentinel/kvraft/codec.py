@@ -41,7 +41,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sentinel.kvraft.binary import uint_bytes
 from sentinel.kvraft.commands import (
     ARGS_MAX,
     Append,
@@ -59,6 +58,15 @@ from sentinel.kvraft.commands import (
     Register,
     Write,
     validate_command,
+)
+from sentinel.kvraft.fields import (
+    CommandError,
+    args_at,
+    blob,
+    blob_at,
+    text_at,
+    uint,
+    uint_at,
 )
 from sentinel.kvraft.keyspace.keyspace import BATCH_COMMANDS_MAX, PURGE_KEYS_MAX
 from sentinel.kvraft.limits import CLIENT_ID_MAX, KEY_BYTES_MAX, SEQ_MAX, VALUE_BYTES_MAX
@@ -85,10 +93,6 @@ _STAMP_BYTES = 8
 _VERSION_ZIGZAG_MAX = 2**64 - 1
 #: Writes in one WriteBatch entry.
 WRITE_BATCH_MAX = 4096
-#: A varint of more bytes than this is refused (enough for any value below 2**70).
-_VARINT_BYTES_MAX = 10
-#: The encodings of 0..127 as varints (one byte each).
-_SMALL_UINTS = tuple(bytes([value]) for value in range(0x80))
 _ABSENT, _PRESENT = b"\x00", b"\x01"  # a Cas's expected-value flag
 
 
@@ -103,15 +107,11 @@ def encode_write_batch(encoded: list[bytes]) -> bytes:
     """The entry for several writes given in their own encodings (`encode_command` output,
     already in strictly increasing client id order: the caller sorts; decoding checks)."""
     assert 2 <= len(encoded) <= WRITE_BATCH_MAX, len(encoded)
-    parts = [_WRITE_BATCH_HEAD, _uint(len(encoded))]
+    parts = [_WRITE_BATCH_HEAD, uint(len(encoded))]
     for data in encoded:
-        parts.append(_uint(len(data)))
+        parts.append(uint(len(data)))
         parts.append(data)
     return b"".join(parts)
-
-
-class CommandError(ValueError):
-    """Bytes that are not a valid encoded command."""
 
 
 def encode_command(command: Command) -> bytes:
@@ -128,18 +128,18 @@ def encode_command(command: Command) -> bytes:
         return b"".join(_REDIS_WRITERS[cls](command, [_OP_HEADS[cls]]))
     key = command.key.encode()  # type: ignore[union-attr]
     if cls is Get:
-        return b"".join((_OP_HEADS[Get], _uint(len(key)), key))
-    parts = [_OP_HEADS[cls], _uint(command.client_id), _uint(command.seq),  # type: ignore[union-attr]
-             _uint(len(key)), key]  # fmt: skip
+        return b"".join((_OP_HEADS[Get], uint(len(key)), key))
+    parts = [_OP_HEADS[cls], uint(command.client_id), uint(command.seq),  # type: ignore[union-attr]
+             uint(len(key)), key]  # fmt: skip
     if cls is Cas:
         expected = command.expected  # type: ignore[union-attr]
         if expected is None:
             parts.append(_ABSENT)
         else:
-            parts += (_PRESENT, *_blob(expected.encode()))
-        parts += _blob(command.new.encode())  # type: ignore[union-attr]
+            parts += (_PRESENT, *blob(expected.encode()))
+        parts += blob(command.new.encode())  # type: ignore[union-attr]
     elif cls is not Delete:
-        parts += _blob(command.value.encode())  # type: ignore[union-attr]
+        parts += blob(command.value.encode())  # type: ignore[union-attr]
     return b"".join(parts)
 
 
@@ -149,31 +149,31 @@ def stamp_entry(now_ms: int, data: bytes) -> bytes:
 
 
 def _write_args(args: tuple[bytes, ...], parts: list[bytes]) -> list[bytes]:
-    parts.append(_uint(len(args)))
+    parts.append(uint(len(args)))
     for arg in args:
-        parts += (_uint(len(arg)), arg)
+        parts += (uint(len(arg)), arg)
     return parts
 
 
 def _encode_redis_write(command: RedisWrite, parts: list[bytes]) -> list[bytes]:
-    parts += (_uint(command.client_id), _uint(command.seq))
+    parts += (uint(command.client_id), uint(command.seq))
     return _write_args(command.args, parts)
 
 
 def _write_commands(commands: tuple[tuple[bytes, ...], ...], parts: list[bytes]) -> list[bytes]:
-    parts.append(_uint(len(commands)))
+    parts.append(uint(len(commands)))
     for args in commands:
         _write_args(args, parts)
     return parts
 
 
 def _encode_redis_exec(command: RedisExec, parts: list[bytes]) -> list[bytes]:
-    parts += (_uint(command.client_id), _uint(command.seq))
+    parts += (uint(command.client_id), uint(command.seq))
     _write_commands(command.commands, parts)
-    parts.append(_uint(len(command.watched)))
+    parts.append(uint(len(command.watched)))
     for key, version in command.watched:
         zigzag = version << 1 if version >= 0 else ((-version) << 1) - 1
-        parts += (_uint(len(key)), key, _uint(zigzag))
+        parts += (uint(len(key)), key, uint(zigzag))
     return parts
 
 
@@ -236,15 +236,6 @@ def _plain_args(command: RedisRead | RedisWrite) -> bool:
     )  # fmt: skip
 
 
-def _uint(value: int) -> bytes:
-    """An unsigned LEB128 varint (one byte from a table, the common case)."""
-    return _SMALL_UINTS[value] if value < 0x80 else uint_bytes(value)
-
-
-def _blob(data: bytes) -> tuple[bytes, bytes]:
-    return _uint(len(data)), data
-
-
 def decode_command(data: bytes | bytearray | memoryview) -> Command | WriteBatch:
     """The command in a log entry (or an RPC). Raises CommandError for anything but a valid
     encoding: wrong magic or version, unknown op, truncation, trailing bytes, a non-canonical
@@ -296,13 +287,13 @@ def _read_fields(cls: type, data: bytes, pos: int) -> tuple[Command, int]:
     if cls in _REDIS_READERS:
         return _REDIS_READERS[cls](data, pos)
     if cls is Get:
-        key, pos = _text_at(data, pos, KEY_BYTES_MAX, 1)
+        key, pos = text_at(data, pos, KEY_BYTES_MAX, 1)
         return Get(key), pos
-    client_id, pos = _uint_at(data, pos, CLIENT_ID_MAX, 1)
-    seq, pos = _uint_at(data, pos, SEQ_MAX, 1)
-    key, pos = _text_at(data, pos, KEY_BYTES_MAX, 1)
+    client_id, pos = uint_at(data, pos, CLIENT_ID_MAX, 1)
+    seq, pos = uint_at(data, pos, SEQ_MAX, 1)
+    key, pos = text_at(data, pos, KEY_BYTES_MAX, 1)
     if cls is Put or cls is Append:
-        value, pos = _text_at(data, pos, VALUE_BYTES_MAX)
+        value, pos = text_at(data, pos, VALUE_BYTES_MAX)
         return cls(key, value, client_id, seq), pos
     if cls is Delete:
         return Delete(key, client_id, seq), pos
@@ -313,99 +304,30 @@ def _read_fields(cls: type, data: bytes, pos: int) -> tuple[Command, int]:
         raise CommandError(f"Cas expected-value flag must be 0 or 1, not {flag} at byte {pos}")
     expected = None
     if flag:
-        expected, pos = _text_at(data, pos + 1, VALUE_BYTES_MAX)
+        expected, pos = text_at(data, pos + 1, VALUE_BYTES_MAX)
     else:
         pos += 1
-    new, pos = _text_at(data, pos, VALUE_BYTES_MAX)
+    new, pos = text_at(data, pos, VALUE_BYTES_MAX)
     return Cas(key, expected, new, client_id, seq), pos
 
 
-def _uint_at(data: bytes, pos: int, high: int, low: int = 0) -> tuple[int, int]:
-    """A canonical varint in [low, high] at `pos`, and the position after it."""
-    if pos < len(data) and data[pos] < 0x80:  # one byte: the common case
-        value, end = data[pos], pos + 1
-    else:
-        value = shift = 0
-        end = pos
-        while True:
-            if end >= len(data):
-                raise CommandError(f"truncated: expected a byte at byte {end}")
-            if end - pos >= _VARINT_BYTES_MAX:
-                raise CommandError(f"varint too long at byte {end}")
-            part = data[end]
-            end += 1
-            value |= (part & 0x7F) << shift
-            if part < 0x80:
-                if part == 0 and shift:
-                    raise CommandError(f"non-canonical varint at byte {end}")
-                break
-            shift += 7
-    if not low <= value <= high:
-        raise CommandError(f"number {value} is out of range [{low}, {high}] at byte {end}")
-    return value, end
-
-
-def _blob_at(data: bytes, pos: int, size_max: int, size_min: int = 0) -> tuple[bytes, int]:
-    """A varint length in [size_min, size_max] at `pos`, then that many bytes."""
-    if pos < len(data) and data[pos] < 0x80:  # a one-byte length: the common case
-        size, start = data[pos], pos + 1
-    else:
-        size, start = _uint_at(data, pos, 2**64 - 1)
-    if not size_min <= size <= size_max:
-        raise CommandError(
-            f"{size}-byte field is out of range [{size_min}, {size_max}] at byte {start}"
-        )
-    end = start + size
-    if end > len(data):
-        raise CommandError(f"truncated: {size} bytes announced, {len(data) - start} left")
-    return data[start:end], end
-
-
-def _text_at(data: bytes, pos: int, size_max: int, size_min: int = 0) -> tuple[str, int]:
-    """A blob of valid UTF-8 (sizes in bytes), decoded."""
-    size = data[pos] if pos < len(data) else 0x80
-    end = pos + 1 + size
-    if size < 0x80 and size_min <= size <= size_max and end <= len(data):  # the common case
-        blob = data[pos + 1 : end]
-    else:  # a longer length, or a problem the general reader names
-        blob, end = _blob_at(data, pos, size_max, size_min)
-    try:
-        return blob.decode(), end
-    except UnicodeDecodeError as exc:
-        raise CommandError(f"invalid UTF-8 text: {exc.reason} at byte {pos}") from None
-
-
-def _args_at(
-    data: bytes, pos: int, count_max: int, size_max: int, count_min: int = 0
-) -> tuple[tuple[bytes, ...], int]:
-    """A count in [count_min, count_max] then that many blobs of at most size_max bytes."""
-    count, pos = _uint_at(data, pos, count_max, count_min)
-    if count > len(data) - pos:  # every blob takes at least one byte
-        raise CommandError(f"truncated: {count} arguments announced at byte {pos}")
-    args = []
-    for _ in range(count):
-        arg, pos = _blob_at(data, pos, size_max)
-        args.append(arg)
-    return tuple(args), pos
-
-
 def _ids_at(data: bytes, pos: int) -> tuple[int, int, int]:
-    client_id, pos = _uint_at(data, pos, CLIENT_ID_MAX, 1)
-    seq, pos = _uint_at(data, pos, SEQ_MAX, 1)
+    client_id, pos = uint_at(data, pos, CLIENT_ID_MAX, 1)
+    seq, pos = uint_at(data, pos, SEQ_MAX, 1)
     return client_id, seq, pos
 
 
 def _read_redis_write(data: bytes, pos: int) -> tuple[Command, int]:
     client_id, seq, pos = _ids_at(data, pos)
-    args, pos = _args_at(data, pos, ARGS_MAX, VALUE_BYTES_MAX, 1)
+    args, pos = args_at(data, pos, ARGS_MAX, VALUE_BYTES_MAX, 1)
     return RedisWrite(args, client_id, seq), pos
 
 
 def _commands_at(data: bytes, pos: int, count_min: int = 0) -> tuple[tuple, int]:
-    count, pos = _uint_at(data, pos, BATCH_COMMANDS_MAX, count_min)
+    count, pos = uint_at(data, pos, BATCH_COMMANDS_MAX, count_min)
     commands = []
     for _ in range(count):
-        args, pos = _args_at(data, pos, ARGS_MAX, VALUE_BYTES_MAX, 1)
+        args, pos = args_at(data, pos, ARGS_MAX, VALUE_BYTES_MAX, 1)
         commands.append(args)
     return tuple(commands), pos
 
@@ -413,11 +335,11 @@ def _commands_at(data: bytes, pos: int, count_min: int = 0) -> tuple[tuple, int]
 def _read_redis_exec(data: bytes, pos: int) -> tuple[Command, int]:
     client_id, seq, pos = _ids_at(data, pos)
     commands, pos = _commands_at(data, pos)
-    count, pos = _uint_at(data, pos, BATCH_COMMANDS_MAX)
+    count, pos = uint_at(data, pos, BATCH_COMMANDS_MAX)
     watched = []
     for _ in range(count):
-        key, pos = _blob_at(data, pos, KEY_BYTES_MAX)
-        zigzag, pos = _uint_at(data, pos, _VERSION_ZIGZAG_MAX)
+        key, pos = blob_at(data, pos, KEY_BYTES_MAX)
+        zigzag, pos = uint_at(data, pos, _VERSION_ZIGZAG_MAX)
         watched.append((key, zigzag >> 1 if not zigzag & 1 else -((zigzag + 1) >> 1)))
     return RedisExec(commands, tuple(watched), client_id, seq), pos
 
@@ -428,12 +350,12 @@ def _read_redis_reads(data: bytes, pos: int) -> tuple[Command, int]:
 
 
 def _read_redis_read(data: bytes, pos: int) -> tuple[Command, int]:
-    args, pos = _args_at(data, pos, ARGS_MAX, VALUE_BYTES_MAX, 1)
+    args, pos = args_at(data, pos, ARGS_MAX, VALUE_BYTES_MAX, 1)
     return RedisRead(args), pos
 
 
 def _read_keys(cls: type, data: bytes, pos: int) -> tuple[Command, int]:
-    keys, pos = _args_at(data, pos, PURGE_KEYS_MAX, KEY_BYTES_MAX)
+    keys, pos = args_at(data, pos, PURGE_KEYS_MAX, KEY_BYTES_MAX)
     return cls(keys), pos
 
 
@@ -449,16 +371,16 @@ _REDIS_READERS = {
 
 def _read_write_batch(data: bytes) -> WriteBatch:
     """The writes of a WriteBatch entry (after its op code, at byte 3)."""
-    count, pos = _uint_at(data, 3, WRITE_BATCH_MAX, 2)
+    count, pos = uint_at(data, 3, WRITE_BATCH_MAX, 2)
     writes: list[Write] = []
     last_client_id = 0
     for _ in range(count):
-        blob, end = _blob_at(data, pos, ENTRY_BYTES_MAX, 1)
-        if blob[:2] != _HEAD or len(blob) < 3 or blob[2] not in _WRITE_OPS:
+        write, end = blob_at(data, pos, ENTRY_BYTES_MAX, 1)
+        if write[:2] != _HEAD or len(write) < 3 or write[2] not in _WRITE_OPS:
             raise CommandError(f"a write batch holds writes only (byte {pos})")
-        command, at = _read_fields(_OP_TYPES[blob[2]], blob, 3)
-        if at != len(blob):
-            raise CommandError(f"{len(blob) - at} trailing bytes in the write at byte {pos}")
+        command, at = _read_fields(_OP_TYPES[write[2]], write, 3)
+        if at != len(write):
+            raise CommandError(f"{len(write) - at} trailing bytes in the write at byte {pos}")
         if command.client_id <= last_client_id:  # type: ignore[union-attr]
             raise CommandError(f"write batch client ids must strictly increase (byte {pos})")
         last_client_id = command.client_id  # type: ignore[union-attr]
