@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 
 def connect(cluster_dir, **options):  # type: ignore[no-untyped-def]
     """A thread-safe client of the Sentinel cluster in `cluster_dir`. Every option of
-    `sentinel.kvraft.client.connect` (`servers`, `clerks_max`, `queue_max`, `coalesce`,
+    `sentinel.kvraft.connect.connect` (`servers`, `clerks_max`, `queue_max`, `coalesce`,
         `rpc_timeout_s`, `silence_s`) passes through; a sharded cluster's directory (`up
     --groups`) gets a `sentinel.shard.pool.ShardedClient` (`clerks_max`, `queue_max`,
     `rpc_timeout_s`), which routes each call by key. The client modules are imported
@@ -34,6 +34,6 @@ def connect(cluster_dir, **options):  # type: ignore[no-untyped-def]
         from sentinel.shard.pool import connect as _connect_sharded
 
         return _connect_sharded(cluster_dir, **options)
-    from sentinel.kvraft.client import connect as _connect
+    from sentinel.kvraft.connect import connect as _connect
 
     return _connect(cluster_dir, **options)

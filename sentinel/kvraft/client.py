@@ -46,15 +46,11 @@ sequence number, deadline, retries and errors.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from pathlib import Path
 from typing import Any
 
 from sentinel.kvraft.attempts import (
@@ -72,7 +68,6 @@ from sentinel.kvraft.limits import InvalidRequest, validate_int, validate_timeou
 from sentinel.kvraft.protocol import SERVICE, ServerState
 from sentinel.kvraft.redisreq import Call, exec_call, reads_call, redis_call, versions_call
 from sentinel.netsim.client import Network
-from sentinel.netsim.client import connect as connect_network
 from sentinel.netsim.protocol import NODE_ID_MAX
 from sentinel.netsim.rpc import RpcReply
 
@@ -81,7 +76,6 @@ TIMEOUT_S_DEFAULT = 10.0
 CLERKS_MAX_DEFAULT = 64
 #: Calls that may wait for a session at once; past that a call raises QueueFull.
 QUEUE_MAX_DEFAULT = 10_000
-_NODE_DIR = re.compile(r"^node-(\d+)$")
 
 
 class QueueFull(RuntimeError):
@@ -102,11 +96,11 @@ class Client:
         coalesce: bool = True,
         silence_s: float = SILENCE_S,
     ) -> None:
-        self.servers = _check_pool(servers, clerks_max, queue_max)
+        self.servers = check_pool(servers, clerks_max, queue_max)
         self.network = network
         self.clerks_max = clerks_max
         self.queue_max = queue_max
-        self.rpc_timeout_s, self.silence_s = _check_waits(rpc_timeout_s, silence_s)
+        self.rpc_timeout_s, self.silence_s = check_waits(rpc_timeout_s, silence_s)
         self._owns_network = owns_network
         self._sessions: list[SessionState] = []  # every session made (<= clerks_max)
         self._idle: list[SessionState] = []
@@ -360,7 +354,7 @@ class Client:
     def set_servers(self, servers: Sequence[int]) -> None:
         """Change the servers every session talks to (6.824's tests: a client's reachable
         set). A call in flight uses the new set from its next attempt."""
-        ids = _check_pool(servers, self.clerks_max, self.queue_max)
+        ids = check_pool(servers, self.clerks_max, self.queue_max)
         with self._lock:
             self.servers = ids
             if self._leader not in ids:
@@ -396,7 +390,7 @@ def _deadline(timeout_s: float) -> float:
     return time.monotonic() + validate_timeout_s(timeout_s)
 
 
-def _check_pool(servers: Sequence[int], clerks_max: int, queue_max: int) -> tuple[int, ...]:
+def check_pool(servers: Sequence[int], clerks_max: int, queue_max: int) -> tuple[int, ...]:
     """The server ids as a tuple, once they and the pool's bounds are checked
     (InvalidRequest, or TypeError for servers that are not a sequence)."""
     if isinstance(servers, str | bytes) or not isinstance(servers, Sequence | set | frozenset):
@@ -409,58 +403,8 @@ def _check_pool(servers: Sequence[int], clerks_max: int, queue_max: int) -> tupl
     return ids
 
 
-def _check_waits(rpc_timeout_s: float, silence_s: float) -> tuple[float, float]:
+def check_waits(rpc_timeout_s: float, silence_s: float) -> tuple[float, float]:
     """The attempt waits, checked as call timeouts are (TypeError, InvalidRequest)."""
     return validate_timeout_s(rpc_timeout_s, "rpc_timeout_s"), validate_timeout_s(
         silence_s, "silence_s"
     )
-
-
-def node_ids(cluster_dir: str | os.PathLike[str]) -> list[int]:
-    """The node ids of a cluster directory (its `node-<id>` subdirectories)."""
-    ids = []
-    for path in Path(cluster_dir).iterdir():
-        match = _NODE_DIR.match(path.name)
-        if match and path.is_dir():
-            ids.append(int(match.group(1)))
-    return sorted(ids)
-
-
-def connect(
-    cluster_dir: str | os.PathLike[str],
-    servers: Sequence[int] | None = None,
-    clerks_max: int = CLERKS_MAX_DEFAULT,
-    queue_max: int = QUEUE_MAX_DEFAULT,
-    coalesce: bool = True,
-    rpc_timeout_s: float = RPC_TIMEOUT_S,
-    silence_s: float = SILENCE_S,
-    loop: asyncio.AbstractEventLoop | None = None,
-) -> Client:
-    """A thread-safe client of the cluster in `cluster_dir` (its router socket and auth key).
-    `servers` are the node ids to use; by default every node the router knows of or that
-    has a `node-<id>` directory there. `clerks_max` sessions serve calls at once; up to
-    `queue_max` more wait in line; `coalesce` batches concurrent async calls (batching.py);
-    an attempt waits `silence_s` for an answer, longer after each silence, up to
-    `rpc_timeout_s` (attempts.py). Bad options raise InvalidRequest (or TypeError) before
-    the router is contacted. `loop`: read the router connection on that running asyncio
-    loop, not a thread (netsim's loopreader.py); connect from another thread then."""
-    _check_pool((1,) if servers is None else servers, clerks_max, queue_max)
-    _check_waits(rpc_timeout_s, silence_s)
-    network = connect_network(cluster_dir, loop=loop)
-    try:
-        ids = list(servers) if servers is not None else _discover(network, cluster_dir)
-        if not ids:
-            raise ValueError(f"no servers: the cluster in {cluster_dir} has no nodes")
-        options = {"clerks_max": clerks_max, "queue_max": queue_max, "coalesce": coalesce}
-        return Client(network, ids, rpc_timeout_s=rpc_timeout_s, silence_s=silence_s, **options)
-    except BaseException:
-        network.close()
-        raise
-
-
-def _discover(network: Network, cluster_dir: str | os.PathLike[str]) -> list[int]:
-    ids = set(node_ids(cluster_dir))
-    report = network.report()
-    if report is not None:
-        ids.update(s.endpoint_id for s in report.stats if 0 < s.endpoint_id <= NODE_ID_MAX)
-    return sorted(ids)

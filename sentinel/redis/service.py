@@ -105,7 +105,7 @@ def open_backend(
     """A client of the cluster in `directory` whose router connection `loop` reads (a call
     made on the loop is answered there, with no reader thread between: netsim's
     loopreader.py) and the ClusterBackend over it (blocking)."""
-    from sentinel.kvraft.client import connect  # the client pulls in the network stack
+    from sentinel.kvraft.connect import connect  # the client pulls in the network stack
 
     client = connect(directory, loop=loop)
     return client, ClusterBackend(client, raft_status=lambda: raft_status(client.network))
