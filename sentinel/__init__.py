@@ -28,7 +28,7 @@ def connect(cluster_dir, **options):  # type: ignore[no-untyped-def]
     lazily, so `import sentinel` stays light."""
     from pathlib import Path
 
-    from sentinel.cluster.shardlayout import LAYOUT_NAME
+    from sentinel.shard.config import LAYOUT_NAME
 
     if (Path(cluster_dir) / LAYOUT_NAME).exists():  # sharded (up --groups): routes by key
         from sentinel.shard.pool import connect as _connect_sharded

@@ -25,7 +25,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "shard": {"wire", "netsim", "raft", "kvraft", "lin"},
     "sim": {"wire", "netsim", "raft", "host", "kvraft", "lin", "shard"},
     "dashboard": set(),
-    "redis": {"wire", "netsim", "raft", "host", "kvraft"},
+    "redis": {"wire", "netsim", "raft", "host", "kvraft", "shard"},
     "cluster": {
         "wire",
         "netsim",

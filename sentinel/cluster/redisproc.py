@@ -15,7 +15,6 @@ import signal
 import time
 from pathlib import Path
 
-from sentinel.cluster.shardlayout import LAYOUT_NAME
 from sentinel.netsim.procs import ProcessGroup
 from sentinel.redis.service import read_status, serve
 from sentinel.redis.session import Options
@@ -49,12 +48,7 @@ def run_front_door(directory: str, bind: str, port: int, password: str | None) -
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         options = Options(bind=bind, port=port, password=password)
-        if (Path(directory) / LAYOUT_NAME).exists():  # sharded: route by key
-            from sentinel.cluster.shardredis import open_sharded_backend
-
-            await serve(Path(directory), options, stop, open_sharded_backend)
-        else:
-            await serve(Path(directory), options, stop)
+        await serve(Path(directory), options, stop)  # plain or sharded, by the directory
 
     asyncio.run(main())
 

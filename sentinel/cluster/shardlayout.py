@@ -10,9 +10,9 @@ import uuid
 from pathlib import Path
 
 from sentinel.cluster.settings import SETTINGS_NAME, SettingsError, read_json, write_json
-from sentinel.shard.config import group_names, node_id_of
+from sentinel.shard.config import LAYOUT_NAME, group_names, node_id_of
 
-LAYOUT_NAME = "shards.json"
+__all__ = ["LAYOUT_NAME", "ShardLayout", "load_layout", "open_layout"]
 CTL_NODES = 3
 GROUPS_MAX = 9  # node ids 100 * gid + i stay within 1..999
 NODES_PER_GROUP_MAX = 9

@@ -17,7 +17,7 @@ replies back in request order.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Hashable, Sequence
+from collections.abc import Awaitable, Collection, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -75,4 +75,12 @@ class Backend(Protocol):
 
     async def status(self) -> RaftStatus:
         """The cluster's state for INFO."""
+        ...
+
+    def refuse_queued(
+        self, queued: Sequence[list[bytes]], args: list[bytes], watched: Collection[bytes]
+    ) -> Any | None:
+        """Why the data command `args` cannot join a MULTI block that holds `queued` and
+        watches `watched`: an error reply given when it is queued (EXEC then aborts), as
+        Redis Cluster's CROSSSLOT; None when it can."""
         ...

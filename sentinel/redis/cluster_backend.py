@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -202,6 +202,12 @@ class ClusterBackend:
         keys = size if isinstance(size, int) else raft.keys
         return RaftStatus(raft.role, raft.term, raft.leader, raft.commit_index,
                           raft.applied_index, keys, raft.expires)  # fmt: skip
+
+    def refuse_queued(
+        self, queued: Sequence[list[bytes]], args: list[bytes], watched: Collection[bytes]
+    ) -> Error | None:
+        """Nothing is refused at queue time: one raft group holds every key."""
+        return None
 
     def _call(self, start: Callable[[], Future[Any]], raw: bool = False) -> asyncio.Future[Any]:
         """A read through the bridge: a loop future of its reply (`raw`: unconverted)."""

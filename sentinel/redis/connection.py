@@ -223,7 +223,7 @@ class Connection(asyncio.Protocol):
             return True
         name = args[0].lower()
         if client.multi is not None and name not in IMMEDIATE_IN_MULTI:
-            self._slots.append(Slot(encode(queue_in_multi(client, args), client.proto)))
+            self._slots.append(Slot(encode(queue_in_multi(self.door, client, args), client.proto)))
             return True
         kind = "w" if cmd.is_write or name == b"exec" else "r"
         if (not cmd.local or name in _READS or name == b"exec") and not self._may_call(kind):

@@ -3,7 +3,8 @@
     asyncio.run(serve(cluster_dir, Options(port=7379)))
 
 `serve` connects a cluster client through the router (as any client does, so partitions and
-the unreliable network apply), runs a `RedisServer` over a `ClusterBackend`, and every
+the unreliable network apply), runs a `RedisServer` over a `ClusterBackend` (a
+`ShardedBackend` for a sharded store's directory), and every
 STATUS_INTERVAL_S rewrites `<dir>/redis.json` (STATUS_NAME) with its address, connections and
 commands so far: the cluster's dashboard and `status --json` read it (`read_status`), as they
 read the nodes' status blobs, without a connection to this process. A file older than
@@ -29,6 +30,7 @@ from sentinel.redis.backend import Backend, RaftStatus
 from sentinel.redis.cluster_backend import ClusterBackend
 from sentinel.redis.server import RedisServer
 from sentinel.redis.session import Options
+from sentinel.shard.config import LAYOUT_NAME
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +104,15 @@ def raft_status(network: Network) -> RaftStatus:
 def open_backend(
     directory: Path, loop: asyncio.AbstractEventLoop
 ) -> tuple[Any, Backend]:  # fmt: skip
-    """A client of the cluster in `directory` whose router connection `loop` reads (a call
-    made on the loop is answered there, with no reader thread between: netsim's
-    loopreader.py) and the ClusterBackend over it (blocking)."""
+    """A client of the cluster in `directory` and the backend over it (blocking). A plain
+    cluster's client has its router connection read by `loop` (a call made on the loop is
+    answered there, with no reader thread between: netsim's loopreader.py), under a
+    ClusterBackend; a sharded store's directory (shards.json) gets the ShardedBackend
+    (sharded_backend.py), which routes by key."""
+    if (directory / LAYOUT_NAME).exists():
+        from sentinel.redis.sharded_backend import open_sharded_backend
+
+        return open_sharded_backend(directory, loop)
     from sentinel.kvraft.connect import connect  # the client pulls in the network stack
 
     client = connect(directory, loop=loop)

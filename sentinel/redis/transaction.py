@@ -1,7 +1,8 @@
 """MULTI/EXEC/DISCARD/WATCH/UNWATCH: the connection's transaction state.
 
-Between MULTI and EXEC, commands are checked (unknown command, arity, AUTH) and queued with
-`+QUEUED`; a refused command marks the transaction failed and EXEC then answers EXECABORT, as
+Between MULTI and EXEC, commands are checked (unknown command, arity, AUTH, and the
+backend's `refuse_queued`: a sharded store's CROSSSLOT) and queued with `+QUEUED`; a refused
+command marks the transaction failed and EXEC then answers EXECABORT, as
 Redis does. EXEC hands every queued data command to the backend as ONE `execute_batch` call,
 with the versions WATCH took, so the data layer can apply the whole transaction as one log
 entry or, when a watched key changed, nothing (EXEC's reply is then a null array). Queued
@@ -24,12 +25,18 @@ from sentinel.redis.session import Client, FrontDoor
 EXECABORT = Error("EXECABORT Transaction discarded because of previous errors.")
 
 
-def queue_in_multi(client: Client, args: list[bytes]) -> Any:
-    """Queue a checked command inside MULTI; its reply (`+QUEUED` or an error)."""
+def queue_in_multi(door: FrontDoor, client: Client, args: list[bytes]) -> Any:
+    """Queue a checked command inside MULTI; its reply (`+QUEUED` or an error). A data
+    command the backend refuses at queue time (a sharded store's CROSSSLOT) is not queued."""
     assert client.multi is not None
     if len(client.multi) >= limits.MULTI_COMMANDS_MAX:
         client.multi_failed = True
         return error(f"a transaction may queue at most {limits.MULTI_COMMANDS_MAX} commands")
+    if _local(args) is None:
+        refused = door.backend.refuse_queued(client.multi, args, client.watched)
+        if refused is not None:
+            client.multi_failed = True
+            return refused
     client.multi.append(args)
     return QUEUED
 

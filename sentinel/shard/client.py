@@ -7,7 +7,8 @@ shard is one kvraft state machine, group.py): before its first write to a shard 
 opens a session there (a Register through that shard's group), then numbers its writes to
 that shard 1, 2, 3..., retrying each unchanged until answered, so each applies once (the
 session moves with the shard). A command whose keys span shards is refused before anything
-is sent (ShardKeyError: Redis's CROSSSLOT). Errors are the kv client's (errors.py):
+is sent (ShardKeyError: Redis's CROSSSLOT); a shard-wide command (keys.py: DBSIZE, KEYS...)
+runs on the shard the caller names (`redis(args, shard)`). Errors are the kv client's (errors.py):
 InvalidRequest, OutcomeUnknown (a write sent without a definite answer by the deadline, or
 whose session expired), Unavailable (nothing changed). One call at a time per clerk.
 """
@@ -45,7 +46,7 @@ from sentinel.netsim.rpc import Caller
 from sentinel.shard.config import node_id_of
 from sentinel.shard.ctlclient import ROUND_PAUSE_S, CtlClerk
 from sentinel.shard.group import ERR_INVALID, ERR_WRONG_GROUP, OK, ShardOp, ShardReply
-from sentinel.shard.keys import ShardKeyError, command_shard
+from sentinel.shard.keys import NO_KEY_ERROR, ShardKeyError, command_shard
 
 #: Sessions one clerk keeps (one per shard it has written to).
 SESSIONS_PER_CLERK_MAX = 4096
@@ -66,10 +67,14 @@ class ShardClerk:
         self._sessions: dict[int, list[int]] = {}  # shard -> [client id, last seq]
         self.config = self._ctl.query(-1)
 
-    def shard_of(self, command: Command) -> int:
-        """The shard `command` runs on (ShardKeyError: CROSSSLOT or no key)."""
-        shard = command_shard(command, len(self.config.shards))
-        assert shard is not None, "a Register names its shard"
+    def shard_of(self, command: Command, shard: int | None = None) -> int:
+        """The shard `command` runs on: its keys', or `shard` for a command that names
+        none (ShardKeyError: CROSSSLOT, or no key and no `shard`)."""
+        home = command_shard(command, len(self.config.shards))
+        if home is not None:
+            return home
+        if shard is None or not 0 <= shard < len(self.config.shards):
+            raise ShardKeyError(NO_KEY_ERROR)
         return shard
 
     # -- the str API (6.824's Get, Put, Append) ------------------------------------------
@@ -91,13 +96,13 @@ class ShardClerk:
 
     # -- Redis commands ------------------------------------------------------------------
 
-    def redis(self, args: Sequence[bytes]) -> Reply:
-        """One Redis command on the shard of its keys (an Error reply for what Redis
-        refuses, CROSSSLOT included)."""
+    def redis(self, args: Sequence[bytes], shard: int | None = None) -> Reply:
+        """One Redis command on the shard of its keys, or on `shard` for a shard-wide one
+        (an Error reply for what Redis refuses, CROSSSLOT included)."""
         call = redis_call(args)
         if isinstance(call, Error):
             return call
-        return self._redis(*call)
+        return self._redis(*call, shard=shard)
 
     def redis_exec(
         self, commands: Sequence[Sequence[bytes]], watched: Mapping[bytes, int] | None = None
@@ -119,12 +124,12 @@ class ShardClerk:
         """WATCH's versions of `keys` (all in one shard)."""
         return self._redis(*versions_call(keys))  # type: ignore[no-any-return]
 
-    def _redis(self, kind: type, fields: tuple) -> Any:
+    def _redis(self, kind: type, fields: tuple, shard: int | None = None) -> Any:
         try:
             if kind is RedisWrite or kind is RedisExec:
-                result = self.write(lambda cid, seq: kind(*fields, cid, seq))
+                result = self.write(lambda cid, seq: kind(*fields, cid, seq), shard)
             else:
-                result = self.run(kind(*fields))
+                result = self.run(kind(*fields), shard)
         except ShardKeyError as exc:
             return Error(str(exc))
         if result.code is not ResultCode.OK:
@@ -133,15 +138,17 @@ class ShardClerk:
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def run(self, command: Command) -> Result:
-        """A command without a session (a read) on its shard; its Result."""
+    def run(self, command: Command, shard: int | None = None) -> Result:
+        """A command without a session (a read) on its shard (`shard` if it names no
+        key); its Result."""
         with self._lock:
-            return self._call(self.shard_of(command), encode_command(command), False)
+            return self._call(self.shard_of(command, shard), encode_command(command), False)
 
-    def write(self, make: Any) -> Result:
-        """The write `make(client_id, seq)` under this clerk's session on its shard."""
+    def write(self, make: Any, shard: int | None = None) -> Result:
+        """The write `make(client_id, seq)` under this clerk's session on its shard
+        (`shard` if it names no key)."""
         with self._lock:
-            shard = self.shard_of(make(1, 1))
+            shard = self.shard_of(make(1, 1), shard)
             session = self._sessions.get(shard)
             if session is None:
                 if len(self._sessions) >= SESSIONS_PER_CLERK_MAX:

@@ -20,6 +20,9 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from sentinel.wire import message
 
+#: The file that marks a sharded store's directory (`up --groups`: cluster/shardlayout.py);
+#: a plain cluster's directory holds cluster.json instead.
+LAYOUT_NAME = "shards.json"
 #: Shards in every configuration (6.824's NShards).
 NSHARDS = 10
 #: Groups one configuration may hold.
@@ -192,6 +195,11 @@ def node_id_of(name: str) -> int:
     if not 1 <= node_id <= 999:
         raise ConfigError(f"server name {name!r} is node {node_id}, outside 1..999")
     return node_id
+
+
+def node_name_of(node_id: int) -> str:
+    """The server name of node `node_id` (the inverse of `node_id_of` for 1..999)."""
+    return f"ctl.{node_id}" if node_id < 100 else f"g{node_id // 100}.{node_id % 100}"
 
 
 def group_names(gid: int, n: int) -> tuple[str, ...]:

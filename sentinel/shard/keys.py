@@ -4,10 +4,16 @@ A sharded store runs each command on the one shard its keys hash to (`key_shard`
 command whose keys span shards (MSET, MGET, RENAME, DEL of several keys, a MULTI/EXEC block
 or a WATCH over keys of different shards) cannot run on one group's state machine, so it
 is refused with Redis Cluster's error `CROSSSLOT` (hash tags `{...}` put keys in one
-shard). A command with no key at all (KEYS, SCAN, DBSIZE, FLUSHALL...) would need every
-shard; it is refused too (`NO_KEY_ERROR`). Several reads at one read point (`RedisReads`)
-must share a shard as well; the sharded client splits a burst of reads by shard.
-`Register` names no key: it opens a session on the shard its request names.
+shard). Several reads at one read point (`RedisReads`) must share a shard as well; the
+sharded client splits a burst of reads by shard.
+
+Two kinds of command name no key and run on the shard their request names: `Register`
+(it opens a session there) and, sent alone, a shard-wide Redis command (`SHARD_WIDE`:
+KEYS, SCAN, DBSIZE, FLUSHDB, FLUSHALL), which acts on that shard's keyspace only; the
+sharded client sends it to every shard and merges the replies (fanout.py). Inside a block
+(an EXEC or a read batch) a shard-wide command would act on one shard only, so a block
+holding one is refused (`SHARD_WIDE_IN_BLOCK_ERROR`), and any other keyless command is
+refused too (`NO_KEY_ERROR`).
 
 Pure functions of the command, used by the clerks before sending, by the group server
 before proposing and by the group state machine again on apply (so a bad entry changes
@@ -16,7 +22,7 @@ nothing on any replica).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from sentinel.kvraft.commands import (
     Append,
@@ -38,8 +44,15 @@ from sentinel.shard.config import key_shard
 
 #: Redis Cluster's answer to a command whose keys hash to different slots.
 CROSSSLOT_ERROR = "CROSSSLOT Keys in request don't hash to the same slot"
-#: The answer to a command that names no key (it would need every shard).
+#: The answer to a command that names no key and is not shard-wide.
 NO_KEY_ERROR = "ERR this command names no key; a sharded store runs only commands on keys"
+#: The answer to a block (MULTI/EXEC, a read batch) holding a shard-wide command.
+SHARD_WIDE_IN_BLOCK_ERROR = (
+    "ERR KEYS, SCAN, DBSIZE, FLUSHDB and FLUSHALL span every shard of a sharded store; "
+    "they run alone, not inside a transaction"
+)
+#: Redis commands that name no key and act on the whole keyspace of the shard they run on.
+SHARD_WIDE = frozenset({b"KEYS", b"SCAN", b"DBSIZE", b"FLUSHDB", b"FLUSHALL"})
 
 
 class ShardKeyError(ValueError):
@@ -52,6 +65,11 @@ def redis_keys(args: tuple[bytes, ...] | list[bytes]) -> list[bytes]:
     if spec is None:
         return []
     return [args[i] for i in spec.key_indexes(len(args)) if i < len(args)]
+
+
+def is_shard_wide(args: Sequence[bytes]) -> bool:
+    """Whether the Redis command `args` is shard-wide (`SHARD_WIDE`)."""
+    return bool(args) and bytes(args[0]).upper() in SHARD_WIDE
 
 
 def command_keys(command: Command) -> Iterator[str | bytes]:
@@ -71,8 +89,18 @@ def command_keys(command: Command) -> Iterator[str | bytes]:
 
 
 def command_shard(command: Command, nshards: int) -> int | None:
-    """The one shard `command`'s keys hash to (None: a Register, which names none).
-    ShardKeyError (CROSSSLOT, or a keyless command) when there is no such shard."""
+    """The one shard `command`'s keys hash to; None for a command that runs on the shard
+    its request names (a Register, a shard-wide Redis command alone). ShardKeyError
+    (CROSSSLOT, a block holding a shard-wide command, another keyless command) when there
+    is no such shard."""
+    cls = type(command)
+    if (cls is RedisRead or cls is RedisWrite) and is_shard_wide(command.args):  # type: ignore[union-attr]
+        return None
+    if (cls is RedisExec or cls is RedisReads) and any(
+        is_shard_wide(args)
+        for args in command.commands  # type: ignore[union-attr]
+    ):
+        raise ShardKeyError(SHARD_WIDE_IN_BLOCK_ERROR)
     shard: int | None = None
     for key in command_keys(command):
         this = key_shard(key, nshards)

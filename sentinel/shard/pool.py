@@ -10,7 +10,10 @@ owning its shard. A command whose keys span shards answers Redis's CROSSSLOT err
 of writes sent as one EXEC without WATCH (the Redis front door's pipelining of one
 connection's writes) whose commands span shards runs as consecutive single-shard EXECs in
 order, so the connection's writes still apply in order; a burst of reads over several
-shards is read one shard after another (each shard's at one read point).
+shards is read one shard after another (each shard's at one read point). A shard-wide
+command (KEYS, SCAN, DBSIZE, FLUSHDB, FLUSHALL) runs on every shard, its replies merged
+(fanout.py: each shard's part is linearizable, the whole is not a snapshot), alone or at its
+place in such a group or burst.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from sentinel.kvraft.results import ResultCode
 from sentinel.netsim.client import Network
 from sentinel.netsim.client import connect as connect_network
 from sentinel.shard.client import ShardClerk
-from sentinel.shard.keys import ShardKeyError, command_shard
+from sentinel.shard.fanout import run_on_every_shard
+from sentinel.shard.keys import ShardKeyError, command_shard, is_shard_wide
 
 T = TypeVar("T")
 CLERKS_MAX_DEFAULT = 16
@@ -112,7 +116,7 @@ class ShardedClient:
     # -- Redis commands ------------------------------------------------------------------
 
     def redis_async(self, args: Sequence[bytes], timeout_s: float = TIMEOUT_S_DEFAULT) -> Future:
-        return self._submit(lambda clerk: clerk.redis(args), timeout_s)
+        return self._submit(lambda clerk: _redis(clerk, args), timeout_s)
 
     def redis_exec_async(
         self, commands: Sequence[Sequence[bytes]], watched: Mapping[bytes, int] | None,
@@ -137,7 +141,8 @@ class ShardedClient:
         return self._submit(lambda clerk: clerk.redis_versions(keys), timeout_s)
 
     def redis(self, args: Sequence[bytes], timeout_s: float = TIMEOUT_S_DEFAULT) -> Any:
-        """One Redis command on the shard of its keys: its reply."""
+        """One Redis command on the shard of its keys (on every shard for a shard-wide
+        one): its reply."""
         return self.redis_async(args, timeout_s).result()
 
     def redis_exec(
@@ -190,11 +195,23 @@ class ShardedClient:
         self.close()
 
 
+#: The run key of a shard-wide command in `_by_shard`: it runs alone, on every shard.
+EVERY_SHARD = -1
+
+
+def _redis(clerk: ShardClerk, args: Sequence[bytes]) -> Any:
+    """One command on its keys' shard, or a shard-wide one on every shard."""
+    if is_shard_wide(args):
+        nshards = len(clerk.config.shards)
+        return run_on_every_shard(lambda a, shard: clerk.redis(a, shard), args, nshards)
+    return clerk.redis(args)
+
+
 def _by_shard(
     clerk: ShardClerk, commands: Sequence[Sequence[bytes]]
 ) -> list[tuple[int, list[int]]] | None:
-    """The commands' positions in runs of consecutive commands on one shard (None: a
-    command that cannot run on one shard)."""
+    """The commands' positions in runs of consecutive commands on one shard, a shard-wide
+    command alone in a run of EVERY_SHARD (None: a command that cannot run on one shard)."""
     runs: list[tuple[int, list[int]]] = []
     for at, args in enumerate(commands):
         try:
@@ -202,20 +219,31 @@ def _by_shard(
             shard = command_shard(read, len(clerk.config.shards))
         except ShardKeyError:
             return None
-        if runs and runs[-1][0] == shard:
+        if shard is None:
+            runs.append((EVERY_SHARD, [at]))
+        elif runs and runs[-1][0] == shard:
             runs[-1][1].append(at)
         else:
             runs.append((shard, [at]))
     return runs
 
 
+def _single(runs: list[tuple[int, list[int]]] | None) -> bool:
+    """Whether `runs` is not a split into runs (None, or one run on one shard)."""
+    return runs is None or (len(runs) == 1 and runs[0][0] != EVERY_SHARD)
+
+
 def _reads(clerk: ShardClerk, commands: Sequence[Sequence[bytes]]) -> Any:
     """Reads at one read point per run of one shard, the replies put back in order."""
     runs = _by_shard(clerk, commands)
-    if runs is None or len(runs) == 1:
+    if _single(runs):
         return clerk.redis_reads(commands)  # one shard, or the error reply
+    assert runs is not None
     replies: list[Any] = []
-    for _, positions in runs:
+    for shard, positions in runs:
+        if shard == EVERY_SHARD:
+            replies.append(_redis(clerk, commands[positions[0]]))
+            continue
         answer = clerk.redis_reads([commands[at] for at in positions])
         if not isinstance(answer, list):
             return answer
@@ -226,12 +254,17 @@ def _reads(clerk: ShardClerk, commands: Sequence[Sequence[bytes]]) -> Any:
 def _exec(
     clerk: ShardClerk, commands: Sequence[Sequence[bytes]], watched: Mapping[bytes, int] | None
 ) -> Any:
-    """An EXEC; without WATCH and across shards, consecutive single-shard EXECs in order."""
+    """An EXEC; without WATCH and across shards, consecutive single-shard EXECs in order
+    (a shard-wide command on every shard, at its place)."""
     runs = _by_shard(clerk, commands) if not watched else None
-    if runs is None or len(runs) == 1:
+    if _single(runs):
         return clerk.redis_exec(commands, watched)  # one shard, WATCH, or the error reply
+    assert runs is not None
     replies: list[Any] = []
-    for _, positions in runs:
+    for shard, positions in runs:
+        if shard == EVERY_SHARD:
+            replies.append(_redis(clerk, commands[positions[0]]))
+            continue
         answer = clerk.redis_exec([commands[at] for at in positions], None)
         if not isinstance(answer, list):
             return answer if isinstance(answer, Error) else Error("ERR the group did not run")

@@ -8,7 +8,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -24,7 +24,8 @@ DEADLINE_S = 10.0
 class FakeBackend:
     """A dict of bytes with a version per key: GET/SET/DEL/EXISTS/INCR/MGET/MSET/DBSIZE/
     FLUSHDB/FLUSHALL, enough to drive the front door end to end. With `reverse_after = n`,
-    the first n calls are held and answered last-first once all n have arrived."""
+    the first n calls are held and answered last-first once all n have arrived. Commands
+    named in `refused_in_multi` are refused when queued in MULTI, with that error."""
 
     def __init__(self) -> None:
         self.data: dict[bytes, bytes] = {}
@@ -37,6 +38,7 @@ class FakeBackend:
         self.inflight: list[bytes] = []  # names of the calls in flight now
         #: (command name, names of the calls in flight when it started), per call
         self.started: list[tuple[bytes, list[bytes]]] = []
+        self.refused_in_multi: dict[bytes, Any] = {}
 
     def _touch(self, key: bytes) -> None:
         self.versions[key] = self.versions.get(key, 0) + 1
@@ -121,6 +123,11 @@ class FakeBackend:
 
     async def status(self) -> RaftStatus:
         return RaftStatus("leader", 3, "n2", 41, 40, len(self.data), 0)
+
+    def refuse_queued(
+        self, queued: Sequence[list[bytes]], args: list[bytes], watched: Collection[bytes]
+    ) -> Any | None:
+        return self.refused_in_multi.get(args[0].lower())
 
 
 class ServerThread:

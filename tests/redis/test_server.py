@@ -10,7 +10,7 @@ import pytest
 
 from sentinel.redis import frontdoor
 from sentinel.redis.commands import COMMANDS
-from sentinel.redis.replies import encode
+from sentinel.redis.replies import Error, encode
 from sentinel.redis.session import Options, ProtectedModeError
 
 
@@ -143,6 +143,16 @@ def test_transaction_errors(raw: Any) -> None:
         b"-ERR wrong number of arguments for 'get' command\r\n"
         b"-EXECABORT Transaction discarded because of previous errors.\r\n$-1\r\n"
     )
+
+
+def test_a_command_the_backend_refuses_when_queued_aborts_exec(server: Any, raw: Any) -> None:
+    server.backend.refused_in_multi[b"incr"] = Error("CROSSSLOT Keys in request don't hash")
+    raw.send(req("MULTI") + req("SET", "a", "1") + req("INCR", "b") + req("PING") + req("EXEC"))
+    raw.expect(b"+OK\r\n+QUEUED\r\n-CROSSSLOT Keys in request don't hash\r\n+QUEUED\r\n"
+               b"-EXECABORT Transaction discarded because of previous errors.\r\n")  # fmt: skip
+    raw.send(req("INCR", "b") + req("GET", "a"))  # outside MULTI it runs; nothing was applied
+    raw.expect(b":1\r\n$-1\r\n")
+    assert server.backend.batches == []
 
 
 def test_watch_conflict_aborts_exec_with_a_null_array(server: Any, raw: Any) -> None:

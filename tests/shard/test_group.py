@@ -5,7 +5,15 @@ has it; Redis commands on a shard, and commands whose keys span shards refused."
 from __future__ import annotations
 
 from sentinel.kvraft.codec import encode_command, stamp_entry
-from sentinel.kvraft.commands import Append, Command, Get, RedisRead, RedisWrite, Register
+from sentinel.kvraft.commands import (
+    Append,
+    Command,
+    Get,
+    RedisRead,
+    RedisReads,
+    RedisWrite,
+    Register,
+)
 from sentinel.kvraft.keyspace import Bulk, Int
 from sentinel.kvraft.replycodec import decode_reply
 from sentinel.kvraft.results import Result, ResultCode
@@ -28,7 +36,7 @@ from sentinel.shard.group import (
     ShardsGone,
 )
 from sentinel.shard.groupwork import DELETE, PULL, QUERY, follow_up, purges, tasks
-from sentinel.shard.keys import CROSSSLOT_ERROR, NO_KEY_ERROR
+from sentinel.shard.keys import CROSSSLOT_ERROR, NO_KEY_ERROR, SHARD_WIDE_IN_BLOCK_ERROR
 from sentinel.wire import encode
 
 NOW_MS = 1_000_000
@@ -120,7 +128,13 @@ def test_redis_commands_run_on_a_shard_and_cross_shard_ones_are_refused() -> Non
     assert key_shard("a") != key_shard("b")
     cross = g1.kv(RedisWrite((b"MSET", b"a", b"1", b"b", b"2"), cid, 3), "a")
     assert cross.err == ERR_INVALID and cross.detail == CROSSSLOT_ERROR
-    keyless = g1.kv(RedisRead((b"DBSIZE",)), "a")
+    size = g1.kv(RedisRead((b"DBSIZE",)), "{u1}")  # shard-wide: that shard's keys only
+    assert size.err == OK and decode_reply(size.result.value) == Int(2)  # type: ignore[union-attr, arg-type]
+    elsewhere = g1.kv(RedisRead((b"DBSIZE",)), "a")
+    assert decode_reply(elsewhere.result.value) == Int(0)  # type: ignore[union-attr, arg-type]
+    in_block = g1.kv(RedisReads(((b"DBSIZE",), (b"GET", b"a"))), "a")
+    assert in_block.err == ERR_INVALID and in_block.detail == SHARD_WIDE_IN_BLOCK_ERROR
+    keyless = g1.kv(RedisReads(((b"PING",),)), "a")
     assert keyless.err == ERR_INVALID and keyless.detail == NO_KEY_ERROR
     misplaced = g1.kv(Get("b"), "a")  # an entry naming the wrong shard changes nothing
     assert misplaced.err == ERR_INVALID and "shard" in misplaced.detail
