@@ -10,13 +10,13 @@ from sentinel.cluster import shardprocs
 from sentinel.cluster.shardprocs import start_controller, start_forkserver, start_shard_group
 from sentinel.kvraft.codec import encode_command
 from sentinel.kvraft.commands import Get
-from sentinel.shard.config import key_shard, node_id_of
+from sentinel.shard.config import LAYOUT_NAME, key_shard, node_id_of
 from sentinel.shard.group import ShardOp
 
 TEST_LIMIT_S = 120.0
 
 __all__ = ["TEST_LIMIT_S", "GroupProcs", "start_controller", "start_forkserver",
-           "start_shard_group"]  # fmt: skip
+           "start_shard_group", "start_sharded_store"]  # fmt: skip
 
 
 class GroupProcs(shardprocs.GroupProcs):
@@ -40,3 +40,16 @@ class GroupProcs(shardprocs.GroupProcs):
                     break
             else:
                 time.sleep(0.05)
+
+
+def start_sharded_store(procs: GroupProcs, groups: int = 2) -> list[int]:
+    """A controller and `groups` shard groups of three nodes, each joined, with the
+    directory marked sharded (shards.json, as `up --groups` writes it) so that
+    `sentinel.connect` and the Redis front door route by key; the controller's ids."""
+    ctl = start_controller(procs)
+    admin = procs.ctl_clerk(ctl)
+    for gid in range(1, groups + 1):
+        admin.join({gid: start_shard_group(procs, gid, ctl)})
+    layout = f'{{"cluster_id": "t", "groups": {groups}, "nodes": 3}}'
+    (procs.directory / LAYOUT_NAME).write_text(layout)
+    return ctl

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
-from harness_shard import GroupProcs, start_controller, start_shard_group
+from harness_shard import GroupProcs, start_sharded_store
 
-from sentinel.cluster.shardlayout import LAYOUT_NAME
 from sentinel.kvraft.keyspace import Bulk, Error, Int, Simple
 from sentinel.redis.backend import Caller
 from sentinel.redis.replies import Error as DoorError
@@ -20,19 +19,10 @@ from sentinel.shard.keys import CROSSSLOT_ERROR
 from sentinel.shard.pool import ShardedClient
 
 
-def _two_groups(procs: GroupProcs) -> list[int]:
-    ctl = start_controller(procs)
-    admin = procs.ctl_clerk(ctl)
-    admin.join({1: start_shard_group(procs, 1, ctl)})
-    admin.join({2: start_shard_group(procs, 2, ctl)})
-    return ctl
-
-
 def test_python_client_routes_by_key(procs: GroupProcs) -> None:
     import sentinel
 
-    _two_groups(procs)
-    (procs.directory / LAYOUT_NAME).write_text('{"cluster_id": "t", "groups": 2, "nodes": 3}')
+    start_sharded_store(procs)
     with sentinel.connect(procs.directory) as client:
         assert isinstance(client, ShardedClient)
         config = procs.ctl_clerk([1, 2, 3]).query(-1)
@@ -56,7 +46,7 @@ def test_python_client_routes_by_key(procs: GroupProcs) -> None:
 
 
 def test_redis_backend_routes_and_refuses_crossslot(procs: GroupProcs) -> None:
-    _two_groups(procs)
+    start_sharded_store(procs)
     client = ShardedClient(procs.net, rpc_timeout_s=0.5)  # type: ignore[arg-type]
     backend = ShardedBackend(client)
     me = Caller(1, "test")
