@@ -31,11 +31,10 @@ from sentinel.cluster.settings import (
     REDIS_PORT_DEFAULT,
     RunOptions,
     SettingsError,
-    load_identity,
     node_log_path,
     tail_lines,
 )
-from sentinel.cluster.shardlayout import ShardLayout, load_layout
+from sentinel.cluster.shardlayout import ShardLayout, load_cluster
 from sentinel.shard.config import node_id_of
 
 DEFAULT_DIR = ".sentinel"
@@ -272,7 +271,7 @@ def cmd_down(args: argparse.Namespace, directory: Path) -> int:
 
 def cmd_logs(args: argparse.Namespace, directory: Path) -> int:
     try:
-        identity = load_identity(directory) or load_layout(directory)  # plain, or sharded
+        identity = load_cluster(directory)  # plain, or sharded
     except SettingsError as e:
         raise CliError(str(e)) from None
     if identity is None:

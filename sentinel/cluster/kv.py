@@ -29,23 +29,22 @@ def read_value(stream: BinaryIO) -> str:
 
 def connect(directory: Path):  # type: ignore[no-untyped-def]
     """A client of the cluster running in `directory`; KVError when there is none."""
-    from sentinel.cluster.settings import SettingsError, load_identity
-    from sentinel.cluster.shardlayout import LAYOUT_NAME
+    from sentinel.cluster.settings import SettingsError
+    from sentinel.cluster.shardlayout import ShardLayout, load_cluster
 
     try:
-        identity = load_identity(directory)
+        identity = load_cluster(directory)
     except SettingsError as e:
         raise KVError(str(e)) from None
-    sharded = identity is None and (directory / LAYOUT_NAME).exists()
-    if identity is None and not sharded:
+    if identity is None:
         raise KVError(f"no cluster in {directory}")
     try:
         import sentinel
         from sentinel.cluster.members import current_ids
 
-        if sharded:  # routes each call by key
+        if isinstance(identity, ShardLayout):  # routes each call by key
             return sentinel.connect(directory)
-        return sentinel.connect(directory, servers=current_ids(directory, identity.node_ids))  # type: ignore[union-attr]
+        return sentinel.connect(directory, servers=current_ids(directory, identity.node_ids))
     except ImportError as e:
         raise KVError(f"the key/value client is not available: {e}") from None
     except (OSError, EOFError, ValueError) as e:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sentinel.redis.session import is_loopback
+from sentinel.shard.config import LAYOUT_NAME
 
 if TYPE_CHECKING:  # netsim is imported only by `up`: the other commands start faster
     from sentinel.netsim.faults import FaultConfig
@@ -184,7 +185,9 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def load_identity(directory: Path) -> Identity | None:
-    """The identity stored in `directory`, or None if it holds no cluster yet."""
+    """The plain cluster's identity stored in `directory` (cluster.json), or None if it
+    holds none. A sharded store's directory holds shards.json instead: a caller that
+    serves either reads `shardlayout.load_cluster`."""
     path = directory / SETTINGS_NAME
     data = read_json(path, "a cluster settings file")
     if data is None:
@@ -208,6 +211,11 @@ def open_identity(directory: Path, nodes: int | None) -> tuple[Identity, bool]:
     Asking for a different size than the stored cluster's is an error: membership changes are
     not supported, and silently ignoring `-n` would surprise."""
     identity = load_identity(directory)
+    if identity is None and (directory / LAYOUT_NAME).exists():
+        raise SettingsError(
+            f"{directory} holds a sharded store ({LAYOUT_NAME}), not a plain cluster; "
+            "it starts with `up --groups`, or use another --dir"
+        )
     if identity is not None:
         if nodes is not None and nodes != identity.nodes:
             raise SettingsError(

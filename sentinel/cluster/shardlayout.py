@@ -9,10 +9,17 @@ import dataclasses
 import uuid
 from pathlib import Path
 
-from sentinel.cluster.settings import SETTINGS_NAME, SettingsError, read_json, write_json
+from sentinel.cluster.settings import (
+    SETTINGS_NAME,
+    Identity,
+    SettingsError,
+    load_identity,
+    read_json,
+    write_json,
+)
 from sentinel.shard.config import LAYOUT_NAME, group_names, node_id_of
 
-__all__ = ["LAYOUT_NAME", "ShardLayout", "load_layout", "open_layout"]
+__all__ = ["LAYOUT_NAME", "ShardLayout", "load_cluster", "load_layout", "open_layout"]
 CTL_NODES = 3
 GROUPS_MAX = 9  # node ids 100 * gid + i stay within 1..999
 NODES_PER_GROUP_MAX = 9
@@ -63,6 +70,14 @@ def load_layout(directory: Path) -> ShardLayout | None:
         return ShardLayout(str(data["cluster_id"]), int(data["groups"]), int(data["nodes"]))
     except (ValueError, KeyError, TypeError) as e:
         raise SettingsError(f"{path} is not a sharded cluster's layout ({e})") from None
+
+
+def load_cluster(directory: Path) -> Identity | ShardLayout | None:
+    """What `directory` holds: a plain cluster's identity (cluster.json), a sharded
+    store's layout (shards.json), or None. Both have `cluster_id` and `node_ids`; `nodes`
+    is the cluster's size for one, each group's for the other. SettingsError for a file
+    that is not what its name says."""
+    return load_identity(directory) or load_layout(directory)
 
 
 def open_layout(directory: Path, groups: int | None, nodes: int | None) -> tuple[ShardLayout, bool]:

@@ -21,12 +21,11 @@ from pathlib import Path
 from sentinel.cluster.settings import TICK_MS, RunOptions
 from sentinel.cluster.shardlayout import ShardLayout
 from sentinel.cluster.supervisor import ActionError, Supervisor
-from sentinel.cluster.views import ProcessInfo, ViewBuilder
+from sentinel.cluster.views import ViewBuilder
 from sentinel.dashboard import ClusterView, EventLog
 from sentinel.dashboard.records import GroupView, ShardsView
 from sentinel.host.node import NodeSpec
 from sentinel.host.nodestatus import NodeStatus
-from sentinel.netsim.protocol import RouterReport
 from sentinel.shard.config import NSHARDS, group_names
 from sentinel.shard.ctlserver import CTL_APP
 from sentinel.shard.groupserver import GROUP_APP
@@ -98,9 +97,16 @@ class ShardViewBuilder(ViewBuilder):
         super().__init__(cluster_dir, layout.node_ids, events)
         self.groups = layout.groups
 
-    def build(self, report: RouterReport, procs: Mapping[int, ProcessInfo]) -> ClusterView:
-        view = super().build(report, procs)
-        return dataclasses.replace(view, shards=shards_view(self.statuses, self.groups))
+    def group_of(self, node_id: int) -> int:
+        """0 for the controller's nodes, g for shard group g's (ids 100 * g + i)."""
+        return 0 if node_id < 100 else node_id // 100
+
+    def decorate(self, view: ClusterView) -> ClusterView:
+        """The shard figures added; no cluster-wide leader (each group has its own: the
+        dashboard shows them per group), the term the highest of any group's."""
+        return dataclasses.replace(
+            view, leader=None, shards=shards_view(self.statuses, self.groups)
+        )
 
 
 def shards_view(statuses: Mapping[int, NodeStatus], groups: int) -> ShardsView:

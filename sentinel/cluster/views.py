@@ -79,8 +79,8 @@ class ViewBuilder:
         self._counters: dict[int, tuple[int, int]] = {}  # endpoint -> (received, sent)
         self._totals: tuple[int, int] | None = None  # (msgs, bytes) routed
         self._at = 0.0
-        self.term_max = 0
-        self.elections = 0
+        self.term_max: dict[int, int] = {}  # raft group -> the highest term seen in it
+        self.elections = 0  # term rises, summed over the raft groups
         self.statuses: dict[int, NodeStatus] = {}
         self.reported: set[int] = set()  # nodes that posted a status in this run
         #: The processes as they were started: what the first view is compared with, so
@@ -98,7 +98,7 @@ class ViewBuilder:
         rates = self._node_rates(report, interval_s)
         samples = self.sampler.sample(info.pid for info in procs.values() if info.pid is not None)
         labels = group_labels(report.topology, self.node_ids)
-        lead = self._leader_status()
+        leads = self._group_leaders()
         nodes = []
         for node_id in self.node_ids:
             info = procs[node_id]
@@ -106,7 +106,7 @@ class ViewBuilder:
             sample = samples.get(info.pid) if info.pid is not None else None
             restarted = node_id in self.reported
             node = self._node_view(node_id, info, st, sample, labels[node_id], rates, restarted)
-            nodes.append(membership_view(node, lead))
+            nodes.append(membership_view(node, leads.get(self.group_of(node_id))))
         self.reported.update(self.statuses)
         leader, term = self._leader()
         view = ClusterView(
@@ -120,6 +120,7 @@ class ViewBuilder:
             cluster_dir=self.cluster_dir,
             redis=self._redis(),
         )
+        view = self.decorate(view)
         previous = self.previous if self.previous is not None else self._view_as_started(view)
         self.events.extend(derive_events(previous, view))
         self.previous = view
@@ -164,17 +165,33 @@ class ViewBuilder:
             st = decode_status(blob) if blob is not None else None
             if st is not None and info.pid is not None and st.pid == info.pid:
                 fresh[node_id] = st
-                if st.term > self.term_max:
+                group = self.group_of(node_id)
+                if st.term > self.term_max.get(group, 0):
                     # pre-vote: a term only rises for a real election (or a rejoining node's
                     # catch-up to a term already counted, which this max ignores)
                     self.elections += 1
-                    self.term_max = st.term
+                    self.term_max[group] = st.term
         return fresh
 
-    def _leader_status(self) -> NodeStatus | None:
-        """The status of the leader of the highest term, if it reports."""
-        leader, _ = self._leader()
-        return self.statuses.get(leader) if leader is not None else None
+    def group_of(self, node_id: int) -> int:
+        """The raft group node `node_id` belongs to: terms, elections and membership are
+        per group (a plain cluster is one group, 0)."""
+        return 0
+
+    def decorate(self, view: ClusterView) -> ClusterView:
+        """The view as the dashboard shows it (a subclass adds its figures here, before
+        the events are derived from it)."""
+        return view
+
+    def _group_leaders(self) -> dict[int, NodeStatus]:
+        """Per raft group, the status of the leader of the highest term reported in the
+        group (none while that term has no leader that reports)."""
+        terms: dict[int, int] = {}
+        for st in self.statuses.values():
+            group = self.group_of(st.node_id)
+            terms[group] = max(terms.get(group, 0), st.term)
+        return {self.group_of(st.node_id): st for st in self.statuses.values()
+                if st.role == "LEADER" and st.term == terms[self.group_of(st.node_id)]}  # fmt: skip
 
     def _leader(self) -> tuple[int | None, int | None]:
         """The leader of the highest term among running nodes, and that term."""

@@ -1,14 +1,23 @@
 """Derive events from two successive cluster snapshots (pure).
 
 The supervisor only hands over snapshots; comparing the previous one with the current one tells
-what happened in between: a new leader or term, a process killed, exited (by itself), paused,
+what happened in between: a new leader or term (in a sharded cluster, a new leader of
+a group), a process killed, exited (by itself), paused,
 resumed or restarted, a snapshot taken, the network partitioned or healed, the fault preset
 switched. Events carry `time_s = current.uptime_s` and `seq = 0`; an `EventLog` numbers them.
 """
 
 from __future__ import annotations
 
-from sentinel.dashboard.records import ClusterView, Event, EventKind, NodeView, ProcessState
+from sentinel.dashboard.records import (
+    ClusterView,
+    Event,
+    EventKind,
+    NodeView,
+    ProcessState,
+    ShardsView,
+)
+from sentinel.dashboard.shards import group_name
 
 _STATE_KINDS = {
     ProcessState.KILLED: EventKind.KILL,
@@ -47,7 +56,9 @@ def derive_events(previous: ClusterView | None, current: ClusterView) -> list[Ev
 def _leadership_changes(prev: ClusterView, cur: ClusterView) -> list[tuple[EventKind, str]]:
     out: list[tuple[EventKind, str]] = []
     term_rose = cur.term is not None and (prev.term is None or cur.term > prev.term)
-    if term_rose:
+    if cur.shards is not None and prev.shards is not None:
+        out += _group_leader_changes(prev.shards, cur.shards)
+    elif term_rose:
         was = "" if prev.term is None else f" (was {prev.term})"
         out.append((EventKind.ELECTION, f"term {cur.term}{was}"))
     if cur.elections > prev.elections:
@@ -61,6 +72,25 @@ def _leadership_changes(prev: ClusterView, cur: ClusterView) -> list[tuple[Event
             was = "" if prev.leader is None else f", was node {prev.leader}"
             term = "" if cur.term is None else f" in term {cur.term}"
             out.append((EventKind.LEADER, f"node {cur.leader} is leader{term}{was}"))
+    return out
+
+
+def _group_leader_changes(prev: ShardsView, cur: ShardsView) -> list[tuple[EventKind, str]]:
+    """A sharded cluster's leader changes, group by group (`g2: node 203 is leader in term
+    4, was node 201`)."""
+    before = {g.gid: g for g in prev.groups}
+    out: list[tuple[EventKind, str]] = []
+    for group in cur.groups:
+        old = before.get(group.gid)
+        if old is None or group.leader == old.leader:
+            continue
+        name = group_name(group.gid)
+        if group.leader is None:
+            out.append((EventKind.LEADER, f"{name}: no leader (node {old.leader} lost leadership)"))
+            continue
+        was = "" if old.leader is None else f", was node {old.leader}"
+        term = "" if group.term is None else f" in term {group.term}"
+        out.append((EventKind.LEADER, f"{name}: node {group.leader} is leader{term}{was}"))
     return out
 
 

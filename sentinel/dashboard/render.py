@@ -29,7 +29,7 @@ from sentinel.dashboard.formatting import (
 )
 from sentinel.dashboard.keys import KEYMAP, KeyBinding, footer_keys
 from sentinel.dashboard.records import ClusterView, Event, EventKind, NodeView, ProcessState, Role
-from sentinel.dashboard.shards import plain_shards, shard_lines
+from sentinel.dashboard.shards import head_parts, leaders_of, plain_head, plain_shards, shard_lines
 
 LEADER_MARK = "★"
 WIDE_COLUMNS = 120
@@ -84,18 +84,15 @@ def _preset_style(preset: str) -> str:
 
 
 def render_header(view: ClusterView) -> Panel:
-    """The cluster line, the router line and the directory line, in a panel."""
-    leader = Text(f"{LEADER_MARK} {leader_text(view)}", style="bold green")
-    if view.leader is None:
-        leader = Text("none", style="bold red")
+    """The cluster line, the router line and the directory line, in a panel. A sharded
+    cluster's line says what it aggregates over its raft groups (`head_parts`)."""
     line1 = Text.assemble(
-        ("leader ", "dim"), leader, ("  term ", "dim"), (_num(view.term), "bold"),
-        ("  elections ", "dim"), (str(view.elections), "bold"),
+        *_cluster_parts(view),
         ("  up ", "dim"), (format_duration(view.uptime_s), "bold"),
         ("  network ", "dim"), (view.preset, _preset_style(view.preset)),
     )  # fmt: skip
     conf = [n.conf_index for n in view.nodes if n.conf_index is not None]
-    if conf:  # the configuration index the nodes use (the newest: the leader's)
+    if conf and view.shards is None:  # the configuration index the nodes use (the leader's)
         line1.append_text(Text.assemble(("  config ", "dim"), (str(max(conf)), "bold")))
     t = view.totals
     line2 = Text.assemble(
@@ -116,6 +113,25 @@ def render_header(view: ClusterView) -> Panel:
     count = len(view.nodes)
     title = Text(f"Sentinel · {count} node{'' if count == 1 else 's'}", style="bold")
     return Panel(Group(line1, line2, line3), title=title, title_align="left", box=box.ROUNDED)
+
+
+def _cluster_parts(view: ClusterView) -> list[tuple[str, str] | Text]:
+    """`leader ★ node 2  term 7  elections 3`, or a sharded cluster's `head_parts`."""
+    if view.shards is not None:
+        return list(head_parts(view.shards, view.term, view.elections))
+    leader = Text(f"{LEADER_MARK} {leader_text(view)}", style="bold green")
+    if view.leader is None:
+        leader = Text("none", style="bold red")
+    return [("leader ", "dim"), leader, ("  term ", "dim"), (_num(view.term), "bold"),
+            ("  elections ", "dim"), (str(view.elections), "bold")]  # fmt: skip
+
+
+def row_leader(view: ClusterView, node: NodeView) -> int | None:
+    """The leader id a node's row is drawn against: the cluster's, or in a sharded cluster
+    the node itself when it leads its group."""
+    if view.shards is None:
+        return view.leader
+    return node.node_id if node.node_id in leaders_of(view.shards) else None
 
 
 def _role(role: str | None) -> Role | None:
@@ -222,7 +238,7 @@ def render_nodes(view: ClusterView, *, width: int) -> Table:
     spec = WIDE_COLUMNS_SPEC if width >= WIDE_COLUMNS else NARROW_COLUMNS_SPEC
     if width < WIDE_COLUMNS and not partition_groups(view):
         spec = tuple(c for c in spec if c[0] != "grp")
-    rows = [[cell(node, view.leader) for _, _, cell in spec] for node in view.nodes]
+    rows = [[cell(node, row_leader(view, node)) for _, _, cell in spec] for node in view.nodes]
     widths = [
         max([len(header), *(_cell_len(r[i]) for r in rows)])
         for i, (header, _, _) in enumerate(spec)
@@ -233,7 +249,7 @@ def render_nodes(view: ClusterView, *, width: int) -> Table:
     for header, justify, _ in spec:
         table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for node, cells in zip(view.nodes, rows, strict=True):
-        table.add_row(*cells, style=_row_style(node, view.leader))
+        table.add_row(*cells, style=_row_style(node, row_leader(view, node)))
     return table
 
 
@@ -333,9 +349,11 @@ def _redis_parts(view: ClusterView) -> list[tuple[str, str]]:
 def plain_status_line(view: ClusterView) -> str:
     """One greppable line: cluster figures, router figures, then `id:role/state` per node."""
     t = view.totals
+    cluster = f"leader={_num(view.leader)} term={_num(view.term)} elections={view.elections}"
+    if view.shards is not None:
+        cluster = plain_head(view.shards, view.term, view.elections)
     head = (
-        f"up={format_duration(view.uptime_s)} leader={_num(view.leader)} term={_num(view.term)} "
-        f"elections={view.elections} net={view.preset} "
+        f"up={format_duration(view.uptime_s)} {cluster} net={view.preset} "
         f"partition={describe_partition(partition_groups(view)).replace(' ', '')} "
         f"msgs/s={format_count(t.msgs_per_s)} bytes/s={format_bytes_short(t.bytes_per_s)} "
         f"dropped={_num(t.dropped)} delayed={_num(t.delayed)} inflight={_num(t.in_flight)}"
@@ -346,7 +364,7 @@ def plain_status_line(view: ClusterView) -> str:
                  f" cmd/s={format_count(r.commands_per_s)}")  # fmt: skip
     if view.shards is not None:
         head += plain_shards(view.shards)
-    return head + " |" + "".join(" " + _plain_node(n, view.leader) for n in view.nodes)
+    return head + " |" + "".join(" " + _plain_node(n, row_leader(view, n)) for n in view.nodes)
 
 
 def _plain_node(node: NodeView, leader: int | None) -> str:

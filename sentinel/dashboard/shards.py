@@ -19,6 +19,28 @@ def group_name(gid: int) -> str:
     return "ctl" if gid == 0 else f"g{gid}"
 
 
+def leaders_of(shards: ShardsView) -> frozenset[int]:
+    """The node ids of the groups' leaders (a sharded cluster has one leader per group)."""
+    return frozenset(g.leader for g in shards.groups if g.leader is not None)
+
+
+def head_parts(shards: ShardsView, term: int | None, elections: int) -> list[tuple[str, str]]:
+    """The header's cluster figures for a sharded cluster, saying what they aggregate:
+    `groups 4  leaders 3/4  max term 7  elections 12` (elections summed over the groups;
+    each group's leader and term are on the groups line)."""
+    count, led = len(shards.groups), len(leaders_of(shards))
+    style = "bold green" if count and led == count else "bold red"
+    return [("groups ", "dim"), (str(count), "bold"), ("  leaders ", "dim"),
+            (f"{led}/{count}", style), ("  max term ", "dim"), (_num(term), "bold"),
+            ("  elections ", "dim"), (str(elections), "bold")]  # fmt: skip
+
+
+def plain_head(shards: ShardsView, term: int | None, elections: int) -> str:
+    """The plain status line's cluster figures for a sharded cluster."""
+    count, led = len(shards.groups), len(leaders_of(shards))
+    return f"groups={count} leaders={led}/{count} maxterm={_num(term)} elections={elections}"
+
+
 def shard_lines(shards: ShardsView) -> list[Text]:
     """Three lines: groups, shard map, in flight."""
     groups = Text("groups ", style="dim")

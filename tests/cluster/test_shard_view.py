@@ -1,7 +1,9 @@
 """The sharded cluster's figures for the dashboard and `status --json`: from the nodes'
 status reports, each group's leader, term and applied configuration, the controller's
 shard map and the shards in flight (a receiver pulling, the giver holding them frozen);
-and the sharded layout on disk (a new one, the same one recovered, a different one refused).
+elections counted and leaders reported per group, the header saying what it aggregates;
+and the sharded layout on disk (a new one, the same one recovered, a different one refused;
+a plain cluster's identity is not made in a sharded directory).
 """
 
 from __future__ import annotations
@@ -11,13 +13,18 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from sentinel.cluster.settings import SettingsError
-from sentinel.cluster.shardlayout import ShardLayout, open_layout
-from sentinel.cluster.shardsup import shards_view
-from sentinel.dashboard import ClusterView
+from sentinel.cluster.settings import SettingsError, open_identity
+from sentinel.cluster.shardlayout import ShardLayout, load_cluster, open_layout
+from sentinel.cluster.shardsup import ShardViewBuilder, shards_view
+from sentinel.cluster.views import ProcessInfo
+from sentinel.dashboard import ClusterView, EventLog, ProcessState
 from sentinel.dashboard.render import plain_status_line, render
 from sentinel.dashboard.shards import shards_to_json
 from sentinel.host.nodestatus import NodeStatus
+from sentinel.netsim.faults import PRESETS, make_topology
+from sentinel.netsim.protocol import RouterReport
+from sentinel.netsim.stats import totals
+from sentinel.wire import encode
 
 
 def _status(node_id: int, role: str, term: int, app: dict[str, int]) -> NodeStatus:
@@ -50,6 +57,38 @@ def test_groups_map_and_shards_in_flight() -> None:
     assert "g1 leader 102 term 4" in text and "7 g1->g2" in text and "9:g2" in text
     assert "cfg=3 map=g1,g1,g1,g1,g1,g2,g2,g2,g2,g2 moving=7:g1>g2" in plain_status_line(cluster)
     assert shards_to_json(view)["in_flight"] == [[7, 1, 2]]
+
+
+def test_elections_and_leaders_are_per_group() -> None:
+    layout = ShardLayout("t", groups=2, nodes=1)  # nodes 1-3 (controller), 101, 201
+    builder = ShardViewBuilder("/tmp/x", layout, EventLog())
+    procs = {i: ProcessInfo(ProcessState.RUNNING, 1000 + i) for i in layout.node_ids}
+
+    def build(*statuses: NodeStatus) -> ClusterView:
+        blobs = {st.node_id: encode(st) for st in statuses}
+        report = RouterReport((), totals(()), blobs, PRESETS["reliable"], make_topology([]), 0)
+        return builder.build(report, procs)
+
+    ctl = [_status(1, "LEADER", 2, {})] + [_status(i, "FOLLOWER", 2, {}) for i in (2, 3)]
+    first = build(*ctl, _status(101, "LEADER", 5, {}), _status(201, "LEADER", 3, {}))
+    assert (first.leader, first.term, first.elections) == (None, 5, 3)  # one per group
+    then = build(*ctl, _status(101, "LEADER", 5, {}), _status(201, "CANDIDATE", 4, {}))
+    assert then.elections == 4  # group 2's term rose; the highest term (5) did not
+    texts = [e.text for e in then.events]
+    assert "g2: no leader (node 201 lost leadership)" in texts
+    assert "1 election started, 4 so far" in texts
+    assert not any(t.startswith("term ") or t.startswith("no leader") for t in texts)
+    plain = plain_status_line(then)
+    assert "groups=3 leaders=2/3 maxterm=5 elections=4" in plain
+
+
+def test_the_identity_of_a_sharded_directory(tmp_path: Path) -> None:
+    assert load_cluster(tmp_path) is None
+    layout, _ = open_layout(tmp_path, 2, 3)
+    assert load_cluster(tmp_path) == layout
+    with pytest.raises(SettingsError, match="holds a sharded store"):
+        open_identity(tmp_path, 3)  # no cluster.json is written beside shards.json
+    assert not (tmp_path / "cluster.json").exists()
 
 
 def test_nothing_known_yet() -> None:

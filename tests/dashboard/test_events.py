@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from sentinel.dashboard import EventKind, EventLog, ProcessState, derive_events, partition_groups
+from sentinel.dashboard.records import GroupView, ShardsView
 
 
 def kinds_texts(events):
@@ -152,3 +153,16 @@ def test_a_full_disk_is_an_error_event_and_its_end_is_news(make_node, make_view)
     fuller = make_view(make_node(1), make_node(2, disk_error="disk full: 10 more bytes"))
     assert derive_events(full, fuller) == []  # said once, however its text changes
     assert kinds_texts(derive_events(full, fine)) == [(EventKind.INFO, "node 2 can persist again")]
+
+
+def test_a_sharded_cluster_reports_each_groups_leader(make_node, make_view) -> None:
+    def sharded(*groups: GroupView, term: int):  # type: ignore[no-untyped-def]
+        shards = ShardsView(1, (1,) * 10, groups)
+        return make_view(make_node(1), leader=None, term=term, elections=3, shards=shards)
+
+    before = sharded(GroupView(0, 1, 2), GroupView(1, 101, 3), GroupView(2, 201, 4), term=4)
+    after = sharded(GroupView(0, 1, 2), GroupView(1, None, 3), GroupView(2, 203, 6), term=6)
+    assert kinds_texts(derive_events(before, after)) == [
+        (EventKind.LEADER, "g1: no leader (node 101 lost leadership)"),
+        (EventKind.LEADER, "g2: node 203 is leader in term 6, was node 201"),
+    ]  # no cluster-wide "term 6" or "no leader": each group has its own

@@ -21,6 +21,7 @@ from sentinel.dashboard import (
     plain_status_line,
     render,
 )
+from sentinel.dashboard.records import GroupView, ShardsView
 from sentinel.dashboard.render import LEADER_MARK, render_footer
 
 KEY_LABELS = ["k<n> kill", "p<n> pause", "r<n> resume", "s<n> restart", "i isolate leader"]
@@ -230,3 +231,23 @@ def test_a_node_that_cannot_persist_shows_full_in_the_disk_column(
     v = make_view(make_node(1, disk_bytes=5_000), make_node(2, disk_error="disk full: quota"))
     text = render_text(render(v, width=120), width=120)
     assert "FULL" in row(text, 2) and "FULL" not in row(text, 1)
+
+
+def test_a_sharded_cluster_header_says_what_it_aggregates(
+    make_node, make_view, render_text
+) -> None:
+    groups = (GroupView(0, 1, 2, 3), GroupView(1, 102, 7, 3), GroupView(2, None, 5, 3))
+    shards = ShardsView(3, (1,) * 5 + (2,) * 5, groups)
+    nodes = [make_node(1, role="leader", term=2), make_node(2, term=2),
+             make_node(101, term=7), make_node(102, role="leader", term=7),
+             make_node(201, role="candidate", term=5)]  # fmt: skip
+    sharded = make_view(*nodes, leader=None, term=7, elections=9, shards=shards)
+    text = render_text(render(sharded, width=120), width=120)
+    assert "groups 3  leaders 2/3  max term 7  elections 9" in text
+    assert "leader none" not in text and "leader " + LEADER_MARK not in text
+    marked = {n: row(text, n).split()[0].startswith(LEADER_MARK) for n in (1, 2, 101, 102, 201)}
+    assert marked == {1: True, 2: False, 101: False, 102: True, 201: False}  # each group's
+    line = plain_status_line(sharded)
+    assert "groups=3 leaders=2/3 maxterm=7 elections=9" in line and "leader=" not in line
+    assert f" {LEADER_MARK}1:L/" in line and f" {LEADER_MARK}102:L/" in line
+    assert " 201:C/" in line
