@@ -1,7 +1,9 @@
 """`python -m sentinel.redis --dir DIR [--port P] [--bind ADDR] [--password PW]`: serve a
 running cluster over the Redis protocol (RESP2/RESP3) until SIGINT or SIGTERM.
 
-It reaches the nodes through the cluster's router as a client (see `service`). Bound beyond
+It reaches the nodes through the cluster's router as a client (see `service`); DIR may hold
+a plain cluster (`up`) or a sharded store (`up --groups`: shards.json), whose commands it
+routes by key (sharded_backend.py). Bound beyond
 loopback it refuses to start without a password (exit status 2); a cluster it cannot reach
 (no router in DIR) is exit status 1.
 """
@@ -24,7 +26,9 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m sentinel.redis",
         description="Serve a running Sentinel cluster to Redis clients (RESP2/RESP3).",
     )
-    ap.add_argument("--dir", required=True, help="the cluster's directory (as given to `up`)")
+    ap.add_argument(
+        "--dir", required=True, help="the cluster's directory (as given to `up`; sharded or not)"
+    )
     ap.add_argument("--port", type=int, default=DEFAULT_PORT, help="TCP port (default %(default)s)")
     ap.add_argument(
         "--bind", default="127.0.0.1", help="address to listen on (default %(default)s)"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -28,8 +29,8 @@ from typing import Any, TypeVar
 
 from sentinel.kvraft.client import QueueFull
 from sentinel.kvraft.commands import Cas, Get, RedisRead
-from sentinel.kvraft.errors import ValueTooLarge
-from sentinel.kvraft.keyspace import Error
+from sentinel.kvraft.errors import OutcomeUnknown, Unavailable, ValueTooLarge
+from sentinel.kvraft.keyspace import COMMANDS, Error
 from sentinel.kvraft.results import ResultCode
 from sentinel.netsim.client import Network
 from sentinel.netsim.client import connect as connect_network
@@ -201,10 +202,32 @@ EVERY_SHARD = -1
 
 def _redis(clerk: ShardClerk, args: Sequence[bytes]) -> Any:
     """One command on its keys' shard, or a shard-wide one on every shard."""
-    if is_shard_wide(args):
-        nshards = len(clerk.config.shards)
-        return run_on_every_shard(lambda a, shard: clerk.redis(a, shard), args, nshards)
-    return clerk.redis(args)
+    return _on_every_shard(clerk, args) if is_shard_wide(args) else clerk.redis(args)
+
+
+def _on_every_shard(clerk: ShardClerk, args: Sequence[bytes]) -> Any:
+    """A shard-wide command on every shard (fanout.py) within the call's one deadline. A
+    write (FLUSHDB) that some shards applied before the others failed is OutcomeUnknown,
+    never Unavailable: it was partly applied (running it again finishes it)."""
+    end_s = time.monotonic() + clerk.deadline_s
+    spec = COMMANDS.get(bytes(args[0]).upper())
+    write = spec is not None and spec.write
+    nshards = len(clerk.config.shards)
+    applied = 0
+
+    def on(command: Sequence[bytes], shard: int) -> Any:
+        nonlocal applied
+        clerk.deadline_s = end_s - time.monotonic()  # a clerk's deadline is per call
+        try:
+            reply = clerk.redis(command, shard)
+        except Unavailable as exc:
+            if write and applied:
+                raise OutcomeUnknown(f"{exc}; {applied} of {nshards} shards applied it") from exc
+            raise
+        applied += 1
+        return reply
+
+    return run_on_every_shard(on, args, nshards)
 
 
 def _by_shard(

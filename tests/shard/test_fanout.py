@@ -1,7 +1,9 @@
 """Shard-wide commands merged over shards (shard/fanout.py), each shard a real keyspace:
 DBSIZE sums, KEYS merges in byte order, FLUSHDB reaches every shard, and a SCAN walked
 from cursor 0 to 0 returns every key exactly once (none is written meanwhile) whatever
-COUNT, MATCH and TYPE say; a bad cursor or option gets the unsharded store's error."""
+COUNT, MATCH and TYPE say; a bad cursor or option gets the unsharded store's error. The
+sharded client runs them within one deadline, and a FLUSHDB that stops midway is an
+unknown outcome, not "nothing changed"."""
 
 from __future__ import annotations
 
@@ -9,9 +11,11 @@ from collections.abc import Sequence
 
 import pytest
 
+from sentinel.kvraft.errors import OutcomeUnknown, Unavailable
 from sentinel.kvraft.keyspace import Array, Bulk, Error, Int, Keyspace, Reply, Simple
-from sentinel.shard.config import NSHARDS, key_shard
+from sentinel.shard.config import NSHARDS, ShardConfig, key_shard
 from sentinel.shard.fanout import run_on_every_shard
+from sentinel.shard.pool import _on_every_shard
 
 NOW_MS = 1_000
 
@@ -108,3 +112,32 @@ def test_a_shard_error_is_the_answer(shards: Shards) -> None:
 
     assert run_on_every_shard(failing, [b"DBSIZE"], NSHARDS) == Error("TRYAGAIN shard 3")
     assert run_on_every_shard(failing, [b"SCAN", b"3"], NSHARDS) == Error("TRYAGAIN shard 3")
+
+
+class _Clerk:
+    """A ShardClerk stand-in over `Shards`: shard `down` is unreachable."""
+
+    def __init__(self, shards: Shards, down: int) -> None:
+        self.shards, self.down = shards, down
+        self.config = ShardConfig(1, (1,) * NSHARDS, ((1, ("g1.1",)),))
+        self.deadline_s = 5.0
+        self.deadlines_s: list[float] = []
+
+    def redis(self, args: Sequence[bytes], shard: int | None = None) -> Reply:
+        assert shard is not None
+        self.deadlines_s.append(self.deadline_s)
+        if shard == self.down:
+            raise Unavailable(f"no group answered on shard {shard}")
+        return self.shards.redis_on(args, shard)
+
+
+def test_a_flush_that_stops_midway_is_unknown_not_unavailable(shards: Shards) -> None:
+    clerk = _Clerk(shards, down=4)
+    with pytest.raises(OutcomeUnknown, match="4 of 10 shards applied it"):
+        _on_every_shard(clerk, [b"FLUSHDB"])  # type: ignore[arg-type]
+    assert shards.spaces[0].apply([b"DBSIZE"], NOW_MS) == Int(0)  # shards 0-3 were flushed
+    assert shards.spaces[5].apply([b"DBSIZE"], NOW_MS) != Int(0)
+    with pytest.raises(Unavailable):
+        _on_every_shard(clerk, [b"DBSIZE"])  # type: ignore[arg-type]  # a read: nothing changed
+    deadlines = clerk.deadlines_s[:5]
+    assert deadlines == sorted(deadlines, reverse=True) and deadlines[0] <= 5.0  # one deadline
