@@ -41,12 +41,23 @@ def members_table(members: dict[str, Any]) -> str:
     return "\n".join([head, *lines])
 
 
+def _leadership(status: dict[str, Any]) -> str:
+    """`leader 2, term 7`; for a sharded cluster (one leader per raft group) what the
+    figures aggregate: `groups 4, leaders 4/4, max term 7`."""
+    shards = status.get("shards")
+    if shards is not None:
+        groups = shards.get("groups", [])
+        led = sum(g.get("leader") is not None for g in groups)
+        return f"groups {len(groups)}, leaders {led}/{len(groups)}, max term {status.get('term')}"
+    leader = status.get("leader")
+    return f"leader {leader if leader is not None else 'none'}, term {status.get('term')}"
+
+
 def status_table(status: dict[str, Any]) -> str:
     """A header line and one aligned row per node."""
-    leader = status.get("leader")
     head = (
         f"cluster {status.get('cluster_id', '?')} in {status.get('cluster_dir', '?')}: "
-        f"leader {leader if leader is not None else 'none'}, term {status.get('term')}, "
+        f"{_leadership(status)}, "
         f"{status.get('elections', 0)} elections, up {format_duration(status.get('uptime_s', 0))}"
         f", network {status.get('preset')}"
     )

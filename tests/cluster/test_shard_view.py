@@ -16,7 +16,8 @@ from rich.console import Console
 from sentinel.cluster.settings import SettingsError, open_identity
 from sentinel.cluster.shardlayout import ShardLayout, load_cluster, open_layout
 from sentinel.cluster.shardsup import ShardViewBuilder, shards_view
-from sentinel.cluster.views import ProcessInfo
+from sentinel.cluster.table import status_table
+from sentinel.cluster.views import ProcessInfo, view_to_json
 from sentinel.dashboard import ClusterView, EventLog, ProcessState
 from sentinel.dashboard.render import plain_status_line, render
 from sentinel.dashboard.shards import shards_to_json
@@ -80,6 +81,8 @@ def test_elections_and_leaders_are_per_group() -> None:
     assert not any(t.startswith("term ") or t.startswith("no leader") for t in texts)
     plain = plain_status_line(then)
     assert "groups=3 leaders=2/3 maxterm=5 elections=4" in plain
+    table = status_table(view_to_json(then))
+    assert "groups 3, leaders 2/3, max term 5, 4 elections" in table
 
 
 def test_the_identity_of_a_sharded_directory(tmp_path: Path) -> None:
