@@ -1,11 +1,15 @@
 """A sharded cluster from the command line: `up --groups 2 -n 3` starts the controller and
 two shard groups; `shards` and `status --json` show each group's leader and the shard map;
-kv commands route by key; `kill g2.1` takes a node name; `leave`, `join` and `move` change
+kv commands route by key, and so does its Redis front door (DBSIZE and KEYS over every
+shard); `kill g2.1` takes a node name; `leave`, `join` and `move` change
 the configuration (bad ones are refused and change nothing); `down` stops everything."""
 
 from __future__ import annotations
 
 import json
+import socket
+
+import redis
 
 
 def _shards(cli):  # type: ignore[no-untyped-def]
@@ -14,7 +18,10 @@ def _shards(cli):  # type: ignore[no-untyped-def]
 
 
 def test_sharded_cluster_from_the_command_line(start_plain, cli, procs, helpers):
-    up = start_plain("--groups", "2", "-n", "3", "--seed", "5")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    up = start_plain("--groups", "2", "-n", "3", "--seed", "5", "--redis-port", str(port))
     procs.track(up.pid)
 
     def served(num: int | None = None):  # type: ignore[no-untyped-def]
@@ -32,6 +39,9 @@ def test_sharded_cluster_from_the_command_line(start_plain, cli, procs, helpers)
     assert [g["gid"] for g in first["groups"]] == [0, 1, 2]
     for i in range(10):
         assert cli.ok("put", f"k{i}", f"v{i}").strip() == "OK"
+    with redis.Redis(port=port, socket_timeout=30) as r:
+        assert r.dbsize() == 10 and r.keys("k*") == [f"k{i}".encode() for i in range(10)]
+        assert r.get("k4") == b"v4"
     assert "node 201 killed" in cli.ok("kill", "g2.1")
     assert cli.ok("logs", "g1.2", "--lines", "3").strip()  # node names work for logs too
     assert cli.ok("get", "k3").strip() == "v3"
