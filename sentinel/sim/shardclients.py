@@ -162,9 +162,9 @@ class ShardSession:
         def on_reply(reply: RpcReply | None) -> None:
             value = _value(reply)
             self.leaders.heard(0, value)
-            if isinstance(value, CtlReply) and value.err == OK and value.config is not None:
-                if value.config.num > self.config.num:
-                    self.config = value.config
+            config = value.config if isinstance(value, CtlReply) and value.err == OK else None
+            if config is not None and config.num > self.config.num:
+                self.config = config
             self.sim.at(self.rng.randint(1, 20) * MS, then)
 
         self.sim.router.call(dst, "ShardCtl.Query", CtlQuery(-1), ATTEMPT_TIMEOUT_US, on_reply)
@@ -172,8 +172,9 @@ class ShardSession:
 
 class Admin:
     """Joins and leaves groups at the controller, one change at a time, every 300-1500 ms
-    until the faults end (at least one group stays); each change retried with its (client
-    id, seq) until answered."""
+    until `sim.changes_stop_us` (through the faults and on into the calm, under the clients'
+    load; at least one group stays); each change retried with its (client id, seq) until
+    answered."""
 
     def __init__(self, sim: ShardSim) -> None:
         self.sim = sim
@@ -219,7 +220,7 @@ class Admin:
             if reply.err == OK:
                 self.sim.counts["changes"] += 1
             self.busy = False
-            if self.sim.now < self.sim.heal_us:
+            if self.sim.now < self.sim.changes_stop_us:
                 self.sim.at(self.sim.rng.randint(300, 1500) * MS, self.change)
 
         self.send(command, done)

@@ -47,6 +47,8 @@ from sentinel.sim.trace import Trace
 MS = 1000
 #: Events (instants of the shared clock) one run may handle: a bound on the loop.
 INSTANTS_MAX = 5_000_000
+#: Joins and leaves stop this long before the clients do (moves finish under their load).
+CHANGES_CALM_MS = 2500
 #: How long a call started before the clients stop may go on retrying.
 GIVE_UP_MS = 2000
 #: How long past the end the run may go on until every group has caught up.
@@ -86,6 +88,7 @@ class ShardSim:
         self.order = itertools.count()
         self.heal_us = self.fault_ms * MS
         self.clients_stop_us = self.heal_us + self.clients_ms * MS
+        self.changes_stop_us = self.clients_stop_us - CHANGES_CALM_MS * MS
         self.give_up_us = self.clients_stop_us + GIVE_UP_MS * MS
         self.end_us = self.give_up_us + 500 * MS
         self.group_ids = tuple(range(1, self.groups_n + 1))

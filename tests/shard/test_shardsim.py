@@ -29,7 +29,7 @@ def test_seed_sweep_holds_every_invariant(seed: int) -> None:
     sim = ShardSim(seed)
     counts = sim.run()
     print(counts)
-    assert counts["changes"] >= 3 and counts["ops"] >= 50  # the run did move shards under load
+    assert counts["changes"] >= 2 and counts["ops"] >= 50  # shards did move under load
     assert counts["crashes"] > 0 and counts["elections"] > 0
 
 
