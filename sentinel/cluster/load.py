@@ -27,7 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sentinel.cluster.members import current_ids
 from sentinel.kvraft.client import Client
 from sentinel.kvraft.errors import OutcomeUnknown, Unavailable, ValueTooLarge
 from sentinel.lin import (
@@ -299,7 +298,6 @@ class Load:
                 done = sum(self.tally.done.values())
                 full = self.tally.current.calls >= self.opts.round_calls
             self.progress(now - began, (done - done_before) / (now - last))
-            self.follow_members()
             done_before, last = done, now
             if now >= end:
                 return
@@ -308,15 +306,6 @@ class Load:
                     old = self.tally.current
                     self.tally.current = self.tally.new_round(old.number + 1)
                 self.finish_round(old)
-
-    def follow_members(self) -> None:
-        """Talk to the members the supervisor runs now (`add`, `remove` change them)."""
-        servers = getattr(self.client, "servers", None)  # (tests' fake stores have none)
-        if servers is None:
-            return
-        ids = current_ids(self.directory, tuple(servers))
-        if ids and ids != tuple(servers):
-            self.client.set_servers(ids)
 
     def progress(self, at_s: float, rate: float) -> None:
         latencies = self.tally.take_latencies()

@@ -5,7 +5,9 @@ supervisor keeps `<dir>/members.json` ({"members": [...], "id_max": n, "conf_ind
 its record of which node directories to run: written before a new node starts (so its id is
 never handed out again, even if the add fails), after a removal commits, and whenever a
 leader reports a newer committed configuration (its status blob, from its disk). `up` on an
-existing directory starts the nodes it names, not `-n`.
+existing directory takes the membership from the nodes' disks (`restore`: the newest
+configuration any node directory holds), and from members.json only when no disk holds one;
+where the two disagree the disks win and members.json is rewritten.
 
 Each change goes to the leader as a `Membership.Change` RPC (host/members.py), which answers
 once the change is committed. A change that is refused changes nothing: an added node's
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sentinel.dashboard import EventKind, ProcessState
+from sentinel.host import diskconf
 from sentinel.host.nodespec import node_name
 
 if TYPE_CHECKING:
@@ -70,6 +73,34 @@ def current_ids(directory: Path, founders: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(recorded["members"]) if recorded else founders
 
 
+def restore(directory: Path, cluster_id: str, founders: tuple[int, ...]) -> dict[str, Any]:
+    """The membership to start the cluster in `directory` with, as members.json holds it:
+    the newest configuration on the nodes' disks (see diskconf), else members.json, else
+    the founders. When members.json disagrees with the disks it is rewritten."""
+    try:
+        recorded = load(directory)
+    except MembershipError as exc:
+        log.warning("%s; the membership comes from the nodes' disks", exc)
+        recorded = None
+    found = diskconf.stored_confs(directory, cluster_id)
+    best = diskconf.newest(found)
+    if best is None:
+        if recorded is not None:
+            return recorded
+        return {"members": list(founders), "id_max": max(founders), "conf_index": 0}
+    id_max = max([c.conf.id_max for c in found] + [int((recorded or {}).get("id_max", 0))])
+    restored = {"members": list(best.conf.members), "id_max": id_max,
+                "conf_index": best.conf.index}  # fmt: skip
+    if recorded != restored:
+        log.warning(
+            "membership from node %d's disk (configuration index %d, term %d): %s; %s said %s",
+            best.node_id, best.conf.index, best.term, restored["members"], MEMBERS_NAME,
+            recorded and recorded.get("members"),
+        )  # fmt: skip
+        save(directory, tuple(best.conf.members), id_max, best.conf.index)
+    return restored
+
+
 def save(directory: Path, members: tuple[int, ...], id_max: int, conf_index: int) -> None:
     """Record the membership atomically (write, fsync, rename)."""
     path = directory / MEMBERS_NAME
@@ -85,12 +116,11 @@ def save(directory: Path, members: tuple[int, ...], id_max: int, conf_index: int
 class Membership:
     """The supervisor's membership actions (control threads; spawning on the main one)."""
 
-    def __init__(self, sup: Supervisor) -> None:
+    def __init__(self, sup: Supervisor, restored: dict[str, Any]) -> None:
+        """`restored`: the membership the supervisor started with (see `restore`)."""
         self.sup = sup
-        recorded = load(sup.directory)
-        founders = sup.identity.node_ids
-        self.id_max = max(founders) if recorded is None else int(recorded["id_max"])
-        self.conf_index = 0 if recorded is None else int(recorded.get("conf_index", 0))
+        self.id_max = int(restored["id_max"])
+        self.conf_index = int(restored.get("conf_index", 0))
         self._net: Any = None
         #: Removed nodes whose processes still run: node id -> when to kill them.
         self.retiring: dict[int, float] = {}

@@ -70,10 +70,10 @@ class Supervisor:
         self.identity = identity
         self.options = options
         #: The nodes that founded the cluster, and the members this supervisor runs now
-        #: (members.json once the membership changed; see members.py).
+        #: (from the nodes' disks once the membership changed; see members.restore).
         self.founders = identity.node_ids
-        recorded = members.load(directory)
-        self.node_ids = tuple(recorded["members"]) if recorded else identity.node_ids
+        restored = members.restore(directory, identity.cluster_id, identity.node_ids)
+        self.node_ids = tuple(restored["members"])
         self.group = ProcessGroup(start_method=start_method)
         self.router: RouterHandle | None = None
         self.faults = options.faults
@@ -94,7 +94,7 @@ class Supervisor:
         self._sampler: threading.Thread | None = None
         self._logged_seq = 0
         self._redis_keeper = redisproc.Keeper()
-        self.members = members.Membership(self)
+        self.members = members.Membership(self, restored)
 
     # -- life cycle --------------------------------------------------------------------
 

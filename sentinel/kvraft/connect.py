@@ -2,8 +2,10 @@
 
 The cluster directory holds the router's socket and auth key (netsim's `connect`) and one
 `node-<id>` directory per node; the servers a client uses are those, plus every node the
-router knows of, unless the caller names them. Options are checked before the router is
-contacted, so a bad one costs nothing.
+router knows of, unless the caller names them. From then on the client follows the
+cluster's membership (follow.py): its servers become the committed configuration's voters
+and learners, so it keeps working after the nodes it started with were replaced. Options
+are checked before the router is contacted, so a bad one costs nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sentinel.kvraft.client import (
     check_pool,
     check_waits,
 )
+from sentinel.kvraft.follow import MembershipFollower
 from sentinel.netsim.client import Network
 from sentinel.netsim.client import connect as connect_network
 from sentinel.netsim.protocol import NODE_ID_MAX
@@ -48,6 +51,7 @@ def connect(
     rpc_timeout_s: float = RPC_TIMEOUT_S,
     silence_s: float = SILENCE_S,
     loop: asyncio.AbstractEventLoop | None = None,
+    follow_members: bool = True,
 ) -> Client:
     """A thread-safe client of the cluster in `cluster_dir` (its router socket and auth key).
     `servers` are the node ids to use; by default every node the router knows of or that
@@ -56,7 +60,9 @@ def connect(
     an attempt waits `silence_s` for an answer, longer after each silence, up to
     `rpc_timeout_s` (attempts.py). Bad options raise InvalidRequest (or TypeError) before
     the router is contacted. `loop`: read the router connection on that running asyncio
-    loop, not a thread (netsim's loopreader.py); connect from another thread then."""
+    loop, not a thread (netsim's loopreader.py); connect from another thread then.
+    `follow_members`: keep the servers on the cluster's membership (follow.py); False keeps
+    the servers given (or found) now, until `set_servers`."""
     check_pool((1,) if servers is None else servers, clerks_max, queue_max)
     check_waits(rpc_timeout_s, silence_s)
     network = connect_network(cluster_dir, loop=loop)
@@ -65,7 +71,10 @@ def connect(
         if not ids:
             raise ValueError(f"no servers: the cluster in {cluster_dir} has no nodes")
         options = {"clerks_max": clerks_max, "queue_max": queue_max, "coalesce": coalesce}
-        return Client(network, ids, rpc_timeout_s=rpc_timeout_s, silence_s=silence_s, **options)
+        client = Client(network, ids, rpc_timeout_s=rpc_timeout_s, silence_s=silence_s, **options)
+        if follow_members:
+            MembershipFollower(client, lambda: node_ids(cluster_dir)).start()
+        return client
     except BaseException:
         network.close()
         raise

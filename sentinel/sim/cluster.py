@@ -89,6 +89,10 @@ class SimCluster:
         self.founders = nodes
         #: Nodes a committed configuration removed: stopped for good.
         self.retired: set[int] = set()
+        #: A membership race waiting for the next leader (members.py), if any.
+        self.race: members.Race | None = None
+        #: Whether a race owns the network (schedule.py holds other partitions back).
+        self.race_owns_net = False
         self.now_us = 0
         self.full_check_us = full_check_us
         #: Options every node's application gets (its NodeContext's `options`): they say
@@ -120,6 +124,7 @@ class SimCluster:
                 "reads_lease",
                 "conf_changes",
                 "conf_refused",
+                "conf_races",
                 "retired",
             ),
             0,
@@ -285,10 +290,12 @@ class SimCluster:
             return
         if not done and saver.stalled is None:
             raise AssertionError(f"node {node.id} never ran out of Ready batches")
-        self._trace_role(node)
+        elected = self._trace_role(node)
         self.checker.check_node(node.id, core)
         if core.removed:
             members.retire_if_removed(self, node.id)
+        if elected and self.race is not None:
+            members.on_new_leader(self, node.id)
 
     def send(self, m: Message) -> None:
         """Put one node's message on the virtual network (the checker sees leaders')."""
@@ -313,15 +320,19 @@ class SimCluster:
                 )
             )
 
-    def _trace_role(self, node: SimNode) -> None:
+    def _trace_role(self, node: SimNode) -> bool:
+        """Trace a change of role, term or leader; True when the node just became leader."""
         core = node.core
         assert core is not None
         now = (core.role.value, core.term, core.lead)
+        elected = False
         if now != node.last_role:
             if core.role is Role.LEADER and node.last_role[0] != Role.LEADER.value:
                 self.counts["elections"] += 1
+                elected = True
             node.last_role = now
             self.trace.add((self.now_us, "role", node.id, *now))
+        return elected
 
     # ------------------------------------------------------------ whole cluster
 

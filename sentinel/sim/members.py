@@ -9,10 +9,20 @@ that never heard of its removal keeps running, and must not disturb the others.
 
 Refused changes (no leader, a change in progress, a new leader without an own-term commit)
 are counted, not errors: the point is that whatever is accepted keeps every invariant.
+
+A race ("member-race", Ongaro's 2015 scenario for single-server changes) sets up the case the
+own-term-commit rule exists for: the leader proposes removing a follower and is cut off at
+once (the entry stays in its log alone); the first leader the others elect proposes
+removing the old leader at once, before its own no-op commits, and the network splits so
+that it may commit that with a majority of its new configuration while the old leader and
+the rest (who never saw the new leader's entries) can elect the old leader under the first
+change's configuration. A leader that accepted the second change would have had it
+committed and then overwritten. The scenario can only bite with an even voter count.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sentinel.raft import ConfChangeOp, ConfChangeRefused, NotLeader
@@ -27,6 +37,16 @@ VOTERS_MAX = 7
 ADDED_MAX = 40
 
 KINDS = ("member-add", "member-remove", "member-remove-leader", "member-remove-two")
+RACE = "member-race"
+
+
+@dataclass(frozen=True, slots=True)
+class Race:
+    """A race under way: `old` leader (of `term`) proposed removing `removed`, cut off."""
+
+    old: int
+    term: int
+    removed: int
 
 
 def perform(cluster: SimCluster, kind: str) -> None:
@@ -56,6 +76,58 @@ def perform(cluster: SimCluster, kind: str) -> None:
         first, second = cluster.rng.sample(others, 2)
         propose(cluster, leader.id, ConfChangeOp.REMOVE, first)
         propose(cluster, leader.id, ConfChangeOp.REMOVE, second)
+
+
+def start_race(cluster: SimCluster) -> None:
+    """The race's first half: the leader proposes removing a follower, then is cut off."""
+    leader = cluster.leader()
+    if leader is None or leader.core is None or cluster.race is not None:
+        return
+    others = [v for v in leader.core.membership.voters if v != leader.id]
+    if len(others) < 3:  # the removal would leave fewer than three voters
+        return
+    removed, term = cluster.rng.choice(others), leader.core.term
+    if propose(cluster, leader.id, ConfChangeOp.REMOVE, removed):
+        cluster.race = Race(leader.id, term, removed)
+        cluster.race_owns_net = True
+        cluster.counts["conf_races"] += 1
+        rest = [i for i in cluster.ids if i != leader.id]
+        split(cluster, ((leader.id,), tuple(rest)))
+
+
+def end_race(cluster: SimCluster) -> None:
+    """A race's time is up: the network is whole again (and free for other partitions)."""
+    if cluster.race_owns_net:
+        cluster.race, cluster.race_owns_net = None, False
+        cluster.net.heal()
+        cluster.trace.add((cluster.now_us, "heal-net"))
+
+
+def on_new_leader(cluster: SimCluster, node_id: int) -> None:
+    """The race's second half, the instant a new leader is elected after the old one was
+    cut off: it proposes removing the old leader (refused by a correct leader: no entry of
+    its term is committed yet), and the network splits into the new leader with just
+    enough of the new configuration's voters to commit, and the old leader with the rest."""
+    race = cluster.race
+    core = cluster.nodes[node_id].core
+    if race is None or core is None or node_id == race.old or core.term <= race.term:
+        return
+    cluster.race = None
+    conf = core.membership
+    propose(cluster, node_id, ConfChangeOp.REMOVE, race.old)
+    helpers = [v for v in conf.voters if v not in (node_id, race.old)]
+    helpers.sort(key=lambda v: (v != race.removed, cluster.rng.random()))
+    quorum_new = (len(conf.voters) - 1) // 2 + 1
+    near = (node_id, *helpers[: quorum_new - 1])
+    far = tuple(i for i in cluster.ids if i not in near)
+    split(cluster, (tuple(sorted(near)), far))
+
+
+def split(cluster: SimCluster, groups: tuple[tuple[int, ...], ...]) -> None:
+    """Partition the network into `groups` (messages in flight across them are lost)."""
+    cluster.net.partition([list(g) for g in groups])
+    text = " | ".join(",".join(map(str, g)) for g in groups)
+    cluster.trace.add((cluster.now_us, "partition", text))
 
 
 def propose(cluster: SimCluster, leader_id: int, op: ConfChangeOp, node_id: int) -> bool:

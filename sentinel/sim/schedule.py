@@ -6,7 +6,8 @@ mixed faults. The "isolate-leader" profile cuts the leader off and pauses it whi
 others elect another, again and again (the read path's test: a stale leader serves no read).
 The "membership" profile adds membership changes (members.py) to the mixed faults: adds,
 removals of followers and of the leader, two removals at once, during the partitions,
-crashes and pauses.
+crashes and pauses; and races (a change, the leader cut off, a change by the next leader the
+instant it is elected, a split), in the time no other partition is planned.
 
 A schedule is generated up front from its own random source as a list of timed actions.
 Targets such as "the leader" are resolved when the action runs (from the cluster's random
@@ -160,15 +161,14 @@ def perform(cluster: SimCluster, action: Action, picked: dict[int, int]) -> None
         node = picked.pop(action.episode, None)
         if node is not None:
             cluster.resume(node)
+    elif kind in ("partition", "heal-net") and cluster.race_owns_net:
+        return  # a membership race owns the network until it ends
     elif kind == "partition":
-        cluster.net.partition([list(g) for g in action.groups])
-        cluster.trace.add((cluster.now_us, "partition", _groups_text(action.groups)))
+        members.split(cluster, action.groups)
     elif kind == "isolate-leader":
         leader = cluster.leader()
         if leader is not None:
-            groups = ((leader.id,), tuple(i for i in cluster.ids if i != leader.id))
-            cluster.net.partition([list(g) for g in groups])
-            cluster.trace.add((cluster.now_us, "partition", _groups_text(groups)))
+            members.split(cluster, ((leader.id,), tuple(i for i in cluster.ids if i != leader.id)))
     elif kind == "heal-net":
         cluster.net.heal()
         cluster.trace.add((cluster.now_us, "heal-net"))
@@ -179,6 +179,10 @@ def perform(cluster: SimCluster, action: Action, picked: dict[int, int]) -> None
         heal_all(cluster)
     elif kind in members.KINDS:
         members.perform(cluster, kind)
+    elif kind == members.RACE:
+        members.start_race(cluster)
+    elif kind == "race-end":
+        members.end_race(cluster)
     else:
         raise ValueError(f"unknown action {kind!r}")
 
@@ -186,6 +190,7 @@ def perform(cluster: SimCluster, action: Action, picked: dict[int, int]) -> None
 def heal_all(cluster: SimCluster) -> None:
     """End every fault: the ordinary network, whole; every node running."""
     cluster.trace.add((cluster.now_us, "heal-all"))
+    cluster.race, cluster.race_owns_net = None, False
     cluster.net.heal()
     cluster.net.set_config(BASE_WEATHER)
     for i in cluster.ids:
@@ -209,10 +214,6 @@ def _resolve(cluster: SimCluster, target: int | str) -> int | None:
     return cluster.rng.choice(active) if active else None
 
 
-def _groups_text(groups: tuple[tuple[int, ...], ...]) -> str:
-    return " | ".join(",".join(str(i) for i in g) for g in groups)
-
-
 # ------------------------------------------------------------------ generation
 
 
@@ -230,6 +231,7 @@ def generate(
         gen.mixed()
     if profile == "membership":
         gen.membership()
+        gen.races(random.Random(f"{seed}/schedule/races"))
     if profile == "disks":
         gen.full_disks()
     if profile == "isolate-leader":
@@ -253,6 +255,7 @@ class _Generator:
         self.actions: list[tuple[int, Action]] = []
         self.episode = 0
         self.net_free_us = 0  # partitions do not overlap (a new one would replace the old)
+        self.net_busy: list[tuple[int, int]] = []  # (start, end) of each partition
         self.weather_free_us = 0
 
     def add(self, at_us: int, action: Action) -> None:
@@ -310,6 +313,17 @@ class _Generator:
             self.add(t, Action(self.rng.choices(members.KINDS, weights)[0]))
             t += self.ms(100, 600)
 
+    def races(self, rng: random.Random) -> None:
+        """A membership race (members.py) every 2-5.5 s; it owns the network for its 1-1.5
+        s (other partitions and heals wait), and has its own random source, so the rest of
+        the schedule is what it was without races."""
+        t = rng.randint(200, 1000) * MS
+        while t < self.heal_us:
+            end = t + rng.randint(1000, 1500) * MS
+            self.add(t, Action(members.RACE))
+            self.add(end, Action("race-end"))
+            t = end + rng.randint(1000, 4000) * MS
+
     def full_disks(self) -> None:
         """Full-disk episodes over the other faults: the leader's or a random node's disk
         has no room for 50 ms to 1.5 s (a node may also crash or restart meanwhile)."""
@@ -354,6 +368,7 @@ class _Generator:
             groups = self.partition_groups(kind)
             end = t + self.ms(100, 2000)
             self.net_free_us = end
+            self.net_busy.append((t, end))
             self.add(t, Action("partition", groups=groups))
             self.add(end, Action("heal-net"))
 

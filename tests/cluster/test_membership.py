@@ -139,12 +139,15 @@ def test_replace_a_node_whose_directory_was_deleted(start_plain, cli, cluster_di
     cli.ok("restart", "2")
     cli.ok("down")
     assert up.wait(60) == 0
-    # `up` again: the membership comes back from the directory, not from -n.
+    # `up` again: the membership comes back from the nodes' disks, not from -n, nor from
+    # a members.json that says otherwise (here: edited back to the founders).
+    (cluster_dir / "members.json").write_text('{"members": [1, 2, 3], "id_max": 3}')
     up2 = start_plain("-n", "3")
     procs.track(up2.pid)
     st = cli.stable_leader(3)
     assert sorted(n["id"] for n in st["nodes"]) == [2, 3, 4]
     assert cli.ok("get", "key7").strip() == "value7"
+    assert json.loads((cluster_dir / "members.json").read_text())["members"] == [2, 3, 4]
     cli.ok("down")
     assert up2.wait(60) == 0
 

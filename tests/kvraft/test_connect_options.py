@@ -26,6 +26,8 @@ def test_sentinel_connect_passes_every_client_option_through(monkeypatch) -> Non
 
 def test_the_client_takes_every_option_connect_takes() -> None:
     """`connect` builds a Client: its options are the client's, bar the network ones (the
-    cluster and the loop that reads the router connection are the network's)."""
+    cluster and the loop that reads the router connection are the network's) and
+    `follow_members` (the follower connect starts beside the client, follow.py)."""
     made = set(inspect.signature(client.Client).parameters) - {"network", "owns_network"}
-    assert made == set(inspect.signature(connect.connect).parameters) - {"cluster_dir", "loop"}
+    own = {"cluster_dir", "loop", "follow_members"}
+    assert made == set(inspect.signature(connect.connect).parameters) - own

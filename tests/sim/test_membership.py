@@ -1,7 +1,10 @@
 """Membership changes among the simulator's faults (the "membership" profile): adds with
 automatic promotion, follower removals, the leader removing itself and two removals at one
-instant, during crashes, power cuts, pauses and partitions. Every invariant holds after
-every step, and a planted bug (a second change accepted before the first commits) is found.
+instant, and races (Ongaro's 2015 scenario: a change, the leader cut off, the next leader's
+change the instant it is elected, a split), during crashes, power cuts, pauses and
+partitions. Every invariant holds after every step, and both planted bugs (a second change
+accepted before the first commits; a change accepted by a leader that has not yet committed
+an entry of its term) are found.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from sentinel.sim.invariants import (
 OPTIONS = SimOptions(nodes=5, sim_seconds=10.0, profile="membership")
 SEEDS = range(3000, 3024)
 PLANTED_SEEDS = range(0, 6)  # seeds 0, 2, 3, 4 and 5 find it today
+#: Seeds swept with the own-term rule planted away: 2, 3 and 4 find it today.
+OWN_TERM_SEEDS = range(0, 8)
 
 
 @pytest.mark.parametrize("first", range(SEEDS.start, SEEDS.stop, 8))
@@ -65,6 +70,42 @@ def test_planted_bug_a_second_change_before_the_first_commits_is_found(
         print(f"seed {failure.seed}: {failure.what[:160]}")
         assert failure.what.startswith(("configuration overlap", "committed entry")), failure.what
         assert f"--seed {failure.seed}" in str(failure)
+
+
+def no_own_term_refusal(r, expected_index):  # type: ignore[no-untyped-def]
+    """reconfig.refusal without "the leader has committed an entry of its term"."""
+    if r.lead_transferee != NONE:
+        return "transfer under way"
+    conf = r.membership
+    return f"change at {conf.index} uncommitted" if conf.index > r.log.committed else ""
+
+
+def test_planted_bug_a_change_before_the_leaders_own_term_commit_is_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(reconfig, "refusal", no_own_term_refusal)
+    seeds = OWN_TERM_SEEDS
+    print(f"membership seeds {seeds.start}..{seeds.stop - 1}, own-term rule planted away")
+    summary = sweep(seeds, OPTIONS)
+    print(summary.line())
+    assert len(summary.failures) >= 2, "the races missed a change before the own-term commit"
+    for failure in summary.failures:
+        print(f"seed {failure.seed}: {failure.what[:160]}")
+        assert isinstance(failure.what, str) and failure.what.startswith(
+            ("leader completeness", "committed entry", "election safety", "log matching")
+        ), failure.what
+        assert f"--seed {failure.seed}" in str(failure)
+
+
+@pytest.mark.parametrize("first", range(OWN_TERM_SEEDS.start, OWN_TERM_SEEDS.stop, 4))
+def test_the_seeds_that_find_the_own_term_bug_pass_with_the_rule(first: int) -> None:
+    races = 0
+    for seed in range(first, first + 4):
+        result = run_seed(seed, OPTIONS)
+        print(f"membership seed {seed}: races={result.counts['conf_races']}")
+        assert result.ok, str(result.failure)
+        races += result.counts["conf_races"]
+    assert races >= 2  # races started: a change appended, its leader cut off
 
 
 def test_overlap_check_accepts_one_step_and_refuses_two() -> None:
