@@ -16,6 +16,7 @@ of their p50s is part of the result.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import subprocess
@@ -72,7 +73,8 @@ def _round(client: redis.Redis, args: tuple[str, ...], calls: int) -> dict[str, 
 def run(args: argparse.Namespace) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="shard-fanout-") as tmp:
         directory = Path(tmp)
-        procs = GroupProcs(directory, seed=1)
+        with contextlib.redirect_stdout(sys.stderr):  # its seed line, off the JSON
+            procs = GroupProcs(directory, seed=1)
         proc = None
         try:
             ctl = start_controller(procs)
