@@ -94,10 +94,14 @@ class ShardParts(Generic[C]):
         return [first, *(future.result() for future in futures)]
 
     def _on_clerk(self, part: Callable[[C], T]) -> T | Exception:
-        clerk = self._take()
-        outcome = _outcome(part, clerk)
-        if not isinstance(outcome, Exception):
-            self._give(clerk)  # as the client's own calls: a clerk that failed is dropped
+        """`part` on a clerk from `take` (a new clerk asks the controller: that may fail
+        too), given back unless it failed, as the client's own calls do."""
+        try:
+            clerk = self._take()
+            outcome = part(clerk)
+        except Exception as exc:  # handed to the caller, which raises it
+            return exc
+        self._give(clerk)
         return outcome
 
     def close(self) -> None:
