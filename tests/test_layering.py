@@ -22,7 +22,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "raft": {"wire", "netsim"},
     "host": {"wire", "netsim", "raft"},
     "kvraft": {"wire", "netsim", "raft"},
-    "shard": {"wire", "netsim", "raft", "kvraft", "lin"},
+    "shard": {"wire", "netsim", "raft", "kvraft"},
     "sim": {"wire", "netsim", "raft", "host", "kvraft", "lin", "shard"},
     "dashboard": set(),
     "redis": {"wire", "netsim", "raft", "host", "kvraft", "shard"},

@@ -50,6 +50,10 @@ PULLING = "pulling"
 BEPULLED = "bepulled"
 GCING = "gcing"
 STEADY = frozenset({SERVING})
+#: Each state's one string object: a snapshot holds these, never equal copies, since the
+#: codec (pickle) writes a repeated object once and equal copies each time, and replicas
+#: with equal states must take byte-identical snapshots.
+_STATES = {state: state for state in (SERVING, PULLING, BEPULLED, GCING)}
 
 OK = ""
 ERR_WRONG_GROUP = "wrong group"
@@ -141,6 +145,14 @@ class GroupSnapshot:
     config: ShardConfig
     prev: ShardConfig
     shards: tuple[tuple[int, str, bytes], ...]  # (shard, status, kv snapshot)
+
+
+def _state(name: str) -> str:
+    """The state named `name` (WireError for a name that is none)."""
+    state = _STATES.get(name)
+    if state is None:
+        raise WireError(f"unknown shard state {name!r}")
+    return state
 
 
 class ShardGroupMachine:
@@ -317,6 +329,6 @@ class ShardGroupMachine:
             kv[shard] = KVStateMachine()
             kv[shard].restore(blob)
         self.gid, self.config, self.prev = state.gid, state.config, state.prev
-        self.status = {s: st for s, st, _ in state.shards}
+        self.status = {s: _state(st) for s, st, _ in state.shards}
         self.kv = kv
         self.applied_index = index

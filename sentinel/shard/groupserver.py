@@ -15,6 +15,8 @@ Options: "gid" (this group's id), "ctl" (the controller's node ids),
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from sentinel.kvraft.codec import CommandError, decode_command, stamp_entry
@@ -68,9 +70,8 @@ class ShardKVService:
             return ShardReply(ERR_INVALID, detail=str(exc))
         app = self._app
         refused = app.machine.check(op.shard, command)  # type: ignore[arg-type]
-        if refused is not None:
-            refused.leader = app.leader
-            return refused
+        if refused is not None:  # a frozen message: the hint goes on a copy
+            return dataclasses.replace(refused, leader=app.leader)
         if type(command) in _READS:
             return app.read((op.shard, command))
         try:
@@ -106,6 +107,9 @@ class ShardGroupApp(ReplicatedApp):
         self.turn = 0
         self.is_leader = False
         self.last_stamp_ms = 0
+        #: The wall clock (ms) that stamps entries and dates reads; the simulator puts it
+        #: on virtual time so that a seed replays to the same log bytes.
+        self.wall_ms: Callable[[], int] = wall_ms
 
     def start(self, ctx: NodeContext) -> None:
         super().start(ctx)
@@ -118,12 +122,12 @@ class ShardGroupApp(ReplicatedApp):
 
     def answer_read(self, request: Any) -> ShardReply:
         shard, command = request
-        return self.machine.read(shard, command, wall_ms())
+        return self.machine.read(shard, command, self.wall_ms())
 
     def stamp_ms(self) -> int:
         """A new entry's log time: the wall clock, never below an earlier stamp (this
         node's or any applied), as kvraft's LogClock stamps."""
-        stamp = max(wall_ms(), self.last_stamp_ms, self.machine.last_stamp_ms())
+        stamp = max(self.wall_ms(), self.last_stamp_ms, self.machine.last_stamp_ms())
         self.last_stamp_ms = stamp
         return stamp
 
@@ -157,7 +161,7 @@ class ShardGroupApp(ReplicatedApp):
             self.submit(entry)
         endpoint = getattr(self.ctx, "endpoint", None)
         if endpoint is None:
-            return  # a host without a network of its own (the simulator drives the work)
+            return  # a host without a network to other groups
         for task in tasks(self.machine):
             if len(self.outstanding) >= OUTSTANDING_MAX:
                 break

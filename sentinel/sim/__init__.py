@@ -18,6 +18,11 @@ recorder (`sentinel.host.recorder`). Any other `raft.app.Application` plugs in w
 `SimOptions(app_factory=...)`: the node driver runs it as in a node process, with a
 `SimContext` as its node; clients are `Timer`s (next_us/fire) that propose through a leader
 and `ApplyListener`s that hear of each applied entry in on_apply.
+
+Sharded stores: `shards.ShardSim(seed).run()` (or `--workload shards`) runs a controller
+group and shard groups, each a `SimCluster` of real raft nodes with its own fault schedule,
+running the production controller and group servers, with joins and leaves among the
+faults (shards.py).
 """
 
 from sentinel.sim.cluster import NEVER, TICK_US, ApplyListener, SimCluster, Timer

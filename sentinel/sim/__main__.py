@@ -1,6 +1,8 @@
 """Command line: `python -m sentinel.sim --seeds N --nodes K [--first-seed F] [--sim-seconds S]`
 runs seeds F..F+N-1 and prints a summary; `--seed S` replays one seed (the trace tail on
-failure, the whole trace with `--verbose`). Exit status 1 on any violation."""
+failure, the whole trace with `--verbose`). `--workload shards` runs the sharded simulation
+(shards.py: a controller group and three shard groups of three nodes, with joins and
+leaves; --nodes and --sim-seconds do not apply). Exit status 1 on any violation."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import sys
 
 from sentinel.sim.runner import RunResult, SimOptions, SweepSummary, run_seed
 from sentinel.sim.schedule import PROFILES
+from sentinel.sim.shards import SHARD_PROFILES, ShardSim, ShardSimFailure
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -23,9 +26,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", choices=PROFILES, default="mixed", help="fault schedule kind")
     p.add_argument(
         "--workload",
-        choices=("raft", "kv"),
+        choices=("raft", "kv", "shards"),
         default="raft",
-        help="raft proposals, or key/value clients whose history is checked by sentinel.lin",
+        help="raft proposals, key/value clients whose history is checked by sentinel.lin, "
+        "or a sharded store (a controller and shard groups) with joins and leaves",
     )
     p.add_argument(
         "--sessions-max",
@@ -70,6 +74,25 @@ def _describe(result: RunResult) -> str:
     )
 
 
+def run_shards(seeds: range, profile: str) -> int:
+    """Sharded runs of `seeds`: a line per seed; 1 when any broke an invariant."""
+    if profile not in SHARD_PROFILES:
+        print(f"sharded runs take the profiles {', '.join(SHARD_PROFILES)}")
+        return 2
+    failing = []
+    for seed in seeds:
+        try:
+            counts = ShardSim(seed, profile=profile).run()
+        except ShardSimFailure as exc:
+            print(f"seed {seed}: VIOLATION {exc}", flush=True)
+            failing.append(seed)
+            continue
+        print(f"seed {seed}: ok " + " ".join(f"{k}={v}" for k, v in counts.items()), flush=True)
+    if failing:
+        print("failing seeds: " + " ".join(str(seed) for seed in failing))
+    return 1 if failing else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Sweep or replay; 1 when any seed broke an invariant."""
     args = parse_args(argv)
@@ -77,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     # profile schedules them; the trace shows each stall).
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("sentinel.host.stall").setLevel(logging.CRITICAL)
+    if args.workload == "shards":
+        first = args.seed if args.seed is not None else args.first_seed
+        return run_shards(
+            range(first, first + (1 if args.seed is not None else args.seeds)), args.profile
+        )
     options = SimOptions(
         nodes=args.nodes,
         sim_seconds=args.sim_seconds,

@@ -167,6 +167,14 @@ class SimCluster:
 
     # ------------------------------------------------------------ the run loop
 
+    def next_event_us(self, timers: Sequence[Timer] = ()) -> int:
+        """When this cluster next has something to do (a tick, a delivery, a timer): for a
+        caller that runs several clusters on one clock (shards.py)."""
+        due = self.net.next_delivery_time()
+        t = min(self._next_tick.values())
+        t = min(t, due) if due is not None else t
+        return min([t, *(timer.next_us() for timer in timers)])
+
     def run_until(self, end_us: int, timers: Sequence[Timer] = ()) -> None:
         """Advance virtual time to `end_us`, handling every event in time order."""
         same_instant = 0

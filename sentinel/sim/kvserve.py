@@ -18,6 +18,7 @@ from sentinel.kvraft.server import KVServerApp
 from sentinel.netsim.rpc import Deferred, RpcCall, RpcReply
 from sentinel.netsim.vnet import Delivery
 from sentinel.raft import Application, Config
+from sentinel.shard.groupserver import ShardGroupApp
 from sentinel.wire import decode, encode
 
 if TYPE_CHECKING:
@@ -39,14 +40,21 @@ def lease_s(config: Config) -> float:
 SIM_EPOCH_MS = 1_700_000_000_000
 
 
+def virtual_wall_ms(ctx: SimContext) -> int:
+    """The wall clock of a simulated node, in ms: virtual time after SIM_EPOCH_MS."""
+    return SIM_EPOCH_MS + int(ctx.clock() * 1000)
+
+
 def attach(ctx: SimContext, app: Application) -> None:
-    """Put a started kv server (when the application is one) on virtual time, and count the
-    gets of its read points."""
+    """Put a started kv server or shard group server (when the application is one) on
+    virtual time, and count the gets of a kv server's read points."""
+    if isinstance(app, ShardGroupApp):
+        app.wall_ms = lambda: virtual_wall_ms(ctx)
     if not isinstance(app, KVServerApp):
         return
     app.monotonic = ctx.clock
     # Log time too comes from the virtual clock, so a seed replays to the same stamps.
-    app.clock = LogClock(app.sm, wall=lambda: SIM_EPOCH_MS + int(ctx.clock() * 1000))
+    app.clock = LogClock(app.sm, wall=lambda: virtual_wall_ms(ctx))
     ctx.gets_of = lambda context: len(app.reads.get(context, ()))
 
 

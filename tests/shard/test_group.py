@@ -167,3 +167,16 @@ def test_expired_keys_are_purged_per_shard() -> None:
     assert g1.do(entry).err == OK  # type: ignore[attr-defined]
     assert len(kv.keyspace) == 0 and purges(g1.m, NOW_MS + 150) == []
     assert g1.result(Get("b"), "b").value == "w"
+
+
+def test_a_shard_not_served_is_answered_wrong_group_with_the_leader_hint() -> None:
+    """A replica that does not serve the shard says so (and names its leader) at once; the
+    answer is a copy of the machine's refusal with the hint, since messages are frozen."""
+    from sentinel.shard.group import ERR_WRONG_GROUP, ShardOp
+    from sentinel.shard.groupserver import ShardGroupApp, ShardKVService
+
+    app = ShardGroupApp()
+    app.machine = ShardGroupMachine(1)
+    app.leader = 3
+    reply = ShardKVService(app).Op(ShardOp(0, encode_command(Get("a"))))
+    assert reply == ShardReply(ERR_WRONG_GROUP, leader=3)

@@ -1,6 +1,9 @@
-"""The sharded simulation (sentinel/shard/shardsim.py): a controller, three shard groups and
-clients with joins, leaves, lost messages, crashes and leader changes. A seed sweep must
-pass; equal seeds must give equal runs; planted bugs must be found by the sweep."""
+"""The sharded simulation (sentinel/sim/shards.py): the controller's raft group and three
+shard groups of real raft nodes (sentinel.sim clusters, each with its own fault schedule:
+crashes, power cuts, pauses, partitions, lossy networks) running the production servers,
+with clients, joins and leaves. A seed sweep must pass; equal seeds must give equal runs;
+planted bugs must be found by the sweep. Each test prints the seeds it ran; replay one with
+`python -m sentinel.sim --workload shards --seed N`."""
 
 from __future__ import annotations
 
@@ -15,21 +18,23 @@ from sentinel.shard.group import (
     ShardData,
     ShardGroupMachine,
 )
-from sentinel.shard.shardsim import ShardSim, ShardSimFailure
+from sentinel.sim.shards import ShardSim, ShardSimFailure
 
 SWEEP_SEEDS = range(20)
 
 
 @pytest.mark.parametrize("seed", SWEEP_SEEDS)
 def test_seed_sweep_holds_every_invariant(seed: int) -> None:
+    print(f"seed={seed}")
     sim = ShardSim(seed)
     counts = sim.run()
-    print(f"seed={seed} {counts}")
-    assert counts["changes"] >= 3 and counts["ops"] >= 50  # the run did move shards under load
+    print(counts)
+    assert counts["changes"] >= 2 and counts["ops"] >= 50  # shards did move under load
     assert counts["crashes"] > 0 and counts["elections"] > 0
 
 
 def test_equal_seeds_give_equal_runs() -> None:
+    print("seed=7")
     a, b = ShardSim(7), ShardSim(7)
     assert a.run() == b.run()
     assert a.history == b.history
@@ -37,6 +42,7 @@ def test_equal_seeds_give_equal_runs() -> None:
 
 def _first_failure(seeds: range) -> str:
     for seed in seeds:
+        print(f"seed={seed}")
         try:
             ShardSim(seed).run()
         except ShardSimFailure as exc:
