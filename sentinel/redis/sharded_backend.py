@@ -4,9 +4,11 @@ Cluster proxy does.
 
 Each command goes to the group owning its keys' shard. As in Redis Cluster, a command or a
 WATCH whose keys hash to different shards is refused with `CROSSSLOT Keys in request don't
-hash to the same slot` (hash tags `{...}` put keys in one shard), and so is a command
-queued in MULTI whose keys are not in the shard of the transaction's earlier commands and
-watched keys: it is refused when queued, and EXEC then answers EXECABORT. The shard-wide
+hash to the same slot` (hash tags `{...}` put keys in one shard), and so is a WATCH whose
+keys are not in the shard of the keys the connection already watches (refused when issued;
+nothing more is watched), and a command queued in MULTI whose keys are not in the shard of
+the transaction's earlier commands and watched keys: it is refused when queued, and EXEC
+then answers EXECABORT. The shard-wide
 commands (KEYS, SCAN, DBSIZE, FLUSHDB, FLUSHALL) run on every shard, their replies merged
 (shard/fanout.py: each shard's part is linearizable, the whole is not a snapshot); inside
 MULTI they are refused when queued. Nothing is sent for a refused command.
@@ -80,19 +82,21 @@ class ShardedBackend(ClusterBackend):
     def refuse_queued(
         self, queued: Sequence[list[bytes]], args: list[bytes], watched: Collection[bytes]
     ) -> Error | None:
-        """Redis Cluster's queue-time check: `args` must name keys of one shard, the shard
-        of the keys `watched` and `queued` name (all already checked), and not be
-        shard-wide."""
-        if not _known(args):
+        """Redis Cluster's check when a command is queued in MULTI, or a WATCH is issued:
+        `args` must name keys of one shard, the shard of the keys `watched` and `queued`
+        name (all already checked); a queued command must not be shard-wide."""
+        if bytes(args[0]).upper() == b"WATCH":
+            command: Any = RedisVersions(tuple(args[1:]))
+            mine = list(args[1:])
+        elif not _known(args):
             return None
-        if is_shard_wide(args):
+        elif is_shard_wide(args):
             return Error(SHARD_WIDE_IN_BLOCK_ERROR)
-        refused = refusal(RedisRead(tuple(args)))
-        if refused is not None:
+        else:
+            command, mine = RedisRead(tuple(args)), redis_keys(args)
+        refused = refusal(command)
+        if refused is not None or not mine:
             return refused
-        mine = redis_keys(args)
-        if not mine:
-            return None
         home = _first_shard(queued, watched)
         if home is not None and key_shard(mine[0], NSHARDS) != home:
             return Error(CROSSSLOT_ERROR)
@@ -121,7 +125,9 @@ def sharded_raft_status(network: Network) -> RaftStatus:
     """INFO's raft section over every raft group of a sharded store (blocking): role
     "leader" when every group that reports has a leader, else "none"; the highest term;
     each group's leader's name, comma-separated; the commit and applied indexes summed over
-    the groups' leaders (each group has its own log). The key counts are left to DBSIZE."""
+    the groups' leaders (each group has its own log), and so are the keys with a time to
+    live (`expires`: each leader counts the shards it serves, as of its last status report).
+    The key count is left to DBSIZE."""
     report = network.report(REPORT_TIMEOUT_S)
     if report is None:
         return RaftStatus("none", 0, "", 0, 0, 0, 0)
@@ -140,7 +146,8 @@ def sharded_raft_status(network: Network) -> RaftStatus:
     names = ",".join(node_name_of(s.node_id) for s in leaders)
     commit = sum(s.commit for s in leaders)
     applied = sum(s.applied for s in leaders)
-    return RaftStatus(role, term, names, commit, applied, 0, 0)
+    expires = sum(int(s.app.get("expires", 0)) for s in leaders)
+    return RaftStatus(role, term, names, commit, applied, 0, expires)
 
 
 def open_sharded_backend(

@@ -67,13 +67,16 @@ def cmd_unwatch(door: FrontDoor, client: Client, args: list[bytes]) -> Any:
 
 
 def cmd_watch(door: FrontDoor, client: Client, args: list[bytes]) -> Any:
-    """WATCH key [key ...]: take the keys' versions from the backend (an awaitable reply)."""
+    """WATCH key [key ...]: take the keys' versions from the backend (an awaitable reply),
+    unless the backend refuses the keys beside those already watched (`refuse_queued`: a
+    sharded store's CROSSSLOT), as Redis Cluster does when WATCH is issued."""
     if client.multi is not None:
         return error("WATCH inside MULTI is not allowed")
     keys = args[1:]
     if len(client.watched) + len(keys) > limits.WATCHED_KEYS_MAX:
         return error(f"a connection may watch at most {limits.WATCHED_KEYS_MAX} keys")
-    return _watch(door, client, keys)
+    refused = door.backend.refuse_queued([], args, client.watched)
+    return refused if refused is not None else _watch(door, client, keys)
 
 
 async def _watch(door: FrontDoor, client: Client, keys: list[bytes]) -> Any:

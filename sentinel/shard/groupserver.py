@@ -184,11 +184,14 @@ class ShardGroupApp(ReplicatedApp):
                     self.submit(command)
 
     def status(self) -> dict[str, int]:
-        """For the dashboard: the applied configuration, the keys held and the shards by
-        state (bit i: shard i)."""
-        kv = self.machine.kv.values()
-        out = {"config_num": self.machine.config.num, "gid": self.machine.gid,
-               "keys": sum(len(m.keyspace) for m in kv)}  # fmt: skip
+        """For the dashboard and INFO: the applied configuration, the keys held, the keys
+        with a time to live in the shards served (so a shard in flight counts in one group
+        only: INFO's `expires`) and the shards by state (bit i: shard i)."""
+        machine = self.machine
+        served = [kv for shard, kv in machine.kv.items() if machine.serves(shard)]
+        out = {"config_num": machine.config.num, "gid": machine.gid,
+               "keys": sum(len(m.keyspace) for m in machine.kv.values()),
+               "expires": sum(m.keyspace.expiring() for m in served)}  # fmt: skip
         for state in (SERVING, PULLING, BEPULLED, GCING):
             out[state] = sum(1 << s for s in self.machine.shards_in(state))
         return out

@@ -13,7 +13,9 @@ order, so the connection's writes still apply in order; a burst of reads over se
 shards is read one shard after another (each shard's at one read point). A shard-wide
 command (KEYS, SCAN, DBSIZE, FLUSHDB, FLUSHALL) runs on every shard, its replies merged
 (fanout.py: each shard's part is linearizable, the whole is not a snapshot), alone or at its
-place in such a group or burst.
+place in such a group or burst; the shards are asked at once (SCAN's in turn), the other
+shards' parts on at most `part_workers_max` threads shared by all calls, each with a clerk
+of the pool.
 """
 
 from __future__ import annotations
@@ -29,18 +31,20 @@ from typing import Any, TypeVar
 
 from sentinel.kvraft.client import QueueFull
 from sentinel.kvraft.commands import Cas, Get, RedisRead
-from sentinel.kvraft.errors import OutcomeUnknown, Unavailable, ValueTooLarge
+from sentinel.kvraft.errors import OutcomeUnknown, ValueTooLarge
 from sentinel.kvraft.keyspace import COMMANDS, Error
 from sentinel.kvraft.results import ResultCode
 from sentinel.netsim.client import Network
 from sentinel.netsim.client import connect as connect_network
 from sentinel.shard.client import ShardClerk
-from sentinel.shard.fanout import run_on_every_shard
+from sentinel.shard.fanout import ShardParts, run_on_every_shard
 from sentinel.shard.keys import ShardKeyError, command_shard, is_shard_wide
 
 T = TypeVar("T")
 CLERKS_MAX_DEFAULT = 16
 QUEUE_MAX_DEFAULT = 10_000
+#: Threads asking the shards of shard-wide commands (one command asks 10 shards at once).
+PART_WORKERS_MAX_DEFAULT = 16
 TIMEOUT_S_DEFAULT = 10.0
 #: The controller's nodes in a cluster started by `up --groups` (cluster/shardlayout.py).
 CTL_IDS_DEFAULT = (1, 2, 3)
@@ -52,7 +56,7 @@ class ShardedClient:
     def __init__(
         self, network: Network, ctl_ids: Sequence[int] = CTL_IDS_DEFAULT,
         clerks_max: int = CLERKS_MAX_DEFAULT, queue_max: int = QUEUE_MAX_DEFAULT,
-        rpc_timeout_s: float = 0.5,
+        rpc_timeout_s: float = 0.5, part_workers_max: int = PART_WORKERS_MAX_DEFAULT,
     ) -> None:  # fmt: skip
         if clerks_max < 1 or queue_max < 0:
             raise ValueError("clerks_max must be at least 1 and queue_max not negative")
@@ -61,6 +65,7 @@ class ShardedClient:
         self._idle: queue.SimpleQueue[ShardClerk] = queue.SimpleQueue()
         self._executor = ThreadPoolExecutor(clerks_max, thread_name_prefix="shard-client")
         self._slots = threading.BoundedSemaphore(clerks_max + queue_max)
+        self._parts = ShardParts(self._take_clerk, self._idle.put, part_workers_max)
         self._closed = False
 
     # -- the str API ---------------------------------------------------------------------
@@ -117,19 +122,19 @@ class ShardedClient:
     # -- Redis commands ------------------------------------------------------------------
 
     def redis_async(self, args: Sequence[bytes], timeout_s: float = TIMEOUT_S_DEFAULT) -> Future:
-        return self._submit(lambda clerk: _redis(clerk, args), timeout_s)
+        return self._submit(lambda clerk: _redis(clerk, self._parts, args), timeout_s)
 
     def redis_exec_async(
         self, commands: Sequence[Sequence[bytes]], watched: Mapping[bytes, int] | None,
         timeout_s: float = TIMEOUT_S_DEFAULT,
     ) -> Future:  # fmt: skip
-        return self._submit(lambda clerk: _exec(clerk, commands, watched), timeout_s)
+        return self._submit(lambda clerk: _exec(clerk, self._parts, commands, watched), timeout_s)
 
     def redis_reads_async(
         self, commands: Sequence[Sequence[bytes]], timeout_s: float = TIMEOUT_S_DEFAULT
     ) -> Future:
         """Several reads: a Future of their replies in order (one read point per shard)."""
-        return self._submit(lambda clerk: _reads(clerk, commands), timeout_s)
+        return self._submit(lambda clerk: _reads(clerk, self._parts, commands), timeout_s)
 
     def run_together(self, fn: Callable[[], None]) -> None:
         """Run `fn()` (which starts calls) now: each call has a worker thread of its own,
@@ -166,10 +171,7 @@ class ShardedClient:
 
         def run() -> T:
             try:
-                try:
-                    clerk = self._idle.get_nowait()
-                except queue.Empty:
-                    clerk = self._make()
+                clerk = self._take_clerk()
                 clerk.deadline_s = timeout_s
                 answer = work(clerk)
                 self._idle.put(clerk)
@@ -179,10 +181,18 @@ class ShardedClient:
 
         return self._executor.submit(run)
 
+    def _take_clerk(self) -> ShardClerk:
+        """An idle clerk, or a new one (it asks the controller for the configuration)."""
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            return self._make()
+
     def close(self) -> None:
         """Stop: calls not yet started are cancelled; the router connection closes."""
         self._closed = True
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._parts.close()
         self.network.close()
 
     @property
@@ -196,38 +206,41 @@ class ShardedClient:
         self.close()
 
 
-#: The run key of a shard-wide command in `_by_shard`: it runs alone, on every shard.
-EVERY_SHARD = -1
-
-
-def _redis(clerk: ShardClerk, args: Sequence[bytes]) -> Any:
+def _redis(clerk: ShardClerk, parts: ShardParts[ShardClerk], args: Sequence[bytes]) -> Any:
     """One command on its keys' shard, or a shard-wide one on every shard."""
-    return _on_every_shard(clerk, args) if is_shard_wide(args) else clerk.redis(args)
+    return _on_every_shard(clerk, parts, args) if is_shard_wide(args) else clerk.redis(args)
 
 
-def _on_every_shard(clerk: ShardClerk, args: Sequence[bytes]) -> Any:
-    """A shard-wide command on every shard (fanout.py) within the call's one deadline. A
-    write (FLUSHDB) that some shards applied before the others failed is OutcomeUnknown,
-    never Unavailable: it was partly applied (running it again finishes it)."""
+def _on_every_shard(clerk: ShardClerk, parts: ShardParts[ShardClerk], args: Sequence[bytes]) -> Any:
+    """A shard-wide command on every shard (fanout.py) within the call's one deadline: the
+    shards asked at once through `parts` (SCAN's one after another on `clerk`). A write
+    (FLUSHDB) that some shards applied while another failed is OutcomeUnknown, never
+    Unavailable: it was partly applied (running it again finishes it)."""
     end_s = time.monotonic() + clerk.deadline_s
     spec = COMMANDS.get(bytes(args[0]).upper())
     write = spec is not None and spec.write
-    nshards = len(clerk.config.shards)
-    applied = 0
 
-    def on(command: Sequence[bytes], shard: int) -> Any:
-        nonlocal applied
-        clerk.deadline_s = end_s - time.monotonic()  # a clerk's deadline is per call
-        try:
-            reply = clerk.redis(command, shard)
-        except Unavailable as exc:
-            if write and applied:
-                raise OutcomeUnknown(f"{exc}; {applied} of {nshards} shards applied it") from exc
-            raise
-        applied += 1
-        return reply
+    def on(command: Sequence[bytes], shard: int, on_clerk: ShardClerk = clerk) -> Any:
+        on_clerk.deadline_s = end_s - time.monotonic()  # a clerk's deadline is per call
+        return on_clerk.redis(command, shard)
 
-    return run_on_every_shard(on, args, nshards)
+    def on_all(command: Sequence[bytes], nshards: int) -> list[Any]:
+        asks = [lambda c, s=shard: on(command, s, c) for shard in range(nshards)]
+        outcomes = parts.run(clerk, asks)
+        failed = [o for o in outcomes if isinstance(o, Exception)]
+        if not failed:
+            return outcomes
+        applied = sum(not isinstance(o, (Exception, Error)) for o in outcomes)
+        if write and (applied or any(isinstance(o, OutcomeUnknown) for o in failed)):
+            what = f"{failed[0]}; {applied} of {nshards} shards applied it"
+            raise OutcomeUnknown(what) from failed[0]
+        raise failed[0]
+
+    return run_on_every_shard(on, args, len(clerk.config.shards), on_all)
+
+
+#: The run key of a shard-wide command in `_by_shard`: it runs alone, on every shard.
+EVERY_SHARD = -1
 
 
 def _by_shard(
@@ -256,7 +269,9 @@ def _single(runs: list[tuple[int, list[int]]] | None) -> bool:
     return runs is None or (len(runs) == 1 and runs[0][0] != EVERY_SHARD)
 
 
-def _reads(clerk: ShardClerk, commands: Sequence[Sequence[bytes]]) -> Any:
+def _reads(
+    clerk: ShardClerk, parts: ShardParts[ShardClerk], commands: Sequence[Sequence[bytes]]
+) -> Any:
     """Reads at one read point per run of one shard, the replies put back in order."""
     runs = _by_shard(clerk, commands)
     if _single(runs):
@@ -265,7 +280,7 @@ def _reads(clerk: ShardClerk, commands: Sequence[Sequence[bytes]]) -> Any:
     replies: list[Any] = []
     for shard, positions in runs:
         if shard == EVERY_SHARD:
-            replies.append(_redis(clerk, commands[positions[0]]))
+            replies.append(_redis(clerk, parts, commands[positions[0]]))
             continue
         answer = clerk.redis_reads([commands[at] for at in positions])
         if not isinstance(answer, list):
@@ -275,8 +290,9 @@ def _reads(clerk: ShardClerk, commands: Sequence[Sequence[bytes]]) -> Any:
 
 
 def _exec(
-    clerk: ShardClerk, commands: Sequence[Sequence[bytes]], watched: Mapping[bytes, int] | None
-) -> Any:
+    clerk: ShardClerk, parts: ShardParts[ShardClerk], commands: Sequence[Sequence[bytes]],
+    watched: Mapping[bytes, int] | None,
+) -> Any:  # fmt: skip
     """An EXEC; without WATCH and across shards, consecutive single-shard EXECs in order
     (a shard-wide command on every shard, at its place)."""
     runs = _by_shard(clerk, commands) if not watched else None
@@ -286,7 +302,7 @@ def _exec(
     replies: list[Any] = []
     for shard, positions in runs:
         if shard == EVERY_SHARD:
-            replies.append(_redis(clerk, commands[positions[0]]))
+            replies.append(_redis(clerk, parts, commands[positions[0]]))
             continue
         answer = clerk.redis_exec([commands[at] for at in positions], None)
         if not isinstance(answer, list):

@@ -155,6 +155,18 @@ def test_a_command_the_backend_refuses_when_queued_aborts_exec(server: Any, raw:
     assert server.backend.batches == []
 
 
+def test_a_watch_the_backend_refuses_watches_nothing(server: Any, raw: Any) -> None:
+    server.backend.refused_in_multi[b"watch"] = Error("CROSSSLOT Keys in request don't hash")
+    other = server.connect()
+    raw.send(req("WATCH", "k"))
+    raw.expect(b"-CROSSSLOT Keys in request don't hash\r\n")
+    other.send(req("SET", "k", "theirs"))
+    other.expect(b"+OK\r\n")
+    raw.send(req("MULTI") + req("SET", "k", "mine") + req("EXEC"))  # k was not watched
+    raw.expect(b"+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n")
+    other.close()
+
+
 def test_watch_conflict_aborts_exec_with_a_null_array(server: Any, raw: Any) -> None:
     other = server.connect()
     raw.send(req("WATCH", "k"))

@@ -2,19 +2,20 @@
 DBSIZE sums, KEYS merges in byte order, FLUSHDB reaches every shard, and a SCAN walked
 from cursor 0 to 0 returns every key exactly once (none is written meanwhile) whatever
 COUNT, MATCH and TYPE say; a bad cursor or option gets the unsharded store's error. The
-sharded client runs them within one deadline, and a FLUSHDB that stops midway is an
-unknown outcome, not "nothing changed"."""
+sharded client asks every shard at once, once each, within one deadline, and a FLUSHDB
+that fails on a shard is an unknown outcome, not "nothing changed"."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
 from sentinel.kvraft.errors import OutcomeUnknown, Unavailable
 from sentinel.kvraft.keyspace import Array, Bulk, Error, Int, Keyspace, Reply, Simple
 from sentinel.shard.config import NSHARDS, ShardConfig, key_shard
-from sentinel.shard.fanout import run_on_every_shard
+from sentinel.shard.fanout import ShardParts, run_on_every_shard
 from sentinel.shard.pool import _on_every_shard
 
 NOW_MS = 1_000
@@ -115,29 +116,66 @@ def test_a_shard_error_is_the_answer(shards: Shards) -> None:
 
 
 class _Clerk:
-    """A ShardClerk stand-in over `Shards`: shard `down` is unreachable."""
+    """A ShardClerk stand-in over `Shards`: shard `down` is unreachable; each call's shard
+    and deadline go to `calls`. With `together` set, a call waits until that many calls are
+    in flight at once (or fails past a deadline)."""
 
-    def __init__(self, shards: Shards, down: int) -> None:
-        self.shards, self.down = shards, down
+    def __init__(
+        self, shards: Shards, down: int, calls: list[tuple[int, float]],
+        together: threading.Barrier | None = None,
+    ) -> None:  # fmt: skip
+        self.shards, self.down, self.calls, self.together = shards, down, calls, together
         self.config = ShardConfig(1, (1,) * NSHARDS, ((1, ("g1.1",)),))
         self.deadline_s = 5.0
-        self.deadlines_s: list[float] = []
 
     def redis(self, args: Sequence[bytes], shard: int | None = None) -> Reply:
         assert shard is not None
-        self.deadlines_s.append(self.deadline_s)
+        self.calls.append((shard, self.deadline_s))
+        if self.together is not None:
+            self.together.wait(timeout=5.0)  # BrokenBarrierError if the calls were not at once
         if shard == self.down:
             raise Unavailable(f"no group answered on shard {shard}")
         return self.shards.redis_on(args, shard)
 
 
-def test_a_flush_that_stops_midway_is_unknown_not_unavailable(shards: Shards) -> None:
-    clerk = _Clerk(shards, down=4)
-    with pytest.raises(OutcomeUnknown, match="4 of 10 shards applied it"):
-        _on_every_shard(clerk, [b"FLUSHDB"])  # type: ignore[arg-type]
-    assert shards.spaces[0].apply([b"DBSIZE"], NOW_MS) == Int(0)  # shards 0-3 were flushed
-    assert shards.spaces[5].apply([b"DBSIZE"], NOW_MS) != Int(0)
+PartsOf = Callable[[Callable[[], _Clerk]], ShardParts[_Clerk]]
+
+
+@pytest.fixture
+def parts_of() -> Iterator[PartsOf]:
+    """Makes ShardParts whose clerks are the stand-ins `take` makes; closes them."""
+    made: list[ShardParts[_Clerk]] = []
+
+    def make(take: Callable[[], _Clerk]) -> ShardParts[_Clerk]:
+        made.append(ShardParts(take, lambda clerk: None, NSHARDS))
+        return made[-1]
+
+    yield make
+    for parts in made:
+        parts.close()
+
+
+def test_every_shard_is_asked_at_once_once(shards: Shards, parts_of: PartsOf) -> None:
+    calls: list[tuple[int, float]] = []
+    together = threading.Barrier(NSHARDS)
+    parts = parts_of(lambda: _Clerk(shards, -1, calls, together))
+    clerk = _Clerk(shards, -1, calls, together)
+    assert _on_every_shard(clerk, parts, [b"DBSIZE"]) == Int(201)  # type: ignore[arg-type]
+    assert sorted(shard for shard, _ in calls) == list(range(NSHARDS))  # one call per shard
+    keys = _on_every_shard(clerk, parts, [b"KEYS", b"*"])  # type: ignore[arg-type]
+    assert keys == shards.run(b"KEYS", b"*")  # merged in order whatever order they answer
+
+
+def test_a_flush_that_fails_on_a_shard_is_unknown_not_unavailable(
+    shards: Shards, parts_of: PartsOf
+) -> None:
+    calls: list[tuple[int, float]] = []
+    parts = parts_of(lambda: _Clerk(shards, 4, calls))
+    clerk = _Clerk(shards, 4, calls)
+    with pytest.raises(OutcomeUnknown, match="9 of 10 shards applied it"):
+        _on_every_shard(clerk, parts, [b"FLUSHDB"])  # type: ignore[arg-type]
+    assert shards.spaces[0].apply([b"DBSIZE"], NOW_MS) == Int(0)  # the others were flushed
+    assert shards.spaces[4].apply([b"DBSIZE"], NOW_MS) != Int(0)
+    assert all(0 < deadline_s <= 5.0 for _, deadline_s in calls)  # one deadline over all
     with pytest.raises(Unavailable):
-        _on_every_shard(clerk, [b"DBSIZE"])  # type: ignore[arg-type]  # a read: nothing changed
-    deadlines = clerk.deadlines_s[:5]
-    assert deadlines == sorted(deadlines, reverse=True) and deadlines[0] <= 5.0  # one deadline
+        _on_every_shard(clerk, parts, [b"DBSIZE"])  # type: ignore[arg-type]  # nothing changed

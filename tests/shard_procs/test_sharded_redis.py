@@ -2,10 +2,13 @@
 groups of three nodes on real processes), used with redis-py as a Redis Cluster proxy is:
 
 - the keyless commands run on every shard: DBSIZE, KEYS, SCAN (every key once, with COUNT,
-  MATCH and TYPE), INFO keyspace, FLUSHDB, FLUSHALL;
+  MATCH and TYPE), INFO keyspace (keys, and expires summed over the groups), FLUSHDB,
+  FLUSHALL;
 - a MULTI whose queued command leaves the transaction's shard gets CROSSSLOT when queued
   and EXEC answers EXECABORT (nothing applied); a shard-wide command inside MULTI is refused
-  when queued; a transaction whose keys share a hash tag runs."""
+  when queued; a transaction whose keys share a hash tag runs;
+- a WATCH whose keys span shards, or leave the shard of the keys already watched, gets
+  CROSSSLOT when issued and watches nothing more."""
 
 from __future__ import annotations
 
@@ -65,6 +68,14 @@ def _cross_pair(keys: list[bytes]) -> tuple[bytes, bytes]:
     return next((a, b) for a in keys for b in keys if key_shard(a) != key_shard(b))
 
 
+def _wait_expires(r: redis.Redis, expires: int) -> None:
+    """Until INFO keyspace says `expires`; AssertionError past the deadline."""
+    deadline = time.monotonic() + DEADLINE_S
+    while (found := r.info("keyspace").get("db0", {}).get("expires", 0)) != expires:
+        assert time.monotonic() < deadline, f"INFO keyspace expires={found}, not {expires}"
+        time.sleep(0.05)
+
+
 def test_keyless_commands_run_on_every_shard(front_door: redis.Redis) -> None:
     r = front_door
     keys = [f"key:{i}".encode() for i in range(60)]
@@ -83,9 +94,14 @@ def test_keyless_commands_run_on_every_shard(front_door: redis.Redis) -> None:
     assert sorted(r.scan_iter(match="key:5*")) == sorted(k for k in keys if k[:5] == b"key:5")
     assert list(r.scan_iter(_type="hash")) == [b"h"]
     assert r.info("keyspace")["db0"]["keys"] == 61
+    expiring = keys[::3]
+    assert len({key_shard(k) for k in expiring}) > 2, "keys with a TTL in several groups"
+    assert all(r.expire(k, 1000) for k in expiring)
+    _wait_expires(r, len(expiring))  # as of the groups' next status reports
     assert r.info("raft")["role"] == "leader"  # every group has a leader
     assert r.flushdb() is True
     assert r.dbsize() == 0 and r.keys("*") == [] and list(r.scan_iter()) == []
+    _wait_expires(r, 0)
     r.set("again", "1")
     assert r.flushall() is True and r.dbsize() == 0
 
@@ -115,6 +131,15 @@ def test_multi_refuses_a_cross_slot_command_when_queued(front_door: redis.Redis)
         assert ask("MULTI") == b"OK"
         assert ask("INCR", b) == CROSSSLOT  # not the watched key's shard
         assert ask("EXEC") == EXECABORT
+        assert ask("WATCH", a, b) == CROSSSLOT  # keys of two shards
+        assert ask("WATCH", a) == b"OK"
+        assert ask("WATCH", b) == CROSSSLOT  # refused when issued: b is not watched
+        assert ask("WATCH", a, b"{" + a + b"}x") == b"OK"  # the watched key's shard
+        r.set(b, "theirs")  # another connection
+        assert ask("MULTI") == b"OK"
+        assert ask("SET", a, "mine") == b"QUEUED"
+        assert ask("EXEC") == [b"OK"]  # b's change does not abort it
+        assert r.get(a) == b"mine" and r.delete(a) == 1 and r.delete(b) == 1
     finally:
         r.connection_pool.release(conn)
     assert r.get(a) is None and r.get(b) is None  # nothing was applied
