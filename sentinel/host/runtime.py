@@ -82,12 +82,15 @@ class NodeRuntime:
         self.directory = str(spec.directory)
         self.options = dict(spec.app_options)
         self.endpoint = endpoint
+        #: The driver's `flush`: every frame queued (messages and answers) in one write (the
+        #: endpoint's own method, called a few times per Ready, so no wrapper in between).
+        self.flush: Callable[[], None] = endpoint.flush
         self.storage = storage
         self.rpc = RpcServer(endpoint)
         self.app = load_app(spec.app)
         seed = spec.seed if spec.seed is not None else int.from_bytes(os.urandom(8), "little")
         log.info("node %d starting, pid %d, seed %d", spec.node_id, os.getpid(), seed)
-        state = storage.recovered
+        state = storage.take_recovered()
         self.core = Raft(spec.raft_config(), random.Random(seed), state)
         # Commit news waits for the next APPEND or tick (tick_ms) rather than costing every
         # write a second APPEND round to each follower (4 of a sequential write's 10 hops).
@@ -220,7 +223,8 @@ class NodeRuntime:
                 self.finish_background_snapshot()
             ready_began = time.monotonic()
             self.driver.process(READY_BATCHES_MAX, lambda: bool(self.poller.poll(0)))
-            self.members.poll()
+            if self.members.pending:  # (a call per loop turn saved while none waits)
+                self.members.poll()
             if now >= next_status:
                 self.post_status()
                 next_status = now + status_s
@@ -319,10 +323,6 @@ class NodeRuntime:
             self.endpoint.send_frame(m.dst, frame, flags)
             self.counts["raft_msgs_sent"] += 1
             self.counts["raft_bytes_sent"] += len(frame)
-
-    def flush(self) -> None:
-        """Write out every frame queued (messages and answers) in one write."""
-        self.endpoint.flush()
 
     def post_status(self) -> None:
         st = self.core.status()

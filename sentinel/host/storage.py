@@ -120,8 +120,22 @@ class Storage:
         #: A snapshot whose file is written already (by another process, see
         #: write_snapshot_file, or by a save that then failed); the next save skips it.
         self._prewritten: SnapshotMeta | None = None
-        #: What the node recovered (see PersistentState); read it once at start.
-        self.recovered = PersistentState()
+        #: What the node recovered (see PersistentState), until `take_recovered`.
+        self._recovered: PersistentState | None = PersistentState()
+
+    @property
+    def recovered(self) -> PersistentState:
+        """What the node recovered (see PersistentState), until `take_recovered`."""
+        if self._recovered is None:
+            raise RuntimeError(f"node {self.node_id}: the recovered state was handed over")
+        return self._recovered
+
+    def take_recovered(self) -> PersistentState:
+        """Hand the recovered state over, once, to the core that is built from it: from then
+        on the core's log holds the entries, and the storage keeps no second reference to
+        them (nor to the snapshot's data) for the life of the process."""
+        state, self._recovered = self.recovered, None
+        return state
 
     @classmethod
     def open(
@@ -350,7 +364,7 @@ class Storage:
         for name in names:
             if name.endswith(".tmp"):
                 self.fs.remove(name)  # leftovers of an interrupted atomic write
-        self.recovered = PersistentState(self._hard_state, snap, tuple(entries))
+        self._recovered = PersistentState(self._hard_state, snap, tuple(entries))
 
     def _check_terms(
         self, entries: Sequence[Entry], snap: Snapshot | None, has_hard_state: bool

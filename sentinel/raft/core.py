@@ -147,7 +147,8 @@ class Raft:
         self.role_tick(self)
         if self.role is Role.LEADER:
             reconfig.tick_learners(self)
-            reconfig.maybe_retire(self)
+            if self.id not in self.membership.voters:
+                reconfig.maybe_retire(self)
         self.check_invariants()
 
     def propose(self, data: bytes) -> tuple[int, int]:
@@ -227,7 +228,7 @@ class Raft:
 
         The term rules come first (paper Figure 2, thesis §9.6 pre-vote, §6.2 check-quorum),
         then vote requests are answered whatever our role; the rest goes to the role."""
-        self.validate(m)
+        coreviews.validate(self, m)
         if m.term > self.term:
             if m.type in _VOTE_REQUESTS and not m.force and election.in_lease(self):
                 # Check-quorum lease: we heard from a live leader within the minimum election
@@ -243,14 +244,11 @@ class Raft:
             election.handle_vote_request(self, m)
         else:
             self.role_step(self, m)
-        self.refresh_membership()
-        if self.role is Role.LEADER:
+        if self.log.confs[-1] is not self.membership:  # (refresh_membership, inline: hot)
+            reconfig.follow_log(self)
+        if self.role is Role.LEADER and self.id not in self.membership.voters:
             reconfig.maybe_retire(self)
         self.check_invariants()
-
-    def validate(self, m: Message) -> None:
-        """Reject what no correct peer sends, before any state changes."""
-        coreviews.validate(self, m)
 
     def send(self, m: Message) -> None:
         """Queue a message for the next Ready."""

@@ -85,10 +85,12 @@ class NodeDriver:
 
     def step(self, m: Message) -> None:
         """One message from a peer (raises InvalidMessage, state unchanged, for garbage)."""
+        core = self.core
         try:
-            self.core.step(m)
+            core.step(m)
         finally:
-            self.check_role()
+            if (core.role, core.term, core.lead) != self.last_role:
+                self.check_role()
 
     def propose(self, data: bytes) -> tuple[int, int]:
         """Append a command: its (index, term). Raises NotLeader or ProposalDropped."""
@@ -125,7 +127,8 @@ class NodeDriver:
                 return False
             self.stalled = None
             self.finish(rd, early)
-        self.compact_to_wish()  # one asked for between Readys (a background snapshot)
+        if self.compact_wish is not None:  # one asked for between Readys (a background snapshot)
+            self.compact_to_wish()
         for batch in range(batches_max):
             if not self.core.has_ready():
                 return True
@@ -150,11 +153,15 @@ class NodeDriver:
             self.host.send(rd.messages)
             self.host.flush()
         self.apply(rd)  # 3. apply, answering clients
-        self.serve_reads(_applied_after(rd, self.core.log.applied))
+        if self.reads_waiting:
+            self.serve_reads(_applied_after(rd, self.core.log.applied))
         self.host.flush()  # the answers leave now, not after the next batch's fsync
         self.core.advance(rd)  # 4. advance
-        self.check_role()
-        self.compact_to_wish()
+        core = self.core
+        if (core.role, core.term, core.lead) != self.last_role:
+            self.check_role()
+        if self.compact_wish is not None:
+            self.compact_to_wish()
 
     def compact_to_wish(self) -> None:
         """Compact to the latest snapshot asked for (`compact`), if any: only between

@@ -114,8 +114,11 @@ def track_members(r: Raft) -> None:
 def tick_learners(r: Raft) -> None:
     """Leader, each tick: count how long each learner has kept up; promote the first one
     that kept up for `learner_caught_up_ticks` (when a change may start)."""
+    learners = r.membership.learners
+    if not learners:
+        return  # (each tick: nothing to count nor promote)
     cfg = r.config
-    for peer in r.membership.learners:
+    for peer in learners:
         pr = r.prs[peer]
         if r.log.last_index - pr.match <= cfg.max_learner_lag_entries and pr.match > 0:
             pr.caught_up_ticks += 1
@@ -123,7 +126,7 @@ def tick_learners(r: Raft) -> None:
             pr.caught_up_ticks = 0
     if not cfg.auto_promote or refusal(r, None):
         return
-    for peer in r.membership.learners:
+    for peer in learners:
         if r.prs[peer].caught_up_ticks >= cfg.learner_caught_up_ticks:
             propose_conf_change(r, ConfChangeOp.PROMOTE, peer, None)
             return

@@ -85,7 +85,7 @@ class SimNode:
         assert self.core is None, f"node {self.id} is already running"
         self.incarnation += 1
         storage = Storage.open_fs(self.disk, self.cluster_id, self.id)
-        state = storage.recovered
+        state = storage.take_recovered()
         app = self.app_factory()  # started and restored by the cluster (with its context)
         rng = random.Random(f"{self.seed}/node/{self.id}/{self.incarnation}")
         self.core = Raft(self.config, rng, state)

@@ -46,3 +46,19 @@ def test_entries_that_leave_a_gap_are_refused_unwritten(tmp_path: Path) -> None:
         with pytest.raises(StorageError, match=said):
             st.save(ready(bad, HardState(2, 0, 0)))
     assert digest(tmp_path) == before
+
+
+def test_the_recovered_state_is_handed_over_once_and_kept_no_longer(tmp_path: Path) -> None:
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    st.save(ready(ents(1, 3), HardState(1, 1, 0)))
+    st.close()
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    state = st.take_recovered()
+    assert [e.index for e in state.entries] == [1, 2, 3]
+    with pytest.raises(RuntimeError, match="handed over"):
+        st.recovered  # noqa: B018 (the storage keeps no copy; a late reader is told so)
+    with pytest.raises(RuntimeError, match="handed over"):
+        st.take_recovered()
+    st.save(ready(ents(4, 4), HardState(1, 1, 3)))  # saving goes on without it
+    st.close()
+    assert [e.index for e in Storage.open(tmp_path, CLUSTER, 1).recovered.entries] == [1, 2, 3, 4]

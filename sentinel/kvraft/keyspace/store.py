@@ -109,14 +109,16 @@ class Store:
     def put(self, key: bytes, value: Value, expire_at_ms: object = _ABSENT) -> None:
         """Store `value` at `key`; its expiry becomes `expire_at_ms` (None: persistent), or
         stays as it is when the argument is left out (KEEPTTL)."""
-        self._save(key)
+        if self._saved is not None:  # (in a transaction; a call per write saved outside)
+            self._save(key)
         if key not in self.data:
             if self._scan is not None:
                 self._scan.add(key)
             self.tombstones.pop(key, None)
         self.data[key] = value
         if expire_at_ms is None:
-            self.expiry.remove(key)
+            if key in self.expiry.at_ms:  # (most keys have no expiry: no call for them)
+                self.expiry.remove(key)
         elif expire_at_ms is not _ABSENT:
             self.expiry.set(key, expire_at_ms)  # type: ignore[arg-type]  # an int
         self.clock += 1
