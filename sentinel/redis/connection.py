@@ -159,6 +159,8 @@ class Connection(asyncio.Protocol):
         try:
             while budget and not self._closing:
                 if not self._backlog:
+                    if not self.reader.has_input():
+                        break
                     room = min(budget, limits.PIPELINE_MAX - len(self._slots))
                     requests = self.reader.requests(room) if room > 0 else []
                     if not requests:
@@ -175,9 +177,14 @@ class Connection(asyncio.Protocol):
         self._yielded = not budget
         if not budget:
             self._schedule_pump()
+        self._flush_and_read()
+
+    def _flush_and_read(self) -> None:
+        """Write what is ready; read on unless requests wait, too many are unanswered, the
+        connection is closing or the turn's budget ran out."""
         self._flush()
         busy = bool(self._backlog) or len(self._slots) >= limits.PIPELINE_MAX
-        self._set_reading(not (busy or self._closing or not budget))
+        self._set_reading(not (busy or self._closing or self._yielded))
 
     def _schedule_pump(self) -> None:
         """Pump again on the next event-loop turn (once, however many reasons arrive): replies
@@ -300,8 +307,10 @@ class Connection(asyncio.Protocol):
         self._inflight -= 1
         if self._inflight or self._yielded:
             self._schedule_pump()
-        else:  # the last answer owed: the replies of this turn leave together, now
-            self._pump()
+        elif self._backlog or self.reader.has_input():
+            self._pump()  # the last answer owed: now the requests that waited for it
+        else:  # (the common case: write the reply now, nothing else to start)
+            self._flush_and_read()
 
     def _restrict_reader(self) -> None:
         """Before AUTH, requests are held to Redis's small unauthenticated limits."""
