@@ -1,19 +1,21 @@
 """The Redis front door's cost per `-c 1` request: its CPU, and (with strace) its system calls.
 
     python benchmarks/redis_frontdoor_cost.py [--before TREE] [--rounds 3] [-n 3000] [--json]
+    python benchmarks/redis_frontdoor_cost.py -t get -c 50 -P 16 -n 100000   # another mode
 
 One 3-node cluster (`up --redis-port 0`, fsync on) and, on it, one front door per source tree
 (`python -m sentinel.redis --dir D --port P` with PYTHONPATH set to the tree): this one, and
 `--before TREE` (e.g. a `git worktree` of main) when given. Each round runs `redis-benchmark
--c 1 -t set -n N -r 1000` against every front door, in alternating order, and reads the
-front door's CPU (user + system, psutil) before and after: CPU per SET is the code's, where the
-rate moves with whatever else the shared cores run. Each round also runs `kv_throughput.py`'s
-write_1 (the Python client, one put at a time) on the same cluster, for its rate and client
-CPU per put. With `--strace` (and strace installed), one more run per front door under
-`strace -c -f -p`: system calls per SET (`epoll_wait` counts the loop's turns).
+-c 1 -t set -n N -r 1000` (`-t`, `-c`, `-P` choose another mode) against every front door,
+in alternating order, and reads the front door's CPU (user + system, psutil) before and
+after: CPU per request is the code's, where the rate moves with whatever else the shared
+cores run. Each round also runs `kv_throughput.py`'s write_1 (the Python client, one put at
+a time) on the same cluster, for its rate and client CPU per put. With `--strace` (and
+strace installed), one more run per front door under `strace -c -f -p`: system calls per
+request (`epoll_wait` counts the loop's turns).
 
 The figures: per front door, the median and range over the rounds of `cpu_us` (front door
-CPU per SET), `rps` and `p50_ms` (redis-benchmark's), and `syscalls`.
+CPU per request), `rps` and `p50_ms` (redis-benchmark's), and `syscalls_per_request`.
 """
 
 from __future__ import annotations
@@ -63,30 +65,31 @@ def start_door(tree: Path, directory: Path, port: int, log: Path) -> subprocess.
         )  # fmt: skip  (cwd: `-m` puts it before PYTHONPATH)
 
 
-def sets(port: int, n: int) -> dict[str, float]:
-    """`redis-benchmark -c 1 -t set` against `port`: its rps and p50."""
-    argv = ["redis-benchmark", "-p", str(port), "-c", "1", "-t", "set", "-n", str(n),
-            "-r", "1000", "--csv"]  # fmt: skip
+def bench(port: int, n: int, mode: argparse.Namespace) -> dict[str, float]:
+    """`redis-benchmark -c C -P P -t T` against `port`: its rps and p50."""
+    argv = ["redis-benchmark", "-p", str(port), "-c", str(mode.c), "-P", str(mode.P), "-t",
+            mode.t, "-n", str(n), "-r", "1000", "--csv"]  # fmt: skip
     done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=True)
-    return parse_csv(done.stdout)["set"]
+    return parse_csv(done.stdout)[mode.t]
 
 
-def measure(pid: int, port: int, n: int) -> dict[str, float]:
-    """One run: the front door's CPU per SET, and the run's rate and p50."""
+def measure(pid: int, port: int, n: int, mode: argparse.Namespace) -> dict[str, float]:
+    """One run: the front door's CPU per request, and the run's rate and p50."""
     proc = psutil.Process(pid)
     cpu0 = sum(proc.cpu_times()[:2])
-    fig = sets(port, n)
+    fig = bench(port, n, mode)
     cpu_us = (sum(proc.cpu_times()[:2]) - cpu0) / n * 1e6
     return {"cpu_us": round(cpu_us, 1), "rps": fig["rps"], "p50_ms": fig["p50_ms"]}
 
 
-def syscalls(pid: int, port: int, n: int, out: Path) -> dict[str, float]:
-    """System calls per SET, by `strace -c -f -p` over one run (those made at least n/2 times)."""
+def syscalls(pid: int, port: int, n: int, mode: argparse.Namespace, out: Path) -> dict[str, float]:
+    """System calls per request, by `strace -c -f -p` over one run (those made at least n/2
+    times)."""
     tracer = subprocess.Popen(["strace", "-c", "-f", "-p", str(pid), "-o", str(out)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     time.sleep(STRACE_SETTLE_S)  # attached (strace has no ready signal)
     try:
-        sets(port, n)
+        bench(port, n, mode)
     finally:
         tracer.terminate()
         tracer.wait(30)
@@ -110,14 +113,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--before", type=Path, help="a source tree to compare (e.g. main's)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("-n", type=int, default=3000, help="SETs per run")
+    parser.add_argument("-n", type=int, default=3000, help="requests per run")
+    parser.add_argument("-t", default="set", choices=["set", "get", "incr"], help="the test")
+    parser.add_argument("-c", type=int, default=1, help="redis-benchmark's connections")
+    parser.add_argument("-P", type=int, default=1, help="redis-benchmark's pipeline")
     parser.add_argument("--strace", action="store_true", help="count system calls too")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     trees = {"this": REPO} | ({"before": args.before.resolve()} if args.before else {})
     runs: dict[str, list[dict[str, float]]] = {label: [] for label in trees}
     write_1: list[dict[str, float]] = []
-    result: dict[str, Any] = {"load_avg": [round(os.getloadavg()[0], 2)]}
+    result: dict[str, Any] = {"mode": f"-t {args.t} -c {args.c} -P {args.P}",
+                              "load_avg": [round(os.getloadavg()[0], 2)]}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="fdcost-") as tmp:
         directory = Path(tmp) / "c"
         env = dict(os.environ, PYTHONPATH=str(REPO))
@@ -137,11 +144,11 @@ def main(argv: list[str] | None = None) -> int:
                 for r in range(args.rounds):
                     for label in list(trees)[:: 1 if r % 2 == 0 else -1]:
                         proc, port = doors[label]
-                        runs[label].append(measure(proc.pid, port, args.n))
+                        runs[label].append(measure(proc.pid, port, args.n, args))
                     write_1.append(run_case(client, "put", 1, WRITE_1_SECONDS))
                 if args.strace:
-                    result["syscalls_per_set"] = {
-                        label: syscalls(proc.pid, port, args.n, Path(tmp) / f"{label}.strace")
+                    result["syscalls_per_request"] = {
+                        label: syscalls(proc.pid, port, args.n, args, Path(tmp) / label)
                         for label, (proc, port) in doors.items()
                     }
         finally:
