@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
+from sentinel.kvraft.errors import Unavailable
 from sentinel.kvraft.keyspace import Keyspace
 from sentinel.kvraft.keyspace.replies import Error
 from sentinel.kvraft.limits import KEY_BYTES_MAX
@@ -160,5 +161,30 @@ def test_a_refused_write_in_a_pipeline_fails_alone_and_the_others_apply_in_order
         replies = transport.written.split(b"\r\n")
         assert replies[:3] == [b":1", b":2", replies[2]] and replies[2].startswith(b"-ERR key")
         assert replies[3:] == [b":3", b""]
+
+    run(test)
+
+
+def test_alone_a_call_that_cannot_start_is_answered_at_once_and_the_next_one_works() -> None:
+    """A call whose start raises (the client closed or full) answers its error within the
+    same turn, from inside the start: the connection is not left waiting."""
+
+    async def test(client: RecordingClient, connect: Any) -> None:
+        conn, transport = connect()
+        working = client.redis_async
+
+        def refuse(args: Sequence[bytes], timeout_s: float = 5.0) -> Future[Any]:
+            raise Unavailable("the client is closed")
+
+        client.redis_async = refuse  # type: ignore[method-assign]
+        conn.data_received(request(b"SET", b"k", b"v") + request(b"GET", b"k"))
+        assert transport.written.startswith(b"-CLUSTERDOWN ")  # the SET, no turn needed
+        await _turn()
+        assert transport.written.count(b"-") == 2  # the GET after it: -TRYAGAIN
+        assert b"-TRYAGAIN " in transport.written
+        client.redis_async = working  # type: ignore[method-assign]
+        conn.data_received(request(b"SET", b"k", b"w"))
+        client.answer()
+        assert transport.written.endswith(b"+OK\r\n")
 
     run(test)
