@@ -13,6 +13,10 @@ reply is read: no thread between a request and its reply. With a client read by 
 thread, the turn's calls cost one hop there, and the answers come back in one wake-up of
 the loop (`call_soon_threadsafe`) for all that arrived before it ran.
 
+`together(fn)` starts the calls `fn()` makes when it returns, in the same loop turn: for a
+caller that knows no other calls could join them (the front door serving one connection), it
+saves the turn the gathering costs.
+
 Each call's `on_done(future)` runs on the loop thread with the settled
 `concurrent.futures.Future`; a call whose start raised (a full queue, a closed client)
 gets a Future holding that exception, so its error reply is made in one place.
@@ -50,6 +54,7 @@ class Bridge:
         self._outbox: list[tuple[Start, OnDone]] = []
         self._gatherers: list[Callable[[], None]] = []
         self._scheduled = False
+        self._holding = 0  # inside `together`: dispatch when it ends, not at the turn's end
         self._inbox: list[tuple[Future[Any], OnDone]] = []
         self._inbox_lock = threading.Lock()
         self._loop_ident = 0  # the loop's thread
@@ -66,16 +71,34 @@ class Bridge:
         self._gatherers.append(fn)
         self._schedule()
 
+    def together(self, fn: Callable[[], None]) -> None:
+        """Run `fn()` and start the calls it made (and their gatherers') when it returns,
+        rather than once the loop turn is over. Loop thread only."""
+        if self._loop is None:
+            self._bind()
+        self._holding += 1
+        try:
+            fn()
+        finally:
+            self._holding -= 1
+            if not self._holding and (self._outbox or self._gatherers) and not self._scheduled:
+                self._dispatch()
+
     def _schedule(self) -> None:
-        if not self._scheduled:
+        if not self._scheduled and not self._holding:
             if self._loop is None:
-                self._loop = asyncio.get_running_loop()
-                self._loop_ident = threading.get_ident()
+                self._bind()
             self._scheduled = True
-            self._loop.call_soon(self._dispatch)
+            self._loop.call_soon(self._dispatch)  # type: ignore[union-attr]
+
+    def _bind(self) -> None:
+        """Remember the loop (and its thread) the calls are made on."""
+        self._loop = asyncio.get_running_loop()
+        self._loop_ident = threading.get_ident()
 
     def _dispatch(self) -> None:
         """Start what this turn collected: alone on this thread, or together on the reader."""
+        self._scheduled = True  # the calls the gatherers make join this dispatch
         gatherers, self._gatherers = self._gatherers, []
         for gather in gatherers:  # (their calls join this dispatch: no turn of their own)
             try:

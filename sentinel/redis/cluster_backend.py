@@ -40,7 +40,7 @@ from sentinel.kvraft.errors import OutcomeUnknown, Unavailable
 from sentinel.kvraft.keyspace import COMMANDS, validate
 from sentinel.kvraft.keyspace import replies as ks
 from sentinel.kvraft.limits import InvalidRequest
-from sentinel.redis.backend import Caller, RaftStatus, Version
+from sentinel.redis.backend import Caller, Pending, RaftStatus, Version
 from sentinel.redis.bridge import Bridge
 from sentinel.redis.replies import NULL_ARRAY, BulkStrings, Error, Pairs, ReplySet
 
@@ -125,11 +125,11 @@ def is_write(command: Sequence[bytes]) -> bool:
     return spec is not None and spec.write
 
 
-@dataclass
+@dataclass(slots=True)
 class _Write:
     """One queued write (a command, or a whole EXEC when `batch` is set)."""
 
-    done: asyncio.Future[Any]
+    done: Pending
     command: list[bytes] | None = None
     batch: Sequence[list[bytes]] | None = None
     watched: dict[bytes, int] | None = None
@@ -161,16 +161,19 @@ class ClusterBackend:
         self.timeout_s = timeout_s
         self._raft_status = raft_status
         self._lanes: dict[int, _Lane] = {}
-        self._reads: list[tuple[list[bytes], asyncio.Future[Any]]] = []  # this turn's
+        self._reads: list[tuple[list[bytes], Pending]] = []  # this turn's
         self.bridge = Bridge(client)
 
-    def execute(self, command: list[bytes], caller: Caller) -> asyncio.Future[Any]:
-        """A read goes out with this turn's other calls; a write joins its connection's lane."""
-        invalid = validate(command)
-        if invalid is not None:
-            return _ready(to_reply(invalid))
+    def together(self, start: Callable[[], None]) -> None:
+        """Start the calls `start()` makes when it returns (see `Backend.together`)."""
+        self.bridge.together(start)
+
+    def execute(self, command: list[bytes], caller: Caller) -> Pending:
+        """A read goes out with this turn's other calls; a write joins its connection's lane.
+        The command is validated once: by the client when it goes alone, here when it
+        would share a call with others (a refused one must not fail its group)."""
         if not is_write(command):
-            done = asyncio.get_running_loop().create_future()
+            done = Pending()
             if not self._reads:
                 self.bridge.gather(self._send_reads)
             self._reads.append((command, done))
@@ -179,19 +182,23 @@ class ClusterBackend:
 
     def execute_batch(
         self, commands: Sequence[list[bytes]], watched: dict[bytes, Version], caller: Caller
-    ) -> asyncio.Future[Any]:
+    ) -> Pending:
         """EXEC: one log entry after this connection's earlier writes."""
         versions = {key: int(version) for key, version in watched.items()}  # type: ignore[call-overload]
         return self._enqueue(caller, batch=list(commands), watched=versions)
 
-    async def watch(self, keys: Sequence[bytes], caller: Caller) -> list[Version] | Error:
+    def watch(self, keys: Sequence[bytes], caller: Caller) -> Pending:
         """The keys' versions, read from the leader; a TRYAGAIN error when they could not
         be read in time."""
         keys = list(keys)
-        reply = await self._call(
-            lambda: self.client.redis_versions_async(keys, self.timeout_s), raw=True
-        )
-        return [reply[key] for key in keys] if isinstance(reply, dict) else reply
+        done = Pending()
+
+        def on_done(future: Future[Any]) -> None:
+            reply = _answer(future, False, raw=True)
+            done.set([reply[key] for key in keys] if isinstance(reply, dict) else reply)
+
+        self.bridge.call(lambda: self.client.redis_versions_async(keys, self.timeout_s), on_done)
+        return done
 
     async def status(self) -> RaftStatus:
         """INFO's raft and keyspace sections."""
@@ -209,20 +216,11 @@ class ClusterBackend:
         """Nothing is refused at queue time: one raft group holds every key."""
         return None
 
-    def _call(self, start: Callable[[], Future[Any]], raw: bool = False) -> asyncio.Future[Any]:
-        """A read through the bridge: a loop future of its reply (`raw`: unconverted)."""
-        done = asyncio.get_running_loop().create_future()
-
-        def on_done(future: Future[Any]) -> None:
-            if not done.done():
-                done.set_result(_answer(future, False, raw))
-
-        self.bridge.call(start, on_done)
-        return done
-
     def _send_reads(self) -> None:
         """This turn's reads, of every connection, as few calls at one read point each."""
         reads, self._reads = self._reads, []
+        if len(reads) > 1:
+            reads = [read for read in reads if _valid(*read)]
         start = 0
         while start < len(reads):
             end, size = start + 1, sum(map(len, reads[start][0]))
@@ -234,13 +232,13 @@ class ClusterBackend:
             self._send_read_group(reads[start:end])
             start = end
 
-    def _send_read_group(self, group: list[tuple[list[bytes], asyncio.Future[Any]]]) -> None:
+    def _send_read_group(self, group: list[tuple[list[bytes], Pending]]) -> None:
         client, timeout_s = self.client, self.timeout_s
         if len(group) == 1:
             command, done = group[0]
             self.bridge.call(
                 lambda: client.redis_async(command, timeout_s),
-                lambda future: _resolve(done, _answer(future, False)),
+                lambda future: done.set(_answer(future, False)),
             )
             return
         commands = [command for command, _done in group]
@@ -249,18 +247,19 @@ class ClusterBackend:
             replies = _answer(future, False)
             for index, (_command, done) in enumerate(group):
                 if isinstance(replies, list) and len(replies) == len(group):
-                    _resolve(done, to_reply(replies[index]))
+                    done.set(to_reply(replies[index]))
                 else:
-                    _resolve(done, replies if isinstance(replies, Error) else Error(TRYAGAIN))
+                    done.set(replies if isinstance(replies, Error) else Error(TRYAGAIN))
 
         self.bridge.call(lambda: client.redis_reads_async(commands, timeout_s), on_done)
 
     # -- writes in order -------------------------------------------------------------------
 
-    def _enqueue(self, caller: Caller, **what: Any) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
-        lane = self._lanes.setdefault(caller.client_id, _Lane())
-        write = _Write(loop.create_future(), **what)
+    def _enqueue(self, caller: Caller, **what: Any) -> Pending:
+        lane = self._lanes.get(caller.client_id)
+        if lane is None:
+            lane = self._lanes[caller.client_id] = _Lane()
+        write = _Write(Pending(), **what)
         lane.waiting.append(write)
         if not lane.busy:
             lane.busy = True
@@ -270,19 +269,12 @@ class ClusterBackend:
     def _send_next(self, client_id: int, lane: _Lane) -> None:
         """Send the next group of the lane's writes (once the current loop turn is over, so
         that a pipeline's writes read in one turn leave together)."""
-        if not lane.waiting:
+        group = _next_group(lane)
+        if not group:
             lane.busy = False
             if self._lanes.get(client_id) is lane:
                 del self._lanes[client_id]
             return
-        group = [lane.waiting.popleft()]
-        if group[0].batch is None:
-            size = group[0].size_bytes
-            while lane.waiting and len(group) < WRITE_BATCH_MAX and lane.waiting[0].batch is None:
-                size += lane.waiting[0].size_bytes
-                if size > BATCH_BYTES_MAX:
-                    break
-                group.append(lane.waiting.popleft())
 
         def on_done(future: Future[Any]) -> None:
             _settle_group(group, future)
@@ -303,6 +295,37 @@ class ClusterBackend:
             return lambda: client.redis_async(command, timeout_s)
         commands = [w.command for w in group]
         return lambda: client.redis_exec_async(commands, None, timeout_s)  # type: ignore[arg-type]
+
+
+def _next_group(lane: _Lane) -> list[_Write]:
+    """The lane's next writes to send as one call: an EXEC or a write alone (the client
+    validates it), or up to WRITE_BATCH_MAX writes validated here (a refused one is
+    answered now, so that it does not fail the others); empty when none are left."""
+    waiting = lane.waiting
+    while waiting:
+        first = waiting.popleft()
+        if first.batch is not None or not waiting or waiting[0].batch is not None:
+            return [first]
+        group = [first] if _valid(first.command, first.done) else []
+        size = first.size_bytes
+        while waiting and len(group) < WRITE_BATCH_MAX and waiting[0].batch is None:
+            size += waiting[0].size_bytes
+            if size > BATCH_BYTES_MAX:
+                break
+            write = waiting.popleft()
+            if _valid(write.command, write.done):
+                group.append(write)
+        if group:
+            return group
+    return []
+
+
+def _valid(command: list[bytes] | None, done: Pending) -> bool:
+    """Whether the keyspace accepts `command`; if not, `done` gets the refusal now."""
+    invalid = validate(command)  # type: ignore[arg-type]
+    if invalid is not None:
+        done.set(to_reply(invalid))
+    return invalid is None
 
 
 def _answer(future: Future[Any], write: bool, raw: bool = False) -> Any:
@@ -332,17 +355,5 @@ def _settle_group(group: list[_Write], future: Future[Any]) -> None:
             _settle(write, replies if isinstance(replies, Error) else Error(UNKNOWN))
 
 
-def _resolve(done: asyncio.Future[Any], reply: Any) -> None:
-    if not done.done():
-        done.set_result(reply)
-
-
-def _ready(reply: Any) -> asyncio.Future[Any]:
-    """A loop future that already holds `reply`."""
-    done = asyncio.get_running_loop().create_future()
-    done.set_result(reply)
-    return done
-
-
 def _settle(write: _Write, reply: Any) -> None:
-    _resolve(write.done, reply)
+    write.done.set(reply)

@@ -2,8 +2,14 @@
 
 The connection is an asyncio `Protocol`. Requests are parsed into a backlog and started one by
 one in request order. A command the front door answers itself gets its reply at once; a
-backend call gets a slot in the reply queue and runs as a task; replies leave strictly in
-request order whatever order the backend answers in (the queue is flushed from its head).
+backend call gets a slot in the reply queue (filled by a direct callback when the backend
+answers with a `Pending`, by a task's otherwise); replies leave strictly in request order
+whatever order the backend answers in (the queue is flushed from its head).
+
+Per request at `-c 1` the cost is what the loop turns cost: the request is read, started and
+its call sent in one turn (a connection served alone starts its calls at once, through
+`Backend.together`, instead of at the end of the turn where other connections' calls would
+join them), and its reply is written in the turn that reads the answer.
 
 Ordering towards the backend (see `sentinel.redis.backend`): calls of one kind (reads, or
 writes) run concurrently, so a pipeline of GETs or of SETs is in flight at once; a call of the
@@ -22,13 +28,15 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections import deque
 from typing import Any
 
 from sentinel.redis import limits
+from sentinel.redis.backend import Pending
 from sentinel.redis.commands import COMMANDS, Command
 from sentinel.redis.frontdoor import HANDLERS, NOAUTH
-from sentinel.redis.replies import encode, error
+from sentinel.redis.replies import INTERNAL_ERROR, encode, error
 from sentinel.redis.resp import ProtocolError, RequestReader
 from sentinel.redis.session import Client, FrontDoor
 from sentinel.redis.transaction import IMMEDIATE_IN_MULTI, TRANSACTION, queue_in_multi
@@ -38,7 +46,6 @@ log = logging.getLogger(__name__)
 _TABLE: dict[bytes, Command] = {name.encode(): cmd for name, cmd in COMMANDS.items()}
 #: Local commands whose handler needs the backend (and so takes part in the read ordering).
 _READS = {b"info", b"watch"}
-_INTERNAL_ERROR = error("internal error (see the server log)")
 
 
 def unknown_command(args: list[bytes]) -> Any:
@@ -86,6 +93,7 @@ class Connection(asyncio.Protocol):
         self.client = Client(0, "", "", authenticated=door.options.password is None)
         self.reader = RequestReader()
         self.transport: asyncio.Transport | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._backlog: deque[list[bytes]] = deque()  # parsed, not started
         self._slots: deque[Slot] = deque()  # started, in request order
         self._kind = ""  # "r" or "w": the kind of the backend calls in flight
@@ -93,6 +101,7 @@ class Connection(asyncio.Protocol):
         self._closing = False  # read nothing more; close once the slots are written
         self._reading = True
         self._pump_scheduled = False
+        self._yielded = False  # the last pump stopped at its budget: the next waits a turn
 
     # -- asyncio callbacks -------------------------------------------------------------------
 
@@ -100,6 +109,7 @@ class Connection(asyncio.Protocol):
         """Register the client, or refuse it past maxclients."""
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self._loop = asyncio.get_running_loop()
         door = self.door
         if len(door.clients) >= door.options.maxclients:
             door.rejected_connections += 1
@@ -137,12 +147,20 @@ class Connection(asyncio.Protocol):
 
     def _pump(self) -> None:
         """Start backlog requests in order, within this turn's budget; then flush and decide
-        whether to keep reading."""
+        whether to keep reading. Served alone, the calls started leave when it returns."""
         self._pump_scheduled = False
+        if len(self.door.clients) == 1:
+            self.door.backend.together(self._pump_requests)
+        else:
+            self._pump_requests()
+
+    def _pump_requests(self) -> None:
         budget = limits.REQUESTS_PER_TURN_MAX
         try:
             while budget and not self._closing:
                 if not self._backlog:
+                    if not self.reader.has_input():
+                        break
                     room = min(budget, limits.PIPELINE_MAX - len(self._slots))
                     requests = self.reader.requests(room) if room > 0 else []
                     if not requests:
@@ -156,18 +174,25 @@ class Connection(asyncio.Protocol):
             self._slots.append(Slot(encode(error(str(exc)))))
             self._closing = True
             log.info("client %d: %s; closing", self.client.id, exc)
+        self._yielded = not budget
         if not budget:
             self._schedule_pump()
+        self._flush_and_read()
+
+    def _flush_and_read(self) -> None:
+        """Write what is ready; read on unless requests wait, too many are unanswered, the
+        connection is closing or the turn's budget ran out."""
         self._flush()
         busy = bool(self._backlog) or len(self._slots) >= limits.PIPELINE_MAX
-        self._set_reading(not (busy or self._closing or not budget))
+        self._set_reading(not (busy or self._closing or self._yielded))
 
     def _schedule_pump(self) -> None:
         """Pump again on the next event-loop turn (once, however many reasons arrive): replies
         completed in one turn leave in one write."""
         if not self._pump_scheduled:
             self._pump_scheduled = True
-            asyncio.get_running_loop().call_soon(self._pump)
+            loop = self._loop or asyncio.get_running_loop()
+            loop.call_soon(self._pump)
 
     def _set_reading(self, on: bool) -> None:
         """Pause or resume reading from the socket."""
@@ -207,7 +232,7 @@ class Connection(asyncio.Protocol):
             return self._start(args)
         except Exception:
             log.exception("client %d: %r failed", self.client.id, args[:1])
-            self._slots.append(Slot(encode(_INTERNAL_ERROR, self.client.proto)))
+            self._slots.append(Slot(encode(INTERNAL_ERROR, self.client.proto)))
             return True
 
     def _start(self, args: list[bytes]) -> bool:
@@ -230,7 +255,7 @@ class Connection(asyncio.Protocol):
             return False
         self.door.commands_total += 1
         client.last_command = cmd.name
-        client.last_command_s = asyncio.get_running_loop().time()
+        client.last_command_s = time.monotonic()
         if not cmd.local:
             self._call(self.door.backend.execute(args, client.caller), kind)
             return True
@@ -253,24 +278,39 @@ class Connection(asyncio.Protocol):
         """Run a backend call; its reply fills a slot taken now, in request order."""
         slot = Slot()
         self._slots.append(slot)
+        proto = self.client.proto
+        if type(awaitable) is Pending:
+            if awaitable.done():  # (answered at once: no call in flight)
+                slot.data = _encoded(awaitable.result(), proto)
+                return
+            self._inflight += 1
+            self._kind = kind
+            awaitable.then(lambda reply: self._answered(slot, _encoded(reply, proto)))
+            return
         self._inflight += 1
         self._kind = kind
-        proto = self.client.proto
         task = asyncio.ensure_future(awaitable)
         task.add_done_callback(lambda done: self._done(slot, proto, done))
 
     def _done(self, slot: Slot, proto: int, task: asyncio.Future) -> None:
-        """A backend call finished: fill its slot, write what is ready, start what waited."""
+        """A backend task finished: its reply, or an internal error if it raised."""
         try:
-            slot.data = encode(task.result(), proto)
+            data = encode(task.result(), proto)
         except (Exception, asyncio.CancelledError):  # a bug must not break the reply order
             log.exception("client %d: backend call failed", self.client.id)
-            slot.data = encode(_INTERNAL_ERROR, proto)
+            data = encode(INTERNAL_ERROR, proto)
+        self._answered(slot, data)
+
+    def _answered(self, slot: Slot, data: bytes) -> None:
+        """A backend call finished: fill its slot, write what is ready, start what waited."""
+        slot.data = data
         self._inflight -= 1
-        if self._inflight or self._pump_scheduled:
+        if self._inflight or self._yielded:
             self._schedule_pump()
-        else:  # the last answer owed: nothing to gather with, write it now
-            self._pump()
+        elif self._backlog or self.reader.has_input():
+            self._pump()  # the last answer owed: now the requests that waited for it
+        else:  # (the common case: write the reply now, nothing else to start)
+            self._flush_and_read()
 
     def _restrict_reader(self) -> None:
         """Before AUTH, requests are held to Redis's small unauthenticated limits."""
@@ -278,6 +318,15 @@ class Connection(asyncio.Protocol):
             self.reader.restrict(limits.ARGS_MAX, limits.BULK_BYTES_MAX)
         else:
             self.reader.restrict(limits.UNAUTH_ARGS_MAX, limits.UNAUTH_BULK_BYTES_MAX)
+
+
+def _encoded(reply: Any, proto: int) -> bytes:
+    """`encode`, but a reply that cannot be encoded (a bug) is an internal error."""
+    try:
+        return encode(reply, proto)
+    except Exception:
+        log.exception("a backend reply could not be encoded: %r", type(reply))
+        return encode(INTERNAL_ERROR, proto)
 
 
 def _address(addr: Any) -> str:

@@ -94,9 +94,13 @@ def error(text: str) -> Error:
     return Error("ERR " + text)
 
 
+#: The reply to a request whose handling failed with a bug (logged where it happened).
+INTERNAL_ERROR = error("internal error (see the server log)")
+
+
 def encode(reply: Any, proto: int = 2) -> bytes:
     """The RESP bytes of one reply for protocol version `proto` (2 or 3)."""
-    if reply is OK:
+    if reply is OK or (type(reply) is Simple and reply.text == "OK"):  # SET's, the store's
         return _OK2
     if type(reply) is bytes:
         return b"$%d\r\n%b\r\n" % (len(reply), reply)

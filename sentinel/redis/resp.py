@@ -85,6 +85,11 @@ class RequestReader:
         """Bytes received and not yet parsed into requests."""
         return self._size
 
+    def has_input(self) -> bool:
+        """Whether `requests()` may give anything (or raise): bytes are unparsed, or an
+        error found after earlier requests waits to be raised."""
+        return bool(self._size) or self._error is not None
+
     def requests(self, limit: int = limits.REQUESTS_PER_TURN_MAX) -> list[list[bytes]]:
         """Up to `limit` complete requests, in order; ProtocolError on malformed input (after
         the complete requests before it have been returned)."""
@@ -92,10 +97,14 @@ class RequestReader:
             raise self._error
         if self._size < self._need or not self._size:
             return []
-        if self._chunks:
-            self._buf = b"".join([self._buf[self._pos :], *self._chunks])
+        chunks = self._chunks
+        if chunks:
+            if self._pos == len(self._buf) and len(chunks) == 1:
+                self._buf = chunks[0]  # (the usual case: one read, nothing left over)
+            else:
+                self._buf = b"".join([self._buf[self._pos :], *chunks])
             self._pos = 0
-            self._chunks.clear()
+            chunks.clear()
         buf = self._buf
         size = len(buf)
         self._need = 0  # set below, as an index into `buf`, where parsing stops early

@@ -79,10 +79,15 @@ class Client:
     #: Set by QUIT: close once every reply before it is written.
     quitting: bool = False
 
+    _caller: Caller | None = field(default=None, repr=False, compare=False)
+
     @property
     def caller(self) -> Caller:
-        """This connection as the backend sees it."""
-        return Caller(self.id, self.name)
+        """This connection as the backend sees it (one object while id and name hold)."""
+        caller = self._caller
+        if caller is None or caller.client_id != self.id or caller.name != self.name:
+            caller = self._caller = Caller(self.id, self.name)
+        return caller
 
     def reset(self, password_set: bool) -> None:
         """RESET: back to a fresh connection's state (keeping id and addresses)."""

@@ -29,7 +29,7 @@ from sentinel.host.nodestatus import decode_status
 from sentinel.kvraft.commands import RedisExec, RedisRead, RedisVersions
 from sentinel.kvraft.keyspace import COMMANDS
 from sentinel.netsim.client import Network
-from sentinel.redis.backend import Caller, RaftStatus, Version
+from sentinel.redis.backend import Caller, Pending, RaftStatus, Version
 from sentinel.redis.cluster_backend import ClusterBackend
 from sentinel.redis.replies import Error
 from sentinel.redis.service import REPORT_TIMEOUT_S
@@ -64,20 +64,20 @@ def _known(args: Sequence[bytes]) -> bool:
 class ShardedBackend(ClusterBackend):
     """The front door's backend over a sharded store (see the module docstring)."""
 
-    def execute(self, command: list[bytes], caller: Caller) -> asyncio.Future[Any]:
+    def execute(self, command: list[bytes], caller: Caller) -> Pending:
         refused = refusal(RedisRead(tuple(command))) if _known(command) else None
-        return _ready(refused) if refused else super().execute(command, caller)
+        return Pending.of(refused) if refused else super().execute(command, caller)
 
     def execute_batch(
         self, commands: Sequence[list[bytes]], watched: dict[bytes, Version], caller: Caller
-    ) -> asyncio.Future[Any]:
+    ) -> Pending:
         block = tuple(tuple(args) for args in commands)
         refused = refusal(RedisExec(block, tuple((key, 0) for key in watched), 0, 0))
-        return _ready(refused) if refused else super().execute_batch(commands, watched, caller)
+        return Pending.of(refused) if refused else super().execute_batch(commands, watched, caller)
 
-    async def watch(self, keys: Sequence[bytes], caller: Caller) -> list[Version] | Error:
+    def watch(self, keys: Sequence[bytes], caller: Caller) -> Pending:
         refused = refusal(RedisVersions(tuple(keys)))
-        return refused or await super().watch(keys, caller)
+        return Pending.of(refused) if refused else super().watch(keys, caller)
 
     def refuse_queued(
         self, queued: Sequence[list[bytes]], args: list[bytes], watched: Collection[bytes]
@@ -112,13 +112,6 @@ def _first_shard(queued: Sequence[list[bytes]], watched: Collection[bytes]) -> i
         if keys:
             return key_shard(keys[0], NSHARDS)
     return None
-
-
-def _ready(reply: Any) -> asyncio.Future[Any]:
-    """A loop future that already holds `reply`."""
-    done = asyncio.get_running_loop().create_future()
-    done.set_result(reply)
-    return done
 
 
 def sharded_raft_status(network: Network) -> RaftStatus:

@@ -13,14 +13,17 @@ if it ran.
 from __future__ import annotations
 
 import inspect
+import logging
 from typing import Any
 
 from sentinel.redis import limits
-from sentinel.redis.backend import Version
+from sentinel.redis.backend import Pending, Version
 from sentinel.redis.commands import COMMANDS
 from sentinel.redis.frontdoor import HANDLERS, Handler
-from sentinel.redis.replies import NULL_ARRAY, OK, QUEUED, Error, error
+from sentinel.redis.replies import INTERNAL_ERROR, NULL_ARRAY, OK, QUEUED, Error, error
 from sentinel.redis.session import Client, FrontDoor
+
+log = logging.getLogger(__name__)
 
 EXECABORT = Error("EXECABORT Transaction discarded because of previous errors.")
 
@@ -76,14 +79,28 @@ def cmd_watch(door: FrontDoor, client: Client, args: list[bytes]) -> Any:
     if len(client.watched) + len(keys) > limits.WATCHED_KEYS_MAX:
         return error(f"a connection may watch at most {limits.WATCHED_KEYS_MAX} keys")
     refused = door.backend.refuse_queued([], args, client.watched)
-    return refused if refused is not None else _watch(door, client, keys)
+    if refused is not None:
+        return refused
+    versions = door.backend.watch(keys, client.caller)
+    if type(versions) is Pending:  # no task: the reply is made in the answer's turn
+        done = Pending()
+        versions.then(lambda answer: done.set(_record(client, keys, answer)))
+        return done
+    return _watch(versions, client, keys)
 
 
-async def _watch(door: FrontDoor, client: Client, keys: list[bytes]) -> Any:
-    """Record each key's version the first time it is watched."""
-    versions = await door.backend.watch(keys, client.caller)
+async def _watch(versions: Any, client: Client, keys: list[bytes]) -> Any:
+    """WATCH's reply once `versions` (an awaitable) gives the keys' versions."""
+    return _record(client, keys, await versions)
+
+
+def _record(client: Client, keys: list[bytes], versions: Any) -> Any:
+    """Record each key's version the first time it is watched; WATCH's reply."""
     if isinstance(versions, Error):
         return versions  # the versions could not be read (TRYAGAIN): nothing is watched
+    if not isinstance(versions, list) or len(versions) != len(keys):
+        log.error("WATCH got %r for %d keys", type(versions), len(keys))
+        return INTERNAL_ERROR
     for key, version in zip(keys, versions, strict=True):
         client.watched.setdefault(key, version)
     return OK

@@ -8,7 +8,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -89,6 +89,9 @@ class FakeBackend:
         self.data[args[0]] = str(value).encode()
         self._touch(args[0])
         return value
+
+    def together(self, start: Callable[[], None]) -> None:
+        start()  # every call here starts at once anyway
 
     async def execute(self, command: list[bytes], caller: Caller) -> Any:
         self.calls.append(command)

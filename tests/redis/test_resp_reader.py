@@ -124,6 +124,24 @@ def test_requests_before_garbage_are_returned_then_the_error() -> None:
         reader.requests()
 
 
+def test_has_input_until_every_request_and_the_error_after_them_are_taken() -> None:
+    """The connection reads no further when the reader has no input: an error found after
+    complete requests is input still owed."""
+    reader = RequestReader()
+    assert not reader.has_input()
+    reader.feed(encode([b"PING"]) * 2)
+    assert reader.has_input()
+    assert reader.requests(1) == [[b"PING"]]
+    assert reader.has_input()
+    assert reader.requests() == [[b"PING"]]
+    assert not reader.has_input()
+    reader.feed(encode([b"PING"]) + b"*x\r\n")
+    assert reader.requests() == [[b"PING"]]
+    assert reader.has_input()
+    with pytest.raises(ProtocolError):
+        reader.requests()
+
+
 def test_a_large_bulk_arriving_in_pieces_comes_out_once_whole() -> None:
     value = b"v" * (3 * 1024 * 1024)
     data = encode([b"SET", b"k", value])
