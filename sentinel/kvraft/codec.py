@@ -135,13 +135,14 @@ def encode_prepared(command: Command) -> bytes:
         value = command.value.encode()  # type: ignore[union-attr]
         return b"".join((_OP_HEADS[cls], uint(command.client_id), uint(command.seq),  # type: ignore[union-attr]
                          uint(len(key)), key, uint(len(value)), value))  # fmt: skip
+    if cls is Get:
+        key = command.key.encode()  # type: ignore[union-attr]
+        return b"".join((_OP_HEADS[Get], uint(len(key)), key))
     if cls is Register:
         return _OP_HEADS[Register]
     if cls in _REDIS_WRITERS:
         return b"".join(_REDIS_WRITERS[cls](command, [_OP_HEADS[cls]]))
     key = command.key.encode()  # type: ignore[union-attr]
-    if cls is Get:
-        return b"".join((_OP_HEADS[Get], uint(len(key)), key))
     parts = [_OP_HEADS[cls], uint(command.client_id), uint(command.seq),  # type: ignore[union-attr]
              uint(len(key)), key]  # fmt: skip
     if cls is Cas:
@@ -151,9 +152,7 @@ def encode_prepared(command: Command) -> bytes:
         else:
             parts += (_PRESENT, *blob(expected.encode()))
         parts += blob(command.new.encode())  # type: ignore[union-attr]
-    elif cls is not Delete:
-        parts += blob(command.value.encode())  # type: ignore[union-attr]
-    return b"".join(parts)
+    return b"".join(parts)  # a Delete: its key alone
 
 
 def stamp_entry(now_ms: int, data: bytes) -> bytes:
