@@ -8,7 +8,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from sentinel.kvraft.attempts import Done, Fail, Operation, Pause, Request, Send, SessionState
-from sentinel.kvraft.codec import encode_command
+from sentinel.kvraft.codec import encode_prepared
 from sentinel.netsim.rpc import RpcReply
 
 
@@ -48,7 +48,7 @@ class Job:
         while True:
             try:
                 if isinstance(action, Send):
-                    data = encode_command(action.command)  # the one form a command travels in
+                    data = encode_prepared(action.command)  # validated when prepared
                     coalescer = self.client.coalescer
                     if coalescer is None:
                         network.call_async(

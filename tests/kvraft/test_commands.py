@@ -59,6 +59,15 @@ def test_the_cheap_validity_check_changes_nothing_but_speed(command):
     assert encode_command(command) == careful
 
 
+@given(commands)
+def test_the_clients_unchecked_encoding_is_the_one_encoding(command):
+    """The client encodes each attempt with `encode_prepared` (validated once, when the call
+    was prepared): the bytes are `encode_command`'s and decode to the command."""
+    data = codec.encode_prepared(command)
+    assert data == encode_command(command)
+    assert decode_command(data) == command
+
+
 def test_log_entries_are_compact():
     assert len(encode_command(Put("x", "1", 1, 1))) <= 10
     assert len(encode_command(Register())) == 3
