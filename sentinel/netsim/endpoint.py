@@ -50,6 +50,10 @@ POLL_BATCH_MAX = 1024
 READ_BYTES = 256 * 1024
 #: Corked output past this many bytes is written at once (bounds the buffer).
 CORK_BYTES_MAX = 1024 * 1024
+#: A frame this big is written where it lies, not copied into a joined buffer.
+BIG_FRAME_BYTES = 64 * 1024
+#: Buffers per `os.writev` call (Linux's UIO_MAXIOV).
+IOV_MAX = 1024
 #: Refused client frames reported to the router per second, at most (the router needs a few
 #: dozen to cut a client off; a flood must not make the reports a flood of their own).
 REFUSALS_REPORTED_PER_S = 256
@@ -113,6 +117,7 @@ class Endpoint:
         self._next_request_id = 0
         self._corked: list[bytes] | None = None  # length-prefixed messages awaiting flush
         self._corked_bytes = 0
+        self._corked_big = False  # a frame of BIG_FRAME_BYTES or more is among them
         self._splitter = Splitter(p.MSG_BYTES_MAX, keep_prefix=False)  # for read_available
         self._read_buffer = bytearray(READ_BYTES)
         self._reports_began = 0.0  # the current second of refusal reports, and their count
@@ -138,13 +143,21 @@ class Endpoint:
     def send_frame(self, dst: int, frame: bytes, flags: int, request_id: int = 0) -> None:
         """Send an already-encoded payload (low level: no encoding, no checks on `frame`)."""
         header = p.ROUTE.pack(self.endpoint_id, dst, request_id, flags)
+        size = len(header) + len(frame)
         with self._send_lock:
             corked = self._corked
             if corked is None:
-                self.connection.send_bytes(header + frame)
+                if size < BIG_FRAME_BYTES:
+                    self.connection.send_bytes(header + frame)
+                else:
+                    self._write_all([LENGTH.pack(size) + header, frame])
                 return
-            size = len(header) + len(frame)
-            corked.append(LENGTH.pack(size) + header + frame)
+            if size < BIG_FRAME_BYTES:
+                corked.append(LENGTH.pack(size) + header + frame)
+            else:  # written from where it lies: copying a snapshot costs ~1 ms a MiB
+                corked.append(LENGTH.pack(size) + header)
+                corked.append(frame)
+                self._corked_big = True
             self._corked_bytes += size
             if self._corked_bytes >= CORK_BYTES_MAX:
                 self._write_corked()
@@ -166,12 +179,43 @@ class Endpoint:
     def _write_corked(self) -> None:
         """Write out the corked messages (the send lock is held)."""
         assert self._corked is not None
-        data = memoryview(b"".join(self._corked))
-        self._corked.clear()
-        self._corked_bytes = 0
+        pieces, self._corked, self._corked_bytes = self._corked, [], 0
+        if self._corked_big:
+            self._corked_big = False
+            self._write_all(pieces)
+            return
+        data = memoryview(b"".join(pieces))
         fd = self.connection.fileno()
         while data:  # a blocking descriptor: a short write only after a signal
             data = data[os.write(fd, data) :]
+
+    def _write_all(self, pieces: list[bytes]) -> None:
+        """Write `pieces` in order: small ones joined, big frames as they lie (one `writev`
+        for them all, repeated after a short write: the buffer fills while the router reads
+        a big frame). The send lock is held."""
+        bufs: list[memoryview] = []
+        small: list[bytes] = []
+        for piece in pieces:
+            if len(piece) < BIG_FRAME_BYTES:
+                small.append(piece)
+                continue
+            if small:
+                bufs.append(memoryview(b"".join(small)))
+                small = []
+            bufs.append(memoryview(piece))
+        if small:
+            bufs.append(memoryview(b"".join(small)))
+        fd = self.connection.fileno()
+        first = 0
+        while first < len(bufs):  # a blocking descriptor: a short write when the buffer fills
+            written = os.writev(fd, bufs[first : first + IOV_MAX])
+            while written:
+                head = bufs[first]
+                if written < len(head):
+                    bufs[first] = head[written:]
+                    break
+                written -= len(head)
+                first += 1
 
     def send(self, dst: int, obj: Any, reply: bool = False) -> None:
         """Send a one-way message; `reply` flags it as a reply for the fault policy."""
