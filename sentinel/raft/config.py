@@ -68,8 +68,12 @@ class Config:
     #: for long (its save stalled on a full disk, while the node keeps stepping heartbeats);
     #: past this the oldest are dropped, as the network may drop any message.
     max_queued_msgs: int = 4096
-    #: A snapshot travels whole in one message, so it must fit in one wire frame.
+    #: The largest snapshot a node makes or takes (a follower holds a transfer's chunks
+    #: in memory until the last one arrives).
     max_snapshot_bytes: int = FRAME_BYTES_MAX - _FRAME_SLACK_BYTES
+    #: A snapshot travels in chunks of this many bytes, one in flight at a time, so that a
+    #: big one never stops the leader's loop (or a link) for longer than one chunk takes.
+    max_snapshot_chunk_bytes: int = 1024 * 1024
     #: A follower that has not answered a snapshot in this many ticks is probed just past it
     #: (not sent a second copy while it may still be restoring the first); it gets the
     #: snapshot again only if it refuses the probe.

@@ -113,6 +113,9 @@ class Raft:
         #: The latest snapshot, whole: sent to followers that are behind the log start.
         self.snapshot = state.snapshot
         self.snapshot_to_persist: Snapshot | None = None
+        #: Follower: the snapshot transfer in progress, (sender, term, index, snapshot term)
+        #: and the chunks received so far, at most `max_snapshot_bytes` (follower.take_chunk).
+        self.snapshot_partial: tuple[tuple[int, int, int, int], bytearray] | None = None
         self.snapshot_to_apply: Snapshot | None = None
         #: Leader: proposals or commit news not yet broadcast; a read round not yet sent.
         self.pending_append = False
@@ -263,6 +266,7 @@ class Raft:
                 raise InvariantError(f"term going back from {self.term} to {term}")
             self.term = term
             self.vote = NONE
+            self.snapshot_partial = None  # a transfer belongs to one leader's term
         self.lead = NONE
         self.election_elapsed = 0
         self.heartbeat_elapsed = 0

@@ -56,7 +56,7 @@ def validate(r: Raft, m: Message) -> None:
         raise InvalidMessage(f"message for {m.dst} delivered to {r.id}")
     if m.src == r.id or m.src < 1:
         raise InvalidMessage(f"message from unknown peer {m.src}")
-    if m.term < 0 or m.index < 0 or m.log_term < 0 or m.commit < 0:
+    if m.term < 0 or m.index < 0 or m.log_term < 0 or m.commit < 0 or m.offset < 0:
         raise InvalidMessage(f"negative field in {m.type.name} from {m.src}")
     for k, entry in enumerate(m.entries):
         if entry.index != m.index + 1 + k or not 0 < entry.term <= m.term:

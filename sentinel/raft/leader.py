@@ -9,7 +9,7 @@ Invariants kept here:
 - Raft §5.4.2 / Figure 8: the commit index moves only to an entry of the leader's own term
   that a quorum holds; the leader counts itself only up to its durable log (`log.stable`).
 - An APPEND is sent only when its previous entry is in our log; a follower behind our log
-  start gets the whole snapshot instead.
+  start gets the snapshot instead, in chunks of `max_snapshot_chunk_bytes`, one in flight.
 - A heartbeat never carries a commit index past the follower's match.
 - Every loop here is bounded: a window fill by `max_inflight_msgs` and `max_msg_bytes`, an
   APPEND by `max_msg_bytes` and `max_msg_entries`.
@@ -31,6 +31,7 @@ from sentinel.raft.messages import (
     MessageType,
     ReadState,
     Role,
+    Snapshot,
 )
 from sentinel.raft.progress import Progress, ProgressState
 
@@ -53,6 +54,9 @@ def step_leader(r: Raft, m: Message) -> None:
     elif m.type is T.HEARTBEAT_RESP:
         pr.recent_active = True
         handle_heartbeat_response(r, m, pr)
+    elif m.type is T.SNAPSHOT_RESP:
+        pr.recent_active = True
+        handle_snapshot_response(r, m, pr)
 
 
 def tick_heartbeat(r: Raft) -> None:
@@ -67,10 +71,7 @@ def tick_heartbeat(r: Raft) -> None:
         if peer != r.id and pr.pending_snapshot:
             pr.snapshot_elapsed_ticks += 1
             if pr.snapshot_elapsed_ticks >= r.config.snapshot_timeout_ticks:
-                # No answer yet: probe just past the snapshot (cheap) rather than send
-                # it again while the follower may still be restoring it; a follower
-                # without it refuses the probe and is sent the snapshot anew.
-                pr.become_probe()
+                snapshot_timed_out(r, peer, pr)
     if r.election_elapsed >= r.config.election_ticks:
         r.election_elapsed = 0
         if r.config.check_quorum and not quorum_active(r):
@@ -265,13 +266,45 @@ def maybe_send_append(r: Raft, to: int, send_if_empty: bool) -> bool:
 
 
 def send_snapshot(r: Raft, to: int, pr: Progress) -> bool:
-    """InstallSnapshot (Raft §7), the whole snapshot in one message."""
-    snap = r.snapshot
-    if snap is None:
+    """InstallSnapshot (Raft §7): start sending our latest snapshot, from its first chunk."""
+    if r.snapshot is None:
         return False
-    r.send(Message(T.SNAPSHOT, r.id, to, r.term, snapshot=snap))
-    pr.become_snapshot(snap.meta.index)
+    pr.become_snapshot(r.snapshot.meta.index)
+    send_snapshot_chunk(r, to, pr)
     return True
+
+
+def send_snapshot_chunk(r: Raft, to: int, pr: Progress) -> None:
+    """The chunk of the snapshot at the offset the follower holds. A snapshot replaced by
+    a newer compaction since the transfer began is started over (the follower drops the
+    old one's chunks when a chunk of another snapshot arrives at offset 0)."""
+    snap = r.snapshot
+    assert snap is not None and pr.state is ProgressState.SNAPSHOT
+    if snap.meta.index != pr.pending_snapshot:
+        pr.become_snapshot(snap.meta.index)
+    offset = pr.snapshot_offset
+    end = min(len(snap.data), offset + r.config.max_snapshot_chunk_bytes)
+    chunk = Snapshot(snap.meta, snap.data[offset:end])
+    done = end == len(snap.data)
+    r.send(Message(T.SNAPSHOT, r.id, to, r.term, snapshot=chunk, offset=offset, done=done))
+
+
+def snapshot_timed_out(r: Raft, to: int, pr: Progress) -> None:
+    """No answer to the chunk in flight. Before the last chunk: send it again (it or its
+    answer was lost). After the last: probe just past the snapshot (cheap) rather than send
+    it all again while the follower may still be restoring it; a follower without it
+    refuses the probe and is sent the snapshot anew."""
+    snap = r.snapshot
+    chunk_bytes = r.config.max_snapshot_chunk_bytes
+    if (
+        snap is None
+        or snap.meta.index != pr.pending_snapshot
+        or pr.snapshot_offset + chunk_bytes >= len(snap.data)
+    ):
+        pr.become_probe()
+        return
+    pr.snapshot_elapsed_ticks = 0
+    send_snapshot_chunk(r, to, pr)
 
 
 def broadcast_heartbeat(r: Raft, context: bytes, read_round: bool = False) -> None:
@@ -363,6 +396,19 @@ def handle_append_response(r: Raft, m: Message, pr: Progress) -> None:
         send_append_if_any(r, m.src)  # (a lazy follower that keeps up waits for a tick)
     if m.src == r.lead_transferee and pr.match == r.log.last_index:
         send_timeout_now(r, m.src)
+
+
+def handle_snapshot_response(r: Raft, m: Message, pr: Progress) -> None:
+    """A follower holds `m.offset` bytes of the snapshot we are sending it: send the chunk
+    from there (a lost or refused chunk is sent again from where the follower stands; an
+    answer about another transfer is stale and ignored)."""
+    if pr.state is not ProgressState.SNAPSHOT or m.index != pr.pending_snapshot:
+        return
+    if r.snapshot is None or m.offset > len(r.snapshot.data):
+        return
+    pr.snapshot_offset = m.offset
+    pr.snapshot_elapsed_ticks = 0
+    send_snapshot_chunk(r, m.src, pr)
 
 
 def handle_heartbeat_response(r: Raft, m: Message, pr: Progress) -> None:

@@ -83,8 +83,10 @@ class MessageType(enum.Enum):
     APPEND_RESP = 6  # index = last matching index, or on reject: rejected index + hints
     HEARTBEAT = 7  # commit (<= follower's match), context = ReadIndex round
     HEARTBEAT_RESP = 8  # context echoed
-    SNAPSHOT = 9  # snapshot (the whole of it); answered with APPEND_RESP
+    SNAPSHOT = 9  # snapshot = (meta, one chunk of its data at `offset`), done = last chunk;
+    #               a chunk is answered with SNAPSHOT_RESP, the last one with APPEND_RESP
     TIMEOUT_NOW = 10  # leadership transfer: campaign at once, skipping pre-vote
+    SNAPSHOT_RESP = 11  # index = the snapshot's index, offset = bytes held (the next wanted)
 
 
 RESPONSE_TYPES: frozenset[MessageType] = frozenset(
@@ -93,6 +95,7 @@ RESPONSE_TYPES: frozenset[MessageType] = frozenset(
         MessageType.VOTE_RESP,
         MessageType.APPEND_RESP,
         MessageType.HEARTBEAT_RESP,
+        MessageType.SNAPSHOT_RESP,
     }
 )
 
@@ -119,6 +122,8 @@ class Message:
     snapshot: Snapshot | None = None
     context: bytes = b""
     force: bool = False
+    offset: int = 0
+    done: bool = True
 
     @property
     def is_response(self) -> bool:
@@ -139,7 +144,7 @@ class Message:
                     tuple([(e.term, e.index, e.data, e.kind._value_) for e in self.entries]),
                     self.commit, self.reject, self.reject_hint,
                     None if snap is None else (snap.meta.index, snap.meta.term, snap.data),
-                    self.context, self.force,
+                    self.context, self.force, self.offset, self.done,
                 ),
             ),
         )  # fmt: skip
@@ -152,18 +157,18 @@ _ENTRY_KINDS = {k._value_: k for k in EntryKind}
 @constructor
 def message_from_wire(flat: tuple) -> Message:
     """The Message that `Message.__reduce__` flattened into `flat`. Anything but that exact
-    shape (13 fields; known type and kind numbers; entries as (term, index, data, kind);
+    shape (15 fields; known type and kind numbers; entries as (term, index, data, kind);
     a snapshot as (index, term, data) or None) raises, which the decoder reports as a
     WireError. Field types are checked by the core (`validate`), as for any message."""
     (kind, src, dst, term, log_term, index, entries, commit, reject, reject_hint, snap,
-     context, force) = flat  # fmt: skip
+     context, force, offset, done) = flat  # fmt: skip
     built = tuple([Entry(t, i, data, _ENTRY_KINDS[k]) for t, i, data, k in entries])
     snapshot = None
     if snap is not None:
         s_index, s_term, s_data = snap
         snapshot = Snapshot(SnapshotMeta(s_index, s_term), s_data)
     return Message(_MESSAGE_TYPES[kind], src, dst, term, log_term, index, built, commit,
-                   reject, reject_hint, snapshot, context, force)  # fmt: skip
+                   reject, reject_hint, snapshot, context, force, offset, done)  # fmt: skip
 
 
 @message

@@ -79,8 +79,10 @@ class Progress:
         self.caught_up_ticks = 0
         #: Heard from this follower since the last check-quorum round.
         self.recent_active = False
-        #: SNAPSHOT: the index of the snapshot sent, and ticks since it was sent.
+        #: SNAPSHOT: the index of the snapshot being sent, the bytes of it the follower
+        #: holds (the offset of the chunk in flight), and ticks since a chunk was answered.
         self.pending_snapshot = 0
+        self.snapshot_offset = 0
         self.snapshot_elapsed_ticks = 0
         #: REPLICATE: next - 1 when the last heartbeat went out (to detect a lost tail).
         self.sent_before_heartbeat = 0
@@ -91,6 +93,7 @@ class Progress:
         self.probe_sent = False
         self.probe_retry_ok = False
         self.pending_snapshot = 0
+        self.snapshot_offset = 0
         self.snapshot_elapsed_ticks = 0
         self.inflights.reset()
 
@@ -106,7 +109,8 @@ class Progress:
         self.next = self.match + 1
 
     def become_snapshot(self, snapshot_index: int) -> None:
-        """A snapshot at `snapshot_index` was sent; pause until it is answered."""
+        """A snapshot at `snapshot_index` is being sent (from its first chunk); appends
+        pause until its last chunk is answered."""
         self._reset_state(ProgressState.SNAPSHOT)
         self.pending_snapshot = snapshot_index
         self.next = snapshot_index + 1
