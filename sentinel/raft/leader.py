@@ -269,19 +269,15 @@ def send_snapshot(r: Raft, to: int, pr: Progress) -> bool:
     """InstallSnapshot (Raft §7): start sending our latest snapshot, from its first chunk."""
     if r.snapshot is None:
         return False
-    pr.become_snapshot(r.snapshot.meta.index)
+    pr.become_snapshot(r.snapshot)
     send_snapshot_chunk(r, to, pr)
     return True
 
 
 def send_snapshot_chunk(r: Raft, to: int, pr: Progress) -> None:
-    """The chunk of the snapshot at the offset the follower holds. A snapshot replaced by
-    a newer compaction since the transfer began is started over (the follower drops the
-    old one's chunks when a chunk of another snapshot arrives at offset 0)."""
-    snap = r.snapshot
+    """The chunk of the transfer's snapshot at the offset the follower holds."""
+    snap = pr.snapshot
     assert snap is not None and pr.state is ProgressState.SNAPSHOT
-    if snap.meta.index != pr.pending_snapshot:
-        pr.become_snapshot(snap.meta.index)
     offset = pr.snapshot_offset
     end = min(len(snap.data), offset + r.config.max_snapshot_chunk_bytes)
     chunk = Snapshot(snap.meta, snap.data[offset:end])
@@ -294,13 +290,8 @@ def snapshot_timed_out(r: Raft, to: int, pr: Progress) -> None:
     answer was lost). After the last: probe just past the snapshot (cheap) rather than send
     it all again while the follower may still be restoring it; a follower without it
     refuses the probe and is sent the snapshot anew."""
-    snap = r.snapshot
-    chunk_bytes = r.config.max_snapshot_chunk_bytes
-    if (
-        snap is None
-        or snap.meta.index != pr.pending_snapshot
-        or pr.snapshot_offset + chunk_bytes >= len(snap.data)
-    ):
+    snap = pr.snapshot
+    if snap is None or pr.snapshot_offset + r.config.max_snapshot_chunk_bytes >= len(snap.data):
         pr.become_probe()
         return
     pr.snapshot_elapsed_ticks = 0
@@ -404,7 +395,7 @@ def handle_snapshot_response(r: Raft, m: Message, pr: Progress) -> None:
     answer about another transfer is stale and ignored)."""
     if pr.state is not ProgressState.SNAPSHOT or m.index != pr.pending_snapshot:
         return
-    if r.snapshot is None or m.offset > len(r.snapshot.data):
+    if pr.snapshot is None or m.offset > len(pr.snapshot.data):
         return
     pr.snapshot_offset = m.offset
     pr.snapshot_elapsed_ticks = 0

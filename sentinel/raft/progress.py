@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import enum
 from collections import deque
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sentinel.raft.messages import Snapshot
 
 
 class ProgressState(enum.Enum):
@@ -79,8 +83,11 @@ class Progress:
         self.caught_up_ticks = 0
         #: Heard from this follower since the last check-quorum round.
         self.recent_active = False
-        #: SNAPSHOT: the index of the snapshot being sent, the bytes of it the follower
-        #: holds (the offset of the chunk in flight), and ticks since a chunk was answered.
+        #: SNAPSHOT: the snapshot being sent and its index (kept to the end of the transfer,
+        #: whatever the leader compacts meanwhile: a transfer that restarted at each
+        #: compaction might never end), the bytes of it the follower holds (the offset of
+        #: the chunk in flight), and ticks since a chunk was answered.
+        self.snapshot: Snapshot | None = None
         self.pending_snapshot = 0
         self.snapshot_offset = 0
         self.snapshot_elapsed_ticks = 0
@@ -92,6 +99,7 @@ class Progress:
         self.state = state
         self.probe_sent = False
         self.probe_retry_ok = False
+        self.snapshot = None
         self.pending_snapshot = 0
         self.snapshot_offset = 0
         self.snapshot_elapsed_ticks = 0
@@ -108,12 +116,13 @@ class Progress:
         self._reset_state(ProgressState.REPLICATE)
         self.next = self.match + 1
 
-    def become_snapshot(self, snapshot_index: int) -> None:
-        """A snapshot at `snapshot_index` is being sent (from its first chunk); appends
-        pause until its last chunk is answered."""
+    def become_snapshot(self, snapshot: Snapshot) -> None:
+        """`snapshot` is being sent (from its first chunk); appends pause until its last
+        chunk is answered."""
         self._reset_state(ProgressState.SNAPSHOT)
-        self.pending_snapshot = snapshot_index
-        self.next = snapshot_index + 1
+        self.snapshot = snapshot
+        self.pending_snapshot = snapshot.meta.index
+        self.next = snapshot.meta.index + 1
 
     def maybe_update(self, index: int) -> bool:
         """The follower's log matches up to `index`; True when that is news."""

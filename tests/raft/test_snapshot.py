@@ -236,3 +236,24 @@ def test_a_follower_keeps_only_the_next_chunk_of_one_transfer() -> None:
     node.step(_chunk(1, node.term, 29, data[20:], 20, True))
     assert [m.type for m in node.msgs] == [T.APPEND_RESP] and node.msgs[0].index == 29
     assert node.snapshot == whole and node.log.snapshot_index == 29
+
+
+def test_a_transfer_keeps_its_snapshot_when_the_leader_compacts_meanwhile() -> None:
+    """A transfer that restarted at every compaction might never end under load: it goes on
+    with the snapshot it began with, and the follower catches up from there."""
+    c = chunked_cluster(snapshot_timeout_ticks=30)
+    c.drop = lambda m: m.type is T.SNAPSHOT_RESP  # the transfer stalls after its first chunk
+    c.tick_all(10)
+    assert c.nodes[1].prs[3].pending_snapshot == 29
+    c.isolate(3)
+    fill(c, 1, 10, snapshot_every=10)
+    assert c.nodes[1].snapshot.meta.index == 39
+    chunks = []
+    c.drop = lambda m: m.type is T.SNAPSHOT and chunks.append(m) and False
+    c.heal()
+    c.tick_all(100)
+    first = [m for m in chunks if m.snapshot.meta.index == 29]
+    assert first and first[0] is chunks[0] and first[-1].done
+    assert c.nodes[3].log.snapshot_index >= 29
+    fill(c, 1, 3)
+    assert c.applied[3] == c.applied[1]
