@@ -291,7 +291,8 @@ def snapshot_timed_out(r: Raft, to: int, pr: Progress) -> None:
     it all again while the follower may still be restoring it; a follower without it
     refuses the probe and is sent the snapshot anew."""
     snap = pr.snapshot
-    if snap is None or pr.snapshot_offset + r.config.max_snapshot_chunk_bytes >= len(snap.data):
+    assert snap is not None  # (only a transfer in progress times out)
+    if pr.snapshot_offset + r.config.max_snapshot_chunk_bytes >= len(snap.data):
         pr.become_probe()
         return
     pr.snapshot_elapsed_ticks = 0
@@ -395,7 +396,8 @@ def handle_snapshot_response(r: Raft, m: Message, pr: Progress) -> None:
     answer about another transfer is stale and ignored)."""
     if pr.state is not ProgressState.SNAPSHOT or m.index != pr.pending_snapshot:
         return
-    if pr.snapshot is None or m.offset > len(pr.snapshot.data):
+    assert pr.snapshot is not None  # (the SNAPSHOT state holds it)
+    if m.offset > len(pr.snapshot.data):
         return
     pr.snapshot_offset = m.offset
     pr.snapshot_elapsed_ticks = 0

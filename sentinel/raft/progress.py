@@ -83,24 +83,27 @@ class Progress:
         self.caught_up_ticks = 0
         #: Heard from this follower since the last check-quorum round.
         self.recent_active = False
-        #: SNAPSHOT: the snapshot being sent and its index (kept to the end of the transfer,
-        #: whatever the leader compacts meanwhile: a transfer that restarted at each
-        #: compaction might never end), the bytes of it the follower holds (the offset of
-        #: the chunk in flight), and ticks since a chunk was answered.
+        #: SNAPSHOT: the snapshot being sent (kept to the end of the transfer, whatever the
+        #: leader compacts meanwhile: a transfer that restarted at each compaction might
+        #: never end), the bytes of it the follower holds (the offset of the chunk in
+        #: flight), and ticks since a chunk was answered.
         self.snapshot: Snapshot | None = None
-        self.pending_snapshot = 0
         self.snapshot_offset = 0
         self.snapshot_elapsed_ticks = 0
         #: REPLICATE: next - 1 when the last heartbeat went out (to detect a lost tail).
         self.sent_before_heartbeat = 0
         self.inflights = Inflights(max_inflight_msgs, max_inflight_bytes)
 
+    @property
+    def pending_snapshot(self) -> int:
+        """The index of the snapshot being sent (0: none)."""
+        return self.snapshot.meta.index if self.snapshot is not None else 0
+
     def _reset_state(self, state: ProgressState) -> None:
         self.state = state
         self.probe_sent = False
         self.probe_retry_ok = False
         self.snapshot = None
-        self.pending_snapshot = 0
         self.snapshot_offset = 0
         self.snapshot_elapsed_ticks = 0
         self.inflights.reset()
@@ -121,7 +124,6 @@ class Progress:
         chunk is answered."""
         self._reset_state(ProgressState.SNAPSHOT)
         self.snapshot = snapshot
-        self.pending_snapshot = snapshot.meta.index
         self.next = snapshot.meta.index + 1
 
     def maybe_update(self, index: int) -> bool:
