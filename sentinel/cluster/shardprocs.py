@@ -101,10 +101,21 @@ class GroupProcs:
             if node_id // 100 == gid:
                 self.restart(node_id)
 
-    def statuses(self, deadline_s: float = 10.0) -> dict[int, NodeStatus]:
-        """The latest status report of every node started (waits until each has one)."""
-        assert self.net is not None
+    def statuses(self, deadline_s: float = 10.0, fresh: bool = False) -> dict[int, NodeStatus]:
+        """The latest status report of every node started (waits until each has one). With
+        `fresh`, only reports posted after this call began: a node posts every
+        `status_interval_ms`, so a report read at once may predate what the caller just did."""
         deadline = time.monotonic() + deadline_s
+        before = self._reported(deadline) if fresh else {}
+        while True:
+            found = self._reported(deadline)
+            if all(_newer(found[i], st) for i, st in before.items()):
+                return found
+            assert time.monotonic() < deadline, "no fresh status from every node"
+            time.sleep(0.05)
+
+    def _reported(self, deadline: float) -> dict[int, NodeStatus]:
+        assert self.net is not None
         while True:
             report = self.net.report()
             found = {}
@@ -157,3 +168,9 @@ def start_shard_group(
     options = {"gid": gid, "ctl": tuple(ctl_ids), "maxraftstate": maxraftstate}
     procs.start_group([node_id_of(name) for name in names], GROUP_APP, options)
     return names
+
+
+def _newer(st: NodeStatus, than: NodeStatus) -> bool:
+    """Whether report `st` was posted after report `than` of the same node (a restarted node
+    counts its uptime from zero again)."""
+    return st.pid != than.pid or st.uptime_ms > than.uptime_ms
