@@ -228,6 +228,11 @@ class Supervisor:
             last = last_line(node_log_path(self.directory, node_id), EXIT_LINE_CHARS_MAX)
             if last:
                 reason += f"; its log ends: {last}"
+            elif not self.spec(node_id).directory.exists():  # its log went with it
+                reason += (
+                    f"; its directory {node_name(node_id)} is gone (a lost disk): "
+                    f"`replace {node_id}` brings a fresh node in its place"
+                )
         log.warning("node %d ended (%s)", node_id, reason)
         self.states[node_id] = state
         self.exit_reasons[node_id] = reason

@@ -82,7 +82,7 @@ def lost_disk(directories: Mapping[int, str | os.PathLike[str]], node_id: int) -
         f"node-{node_id} holds no state (its directory is missing or was emptied) while "
         "the others hold theirs: a node that lost its disk must not rejoin empty, as its "
         "vote could elect a leader without acknowledged writes; restore the directory, or "
-        "start a new cluster in another one"
+        "replace the node with a fresh one (the cluster's `replace` command)"
     )
 
 

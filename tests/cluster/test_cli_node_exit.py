@@ -125,3 +125,34 @@ def node_commit(status, node_id) -> int:
     if status is None:
         return -1
     return next(x["commit"] for x in status["nodes"] if x["id"] == node_id) or -1
+
+
+def test_a_node_whose_directory_is_deleted_while_it_runs_says_so(
+    start_plain, cli, cluster_dir, procs, helpers
+):
+    """Its log goes with its directory, so the supervisor says what it sees: the directory
+    is gone, and `replace N` is the way back. The others keep serving."""
+    up = start_plain("-n", "3", "--seed", "11")
+    procs.track(up.pid)
+    st = cli.stable_leader(3)
+    victim = next(i for i in (1, 2, 3) if i != st["leader"])
+    assert cli.ok("put", "kept", "yes").strip() == "OK"
+    lost = cluster_dir / f"node-{victim}"
+    # (a file the node creates meanwhile would fail one pass of rmtree: take it again)
+    helpers.wait_for(
+        lambda: shutil.rmtree(lost, ignore_errors=True) or not lost.exists(), "the rmtree"
+    )
+
+    def exited():
+        st = cli.status()
+        found = st and next(x for x in st["nodes"] if x["id"] == victim)
+        return found if found and found["state"] == "exited" else None
+
+    gone = helpers.wait_for(exited, f"node {victim} to exit without its directory")
+    assert f"its directory node-{victim} is gone" in gone["exit_reason"], gone
+    assert f"`replace {victim}`" in gone["exit_reason"], gone
+    assert cli.ok("get", "kept").strip() == "yes"
+
+    assert "stopped" in cli.ok("down")
+    assert up.wait(60) == 0
+    helpers.no_process_left(procs)
