@@ -1,5 +1,5 @@
 """`status` as a plain text table (from the same JSON object `status --json` prints), and
-a line saying why for each node that ended without being told to."""
+a line saying why for each node that ended without being told to or cannot persist."""
 
 from __future__ import annotations
 
@@ -29,6 +29,12 @@ def _cell(key: str, value: Any) -> str:
     if key == "disk_bytes":
         return format_bytes(value)
     return str(value)
+
+
+def _node_cell(node: dict[str, Any], key: str) -> str:
+    if key == "disk_bytes" and node.get("disk_error"):
+        return "FULL"  # as the dashboard marks it; the line below the table says why
+    return _cell(key, node.get(key))
 
 
 def members_table(members: dict[str, Any]) -> str:
@@ -63,12 +69,17 @@ def status_table(status: dict[str, Any]) -> str:
     )
     rows = [[title for title, _ in COLUMNS]]
     for node in status.get("nodes", []):
-        rows.append([_cell(key, node.get(key)) for _, key in COLUMNS])
+        rows.append([_node_cell(node, key) for _, key in COLUMNS])
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    nodes = status.get("nodes", [])
     whys = [
         f"node {node.get('id')} {node.get('state')}: {node['exit_reason']}"
-        for node in status.get("nodes", [])
+        for node in nodes
         if node.get("exit_reason")
+    ] + [
+        f"node {node.get('id')} cannot persist: {node['disk_error']}"
+        for node in nodes
+        if node.get("disk_error")
     ]
     return "\n".join([head, *lines, *whys])

@@ -270,3 +270,14 @@ def test_a_value_from_standard_input_is_utf8_within_the_limit():
     assert stream.tell() == VALUE_BYTES_MAX + 1  # refused without reading it all
     with pytest.raises(KVError, match="not UTF-8 text"):
         read_value(io.BytesIO(b"\xff\xfe"))
+
+
+def test_status_table_marks_a_node_that_cannot_persist():
+    nodes = [
+        {"id": 1, "state": "running", "role": "leader", "disk_bytes": 4096, "disk_error": None},
+        {"id": 2, "state": "running", "role": "follower", "disk_bytes": 8192,
+         "disk_error": "disk full: No space left on device"},
+    ]  # fmt: skip
+    lines = status_table({"leader": 1, "term": 2, "nodes": nodes}).splitlines()
+    assert lines[2].endswith(" 4.00 KiB") and lines[3].endswith(" FULL"), lines
+    assert lines[4:] == ["node 2 cannot persist: disk full: No space left on device"], lines
