@@ -75,11 +75,15 @@ class SnapshotFork:
         self.pid, self.meta, self.started = pid, meta, time.monotonic()
         self.forks += 1
 
-    def collect(self, snapshot_index: int) -> tuple[int, bytes] | None:
+    def collect(
+        self, snapshot_index: int, fits: Callable[[int], bool] = lambda _bytes: True
+    ) -> tuple[int, bytes] | None:
         """(index, data) of a snapshot the child finished writing, ready for the core's
         `compact` (the file is adopted: the next `save` will not write it again); None
-        while it runs, when none runs, when it failed, or when the node's snapshot has
-        meanwhile moved past it (`snapshot_index`, e.g. a leader's snapshot arrived)."""
+        while it runs, when none runs, when it failed, when the node's snapshot has
+        meanwhile moved past it (`snapshot_index`, e.g. a leader's snapshot arrived), or
+        when its size does not `fit`. A file not returned is removed, so that a restart
+        does not recover from it."""
         done = self._poll()
         if done is None:
             return None
@@ -90,6 +94,9 @@ class SnapshotFork:
             self.storage.discard_snapshot_file(meta)
             return None
         data = self.storage.read_snapshot_file(meta)
+        if not fits(len(data)):
+            self.storage.discard_snapshot_file(meta)
+            return None
         self.storage.adopt_snapshot_file(meta)
         return meta.index, data
 

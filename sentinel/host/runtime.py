@@ -145,6 +145,8 @@ class NodeRuntime:
     ) -> bool:
         if not self.snapshot_fork.can_start() or index <= self.core.log.snapshot_index:
             return False
+        if not self.driver.snapshot_fits(state_bytes):  # no child to build what is refused
+            return False
         limit = self.spec.background_snapshot_bytes_min
         if limit < 0 or state_bytes < limit:
             self.compact(index, make_snapshot())  # a small state: cheaper than a fork
@@ -249,7 +251,7 @@ class NodeRuntime:
         """Hand the driver a snapshot a forked child has written (checked once per tick):
         the driver compacts to it at its next `process`."""
         began = time.monotonic()
-        done = self.snapshot_fork.collect(self.core.log.snapshot_index)
+        done = self.snapshot_fork.collect(self.core.log.snapshot_index, self.driver.snapshot_fits)
         if done is not None:
             self.driver.compact(done[0], app_data(done[1]))
             log.info(

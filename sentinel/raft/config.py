@@ -6,7 +6,7 @@ import dataclasses
 
 from sentinel.wire import FRAME_BYTES_MAX
 
-#: Room left in a frame for the message around a snapshot's data.
+#: Room left in a frame for the message around a snapshot chunk's data.
 _FRAME_SLACK_BYTES = 64 * 1024
 
 
@@ -68,9 +68,11 @@ class Config:
     #: for long (its save stalled on a full disk, while the node keeps stepping heartbeats);
     #: past this the oldest are dropped, as the network may drop any message.
     max_queued_msgs: int = 4096
-    #: The largest snapshot a node makes or takes (a follower holds a transfer's chunks
-    #: in memory until the last one arrives).
-    max_snapshot_bytes: int = FRAME_BYTES_MAX - _FRAME_SLACK_BYTES
+    #: The largest snapshot a node makes or takes: a bound on memory (a follower holds a
+    #: transfer's chunks until the last one arrives), not on the wire, which carries chunks;
+    #: under the host's snapshot file record (1 GiB). A state past it is not compacted (the
+    #: driver logs why and the log keeps every entry), never a crash.
+    max_snapshot_bytes: int = 512 * 1024 * 1024
     #: A snapshot travels in chunks of this many bytes, one in flight at a time, so that a
     #: big one never stops the leader's loop (or a link) for longer than one chunk takes.
     max_snapshot_chunk_bytes: int = 1024 * 1024
@@ -95,8 +97,8 @@ class Config:
                 problems.append(f"{field.name} must be a positive int, got {value!r}")
         if self.lease_reads and not self.check_quorum:
             problems.append("lease_reads needs check_quorum")
-        if self.max_snapshot_bytes > FRAME_BYTES_MAX - _FRAME_SLACK_BYTES:
-            problems.append("max_snapshot_bytes must leave room in a wire frame")
+        if self.max_snapshot_chunk_bytes > FRAME_BYTES_MAX - _FRAME_SLACK_BYTES:
+            problems.append("max_snapshot_chunk_bytes must leave room in a wire frame")
         if problems:
             raise ValueError("invalid raft Config: " + "; ".join(problems))
 

@@ -70,6 +70,8 @@ class NodeDriver:
         self.reads_asked: set[bytes] = set()  # asked, not yet confirmed
         self.reads_waiting: list[tuple[int, bytes]] = []  # (index, context) until applied
         self.compact_wish: tuple[int, bytes] | None = None
+        #: A snapshot was refused for its size and none has fitted since (logged once).
+        self.snapshot_too_big = False
         #: A Ready the host had no room to save, and whether its messages already left.
         self.stalled: tuple[Ready, bool] | None = None
         self.last_role = (core.role, core.term, core.lead)
@@ -111,9 +113,28 @@ class NodeDriver:
         """Compact to snapshot `data` at `index` once the current batch is applied, or at
         the next `process` when none is (the highest index asked wins). Every compaction of
         the node goes through here: the application's, and a snapshot written by a forked
-        child (host/bgsnap.py)."""
+        child (host/bgsnap.py). A snapshot over `max_snapshot_bytes` is dropped (see
+        `snapshot_fits`)."""
+        if not self.snapshot_fits(len(data)):
+            return
         if self.compact_wish is None or index > self.compact_wish[0]:
             self.compact_wish = (index, bytes(data))
+
+    def snapshot_fits(self, size_bytes: int) -> bool:
+        """Whether a snapshot of `size_bytes` is within `max_snapshot_bytes`. One that is
+        not is skipped, never fatal: the log keeps every entry past the last snapshot and
+        grows (until the disk is full, which stalls the node as any full disk does). Logged
+        once, until a snapshot fits again. Hosts ask before they build one."""
+        limit = self.core.config.max_snapshot_bytes
+        if size_bytes <= limit:
+            return True
+        if not self.snapshot_too_big:
+            self.snapshot_too_big = True
+            log.error(
+                "node %d: a snapshot of %d bytes is over max_snapshot_bytes (%d): not "
+                "compacting; the log keeps growing", self.core.id, size_bytes, limit,
+            )  # fmt: skip
+        return False
 
     # -- the Ready loop ------------------------------------------------------------------
 
@@ -170,6 +191,7 @@ class NodeDriver:
             index, data = self.compact_wish
             self.compact_wish = None
             if self.core.compact(index, data):
+                self.snapshot_too_big = False
                 log.debug("node %d compacted to %d", self.core.id, index)
 
     def may_send_before_persist(self, rd: Ready) -> bool:

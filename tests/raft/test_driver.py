@@ -3,7 +3,10 @@ before persisting, a held Ready, ReadIndex and lease reads, compaction."""
 
 from __future__ import annotations
 
+import logging
 import random
+
+import pytest
 
 from sentinel.raft import (
     Application,
@@ -18,6 +21,7 @@ from sentinel.raft import (
     Role,
 )
 from sentinel.raft.membership import app_data
+from sentinel.wire import FRAME_BYTES_MAX
 
 
 class Host:
@@ -60,9 +64,11 @@ class App(Application):
         self.calls.append("after_apply")
 
 
-def driver(node_id: int = 1, peers: tuple[int, ...] = (1,), lease_s: float = 0.0) -> NodeDriver:
+def driver(
+    node_id: int = 1, peers: tuple[int, ...] = (1,), lease_s: float = 0.0, **config_fields: int
+) -> NodeDriver:
     calls: list = []
-    config = Config(node_id, peers, election_ticks=10, heartbeat_ticks=1)
+    config = Config(node_id, peers, election_ticks=10, heartbeat_ticks=1, **config_fields)
     core = Raft(config, random.Random(node_id), PersistentState())
     return NodeDriver(core, App(calls), Host(calls), lease_s)
 
@@ -178,3 +184,32 @@ def test_a_compaction_asked_between_readys_waits_for_a_held_ready_then_happens()
     assert d.core.log.snapshot_index == applied and app_data(d.core.snapshot.data) == b"background"
     assert d.process(100)  # the compaction's snapshot was saved in a Ready of its own
     assert host.saved[-1].snapshot is not None  # type: ignore[attr-defined]
+
+
+def test_a_snapshot_over_max_snapshot_bytes_is_skipped_not_fatal(caplog) -> None:
+    """The log keeps every entry instead (nothing is lost, the node goes on); the refusal is
+    logged once, and a later snapshot that fits compacts as usual."""
+    d = driver(1, (1,), max_snapshot_bytes=100)
+    elect_alone(d)
+    d.propose(b"c")
+    d.process(100)
+    applied = d.core.log.applied
+    with caplog.at_level(logging.ERROR, logger="sentinel.raft.driver"):
+        d.compact(applied, b"x" * 101)
+        assert not d.snapshot_fits(101)
+        d.propose(b"more")
+        assert d.process(100)
+    assert d.core.log.snapshot_index == 0 and d.core.log.applied == applied + 1
+    refusals = [r for r in caplog.records if "over max_snapshot_bytes" in r.getMessage()]
+    assert len(refusals) == 1, refusals
+    d.compact(applied + 1, b"x" * 100)
+    d.process(100)
+    assert d.core.log.snapshot_index == applied + 1 and not d.snapshot_too_big
+
+
+def test_max_snapshot_bytes_may_pass_a_wire_frame_but_a_chunk_may_not() -> None:
+    """Snapshots travel in chunks: only a chunk must fit in one frame."""
+    big = Config(1, (1,), max_snapshot_bytes=2 * FRAME_BYTES_MAX)
+    assert big.max_snapshot_bytes > FRAME_BYTES_MAX
+    with pytest.raises(ValueError, match="max_snapshot_chunk_bytes"):
+        Config(1, (1,), max_snapshot_chunk_bytes=FRAME_BYTES_MAX)
