@@ -271,7 +271,7 @@ class Supervisor:
             text = self._redis_keeper.check(self.group)
         if text is not None:
             log.error(text)
-        self.events.record(time.monotonic() - self.builder.started, EventKind.ERROR, text)
+            self.events.record(time.monotonic() - self.builder.started, EventKind.ERROR, text)
 
     def view(self) -> ClusterView:
         """The latest view (a placeholder before the first sample)."""

@@ -14,8 +14,6 @@ import subprocess
 import pytest
 import redis
 
-from sentinel.kvraft.client import Client
-
 pytestmark = pytest.mark.processes
 
 
@@ -85,11 +83,13 @@ def test_a_front_door_that_dies_is_restarted_with_an_event(start_plain, cli, pro
     assert redis.Redis(port=port, socket_timeout=30).ping() is True
     log = (cli.dir / "supervisor.log").read_text()
     assert f"redis front door ended (exit status -{signal.SIGKILL}" in log and "restarted" in log
+    events = [line.split("event: ", 1)[1] for line in log.splitlines() if "event: " in line]
+    assert [e for e in events if "front door" in e] == [
+        next(e for e in events if e.startswith("redis front door ended"))
+    ], events  # one event for the one death, and no empty ones (an "error: None" a sample)
+    assert "None" not in events, events
 
 
-@pytest.mark.skipif(
-    not hasattr(Client, "redis_async"), reason="the client's Redis calls (branch redis-sm)"
-)
 @pytest.mark.skipif(shutil.which("redis-cli") is None, reason="redis-cli is not installed")
 def test_redis_cli_set_then_get_on_up(start_plain, cli, procs, helpers):
     port = free_port()
