@@ -286,12 +286,17 @@ def membership_view(node: NodeView, lead: NodeStatus | None) -> NodeView:
     if lead is None or not lead.voters:
         return node
     member = "voter" if node.node_id in lead.voters else None
-    percent = None
+    percent = snapshot_percent = None
     if node.node_id in lead.learners:
         member = "learner"
         match = lead.learner_match.get(node.node_id, 0)
         percent = min(100, match * 100 // lead.last_index) if lead.last_index else 100
-    return dataclasses.replace(node, member=member, catch_up_percent=percent)
+        if node.node_id in lead.learner_snapshot:
+            held, total = lead.learner_snapshot[node.node_id]
+            snapshot_percent = min(100, held * 100 // total) if total else 0
+    return dataclasses.replace(
+        node, member=member, catch_up_percent=percent, snapshot_percent=snapshot_percent
+    )
 
 
 def view_to_json(view: ClusterView, extra: Mapping[str, object] | None = None) -> dict:
@@ -319,6 +324,7 @@ def view_to_json(view: ClusterView, extra: Mapping[str, object] | None = None) -
             "member": n.member,
             "conf_index": n.conf_index,
             "catch_up_percent": n.catch_up_percent,
+            "snapshot_percent": n.snapshot_percent,
         }
         for n in view.nodes
     ]

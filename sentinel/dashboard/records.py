@@ -79,6 +79,8 @@ class NodeView:
     member: str | None = None  # "voter" or "learner", as the leader says; None: unknown
     conf_index: int | None = None  # the index of the configuration this node uses
     catch_up_percent: int | None = None  # a learner's match over the leader's last index
+    #: A learner being sent the leader's snapshot: the share of it it holds (None: not now).
+    snapshot_percent: int | None = None
 
     def __post_init__(self) -> None:
         assert self.node_id >= 0, self.node_id

@@ -154,7 +154,10 @@ def _role_cell(node: NodeView, leader: int | None, *, short: bool = False) -> Te
         label = _ROLE_SHORT[role]
     if node.node_id == leader:
         label = label.upper()
-    if node.member == "learner":
+    if node.member == "learner" and node.snapshot_percent is not None:
+        pct = f"{node.snapshot_percent}%"
+        label = f"learner · joining: snapshot {pct}" if not short else f"lrn snap {pct}"
+    elif node.member == "learner":
         pct = "?" if node.catch_up_percent is None else f"{node.catch_up_percent}%"
         label = f"learner · joining: caught up {pct}" if not short else f"lrn {pct}"
     return Text(label, style=ROLE_STYLES.get(role, "") if role is not None else "")

@@ -50,6 +50,8 @@ class NodeStatus:
     conf_index: int = 0
     #: Leader only: each learner's match index (its catching up, for the dashboard).
     learner_match: dict[int, int] = dataclasses.field(default_factory=dict)
+    #: Leader only: each learner being sent a snapshot -> (bytes it holds, bytes in all).
+    learner_snapshot: dict[int, tuple[int, int]] = dataclasses.field(default_factory=dict)
 
 
 def decode_status(blob: bytes) -> NodeStatus | None:

@@ -342,6 +342,7 @@ class NodeRuntime:
                     int((time.monotonic() - self.started) * 1000), self.app.status(),
                     self.saver.error, st.voters, st.learners, st.conf_index,
                     {p: m for p, m in st.match.items() if p in st.learners},
+                    {p: s for p, s in st.snapshot_sent.items() if p in st.learners},
                 )
             )
         )  # fmt: skip

@@ -34,6 +34,13 @@ def status_of(r: Raft) -> Status:
         voters=r.membership.voters,
         learners=r.membership.learners,
         conf_index=r.membership.index,
+        snapshot_sent={
+            p: (pr.snapshot_offset, len(pr.snapshot.data))
+            for p, pr in r.prs.items()
+            if pr.snapshot is not None
+        }
+        if leader
+        else {},
     )
 
 

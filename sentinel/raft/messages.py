@@ -8,6 +8,7 @@ requests); the mapping is fixed by the type, so the flag cannot disagree with th
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 
 from sentinel.wire import constructor, message
@@ -213,3 +214,6 @@ class Status:
     voters: tuple[int, ...] = ()
     learners: tuple[int, ...] = ()
     conf_index: int = 0
+    #: Leader only: peer id -> (bytes it holds, bytes in all) of the snapshot being sent to
+    #: it, for each peer a snapshot is being sent to.
+    snapshot_sent: dict[int, tuple[int, int]] = dataclasses.field(default_factory=dict)

@@ -50,6 +50,15 @@ def test_the_leader_says_who_is_a_learner_and_how_far_it_caught_up() -> None:
     out = view_to_json(view)
     assert out["members"] == {"voters": [1], "learners": [4], "conf_index": 0}
     assert out["nodes"][1]["catch_up_percent"] == 25
+    receiving = membership_view(
+        NodeView(4, ProcessState.RUNNING, role="follower"),
+        dataclasses.replace(lead, learner_match={4: 0}, learner_snapshot={4: (3 << 20, 8 << 20)}),
+    )  # a learner still taking the leader's snapshot: how much of it it holds
+    assert (receiving.catch_up_percent, receiving.snapshot_percent) == (0, 37)
+    assert "learner · joining: snapshot 37%" in _role_cell(receiving, 2).plain
+    assert _role_cell(receiving, 2, short=True).plain == "lrn snap 37%"
+    assert view_to_json(ClusterView(nodes=(receiving,)))["nodes"][0]["snapshot_percent"] == 37
+    assert learner.snapshot_percent is None
     promoted = ClusterView(nodes=(voter, dataclasses.replace(learner, member="voter")))
     texts = [e.text for e in derive_events(view, promoted)]
     assert "node 4 promoted to voter" in texts

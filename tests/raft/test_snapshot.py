@@ -166,18 +166,21 @@ def test_a_snapshot_travels_in_chunks_one_in_flight() -> None:
     c = chunked_cluster()
     snap = c.nodes[1].snapshot
     assert snap is not None and len(snap.data) > 3 * 64
-    chunks = []
+    chunks, shown = [], []
 
     def watch(m):
         if m.type is T.SNAPSHOT:
             in_flight = [q for q in c.queue if q.type is T.SNAPSHOT]
             assert not in_flight, "a second chunk left before the first was answered"
             chunks.append(m)
+            shown.append(c.nodes[1].status().snapshot_sent.get(3))  # the dashboard's view
         return False
 
     c.drop = watch
     c.tick_all(10)
     assert [m.offset for m in chunks] == list(range(0, len(snap.data), 64))
+    assert shown == [(m.offset, len(snap.data)) for m in chunks]
+    assert c.nodes[1].status().snapshot_sent == {}  # the transfer is over
     assert [m.done for m in chunks] == [False] * (len(chunks) - 1) + [True]
     assert b"".join(m.snapshot.data for m in chunks) == snap.data
     assert c.nodes[3].snapshot == snap and c.nodes[3].log.snapshot_index == 29
