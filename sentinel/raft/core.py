@@ -211,20 +211,26 @@ class Raft:
     def compact(self, index: int, data: bytes) -> bool:
         """The application's snapshot of its state at `index` (<= applied): drop the log up
         to it; the snapshot holds the configuration at `index` too (`wrap_snapshot`).
-        Returns False (and does nothing) when `index` is not past the last snapshot."""
+        Returns False (and does nothing) when `index` is not past the last snapshot. The
+        snapshot as wrapped (what is stored and sent) must be within max_snapshot_bytes,
+        the bound followers hold a transfer to (`snapshot_wrap_bytes` says the difference)."""
         if index <= self.log.snapshot_index:
             return False
         if index > self.log.applied:
             raise ValueError(f"cannot compact to {index}: applied is only {self.log.applied}")
-        if len(data) > self.config.max_snapshot_bytes:
-            raise ValueError(f"snapshot of {len(data)} bytes is over max_snapshot_bytes")
+        wrapped = wrap_snapshot(self.log.membership_at(index), bytes(data))
+        if len(wrapped) > self.config.max_snapshot_bytes:
+            raise ValueError(f"snapshot of {len(wrapped)} bytes is over max_snapshot_bytes")
         meta = SnapshotMeta(index, self.log.term(index) or 0)
-        conf = self.log.membership_at(index)
         self.log.compact(index)
-        self.snapshot = Snapshot(meta, wrap_snapshot(conf, bytes(data)))
+        self.snapshot = Snapshot(meta, wrapped)
         self.snapshot_to_persist = self.snapshot
         self.check_invariants()
         return True
+
+    def snapshot_wrap_bytes(self, index: int) -> int:
+        """The bytes `compact(index, data)` adds to `data`: the configuration at `index`."""
+        return len(wrap_snapshot(self.log.membership_at(index), b""))
 
     def step(self, m: Message) -> None:
         """Handle a message from a peer. Raises InvalidMessage (state unchanged) for garbage.

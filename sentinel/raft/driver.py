@@ -113,18 +113,18 @@ class NodeDriver:
         """Compact to snapshot `data` at `index` once the current batch is applied, or at
         the next `process` when none is (the highest index asked wins). Every compaction of
         the node goes through here: the application's, and a snapshot written by a forked
-        child (host/bgsnap.py). A snapshot over `max_snapshot_bytes` is dropped (see
-        `snapshot_fits`)."""
-        if not self.snapshot_fits(len(data)):
-            return
+        child (host/bgsnap.py). One that would be over `max_snapshot_bytes` once wrapped
+        with its configuration is dropped when its turn comes (see `snapshot_fits`)."""
         if self.compact_wish is None or index > self.compact_wish[0]:
             self.compact_wish = (index, bytes(data))
 
     def snapshot_fits(self, size_bytes: int) -> bool:
-        """Whether a snapshot of `size_bytes` is within `max_snapshot_bytes`. One that is
-        not is skipped, never fatal: the log keeps every entry past the last snapshot and
-        grows (until the disk is full, which stalls the node as any full disk does). Logged
-        once, until a snapshot fits again. Hosts ask before they build one."""
+        """Whether a snapshot of `size_bytes` as stored and sent (wrapped with its
+        configuration, see `Raft.snapshot_wrap_bytes`) is within `max_snapshot_bytes`, the
+        bound every follower holds a transfer to. One that is not is skipped, never fatal:
+        the log keeps every entry past the last snapshot and grows (until the disk is full,
+        which stalls the node as any full disk does). Logged once, until a snapshot fits
+        again. Hosts ask before they build one."""
         limit = self.core.config.max_snapshot_bytes
         if size_bytes <= limit:
             return True
@@ -190,6 +190,10 @@ class NodeDriver:
         if self.compact_wish is not None and self.stalled is None:
             index, data = self.compact_wish
             self.compact_wish = None
+            if index <= self.core.log.snapshot_index:
+                return
+            if not self.snapshot_fits(len(data) + self.core.snapshot_wrap_bytes(index)):
+                return
             if self.core.compact(index, data):
                 self.snapshot_too_big = False
                 log.debug("node %d compacted to %d", self.core.id, index)

@@ -46,7 +46,7 @@ class SimHost:
             cluster.trace.add((cluster.now_us, "disk-saved", node.id))
         checker = cluster.checker
         if rd.snapshot is not None:
-            checker.observe_snapshot(node.id, rd.snapshot)
+            checker.observe_snapshot(node.id, rd.snapshot, node.core.config.max_snapshot_bytes)
         if rd.entries:  # chained to what the disk holds before them: after a stall
             # the core's log may already differ there (it stepped a new leader's APPENDs)
             prev = storage.stored_term(rd.entries[0].index - 1)

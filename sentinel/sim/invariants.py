@@ -14,6 +14,8 @@ states. It remembers the whole run, crashed nodes included:
   (leader completeness);
 * state machine safety: every node applies, in order and without gaps, a prefix of one
   global sequence; snapshots taken at the same index are byte-identical;
+* snapshot bound: no snapshot a node saves is over its max_snapshot_bytes, the most a
+  follower holds of a transfer (a leader's bigger one would be refused by every follower);
 * applied <= committed <= last index on every node;
 * membership: when a leader's commit advances, its voter set's majorities overlap those of
   the newest configuration known committed that its log holds (consecutive voter sets
@@ -148,9 +150,18 @@ class InvariantChecker:
                 )
             prev_term = entry.term
 
-    def observe_snapshot(self, node_id: int, snapshot: Snapshot) -> None:
-        """`node_id` took, received or recovered `snapshot`."""
+    def observe_snapshot(
+        self, node_id: int, snapshot: Snapshot, bytes_max: int | None = None
+    ) -> None:
+        """`node_id` took, received or recovered `snapshot` (saved under a bound of
+        `bytes_max`, when given)."""
         meta = snapshot.meta
+        if bytes_max is not None and len(snapshot.data) > bytes_max:
+            raise InvariantViolation(
+                "snapshot bound",
+                f"node {node_id}'s snapshot at {meta.index} is {len(snapshot.data)} bytes, "
+                f"over max_snapshot_bytes {bytes_max}: every follower refuses it",
+            )
         known = self.committed.get(meta.index)
         if known is not None and known.term != meta.term:
             raise InvariantViolation(

@@ -188,23 +188,28 @@ def test_a_compaction_asked_between_readys_waits_for_a_held_ready_then_happens()
 
 def test_a_snapshot_over_max_snapshot_bytes_is_skipped_not_fatal(caplog) -> None:
     """The log keeps every entry instead (nothing is lost, the node goes on); the refusal is
-    logged once, and a later snapshot that fits compacts as usual."""
-    d = driver(1, (1,), max_snapshot_bytes=100)
+    logged once, and a later snapshot that fits compacts as usual. The bound is on the
+    snapshot as stored and sent, with its configuration: a follower holds a transfer to it,
+    so a leader's snapshot whose data alone fit would be refused by every follower."""
+    d = driver(1, (1,), max_snapshot_bytes=200)
     elect_alone(d)
     d.propose(b"c")
     d.process(100)
     applied = d.core.log.applied
+    room = 200 - d.core.snapshot_wrap_bytes(applied)
+    assert 0 < room < 200  # the configuration takes some of the bound
     with caplog.at_level(logging.ERROR, logger="sentinel.raft.driver"):
-        d.compact(applied, b"x" * 101)
-        assert not d.snapshot_fits(101)
+        d.compact(applied, b"x" * (room + 1))  # its data alone would fit
         d.propose(b"more")
         assert d.process(100)
+        assert not d.snapshot_fits(201)
     assert d.core.log.snapshot_index == 0 and d.core.log.applied == applied + 1
     refusals = [r for r in caplog.records if "over max_snapshot_bytes" in r.getMessage()]
     assert len(refusals) == 1, refusals
-    d.compact(applied + 1, b"x" * 100)
+    d.compact(applied + 1, b"x" * (200 - d.core.snapshot_wrap_bytes(applied + 1)))
     d.process(100)
     assert d.core.log.snapshot_index == applied + 1 and not d.snapshot_too_big
+    assert len(d.core.snapshot.data) == 200
 
 
 def test_max_snapshot_bytes_may_pass_a_wire_frame_but_a_chunk_may_not() -> None:

@@ -9,6 +9,12 @@
 4. Snapshot chunks kept out of order: a follower appends every chunk of a transfer to what
    it holds, so a duplicated (or resent) chunk is kept twice and the installed snapshot is
    not the leader's.
+5. A snapshot bounded by its data alone: with max_snapshot_bytes checked before the
+   configuration is wrapped around the data, a leader makes a snapshot a few bytes over
+   the bound its followers hold a transfer to; each would refuse the first chunk, and the
+   leader send it again at once, for ever (a livelock, which the simulator also finds,
+   slowly). Swept with a 300-byte bound, which the kv workload's states outgrow, so
+   snapshots are also refused and the log grows.
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ import pytest
 
 from sentinel.host import Storage
 from sentinel.raft import Message, MessageType, Raft, Ready, election, follower, leader
-from sentinel.raft.messages import Snapshot
-from sentinel.sim import SimOptions, sweep
+from sentinel.raft.membership import wrap_snapshot
+from sentinel.raft.messages import Snapshot, SnapshotMeta
+from sentinel.sim import SimOptions, runner, sweep
 
 FIGURE8 = SimOptions(nodes=5, sim_seconds=10.0, profile="figure8")
 MIXED = SimOptions(nodes=5, sim_seconds=10.0, profile="mixed")
@@ -31,6 +38,9 @@ DOUBLE_VOTE_SEEDS = range(0, 15)  # seeds 6, 10, 11, 12 and 13 find it today
 DISKS = SimOptions(nodes=5, sim_seconds=10.0, profile="disks")
 FULL_DISK_VOTE_SEEDS = range(0, 8)  # seeds 0, 4 and 7 find it today
 CHUNK_ORDER_SEEDS = range(0, 24)  # seeds 14 and 21 find it today
+MIXED_KV = SimOptions(nodes=5, sim_seconds=10.0, profile="mixed", workload="kv")
+SNAPSHOT_BOUND_BYTES = 300
+SNAPSHOT_BOUND_SEEDS = range(0, 12)  # seeds 2, 3, 9 and 10 find it today
 _save = Storage.save
 
 
@@ -86,6 +96,32 @@ def keep_every_chunk(r: Raft, m: Message) -> Snapshot | None:
     return Snapshot(m.snapshot.meta, bytes(held[1]))
 
 
+def compact_bounding_the_data(self: Raft, index: int, data: bytes) -> bool:
+    """Raft.compact checking max_snapshot_bytes on the data before its configuration is
+    wrapped around it (and a driver that counts no configuration either)."""
+    if index <= self.log.snapshot_index:
+        return False
+    if len(data) > self.config.max_snapshot_bytes:
+        raise ValueError(f"snapshot of {len(data)} bytes is over max_snapshot_bytes")
+    meta = SnapshotMeta(index, self.log.term(index) or 0)
+    conf = self.log.membership_at(index)
+    self.log.compact(index)
+    self.snapshot = Snapshot(meta, wrap_snapshot(conf, bytes(data)))
+    self.snapshot_to_persist = self.snapshot
+    self.check_invariants()
+    return True
+
+
+def bound_snapshots(monkeypatch: pytest.MonkeyPatch, bound_bytes: int) -> None:
+    """Every seed keeps its own raft config, with snapshots bounded to `bound_bytes`."""
+    pick = runner.seed_raft_config
+    monkeypatch.setattr(
+        runner,
+        "seed_raft_config",
+        lambda seed, profile="mixed": {**pick(seed, profile), "max_snapshot_bytes": bound_bytes},
+    )
+
+
 def planted_failures(seeds: range, options: SimOptions, bug: str, kinds: tuple[str, ...]):
     """Sweep `seeds` with `bug` planted (monkeypatched by the caller): its failures, each an
     invariant of `kinds`, named with its seed and a replay command."""
@@ -123,6 +159,26 @@ def test_sweep_finds_snapshot_chunks_kept_out_of_order(monkeypatch: pytest.Monke
     monkeypatch.setattr(follower, "take_chunk", keep_every_chunk)
     kinds = ("state machine safety",)  # a snapshot that differs from the state it names
     planted_failures(CHUNK_ORDER_SEEDS, DISKS, "snapshot chunks kept out of order", kinds)
+
+
+def test_snapshots_past_their_bound_are_skipped_and_nothing_breaks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same seeds without the bug: snapshots over the bound are skipped (the log keeps
+    the entries), those under it travel and install, and every invariant holds."""
+    bound_snapshots(monkeypatch, SNAPSHOT_BOUND_BYTES)
+    summary = sweep(SNAPSHOT_BOUND_SEEDS, MIXED_KV)
+    print(summary.line())
+    assert not summary.failures, summary.failures[0]
+    assert summary.installs > 0, "no snapshot under the bound travelled"
+
+
+def test_sweep_finds_a_snapshot_bounded_by_its_data_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    bound_snapshots(monkeypatch, SNAPSHOT_BOUND_BYTES)
+    monkeypatch.setattr(Raft, "compact", compact_bounding_the_data)
+    monkeypatch.setattr(Raft, "snapshot_wrap_bytes", lambda self, index: 0)
+    kinds = ("snapshot bound",)
+    planted_failures(SNAPSHOT_BOUND_SEEDS, MIXED_KV, "a snapshot bounded by its data", kinds)
 
 
 def test_cli_replays_a_failing_seed(monkeypatch: pytest.MonkeyPatch) -> None:
