@@ -31,28 +31,15 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from clusterup import connect_when_up
 from kv_throughput import run_case  # this directory: run as a script
-from redis_bench import READY_TIMEOUT_S, free_port, parse_csv, wait_port
+from redis_bench import free_port, parse_csv, wait_port
 
 import sentinel
 
 REPO = Path(__file__).resolve().parent.parent
 WRITE_1_SECONDS = 2.0
 STRACE_SETTLE_S = 1.0
-
-
-def connect_when_up(directory: Path, up: subprocess.Popen) -> Any:
-    """A client of the cluster `up` is starting, once its router answers."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while True:
-        if up.poll() is not None:
-            raise RuntimeError(f"sentinel up ended with status {up.returncode}")
-        try:
-            return sentinel.connect(directory)
-        except (OSError, ValueError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def start_door(tree: Path, directory: Path, port: int, log: Path) -> subprocess.Popen:
@@ -135,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                                   stderr=out)  # fmt: skip
         doors: dict[str, tuple[subprocess.Popen, int]] = {}
         try:
-            with connect_when_up(directory, up) as client:
+            with connect_when_up(sentinel.connect, directory, up) as client:
                 client.put("k0", "warm-up", timeout_s=30)  # a leader exists
                 for label, tree in trees.items():
                     port = free_port()
