@@ -93,10 +93,10 @@ class SnapshotFork:
         if meta.index <= snapshot_index:
             self.storage.discard_snapshot_file(meta)
             return None
-        data = self.storage.read_snapshot_file(meta)
-        if not fits(len(data)):
+        if not fits(self.storage.snapshot_file_data_bytes(meta)):  # (before reading it all)
             self.storage.discard_snapshot_file(meta)
             return None
+        data = self.storage.read_snapshot_file(meta)
         self.storage.adopt_snapshot_file(meta)
         return meta.index, data
 

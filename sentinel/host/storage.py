@@ -244,6 +244,11 @@ class Storage:
         payload = _SNAP_HEADER.pack(meta.index, meta.term) + data
         self.fs.write_atomic(_snap_name(meta), wal.frame(payload), tmp_suffix, sync_every_bytes)
 
+    def snapshot_file_data_bytes(self, meta: SnapshotMeta) -> int:
+        """The data bytes a written snapshot file holds (its size less its headers), known
+        without reading it: `read_snapshot_file` returns exactly this many."""
+        return max(0, self.fs.size(_snap_name(meta)) - wal.HEADER_BYTES - _SNAP_HEADER.size)
+
     def read_snapshot_file(self, meta: SnapshotMeta) -> bytes:
         """The data of a snapshot file that `write_snapshot_file` has just written and
         fsynced, read in one system call. Its header is checked but not its CRC, which costs

@@ -126,6 +126,29 @@ def test_a_snapshot_overtaken_by_a_newer_one_is_discarded(tmp_path: Path) -> Non
     assert (tmp_path / _snap_name(SnapshotMeta(18, 1))).exists()
 
 
+def test_a_snapshot_that_does_not_fit_is_discarded_unread(tmp_path: Path) -> None:
+    """The driver's bound is asked with the file's data size, before the file is read: a
+    refused snapshot (up to the 1 GiB a record holds) never comes into the node's memory."""
+    st = storage_with_log(tmp_path)
+    fork = SnapshotFork(st)
+    asked: list[int] = []
+
+    def unread(meta: SnapshotMeta) -> bytes:
+        raise AssertionError("a refused snapshot file was read")
+
+    st.read_snapshot_file = unread  # type: ignore[method-assign]
+    fork.start(SnapshotMeta(15, 1), lambda: b"0123456789")
+    deadline = time.monotonic() + WAIT_S
+    while fork.running:
+        assert fork.collect(0, lambda size: asked.append(size) or size <= 5) is None
+        assert time.monotonic() < deadline, "the snapshot child did not finish"
+        time.sleep(0.005)
+    assert asked == [10]  # the data's bytes, without the file's headers
+    assert not (tmp_path / _snap_name(SnapshotMeta(15, 1))).exists()
+    st.close()
+    assert recovered(tmp_path) == (None, [*range(1, 21)])  # nothing lost: the log is whole
+
+
 def test_stop_kills_and_reaps_a_running_child(tmp_path: Path) -> None:
     st = storage_with_log(tmp_path)
     fork = SnapshotFork(st)
