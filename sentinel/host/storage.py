@@ -109,6 +109,9 @@ class Storage:
         self.cluster_id = cluster_id
         self.node_id = node_id
         self._hard_state = HardState()
+        #: The hard state file's size (0 while there is none): `raft_state_bytes` is asked
+        #: after every apply, and this saves a stat of the file each time.
+        self._hard_state_file_bytes = 0
         #: The stored snapshot's (index, term); None when there is none.
         self._snap_meta: SnapshotMeta | None = None
         #: The terms of the stored entries, from the snapshot's index + 1 on: all that `save`
@@ -279,7 +282,9 @@ class Storage:
             self.fs.remove(_snap_name(meta))
 
     def _write_hard_state(self, hs: HardState) -> None:
-        self.fs.write_atomic(HARDSTATE, wal.frame(_HS.pack(hs.term, hs.vote, hs.commit)))
+        data = wal.frame(_HS.pack(hs.term, hs.vote, hs.commit))
+        self.fs.write_atomic(HARDSTATE, data)
+        self._hard_state_file_bytes = len(data)
 
     def _rewrite_wal(self, meta: SnapshotMeta, entries: Sequence[Entry]) -> None:
         data = wal.frame(wal.encode_mark(meta))
@@ -307,7 +312,7 @@ class Storage:
 
     def raft_state_bytes(self) -> int:
         """Bytes of raft state on disk (log + hard state): 6.824's RaftStateSize."""
-        return self.fs.size(WAL) + self.fs.size(HARDSTATE)
+        return self.fs.size(WAL) + self._hard_state_file_bytes
 
     def snapshot_bytes(self) -> int:
         """Bytes of the snapshot file (0 when there is none)."""
@@ -330,10 +335,12 @@ class Storage:
         if born_with_log:
             names = self.fs.names()  # with the log a new directory was just given
         if HARDSTATE in names:
-            payload = wal.unframe_one(self.fs.read(HARDSTATE))
+            data = self.fs.read(HARDSTATE)
+            payload = wal.unframe_one(data)
             if payload is None or len(payload) != _HS.size:
                 raise CorruptStateError(f"{HARDSTATE}: damaged hard state file")
             self._hard_state = HardState(*_HS.unpack(payload))
+            self._hard_state_file_bytes = len(data)
         mark, entries, tail = (
             wal.read_log(self.fs.read(WAL), WAL) if WAL in names else (None, [], None)
         )

@@ -86,6 +86,30 @@ def test_group_commit_one_fsync_per_ready_and_none_for_a_commit_only_change(
     st.close()
 
 
+def test_raft_state_bytes_is_the_log_and_hard_state_files_data(tmp_path: Path) -> None:
+    """`raft_state_bytes` (asked after every apply, so kept without a stat of the hard
+    state file) is the WAL's data plus the hard state file, through writes, a compaction
+    and a reopen."""
+
+    def on_disk(st: Storage) -> int:
+        hard_state = tmp_path / "hardstate"
+        return st.fs.size("wal") + (hard_state.stat().st_size if hard_state.exists() else 0)
+
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    assert st.raft_state_bytes() == on_disk(st)
+    st.save(ready(ents(1, 20), None))  # entries, no hard state file yet
+    assert st.raft_state_bytes() == on_disk(st) == st.fs.size("wal")
+    st.save(ready(ents(21, 30), HardState(2, 1, 25)))
+    assert st.raft_state_bytes() == on_disk(st) > st.fs.size("wal")
+    snap = Snapshot(SnapshotMeta(25, 1), b"state at 25")
+    st.save(ready((), HardState(2, 1, 30), snapshot=snap, kept=ents(26, 30)))
+    assert st.raft_state_bytes() == on_disk(st)
+    st.close()
+    st = Storage.open(tmp_path, CLUSTER, 1)
+    assert st.raft_state_bytes() == on_disk(st) > 0
+    st.close()
+
+
 def test_snapshot_compaction_rewrites_the_log_and_bounds_raft_state_size(tmp_path: Path) -> None:
     """6.824 3D: raft state (log + hard state) stays < 2000 bytes with small commands."""
     st = Storage.open(tmp_path, CLUSTER, 1)
