@@ -32,7 +32,7 @@ from sentinel.cluster.settings import (
 from sentinel.cluster.views import ProcessInfo, ViewBuilder
 from sentinel.dashboard import ClusterView, EventKind, EventLog, NodeView, ProcessState
 from sentinel.host.node import NodeSpec, node_name, spawn_node
-from sentinel.host.storage import lost_disk
+from sentinel.host.recovery import lost_disk
 from sentinel.netsim.control import RouterHandle
 from sentinel.netsim.faults import FaultConfig
 from sentinel.netsim.procs import ProcessGroup

@@ -19,7 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sentinel.host.storage import Storage, holds_state
+from sentinel.host.recovery import holds_state
+from sentinel.host.storage import Storage
 from sentinel.raft.errors import StorageError
 from sentinel.raft.membership import Membership, unwrap_snapshot
 from sentinel.raft.messages import EntryKind

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sentinel.host.node import DEFAULT_APP, NodeSpec, spawn_node
 from sentinel.host.nodestatus import decode_status
-from sentinel.host.storage import lost_disk
+from sentinel.host.recovery import lost_disk
 from sentinel.netsim.control import RouterHandle
 from sentinel.netsim.faults import PRESETS
 from sentinel.netsim.procs import ProcessGroup, install_sigterm_handler

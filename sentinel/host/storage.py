@@ -22,83 +22,33 @@ compaction). Anything else that does not add up raises a StorageError and change
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
-import struct
 from array import array
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from sentinel.host import wal
 from sentinel.host.fs import FileSystem, OsFileSystem
-from sentinel.raft.errors import (
-    ClusterMismatchError,
-    CorruptSnapshotError,
-    CorruptStateError,
-    MissingSnapshotError,
-    StorageError,
+from sentinel.host.layout import HARDSTATE, HS, SNAP_HEADER, SNAP_NAME, WAL, snap_name
+from sentinel.host.recovery import (
+    check_meta,
+    check_terms,
+    lost_log,
+    read_hard_state,
+    read_newest_snapshot,
+    reconcile,
 )
-from sentinel.raft.messages import Entry, HardState, Snapshot, SnapshotMeta
+from sentinel.raft.errors import CorruptSnapshotError, StorageError
+from sentinel.raft.messages import Entry, HardState, SnapshotMeta
 from sentinel.raft.ready import PersistentState, Ready
 
 log = logging.getLogger(__name__)
 
-META, HARDSTATE, WAL = "meta", "hardstate", "wal"
-_SNAP_NAME = re.compile(r"^snap-(\d{20})-(\d{20})$")
-_HS = struct.Struct(">QQQ")
-_SNAP_HEADER = struct.Struct(">QQ")
-#: The format new directories get; `open` reads both.
-_FORMAT = 2
-_FORMATS = (1, 2)
 #: Snapshot files go to disk in pieces of this size, fdatasync after each: ext4 commits its
 #: journal as a whole, so one 13 MB flush (a follower installing the leader's snapshot, or
 #: five nodes' snapshot children at once) held every other node's fsync for 80-160 ms, and
 #: every write waits on fsyncs. In 1 MiB pieces the longest wait was ~36 ms.
 SNAPSHOT_SYNC_BYTES = 1024 * 1024
-
-
-#: A new directory's log: the MARK of "no snapshot" and nothing else.
-_BIRTH_LOG = wal.frame(wal.encode_mark(SnapshotMeta()))
-
-
-def holds_state(directory: str | os.PathLike[str]) -> bool:
-    """Whether a node directory holds a node's state: its meta file, written when the node
-    first opened it. (Without it, the node starts empty: it has never voted nor stored.)"""
-    return os.path.exists(os.path.join(directory, META))
-
-
-def lost_disk(directories: Mapping[int, str | os.PathLike[str]], node_id: int) -> str | None:
-    """Why node `node_id` (one of `directories`, node id -> its directory) must not start, or
-    None. A node whose directory holds no state while another node's does (a new cluster's
-    nodes all start empty) has lost its disk: it has forgotten its votes and the entries it
-    acknowledged, so starting it empty could let its vote elect a leader that lacks
-    acknowledged writes."""
-    if holds_state(directories[node_id]):
-        return None
-    if not any(holds_state(d) for i, d in directories.items() if i != node_id):
-        return None
-    return (
-        f"node-{node_id} holds no state (its directory is missing or was emptied) while "
-        "the others hold theirs: a node that lost its disk must not rejoin empty, as its "
-        "vote could elect a leader without acknowledged writes; restore the directory, or "
-        "replace the node with a fresh one (the cluster's `replace` command)"
-    )
-
-
-def _lost_log(why: str) -> CorruptStateError:
-    """A format-2 directory's log is gone or lost its MARK: a deleted or cut file, not a
-    crash (the MARK is written atomically). Starting would keep the hard state's term and
-    vote but forget the entries the node stored and acknowledged."""
-    return CorruptStateError(
-        f"{WAL}: the write-ahead log {why}, though this directory was created with one: "
-        "the node would forget the entries it stored and acknowledged. Restore the node's "
-        "directory, or start a new cluster"
-    )
-
-
-def _snap_name(meta: SnapshotMeta) -> str:
-    return f"snap-{meta.index:020d}-{meta.term:020d}"
 
 
 class Storage:
@@ -244,27 +194,27 @@ class Storage:
         ending in ".tmp") while the node goes on. Until `save` takes the snapshot, the
         file is one that recovery treats as an interrupted compaction, which is safe for a
         snapshot of applied (so committed) entries."""
-        payload = _SNAP_HEADER.pack(meta.index, meta.term) + data
-        self.fs.write_atomic(_snap_name(meta), wal.frame(payload), tmp_suffix, sync_every_bytes)
+        payload = SNAP_HEADER.pack(meta.index, meta.term) + data
+        self.fs.write_atomic(snap_name(meta), wal.frame(payload), tmp_suffix, sync_every_bytes)
 
     def snapshot_file_data_bytes(self, meta: SnapshotMeta) -> int:
         """The data bytes a written snapshot file holds (its size less its headers), known
         without reading it: `read_snapshot_file` returns exactly this many."""
-        return max(0, self.fs.size(_snap_name(meta)) - wal.HEADER_BYTES - _SNAP_HEADER.size)
+        return max(0, self.fs.size(snap_name(meta)) - wal.HEADER_BYTES - SNAP_HEADER.size)
 
     def read_snapshot_file(self, meta: SnapshotMeta) -> bytes:
         """The data of a snapshot file that `write_snapshot_file` has just written and
         fsynced, read in one system call. Its header is checked but not its CRC, which costs
         as much again for 13 MB on the node's loop: the file is whole (it was fsynced before
         its rename) and every start checks it in full (`open`)."""
-        name = _snap_name(meta)
+        name = snap_name(meta)
         size = self.fs.size(name)
-        head = self.fs.read_range(name, 0, wal.HEADER_BYTES + _SNAP_HEADER.size)
+        head = self.fs.read_range(name, 0, wal.HEADER_BYTES + SNAP_HEADER.size)
         data_bytes = size - len(head)
         if (
-            len(head) != wal.HEADER_BYTES + _SNAP_HEADER.size
+            len(head) != wal.HEADER_BYTES + SNAP_HEADER.size
             or wal.payload_bytes(head) != size - wal.HEADER_BYTES
-            or _SNAP_HEADER.unpack_from(head, wal.HEADER_BYTES) != (meta.index, meta.term)
+            or SNAP_HEADER.unpack_from(head, wal.HEADER_BYTES) != (meta.index, meta.term)
         ):
             raise CorruptSnapshotError(f"{name}: not the snapshot that was written")
         data = self.fs.read_range(name, len(head), data_bytes)
@@ -279,10 +229,10 @@ class Storage:
     def discard_snapshot_file(self, meta: SnapshotMeta) -> None:
         """Remove a snapshot file that was written but will not be used."""
         if self._snap_meta != meta:
-            self.fs.remove(_snap_name(meta))
+            self.fs.remove(snap_name(meta))
 
     def _write_hard_state(self, hs: HardState) -> None:
-        data = wal.frame(_HS.pack(hs.term, hs.vote, hs.commit))
+        data = wal.frame(HS.pack(hs.term, hs.vote, hs.commit))
         self.fs.write_atomic(HARDSTATE, data)
         self._hard_state_file_bytes = len(data)
 
@@ -293,9 +243,9 @@ class Storage:
         self.fs.write_atomic(WAL, data)
 
     def _remove_old_snapshots(self) -> None:
-        keep = _snap_name(self._snap_meta) if self._snap_meta else None
+        keep = snap_name(self._snap_meta) if self._snap_meta else None
         for name in self.fs.names():
-            if _SNAP_NAME.match(name) and name != keep:
+            if SNAP_NAME.match(name) and name != keep:
                 self.fs.remove(name)
 
     def stored_term(self, index: int) -> int | None:
@@ -316,7 +266,7 @@ class Storage:
 
     def snapshot_bytes(self) -> int:
         """Bytes of the snapshot file (0 when there is none)."""
-        return self.fs.size(_snap_name(self._snap_meta)) if self._snap_meta else 0
+        return self.fs.size(snap_name(self._snap_meta)) if self._snap_meta else 0
 
     def disk_bytes(self) -> int:
         """Bytes of every file in the directory, space allocated ahead included."""
@@ -329,26 +279,22 @@ class Storage:
     # ---------------------------------------------------------------- recovery
 
     def _recover(self) -> None:
-        """Read and check everything first; change files only once all of it adds up."""
+        """Read and check everything first (recovery.py); change files only once all of it
+        adds up."""
         names = self.fs.names()
-        born_with_log = self._check_meta(names)
+        born_with_log = check_meta(self.fs, self.cluster_id, self.node_id, names)
         if born_with_log:
             names = self.fs.names()  # with the log a new directory was just given
         if HARDSTATE in names:
-            data = self.fs.read(HARDSTATE)
-            payload = wal.unframe_one(data)
-            if payload is None or len(payload) != _HS.size:
-                raise CorruptStateError(f"{HARDSTATE}: damaged hard state file")
-            self._hard_state = HardState(*_HS.unpack(payload))
-            self._hard_state_file_bytes = len(data)
+            self._hard_state, self._hard_state_file_bytes = read_hard_state(self.fs)
         mark, entries, tail = (
             wal.read_log(self.fs.read(WAL), WAL) if WAL in names else (None, [], None)
         )
         if mark is None and born_with_log:
-            raise _lost_log("is missing" if WAL not in names else "lost its first record")
+            raise lost_log("is missing" if WAL not in names else "lost its first record")
         mark = mark or SnapshotMeta()
-        snap, entries, interrupted = _reconcile(mark, entries, self._read_newest_snapshot(names))
-        self._check_terms(entries, snap, HARDSTATE in names)
+        snap, entries, interrupted = reconcile(mark, entries, read_newest_snapshot(self.fs, names))
+        check_terms(entries, snap, self._hard_state if HARDSTATE in names else None)
         if tail is not None:  # appends continue right after the last whole record
             end, size, torn = tail
             if torn:
@@ -377,89 +323,3 @@ class Storage:
             if name.endswith(".tmp"):
                 self.fs.remove(name)  # leftovers of an interrupted atomic write
         self._recovered = PersistentState(self._hard_state, snap, tuple(entries))
-
-    def _check_terms(
-        self, entries: Sequence[Entry], snap: Snapshot | None, has_hard_state: bool
-    ) -> None:
-        """The hard state must be at least at the newest term the log or snapshot holds: a
-        node stores an entry or snapshot of term T only after its term T is on disk."""
-        newest = max(entries[-1].term if entries else 0, snap.meta.term if snap else 0)
-        if newest > 0 and not has_hard_state:
-            raise CorruptStateError(
-                f"{HARDSTATE}: the hard state file is missing, though the log holds term "
-                f"{newest}: the node would forget its term and its vote (and could vote twice "
-                "in one term). Restore the node's directory, or start a new cluster"
-            )
-        if newest > self._hard_state.term:
-            raise CorruptStateError(
-                f"log holds term {newest} but the hard state is at term {self._hard_state.term}"
-            )
-
-    def _check_meta(self, names: list[str]) -> bool:
-        """Check (or, in a new directory, write) `meta`; whether the directory's format makes
-        its log at birth (so a missing log is damage)."""
-        if META not in names:
-            raft_files = [n for n in names if n in (HARDSTATE, WAL) or _SNAP_NAME.match(n)]
-            if raft_files and not (raft_files == [WAL] and self._is_birth_log()):
-                raise CorruptStateError(f"raft files {raft_files} without a {META} file")
-            # Log first, then meta: a crash between the two leaves a birth log, redone here.
-            self.fs.write_atomic(WAL, _BIRTH_LOG)
-            doc = {"format": _FORMAT, "cluster_id": self.cluster_id, "node_id": self.node_id}
-            self.fs.write_atomic(META, wal.frame(json.dumps(doc).encode()))
-            return True
-        payload = wal.unframe_one(self.fs.read(META))
-        try:
-            doc = json.loads(payload) if payload is not None else None
-        except ValueError:
-            doc = None
-        if not isinstance(doc, dict) or doc.get("format") not in _FORMATS:
-            raise CorruptStateError(f"{META}: damaged or unknown metadata file")
-        if doc.get("cluster_id") != self.cluster_id or doc.get("node_id") != self.node_id:
-            raise ClusterMismatchError(
-                f"directory belongs to cluster {doc.get('cluster_id')!r} node "
-                f"{doc.get('node_id')}, not cluster {self.cluster_id!r} node {self.node_id}"
-            )
-        return doc["format"] >= 2
-
-    def _is_birth_log(self) -> bool:
-        return self.fs.read(WAL) == _BIRTH_LOG
-
-    def _read_newest_snapshot(self, names: list[str]) -> Snapshot | None:
-        found = [(int(m[1]), int(m[2]), n) for n in names if (m := _SNAP_NAME.match(n))]
-        if not found:
-            return None
-        index, term, name = max(found)
-        return self._read_snapshot(name, index, term)
-
-    def _read_snapshot(self, name: str, index: int, term: int) -> Snapshot:
-        payload = wal.unframe_one(self.fs.read(name))
-        if payload is None or len(payload) < _SNAP_HEADER.size:
-            raise CorruptSnapshotError(f"{name}: damaged snapshot file")
-        if _SNAP_HEADER.unpack_from(payload) != (index, term):
-            raise CorruptSnapshotError(f"{name}: contents do not match the file name")
-        return Snapshot(SnapshotMeta(index, term), payload[_SNAP_HEADER.size :])
-
-
-def _reconcile(
-    mark: SnapshotMeta, entries: list[Entry], snap: Snapshot | None
-) -> tuple[Snapshot | None, list[Entry], bool]:
-    """Match the log's MARK (and its `entries`) with the newest snapshot: the snapshot, the
-    entries that follow it, and whether a compaction was interrupted (snapshot written, log
-    not yet rewritten) and must be finished."""
-    snap_meta = snap.meta if snap else SnapshotMeta()
-    if snap_meta.index < mark.index:
-        raise MissingSnapshotError(
-            f"the log starts after index {mark.index} (term {mark.term}) but the newest "
-            f"snapshot is at index {snap_meta.index}"
-        )
-    if snap_meta.index == mark.index:
-        if snap_meta.term != mark.term:
-            raise CorruptSnapshotError(
-                f"snapshot term {snap_meta.term} != log mark term {mark.term} at {mark.index}"
-            )
-        return snap, entries, False
-    # Keep only the entries that continue from the snapshot: none if the log does not lead
-    # to it (a snapshot from the leader that replaced our log).
-    if not any(e.index == snap_meta.index and e.term == snap_meta.term for e in entries):
-        entries = []
-    return snap, [e for e in entries if e.index > snap_meta.index], True

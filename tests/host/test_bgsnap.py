@@ -17,7 +17,8 @@ import pytest
 
 from sentinel.host import OsFileSystem, Storage
 from sentinel.host.bgsnap import SnapshotFork
-from sentinel.host.storage import SNAPSHOT_SYNC_BYTES, _snap_name
+from sentinel.host.layout import snap_name
+from sentinel.host.storage import SNAPSHOT_SYNC_BYTES
 from sentinel.raft import CorruptSnapshotError, Entry, HardState, Ready, Snapshot, SnapshotMeta
 
 CLUSTER = "test-cluster"
@@ -74,7 +75,7 @@ def test_the_child_writes_the_state_as_of_the_fork(tmp_path: Path) -> None:
     state["items"].append(b"changed after the fork")  # the child's copy does not see it
     assert collect(fork) == (15, b"a|b")
     assert fork.forks == 1 and fork.failures == 0
-    assert (tmp_path / _snap_name(SnapshotMeta(15, 1))).exists()
+    assert (tmp_path / snap_name(SnapshotMeta(15, 1))).exists()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
@@ -84,7 +85,7 @@ def test_an_adopted_file_is_not_written_again_and_the_log_is_compacted(tmp_path:
     fork.start(SnapshotMeta(15, 1), lambda: b"state at 15")
     done = collect(fork)
     assert done == (15, b"state at 15")
-    path = tmp_path / _snap_name(SnapshotMeta(15, 1))
+    path = tmp_path / snap_name(SnapshotMeta(15, 1))
     inode = path.stat().st_ino
     st.save(ready(snapshot=Snapshot(SnapshotMeta(15, 1), done[1]), kept=ents(16, 20)))
     assert path.stat().st_ino == inode  # the child's file, not a second copy
@@ -122,8 +123,8 @@ def test_a_snapshot_overtaken_by_a_newer_one_is_discarded(tmp_path: Path) -> Non
     # meanwhile the node installed a leader's snapshot at 18
     st.save(ready(snapshot=Snapshot(SnapshotMeta(18, 1), b"leader's"), kept=ents(19, 20)))
     assert collect(fork, snapshot_index=18) is None
-    assert not (tmp_path / _snap_name(SnapshotMeta(10, 1))).exists()
-    assert (tmp_path / _snap_name(SnapshotMeta(18, 1))).exists()
+    assert not (tmp_path / snap_name(SnapshotMeta(10, 1))).exists()
+    assert (tmp_path / snap_name(SnapshotMeta(18, 1))).exists()
 
 
 def test_a_snapshot_that_does_not_fit_is_discarded_unread(tmp_path: Path) -> None:
@@ -144,7 +145,7 @@ def test_a_snapshot_that_does_not_fit_is_discarded_unread(tmp_path: Path) -> Non
         assert time.monotonic() < deadline, "the snapshot child did not finish"
         time.sleep(0.005)
     assert asked == [10]  # the data's bytes, without the file's headers
-    assert not (tmp_path / _snap_name(SnapshotMeta(15, 1))).exists()
+    assert not (tmp_path / snap_name(SnapshotMeta(15, 1))).exists()
     st.close()
     assert recovered(tmp_path) == (None, [*range(1, 21)])  # nothing lost: the log is whole
 
@@ -183,7 +184,7 @@ def test_a_damaged_file_is_refused_when_read_back(tmp_path: Path) -> None:
     meta = SnapshotMeta(15, 1)
     st.write_snapshot_file(meta, b"0123456789")
     assert st.read_snapshot_file(meta) == b"0123456789"
-    path = tmp_path / _snap_name(meta)
+    path = tmp_path / snap_name(meta)
     path.write_bytes(path.read_bytes()[:-3])
     with pytest.raises(CorruptSnapshotError):
         st.read_snapshot_file(meta)
@@ -216,7 +217,7 @@ def test_the_child_dies_with_its_node(tmp_path: Path) -> None:
         os.close(report_r)
         with contextlib.suppress(ProcessLookupError):
             os.kill(node, signal.SIGKILL)
-    assert not (tmp_path / _snap_name(SnapshotMeta(15, 1))).exists()
+    assert not (tmp_path / snap_name(SnapshotMeta(15, 1))).exists()
 
 
 def test_a_snapshot_bigger_than_a_sync_piece_round_trips(tmp_path: Path) -> None:

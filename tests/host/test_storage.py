@@ -13,7 +13,7 @@ import pytest
 from raft_harness import Cluster
 
 from sentinel.host import MemFileSystem, Storage, nodecli, wal
-from sentinel.host.storage import lost_disk
+from sentinel.host.recovery import lost_disk
 from sentinel.raft import (
     ClusterMismatchError,
     Config,

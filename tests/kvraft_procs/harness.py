@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sentinel.host.layout import HARDSTATE, WAL
 from sentinel.host.node import NodeSpec, node_name, spawn_node
 from sentinel.host.nodespec import KV_SERVER_APP
-from sentinel.host.storage import HARDSTATE, WAL
 from sentinel.kvraft.client import Client
 from sentinel.kvraft.protocol import ServerState
 from sentinel.netsim.client import Network, connect

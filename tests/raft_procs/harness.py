@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from sentinel.host import wal
+from sentinel.host.layout import HARDSTATE, WAL
 from sentinel.host.node import NodeSpec, node_name, spawn_node
 from sentinel.host.nodespec import RECORDER_APP
-from sentinel.host.storage import HARDSTATE, WAL
 from sentinel.netsim.client import Network, connect
 from sentinel.netsim.control import RouterHandle
 from sentinel.netsim.faults import FaultConfig
