@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sentinel.dashboard import EventKind, ProcessState
+from sentinel.dashboard import ProcessState
 from sentinel.host import diskconf
 from sentinel.host.nodespec import node_name
 
@@ -184,7 +184,6 @@ class Membership:
         self.id_max = new_id
         self.record()  # before it starts: the id is used from now on, whatever happens
         self.sup.jobs.call(lambda: self.sup.start_member(new_id), RPC_TIMEOUT_S)
-        self.event(f"node {new_id} joining as a learner")
         try:
             index = self.change("add", new_id, st["conf_index"])
         except MembershipError:
@@ -198,7 +197,6 @@ class Membership:
                 raise
         self.conf_index = index
         promoted = self.wait_promoted(new_id)
-        self.event(f"node {new_id} added (learner at index {index}, voter at {promoted})")
         return f"node {new_id} added: learner at index {index}, voter at index {promoted}"
 
     def member_since(self, node_id: int) -> int | None:
@@ -250,7 +248,6 @@ class Membership:
         self.conf_index = index
         self.sup.jobs.call(lambda: self.sup.forget_member(node_id), RPC_TIMEOUT_S)
         self.record()
-        self.event(f"node {node_id} removed (index {index})")
         return f"node {node_id} removed at index {index}"
 
     def replace(self, node_id: int, force: bool) -> str:
@@ -292,11 +289,6 @@ class Membership:
     def record(self) -> None:
         """Write members.json from what the supervisor runs now."""
         save(self.sup.directory, self.sup.node_ids, self.id_max, self.conf_index)
-
-    def event(self, text: str) -> None:
-        """An event for the dashboard and the supervisor's log."""
-        sup = self.sup
-        sup.events.record(time.monotonic() - sup.builder.started, EventKind.INFO, text)
 
     def close(self) -> None:
         """Close the client connection."""

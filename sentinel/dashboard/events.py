@@ -40,7 +40,8 @@ def derive_events(previous: ClusterView | None, current: ClusterView) -> list[Ev
     for node in current.nodes:
         before = previous.node(node.node_id)
         if before is None:
-            texts.append((EventKind.INFO, f"node {node.node_id} joined ({node.state})"))
+            role = " as a learner" if node.member == "learner" else ""
+            texts.append((EventKind.INFO, f"node {node.node_id} joined{role} ({node.state})"))
             continue
         texts += _process_changes(before, node)
         texts += _snapshot_changes(before, node)

@@ -116,6 +116,13 @@ def test_grow_three_to_five_and_shrink_back_under_load(
     assert json.loads((cluster_dir / "members.json").read_text())["members"] == [1, 2, 3]
     cli.ok("down")
     assert up.wait(60) == 0
+    # Each change shows once in `up`'s events (the commands add none of their own). A
+    # promotion shows only if a 200 ms sample caught the node as a learner first.
+    events = [line for line in up.out.read_text().splitlines() if "] info: node " in line]
+    for node_id in (4, 5):
+        assert sum(f"node {node_id} removed" in e for e in events) == 1, events
+        assert sum(f"node {node_id} promoted to voter" in e for e in events) <= 1, events
+        assert sum(f"node {node_id} joined" in e for e in events) == 1, events
 
 
 def test_replace_a_node_whose_directory_was_deleted(start_plain, cli, cluster_dir, procs, helpers):

@@ -128,6 +128,23 @@ def test_nodes_joining_and_leaving(make_node, make_view) -> None:
     ]
 
 
+def test_membership_events_show_once_each(make_node, make_view) -> None:
+    """A learner joining, its promotion and a removal each show once (the `add` / `remove`
+    commands add no second event of their own: their output names the indexes)."""
+    one, two = make_node(1, member="voter"), make_node(2, member="voter")
+    before = make_view(one, two)
+    joined = make_view(one, two, make_node(4, member="learner"))
+    assert kinds_texts(derive_events(before, joined)) == [
+        (EventKind.INFO, "node 4 joined as a learner (running)")
+    ]
+    promoted = make_view(one, two, make_node(4, member="voter"))
+    assert kinds_texts(derive_events(joined, promoted)) == [
+        (EventKind.INFO, "node 4 promoted to voter")
+    ]
+    removed = make_view(one, promoted.nodes[2])
+    assert kinds_texts(derive_events(promoted, removed)) == [(EventKind.INFO, "node 2 removed")]
+
+
 def test_event_log_numbers_derived_events(make_node, make_view) -> None:
     log = EventLog()
     before = make_view(make_node(1), leader=1, term=3)
