@@ -11,7 +11,8 @@ It records every applied command and exposes 6.824's Raft API as RPC services, "
 
 Indices are 6.824 *command* indices: our leader appends an EMPTY entry at the start of each
 term (Raft §8), which the 6.824 tests do not expect to take an index, so the command index
-of an entry is the number of NORMAL entries up to it. It is the same on every node, because
+of an entry is the number of NORMAL entries up to it (a membership change's CONFIG entry takes
+none either). It is the same on every node, because
 committed logs are identical; a leader computes it at Start from its own log, whose prefix
 up to a new entry becomes the committed log if that entry commits.
 
@@ -70,12 +71,13 @@ class Recorder(Application):
             self.errors.append(text)
 
     def apply(self, entry: Entry) -> None:
-        """Record the entry's command (EMPTY entries take no command index) and snapshot
-        every SNAPSHOT_INTERVAL commands when snapshots are on."""
+        """Record the entry's command (EMPTY and CONFIG entries take no command index, as
+        `command_index` counts) and snapshot every SNAPSHOT_INTERVAL commands when snapshots
+        are on."""
         if entry.index != self.raft_applied + 1:
             self.error(f"apply out of order: expected {self.raft_applied + 1}, got {entry.index}")
         self.raft_applied = entry.index
-        if entry.kind is EntryKind.EMPTY:
+        if entry.kind is not EntryKind.NORMAL:
             return
         try:
             command = decode(entry.data)

@@ -5,7 +5,8 @@ them.
 A proposal is acknowledged when the node that accepted it applies it at the index it was
 given (committed and applied); it is lost when that node applies another entry there, and
 its outcome is unknown when that node crashes first. Every acknowledged command must then
-be in the one global applied sequence at its index (checked at the end of a run).
+be in the one global applied sequence at its index (checked at the end of a run), and no
+node's application may report an error (as the 6.824 tests read the recorder's).
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class ProposalWorkload:
 
     def on_apply(self, node: SimNode, entry: Entry) -> None:
         """Settle the proposal this node accepted at this index, if any."""
+        check_application(node)
         want = self.pending.pop((node.id, node.incarnation, entry.index), None)
         if want is None:
             return
@@ -88,7 +90,10 @@ class ProposalWorkload:
         self.unknown += len(gone)
 
     def check(self, cluster: SimCluster) -> None:
-        """Every acknowledged command is in the global applied sequence at its index."""
+        """Every acknowledged command is in the global applied sequence at its index, and
+        no node's application reported an error."""
+        for node in cluster.nodes.values():
+            check_application(node)
         applied = cluster.checker.applied
         for index, data in self.acknowledged.items():
             entry = applied.get(index)
@@ -151,3 +156,12 @@ class LivenessProbe:
         self.attempts += 1
         cluster.trace.add((now, "propose", leader.id, *self.proposal, "liveness"))  # type: ignore[misc]
         cluster.process(leader)
+
+
+def check_application(node: SimNode) -> None:
+    """An error the node's application recorded (the 6.824 recorder's `errors`: an entry
+    out of order, a command that does not decode, a snapshot that lies) is a violation: in
+    the 6.824 tests it fails the test."""
+    errors = getattr(node.app, "errors", None)
+    if errors:
+        raise InvariantViolation(f"node {node.id}'s application reported an error", errors[0])

@@ -15,10 +15,15 @@
    leader send it again at once, for ever (a livelock, which the simulator also finds,
    slowly). Swept with a 300-byte bound, which the kv workload's states outgrow, so
    snapshots are also refused and the log grows.
+6. A membership change taken for a command: the 6.824 recorder decodes every entry but the
+   EMPTY ones, so a committed CONFIG entry is an "undecodable command" and takes a command
+   index that its Start never gave. The raft workload now counts an application's error as
+   a violation; the membership profile commits CONFIG entries in every run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import textwrap
@@ -26,9 +31,10 @@ import textwrap
 import pytest
 
 from sentinel.host import Storage
+from sentinel.host.recorder import Recorder
 from sentinel.raft import Message, MessageType, Raft, Ready, election, follower, leader
 from sentinel.raft.membership import wrap_snapshot
-from sentinel.raft.messages import Snapshot, SnapshotMeta
+from sentinel.raft.messages import Entry, EntryKind, Snapshot, SnapshotMeta
 from sentinel.sim import SimOptions, runner, sweep
 
 FIGURE8 = SimOptions(nodes=5, sim_seconds=10.0, profile="figure8")
@@ -41,7 +47,10 @@ CHUNK_ORDER_SEEDS = range(0, 24)  # seeds 14 and 21 find it today
 MIXED_KV = SimOptions(nodes=5, sim_seconds=10.0, profile="mixed", workload="kv")
 SNAPSHOT_BOUND_BYTES = 300
 SNAPSHOT_BOUND_SEEDS = range(0, 12)  # seeds 2, 3, 9 and 10 find it today
+MEMBERSHIP = SimOptions(nodes=5, sim_seconds=10.0, profile="membership")
+CONFIG_AS_COMMAND_SEEDS = range(0, 4)  # every one finds it today
 _save = Storage.save
+_recorder_apply = Recorder.apply
 
 
 def hard_state_first(self: Storage, rd: Ready) -> None:
@@ -112,6 +121,13 @@ def compact_bounding_the_data(self: Raft, index: int, data: bytes) -> bool:
     return True
 
 
+def apply_config_as_command(self: Recorder, entry: Entry) -> None:
+    """Recorder.apply as it was: every entry but an EMPTY one is taken for a command."""
+    if entry.kind is EntryKind.CONFIG:
+        entry = dataclasses.replace(entry, kind=EntryKind.NORMAL)
+    _recorder_apply(self, entry)
+
+
 def bound_snapshots(monkeypatch: pytest.MonkeyPatch, bound_bytes: int) -> None:
     """Every seed keeps its own raft config, with snapshots bounded to `bound_bytes`."""
     pick = runner.seed_raft_config
@@ -179,6 +195,14 @@ def test_sweep_finds_a_snapshot_bounded_by_its_data_alone(monkeypatch: pytest.Mo
     monkeypatch.setattr(Raft, "snapshot_wrap_bytes", lambda self, index: 0)
     kinds = ("snapshot bound",)
     planted_failures(SNAPSHOT_BOUND_SEEDS, MIXED_KV, "a snapshot bounded by its data", kinds)
+
+
+def test_sweep_finds_a_config_entry_taken_for_a_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Recorder, "apply", apply_config_as_command)
+    kinds = ("node ",)  # "node N's application reported an error"
+    bug = "a CONFIG entry taken for a command"
+    for failure in planted_failures(CONFIG_AS_COMMAND_SEEDS, MEMBERSHIP, bug, kinds):
+        assert "undecodable command" in failure.what, failure.what
 
 
 def test_cli_replays_a_failing_seed(monkeypatch: pytest.MonkeyPatch) -> None:
