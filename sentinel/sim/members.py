@@ -133,7 +133,9 @@ def split(cluster: SimCluster, groups: tuple[tuple[int, ...], ...]) -> None:
 def propose(cluster: SimCluster, leader_id: int, op: ConfChangeOp, node_id: int) -> bool:
     """Ask the leader for one change; True when it was accepted (appended)."""
     node = cluster.nodes[leader_id]
-    assert node.driver is not None
+    if node.driver is None:  # down: a power cut while it persisted the change before this one
+        cluster.counts["conf_refused"] += 1
+        return False
     try:
         index, _ = node.driver.core.change_membership(op, node_id)
     except (ConfChangeRefused, NotLeader) as exc:
