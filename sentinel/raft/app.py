@@ -75,7 +75,8 @@ class NodeContext(Protocol):
         and writes and fsyncs the snapshot file while the node keeps serving; the log is
         compacted once the file is on disk. A small state (`state_bytes`, roughly the
         snapshot's size) is encoded here at once, as `compact` would. Returns False, and
-        does nothing, while an earlier snapshot is still being written: ask again later."""
+        does nothing, while an earlier snapshot is still being written, or while the core
+        would refuse one at `index` (see `Raft.compact`): ask again later."""
         ...
 
     def raft_status(self) -> Status:

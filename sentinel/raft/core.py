@@ -211,10 +211,13 @@ class Raft:
     def compact(self, index: int, data: bytes) -> bool:
         """The application's snapshot of its state at `index` (<= applied): drop the log up
         to it; the snapshot holds the configuration at `index` too (`wrap_snapshot`).
-        Returns False (and does nothing) when `index` is not past the last snapshot. The
-        snapshot as wrapped (what is stored and sent) must be within max_snapshot_bytes,
-        the bound followers hold a transfer to (`snapshot_wrap_bytes` says the difference)."""
-        if index <= self.log.snapshot_index:
+        Returns False (and does nothing) when `index` is not past the last snapshot, or when
+        the configuration at `index` is not known (a joining node before its first CONFIG
+        entry: a node restoring that snapshot would take its own bootstrap configuration
+        for it). The snapshot as wrapped (what is stored and sent) must be within
+        max_snapshot_bytes, the bound followers hold a transfer to (`snapshot_wrap_bytes`
+        says the difference)."""
+        if index <= self.log.snapshot_index or not self.log.membership_at(index).known:
             return False
         if index > self.log.applied:
             raise ValueError(f"cannot compact to {index}: applied is only {self.log.applied}")

@@ -183,6 +183,31 @@ def test_the_configuration_survives_compaction_restart_and_snapshot_install() ->
     assert c.nodes[5].log.snapshot_index > 0 and c.applied[5] == c.applied[1]
 
 
+def test_a_joiner_takes_no_snapshot_before_it_knows_the_configuration() -> None:
+    """A joining node applies the entries before its own addition without knowing the
+    configuration they were made under (the founders' bootstrap is not in the log): it
+    does not compact there, since a node restoring that snapshot would take its own
+    bootstrap for the configuration. From its addition's entry on it compacts as usual."""
+    c = Cluster(3, seed=5, auto_promote=False)
+    c.elect(1)
+    for k in range(4):
+        c.propose(1, b"x%d" % k)
+    c.deliver_all()
+    c.add_node(4)
+    added, _ = c.nodes[1].change_membership(ADD, 4)
+    c.deliver_all()
+    settle(c)
+    joiner, founder = c.nodes[4], c.nodes[2]
+    assert joiner.log.applied >= added and c.applied[4] == c.applied[2]
+    before = added - 1
+    assert not joiner.compact(before, c.snapshot_of(4, before))  # configuration unknown there
+    assert joiner.log.snapshot_index == 0 and joiner.snapshot is None
+    assert founder.compact(before, c.snapshot_of(2, before))  # the founders know theirs
+    assert joiner.compact(added, c.snapshot_of(4, added))
+    conf = unwrap_snapshot(joiner.snapshot.data)[0]
+    assert conf is not None and (conf.voters, conf.learners) == ((1, 2, 3), (4,))
+
+
 def test_removed_leader_leads_until_committed_then_hands_over() -> None:
     c = grown()
     lead = c.nodes[1]

@@ -19,6 +19,11 @@
    EMPTY ones, so a committed CONFIG entry is an "undecodable command" and takes a command
    index that its Start never gave. The raft workload now counts an application's error as
    a violation; the membership profile commits CONFIG entries in every run.
+7. A joiner's snapshot without its configuration: a joining node compacts at an index
+   before its own addition, where it does not know the configuration (the founders'
+   bootstrap is not in the log), so its snapshot differs from every other node's there and
+   a node restoring it would take its own bootstrap for the configuration. Rare: a joiner
+   must catch up past a compaction point from a log nobody had compacted yet.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ SNAPSHOT_BOUND_BYTES = 300
 SNAPSHOT_BOUND_SEEDS = range(0, 12)  # seeds 2, 3, 9 and 10 find it today
 MEMBERSHIP = SimOptions(nodes=5, sim_seconds=10.0, profile="membership")
 CONFIG_AS_COMMAND_SEEDS = range(0, 4)  # every one finds it today
+UNKNOWN_CONFIG_SEEDS = range(144, 150)  # seed 148 finds it today (1 in 150 of 0-149)
 _save = Storage.save
 _recorder_apply = Recorder.apply
 
@@ -128,6 +134,19 @@ def apply_config_as_command(self: Recorder, entry: Entry) -> None:
     _recorder_apply(self, entry)
 
 
+def compact_without_a_configuration(self: Raft, index: int, data: bytes) -> bool:
+    """Raft.compact as it was: a joining node compacts before it knows the configuration."""
+    if index <= self.log.snapshot_index:
+        return False
+    conf = self.log.membership_at(index)
+    meta = SnapshotMeta(index, self.log.term(index) or 0)
+    self.log.compact(index)
+    self.snapshot = Snapshot(meta, wrap_snapshot(conf, bytes(data)))
+    self.snapshot_to_persist = self.snapshot
+    self.check_invariants()
+    return True
+
+
 def bound_snapshots(monkeypatch: pytest.MonkeyPatch, bound_bytes: int) -> None:
     """Every seed keeps its own raft config, with snapshots bounded to `bound_bytes`."""
     pick = runner.seed_raft_config
@@ -203,6 +222,15 @@ def test_sweep_finds_a_config_entry_taken_for_a_command(monkeypatch: pytest.Monk
     bug = "a CONFIG entry taken for a command"
     for failure in planted_failures(CONFIG_AS_COMMAND_SEEDS, MEMBERSHIP, bug, kinds):
         assert "undecodable command" in failure.what, failure.what
+
+
+def test_sweep_finds_a_joiners_snapshot_without_its_configuration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(Raft, "compact", compact_without_a_configuration)
+    kinds = ("state machine safety",)  # a snapshot that differs from the others' there
+    bug = "a joiner's snapshot without its configuration"
+    planted_failures(UNKNOWN_CONFIG_SEEDS, MEMBERSHIP, bug, kinds)
 
 
 def test_cli_replays_a_failing_seed(monkeypatch: pytest.MonkeyPatch) -> None:
