@@ -143,9 +143,7 @@ class NodeRuntime:
     def compact_in_background(
         self, index: int, make_snapshot: Callable[[], bytes], state_bytes: int
     ) -> bool:
-        if not self.snapshot_fork.can_start() or index <= self.core.log.snapshot_index:
-            return False
-        if not self.core.log.membership_at(index).known:  # (the core would refuse it)
+        if not self.snapshot_fork.can_start() or not self.core.can_compact(index):
             return False
         wrapped_bytes = state_bytes + self.core.snapshot_wrap_bytes(index)
         if not self.driver.snapshot_fits(wrapped_bytes):  # no child to build what is refused

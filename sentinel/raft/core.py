@@ -14,6 +14,8 @@ as functions of the `Raft` (etcd's raft.go `stepLeader` / `stepFollower` / `step
     follower.py  step_follower, the leader's APPEND/HEARTBEAT/SNAPSHOT handled
     election.py  the election tick, campaigns, (pre-)votes, step_candidate, check-quorum
     reconfig.py  membership changes: proposing, learners' promotion, a removed leader
+    compaction.py
+                 where the log may be compacted, and the snapshot that replaces it
 
 Invariants kept here (checked after every input by `check_invariants`): applied <=
 committed <= last index; the last entry's term is at most the current term; the term never
@@ -28,7 +30,7 @@ import random
 from collections import deque
 from collections.abc import Callable
 
-from sentinel.raft import coreviews, election, follower, leader, reconfig
+from sentinel.raft import compaction, coreviews, election, follower, leader, reconfig
 from sentinel.raft.config import Config
 from sentinel.raft.errors import (
     InvariantError,
@@ -37,7 +39,7 @@ from sentinel.raft.errors import (
     invariant,
 )
 from sentinel.raft.log import RaftLog
-from sentinel.raft.membership import ConfChangeOp, Membership, wrap_snapshot
+from sentinel.raft.membership import ConfChangeOp, Membership
 from sentinel.raft.messages import (
     NONE,
     Entry,
@@ -210,30 +212,19 @@ class Raft:
 
     def compact(self, index: int, data: bytes) -> bool:
         """The application's snapshot of its state at `index` (<= applied): drop the log up
-        to it; the snapshot holds the configuration at `index` too (`wrap_snapshot`).
-        Returns False (and does nothing) when `index` is not past the last snapshot, or when
-        the configuration at `index` is not known (a joining node before its first CONFIG
-        entry: a node restoring that snapshot would take its own bootstrap configuration
-        for it). The snapshot as wrapped (what is stored and sent) must be within
-        max_snapshot_bytes, the bound followers hold a transfer to (`snapshot_wrap_bytes`
-        says the difference)."""
-        if index <= self.log.snapshot_index or not self.log.membership_at(index).known:
-            return False
-        if index > self.log.applied:
-            raise ValueError(f"cannot compact to {index}: applied is only {self.log.applied}")
-        wrapped = wrap_snapshot(self.log.membership_at(index), bytes(data))
-        if len(wrapped) > self.config.max_snapshot_bytes:
-            raise ValueError(f"snapshot of {len(wrapped)} bytes is over max_snapshot_bytes")
-        meta = SnapshotMeta(index, self.log.term(index) or 0)
-        self.log.compact(index)
-        self.snapshot = Snapshot(meta, wrapped)
-        self.snapshot_to_persist = self.snapshot
+        to it. False (nothing done) where `can_compact` says no; the rules (the wrapped
+        configuration, the size bound) are in compaction.py."""
+        done = compaction.compact(self, index, data)
         self.check_invariants()
-        return True
+        return done
+
+    def can_compact(self, index: int) -> bool:
+        """Whether `compact(index, ...)` would take a snapshot (hosts ask before making one)."""
+        return compaction.can_compact(self, index)
 
     def snapshot_wrap_bytes(self, index: int) -> int:
         """The bytes `compact(index, data)` adds to `data`: the configuration at `index`."""
-        return len(wrap_snapshot(self.log.membership_at(index), b""))
+        return compaction.wrap_bytes(self, index)
 
     def step(self, m: Message) -> None:
         """Handle a message from a peer. Raises InvalidMessage (state unchanged) for garbage.
@@ -440,7 +431,7 @@ class Raft:
 
     def check_invariants(self) -> None:
         """The core's safety invariants; a failure is a bug. Checked after every input, so
-        the common case is one expression; `explain_invariants` says which one broke."""
+        the common case is one expression; `coreviews.explain_invariants` names the one."""
         lg = self.log
         last = lg.last_index
         if not (
@@ -451,8 +442,4 @@ class Raft:
             and self.vote >= 0
             and (self.role is Role.LEADER) == (self.lead == self.id)
         ):
-            self.explain_invariants()
-
-    def explain_invariants(self) -> None:
-        """Raise InvariantError for the first invariant that does not hold."""
-        coreviews.explain_invariants(self)
+            coreviews.explain_invariants(self)  # raises for the first that does not hold

@@ -190,7 +190,7 @@ class NodeDriver:
         if self.compact_wish is not None and self.stalled is None:
             index, data = self.compact_wish
             self.compact_wish = None
-            if index <= self.core.log.snapshot_index:
+            if not self.core.can_compact(index):
                 return
             if not self.snapshot_fits(len(data) + self.core.snapshot_wrap_bytes(index)):
                 return

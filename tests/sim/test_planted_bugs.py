@@ -228,6 +228,7 @@ def test_sweep_finds_a_joiners_snapshot_without_its_configuration(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(Raft, "compact", compact_without_a_configuration)
+    monkeypatch.setattr(Raft, "can_compact", lambda self, index: index > self.log.snapshot_index)
     kinds = ("state machine safety",)  # a snapshot that differs from the others' there
     bug = "a joiner's snapshot without its configuration"
     planted_failures(UNKNOWN_CONFIG_SEEDS, MEMBERSHIP, bug, kinds)
