@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 #: five nodes' snapshot children at once) held every other node's fsync for 80-160 ms, and
 #: every write waits on fsyncs. In 1 MiB pieces the longest wait was ~36 ms.
 SNAPSHOT_SYNC_BYTES = 1024 * 1024
+#: A snapshot file's bytes before its data: the record header, then its index and term.
+_SNAP_HEAD_BYTES = wal.HEADER_BYTES + SNAP_HEADER.size
 
 
 class Storage:
@@ -200,7 +202,7 @@ class Storage:
     def snapshot_file_data_bytes(self, meta: SnapshotMeta) -> int:
         """The data bytes a written snapshot file holds (its size less its headers), known
         without reading it: `read_snapshot_file` returns exactly this many."""
-        return max(0, self.fs.size(snap_name(meta)) - wal.HEADER_BYTES - SNAP_HEADER.size)
+        return max(0, self.fs.size(snap_name(meta)) - _SNAP_HEAD_BYTES)
 
     def read_snapshot_file(self, meta: SnapshotMeta) -> bytes:
         """The data of a snapshot file that `write_snapshot_file` has just written and
@@ -209,10 +211,10 @@ class Storage:
         its rename) and every start checks it in full (`open`)."""
         name = snap_name(meta)
         size = self.fs.size(name)
-        head = self.fs.read_range(name, 0, wal.HEADER_BYTES + SNAP_HEADER.size)
+        head = self.fs.read_range(name, 0, _SNAP_HEAD_BYTES)
         data_bytes = size - len(head)
         if (
-            len(head) != wal.HEADER_BYTES + SNAP_HEADER.size
+            len(head) != _SNAP_HEAD_BYTES
             or wal.payload_bytes(head) != size - wal.HEADER_BYTES
             or SNAP_HEADER.unpack_from(head, wal.HEADER_BYTES) != (meta.index, meta.term)
         ):
